@@ -1,0 +1,386 @@
+/*
+ * lexiaid plugin SDK: the only header a plugin needs.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * lx_plugin_entry(), returning a pointer to a constant lx_plugin descriptor.
+ * The core dlopen()s it with RTLD_NOW|RTLD_LOCAL, checks the ABI, calls
+ * init() once in the master process, forks the workers, and then calls
+ * worker_start() in each worker. Handlers named in the config's dispatch
+ * table ("routes") run on the worker's event loop and must never block:
+ * slow work goes through host->offload(), outbound HTTP through
+ * host->http_fetch().
+ *
+ * A plugin never links against core symbols: it reaches the core only
+ * through the lx_host table handed to init(), and other plugins only through
+ * named, versioned services (host->svc_register / host->svc_lookup).
+ *
+ * Versioning (as Apache's MMN and SQLite's extension table):
+ *   LX_ABI_MAJOR  changes on any incompatible change; the core refuses a
+ *                 plugin whose major differs from its own.
+ *   LX_ABI_MINOR  grows when lx_host gains members at its end; the core
+ *                 refuses a plugin built against a newer minor than its own.
+ * Structures shared with the core only ever grow at their end; each member
+ * added after 1.0 names the minor it arrived in. Test LX_HOST_HAS() before
+ * calling a member newer than the minor you require.
+ *
+ * Memory and ownership are stated at every function. The shorthand:
+ *   "borrowed"  valid for as long as stated, owned by the core, never freed
+ *               by the plugin;
+ *   LX_STATIC   the caller promises the buffer outlives the use;
+ *   LX_TRANSIENT the core copies the buffer before the call returns;
+ *   a function  the core takes ownership and calls it exactly once.
+ */
+#ifndef LEXIAID_PLUGIN_H
+#define LEXIAID_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LX_ABI_MAJOR 1
+#define LX_ABI_MINOR 0
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LX_EXPORT __attribute__((visibility("default")))
+#define LX_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define LX_EXPORT
+#define LX_PRINTF(fmt, args)
+#endif
+
+/* Status codes: 0 is success, failures are negative. */
+enum {
+    LX_OK = 0,
+    LX_ERROR = -1,      /* unspecified failure; a message says more */
+    LX_ENOMEM = -2,     /* out of memory */
+    LX_EINVAL = -3,     /* bad argument or value */
+    LX_ENOENT = -4,     /* no such thing (absent key, unknown name) */
+    LX_EEXIST = -5,     /* already there (duplicate name, route) */
+    LX_ESTATE = -6,     /* wrong moment (request already answered, ...) */
+    LX_EGONE = -7,      /* the client went away; the reply was discarded */
+    LX_ETIMEDOUT = -8,  /* a deadline passed */
+    LX_EIO = -9,        /* I/O or network failure */
+    LX_ECANCELED = -10, /* the operation was cancelled */
+    LX_ETOOBIG = -11,   /* over a size limit */
+};
+
+/* What a handler tells the core when it returns. */
+typedef enum lx_rc {
+    LX_FAIL = -1, /* failed without replying: the core answers 500 INTERNAL */
+    LX_DONE = 0,  /* a reply was sent (or the request was ended) */
+    LX_NEXT = 1,  /* middleware only: go on to the next handler */
+    LX_ASYNC = 2, /* will answer later: see "Asynchronous completion" */
+} lx_rc;
+
+enum { LX_LOG_ERROR = 0, LX_LOG_WARN = 1, LX_LOG_INFO = 2, LX_LOG_DEBUG = 3 };
+
+typedef void (*lx_free_fn)(void *p);
+/* Ownership markers for buffers handed to the core (see the header comment). */
+#define LX_STATIC ((lx_free_fn)0)
+#define LX_TRANSIENT ((lx_free_fn)(intptr_t)-1)
+
+typedef struct lx_req lx_req;       /* one HTTP request; opaque */
+typedef struct lx_worker lx_worker; /* one worker process's event loop; opaque */
+typedef struct lx_cfg lx_cfg;       /* a node of the configuration tree; opaque */
+typedef struct lx_timer lx_timer;   /* a timer on a worker loop; opaque */
+typedef struct lx_http_call lx_http_call; /* an outbound HTTP call in flight */
+typedef struct lx_host lx_host;
+
+/* ------------------------------------------------------------------------ */
+/* Handlers                                                                 */
+
+/* A handler runs on a worker's loop. `state` is what the plugin's init()
+ * stored. It returns LX_DONE after replying, LX_NEXT (middleware only) to
+ * let the next handler run, LX_ASYNC to answer later, or LX_FAIL. */
+typedef lx_rc (*lx_handler_fn)(lx_req *req, void *state);
+
+#define LX_H_MIDDLEWARE 0x1u /* may be listed in a route's `before` */
+#define LX_H_ENDPOINT 0x2u   /* may be a route's `handler` (the default when
+                                flags is 0) */
+
+typedef struct lx_handler {
+    const char *name;  /* "require_user": routes say "plugin.name" */
+    lx_handler_fn fn;
+    unsigned flags;    /* LX_H_* */
+} lx_handler;
+
+/* Health: the plugin reports exactly once per call, now or later, on the
+ * same worker loop. `detail` is copied (may be NULL). */
+typedef void (*lx_health_report_fn)(void *token, int is_ok, const char *detail);
+
+#define LX_PLUGIN_USES_HTTP_CLIENT 0x1u /* preload the HTTP client at start */
+
+/* The descriptor a plugin exports. Fill it with designated initialisers
+ * and LX_PLUGIN_HEADER so that members added later stay zero. */
+typedef struct lx_plugin {
+    uint32_t abi_major;   /* LX_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;   /* LX_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof(lx_plugin) the plugin was built with */
+    uint32_t flags;       /* LX_PLUGIN_* */
+    const char *name;     /* unique; must equal the config's plugin name */
+    const char *version;  /* the plugin's own version, free form */
+    const char *description;
+
+    /* Handlers, terminated by an entry whose name is NULL. Mandatory (may
+     * be empty when the plugin only provides a service). */
+    const lx_handler *handlers;
+
+    /* Service names ("storage.v1") this plugin registers in init() and
+     * needs from others before its init() runs. NULL-terminated, or NULL.
+     * The core starts plugins in dependency order and refuses a cycle or a
+     * requirement nobody provides. */
+    const char *const *provides;
+    const char *const *requires;
+
+    /* Mandatory. Runs once in the master, before the fork, single-threaded:
+     * start no threads here. `host` stays valid for the life of the
+     * process; `cfg` is the plugin's `config` group (possibly empty) and
+     * stays valid until shutdown(). Store what handlers need in *state.
+     * Return LX_OK, or a negative code with a message in err (the core
+     * refuses to start and prints it). */
+    int (*init)(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
+                size_t errlen);
+
+    /* Optional. Runs in each worker after the fork, before it serves.
+     * Failure stops that worker (the master restarts it with backoff). */
+    int (*worker_start)(void *state, lx_worker *w, char *err, size_t errlen);
+
+    /* Optional. Runs in each worker after its last request ended. */
+    void (*worker_stop)(void *state, lx_worker *w);
+
+    /* Optional. Runs once in the master at exit (and in `lexiaid -t`). */
+    void (*shutdown)(void *state);
+
+    /* Optional. Asked by GET /ready on a worker loop; call report exactly
+     * once (the core gives up after its own timeout and ignores a late
+     * report). */
+    void (*health)(void *state, lx_worker *w, lx_health_report_fn report, void *token);
+} lx_plugin;
+
+#define LX_PLUGIN_HEADER                                                                   \
+    .abi_major = LX_ABI_MAJOR, .abi_minor = LX_ABI_MINOR, .struct_size = sizeof(lx_plugin)
+
+/* The one symbol a plugin exports. */
+typedef const lx_plugin *(*lx_plugin_entry_fn)(void);
+#define LX_PLUGIN_ENTRY_SYMBOL "lx_plugin_entry"
+LX_EXPORT const lx_plugin *lx_plugin_entry(void);
+
+/* ------------------------------------------------------------------------ */
+/* Outbound HTTP (libcurl's multi interface on the worker loop)             */
+
+typedef struct lx_http_request {
+    uint32_t struct_size;       /* sizeof(lx_http_request): set it */
+    const char *method;         /* NULL means GET */
+    const char *url;            /* http:// or https:// */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    const void *body;           /* copied by the core before http_fetch returns */
+    size_t body_len;
+    long timeout_ms;            /* whole call; 0 means 30000 */
+    long connect_timeout_ms;    /* 0 means 10000 */
+    size_t max_response;        /* body cap; 0 means 8 MiB; over it: LX_ETOOBIG */
+    /* Optional streaming: when set, body bytes are handed here as they
+     * arrive (borrowed for the call) and the final response has no body. */
+    void (*on_data)(const char *data, size_t len, void *arg);
+} lx_http_request;
+
+typedef struct lx_http_response {
+    int status;          /* HTTP status, or 0 when err != LX_OK */
+    int err;             /* LX_OK, LX_ETIMEDOUT, LX_EIO, LX_ETOOBIG, LX_ECANCELED */
+    const char *errmsg;  /* borrowed; "" when err == LX_OK */
+    const char *body;    /* borrowed, NUL-terminated, valid during the callback */
+    size_t body_len;
+    double total_ms;     /* time from the call to completion */
+} lx_http_response;
+
+/* Called exactly once on the worker loop that made the call, unless the
+ * call was cancelled with http_cancel. `res` is borrowed for the call. */
+typedef void (*lx_http_done_fn)(const lx_http_response *res, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* /ready report                                                            */
+
+typedef struct lx_health_item {
+    const char *plugin; /* borrowed */
+    int is_ok;
+    const char *detail; /* borrowed; may be "" */
+} lx_health_item;
+
+typedef struct lx_health_report {
+    int all_ok;
+    size_t n_items;
+    const lx_health_item *items; /* borrowed for the callback */
+} lx_health_report;
+
+/* ------------------------------------------------------------------------ */
+/* The host API                                                             */
+
+/* Handed to init(); constant and valid for the life of the process. It only
+ * ever grows at its end. Every function may be called only on the thread
+ * that runs the worker loop (or in the master during init), except where
+ * stated. */
+struct lx_host {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t struct_size;
+
+    /* -- Logging ---------------------------------------------------------
+     * One line per call, JSON or text as configured. `src` names the
+     * plugin; `req` (may be NULL) adds the request id. Never log secrets. */
+    void (*log)(int level, const char *src, lx_req *req, const char *fmt, ...) LX_PRINTF(4, 5);
+    int (*log_enabled)(int level);
+
+    /* -- Configuration (master or worker; values already have ${VAR}
+     * replaced). `key` names a direct child of `cfg`. Each getter returns
+     * LX_OK and sets *out, LX_ENOENT when the key is absent (*out
+     * untouched), or LX_EINVAL with "FILE:LINE: message" in err. Strings
+     * are borrowed until shutdown(). */
+    int (*cfg_string)(const lx_cfg *cfg, const char *key, const char **out, char *err,
+                      size_t errlen);
+    int (*cfg_int)(const lx_cfg *cfg, const char *key, long long *out, char *err,
+                   size_t errlen);
+    int (*cfg_bool)(const lx_cfg *cfg, const char *key, int *out, char *err, size_t errlen);
+    /* Sizes accept an integer or "64K", "25M", "1G". */
+    int (*cfg_size)(const lx_cfg *cfg, const char *key, size_t *out, char *err, size_t errlen);
+    /* Durations accept milliseconds as an integer or "250ms", "30s", "5m", "1h". */
+    int (*cfg_ms)(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen);
+    /* A child group or list; NULL when absent. Borrowed until shutdown(). */
+    const lx_cfg *(*cfg_child)(const lx_cfg *cfg, const char *key);
+    /* Number of elements of a list or array (0 when absent or a scalar). */
+    int (*cfg_count)(const lx_cfg *cfg);
+    /* Element i of a list or array (NULL past the end). */
+    const lx_cfg *(*cfg_elem)(const lx_cfg *cfg, int i);
+    /* A scalar node's value as a string (NULL for groups and lists). */
+    const char *(*cfg_value)(const lx_cfg *cfg);
+    /* Refuses unknown keys: LX_OK, or LX_EINVAL naming the first unknown
+     * key with its file and line. `allowed` is NULL-terminated. */
+    int (*cfg_check_keys)(const lx_cfg *cfg, const char *const *allowed, char *err,
+                          size_t errlen);
+    /* Where a node was written: "FILE:LINE" into buf. */
+    void (*cfg_where)(const lx_cfg *cfg, char *buf, size_t buflen);
+    /* The server's data directory (server.data_dir), borrowed. */
+    const char *(*data_dir)(void);
+
+    /* -- Request accessors. All strings are borrowed until the request
+     * ends, NUL-terminated, and NULL when absent. */
+    const char *(*req_method)(lx_req *req);
+    const char *(*req_path)(lx_req *req);     /* decoded, without the query */
+    const char *(*req_route)(lx_req *req);    /* the matched pattern */
+    const char *(*req_param)(lx_req *req, const char *name); /* {name}, decoded */
+    const char *(*req_query)(lx_req *req, const char *name); /* first value, decoded */
+    const char *(*req_header)(lx_req *req, const char *name); /* case-insensitive */
+    /* The whole body (NUL-terminated for convenience); *len may be NULL. */
+    const char *(*req_body)(lx_req *req, size_t *len);
+    const char *(*req_id)(lx_req *req);
+    const char *(*req_peer)(lx_req *req);     /* client address */
+    lx_worker *(*req_worker)(lx_req *req);
+
+    /* -- Replies. Each ends the request: call one exactly once, then return
+     * LX_DONE (or, after LX_ASYNC, simply return from your callback).
+     * They return LX_OK, LX_ESTATE if the request was already answered, or
+     * LX_EGONE if the client went away (the body is still disposed of as
+     * its ownership says). */
+    int (*reply)(lx_req *req, int status, const char *content_type, const void *body,
+                 size_t len, lx_free_fn free_body);
+    /* `json` is copied. Content-Type application/json. */
+    int (*reply_json)(lx_req *req, int status, const char *json);
+    /* {"error": message, "code": code}, both JSON-escaped by the core. */
+    int (*reply_error)(lx_req *req, int status, const char *code, const char *message);
+    /* Adds a response header before the reply; both strings are copied.
+     * LX_EINVAL on CR/LF or an empty name. */
+    int (*set_header)(lx_req *req, const char *name, const char *value);
+    /* Chunked replies (server-sent events, large downloads): start, any
+     * number of chunks (ownership as for reply), end. The request ends at
+     * reply_end. */
+    int (*reply_start)(lx_req *req, int status, const char *content_type);
+    int (*reply_chunk)(lx_req *req, const void *data, size_t len, lx_free_fn free_data);
+    int (*reply_end)(lx_req *req);
+
+    /* -- Per-request context: middleware sets, handlers read. The key is
+     * copied; `val` is owned by the core from then on and released with
+     * free_val (may be NULL) when the request ends or the key is set again. */
+    int (*ctx_set)(lx_req *req, const char *key, void *val, lx_free_fn free_val);
+    void *(*ctx_get)(lx_req *req, const char *key);
+    /* The signed-in user's id for the access log line (copied). */
+    void (*req_set_user)(lx_req *req, const char *uid);
+
+    /* -- Per-request memory: freed when the request ends. */
+    void *(*req_alloc)(lx_req *req, size_t size);
+    /* fn(arg) runs once when the request ends, in reverse order of
+     * registration. */
+    int (*req_on_cleanup)(lx_req *req, lx_free_fn fn, void *arg);
+
+    /* -- Asynchronous completion.
+     * A handler that returns LX_ASYNC answers later from a callback on the
+     * same worker loop with one reply function. Middleware that returned
+     * LX_ASYNC calls req_resume(req, LX_NEXT) to go on, or replies.
+     * If the client goes away or the route's timeout passes first (the
+     * core then answers 504 TIMEOUT itself), each on_abort callback runs
+     * exactly once. The request stays valid after that: the plugin still
+     * ends it once (a reply, discarded, or req_resume), after which the
+     * core frees it. */
+    void (*req_resume)(lx_req *req, lx_rc rc);
+    int (*req_on_abort)(lx_req *req, void (*fn)(lx_req *req, void *arg), void *arg);
+    int (*req_is_gone)(lx_req *req);
+
+    /* -- Outbound HTTP through the worker's libcurl multi handle. Returns
+     * LX_OK and (if call_out) a handle valid until `done` runs or
+     * http_cancel is called; or a negative code and `done` never runs. */
+    int (*http_fetch)(lx_worker *w, const lx_http_request *rq, lx_http_done_fn done,
+                      void *arg, lx_http_call **call_out);
+    /* Stops a call; its `done` will not run. */
+    void (*http_cancel)(lx_http_call *call);
+    /* A response header (case-insensitive, first match), borrowed for the
+     * callback; NULL when absent. Only valid inside `done`. */
+    const char *(*http_header)(const lx_http_response *res, const char *name);
+
+    /* -- Offload pool: work(arg) runs on a pool thread (it must not call
+     * the host, except host->log); then done(arg, status) runs on the
+     * worker loop with LX_OK, or LX_ECANCELED when the worker is stopping
+     * before the work could start. Returns LX_OK or LX_ENOMEM. */
+    int (*offload)(lx_worker *w, void (*work)(void *arg), void (*done)(void *arg, int status),
+                   void *arg);
+
+    /* -- Timers on the worker loop. fn runs after `ms`, then every `ms` when
+     * repeat is set. timer_stop frees the timer (also from inside fn); a
+     * one-shot timer frees itself after fn returns. */
+    lx_timer *(*timer_start)(lx_worker *w, uint64_t ms, int repeat, void (*fn)(void *arg),
+                             void *arg);
+    void (*timer_stop)(lx_timer *t);
+
+    /* -- Services between plugins. Register in init() (the master), so
+     * every worker inherits the registry. `table` and `state` are borrowed
+     * for the life of the process. Names carry a version: "storage.v1".
+     * LX_EEXIST when the name is taken. */
+    int (*svc_register)(const char *name, const void *table, void *state);
+    /* The table, and its state in *state; NULL when nobody provides it. */
+    const void *(*svc_lookup)(const char *name, void **state);
+
+    /* -- Workers */
+    int (*worker_index)(lx_worker *w);  /* 0..N-1, stable across restarts */
+    int (*worker_stopping)(lx_worker *w);
+
+    /* -- Health and metrics (used by the health plugin). Asks every
+     * plugin's health hook on this worker; `done` runs once, within
+     * timeout_ms, with the report (borrowed for the call). */
+    int (*health_check)(lx_worker *w, long timeout_ms,
+                        void (*done)(const lx_health_report *r, void *arg), void *arg);
+    /* Prometheus text for all workers; *out is malloc'd, free with host->free. */
+    int (*metrics_render)(char **out, size_t *len);
+
+    /* -- Memory owned across the boundary */
+    void *(*alloc)(size_t size);
+    void (*free)(void *p);
+};
+
+/* True when the host table has `member` (it may be older than the SDK). */
+#define LX_HOST_HAS(host, member)                                                          \
+    ((host)->struct_size >= offsetof(lx_host, member) + sizeof((host)->member) &&          \
+     (host)->member != NULL)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEXIAID_PLUGIN_H */

@@ -1,0 +1,94 @@
+# Tests: `make check` runs the cmocka unit tests, then the integration tests
+# that start the real binary with the test plugins of tests/plugins/.
+
+LX_TEST_CFLAGS = $(AM_CFLAGS) $(LX_CORE_DEPS_CFLAGS) $(CMOCKA_CFLAGS)
+LX_TEST_LIBS = $(LX_CORE_DEPS_LIBS) $(CMOCKA_LIBS)
+
+# ---------------------------------------------------------------- unit tests
+check_PROGRAMS += tests/unit/test_env tests/unit/test_conf tests/unit/test_router \
+	tests/unit/test_loader tests/unit/test_offload tests/unit/test_http_client
+
+tests_unit_test_env_SOURCES = tests/unit/test_env.c core/env.c
+tests_unit_test_env_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_env_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c core/conf.c core/env.c core/errs.c
+tests_unit_test_conf_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_conf_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_router_SOURCES = tests/unit/test_router.c core/router.c
+tests_unit_test_router_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_router_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c core/loader.c core/errs.c
+tests_unit_test_loader_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_loader_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_offload_SOURCES = tests/unit/test_offload.c core/offload.c
+tests_unit_test_offload_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_offload_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c
+tests_unit_test_http_client_CFLAGS = $(LX_TEST_CFLAGS) \
+	-DLX_TEST_HTTPC_MODULE='"$(abs_top_builddir)/core/.libs/lx_http_client.so"'
+tests_unit_test_http_client_LDADD = $(LX_TEST_LIBS)
+
+TESTS += $(check_PROGRAMS)
+
+# ---------------------------------------------------------------- test plugins
+# Small plugins that behave, and misbehave on purpose, to pin down the
+# kernel's promises (as Redis's tests/modules). -rpath makes libtool build
+# real shared objects for check targets.
+LX_TEST_PLUGIN_LDFLAGS = $(LX_PLUGIN_LDFLAGS) -rpath /nowhere
+LX_TEST_PLUGINS = testplug bad_abi_major newer_minor no_entry init_fails needs_missing \
+	svc_provider svc_consumer no_init
+check_LTLIBRARIES += $(LX_TEST_PLUGINS:%=tests/plugins/%.la)
+
+tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
+tests_plugins_testplug_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_testplug_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_bad_abi_major_la_SOURCES = tests/plugins/bad_abi_major.c
+tests_plugins_bad_abi_major_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_bad_abi_major_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_newer_minor_la_SOURCES = tests/plugins/newer_minor.c
+tests_plugins_newer_minor_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_newer_minor_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_no_entry_la_SOURCES = tests/plugins/no_entry.c
+tests_plugins_no_entry_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_no_entry_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere $(LX_SAN_FLAGS)
+tests_plugins_init_fails_la_SOURCES = tests/plugins/init_fails.c
+tests_plugins_init_fails_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_init_fails_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_needs_missing_la_SOURCES = tests/plugins/needs_missing.c
+tests_plugins_needs_missing_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_needs_missing_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_svc_provider_la_SOURCES = tests/plugins/svc_provider.c
+tests_plugins_svc_provider_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_svc_provider_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_svc_consumer_la_SOURCES = tests/plugins/svc_consumer.c
+tests_plugins_svc_consumer_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_svc_consumer_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_no_init_la_SOURCES = tests/plugins/no_init.c
+tests_plugins_no_init_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_no_init_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+
+# ---------------------------------------------------------------- integration tests
+TEST_EXTENSIONS = .py .sh
+PY_LOG_COMPILER = $(PYTHON3)
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	LX_SRCDIR='$(abs_top_srcdir)'; LX_BUILDDIR='$(abs_top_builddir)'; \
+	LX_BINARY='$(abs_top_builddir)/lexiaid'; \
+	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
+	MAKE='$(MAKE)'; \
+	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE MAKE;
+LX_INTEGRATION_TESTS = \
+	tests/integration/test_cli.py \
+	tests/integration/test_config.py \
+	tests/integration/test_http.py \
+	tests/integration/test_plugins.py \
+	tests/integration/test_signals.py \
+	tests/integration/test_health.py \
+	tests/integration/test_sdk.sh
+TESTS += $(LX_INTEGRATION_TESTS)
+EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py
