@@ -40,9 +40,10 @@ TESTS += $(check_PROGRAMS)
 # kernel's promises (as Redis's tests/modules). -rpath makes libtool build
 # real shared objects for check targets.
 LX_TEST_PLUGIN_LDFLAGS = $(LX_PLUGIN_LDFLAGS) -rpath /nowhere
-LX_TEST_PLUGINS = testplug bad_abi_major newer_minor no_entry init_fails needs_missing \
-	svc_provider svc_consumer no_init
-check_LTLIBRARIES += $(LX_TEST_PLUGINS:%=tests/plugins/%.la)
+check_LTLIBRARIES += tests/plugins/testplug.la tests/plugins/bad_abi_major.la \
+	tests/plugins/newer_minor.la tests/plugins/no_entry.la tests/plugins/init_fails.la \
+	tests/plugins/needs_missing.la tests/plugins/svc_provider.la tests/plugins/svc_consumer.la \
+	tests/plugins/no_init.la
 
 tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
 tests_plugins_testplug_la_CFLAGS = $(LX_PLUGIN_CFLAGS)

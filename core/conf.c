@@ -1,0 +1,1645 @@
+#include "config.h"
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* sched_getaffinity, CPU_COUNT */
+#endif
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#ifndef LX_PLUGIN_DIR
+#define LX_PLUGIN_DIR "/usr/local/lib/lexiaid/plugins"
+#endif
+
+#define LX_CONF_DEFAULT_LISTEN "0.0.0.0:5000"
+#define LX_CONF_DEFAULT_DATA_DIR "./data"
+#define LX_CONF_DEFAULT_CORS_HEADERS "Authorization, Content-Type, X-Request-Id"
+#define LX_CONF_MAX_WORKERS 256
+#define LX_CONF_DAY_MS (24LL * 3600 * 1000)
+
+/*
+ * Every setting may carry a hook (libconfig's per-setting user pointer). We
+ * use it for three things, all owned by the config_t and released by its
+ * destructor: the root's hook names the file ("<embedded>" and strings read
+ * by config_read_string have no source file in libconfig), a numeric or
+ * bool scalar's hook holds its value as text for lx_cfg_value(), and a
+ * string whose ${VAR} interpolation failed is marked so that validation
+ * does not report it a second time.
+ */
+typedef struct lx_conf_hook {
+    char *text;
+    int is_bad;
+} lx_conf_hook;
+
+static void lx_conf_hook_free(void *p)
+{
+    lx_conf_hook *h = p;
+    free(h->text);
+    free(h);
+}
+
+static lx_conf_hook *lx_conf_hook_get(config_setting_t *s)
+{
+    lx_conf_hook *h = config_setting_get_hook(s);
+    if (h == NULL) {
+        h = calloc(1, sizeof(*h));
+        if (h == NULL)
+            return NULL;
+        config_setting_set_hook(s, h);
+    }
+    return h;
+}
+
+/* Where a setting was written. libconfig has no file for settings read
+ * from a string: the root's hook names it then. */
+static const char *lx_conf_setting_file(const config_setting_t *s)
+{
+    if (s == NULL)
+        return "<config>";
+    if (config_setting_source_file(s) != NULL)
+        return config_setting_source_file(s);
+    while (config_setting_parent(s) != NULL)
+        s = config_setting_parent(s);
+    const lx_conf_hook *h = config_setting_get_hook(s);
+    if (h != NULL && h->text != NULL)
+        return h->text;
+    return "<config>";
+}
+
+static int lx_conf_setting_line(const config_setting_t *s)
+{
+    return s != NULL ? (int)config_setting_source_line(s) : 0;
+}
+
+static int lx_conf_setting_is_bad(const config_setting_t *s)
+{
+    const lx_conf_hook *h = config_setting_get_hook(s);
+    return h != NULL && h->is_bad;
+}
+
+/* The dotted path of a setting: "server.listen", "routes[2].before[0]". */
+static void lx_conf_setting_path(const config_setting_t *s, char *buf, size_t buflen)
+{
+    const config_setting_t *chain[32];
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (const config_setting_t *p = s; p != NULL && config_setting_parent(p) != NULL;
+         p = config_setting_parent(p)) {
+        if (n == sizeof(chain) / sizeof(chain[0])) {
+            snprintf(buf, buflen, "...");
+            break;
+        }
+        chain[n++] = p;
+    }
+    size_t len = strlen(buf);
+    while (n > 0 && len + 1 < buflen) {
+        const config_setting_t *p = chain[--n];
+        int w;
+        if (config_setting_name(p) != NULL)
+            w = snprintf(buf + len, buflen - len, "%s%s", len > 0 ? "." : "",
+                         config_setting_name(p));
+        else
+            w = snprintf(buf + len, buflen - len, "[%d]", config_setting_index(p));
+        if (w < 0)
+            break;
+        len += (size_t)w;
+        if (len >= buflen)
+            len = buflen - 1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsers                                                                  */
+
+static const char *lx_conf_skip_space(const char *s)
+{
+    while (*s != '\0' && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static int lx_conf_is_rest_space(const char *s)
+{
+    return *lx_conf_skip_space(s) == '\0';
+}
+
+/* Reads the unsigned decimal at *p (at least one digit); no overflow. */
+static int lx_conf_parse_digits(const char **p, unsigned long long *out)
+{
+    const char *s = *p;
+    unsigned long long v = 0;
+
+    if (!isdigit((unsigned char)*s))
+        return LX_EINVAL;
+    while (isdigit((unsigned char)*s)) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (ULLONG_MAX - d) / 10)
+            return LX_EINVAL;
+        v = v * 10 + d;
+        s++;
+    }
+    *p = s;
+    *out = v;
+    return LX_OK;
+}
+
+/* A signed decimal integer with optional surrounding blanks. */
+static int lx_conf_parse_int(const char *s, long long *out)
+{
+    unsigned long long v;
+    int is_negative = 0;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (*s == '-' || *s == '+') {
+        is_negative = *s == '-';
+        s++;
+    }
+    if (lx_conf_parse_digits(&s, &v) != LX_OK || !lx_conf_is_rest_space(s))
+        return LX_EINVAL;
+    if (is_negative) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return LX_EINVAL;
+        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return LX_EINVAL;
+        *out = (long long)v;
+    }
+    return LX_OK;
+}
+
+/* Parses "123", "64K", "25M", "1G", "2T" (binary multiples; an optional
+ * trailing B as in "64KB"). Returns LX_OK or LX_EINVAL (also on overflow). */
+int lx_conf_parse_size(const char *s, size_t *out)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (lx_conf_parse_digits(&s, &v) != LX_OK)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    switch (*s) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        s++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        s++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        s++;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        s++;
+        break;
+    default:
+        break;
+    }
+    if (*s == 'b' || *s == 'B')
+        s++;
+    if (!lx_conf_is_rest_space(s))
+        return LX_EINVAL;
+    if (v > (unsigned long long)SIZE_MAX >> shift)
+        return LX_EINVAL;
+    *out = (size_t)(v << shift);
+    return LX_OK;
+}
+
+/* Parses a duration to milliseconds: "250ms", "30s", "5m", "1h", "2d", or a
+ * bare number of milliseconds. Returns LX_OK or LX_EINVAL (also on
+ * overflow). */
+int lx_conf_parse_ms(const char *s, long long *out)
+{
+    unsigned long long v;
+    unsigned long long mult;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (lx_conf_parse_digits(&s, &v) != LX_OK)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (*s == '\0' || (s[0] == 'm' && s[1] == 's')) {
+        mult = 1;
+        s += *s == '\0' ? 0 : 2;
+    } else if (*s == 's') {
+        mult = 1000;
+        s++;
+    } else if (*s == 'm') {
+        mult = 60ULL * 1000;
+        s++;
+    } else if (*s == 'h') {
+        mult = 3600ULL * 1000;
+        s++;
+    } else if (*s == 'd') {
+        mult = 24ULL * 3600 * 1000;
+        s++;
+    } else {
+        return LX_EINVAL;
+    }
+    if (!lx_conf_is_rest_space(s))
+        return LX_EINVAL;
+    if (v > (unsigned long long)LLONG_MAX / mult)
+        return LX_EINVAL;
+    *out = (long long)(v * mult);
+    return LX_OK;
+}
+
+/* true/false, yes/no, on/off, 1/0, any case, blanks around allowed.
+ * Returns LX_OK or LX_EINVAL. */
+int lx_conf_parse_bool(const char *s, int *out)
+{
+    static const char *const truths[] = {"true", "yes", "on", "1"};
+    static const char *const lies[] = {"false", "no", "off", "0"};
+    char word[8];
+    size_t n = 0;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    while (*s != '\0' && !isspace((unsigned char)*s)) {
+        if (n + 1 >= sizeof(word))
+            return LX_EINVAL;
+        word[n++] = *s++;
+    }
+    word[n] = '\0';
+    if (!lx_conf_is_rest_space(s))
+        return LX_EINVAL;
+    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
+        if (strcasecmp(word, truths[i]) == 0) {
+            *out = 1;
+            return LX_OK;
+        }
+        if (strcasecmp(word, lies[i]) == 0) {
+            *out = 0;
+            return LX_OK;
+        }
+    }
+    return LX_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CPU count                                                                */
+
+/* Reads the first line of a small file into buf; LX_OK or LX_ENOENT. */
+static int lx_conf_read_line(const char *path, char *buf, size_t buflen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return LX_ENOENT;
+    char *line = fgets(buf, (int)buflen, f);
+    fclose(f);
+    return line != NULL ? LX_OK : LX_ENOENT;
+}
+
+/* quota/period rounded up, or 0 when there is no quota. */
+static long long lx_conf_quota_cpus(long long quota, long long period)
+{
+    if (quota <= 0 || period <= 0)
+        return 0;
+    return quota / period + (quota % period != 0);
+}
+
+/* CPUs allowed by the cgroup's CPU quota, or 0 when unlimited/unknown. */
+static long long lx_conf_cgroup_cpus(void)
+{
+    char line[128];
+    char a[64], b[64];
+    long long quota, period;
+
+    if (lx_conf_read_line("/sys/fs/cgroup/cpu.max", line, sizeof(line)) == LX_OK) {
+        if (sscanf(line, "%63s %63s", a, b) != 2 || strcmp(a, "max") == 0)
+            return 0;
+        if (lx_conf_parse_int(a, &quota) != LX_OK || lx_conf_parse_int(b, &period) != LX_OK)
+            return 0;
+        return lx_conf_quota_cpus(quota, period);
+    }
+    if (lx_conf_read_line("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", line, sizeof(line)) != LX_OK ||
+        lx_conf_parse_int(line, &quota) != LX_OK)
+        return 0;
+    if (lx_conf_read_line("/sys/fs/cgroup/cpu/cpu.cfs_period_us", line, sizeof(line)) != LX_OK ||
+        lx_conf_parse_int(line, &period) != LX_OK)
+        return 0;
+    return lx_conf_quota_cpus(quota, period);
+}
+
+int lx_cpu_count(void)
+{
+    long long n = 0;
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? online : 1;
+    }
+    long long quota = lx_conf_cgroup_cpus();
+    if (quota > 0 && quota < n)
+        n = quota;
+    if (n > INT_MAX)
+        n = INT_MAX;
+    return n < 1 ? 1 : (int)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors for plugins (the host API's cfg_* functions)                   */
+
+static config_setting_t *lx_cfg_setting(const lx_cfg *cfg)
+{
+    /* lx_cfg is opaque to plugins; underneath it is a libconfig setting. */
+    return (config_setting_t *)(uintptr_t)cfg;
+}
+
+static void LX_PRINTF(4, 5)
+    lx_cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s:%d: %s", lx_conf_setting_file(s), lx_conf_setting_line(s), msg);
+}
+
+/* The direct child `key` of a group, or NULL. */
+static config_setting_t *lx_cfg_member(const lx_cfg *cfg, const char *key)
+{
+    config_setting_t *s = lx_cfg_setting(cfg);
+    if (s == NULL || key == NULL || !config_setting_is_group(s))
+        return NULL;
+    return config_setting_get_member(s, key);
+}
+
+/* Reads an integer setting or a numeric string. */
+static int lx_conf_setting_to_int(const config_setting_t *s, long long *out)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        *out = config_setting_get_int64(s);
+        return LX_OK;
+    case CONFIG_TYPE_STRING:
+        return lx_conf_parse_int(config_setting_get_string(s), out);
+    default:
+        return LX_EINVAL;
+    }
+}
+
+static int lx_conf_setting_to_bool(const config_setting_t *s, int *out)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_BOOL:
+        *out = config_setting_get_bool(s) ? 1 : 0;
+        return LX_OK;
+    case CONFIG_TYPE_STRING:
+        return lx_conf_parse_bool(config_setting_get_string(s), out);
+    default:
+        return LX_EINVAL;
+    }
+}
+
+static int lx_conf_setting_to_size(const config_setting_t *s, size_t *out)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: {
+        long long v = config_setting_get_int64(s);
+        if (v < 0 || (unsigned long long)v > SIZE_MAX)
+            return LX_EINVAL;
+        *out = (size_t)v;
+        return LX_OK;
+    }
+    case CONFIG_TYPE_STRING:
+        return lx_conf_parse_size(config_setting_get_string(s), out);
+    default:
+        return LX_EINVAL;
+    }
+}
+
+static int lx_conf_setting_to_ms(const config_setting_t *s, long long *out)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: {
+        long long v = config_setting_get_int64(s);
+        if (v < 0)
+            return LX_EINVAL;
+        *out = v;
+        return LX_OK;
+    }
+    case CONFIG_TYPE_STRING:
+        return lx_conf_parse_ms(config_setting_get_string(s), out);
+    default:
+        return LX_EINVAL;
+    }
+}
+
+/* The value as written, for "(got '...')" in messages. */
+static const char *lx_conf_setting_text(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_STRING:
+        return config_setting_get_string(s);
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    default: {
+        const lx_conf_hook *h = config_setting_get_hook(s);
+        if (h != NULL && h->text != NULL)
+            return h->text;
+        return config_setting_type(s) == CONFIG_TYPE_BOOL ? "a boolean" : "a number";
+    }
+    }
+}
+
+int lx_cfg_string(const lx_cfg *cfg, const char *key, const char **out, char *err, size_t errlen)
+{
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL)
+        return LX_ENOENT;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        lx_cfg_err(err, errlen, s, "%s: expected a string", key);
+        return LX_EINVAL;
+    }
+    *out = config_setting_get_string(s);
+    return LX_OK;
+}
+
+int lx_cfg_int(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+{
+    long long v;
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL)
+        return LX_ENOENT;
+    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected an integer (got '%s')", key,
+                   lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+int lx_cfg_bool(const lx_cfg *cfg, const char *key, int *out, char *err, size_t errlen)
+{
+    int v;
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL)
+        return LX_ENOENT;
+    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected true or false (got '%s')", key,
+                   lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+int lx_cfg_size(const lx_cfg *cfg, const char *key, size_t *out, char *err, size_t errlen)
+{
+    size_t v;
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL)
+        return LX_ENOENT;
+    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected a size like 64K, 25M (got '%s')", key,
+                   lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+int lx_cfg_ms(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+{
+    long long v;
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL)
+        return LX_ENOENT;
+    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected a duration like 250ms, 30s, 5m (got '%s')", key,
+                   lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+/* A child group, list or array; NULL when absent or a scalar. */
+const lx_cfg *lx_cfg_child(const lx_cfg *cfg, const char *key)
+{
+    config_setting_t *s = lx_cfg_member(cfg, key);
+    if (s == NULL || !config_setting_is_aggregate(s))
+        return NULL;
+    return (const lx_cfg *)s;
+}
+
+/* Elements of a list or array (members of a group, in order); 0 for a
+ * scalar or NULL. */
+int lx_cfg_count(const lx_cfg *cfg)
+{
+    config_setting_t *s = lx_cfg_setting(cfg);
+    if (s == NULL || !config_setting_is_aggregate(s))
+        return 0;
+    return config_setting_length(s);
+}
+
+const lx_cfg *lx_cfg_elem(const lx_cfg *cfg, int i)
+{
+    config_setting_t *s = lx_cfg_setting(cfg);
+    if (s == NULL || i < 0 || !config_setting_is_aggregate(s))
+        return NULL;
+    return (const lx_cfg *)config_setting_get_elem(s, (unsigned)i);
+}
+
+/* A string's own text; numbers and booleans as text ("42", "true") for
+ * trees read by lx_conf_load*; NULL for aggregates. */
+const char *lx_cfg_value(const lx_cfg *cfg)
+{
+    config_setting_t *s = lx_cfg_setting(cfg);
+    if (s == NULL || config_setting_is_aggregate(s))
+        return NULL;
+    if (config_setting_type(s) == CONFIG_TYPE_STRING)
+        return config_setting_get_string(s);
+    const lx_conf_hook *h = config_setting_get_hook(s);
+    return h != NULL ? h->text : NULL;
+}
+
+int lx_cfg_check_keys(const lx_cfg *cfg, const char *const *allowed, char *err, size_t errlen)
+{
+    config_setting_t *s = lx_cfg_setting(cfg);
+    if (s == NULL || !config_setting_is_group(s))
+        return LX_OK;
+    int n = config_setting_length(s);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int is_known = 0;
+        for (size_t k = 0; allowed != NULL && allowed[k] != NULL; k++) {
+            if (strcmp(allowed[k], name) == 0) {
+                is_known = 1;
+                break;
+            }
+        }
+        if (!is_known) {
+            lx_cfg_err(err, errlen, m, "unknown key '%s'", name);
+            return LX_EINVAL;
+        }
+    }
+    return LX_OK;
+}
+
+void lx_cfg_where(const lx_cfg *cfg, char *buf, size_t buflen)
+{
+    const config_setting_t *s = lx_cfg_setting(cfg);
+    if (buf == NULL || buflen == 0)
+        return;
+    snprintf(buf, buflen, "%s:%d", lx_conf_setting_file(s), lx_conf_setting_line(s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading and validation                                                   */
+
+typedef struct lx_conf_ctx {
+    lx_conf *conf;
+    lx_errs *errs;
+    size_t n_errs;
+    int is_oom;
+} lx_conf_ctx;
+
+/* Adds "FILE:LINE: PATH: message" for setting s. */
+static void LX_PRINTF(3, 4)
+    lx_conf_err(lx_conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[512];
+    char path[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    lx_conf_setting_path(s, path, sizeof(path));
+    if (path[0] != '\0')
+        lx_errs_add(ctx->errs, "%s:%d: %s: %s", lx_conf_setting_file(s), lx_conf_setting_line(s),
+                    path, msg);
+    else
+        lx_errs_add(ctx->errs, "%s:%d: %s", lx_conf_setting_file(s), lx_conf_setting_line(s), msg);
+    ctx->n_errs++;
+}
+
+/* Adds "FILE:LINE: unknown key 'server.lisen'". */
+static void lx_conf_err_unknown(lx_conf_ctx *ctx, const config_setting_t *s)
+{
+    char path[256];
+
+    lx_conf_setting_path(s, path, sizeof(path));
+    lx_errs_add(ctx->errs, "%s:%d: unknown key '%s'", lx_conf_setting_file(s),
+                lx_conf_setting_line(s), path);
+    ctx->n_errs++;
+}
+
+static char *lx_conf_strdup(lx_conf_ctx *ctx, const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        ctx->is_oom = 1;
+    return copy;
+}
+
+/* Replaces *dst (owned) by a copy of s. */
+static void lx_conf_set_str(lx_conf_ctx *ctx, char **dst, const char *s)
+{
+    char *copy = lx_conf_strdup(ctx, s);
+    if (copy == NULL)
+        return;
+    free(*dst);
+    *dst = copy;
+}
+
+static const char *lx_conf_env_lookup(void *arg, const char *name)
+{
+    return lx_env_lookup(arg, name);
+}
+
+/* Interpolates every string of the tree in place, and stores numbers and
+ * booleans as text for lx_cfg_value(). */
+static void lx_conf_walk(lx_conf_ctx *ctx, config_setting_t *s)
+{
+    char err[256];
+    char num[64];
+    lx_conf_hook *h;
+
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_GROUP:
+    case CONFIG_TYPE_LIST:
+    case CONFIG_TYPE_ARRAY: {
+        int n = config_setting_length(s);
+        for (int i = 0; i < n; i++)
+            lx_conf_walk(ctx, config_setting_get_elem(s, (unsigned)i));
+        return;
+    }
+    case CONFIG_TYPE_STRING: {
+        const char *v = config_setting_get_string(s);
+        char *res = NULL;
+        if (v == NULL || strchr(v, '$') == NULL)
+            return;
+        err[0] = '\0';
+        int rc = lx_env_interpolate(v, lx_conf_env_lookup, ctx->conf->env, &res, err, sizeof(err));
+        if (rc == LX_OK) {
+            if (config_setting_set_string(s, res) != CONFIG_TRUE)
+                ctx->is_oom = 1;
+            free(res);
+            return;
+        }
+        if (rc == LX_ENOMEM) {
+            ctx->is_oom = 1;
+            return;
+        }
+        lx_conf_err(ctx, s, "%s", err);
+        h = lx_conf_hook_get(s);
+        if (h == NULL)
+            ctx->is_oom = 1;
+        else
+            h->is_bad = 1;
+        return;
+    }
+    case CONFIG_TYPE_INT:
+        snprintf(num, sizeof(num), "%d", config_setting_get_int(s));
+        break;
+    case CONFIG_TYPE_INT64:
+        snprintf(num, sizeof(num), "%lld", config_setting_get_int64(s));
+        break;
+    case CONFIG_TYPE_FLOAT: {
+        double d = config_setting_get_float(s);
+        snprintf(num, sizeof(num), "%.15g", d);
+        if (strtod(num, NULL) != d)
+            snprintf(num, sizeof(num), "%.17g", d);
+        break;
+    }
+    case CONFIG_TYPE_BOOL:
+        snprintf(num, sizeof(num), "%s", config_setting_get_bool(s) ? "true" : "false");
+        break;
+    default:
+        return;
+    }
+    h = lx_conf_hook_get(s);
+    if (h == NULL || (h->text = strdup(num)) == NULL)
+        ctx->is_oom = 1;
+}
+
+/* Typed readers for the core's own keys: each reports a bad value with its
+ * place and returns LX_EINVAL, leaving *out untouched. A setting whose
+ * interpolation already failed is skipped silently. */
+
+static int lx_conf_get_string(lx_conf_ctx *ctx, const config_setting_t *s, const char **out)
+{
+    if (lx_conf_setting_is_bad(s))
+        return LX_EINVAL;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        lx_conf_err(ctx, s, "expected a string (got %s)", lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = config_setting_get_string(s);
+    return LX_OK;
+}
+
+static int lx_conf_get_int(lx_conf_ctx *ctx, const config_setting_t *s, long long min,
+                           long long max, long long *out)
+{
+    long long v;
+    if (lx_conf_setting_is_bad(s))
+        return LX_EINVAL;
+    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
+        lx_conf_err(ctx, s, "expected an integer (got '%s')", lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    if (v < min || v > max) {
+        lx_conf_err(ctx, s, "must be between %lld and %lld (got %lld)", min, max, v);
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+static int lx_conf_get_size(lx_conf_ctx *ctx, const config_setting_t *s, size_t min, size_t max,
+                            size_t *out)
+{
+    size_t v;
+    if (lx_conf_setting_is_bad(s))
+        return LX_EINVAL;
+    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
+        lx_conf_err(ctx, s, "expected a size like 64K, 25M (got '%s')", lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    if (v < min || v > max) {
+        lx_conf_err(ctx, s, "must be between %zu and %zu bytes (got %zu)", min, max, v);
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+static int lx_conf_get_ms(lx_conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
+                          long long *out)
+{
+    long long v;
+    if (lx_conf_setting_is_bad(s))
+        return LX_EINVAL;
+    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
+        lx_conf_err(ctx, s, "expected a duration like 250ms, 30s, 5m (got '%s')",
+                    lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    if (v < min || v > max) {
+        lx_conf_err(ctx, s, "must be between %lldms and %lldms (got %lldms)", min, max, v);
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+static int lx_conf_get_bool(lx_conf_ctx *ctx, const config_setting_t *s, int *out)
+{
+    int v;
+    if (lx_conf_setting_is_bad(s))
+        return LX_EINVAL;
+    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
+        lx_conf_err(ctx, s, "expected true or false (got '%s')", lx_conf_setting_text(s));
+        return LX_EINVAL;
+    }
+    *out = v;
+    return LX_OK;
+}
+
+/* HOST:PORT or [V6]:PORT, port 0..65535. */
+static int lx_conf_is_valid_listen(const char *s)
+{
+    const char *colon;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close == s + 1 || close[1] != ':')
+            return 0;
+        for (const char *p = s + 1; p < close; p++) {
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.' && *p != '%')
+                return 0;
+        }
+        colon = close + 1;
+    } else {
+        colon = strchr(s, ':');
+        if (colon == NULL || colon == s || strchr(colon + 1, ':') != NULL)
+            return 0;
+        for (const char *p = s; p < colon; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+                return 0;
+        }
+    }
+    const char *port = colon + 1;
+    size_t n = strlen(port);
+    if (n == 0 || n > 5)
+        return 0;
+    long v = 0;
+    for (const char *p = port; *p != '\0'; p++) {
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= 65535;
+}
+
+/* An exact origin ("https://app.example.com:8443") or "*". */
+static int lx_conf_is_valid_origin(const char *s)
+{
+    if (strcmp(s, "*") == 0)
+        return 1;
+    const char *sep = strstr(s, "://");
+    if (sep == NULL || sep == s || sep[3] == '\0')
+        return 0;
+    for (const char *p = s; p < sep; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+            return 0;
+    }
+    for (const char *p = sep + 3; *p != '\0'; p++) {
+        if (*p == '/' || isspace((unsigned char)*p) || iscntrl((unsigned char)*p) || *p == ',')
+            return 0;
+    }
+    return 1;
+}
+
+static void lx_conf_add_origin(lx_conf_ctx *ctx, const config_setting_t *s, const char *start,
+                               size_t len)
+{
+    lx_server_conf *sv = &ctx->conf->server;
+
+    while (len > 0 && isspace((unsigned char)*start)) {
+        start++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)start[len - 1]))
+        len--;
+    if (len == 0)
+        return;
+    char *origin = strndup(start, len);
+    if (origin == NULL) {
+        ctx->is_oom = 1;
+        return;
+    }
+    if (!lx_conf_is_valid_origin(origin)) {
+        lx_conf_err(ctx, s, "'%s' is not an origin like https://app.example.com or *", origin);
+        free(origin);
+        return;
+    }
+    char **list = realloc(sv->cors_origins, (sv->n_cors_origins + 1) * sizeof(*list));
+    if (list == NULL) {
+        ctx->is_oom = 1;
+        free(origin);
+        return;
+    }
+    sv->cors_origins = list;
+    sv->cors_origins[sv->n_cors_origins++] = origin;
+}
+
+static void lx_conf_server_cors_origins(lx_conf_ctx *ctx, const config_setting_t *s)
+{
+    if (lx_conf_setting_is_bad(s))
+        return;
+    if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        const char *p = config_setting_get_string(s);
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            lx_conf_add_origin(ctx, s, p, len);
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+        }
+        return;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_LIST && config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+        lx_conf_err(ctx, s, "expected a string of comma-separated origins or a list of strings");
+        return;
+    }
+    int n = config_setting_length(s);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v;
+        if (lx_conf_get_string(ctx, e, &v) != LX_OK)
+            continue;
+        if (*lx_conf_skip_space(v) == '\0') {
+            lx_conf_err(ctx, e, "empty origin");
+            continue;
+        }
+        lx_conf_add_origin(ctx, e, v, strlen(v));
+    }
+}
+
+/* cors_max_age: integer seconds (also as a string), or a duration. */
+static void lx_conf_server_cors_max_age(lx_conf_ctx *ctx, const config_setting_t *s)
+{
+    long long v;
+
+    if (lx_conf_setting_is_bad(s))
+        return;
+    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
+        long long ms;
+        if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+            lx_conf_parse_ms(config_setting_get_string(s), &ms) != LX_OK) {
+            lx_conf_err(ctx, s, "expected seconds or a duration like 10m (got '%s')",
+                        lx_conf_setting_text(s));
+            return;
+        }
+        v = ms / 1000;
+    }
+    if (v < 0 || v > INT_MAX) {
+        lx_conf_err(ctx, s, "must be between 0 and %d seconds (got %lld)", INT_MAX, v);
+        return;
+    }
+    ctx->conf->server.cors_max_age_s = v;
+}
+
+static void lx_conf_server_defaults(lx_conf_ctx *ctx)
+{
+    lx_server_conf *sv = &ctx->conf->server;
+
+    sv->listen = lx_conf_strdup(ctx, LX_CONF_DEFAULT_LISTEN);
+    sv->workers = 0;
+    sv->backlog = 511;
+    sv->max_connections = 4096;
+    sv->max_body = 1u << 20;
+    sv->max_header = 16u << 10;
+    sv->request_timeout_ms = 30000;
+    sv->idle_timeout_ms = 60000;
+    sv->shutdown_grace_ms = 10000;
+    sv->data_dir = lx_conf_strdup(ctx, LX_CONF_DEFAULT_DATA_DIR);
+    sv->plugin_dir = lx_conf_strdup(ctx, LX_PLUGIN_DIR);
+    sv->log_level = LX_LOG_INFO;
+    sv->log_format = LX_LOG_FORMAT_JSON;
+    sv->cors_origins = NULL;
+    sv->n_cors_origins = 0;
+    sv->cors_headers = lx_conf_strdup(ctx, LX_CONF_DEFAULT_CORS_HEADERS);
+    sv->cors_max_age_s = 600;
+}
+
+static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
+{
+    lx_server_conf *sv = &ctx->conf->server;
+    long long ll;
+    size_t sz;
+    const char *str;
+
+    int n = config_setting_length(group);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const char *key = config_setting_name(s);
+
+        if (strcmp(key, "listen") == 0) {
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            if (!lx_conf_is_valid_listen(str))
+                lx_conf_err(ctx, s, "expected HOST:PORT or [IPV6]:PORT, port 0-65535 (got '%s')",
+                            str);
+            else
+                lx_conf_set_str(ctx, &sv->listen, str);
+        } else if (strcmp(key, "workers") == 0) {
+            if (lx_conf_setting_is_bad(s))
+                continue;
+            if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+                strcasecmp(lx_conf_skip_space(config_setting_get_string(s)), "auto") == 0) {
+                sv->workers = 0;
+                continue;
+            }
+            if (lx_conf_setting_to_int(s, &ll) != LX_OK) {
+                lx_conf_err(ctx, s, "expected a number of workers or \"auto\" (got '%s')",
+                            lx_conf_setting_text(s));
+                continue;
+            }
+            if (ll < 0 || ll > LX_CONF_MAX_WORKERS) {
+                lx_conf_err(ctx, s, "must be between 1 and %d, or 0 or \"auto\" (got %lld)",
+                            LX_CONF_MAX_WORKERS, ll);
+                continue;
+            }
+            sv->workers = (int)ll;
+        } else if (strcmp(key, "backlog") == 0) {
+            if (lx_conf_get_int(ctx, s, 1, 65535, &ll) == LX_OK)
+                sv->backlog = (int)ll;
+        } else if (strcmp(key, "max_connections") == 0) {
+            if (lx_conf_get_int(ctx, s, 16, 1000000, &ll) == LX_OK)
+                sv->max_connections = (int)ll;
+        } else if (strcmp(key, "max_body") == 0) {
+            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
+                sv->max_body = sz;
+        } else if (strcmp(key, "max_header") == 0) {
+            if (lx_conf_get_size(ctx, s, 1u << 10, 1u << 20, &sz) == LX_OK)
+                sv->max_header = sz;
+        } else if (strcmp(key, "request_timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
+                sv->request_timeout_ms = ll;
+        } else if (strcmp(key, "idle_timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
+                sv->idle_timeout_ms = ll;
+        } else if (strcmp(key, "shutdown_grace") == 0) {
+            if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
+                sv->shutdown_grace_ms = ll;
+        } else if (strcmp(key, "data_dir") == 0) {
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            if (str[0] == '\0')
+                lx_conf_err(ctx, s, "must not be empty");
+            else
+                lx_conf_set_str(ctx, &sv->data_dir, str);
+        } else if (strcmp(key, "plugin_dir") == 0) {
+            /* Empty means the built-in default, so that the shipped config
+             * can say "${LEXIAID_PLUGIN_DIR:-}". */
+            if (lx_conf_get_string(ctx, s, &str) == LX_OK && str[0] != '\0')
+                lx_conf_set_str(ctx, &sv->plugin_dir, str);
+        } else if (strcmp(key, "log_level") == 0) {
+            static const char *const levels[] = {"error", "warn", "info", "debug"};
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            int level = -1;
+            for (int k = 0; k < 4; k++) {
+                if (strcasecmp(str, levels[k]) == 0)
+                    level = k;
+            }
+            if (level < 0)
+                lx_conf_err(ctx, s, "expected error, warn, info or debug (got '%s')", str);
+            else
+                sv->log_level = level; /* LX_LOG_ERROR..LX_LOG_DEBUG are 0..3 */
+        } else if (strcmp(key, "log_format") == 0) {
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            if (strcasecmp(str, "json") == 0)
+                sv->log_format = LX_LOG_FORMAT_JSON;
+            else if (strcasecmp(str, "text") == 0)
+                sv->log_format = LX_LOG_FORMAT_TEXT;
+            else
+                lx_conf_err(ctx, s, "expected json or text (got '%s')", str);
+        } else if (strcmp(key, "cors_origins") == 0) {
+            lx_conf_server_cors_origins(ctx, s);
+        } else if (strcmp(key, "cors_headers") == 0) {
+            if (lx_conf_get_string(ctx, s, &str) == LX_OK)
+                lx_conf_set_str(ctx, &sv->cors_headers, str);
+        } else if (strcmp(key, "cors_max_age") == 0) {
+            lx_conf_server_cors_max_age(ctx, s);
+        } else {
+            lx_conf_err_unknown(ctx, s);
+        }
+    }
+}
+
+static void lx_conf_server(lx_conf_ctx *ctx, const config_setting_t *group)
+{
+    lx_server_conf *sv = &ctx->conf->server;
+
+    lx_conf_server_defaults(ctx);
+    if (group != NULL && !config_setting_is_group(group))
+        lx_conf_err(ctx, group, "expected a group { ... }");
+    else if (group != NULL)
+        lx_conf_server_keys(ctx, group);
+    if (sv->workers == 0) {
+        int n_cpus = lx_cpu_count();
+        sv->workers = n_cpus > LX_CONF_MAX_WORKERS ? LX_CONF_MAX_WORKERS : n_cpus;
+    }
+}
+
+static int lx_conf_is_plugin_name(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++) {
+        if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '_')
+            return 0;
+    }
+    return 1;
+}
+
+static int lx_conf_is_ident(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    }
+    return 1;
+}
+
+/* "plugin.handler", both parts [A-Za-z0-9_]+. */
+static int lx_conf_is_handler_ref(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    if (dot == NULL)
+        return 0;
+    return lx_conf_is_ident(s, (size_t)(dot - s)) && lx_conf_is_ident(dot + 1, strlen(dot + 1));
+}
+
+/* Checks that aggregate s is a list (or an empty array) of groups. */
+static int lx_conf_is_list_of_groups(lx_conf_ctx *ctx, const config_setting_t *s)
+{
+    if (config_setting_type(s) == CONFIG_TYPE_LIST)
+        return 1;
+    if (config_setting_type(s) == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0)
+        return 1;
+    lx_conf_err(ctx, s, "expected a list ( { ... }, ... )");
+    return 0;
+}
+
+static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
+{
+    lx_conf *conf = ctx->conf;
+    lx_plugin_conf *pc = &conf->plugins[conf->n_plugins];
+    const config_setting_t *name_s = NULL;
+    const char *file = NULL;
+    int is_ok = 1;
+
+    memset(pc, 0, sizeof(*pc));
+    pc->is_enabled = 1;
+    pc->file = lx_conf_setting_file(g);
+    pc->line = lx_conf_setting_line(g);
+
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        const char *key = config_setting_name(s);
+        const char *str;
+
+        if (strcmp(key, "name") == 0) {
+            name_s = s;
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK) {
+                is_ok = 0;
+            } else if (!lx_conf_is_plugin_name(str)) {
+                lx_conf_err(ctx, s, "plugin names are [a-z0-9_]+ (got '%s')", str);
+                is_ok = 0;
+            } else {
+                pc->name = lx_conf_strdup(ctx, str);
+            }
+        } else if (strcmp(key, "file") == 0) {
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK) {
+                is_ok = 0;
+            } else if (str[0] == '\0') {
+                lx_conf_err(ctx, s, "must not be empty");
+                is_ok = 0;
+            } else {
+                file = str;
+            }
+        } else if (strcmp(key, "enabled") == 0) {
+            if (lx_conf_get_bool(ctx, s, &pc->is_enabled) != LX_OK)
+                is_ok = 0;
+        } else if (strcmp(key, "config") == 0) {
+            if (!config_setting_is_group(s)) {
+                lx_conf_err(ctx, s, "expected a group { ... }");
+                is_ok = 0;
+            } else {
+                pc->config = s;
+            }
+        } else {
+            lx_conf_err_unknown(ctx, s);
+            is_ok = 0;
+        }
+    }
+    if (name_s == NULL) {
+        lx_conf_err(ctx, g, "missing 'name'");
+        is_ok = 0;
+    }
+    if (pc->name != NULL) {
+        for (size_t i = 0; i < conf->n_plugins; i++) {
+            if (conf->plugins[i].name != NULL && strcmp(conf->plugins[i].name, pc->name) == 0) {
+                lx_conf_err(ctx, name_s, "duplicate plugin name '%s' (first at %s:%d)", pc->name,
+                            conf->plugins[i].file, conf->plugins[i].line);
+                is_ok = 0;
+                break;
+            }
+        }
+    }
+    if (is_ok && pc->name != NULL) {
+        const char *dir = conf->server.plugin_dir;
+        int len;
+        if (file != NULL && file[0] == '/')
+            len = snprintf(NULL, 0, "%s", file);
+        else if (file != NULL)
+            len = snprintf(NULL, 0, "%s/%s", dir, file);
+        else
+            len = snprintf(NULL, 0, "%s/%s.so", dir, pc->name);
+        pc->path = len >= 0 ? malloc((size_t)len + 1) : NULL;
+        if (pc->path == NULL) {
+            ctx->is_oom = 1;
+        } else if (file != NULL && file[0] == '/') {
+            snprintf(pc->path, (size_t)len + 1, "%s", file);
+        } else if (file != NULL) {
+            snprintf(pc->path, (size_t)len + 1, "%s/%s", dir, file);
+        } else {
+            snprintf(pc->path, (size_t)len + 1, "%s/%s.so", dir, pc->name);
+        }
+    }
+    /* Keep the entry even when invalid, so that later duplicates of its
+     * name are still reported; the conf is discarded anyway. */
+    conf->n_plugins++;
+}
+
+static void lx_conf_plugins(lx_conf_ctx *ctx, const config_setting_t *list)
+{
+    lx_conf *conf = ctx->conf;
+
+    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
+        return;
+    int n = config_setting_length(list);
+    if (n == 0)
+        return;
+    conf->plugins = calloc((size_t)n, sizeof(*conf->plugins));
+    if (conf->plugins == NULL) {
+        ctx->is_oom = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            lx_conf_err(ctx, g, "expected a group { name = ...; }");
+            continue;
+        }
+        lx_conf_plugin(ctx, g);
+    }
+}
+
+static void lx_conf_route_before(lx_conf_ctx *ctx, lx_route_conf *rc, const config_setting_t *s)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_LIST && config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+        lx_conf_err(ctx, s, "expected a list of \"plugin.handler\" strings");
+        return;
+    }
+    int n = config_setting_length(s);
+    if (n == 0)
+        return;
+    rc->before = calloc((size_t)n, sizeof(*rc->before));
+    if (rc->before == NULL) {
+        ctx->is_oom = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *str;
+        if (lx_conf_get_string(ctx, e, &str) != LX_OK)
+            continue;
+        if (!lx_conf_is_handler_ref(str)) {
+            lx_conf_err(ctx, e, "expected \"plugin.handler\" (got '%s')", str);
+            continue;
+        }
+        char *copy = lx_conf_strdup(ctx, str);
+        if (copy != NULL)
+            rc->before[rc->n_before++] = copy;
+    }
+}
+
+static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
+{
+    static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                          "PATCH", "DELETE", "OPTIONS"};
+    lx_conf *conf = ctx->conf;
+    lx_route_conf *rc = &conf->routes[conf->n_routes++];
+    int has_method = 0, has_path = 0, has_handler = 0;
+
+    memset(rc, 0, sizeof(*rc));
+    rc->max_body = conf->server.max_body;
+    rc->timeout_ms = conf->server.request_timeout_ms;
+    rc->file = lx_conf_setting_file(g);
+    rc->line = lx_conf_setting_line(g);
+
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        const char *key = config_setting_name(s);
+        const char *str;
+        long long ll;
+        size_t sz;
+
+        if (strcmp(key, "method") == 0) {
+            has_method = 1;
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            const char *m = NULL;
+            for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]); k++) {
+                if (strcasecmp(str, methods[k]) == 0)
+                    m = methods[k];
+            }
+            if (m == NULL)
+                lx_conf_err(ctx, s,
+                            "expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS "
+                            "(got '%s')",
+                            str);
+            else
+                lx_conf_set_str(ctx, &rc->method, m);
+        } else if (strcmp(key, "path") == 0) {
+            has_path = 1;
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            int is_clean = 1;
+            for (const char *p = str; *p != '\0'; p++) {
+                if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+                    is_clean = 0;
+            }
+            if (str[0] != '/' || !is_clean)
+                lx_conf_err(ctx, s,
+                            "expected a path starting with '/', without blanks "
+                            "(got '%s')",
+                            str);
+            else
+                lx_conf_set_str(ctx, &rc->pattern, str);
+        } else if (strcmp(key, "handler") == 0) {
+            has_handler = 1;
+            if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+                continue;
+            if (!lx_conf_is_handler_ref(str))
+                lx_conf_err(ctx, s, "expected \"plugin.handler\" (got '%s')", str);
+            else
+                lx_conf_set_str(ctx, &rc->handler, str);
+        } else if (strcmp(key, "before") == 0) {
+            lx_conf_route_before(ctx, rc, s);
+        } else if (strcmp(key, "max_body") == 0) {
+            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
+                rc->max_body = sz;
+        } else if (strcmp(key, "timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
+                rc->timeout_ms = ll;
+        } else {
+            lx_conf_err_unknown(ctx, s);
+        }
+    }
+    if (!has_method)
+        lx_conf_err(ctx, g, "missing 'method'");
+    if (!has_path)
+        lx_conf_err(ctx, g, "missing 'path'");
+    if (!has_handler)
+        lx_conf_err(ctx, g, "missing 'handler'");
+}
+
+static void lx_conf_routes(lx_conf_ctx *ctx, const config_setting_t *list)
+{
+    lx_conf *conf = ctx->conf;
+
+    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
+        return;
+    int n = config_setting_length(list);
+    if (n == 0)
+        return;
+    conf->routes = calloc((size_t)n, sizeof(*conf->routes));
+    if (conf->routes == NULL) {
+        ctx->is_oom = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            lx_conf_err(ctx, g, "expected a group { method = ...; path = ...; handler = ...; }");
+            continue;
+        }
+        lx_conf_route(ctx, g);
+    }
+}
+
+static void lx_conf_validate(lx_conf_ctx *ctx)
+{
+    config_setting_t *root = config_root_setting(&ctx->conf->cfg);
+    const config_setting_t *server = NULL, *plugins = NULL, *routes = NULL;
+
+    int n = config_setting_length(root);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *key = config_setting_name(s);
+        if (strcmp(key, "server") == 0)
+            server = s;
+        else if (strcmp(key, "plugins") == 0)
+            plugins = s;
+        else if (strcmp(key, "routes") == 0)
+            routes = s;
+        else
+            lx_conf_err_unknown(ctx, s);
+    }
+    /* server first: plugin paths and route defaults depend on it. */
+    lx_conf_server(ctx, server);
+    lx_conf_plugins(ctx, plugins);
+    lx_conf_routes(ctx, routes);
+}
+
+/* The .env to read: $LEXIAID_ENV_FILE, else ".env" in the directory of
+ * `path` (the current directory when path is NULL). Malloc'd. */
+static char *lx_conf_env_path(const char *path)
+{
+    const char *forced = getenv("LEXIAID_ENV_FILE");
+    if (forced != NULL && forced[0] != '\0')
+        return strdup(forced);
+    const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+    if (slash == NULL)
+        return strdup(".env");
+    size_t dir_len = (size_t)(slash - path) + 1;
+    char *res = malloc(dir_len + sizeof(".env"));
+    if (res == NULL)
+        return NULL;
+    memcpy(res, path, dir_len);
+    memcpy(res + dir_len, ".env", sizeof(".env"));
+    return res;
+}
+
+/* Shared tail of lx_conf_load and lx_conf_load_string once libconfig has
+ * read the text: .env, interpolation, validation. */
+static int lx_conf_finish(lx_conf *conf, const char *path, lx_errs *errs)
+{
+    lx_conf_ctx ctx = {.conf = conf, .errs = errs};
+    char err[512];
+    char *env_path;
+    int rc;
+
+    lx_conf_hook *root_hook = lx_conf_hook_get(config_root_setting(&conf->cfg));
+    if (root_hook == NULL || (root_hook->text = strdup(conf->file)) == NULL)
+        goto oom;
+
+    env_path = lx_conf_env_path(path);
+    if (env_path == NULL)
+        goto oom;
+    err[0] = '\0';
+    rc = lx_env_load(env_path, &conf->env, err, sizeof(err));
+    free(env_path);
+    if (rc == LX_ENOMEM)
+        goto oom;
+    if (rc != LX_OK && rc != LX_ENOENT) {
+        /* err is "PATH:line N: message" or "PATH: reason". */
+        lx_errs_add(errs, "%s", err);
+        return LX_EINVAL;
+    }
+
+    lx_conf_walk(&ctx, config_root_setting(&conf->cfg));
+    if (ctx.is_oom)
+        goto oom;
+    lx_conf_validate(&ctx);
+    if (ctx.is_oom)
+        goto oom;
+    return ctx.n_errs > 0 ? LX_EINVAL : LX_OK;
+
+oom:
+    lx_errs_add(errs, "%s: out of memory", conf->file);
+    return LX_ENOMEM;
+}
+
+static lx_conf *lx_conf_new(const char *name)
+{
+    lx_conf *conf = calloc(1, sizeof(*conf));
+    if (conf == NULL)
+        return NULL;
+    config_init(&conf->cfg);
+    config_set_destructor(&conf->cfg, lx_conf_hook_free);
+    conf->file = strdup(name);
+    if (conf->file == NULL) {
+        lx_conf_free(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* libconfig's message for a file it could not parse. */
+static void lx_conf_syntax_error(lx_conf *conf, lx_errs *errs)
+{
+    const char *file = config_error_file(&conf->cfg);
+    const char *text = config_error_text(&conf->cfg);
+    lx_errs_add(errs, "%s:%d: %s", file != NULL ? file : conf->file, config_error_line(&conf->cfg),
+                text != NULL ? text : "syntax error");
+}
+
+int lx_conf_load(const char *path, lx_conf **out, lx_errs *errs)
+{
+    int rc;
+
+    *out = NULL;
+    /* libconfig says only "file I/O error": look at the file first to
+     * say why. */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int saved = errno;
+        lx_errs_add(errs, "%s: %s", path, strerror(saved));
+        return saved == ENOENT ? LX_ENOENT : LX_EINVAL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        lx_errs_add(errs, "%s: not a regular file", path);
+        return LX_EINVAL;
+    }
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        lx_errs_add(errs, "%s: %s", path, strerror(errno));
+        return LX_EINVAL;
+    }
+    fclose(f);
+
+    lx_conf *conf = lx_conf_new(path);
+    if (conf == NULL) {
+        lx_errs_add(errs, "%s: out of memory", path);
+        return LX_ENOMEM;
+    }
+    if (config_read_file(&conf->cfg, path) != CONFIG_TRUE) {
+        if (config_error_type(&conf->cfg) == CONFIG_ERR_FILE_IO)
+            lx_errs_add(errs, "%s: cannot read the file", path);
+        else
+            lx_conf_syntax_error(conf, errs);
+        rc = LX_EINVAL;
+        goto fail;
+    }
+    rc = lx_conf_finish(conf, path, errs);
+    if (rc != LX_OK)
+        goto fail;
+    *out = conf;
+    return LX_OK;
+
+fail:
+    lx_conf_free(conf);
+    return rc;
+}
+
+int lx_conf_load_string(const char *text, const char *name, lx_conf **out, lx_errs *errs)
+{
+    int rc;
+
+    *out = NULL;
+    if (name == NULL)
+        name = "<embedded>";
+    lx_conf *conf = lx_conf_new(name);
+    if (conf == NULL) {
+        lx_errs_add(errs, "%s: out of memory", name);
+        return LX_ENOMEM;
+    }
+    if (config_read_string(&conf->cfg, text) != CONFIG_TRUE) {
+        lx_conf_syntax_error(conf, errs);
+        rc = LX_EINVAL;
+        goto fail;
+    }
+    rc = lx_conf_finish(conf, NULL, errs);
+    if (rc != LX_OK)
+        goto fail;
+    *out = conf;
+    return LX_OK;
+
+fail:
+    lx_conf_free(conf);
+    return rc;
+}
+
+void lx_conf_free(lx_conf *conf)
+{
+    if (conf == NULL)
+        return;
+    lx_server_conf *sv = &conf->server;
+    free(sv->listen);
+    free(sv->data_dir);
+    free(sv->plugin_dir);
+    for (size_t i = 0; i < sv->n_cors_origins; i++)
+        free(sv->cors_origins[i]);
+    free(sv->cors_origins);
+    free(sv->cors_headers);
+    for (size_t i = 0; i < conf->n_plugins; i++) {
+        free(conf->plugins[i].name);
+        free(conf->plugins[i].path);
+    }
+    free(conf->plugins);
+    for (size_t i = 0; i < conf->n_routes; i++) {
+        lx_route_conf *rc = &conf->routes[i];
+        free(rc->method);
+        free(rc->pattern);
+        free(rc->handler);
+        for (size_t k = 0; k < rc->n_before; k++)
+            free(rc->before[k]);
+        free(rc->before);
+    }
+    free(conf->routes);
+    lx_env_free(conf->env);
+    config_destroy(&conf->cfg);
+    free(conf->file);
+    free(conf);
+}

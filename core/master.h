@@ -1,0 +1,19 @@
+/*
+ * The master process, as in nginx and gunicorn: it owns the listening
+ * socket and the configuration, forks the workers of each generation,
+ * restarts a worker that dies (with backoff when it dies in a loop),
+ * reloads on SIGHUP by starting a new generation and draining the old one,
+ * and stops gracefully on SIGTERM/SIGINT (SIGQUIT: at once). It reaps every
+ * child, so it is a correct PID 1 in a container.
+ */
+#ifndef LX_CORE_MASTER_H
+#define LX_CORE_MASTER_H
+
+#include "runtime.h"
+
+/* Serves rt (built and initialised; ownership passes here) until stopped.
+ * conf_path is re-read on SIGHUP; when NULL, `embedded` is. Returns the
+ * process exit code. */
+int lx_master_run(const char *conf_path, const char *embedded, lx_runtime *rt);
+
+#endif

@@ -1,0 +1,223 @@
+/* Unit tests for the loader's decisions: descriptor checks and start order. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "loader.h"
+
+static int t_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err, size_t errlen)
+{
+    (void)host;
+    (void)cfg;
+    (void)state;
+    (void)err;
+    (void)errlen;
+    return LX_OK;
+}
+
+static lx_rc t_handler(lx_req *req, void *state)
+{
+    (void)req;
+    (void)state;
+    return LX_DONE;
+}
+
+static const lx_handler t_handlers[] = {{"a", t_handler, 0}, {"b", t_handler, 0}, {NULL, NULL, 0}};
+static const lx_handler t_dup_handlers[] = {
+    {"a", t_handler, 0}, {"a", t_handler, 0}, {NULL, NULL, 0}};
+static const lx_handler t_bad_handlers[] = {{"has space", t_handler, 0}, {NULL, NULL, 0}};
+static const lx_handler t_no_handlers[] = {{NULL, NULL, 0}};
+
+static lx_plugin good(void)
+{
+    lx_plugin p = {LX_PLUGIN_HEADER, .name = "good", .handlers = t_handlers, .init = t_init};
+    return p;
+}
+
+static void expect_refused(const lx_plugin *p, const char *conf_name, const char *needle)
+{
+    char err[512] = "";
+    assert_int_equal(lx_loader_check(p, "/x/plug.so", conf_name, err, sizeof(err)), LX_EINVAL);
+    assert_non_null(strstr(err, "/x/plug.so"));
+    if (strstr(err, needle) == NULL)
+        fail_msg("'%s' not found in '%s'", needle, err);
+}
+
+static void test_loader_accepts_a_good_descriptor(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    char err[256] = "";
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+    lx_plugin q = {LX_PLUGIN_HEADER, .name = "svc", .handlers = t_no_handlers, .init = t_init};
+    assert_int_equal(lx_loader_check(&q, "/x/plug.so", "svc", err, sizeof(err)), LX_OK);
+}
+
+static void test_loader_refuses_major_mismatch_naming_both_versions(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.abi_major = LX_ABI_MAJOR + 1;
+    char want[64];
+    snprintf(want, sizeof(want), "plugin ABI %d.%d, core ABI %d.%d", LX_ABI_MAJOR + 1,
+             LX_ABI_MINOR, LX_ABI_MAJOR, LX_ABI_MINOR);
+    expect_refused(&p, "good", want);
+}
+
+static void test_loader_refuses_a_newer_minor(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.abi_minor = LX_ABI_MINOR + 1;
+    expect_refused(&p, "good", "needs a newer core");
+}
+
+static void test_loader_accepts_an_older_minor_shape(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    char err[256];
+    /* minor 0 is the oldest there is; a plugin at our minor is accepted */
+    p.abi_minor = 0;
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+}
+
+static void test_loader_refuses_a_short_descriptor(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.struct_size = 16;
+    expect_refused(&p, "good", "bytes");
+}
+
+static void test_loader_refuses_missing_mandatory_parts(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.init = NULL;
+    expect_refused(&p, "good", "no init hook");
+    p = good();
+    p.handlers = NULL;
+    expect_refused(&p, "good", "no handler table");
+    expect_refused(NULL, "good", "returned NULL");
+}
+
+static void test_loader_refuses_a_name_other_than_the_configs(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    expect_refused(&p, "other", "calls itself 'good'");
+    p.name = "bad name";
+    expect_refused(&p, "bad name", "name");
+}
+
+static void test_loader_refuses_bad_or_duplicate_handlers(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.handlers = t_dup_handlers;
+    expect_refused(&p, "good", "two handlers named 'a'");
+    p.handlers = t_bad_handlers;
+    expect_refused(&p, "good", "bad name");
+}
+
+/* --- ordering --- */
+
+static const char *const svc_a[] = {"a.v1", NULL};
+static const char *const svc_b[] = {"b.v1", NULL};
+static const char *const svc_ab[] = {"a.v1", "b.v1", NULL};
+static const char *const svc_missing[] = {"nothing.v1", NULL};
+
+static void make_items(lx_loaded *items, lx_plugin *descs, size_t n)
+{
+    memset(items, 0, n * sizeof(*items));
+    for (size_t i = 0; i < n; i++)
+        items[i].desc = &descs[i];
+}
+
+static void test_loader_orders_providers_first(void **s)
+{
+    (void)s;
+    lx_plugin d[3] = {
+        {.name = "consumer", .requires = svc_ab},
+        {.name = "b", .provides = svc_b, .requires = svc_a},
+        {.name = "a", .provides = svc_a},
+    };
+    lx_loaded items[3];
+    size_t order[3];
+    lx_errs errs = {0};
+    make_items(items, d, 3);
+    assert_int_equal(lx_loader_order(items, 3, order, &errs), LX_OK);
+    assert_int_equal(order[0], 2); /* a */
+    assert_int_equal(order[1], 1); /* b needs a */
+    assert_int_equal(order[2], 0); /* consumer needs both */
+    lx_errs_clear(&errs);
+}
+
+static void test_loader_keeps_config_order_without_dependencies(void **s)
+{
+    (void)s;
+    lx_plugin d[3] = {{.name = "x"}, {.name = "y"}, {.name = "z"}};
+    lx_loaded items[3];
+    size_t order[3];
+    lx_errs errs = {0};
+    make_items(items, d, 3);
+    assert_int_equal(lx_loader_order(items, 3, order, &errs), LX_OK);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(order[i], i);
+}
+
+static void test_loader_names_an_unmet_requirement(void **s)
+{
+    (void)s;
+    lx_plugin d[2] = {{.name = "needy", .requires = svc_missing}, {.name = "a", .provides = svc_a}};
+    lx_loaded items[2];
+    size_t order[2];
+    lx_errs errs = {0};
+    make_items(items, d, 2);
+    assert_int_equal(lx_loader_order(items, 2, order, &errs), LX_EINVAL);
+    assert_int_equal(errs.n_lines, 1);
+    assert_non_null(strstr(errs.lines[0], "'nothing.v1'"));
+    assert_non_null(strstr(errs.lines[0], "'needy'"));
+    lx_errs_clear(&errs);
+}
+
+static void test_loader_refuses_a_cycle(void **s)
+{
+    (void)s;
+    lx_plugin d[2] = {{.name = "p", .provides = svc_a, .requires = svc_b},
+                      {.name = "q", .provides = svc_b, .requires = svc_a}};
+    lx_loaded items[2];
+    size_t order[2];
+    lx_errs errs = {0};
+    make_items(items, d, 2);
+    assert_int_equal(lx_loader_order(items, 2, order, &errs), LX_EINVAL);
+    assert_true(errs.n_lines >= 1);
+    assert_non_null(strstr(errs.lines[0], "cycle"));
+    lx_errs_clear(&errs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loader_accepts_a_good_descriptor),
+        cmocka_unit_test(test_loader_refuses_major_mismatch_naming_both_versions),
+        cmocka_unit_test(test_loader_refuses_a_newer_minor),
+        cmocka_unit_test(test_loader_accepts_an_older_minor_shape),
+        cmocka_unit_test(test_loader_refuses_a_short_descriptor),
+        cmocka_unit_test(test_loader_refuses_missing_mandatory_parts),
+        cmocka_unit_test(test_loader_refuses_a_name_other_than_the_configs),
+        cmocka_unit_test(test_loader_refuses_bad_or_duplicate_handlers),
+        cmocka_unit_test(test_loader_orders_providers_first),
+        cmocka_unit_test(test_loader_keeps_config_order_without_dependencies),
+        cmocka_unit_test(test_loader_names_an_unmet_requirement),
+        cmocka_unit_test(test_loader_refuses_a_cycle),
+    };
+    return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
+}
