@@ -1535,7 +1535,63 @@ static void lx_conf_syntax_error(lx_conf *conf, lx_errs *errs)
                 text != NULL ? text : "syntax error");
 }
 
+/* Leaves out the plugin and route entries that failed validation, so that
+ * a configuration with errors can still be checked further (lexiaid -t). */
+static void lx_conf_compact(lx_conf *conf)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < conf->n_plugins; i++) {
+        lx_plugin_conf *pc = &conf->plugins[i];
+        if (pc->name != NULL && pc->path != NULL) {
+            conf->plugins[k++] = *pc;
+        } else {
+            free(pc->name);
+            free(pc->path);
+        }
+    }
+    conf->n_plugins = k;
+    k = 0;
+    for (size_t i = 0; i < conf->n_routes; i++) {
+        lx_route_conf *rc = &conf->routes[i];
+        int is_ok = rc->method != NULL && rc->pattern != NULL && rc->handler != NULL;
+        for (size_t b = 0; b < rc->n_before; b++)
+            if (rc->before[b] == NULL)
+                is_ok = 0;
+        if (is_ok) {
+            conf->routes[k++] = *rc;
+        } else {
+            free(rc->method);
+            free(rc->pattern);
+            free(rc->handler);
+            for (size_t b = 0; b < rc->n_before; b++)
+                free(rc->before[b]);
+            free(rc->before);
+        }
+    }
+    conf->n_routes = k;
+}
+
+static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial);
+static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, lx_errs *errs,
+                             int keep_partial);
+
 int lx_conf_load(const char *path, lx_conf **out, lx_errs *errs)
+{
+    return lx_conf_load_file(path, out, errs, 0);
+}
+
+int lx_conf_load_string(const char *text, const char *name, lx_conf **out, lx_errs *errs)
+{
+    return lx_conf_load_text(text, name, out, errs, 0);
+}
+
+int lx_conf_check(const char *path, const char *text, lx_conf **out, lx_errs *errs)
+{
+    return path != NULL ? lx_conf_load_file(path, out, errs, 1)
+                        : lx_conf_load_text(text, "<embedded>", out, errs, 1);
+}
+
+static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial)
 {
     int rc;
 
@@ -1573,6 +1629,11 @@ int lx_conf_load(const char *path, lx_conf **out, lx_errs *errs)
         goto fail;
     }
     rc = lx_conf_finish(conf, path, errs);
+    if (rc == LX_EINVAL && keep_partial) {
+        lx_conf_compact(conf);
+        *out = conf;
+        return rc;
+    }
     if (rc != LX_OK)
         goto fail;
     *out = conf;
@@ -1583,7 +1644,8 @@ fail:
     return rc;
 }
 
-int lx_conf_load_string(const char *text, const char *name, lx_conf **out, lx_errs *errs)
+static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, lx_errs *errs,
+                             int keep_partial)
 {
     int rc;
 
@@ -1601,6 +1663,11 @@ int lx_conf_load_string(const char *text, const char *name, lx_conf **out, lx_er
         goto fail;
     }
     rc = lx_conf_finish(conf, NULL, errs);
+    if (rc == LX_EINVAL && keep_partial) {
+        lx_conf_compact(conf);
+        *out = conf;
+        return rc;
+    }
     if (rc != LX_OK)
         goto fail;
     *out = conf;

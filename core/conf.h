@@ -85,6 +85,13 @@ int lx_conf_load(const char *path, lx_conf **out, lx_errs *errs);
  * .env file is looked for in the current directory. */
 int lx_conf_load_string(const char *text, const char *name, lx_conf **out, lx_errs *errs);
 
+/* For `lexiaid -t`: as lx_conf_load (path) or lx_conf_load_string (text,
+ * when path is NULL), except that when the file parsed and only validation
+ * failed, it returns LX_EINVAL with *out still set to the configuration
+ * minus its invalid plugin and route entries, so that the caller can go on
+ * and report the plugin and route problems too. The caller frees *out. */
+int lx_conf_check(const char *path, const char *text, lx_conf **out, lx_errs *errs);
+
 void lx_conf_free(lx_conf *conf);
 
 /* CPUs this process may use: the affinity mask, lowered by a cgroup v2

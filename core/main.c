@@ -112,8 +112,9 @@ int main(int argc, char **argv)
     const char *shown = path ? path : "<embedded>";
     lx_errs errs = {0};
     lx_conf *conf = NULL;
-    int rc = path ? lx_conf_load(path, &conf, &errs)
-                  : lx_conf_load_string(lx_default_conf, "<embedded>", &conf, &errs);
+    int rc = is_test ? lx_conf_check(path, lx_default_conf, &conf, &errs)
+             : path  ? lx_conf_load(path, &conf, &errs)
+                     : lx_conf_load_string(lx_default_conf, "<embedded>", &conf, &errs);
 
     if (conf != NULL) {
         lx_log_setup(conf->server.log_level, conf->server.log_format, 0);

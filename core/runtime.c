@@ -150,8 +150,11 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
         r->n_steps = rc_->n_before + 1;
         int arc = lx_router_add(rt->router, rc_->method, rc_->pattern, r, err, sizeof(err));
         if (arc != LX_OK) {
-            lx_errs_add(errs, "%s:%d: route %s %s: %s", rc_->file, rc_->line, rc_->method,
-                        rc_->pattern, err);
+            if (arc == LX_EEXIST)
+                lx_errs_add(errs, "%s:%d: duplicate route: %s", rc_->file, rc_->line, err);
+            else
+                lx_errs_add(errs, "%s:%d: route %s %s: %s", rc_->file, rc_->line, rc_->method,
+                            rc_->pattern, err);
             ok = 0;
         }
         if (!ok) {
