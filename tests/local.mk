@@ -82,7 +82,11 @@ AM_TESTS_ENVIRONMENT = \
 	LX_BINARY='$(abs_top_builddir)/lexiaid'; \
 	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
 	MAKE='$(MAKE)'; \
-	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE MAKE;
+	ASAN_OPTIONS='handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0'; \
+	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
+	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'; \
+	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE MAKE ASAN_OPTIONS \
+	LSAN_OPTIONS UBSAN_OPTIONS;
 LX_INTEGRATION_TESTS = \
 	tests/integration/test_cli.py \
 	tests/integration/test_config.py \
@@ -92,4 +96,4 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_health.py \
 	tests/integration/test_sdk.sh
 TESTS += $(LX_INTEGRATION_TESTS)
-EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py
+EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/lsan.supp
