@@ -249,7 +249,7 @@ void lx_log_access(const lx_access *a)
         }
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s\",\"level\":\"info\",\"src\":\"access\",\"pid\":%d,"
-                     "\"worker\":%d,\"req_id\":\"%s\",\"method\":\"%s\",\"route\":%s,"
+                     "\"msg\":\"request\",\"worker\":%d,\"req_id\":\"%s\",\"method\":\"%s\",\"route\":%s,"
                      "\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"dur_us\":%llu,\"uid\":%s}\n",
                      ts, (int)lx_log_st.pid, a->worker, rid, method, route, path, a->status,
                      a->bytes, (unsigned long long)a->dur_us, uid);

@@ -260,6 +260,15 @@ static void lx_req_send(lx_req *req, int status, const char *ctype, struct evbuf
         evhttp_add_header(out, "Connection", "close");
     req->status = status;
     req->bytes = buf ? evbuffer_get_length(buf) : 0;
+    if (req->bytes > 0 && strcmp(req->method, "HEAD") == 0) {
+        /* HEAD: the length the GET would have, and no body (libevent
+         * 2.1 would write it) */
+        char cl[32];
+        snprintf(cl, sizeof(cl), "%zu", req->bytes);
+        evhttp_add_header(out, "Content-Length", cl);
+        req->bytes = 0;
+        buf = NULL;
+    }
     lx_req_handoff(req);
     evhttp_send_reply(ev, status, lx_status_reason(status), buf);
     req->evreq = NULL;

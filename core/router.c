@@ -165,6 +165,11 @@ static int lx_path_parse(const char *path, char *buf, lx_segs *s)
             return -1;
         if (lx_is_dot_segment(buf + o, len))
             return -1;
+        /* An encoded '/' would let "..%2F..%2Fetc" through as one value,
+         * which a handler might join into a file path: refuse it, as
+         * Apache does by default. */
+        if (memchr(buf + o, '/', len) != NULL)
+            return -1;
         o += len + 1;
         s->n++;
         s->off[s->n] = (uint16_t)o;

@@ -4,8 +4,9 @@
  * structure, no I/O; fuzzed by tests/fuzz/fuzz_router.c.
  *
  * Matching rules:
- * - A path is split on '/'; each segment is percent-decoded on its own, so
- *   "%2F" inside a segment stays part of that segment's value.
+ * - A path is split on '/'; each segment is percent-decoded on its own. An
+ *   encoded slash ("%2F") is LX_ROUTE_BAD_PATH: a decoded value never holds
+ *   a '/', so "..%2F..%2Fetc" cannot reach a handler as one value.
  * - Literal segments win over {param} segments at the same depth; the
  *   matcher backtracks, so /a/{x}/c and /a/b/d both match what they should.
  * - "." and ".." segments, "%00", bad percent escapes, and paths not

@@ -1,0 +1,162 @@
+#!/bin/sh
+# The installed SDK: `make install` into a DESTDIR, build examples/hello-plugin
+# against it with pkg-config alone, check the plugin exports only
+# lx_plugin_entry, and serve it with the installed binary.
+# Exit 0 on success, 1 on failure (each failure says what and why).
+
+set -u
+
+: "${LX_BUILDDIR:?LX_BUILDDIR is not set}"
+: "${LX_SRCDIR:?LX_SRCDIR is not set}"
+MAKE=${MAKE:-make}
+PKG_CONFIG=${PKG_CONFIG:-pkg-config}
+CC=${CC:-cc}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lx-sdk.XXXXXX")
+dest="$tmp/dest"
+work="$tmp/work"
+pid=""
+
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        sleep 1
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+n_fail=0
+fail() { echo "FAIL: $*"; n_fail=$((n_fail + 1)); }
+die() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; }
+
+mkdir -p "$dest" "$work" || die "cannot create $tmp"
+
+# ---------------------------------------------------------------- install
+if ! $MAKE -C "$LX_BUILDDIR" install DESTDIR="$dest" >"$tmp/install.log" 2>&1; then
+    tail -n 40 "$tmp/install.log"
+    die "make install DESTDIR=$dest failed"
+fi
+ok "make install DESTDIR"
+
+pc="$LX_BUILDDIR/lexiaid-plugin.pc"
+[ -f "$pc" ] || die "$pc missing (configure should make it)"
+prefix=$($PKG_CONFIG --variable=prefix "$pc" 2>/dev/null)
+[ -n "$prefix" ] || prefix=$(sed -n 's/^prefix=//p' "$pc")
+[ -n "$prefix" ] || die "no prefix in $pc"
+root="$dest$prefix"
+echo "prefix: $prefix (installed under $root)"
+
+for f in bin/lexiaid lib/lexiaid/plugins/health.so etc/lexiaid/lexiaid.conf \
+         include/lexiaid/plugin.h lib/pkgconfig/lexiaid-plugin.pc; do
+    if [ -f "$root/$f" ]; then ok "installed $f"; else fail "not installed: $f"; fi
+done
+[ -x "$root/bin/lexiaid" ] || fail "bin/lexiaid is not executable"
+if ls "$root/lib/lexiaid/plugins/"*.la >/dev/null 2>&1; then
+    fail "libtool .la files left in lib/lexiaid/plugins"
+fi
+
+# ---------------------------------------------------------------- build the example
+cp "$LX_SRCDIR/examples/hello-plugin/hello.c" "$LX_SRCDIR/examples/hello-plugin/Makefile" \
+    "$work/" || die "examples/hello-plugin is missing"
+PKG_CONFIG_PATH="$root/lib/pkgconfig"
+PKG_CONFIG_SYSROOT_DIR="$dest"
+PKG_CONFIG_LIBDIR="$root/lib/pkgconfig"   # only the installed SDK, not the system's
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
+
+cflags=$($PKG_CONFIG --cflags lexiaid-plugin) || die "pkg-config --cflags lexiaid-plugin failed"
+libs=$($PKG_CONFIG --libs lexiaid-plugin) || die "pkg-config --libs lexiaid-plugin failed"
+echo "cflags: $cflags"
+echo "libs:   $libs"
+case "$cflags" in
+    *"$dest"*) ok "cflags point into the installed tree" ;;
+    *) fail "cflags do not point at the installed headers: $cflags" ;;
+esac
+
+# Build from the copy, so that nothing of the source tree can leak in.
+(cd "$work" && $CC $cflags hello.c -o hello.so $libs) >"$tmp/cc.log" 2>&1 ||
+    { cat "$tmp/cc.log"; die "cc hello.c against the installed SDK failed"; }
+ok "hello.so built with pkg-config flags"
+
+mkdir -p "$work/viamake" && cp "$work/hello.c" "$work/Makefile" "$work/viamake/"
+if (cd "$work/viamake" && env -u MAKEFLAGS -u MFLAGS make) >"$tmp/make.log" 2>&1 &&
+    [ -f "$work/viamake/hello.so" ]; then
+    ok "examples/hello-plugin/Makefile builds hello.so"
+else
+    cat "$tmp/make.log"
+    fail "examples/hello-plugin/Makefile failed"
+fi
+
+exported=$(nm -D --defined-only "$work/hello.so" | awk '{print $NF}' | grep '^lx_' | sort)
+if [ "$exported" = "lx_plugin_entry" ]; then
+    ok "hello.so exports only lx_plugin_entry"
+else
+    fail "hello.so exports lx_ symbols: [$exported] (want only lx_plugin_entry)"
+fi
+
+# ---------------------------------------------------------------- serve it
+conf="$work/lexiaid.conf"
+cat >"$conf" <<EOC
+server = { listen = "127.0.0.1:0"; workers = 1; log_format = "json"; };
+plugins = (
+  { name = "hello"; file = "$work/hello.so"; },
+  { name = "health"; file = "$root/lib/lexiaid/plugins/health.so"; }
+);
+routes = (
+  { method = "GET"; path = "/hello"; handler = "hello.greet"; },
+  { method = "GET"; path = "/health"; handler = "health.live"; }
+);
+EOC
+
+"$root/bin/lexiaid" -t -c "$conf" >"$tmp/t.log" 2>&1 || { cat "$tmp/t.log"; fail "lexiaid -t rejects the config"; }
+
+"$root/bin/lexiaid" -c "$conf" >"$tmp/out.log" 2>"$tmp/err.log" &
+pid=$!
+port=""
+i=0
+while [ $i -lt 100 ]; do
+    port=$(sed -n 's/.*listening on [^ "]*:\([0-9][0-9]*\).*/\1/p' "$tmp/out.log" "$tmp/err.log" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+done
+if [ -z "$port" ]; then
+    cat "$tmp/out.log" "$tmp/err.log"
+    die "the installed lexiaid did not start"
+fi
+ok "installed lexiaid listening on port $port"
+
+body=$(python3 -c '
+import json, sys, urllib.request
+with urllib.request.urlopen("http://127.0.0.1:%s/hello" % sys.argv[1], timeout=5) as r:
+    assert r.status == 200, r.status
+    print(json.dumps(json.loads(r.read().decode()), sort_keys=True))
+' "$port") || fail "GET /hello failed"
+if [ "$body" = '{"hello": "world"}' ]; then
+    ok "GET /hello -> $body"
+else
+    fail "GET /hello returned [$body], want {\"hello\": \"world\"}"
+fi
+
+kill -TERM "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+    fail "lexiaid still running 10 s after SIGTERM"
+else
+    wait "$pid"
+    rc=$?
+    [ "$rc" -eq 0 ] && ok "stopped, exit 0" || fail "exit code $rc after SIGTERM"
+fi
+pid=""
+
+if [ "$n_fail" -ne 0 ]; then
+    echo "$n_fail check(s) failed"
+    exit 1
+fi
+echo "all SDK checks passed"
+exit 0

@@ -1,0 +1,508 @@
+/*
+ * testplug: the test plugin behind most integration tests. Each handler
+ * pins down one promise of the kernel (see tests/integration/test_*.py):
+ *
+ *   echo      reports what the host API says about the request, as JSON
+ *   crash     kills its worker with SIGSEGV (the master must restart it)
+ *   never     answers nothing; counts its on_abort calls (see aborts)
+ *   slow      answers after ?ms=N (default 500) from a timer
+ *   fail      returns LX_FAIL without replying (the core answers 500)
+ *   set_user  middleware: ctx "test.user" = "alice", access-log uid alice
+ *   deny      middleware: 401 UNAUTHENTICATED
+ *   async_mw  middleware: resumes after 50 ms
+ *   stream    chunked text/event-stream of three events
+ *   big       ?n=BYTES of 'x'
+ *   offload   sleeps ?ms=N on the offload pool, then answers
+ *   fetch     GETs ?url= through host->http_fetch
+ *   aborts    how many times never's on_abort ran in this worker
+ *
+ * Config: `healthy = false` makes the health hook report failure. Any other
+ * key is refused. Self-contained on purpose: only the SDK header and libc.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lexiaid/plugin.h>
+
+static const lx_host *host;
+
+typedef struct testplug_state {
+    int is_healthy;
+} testplug_state;
+
+static testplug_state testplug_global;
+
+/* Per worker process: fork gives each worker its own copy. */
+static long testplug_n_aborts;
+
+/* ------------------------------------------------------------------------ */
+/* A growable buffer that writes JSON. On allocation failure it stops
+ * growing and marks itself failed; the handler then returns LX_FAIL. */
+
+typedef struct jbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int has_failed;
+} jbuf;
+
+static void jbuf_reserve(jbuf *b, size_t extra)
+{
+    if (b->has_failed || b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (data == NULL) {
+        b->has_failed = 1;
+        return;
+    }
+    b->data = data;
+    b->cap = cap;
+}
+
+static void jbuf_put(jbuf *b, const char *s, size_t len)
+{
+    jbuf_reserve(b, len);
+    if (b->has_failed)
+        return;
+    memcpy(b->data + b->len, s, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+static void jbuf_lit(jbuf *b, const char *s)
+{
+    jbuf_put(b, s, strlen(s));
+}
+
+static void jbuf_printf(jbuf *b, const char *fmt, ...) LX_PRINTF(2, 3);
+static void jbuf_printf(jbuf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        b->has_failed = 1;
+        return;
+    }
+    jbuf_put(b, tmp, (size_t)n);
+}
+
+/* A JSON string of len bytes (may contain NUL), or null when s is NULL.
+ * Bytes >= 0x80 pass through: the tests send UTF-8. */
+static void jbuf_str(jbuf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (s == NULL) {
+        jbuf_lit(b, "null");
+        return;
+    }
+    jbuf_put(b, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': jbuf_put(b, "\\\"", 2); break;
+        case '\\': jbuf_put(b, "\\\\", 2); break;
+        case '\n': jbuf_put(b, "\\n", 2); break;
+        case '\r': jbuf_put(b, "\\r", 2); break;
+        case '\t': jbuf_put(b, "\\t", 2); break;
+        case '\b': jbuf_put(b, "\\b", 2); break;
+        case '\f': jbuf_put(b, "\\f", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+                jbuf_put(b, esc, sizeof(esc));
+            } else {
+                jbuf_put(b, (const char *)&s[i], 1);
+            }
+        }
+    }
+    jbuf_put(b, "\"", 1);
+}
+
+static void jbuf_cstr(jbuf *b, const char *s)
+{
+    jbuf_str(b, s, s ? strlen(s) : 0);
+}
+
+/* Sends the buffer as a JSON reply, handing its ownership to the core. */
+static lx_rc jbuf_reply(lx_req *req, int status, jbuf *b)
+{
+    if (b->has_failed || b->data == NULL) {
+        free(b->data);
+        return LX_FAIL;
+    }
+    host->reply(req, status, "application/json", b->data, b->len, free);
+    return LX_DONE;
+}
+
+/* A query parameter as a non-negative number, or dflt. */
+static long long query_num(lx_req *req, const char *name, long long dflt)
+{
+    const char *v = host->req_query(req, name);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return (*end != '\0' || n < 0) ? dflt : n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints */
+
+static lx_rc testplug_echo(lx_req *req, void *state)
+{
+    (void)state;
+    jbuf b = {0};
+    size_t body_len = 0;
+    const char *body = host->req_body(req, &body_len);
+    const char *user = host->ctx_get(req, "test.user");
+
+    jbuf_lit(&b, "{\"method\":");
+    jbuf_cstr(&b, host->req_method(req));
+    jbuf_lit(&b, ",\"path\":");
+    jbuf_cstr(&b, host->req_path(req));
+    jbuf_lit(&b, ",\"route\":");
+    jbuf_cstr(&b, host->req_route(req));
+    jbuf_lit(&b, ",\"id\":");
+    jbuf_cstr(&b, host->req_param(req, "id"));
+    jbuf_lit(&b, ",\"q\":");
+    jbuf_cstr(&b, host->req_query(req, "q"));
+    jbuf_lit(&b, ",\"x_test\":");
+    jbuf_cstr(&b, host->req_header(req, "X-Test"));
+    jbuf_lit(&b, ",\"body\":");
+    jbuf_str(&b, body ? body : "", body ? body_len : 0);
+    jbuf_printf(&b, ",\"body_len\":%zu", body ? body_len : (size_t)0);
+    jbuf_lit(&b, ",\"req_id\":");
+    jbuf_cstr(&b, host->req_id(req));
+    jbuf_lit(&b, ",\"user\":");
+    jbuf_cstr(&b, user);
+    jbuf_printf(&b, ",\"worker\":%d}", host->worker_index(host->req_worker(req)));
+    return jbuf_reply(req, 200, &b);
+}
+
+static lx_rc testplug_crash(lx_req *req, void *state)
+{
+    (void)state;
+    host->log(LX_LOG_WARN, "testplug", req, "crashing on purpose");
+    raise(SIGSEGV);
+    return LX_FAIL; /* not reached */
+}
+
+static void testplug_never_abort(lx_req *req, void *arg)
+{
+    (void)arg;
+    testplug_n_aborts++;
+    /* The core has answered (504) or the client is gone: end our side. */
+    host->reply_error(req, 500, "INTERNAL", "aborted");
+}
+
+static lx_rc testplug_never(lx_req *req, void *state)
+{
+    (void)state;
+    if (host->req_on_abort(req, testplug_never_abort, NULL) != LX_OK)
+        return LX_FAIL;
+    return LX_ASYNC;
+}
+
+typedef struct testplug_wait {
+    lx_req *req;
+    lx_timer *timer;
+    long long ms;
+} testplug_wait;
+
+static void testplug_slow_fire(void *arg)
+{
+    testplug_wait *w = arg;
+    char json[64];
+
+    w->timer = NULL; /* a one-shot timer frees itself */
+    snprintf(json, sizeof(json), "{\"slept_ms\":%lld}", w->ms);
+    host->reply_json(w->req, 200, json); /* ends the request, and w with it */
+}
+
+static void testplug_wait_abort(lx_req *req, void *arg)
+{
+    testplug_wait *w = arg;
+
+    if (w->timer != NULL) {
+        host->timer_stop(w->timer);
+        w->timer = NULL;
+        host->reply_error(req, 500, "INTERNAL", "aborted");
+    }
+}
+
+static lx_rc testplug_slow(lx_req *req, void *state)
+{
+    (void)state;
+    testplug_wait *w = host->req_alloc(req, sizeof(*w));
+    if (w == NULL)
+        return LX_FAIL;
+    w->req = req;
+    w->ms = query_num(req, "ms", 500);
+    w->timer = host->timer_start(host->req_worker(req), (uint64_t)w->ms, 0,
+                                 testplug_slow_fire, w);
+    if (w->timer == NULL)
+        return LX_FAIL;
+    if (host->req_on_abort(req, testplug_wait_abort, w) != LX_OK) {
+        host->timer_stop(w->timer);
+        return LX_FAIL;
+    }
+    return LX_ASYNC;
+}
+
+static lx_rc testplug_fail(lx_req *req, void *state)
+{
+    (void)req;
+    (void)state;
+    return LX_FAIL;
+}
+
+static lx_rc testplug_stream(lx_req *req, void *state)
+{
+    (void)state;
+    char chunk[32];
+
+    if (host->reply_start(req, 200, "text/event-stream") != LX_OK)
+        return LX_FAIL;
+    for (int i = 1; i <= 3; i++) {
+        int n = snprintf(chunk, sizeof(chunk), "data: %d\n\n", i);
+        host->reply_chunk(req, chunk, (size_t)n, LX_TRANSIENT);
+    }
+    host->reply_end(req);
+    return LX_DONE;
+}
+
+static lx_rc testplug_big(lx_req *req, void *state)
+{
+    (void)state;
+    long long n = query_num(req, "n", 1024);
+    if (n == 0) {
+        host->reply(req, 200, "application/octet-stream", "", 0, LX_STATIC);
+        return LX_DONE;
+    }
+    char *buf = malloc((size_t)n);
+    if (buf == NULL)
+        return LX_FAIL;
+    memset(buf, 'x', (size_t)n);
+    host->reply(req, 200, "application/octet-stream", buf, (size_t)n, free);
+    return LX_DONE;
+}
+
+typedef struct testplug_job {
+    lx_req *req;
+    long long ms;
+} testplug_job;
+
+static void testplug_offload_work(void *arg)
+{
+    testplug_job *job = arg;
+    struct timespec ts = {.tv_sec = job->ms / 1000, .tv_nsec = (job->ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void testplug_offload_done(void *arg, int status)
+{
+    testplug_job *job = arg;
+    lx_req *req = job->req;
+
+    free(job);
+    if (status == LX_OK)
+        host->reply_json(req, 200, "{\"offloaded\":true}");
+    else
+        host->reply_error(req, 503, "UNAVAILABLE", "offload cancelled");
+}
+
+static lx_rc testplug_offload(lx_req *req, void *state)
+{
+    (void)state;
+    testplug_job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return LX_FAIL;
+    job->req = req;
+    job->ms = query_num(req, "ms", 100);
+    if (host->offload(host->req_worker(req), testplug_offload_work, testplug_offload_done, job) !=
+        LX_OK) {
+        free(job);
+        return LX_FAIL;
+    }
+    return LX_ASYNC;
+}
+
+static void testplug_fetch_done(const lx_http_response *res, void *arg)
+{
+    lx_req *req = arg;
+
+    if (res->err != LX_OK) {
+        host->reply_error(req, 502, "UPSTREAM", res->errmsg && *res->errmsg ? res->errmsg
+                                                                            : "upstream failed");
+        return;
+    }
+    jbuf b = {0};
+    jbuf_printf(&b, "{\"status\":%d,\"body\":", res->status);
+    jbuf_str(&b, res->body ? res->body : "", res->body ? res->body_len : 0);
+    jbuf_lit(&b, "}");
+    if (jbuf_reply(req, 200, &b) != LX_DONE)
+        host->reply_error(req, 500, "INTERNAL", "out of memory");
+}
+
+static lx_rc testplug_fetch(lx_req *req, void *state)
+{
+    (void)state;
+    const char *url = host->req_query(req, "url");
+    if (url == NULL) {
+        host->reply_error(req, 400, "BAD_REQUEST", "url is required");
+        return LX_DONE;
+    }
+    lx_http_request rq = {
+        .struct_size = sizeof(rq),
+        .method = "GET",
+        .url = url,
+        .timeout_ms = 5000,
+    };
+    int rc = host->http_fetch(host->req_worker(req), &rq, testplug_fetch_done, req, NULL);
+    if (rc != LX_OK) {
+        host->reply_error(req, 502, "UPSTREAM", "http_fetch refused the call");
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}
+
+static lx_rc testplug_aborts(lx_req *req, void *state)
+{
+    (void)state;
+    char json[64];
+
+    snprintf(json, sizeof(json), "{\"aborts\":%ld}", testplug_n_aborts);
+    host->reply_json(req, 200, json);
+    return LX_DONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Middleware */
+
+static lx_rc testplug_set_user(lx_req *req, void *state)
+{
+    (void)state;
+    char *user = malloc(sizeof("alice"));
+    if (user == NULL)
+        return LX_FAIL;
+    memcpy(user, "alice", sizeof("alice"));
+    if (host->ctx_set(req, "test.user", user, free) != LX_OK)
+        return LX_FAIL;
+    host->req_set_user(req, "alice");
+    return LX_NEXT;
+}
+
+static lx_rc testplug_deny(lx_req *req, void *state)
+{
+    (void)state;
+    host->reply_error(req, 401, "UNAUTHENTICATED", "sign in first");
+    return LX_DONE;
+}
+
+static void testplug_async_mw_fire(void *arg)
+{
+    testplug_wait *w = arg;
+
+    w->timer = NULL;
+    host->req_resume(w->req, LX_NEXT);
+}
+
+static lx_rc testplug_async_mw(lx_req *req, void *state)
+{
+    (void)state;
+    testplug_wait *w = host->req_alloc(req, sizeof(*w));
+    if (w == NULL)
+        return LX_FAIL;
+    w->req = req;
+    w->ms = 50;
+    w->timer = host->timer_start(host->req_worker(req), 50, 0, testplug_async_mw_fire, w);
+    if (w->timer == NULL)
+        return LX_FAIL;
+    if (host->req_on_abort(req, testplug_wait_abort, w) != LX_OK) {
+        host->timer_stop(w->timer);
+        return LX_FAIL;
+    }
+    return LX_ASYNC;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle */
+
+static int testplug_init(const lx_host *h, const lx_cfg *cfg, void **state, char *err,
+                         size_t errlen)
+{
+    static const char *const allowed[] = {"healthy", NULL};
+
+    host = h;
+    testplug_global.is_healthy = 1;
+    if (cfg != NULL) {
+        int rc = h->cfg_check_keys(cfg, allowed, err, errlen);
+        if (rc != LX_OK)
+            return rc;
+        int is_healthy;
+        rc = h->cfg_bool(cfg, "healthy", &is_healthy, err, errlen);
+        if (rc == LX_OK)
+            testplug_global.is_healthy = is_healthy;
+        else if (rc != LX_ENOENT)
+            return rc;
+    }
+    *state = &testplug_global;
+    return LX_OK;
+}
+
+static void testplug_health(void *state, lx_worker *w, lx_health_report_fn report, void *token)
+{
+    (void)w;
+    testplug_state *st = state;
+
+    report(token, st->is_healthy, st->is_healthy ? "fine" : "configured unhealthy");
+}
+
+static const lx_handler testplug_handlers[] = {
+    {.name = "echo", .fn = testplug_echo, .flags = LX_H_ENDPOINT},
+    {.name = "crash", .fn = testplug_crash, .flags = LX_H_ENDPOINT},
+    {.name = "never", .fn = testplug_never, .flags = LX_H_ENDPOINT},
+    {.name = "slow", .fn = testplug_slow, .flags = LX_H_ENDPOINT},
+    {.name = "fail", .fn = testplug_fail, .flags = LX_H_ENDPOINT},
+    {.name = "stream", .fn = testplug_stream, .flags = LX_H_ENDPOINT},
+    {.name = "big", .fn = testplug_big, .flags = LX_H_ENDPOINT},
+    {.name = "offload", .fn = testplug_offload, .flags = LX_H_ENDPOINT},
+    {.name = "fetch", .fn = testplug_fetch, .flags = LX_H_ENDPOINT},
+    {.name = "aborts", .fn = testplug_aborts, .flags = LX_H_ENDPOINT},
+    {.name = "set_user", .fn = testplug_set_user, .flags = LX_H_MIDDLEWARE},
+    {.name = "deny", .fn = testplug_deny, .flags = LX_H_MIDDLEWARE},
+    {.name = "async_mw", .fn = testplug_async_mw, .flags = LX_H_MIDDLEWARE},
+    {.name = NULL},
+};
+
+static const lx_plugin testplug_plugin = {
+    LX_PLUGIN_HEADER,
+    .flags = LX_PLUGIN_USES_HTTP_CLIENT,
+    .name = "testplug",
+    .version = "1.0.0",
+    .description = "behaves, and misbehaves, for the integration tests",
+    .handlers = testplug_handlers,
+    .init = testplug_init,
+    .health = testplug_health,
+};
+
+LX_EXPORT const lx_plugin *lx_plugin_entry(void)
+{
+    return &testplug_plugin;
+}
