@@ -108,7 +108,17 @@ static void lx_log_time(char *out, size_t cap)
         strftime(lx_log_st.cached_time, sizeof(lx_log_st.cached_time), "%Y-%m-%dT%H:%M:%S", &tm);
         lx_log_st.cached_sec = tv.tv_sec;
     }
-    snprintf(out, cap, "%s.%03dZ", lx_log_st.cached_time, (int)(tv.tv_usec / 1000));
+    size_t n = strlen(lx_log_st.cached_time);
+    int ms = (int)(tv.tv_usec / 1000);
+    if (cap < n + 6)
+        return;
+    memcpy(out, lx_log_st.cached_time, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
 }
 
 static void lx_log_write_all(const char *p, size_t len)
@@ -213,52 +223,102 @@ void lx_log(int level, const char *src, const char *req_id, const char *fmt, ...
     va_end(ap);
 }
 
+/* A bounded line writer for the access log: no printf on the hot path. */
+typedef struct lx_wr {
+    char *p;
+    size_t len, cap;
+} lx_wr;
+
+static inline void lx_wr_mem(lx_wr *w, const char *s, size_t n)
+{
+    if (n > w->cap - w->len)
+        n = w->cap - w->len;
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+#define lx_wr_lit(w, s) lx_wr_mem((w), (s), sizeof(s) - 1)
+
+static void lx_wr_u64(lx_wr *w, uint64_t v)
+{
+    char d[24];
+    size_t n = 0;
+    do {
+        d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    lx_wr_mem(w, d + sizeof(d) - n, n);
+}
+
+/* A JSON string value with its quotes; "null" for NULL. */
+static void lx_wr_jstr(lx_wr *w, const char *s, size_t max)
+{
+    if (s == NULL) {
+        lx_wr_lit(w, "null");
+        return;
+    }
+    lx_wr_lit(w, "\"");
+    const char *start = s;
+    size_t n = 0;
+    for (; s[n] != '\0' && n < max; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            break;
+    }
+    if (s[n] == '\0' || n == max) {
+        lx_wr_mem(w, start, n); /* the common case: nothing to escape */
+    } else {
+        char esc[1024];
+        size_t k = lx_json_escape(esc, sizeof(esc) < max ? sizeof(esc) : max, s);
+        lx_wr_mem(w, esc, k);
+    }
+    lx_wr_lit(w, "\"");
+}
+
 void lx_log_access(const lx_access *a)
 {
-    char ts[40], line[LX_LOG_LINE], rid[160], route[512], path[1024], uid[300];
-    int n;
+    char ts[40], line[LX_LOG_LINE];
+    lx_wr w = {line, 0, sizeof(line) - 1};
 
     if (!lx_log_enabled(LX_LOG_INFO))
         return;
     lx_log_time(ts, sizeof(ts));
-    lx_json_escape(rid, sizeof(rid), a->req_id);
-    lx_json_escape(path, sizeof(path), a->path);
     if (lx_log_st.format == LX_LOG_FORMAT_TEXT) {
-        n = snprintf(line, sizeof(line), "%s INFO  access[%d] req=%s: %s %s %d %zuB %lluus%s%s\n",
-                     ts, (int)lx_log_st.pid, rid, a->method ? a->method : "-", path, a->status,
-                     a->bytes, (unsigned long long)a->dur_us, a->uid ? " uid=" : "",
-                     a->uid ? a->uid : "");
+        char rid[160], path[1024];
+        lx_json_escape(rid, sizeof(rid), a->req_id);
+        lx_json_escape(path, sizeof(path), a->path);
+        int n = snprintf(line, sizeof(line), "%s INFO  access[%d] req=%s: %s %s %d %zuB %lluus%s%s\n",
+                         ts, (int)lx_log_st.pid, rid, a->method ? a->method : "-", path, a->status,
+                         a->bytes, (unsigned long long)a->dur_us, a->uid ? " uid=" : "",
+                         a->uid ? a->uid : "");
+        if (n < 0)
+            return;
+        w.len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
     } else {
-        char method[16];
-        lx_json_escape(method, sizeof(method), a->method ? a->method : "");
-        if (a->route != NULL) {
-            route[0] = '"';
-            size_t k = lx_json_escape(route + 1, sizeof(route) - 2, a->route);
-            route[k + 1] = '"';
-            route[k + 2] = '\0';
-        } else {
-            memcpy(route, "null", 5);
-        }
-        if (a->uid != NULL) {
-            uid[0] = '"';
-            size_t k = lx_json_escape(uid + 1, sizeof(uid) - 2, a->uid);
-            uid[k + 1] = '"';
-            uid[k + 2] = '\0';
-        } else {
-            memcpy(uid, "null", 5);
-        }
-        n = snprintf(line, sizeof(line),
-                     "{\"time\":\"%s\",\"level\":\"info\",\"src\":\"access\",\"pid\":%d,"
-                     "\"msg\":\"request\",\"worker\":%d,\"req_id\":\"%s\",\"method\":\"%s\",\"route\":%s,"
-                     "\"path\":\"%s\",\"status\":%d,\"bytes\":%zu,\"dur_us\":%llu,\"uid\":%s}\n",
-                     ts, (int)lx_log_st.pid, a->worker, rid, method, route, path, a->status,
-                     a->bytes, (unsigned long long)a->dur_us, uid);
+        lx_wr_lit(&w, "{\"time\":\"");
+        lx_wr_mem(&w, ts, strlen(ts));
+        lx_wr_lit(&w, "\",\"level\":\"info\",\"src\":\"access\",\"pid\":");
+        lx_wr_u64(&w, (uint64_t)lx_log_st.pid);
+        lx_wr_lit(&w, ",\"msg\":\"request\",\"worker\":");
+        lx_wr_u64(&w, (uint64_t)(a->worker < 0 ? 0 : a->worker));
+        lx_wr_lit(&w, ",\"req_id\":");
+        lx_wr_jstr(&w, a->req_id ? a->req_id : "", 128);
+        lx_wr_lit(&w, ",\"method\":");
+        lx_wr_jstr(&w, a->method ? a->method : "", 16);
+        lx_wr_lit(&w, ",\"route\":");
+        lx_wr_jstr(&w, a->route, 512);
+        lx_wr_lit(&w, ",\"path\":");
+        lx_wr_jstr(&w, a->path ? a->path : "", 1024);
+        lx_wr_lit(&w, ",\"status\":");
+        lx_wr_u64(&w, (uint64_t)(a->status < 0 ? 0 : a->status));
+        lx_wr_lit(&w, ",\"bytes\":");
+        lx_wr_u64(&w, (uint64_t)a->bytes);
+        lx_wr_lit(&w, ",\"dur_us\":");
+        lx_wr_u64(&w, a->dur_us);
+        lx_wr_lit(&w, ",\"uid\":");
+        lx_wr_jstr(&w, a->uid, 256);
+        lx_wr_lit(&w, "}");
     }
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    lx_log_emit(line, (size_t)n, LX_LOG_INFO);
+    line[w.len++] = '\n';
+    lx_log_emit(line, w.len, LX_LOG_INFO);
 }

@@ -1026,8 +1026,12 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     if (rid != NULL && lx_req_id_is_sane(rid)) {
         memcpy(req->req_id, rid, strlen(rid) + 1);
     } else {
-        snprintf(req->req_id, sizeof(req->req_id), "%08x%08llx", w->rid_prefix,
-                 (unsigned long long)++w->rid_counter);
+        /* 8 hex digits of the worker's random prefix, 8 of a counter */
+        static const char hex[] = "0123456789abcdef";
+        uint64_t v = ((uint64_t)w->rid_prefix << 32) | (uint32_t)++w->rid_counter;
+        for (int i = 15; i >= 0; i--, v >>= 4)
+            req->req_id[i] = hex[v & 15];
+        req->req_id[16] = '\0';
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
     evhttp_add_header(out, "X-Request-Id", req->req_id);
