@@ -20,14 +20,19 @@ make -j2 check || status=$?
 if [ -f test-suite.log ]; then
     sed -n '1,12p' test-suite.log
 fi
-pass=$(grep -h '^:test-result: PASS' $(find . -name '*.trs') 2>/dev/null | wc -l)
-fail=$(grep -h -E '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') 2>/dev/null | wc -l)
-skip=$(grep -h '^:test-result: SKIP' $(find . -name '*.trs') 2>/dev/null | wc -l)
+count() { cat $(find . -name '*.trs') /dev/null | grep -c -E "^:test-result: ($1)" || true; }
+pass=$(count PASS)
+fail=$(count 'FAIL|ERROR|XPASS')
+skip=$(count SKIP)
 if [ "$status" -ne 0 ]; then
-    for f in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs')); do
+    for f in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') || true); do
         echo "==== ${f%.trs}.log"
         tail -n 60 "${f%.trs}.log"
     done
+fi
+if [ "$pass" -eq 0 ]; then
+    echo "no test ran" >&2
+    status=1
 fi
 cd "$root"
 fuzz_secs="${LX_FUZZ_SECONDS:-30}"
