@@ -277,6 +277,17 @@ static void lx_req_send(lx_req *req, int status, const char *ctype, struct evbuf
     lx_req_log(req);
 }
 
+/* Ends a chunked reply (the last chunk) and hands the request to evhttp. */
+static void lx_req_stream_end(lx_req *req)
+{
+    lx_req_handoff(req);
+    evhttp_send_reply_end(req->evreq);
+    req->evreq = NULL;
+    req->evcon = NULL;
+    req->is_answered = 1;
+    lx_req_log(req);
+}
+
 /* Writes {"error": message, "code": code}. */
 static struct evbuffer *lx_error_body(const char *code, const char *message)
 {
@@ -356,12 +367,7 @@ static void lx_req_abort(lx_req *req, int is_timeout)
     if (is_timeout && req->evreq != NULL) {
         req->is_timed_out = 1;
         if (req->is_streaming) {
-            lx_req_handoff(req);
-            evhttp_send_reply_end(req->evreq);
-            req->evreq = NULL;
-            req->evcon = NULL;
-            req->is_answered = 1;
-            lx_req_log(req);
+            lx_req_stream_end(req);
         } else {
             lx_req_core_error(req, 504, "TIMEOUT", "the request took too long");
         }
@@ -803,12 +809,7 @@ int lx_req_reply_end(lx_req *req)
         lx_req_maybe_free(req);
         return LX_EGONE;
     }
-    lx_req_handoff(req);
-    evhttp_send_reply_end(req->evreq);
-    req->evreq = NULL;
-    req->evcon = NULL;
-    req->is_answered = 1;
-    lx_req_log(req);
+    lx_req_stream_end(req);
     lx_req_maybe_free(req);
     return LX_OK;
 }
