@@ -12,7 +12,7 @@ tests_unit_test_env_SOURCES = tests/unit/test_env.c core/env.c
 tests_unit_test_env_CFLAGS = $(LX_TEST_CFLAGS)
 tests_unit_test_env_LDADD = $(LX_TEST_LIBS)
 
-tests_unit_test_conf_SOURCES = tests/unit/test_conf.c core/conf.c core/env.c core/errs.c
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c core/conf.c core/cfg.c core/env.c core/errs.c
 tests_unit_test_conf_CFLAGS = $(LX_TEST_CFLAGS)
 tests_unit_test_conf_LDADD = $(LX_TEST_LIBS)
 

@@ -25,7 +25,7 @@ cc=${CC:-clang}
 declare -A sources=(
     [fuzz_router]="core/router.c"
     [fuzz_env]="core/env.c"
-    [fuzz_conf]="core/conf.c core/env.c core/errs.c"
+    [fuzz_conf]="core/conf.c core/cfg.c core/env.c core/errs.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
