@@ -33,6 +33,19 @@ tests_unit_test_http_client_CFLAGS = $(LX_TEST_CFLAGS) \
 	-DLX_TEST_HTTPC_MODULE='"$(abs_top_builddir)/core/.libs/lx_http_client.so"'
 tests_unit_test_http_client_LDADD = $(LX_TEST_LIBS)
 
+check_PROGRAMS += tests/unit/test_auth_jwt tests/unit/test_auth_keys tests/unit/test_auth_verify
+LX_AUTH_TEST_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS) -I$(top_srcdir)/plugins/auth
+LX_AUTH_TEST_LIBS = $(LX_TEST_LIBS) $(JSONC_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_auth_jwt_SOURCES = tests/unit/test_auth_jwt.c $(LX_AUTH_PURE)
+tests_unit_test_auth_jwt_CFLAGS = $(LX_AUTH_TEST_CFLAGS)
+tests_unit_test_auth_jwt_LDADD = $(LX_AUTH_TEST_LIBS)
+tests_unit_test_auth_keys_SOURCES = tests/unit/test_auth_keys.c $(LX_AUTH_PURE)
+tests_unit_test_auth_keys_CFLAGS = $(LX_AUTH_TEST_CFLAGS)
+tests_unit_test_auth_keys_LDADD = $(LX_AUTH_TEST_LIBS)
+tests_unit_test_auth_verify_SOURCES = tests/unit/test_auth_verify.c $(LX_AUTH_PURE)
+tests_unit_test_auth_verify_CFLAGS = $(LX_AUTH_TEST_CFLAGS)
+tests_unit_test_auth_verify_LDADD = $(LX_AUTH_TEST_LIBS)
+
 TESTS += $(check_PROGRAMS)
 
 # ---------------------------------------------------------------- test plugins

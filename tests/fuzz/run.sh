@@ -26,11 +26,20 @@ declare -A sources=(
     [fuzz_router]="core/router.c"
     [fuzz_env]="core/env.c"
     [fuzz_conf]="core/conf.c core/cfg.c core/env.c core/errs.c"
+    [fuzz_jwt]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
+    [fuzz_keys]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
+    [fuzz_jwt]="pkg-config --cflags --libs json-c libcrypto"
+    [fuzz_keys]="pkg-config --cflags --libs json-c libcrypto"
 )
-targets=(fuzz_router fuzz_env fuzz_conf)
+# target name -> include directories (relative to the root) besides include/ and core/.
+declare -A incdirs=(
+    [fuzz_jwt]="plugins/auth"
+    [fuzz_keys]="plugins/auth"
+)
+targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR
@@ -77,6 +86,9 @@ for t in "${targets[@]}"; do
     if [ -n "${extra[$t]:-}" ]; then
         read -r -a flags <<<"$(${extra[$t]})"
     fi
+    for d in ${incdirs[$t]:-}; do
+        flags+=("-I$root/$d")
+    done
     bin="$work/$t"
     echo "== building $t" >&2
     if ! "$cc" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
