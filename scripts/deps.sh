@@ -8,15 +8,27 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
       libssl-dev libcmocka-dev python3 ca-certificates)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(clang libclang-rt-14-dev curl procps iproute2)
+    pkgs+=(clang libclang-rt-14-dev curl procps iproute2 python3-yaml openssl)
 fi
 
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+check_node() {
+    # The Firebase Auth Emulator tests need Node.js >= 20 and npm (the
+    # machine's own; Debian 12's nodejs is 18, too old for firebase-tools 15).
+    if [ "${1:-}" = "--test" ]; then
+        local v
+        v=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p')
+        if [ -z "$v" ] || [ "$v" -lt 20 ] || ! command -v npm >/dev/null; then
+            echo "deps: the emulator tests need Node.js >= 20 with npm (found: ${v:-none})" >&2
+        fi
+    fi
+}
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "deps: everything is installed"
+    check_node "${1:-}"
     exit 0
 fi
 echo "deps: installing ${missing[*]}"
@@ -25,3 +37,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+check_node "${1:-}"

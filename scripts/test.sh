@@ -3,6 +3,8 @@
 # the cmocka unit tests, the integration tests against the real binary, the
 # out-of-tree SDK test, and each fuzzer for a bounded time.
 #   LX_FUZZ_SECONDS   seconds per fuzzer (default 30; 0 skips fuzzing)
+#   LX_CONTAINER_TESTS=1  also build and test the Docker image (tests/container/run.sh);
+#                         on by default when CI=true, LX_CONTAINER_TESTS=0 turns it off
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -53,6 +55,24 @@ if [ "$fuzz_secs" != "0" ]; then
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
+        status=1
+    fi
+fi
+# The container: a real image built and run by a real engine (a few minutes cold).
+if [ "${LX_CONTAINER_TESTS:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}" = "1" ]; then
+    clog="$root/_build-test/container.log"
+    cstatus=0
+    tests/container/run.sh 2>&1 | tee "$clog" || cstatus=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$clog" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+        cpass=${line%% passed*}
+        cfail=${line#*passed, }
+        cfail=${cfail%% failed*}
+        pass=$((pass + cpass))
+        fail=$((fail + cfail))
+    fi
+    if [ "$cstatus" -ne 0 ]; then
+        [ -n "$line" ] && [ "$cfail" -gt 0 ] || fail=$((fail + 1))
         status=1
     fi
 fi

@@ -107,6 +107,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_plugins.py \
 	tests/integration/test_signals.py \
 	tests/integration/test_health.py \
+	tests/integration/test_auth.py \
+	tests/integration/test_auth_emulator.py \
 	tests/integration/test_sdk.sh
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/lsan.supp

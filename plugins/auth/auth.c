@@ -1,0 +1,1247 @@
+/*
+ * auth: who is calling. Verifies Firebase ID tokens (or session cookies, or
+ * OIDC tokens) as middleware and publishes the principal (lexiaid/auth.h).
+ *
+ *   auth.require_user   middleware: 401 without a valid token
+ *   auth.optional_user  middleware: no token is fine; a bad one is not
+ *   auth.require_admin  middleware: a valid token of an admin, else 403
+ *   auth.me             GET /api/auth/me: the principal as JSON
+ *   auth.signup, auth.verify_email, auth.delete_user: see accounts.c
+ *
+ * This file: configuration, the middleware's flow, the verified-token and
+ * revocation caches, the worker hooks. Keys and admin calls: fetch.c.
+ *
+ * A middleware request runs synchronously when the keys are at hand (the
+ * common case). It is held (LX_ASYNC) while keys are fetched, while an
+ * unknown kid causes a refetch, and while the user is looked up (emulator
+ * mode, check_revoked); it is then re-verified from the start when it wakes.
+ * Tokens never reach a log line or a reply.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+#include "accounts.h"
+#include "fetch.h"
+#include "jwt.h"
+
+#define AUTH_DEFAULT_CERTS_URL                                                                     \
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+#define AUTH_DEFAULT_SESSION_CERTS_URL                                                             \
+    "https://www.googleapis.com/identitytoolkit/v3/relyingparty/publicKeys"
+#define AUTH_DEFAULT_TOKEN_URL "https://oauth2.googleapis.com/token"
+#define AUTH_DEFAULT_IDTK_URL "https://identitytoolkit.googleapis.com"
+#define AUTH_RCACHE_SLOTS 1024
+#define AUTH_SA_MAX_BYTES (64 * 1024)
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+
+int64_t auth_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int64_t auth_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int auth_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+}
+
+static int auth_ieq(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++)
+        if (auth_lower((unsigned char)*a) != auth_lower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+lx_principal *auth_principal_dup(const lx_principal *p)
+{
+    lx_principal tmp = *p;
+    const char **fields[] = {&tmp.uid,     &tmp.email,        &tmp.name,
+                             &tmp.picture, &tmp.phone_number, &tmp.sign_in_provider,
+                             &tmp.tenant,  &tmp.claims_json,  &tmp.issuer};
+    size_t n_fields = sizeof(fields) / sizeof(fields[0]);
+    size_t total = sizeof(lx_principal);
+    lx_principal *q;
+    char *at;
+
+    for (size_t i = 0; i < n_fields; i++)
+        if (*fields[i] != NULL)
+            total += strlen(*fields[i]) + 1;
+    q = malloc(total);
+    if (q == NULL)
+        return NULL;
+    at = (char *)(q + 1);
+    for (size_t i = 0; i < n_fields; i++) {
+        if (*fields[i] != NULL) {
+            size_t len = strlen(*fields[i]) + 1;
+            memcpy(at, *fields[i], len);
+            *fields[i] = at;
+            at += len;
+        }
+    }
+    tmp.struct_size = sizeof(lx_principal);
+    *q = tmp;
+    return q;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The verified-token cache: SHA-256(token) -> principal, direct-mapped     */
+/* (one slot per hash value: bounded, O(1), no list to maintain). An entry   */
+/* is good only for the key generation it was verified with and until the    */
+/* token's exp; a hit is a copy.                                             */
+
+typedef struct auth_tentry {
+    unsigned char sha[32];
+    uint64_t generation;
+    int is_cookie;
+    lx_principal *p; /* owned; NULL when empty */
+} auth_tentry;
+
+struct auth_tcache {
+    size_t n;
+    auth_tentry e[];
+};
+
+static auth_tcache *auth_tcache_new(size_t n)
+{
+    auth_tcache *c = calloc(1, sizeof(*c) + n * sizeof(auth_tentry));
+    if (c != NULL)
+        c->n = n;
+    return c;
+}
+
+static void auth_tcache_free(auth_tcache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->e[i].p);
+    free(c);
+}
+
+static int auth_token_sha(const auth_rq *rq, unsigned char sha[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(rq->token, rq->token_len, sha, &len, EVP_sha256(), NULL) == 1 && len == 32
+               ? 0
+               : -1;
+}
+
+static auth_tentry *auth_tcache_slot(auth_tcache *c, const unsigned char sha[32])
+{
+    uint64_t h;
+    memcpy(&h, sha, sizeof(h));
+    return &c->e[h % c->n];
+}
+
+/* A copy of the cached principal of rq's token, or NULL. */
+static lx_principal *auth_tcache_get(auth_worker *aw, const auth_rq *rq, int64_t now)
+{
+    unsigned char sha[32];
+    auth_tentry *e;
+
+    if (aw->tcache == NULL || auth_token_sha(rq, sha) != 0)
+        return NULL;
+    e = auth_tcache_slot(aw->tcache, sha);
+    if (e->p != NULL && e->generation == aw->key_generation && e->is_cookie == rq->is_cookie &&
+        memcmp(e->sha, sha, sizeof(sha)) == 0 && now < e->p->exp) {
+        aw->n_tcache_hits++;
+        return auth_principal_dup(e->p);
+    }
+    aw->n_tcache_misses++;
+    return NULL;
+}
+
+static void auth_tcache_put(auth_worker *aw, const auth_rq *rq, const lx_principal *p)
+{
+    unsigned char sha[32];
+    auth_tentry *e;
+    lx_principal *copy;
+
+    if (aw->tcache == NULL || auth_token_sha(rq, sha) != 0)
+        return;
+    copy = auth_principal_dup(p);
+    if (copy == NULL)
+        return;
+    e = auth_tcache_slot(aw->tcache, sha);
+    free(e->p);
+    memcpy(e->sha, sha, sizeof(sha));
+    e->generation = aw->key_generation;
+    e->is_cookie = rq->is_cookie;
+    e->p = copy;
+}
+
+void auth_keys_changed(auth_worker *aw)
+{
+    aw->key_generation++; /* every cached verification is now stale */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The revocation cache: uid -> what accounts:lookup said, for a short time */
+
+typedef struct auth_rentry {
+    char *uid;     /* owned; NULL when empty */
+    int64_t at_ms; /* when it was looked up (monotonic) */
+    int is_found;
+    int is_disabled;
+    int64_t valid_since; /* Unix seconds; 0 when absent */
+} auth_rentry;
+
+struct auth_rcache {
+    size_t n;
+    auth_rentry e[];
+};
+
+static auth_rentry *auth_rcache_slot(auth_rcache *c, const char *uid)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *s = (const unsigned char *)uid; *s != '\0'; s++)
+        h = (h ^ *s) * 1099511628211ull;
+    return &c->e[h % c->n];
+}
+
+static const auth_rentry *auth_rcache_get(auth_worker *aw, const char *uid)
+{
+    auth_rentry *e;
+
+    if (aw->rcache == NULL)
+        return NULL;
+    e = auth_rcache_slot(aw->rcache, uid);
+    if (e->uid != NULL && strcmp(e->uid, uid) == 0 &&
+        auth_now_ms() - e->at_ms < aw->st->revocation_cache_ms)
+        return e;
+    return NULL;
+}
+
+static void auth_rcache_put(auth_worker *aw, const char *uid, int is_found, int is_disabled,
+                            int64_t valid_since)
+{
+    auth_rentry *e;
+    char *copy;
+
+    if (aw->rcache == NULL || (copy = strdup(uid)) == NULL)
+        return;
+    e = auth_rcache_slot(aw->rcache, uid);
+    free(e->uid);
+    e->uid = copy;
+    e->at_ms = auth_now_ms();
+    e->is_found = is_found;
+    e->is_disabled = is_disabled;
+    e->valid_since = valid_since;
+}
+
+static void auth_rcache_free(auth_rcache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->e[i].uid);
+    free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Held requests                                                            */
+
+auth_rq *auth_rq_new(auth_worker *aw, lx_req *req, auth_role role)
+{
+    auth_rq *rq = aw->st->host->req_alloc(req, sizeof(*rq));
+
+    if (rq == NULL)
+        return NULL;
+    memset(rq, 0, sizeof(*rq));
+    rq->aw = aw;
+    rq->req = req;
+    rq->role = role;
+    return rq;
+}
+
+/* The client went away or the route timed out (the core answered 504). */
+static void auth_rq_on_abort(lx_req *req, void *arg)
+{
+    auth_rq *rq = arg;
+
+    rq->is_aborted = 1;
+    if (!rq->is_pending || rq->is_in_svc)
+        return; /* not ours to end now (the service's callback will) */
+    auth_waitq_remove(rq);
+    auth_rq_cancel_call(rq);
+    free(rq->principal);
+    rq->principal = NULL;
+    rq->is_pending = 0;
+    rq->aw->st->host->req_resume(req, LX_DONE);
+}
+
+int auth_rq_hold(auth_rq *rq)
+{
+    int rc;
+
+    if (rq->has_abort_hook)
+        return LX_OK;
+    rc = rq->aw->st->host->req_on_abort(rq->req, auth_rq_on_abort, rq);
+    if (rc != LX_OK)
+        return rc;
+    rq->has_abort_hook = 1;
+    return LX_OK;
+}
+
+/* Answers an error; returns LX_DONE. The reply ends the request even when
+ * it was held; rq may be gone afterwards. */
+static lx_rc auth_rq_error(auth_rq *rq, int status, const char *code, const char *message)
+{
+    free(rq->principal);
+    rq->principal = NULL;
+    rq->is_pending = 0;
+    rq->aw->st->host->reply_error(rq->req, status, code, message);
+    return LX_DONE;
+}
+
+void auth_rq_end_error(auth_rq *rq, int status, const char *code, const char *message)
+{
+    (void)auth_rq_error(rq, status, code, message);
+}
+
+/* Returns LX_ASYNC for a request that now waits (hooks registered first). */
+static lx_rc auth_rq_suspend(auth_rq *rq)
+{
+    rq->is_pending = 1;
+    return LX_ASYNC;
+}
+
+/* After an asynchronous step: passes rc on to the core. */
+static void auth_rq_settle(auth_rq *rq, lx_rc rc)
+{
+    const lx_host *host = rq->aw->st->host;
+    lx_req *req = rq->req;
+
+    if (rc == LX_ASYNC || rc == LX_DONE)
+        return; /* waiting again, or replied (which ended the request) */
+    rq->is_pending = 0;
+    host->req_resume(req, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finding the token                                                        */
+
+/* The value of cookie `name` in a Cookie header (RFC 6265 §4.2.1: pairs
+ * separated by ";" and optional spaces; a value may be quoted). Returns 0
+ * with *val and *len pointing into header, or -1 when absent or malformed
+ * (control characters, spaces or quotes inside, over AUTH_MAX_TOKEN). */
+static int auth_cookie_find(const char *header, const char *name, const char **val, size_t *len)
+{
+    size_t name_len = strlen(name);
+    const char *p = header;
+
+    while (*p != '\0') {
+        const char *pair, *eq, *end;
+
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        if (*p == '\0')
+            break;
+        pair = p;
+        end = strchr(p, ';');
+        if (end == NULL)
+            end = p + strlen(p);
+        p = end;
+        eq = memchr(pair, '=', (size_t)(end - pair));
+        if (eq == NULL || (size_t)(eq - pair) != name_len || memcmp(pair, name, name_len) != 0)
+            continue;
+        const char *v = eq + 1, *vend = end;
+        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+            vend--;
+        if (vend - v >= 2 && v[0] == '"' && vend[-1] == '"') {
+            v++;
+            vend--;
+        }
+        if (vend == v || (size_t)(vend - v) > AUTH_MAX_TOKEN)
+            return -1;
+        for (const char *c = v; c < vend; c++)
+            if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '"' || *c == ',' ||
+                *c == '\\')
+                return -1;
+        *val = v;
+        *len = (size_t)(vend - v);
+        return 0;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The middleware                                                           */
+
+static lx_rc auth_mw_verify(auth_rq *rq);
+
+static void auth_mw_wake(auth_rq *rq)
+{
+    auth_rq_settle(rq, auth_mw_verify(rq));
+}
+
+static int auth_is_admin_email(const auth_state *st, const char *email)
+{
+    if (email == NULL)
+        return 0;
+    for (size_t i = 0; i < st->n_admin_emails; i++)
+        if (auth_ieq(email, st->admin_emails[i]))
+            return 1;
+    return 0;
+}
+
+/* The token is good and the user may go on: publish the principal. */
+static lx_rc auth_mw_pass(auth_rq *rq)
+{
+    const auth_state *st = rq->aw->st;
+    const lx_host *host = st->host;
+    lx_principal *p = rq->principal;
+
+    if (!p->is_admin && auth_is_admin_email(st, p->email))
+        p->is_admin = 1;
+    if (rq->role == AUTH_ROLE_ADMIN && !p->is_admin)
+        return auth_rq_error(rq, 403, "FORBIDDEN", "Admin access required");
+    rq->principal = NULL;
+    host->req_set_user(rq->req, p->uid);
+    if (host->ctx_set(rq->req, LX_AUTH_PRINCIPAL, p, free) != LX_OK) /* frees p on failure */
+        return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
+    return LX_NEXT;
+}
+
+/* What accounts:lookup said about the user, applied to the token. */
+static lx_rc auth_mw_judge(auth_rq *rq, int is_found, int is_disabled, int64_t valid_since)
+{
+    const lx_principal *p = rq->principal;
+    int64_t t = rq->aw->st->mode == AUTH_CFG_EMULATOR ? p->auth_time : p->iat;
+
+    if (!is_found)
+        return auth_rq_error(rq, 401, "TOKEN_INVALID", "user not found");
+    if (is_disabled)
+        return auth_rq_error(rq, 403, "USER_DISABLED", "the user account is disabled");
+    if (valid_since > 0 && t < valid_since)
+        return auth_rq_error(rq, 401, "TOKEN_REVOKED", "the token has been revoked");
+    return auth_mw_pass(rq);
+}
+
+/* Parses an accounts:lookup answer. Returns 0, or -1 when it is not one. */
+static int auth_lookup_parse(const char *body, int *is_found, int *is_disabled,
+                             int64_t *valid_since)
+{
+    json_object *j = json_tokener_parse(body), *users, *u, *v;
+    int rc = -1;
+
+    *is_found = *is_disabled = 0;
+    *valid_since = 0;
+    if (j == NULL || !json_object_is_type(j, json_type_object))
+        goto out;
+    rc = 0;
+    if (!json_object_object_get_ex(j, "users", &users) ||
+        !json_object_is_type(users, json_type_array) || json_object_array_length(users) == 0)
+        goto out; /* no such user */
+    u = json_object_array_get_idx(users, 0);
+    if (!json_object_is_type(u, json_type_object)) {
+        rc = -1;
+        goto out;
+    }
+    *is_found = 1;
+    if (json_object_object_get_ex(u, "disabled", &v))
+        *is_disabled = json_object_get_boolean(v);
+    if (json_object_object_get_ex(u, "validSince", &v)) {
+        /* a string of Unix seconds (or, leniently, a number) */
+        if (json_object_is_type(v, json_type_string)) {
+            const char *s = json_object_get_string(v);
+            char *end;
+            errno = 0;
+            long long n = strtoll(s, &end, 10);
+            if (errno != 0 || end == s || *end != '\0' || n < 0) {
+                rc = -1;
+                goto out;
+            }
+            *valid_since = n;
+        } else if (json_object_is_type(v, json_type_int)) {
+            *valid_since = json_object_get_int64(v);
+        }
+    }
+out:
+    json_object_put(j);
+    return rc;
+}
+
+static void auth_mw_lookup_done(auth_rq *rq, const lx_http_response *res)
+{
+    const auth_state *st = rq->aw->st;
+    int is_found, is_disabled;
+    int64_t valid_since;
+
+    if (res == NULL || res->err != LX_OK || res->status != 200 ||
+        auth_lookup_parse(res->body, &is_found, &is_disabled, &valid_since) != 0) {
+        st->host->log(LX_LOG_WARN, AUTH_SRC, rq->req, "accounts:lookup failed: %s",
+                      res == NULL          ? "no credentials or call refused"
+                      : res->err != LX_OK  ? res->errmsg
+                      : res->status != 200 ? "unexpected HTTP status"
+                                           : "unexpected answer");
+        auth_rq_settle(
+            rq, auth_rq_error(rq, 503, "AUTH_UNAVAILABLE", "cannot check the user's status"));
+        return;
+    }
+    if (st->mode != AUTH_CFG_EMULATOR)
+        auth_rcache_put(rq->aw, rq->principal->uid, is_found, is_disabled, valid_since);
+    auth_rq_settle(rq, auth_mw_judge(rq, is_found, is_disabled, valid_since));
+}
+
+/* Looks the user up (emulator: always, as firebase-admin does; otherwise
+ * when check_revoked is on and the verdict is not cached). */
+static lx_rc auth_mw_lookup(auth_rq *rq)
+{
+    json_object *body = json_object_new_object(), *ids = json_object_new_array();
+    int rc = LX_ENOMEM;
+
+    if (body != NULL && ids != NULL) {
+        json_object_array_add(ids, json_object_new_string(rq->principal->uid));
+        json_object_object_add(body, "localId", ids);
+        ids = NULL;
+        rc = auth_admin_call(rq, "accounts:lookup",
+                             json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+                             auth_mw_lookup_done);
+    }
+    json_object_put(ids);
+    json_object_put(body);
+    if (rc != LX_OK)
+        return auth_rq_error(rq, 503, "AUTH_UNAVAILABLE", "cannot check the user's status");
+    return auth_rq_suspend(rq);
+}
+
+/* The token verified (principal in rq): the user checks, then pass. */
+static lx_rc auth_mw_verified(auth_rq *rq)
+{
+    const auth_state *st = rq->aw->st;
+    const auth_rentry *e;
+
+    if (st->mode == AUTH_CFG_EMULATOR)
+        return auth_mw_lookup(rq);
+    if (st->check_revoked) {
+        e = auth_rcache_get(rq->aw, rq->principal->uid);
+        if (e != NULL)
+            return auth_mw_judge(rq, e->is_found, e->is_disabled, e->valid_since);
+        return auth_mw_lookup(rq);
+    }
+    return auth_mw_pass(rq);
+}
+
+static void auth_verify_opts_for(const auth_rq *rq, auth_verify_opts *o, int64_t now)
+{
+    const auth_state *st = rq->aw->st;
+
+    memset(o, 0, sizeof(*o));
+    o->leeway_s = st->leeway_s;
+    o->now = now;
+    o->tenant = NULL;
+    switch (st->mode) {
+    case AUTH_CFG_EMULATOR:
+        o->mode = AUTH_MODE_EMULATOR;
+        o->audience = st->project;
+        o->issuer = st->id_issuer;
+        break;
+    case AUTH_CFG_OIDC:
+        o->mode = AUTH_MODE_OIDC;
+        o->audience = st->oidc_audience;
+        o->issuer = st->oidc_issuer;
+        break;
+    default:
+        o->mode = rq->is_cookie ? AUTH_MODE_SESSION : AUTH_MODE_FIREBASE;
+        o->audience = st->project;
+        o->issuer = rq->is_cookie ? st->session_issuer : st->id_issuer;
+        break;
+    }
+}
+
+/* Verifies rq's token from the start (also when a held request wakes). */
+static lx_rc auth_mw_verify(auth_rq *rq)
+{
+    auth_worker *aw = rq->aw;
+    const auth_keyset *keys = NULL;
+    auth_verify_opts opts;
+    lx_principal *p = NULL;
+    char why[128] = "";
+    int64_t now = auth_now();
+
+    /* A cached verification counts only while its keys are usable. */
+    if (rq->src == NULL || auth_keysrc_keys(rq->src, now) != NULL)
+        p = auth_tcache_get(aw, rq, now);
+    if (p != NULL) {
+        rq->principal = p;
+        return auth_mw_verified(rq);
+    }
+    if (rq->src != NULL) {
+        keys = auth_keysrc_keys(rq->src, now);
+        if (keys == NULL) {
+            if (auth_rq_hold(rq) != LX_OK)
+                return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
+            rq->on_wake = auth_mw_wake;
+            if (auth_keysrc_wait(rq->src, rq, now))
+                return auth_rq_suspend(rq);
+            return auth_rq_error(rq, 503, "AUTH_UNAVAILABLE",
+                                 "the public keys to verify tokens cannot be fetched");
+        }
+    }
+    auth_verify_opts_for(rq, &opts, now);
+    switch (auth_verify(rq->token, rq->token_len, keys, &opts, &p, why, sizeof(why))) {
+    case AUTH_OK:
+        rq->principal = p;
+        auth_tcache_put(aw, rq, p);
+        return auth_mw_verified(rq);
+    case AUTH_E_EXPIRED:
+        return auth_rq_error(rq, 401, "TOKEN_EXPIRED", "token expired");
+    case AUTH_E_UNKNOWN_KID:
+        if (rq->src != NULL && !rq->has_refetched) {
+            if (auth_rq_hold(rq) != LX_OK)
+                return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
+            rq->on_wake = auth_mw_wake;
+            if (auth_keysrc_refetch_for_kid(rq->src, rq, now)) {
+                rq->has_refetched = 1;
+                return auth_rq_suspend(rq);
+            }
+        }
+        return auth_rq_error(rq, 401, "TOKEN_INVALID", why[0] ? why : "unknown key id");
+    case AUTH_E_NOMEM:
+        return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
+    default:
+        return auth_rq_error(rq, 401, "TOKEN_INVALID", why[0] ? why : "invalid token");
+    }
+}
+
+static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
+{
+    const lx_host *host = st->host;
+    auth_worker *aw = st->aw;
+    const char *hdr, *token = NULL;
+    size_t len = 0;
+    int is_cookie = 0;
+    auth_rq *rq;
+
+    if (st->not_configured_why != NULL) {
+        host->reply_error(req, 503, "AUTH_NOT_CONFIGURED", st->not_configured_why);
+        return LX_DONE;
+    }
+    if (aw == NULL) {
+        host->reply_error(req, 503, "AUTH_UNAVAILABLE", "authentication is not running");
+        return LX_DONE;
+    }
+    hdr = host->req_header(req, "Authorization");
+    if (hdr != NULL) {
+        if (auth_bearer_parse(hdr, &token, &len) != 0) {
+            host->reply_error(req, 401, "UNAUTHENTICATED",
+                              "the Authorization header must be: Bearer <token>");
+            return LX_DONE;
+        }
+    } else if (st->mode == AUTH_CFG_FIREBASE && (hdr = host->req_header(req, "Cookie")) != NULL &&
+               auth_cookie_find(hdr, st->session_cookie, &token, &len) == 0) {
+        is_cookie = 1;
+    }
+    if (token == NULL) {
+        if (role == AUTH_ROLE_OPTIONAL)
+            return LX_NEXT;
+        host->reply_error(req, 401, "UNAUTHENTICATED", "missing Authorization header");
+        return LX_DONE;
+    }
+    rq = auth_rq_new(aw, req, role);
+    if (rq == NULL)
+        return LX_FAIL;
+    rq->token = token;
+    rq->token_len = len;
+    rq->is_cookie = is_cookie;
+    if (st->mode == AUTH_CFG_EMULATOR)
+        rq->src = NULL;
+    else if (is_cookie)
+        rq->src = &aw->session_keys;
+    else
+        rq->src = &aw->id_keys;
+    return auth_mw_verify(rq);
+}
+
+static lx_rc auth_require_user(lx_req *req, void *state)
+{
+    return auth_mw(req, state, AUTH_ROLE_USER);
+}
+
+static lx_rc auth_optional_user(lx_req *req, void *state)
+{
+    return auth_mw(req, state, AUTH_ROLE_OPTIONAL);
+}
+
+static lx_rc auth_require_admin(lx_req *req, void *state)
+{
+    return auth_mw(req, state, AUTH_ROLE_ADMIN);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /api/auth/me                                                         */
+
+static void auth_json_str(json_object *o, const char *key, const char *val)
+{
+    json_object_object_add(o, key, val != NULL ? json_object_new_string(val) : NULL);
+}
+
+static lx_rc auth_me(lx_req *req, void *state)
+{
+    auth_state *st = state;
+    const lx_host *host = st->host;
+    const lx_principal *p = host->ctx_get(req, LX_AUTH_PRINCIPAL);
+    json_object *o, *claims;
+
+    if (p == NULL) {
+        host->reply_error(req, 401, "UNAUTHENTICATED", "no signed-in user");
+        return LX_DONE;
+    }
+    o = json_object_new_object();
+    if (o == NULL)
+        return LX_FAIL;
+    auth_json_str(o, "uid", p->uid);
+    auth_json_str(o, "email", p->email);
+    json_object_object_add(o, "email_verified", json_object_new_boolean(p->email_verified));
+    auth_json_str(o, "name", p->name);
+    auth_json_str(o, "picture", p->picture);
+    auth_json_str(o, "sign_in_provider", p->sign_in_provider);
+    auth_json_str(o, "tenant", p->tenant);
+    json_object_object_add(o, "auth_time", json_object_new_int64(p->auth_time));
+    json_object_object_add(o, "iat", json_object_new_int64(p->iat));
+    json_object_object_add(o, "exp", json_object_new_int64(p->exp));
+    claims = p->claims_json != NULL ? json_tokener_parse(p->claims_json) : NULL;
+    if (claims == NULL || !json_object_is_type(claims, json_type_object)) {
+        json_object_put(claims);
+        claims = json_object_new_object();
+    }
+    json_object_object_add(o, "claims", claims);
+    json_object_object_add(o, "is_admin", json_object_new_boolean(p->is_admin));
+    host->reply_json(req, 200, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return LX_DONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+
+static void auth_state_free(auth_state *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n_admin_emails; i++)
+        free(st->admin_emails[i]);
+    free(st->admin_emails);
+    char **strs[] = {&st->project,           &st->not_configured_why,   &st->certs_url,
+                     &st->session_certs_url, &st->session_cookie,       &st->emulator_host,
+                     &st->token_url,         &st->identity_toolkit_url, &st->oidc_issuer,
+                     &st->oidc_audience,     &st->oidc_jwks_url,        &st->api_key,
+                     &st->id_issuer,         &st->session_issuer,       &st->sa.client_email,
+                     &st->sa.private_key_id};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(*strs[i]);
+    if (st->sa.private_key != NULL) {
+        OPENSSL_cleanse(st->sa.private_key, strlen(st->sa.private_key));
+        free(st->sa.private_key);
+    }
+    free(st);
+}
+
+/* A string key; "" counts as absent (so that ${VAR:-} can leave it out).
+ * *out is malloc'd (def copied when absent, NULL when def is NULL). */
+static int auth_cfg_str(const lx_host *host, const lx_cfg *cfg, const char *key, const char *def,
+                        char **out, char *err, size_t errlen)
+{
+    const char *v = NULL;
+    int rc = cfg != NULL ? host->cfg_string(cfg, key, &v, err, errlen) : LX_ENOENT;
+
+    if (rc != LX_OK && rc != LX_ENOENT)
+        return rc;
+    if (v == NULL || v[0] == '\0')
+        v = def;
+    *out = NULL;
+    if (v != NULL && (*out = strdup(v)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    return LX_OK;
+}
+
+static int auth_url_ok(const char *url)
+{
+    return url != NULL && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+           strpbrk(url, " \t\r\n") == NULL;
+}
+
+/* Characters safe inside a JSON string we build with printf. */
+static int auth_plain_text(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' || (unsigned char)*s == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int auth_split_admins(auth_state *st, const char *list, char *err, size_t errlen)
+{
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (len > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            char **grown = realloc(st->admin_emails, (st->n_admin_emails + 1) * sizeof(char *));
+            char *e = malloc(len + 1);
+            if (grown != NULL)
+                st->admin_emails = grown;
+            if (grown == NULL || e == NULL) {
+                free(e);
+                snprintf(err, errlen, "out of memory");
+                return LX_ENOMEM;
+            }
+            for (size_t i = 0; i < len; i++)
+                e[i] = (char)auth_lower((unsigned char)s[i]);
+            e[len] = '\0';
+            st->admin_emails[st->n_admin_emails++] = e;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return LX_OK;
+}
+
+/* Reads the service account JSON (in init: the master may block). */
+static int auth_read_sa(auth_state *st, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+    json_object *j = NULL, *v;
+    int rc = LX_EINVAL;
+    const char *names[] = {"client_email", "private_key", "private_key_id"};
+    char **dst[] = {&st->sa.client_email, &st->sa.private_key, &st->sa.private_key_id};
+
+    if (f == NULL) {
+        snprintf(err, errlen, "service account %s: %s", path, strerror(errno));
+        return LX_EINVAL;
+    }
+    buf = malloc(AUTH_SA_MAX_BYTES + 1);
+    if (buf == NULL) {
+        rc = LX_ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    n = fread(buf, 1, AUTH_SA_MAX_BYTES + 1, f);
+    if (n > AUTH_SA_MAX_BYTES || ferror(f)) {
+        snprintf(err, errlen, "service account %s: unreadable or over 64 KiB", path);
+        goto out;
+    }
+    buf[n] = '\0';
+    j = json_tokener_parse(buf);
+    if (j == NULL || !json_object_is_type(j, json_type_object)) {
+        snprintf(err, errlen, "service account %s: not a JSON object", path);
+        goto out;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!json_object_object_get_ex(j, names[i], &v) ||
+            !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+            snprintf(err, errlen, "service account %s: no \"%s\"", path, names[i]);
+            goto out;
+        }
+        if ((*dst[i] = strdup(json_object_get_string(v))) == NULL) {
+            rc = LX_ENOMEM;
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    if (!auth_plain_text(st->sa.client_email) || !auth_plain_text(st->sa.private_key_id)) {
+        snprintf(err, errlen, "service account %s: bad client_email or private_key_id", path);
+        goto out;
+    }
+    st->has_sa = 1;
+    rc = LX_OK;
+out:
+    json_object_put(j);
+    if (buf != NULL) {
+        OPENSSL_cleanse(buf, AUTH_SA_MAX_BYTES + 1);
+        free(buf);
+    }
+    fclose(f);
+    return rc;
+}
+
+static int auth_issuer(char **out, const char *prefix, const char *project)
+{
+    size_t len = strlen(prefix) + strlen(project) + 1;
+    *out = malloc(len);
+    if (*out == NULL)
+        return LX_ENOMEM;
+    snprintf(*out, len, "%s%s", prefix, project);
+    return LX_OK;
+}
+
+static int auth_configure(auth_state *st, const lx_cfg *cfg, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"mode",
+                                       "project_id",
+                                       "gcp_project_id",
+                                       "google_cloud_project_id",
+                                       "admin_emails",
+                                       "leeway",
+                                       "certs_url",
+                                       "session_certs_url",
+                                       "session_cookie",
+                                       "emulator_host",
+                                       "check_revoked",
+                                       "service_account",
+                                       "google_application_credentials",
+                                       "token_url",
+                                       "identity_toolkit_url",
+                                       "revocation_cache",
+                                       "token_cache",
+                                       "oidc_issuer",
+                                       "oidc_audience",
+                                       "oidc_jwks_url",
+                                       "api_key",
+                                       NULL};
+    const lx_host *host = st->host;
+    char *mode = NULL, *admins = NULL, *sa1 = NULL, *sa2 = NULL, *proj[3] = {NULL, NULL, NULL};
+    long long n;
+    int b, rc;
+
+#define AUTH_TRY(expr)                                                                             \
+    do {                                                                                           \
+        rc = (expr);                                                                               \
+        if (rc != LX_OK)                                                                           \
+            goto out;                                                                              \
+    } while (0)
+#define AUTH_BAD(...)                                                                              \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        rc = LX_EINVAL;                                                                            \
+        goto out;                                                                                  \
+    } while (0)
+
+    if (cfg != NULL)
+        AUTH_TRY(host->cfg_check_keys(cfg, keys, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "mode", "firebase", &mode, err, errlen));
+    if (strcmp(mode, "firebase") == 0)
+        st->mode = AUTH_CFG_FIREBASE;
+    else if (strcmp(mode, "emulator") == 0)
+        st->mode = AUTH_CFG_EMULATOR;
+    else if (strcmp(mode, "oidc") == 0)
+        st->mode = AUTH_CFG_OIDC;
+    else
+        AUTH_BAD("mode must be firebase, emulator or oidc (not \"%.40s\")", mode);
+
+    AUTH_TRY(auth_cfg_str(host, cfg, "project_id", NULL, &proj[0], err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "gcp_project_id", NULL, &proj[1], err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "google_cloud_project_id", NULL, &proj[2], err, errlen));
+    for (int i = 0; i < 3 && st->project == NULL; i++)
+        if (proj[i] != NULL) {
+            st->project = proj[i];
+            proj[i] = NULL;
+        }
+    if (st->project != NULL &&
+        (strlen(st->project) > 128 || strpbrk(st->project, "/?#%\"\\ \t") != NULL))
+        AUTH_BAD("the project id has characters a project id cannot have");
+
+    AUTH_TRY(auth_cfg_str(host, cfg, "admin_emails", "", &admins, err, errlen));
+    AUTH_TRY(auth_split_admins(st, admins, err, errlen));
+
+    st->leeway_s = 60;
+    rc = cfg != NULL ? host->cfg_int(cfg, "leeway", &n, err, errlen) : LX_ENOENT;
+    if (rc == LX_OK) {
+        if (n < 0 || n > 300)
+            AUTH_BAD("leeway must be between 0 and 300 seconds");
+        st->leeway_s = (long)n;
+    } else if (rc != LX_ENOENT) {
+        goto out;
+    }
+
+    AUTH_TRY(
+        auth_cfg_str(host, cfg, "certs_url", AUTH_DEFAULT_CERTS_URL, &st->certs_url, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "session_certs_url", AUTH_DEFAULT_SESSION_CERTS_URL,
+                          &st->session_certs_url, err, errlen));
+    AUTH_TRY(
+        auth_cfg_str(host, cfg, "token_url", AUTH_DEFAULT_TOKEN_URL, &st->token_url, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "identity_toolkit_url", AUTH_DEFAULT_IDTK_URL,
+                          &st->identity_toolkit_url, err, errlen));
+    {
+        const char *urls[] = {st->certs_url, st->session_certs_url, st->token_url,
+                              st->identity_toolkit_url};
+        const char *names[] = {"certs_url", "session_certs_url", "token_url",
+                               "identity_toolkit_url"};
+        for (size_t i = 0; i < 4; i++)
+            if (!auth_url_ok(urls[i]))
+                AUTH_BAD("%s must be an http:// or https:// URL", names[i]);
+        size_t len = strlen(st->identity_toolkit_url);
+        if (len > 0 && st->identity_toolkit_url[len - 1] == '/')
+            st->identity_toolkit_url[len - 1] = '\0';
+    }
+
+    AUTH_TRY(
+        auth_cfg_str(host, cfg, "session_cookie", "session", &st->session_cookie, err, errlen));
+    for (const char *c = st->session_cookie; *c != '\0'; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f ||
+            strchr("()<>@,;:\\\"/[]?={}", *c) != NULL)
+            AUTH_BAD("session_cookie must be a cookie name (a token of RFC 6265)");
+
+    AUTH_TRY(auth_cfg_str(host, cfg, "emulator_host", NULL, &st->emulator_host, err, errlen));
+    if (st->mode == AUTH_CFG_EMULATOR) {
+        if (st->emulator_host == NULL)
+            AUTH_BAD(
+                "mode \"emulator\" needs emulator_host (FIREBASE_AUTH_EMULATOR_HOST=host:port)");
+        for (const char *c = st->emulator_host; *c != '\0'; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || strchr(".-:[]", *c) != NULL))
+                AUTH_BAD("emulator_host must be host:port, without a scheme or a path");
+    }
+
+    st->check_revoked = 0;
+    rc = cfg != NULL ? host->cfg_bool(cfg, "check_revoked", &b, err, errlen) : LX_ENOENT;
+    if (rc == LX_OK)
+        st->check_revoked = b;
+    else if (rc != LX_ENOENT)
+        goto out;
+
+    AUTH_TRY(auth_cfg_str(host, cfg, "service_account", NULL, &sa1, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "google_application_credentials", NULL, &sa2, err, errlen));
+    if (sa1 != NULL || sa2 != NULL)
+        AUTH_TRY(auth_read_sa(st, sa1 != NULL ? sa1 : sa2, err, errlen));
+    if (st->check_revoked && st->mode == AUTH_CFG_FIREBASE && !st->has_sa)
+        AUTH_BAD("check_revoked needs a service account (FIREBASE_SERVICE_ACCOUNT_KEY_PATH or "
+                 "GOOGLE_APPLICATION_CREDENTIALS)");
+    if (st->check_revoked && st->mode == AUTH_CFG_OIDC)
+        AUTH_BAD("check_revoked works with Firebase only, not with mode \"oidc\"");
+
+    st->revocation_cache_ms = 30000;
+    rc = cfg != NULL ? host->cfg_ms(cfg, "revocation_cache", &n, err, errlen) : LX_ENOENT;
+    if (rc == LX_OK) {
+        if (n < 0 || n > 3600000)
+            AUTH_BAD("revocation_cache must be between 0 and 1h");
+        st->revocation_cache_ms = n;
+    } else if (rc != LX_ENOENT) {
+        goto out;
+    }
+
+    st->token_cache_size = 4096;
+    rc = cfg != NULL ? host->cfg_int(cfg, "token_cache", &n, err, errlen) : LX_ENOENT;
+    if (rc == LX_OK) {
+        if (n < 0 || n > 1000000)
+            AUTH_BAD("token_cache must be between 0 and 1000000 entries");
+        st->token_cache_size = (long)n;
+    } else if (rc != LX_ENOENT) {
+        goto out;
+    }
+
+    AUTH_TRY(auth_cfg_str(host, cfg, "oidc_issuer", NULL, &st->oidc_issuer, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "oidc_audience", NULL, &st->oidc_audience, err, errlen));
+    AUTH_TRY(auth_cfg_str(host, cfg, "oidc_jwks_url", NULL, &st->oidc_jwks_url, err, errlen));
+    if (st->mode == AUTH_CFG_OIDC) {
+        if (st->oidc_issuer == NULL || st->oidc_audience == NULL || st->oidc_jwks_url == NULL)
+            AUTH_BAD("mode \"oidc\" needs oidc_issuer, oidc_audience and oidc_jwks_url");
+        if (!auth_url_ok(st->oidc_jwks_url))
+            AUTH_BAD("oidc_jwks_url must be an http:// or https:// URL");
+    }
+    AUTH_TRY(auth_cfg_str(host, cfg, "api_key", NULL, &st->api_key, err, errlen));
+
+    if (st->project != NULL) {
+        AUTH_TRY(auth_issuer(&st->id_issuer, "https://securetoken.google.com/", st->project));
+        AUTH_TRY(
+            auth_issuer(&st->session_issuer, "https://session.firebase.google.com/", st->project));
+    } else if (st->mode != AUTH_CFG_OIDC) {
+        st->not_configured_why = strdup("no Firebase project id: set FIREBASE_PROJECT_ID "
+                                        "(or GCP_PROJECT_ID, GOOGLE_CLOUD_PROJECT_ID)");
+        if (st->not_configured_why == NULL)
+            AUTH_BAD("out of memory");
+    }
+    rc = LX_OK;
+out:
+#undef AUTH_TRY
+#undef AUTH_BAD
+    free(mode);
+    free(admins);
+    free(sa1);
+    free(sa2);
+    for (int i = 0; i < 3; i++)
+        free(proj[i]);
+    return rc;
+}
+
+static const char auth_emulator_warning[] =
+    "EMULATOR MODE: tokens are accepted without a signature (alg none) and users are looked up "
+    "in the Firebase Auth Emulator at %s; never use this in production";
+
+static int auth_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err, size_t errlen)
+{
+    auth_state *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    st->host = host;
+    rc = auth_configure(st, cfg, err, errlen);
+    if (rc != LX_OK) {
+        auth_state_free(st);
+        return rc;
+    }
+    if (st->mode == AUTH_CFG_EMULATOR)
+        host->log(LX_LOG_WARN, AUTH_SRC, NULL, auth_emulator_warning, st->emulator_host);
+    if (st->not_configured_why != NULL)
+        host->log(LX_LOG_WARN, AUTH_SRC, NULL, "%s; protected routes answer 503",
+                  st->not_configured_why);
+    *state = st;
+    return LX_OK;
+}
+
+static void auth_shutdown(void *state)
+{
+    auth_state_free(state);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                  */
+
+static int auth_worker_start(void *state, lx_worker *w, char *err, size_t errlen)
+{
+    auth_state *st = state;
+    const lx_host *host = st->host;
+    auth_worker *aw = calloc(1, sizeof(*aw));
+
+    if (aw == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    aw->st = st;
+    aw->w = w;
+    if (st->mode == AUTH_CFG_OIDC)
+        auth_keysrc_init(&aw->id_keys, aw, "OIDC keys", st->oidc_jwks_url, AUTH_KEYS_JWKS);
+    else
+        auth_keysrc_init(&aw->id_keys, aw, "ID token keys", st->certs_url, AUTH_KEYS_X509);
+    auth_keysrc_init(&aw->session_keys, aw, "session cookie keys", st->session_certs_url,
+                     AUTH_KEYS_X509);
+    auth_oauth_init(&aw->oauth, aw);
+    if (st->token_cache_size > 0 &&
+        (aw->tcache = auth_tcache_new((size_t)st->token_cache_size)) == NULL)
+        goto nomem;
+    if (st->check_revoked && st->revocation_cache_ms > 0 &&
+        (aw->rcache = calloc(1, sizeof(auth_rcache) + AUTH_RCACHE_SLOTS * sizeof(auth_rentry))) ==
+            NULL)
+        goto nomem;
+    if (aw->rcache != NULL)
+        aw->rcache->n = AUTH_RCACHE_SLOTS;
+    st->aw = aw;
+    if (st->mode == AUTH_CFG_EMULATOR)
+        host->log(LX_LOG_WARN, AUTH_SRC, NULL, auth_emulator_warning, st->emulator_host);
+    /* Keys now, so that the first request does not wait for them. */
+    if (st->not_configured_why == NULL && st->mode != AUTH_CFG_EMULATOR)
+        (void)auth_keysrc_fetch(&aw->id_keys);
+    return LX_OK;
+nomem:
+    auth_tcache_free(aw->tcache);
+    free(aw);
+    snprintf(err, errlen, "out of memory");
+    return LX_ENOMEM;
+}
+
+static void auth_worker_stop(void *state, lx_worker *w)
+{
+    auth_state *st = state;
+    auth_worker *aw = st->aw;
+
+    (void)w;
+    if (aw == NULL)
+        return;
+    auth_keysrc_stop(&aw->id_keys);
+    auth_keysrc_stop(&aw->session_keys);
+    auth_oauth_stop(&aw->oauth);
+    if (aw->tcache != NULL)
+        st->host->log(LX_LOG_DEBUG, AUTH_SRC, NULL, "token cache: %lu hits, %lu misses",
+                      aw->n_tcache_hits, aw->n_tcache_misses);
+    auth_tcache_free(aw->tcache);
+    auth_rcache_free(aw->rcache);
+    free(aw);
+    st->aw = NULL;
+}
+
+static void auth_health(void *state, lx_worker *w, lx_health_report_fn report, void *token)
+{
+    auth_state *st = state;
+    auth_worker *aw = st->aw;
+    char detail[256];
+
+    (void)w;
+    if (st->not_configured_why != NULL) {
+        report(token, 0, st->not_configured_why);
+        return;
+    }
+    if (st->mode == AUTH_CFG_EMULATOR) {
+        report(token, 1, "EMULATOR MODE: tokens are not signature-checked");
+        return;
+    }
+    if (aw == NULL) {
+        report(token, 0, "not running in this worker");
+        return;
+    }
+    if (auth_keysrc_keys(&aw->id_keys, auth_now()) != NULL) {
+        snprintf(detail, sizeof(detail), "%zu key(s)", auth_keyset_count(aw->id_keys.keys));
+        report(token, 1, detail);
+    } else if (aw->id_keys.last_fail != 0) {
+        snprintf(detail, sizeof(detail), "no usable keys: %s", aw->id_keys.last_error);
+        report(token, 0, detail);
+    } else {
+        report(token, 1, "fetching keys");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor                                                           */
+
+static const lx_handler auth_handlers[] = {
+    {"require_user", auth_require_user, LX_H_MIDDLEWARE},
+    {"optional_user", auth_optional_user, LX_H_MIDDLEWARE},
+    {"require_admin", auth_require_admin, LX_H_MIDDLEWARE},
+    {"me", auth_me, LX_H_ENDPOINT},
+    {"signup", auth_signup, LX_H_ENDPOINT},
+    {"verify_email", auth_verify_email, LX_H_ENDPOINT},
+    {"delete_user", auth_delete_user, LX_H_ENDPOINT},
+    {NULL, NULL, 0},
+};
+
+static const lx_plugin auth_plugin = {
+    LX_PLUGIN_HEADER,
+    .flags = LX_PLUGIN_USES_HTTP_CLIENT,
+    .name = "auth",
+    .version = "1.0.0",
+    .description = "Firebase ID tokens, session cookies and OIDC tokens; account routes",
+    .handlers = auth_handlers,
+    .init = auth_init,
+    .worker_start = auth_worker_start,
+    .worker_stop = auth_worker_stop,
+    .shutdown = auth_shutdown,
+    .health = auth_health,
+};
+
+LX_EXPORT const lx_plugin *lx_plugin_entry(void)
+{
+    return &auth_plugin;
+}
