@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what lexiaid needs on Debian 12, with apt-get, if it is missing.
-#   scripts/deps.sh          build and run dependencies
+#   scripts/deps.sh          build and run dependencies (and curl, which
+#                            scripts/run.sh and scripts/token.sh use)
 #   scripts/deps.sh --test   also what the tests, fuzzers and benchmarks use
 set -euo pipefail
 
 pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
-      libssl-dev libcmocka-dev python3 ca-certificates)
+      libssl-dev libcmocka-dev python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(clang libclang-rt-14-dev curl procps iproute2 python3-yaml openssl)
+    pkgs+=(clang libclang-rt-14-dev procps iproute2 python3-yaml openssl)
 fi
 
 missing=()

@@ -8,14 +8,13 @@
  *   auth.me             GET /api/auth/me: the principal as JSON
  *   auth.signup, auth.verify_email, auth.delete_user: see accounts.c
  *
- * This file: configuration, the middleware's flow, the verified-token and
- * revocation caches, the worker hooks. Keys and admin calls: fetch.c.
- *
- * A middleware request runs synchronously when the keys are at hand (the
- * common case). It is held (LX_ASYNC) while keys are fetched, while an
- * unknown kid causes a refetch, and while the user is looked up (emulator
- * mode, check_revoked); it is then re-verified from the start when it wakes.
- * Tokens never reach a log line or a reply.
+ * This file is the plugin itself: the descriptor, the configuration (from
+ * lx_cfg to auth_state), init/shutdown, the worker hooks that make and free
+ * each worker's auth_worker, /ready's health check, and the `me` endpoint.
+ * Elsewhere: the middleware's flow (middleware.c), held requests
+ * (request.c), the token and revocation caches (cache.c), keys and admin
+ * calls (fetch.c), the account routes (accounts.c), parsing and
+ * verification (jwt.c, keys.c, verify.c).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -30,8 +29,9 @@
 
 #include "auth.h"
 #include "accounts.h"
+#include "cache.h"
 #include "fetch.h"
-#include "jwt.h"
+#include "middleware.h"
 
 #define AUTH_DEFAULT_CERTS_URL                                                                     \
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
@@ -50,14 +50,6 @@ int64_t auth_now(void)
     return (int64_t)time(NULL);
 }
 
-static int64_t auth_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int auth_lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
@@ -71,330 +63,7 @@ static int auth_ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-lx_principal *auth_principal_dup(const lx_principal *p)
-{
-    lx_principal tmp = *p;
-    const char **fields[] = {&tmp.uid,     &tmp.email,        &tmp.name,
-                             &tmp.picture, &tmp.phone_number, &tmp.sign_in_provider,
-                             &tmp.tenant,  &tmp.claims_json,  &tmp.issuer};
-    size_t n_fields = sizeof(fields) / sizeof(fields[0]);
-    size_t total = sizeof(lx_principal);
-    lx_principal *q;
-    char *at;
-
-    for (size_t i = 0; i < n_fields; i++)
-        if (*fields[i] != NULL)
-            total += strlen(*fields[i]) + 1;
-    q = malloc(total);
-    if (q == NULL)
-        return NULL;
-    at = (char *)(q + 1);
-    for (size_t i = 0; i < n_fields; i++) {
-        if (*fields[i] != NULL) {
-            size_t len = strlen(*fields[i]) + 1;
-            memcpy(at, *fields[i], len);
-            *fields[i] = at;
-            at += len;
-        }
-    }
-    tmp.struct_size = sizeof(lx_principal);
-    *q = tmp;
-    return q;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The verified-token cache: SHA-256(token) -> principal, direct-mapped     */
-/* (one slot per hash value: bounded, O(1), no list to maintain). An entry   */
-/* is good only for the key generation it was verified with and until the    */
-/* token's exp; a hit is a copy.                                             */
-
-typedef struct auth_tentry {
-    unsigned char sha[32];
-    uint64_t generation;
-    int is_cookie;
-    lx_principal *p; /* owned; NULL when empty */
-} auth_tentry;
-
-struct auth_tcache {
-    size_t n;
-    auth_tentry e[];
-};
-
-static auth_tcache *auth_tcache_new(size_t n)
-{
-    auth_tcache *c = calloc(1, sizeof(*c) + n * sizeof(auth_tentry));
-    if (c != NULL)
-        c->n = n;
-    return c;
-}
-
-static void auth_tcache_free(auth_tcache *c)
-{
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        free(c->e[i].p);
-    free(c);
-}
-
-static int auth_token_sha(const auth_rq *rq, unsigned char sha[32])
-{
-    unsigned int len = 0;
-    return EVP_Digest(rq->token, rq->token_len, sha, &len, EVP_sha256(), NULL) == 1 && len == 32
-               ? 0
-               : -1;
-}
-
-static auth_tentry *auth_tcache_slot(auth_tcache *c, const unsigned char sha[32])
-{
-    uint64_t h;
-    memcpy(&h, sha, sizeof(h));
-    return &c->e[h % c->n];
-}
-
-/* A copy of the cached principal of rq's token, or NULL. */
-static lx_principal *auth_tcache_get(auth_worker *aw, const auth_rq *rq, int64_t now)
-{
-    unsigned char sha[32];
-    auth_tentry *e;
-
-    if (aw->tcache == NULL || auth_token_sha(rq, sha) != 0)
-        return NULL;
-    e = auth_tcache_slot(aw->tcache, sha);
-    if (e->p != NULL && e->generation == aw->key_generation && e->is_cookie == rq->is_cookie &&
-        memcmp(e->sha, sha, sizeof(sha)) == 0 && now < e->p->exp) {
-        aw->n_tcache_hits++;
-        return auth_principal_dup(e->p);
-    }
-    aw->n_tcache_misses++;
-    return NULL;
-}
-
-static void auth_tcache_put(auth_worker *aw, const auth_rq *rq, const lx_principal *p)
-{
-    unsigned char sha[32];
-    auth_tentry *e;
-    lx_principal *copy;
-
-    if (aw->tcache == NULL || auth_token_sha(rq, sha) != 0)
-        return;
-    copy = auth_principal_dup(p);
-    if (copy == NULL)
-        return;
-    e = auth_tcache_slot(aw->tcache, sha);
-    free(e->p);
-    memcpy(e->sha, sha, sizeof(sha));
-    e->generation = aw->key_generation;
-    e->is_cookie = rq->is_cookie;
-    e->p = copy;
-}
-
-void auth_keys_changed(auth_worker *aw)
-{
-    aw->key_generation++; /* every cached verification is now stale */
-}
-
-/* ------------------------------------------------------------------------ */
-/* The revocation cache: uid -> what accounts:lookup said, for a short time */
-
-typedef struct auth_rentry {
-    char *uid;     /* owned; NULL when empty */
-    int64_t at_ms; /* when it was looked up (monotonic) */
-    int is_found;
-    int is_disabled;
-    int64_t valid_since; /* Unix seconds; 0 when absent */
-} auth_rentry;
-
-struct auth_rcache {
-    size_t n;
-    auth_rentry e[];
-};
-
-static auth_rentry *auth_rcache_slot(auth_rcache *c, const char *uid)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *s = (const unsigned char *)uid; *s != '\0'; s++)
-        h = (h ^ *s) * 1099511628211ull;
-    return &c->e[h % c->n];
-}
-
-static const auth_rentry *auth_rcache_get(auth_worker *aw, const char *uid)
-{
-    auth_rentry *e;
-
-    if (aw->rcache == NULL)
-        return NULL;
-    e = auth_rcache_slot(aw->rcache, uid);
-    if (e->uid != NULL && strcmp(e->uid, uid) == 0 &&
-        auth_now_ms() - e->at_ms < aw->st->revocation_cache_ms)
-        return e;
-    return NULL;
-}
-
-static void auth_rcache_put(auth_worker *aw, const char *uid, int is_found, int is_disabled,
-                            int64_t valid_since)
-{
-    auth_rentry *e;
-    char *copy;
-
-    if (aw->rcache == NULL || (copy = strdup(uid)) == NULL)
-        return;
-    e = auth_rcache_slot(aw->rcache, uid);
-    free(e->uid);
-    e->uid = copy;
-    e->at_ms = auth_now_ms();
-    e->is_found = is_found;
-    e->is_disabled = is_disabled;
-    e->valid_since = valid_since;
-}
-
-static void auth_rcache_free(auth_rcache *c)
-{
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        free(c->e[i].uid);
-    free(c);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Held requests                                                            */
-
-auth_rq *auth_rq_new(auth_worker *aw, lx_req *req, auth_role role)
-{
-    auth_rq *rq = aw->st->host->req_alloc(req, sizeof(*rq));
-
-    if (rq == NULL)
-        return NULL;
-    memset(rq, 0, sizeof(*rq));
-    rq->aw = aw;
-    rq->req = req;
-    rq->role = role;
-    return rq;
-}
-
-/* The client went away or the route timed out (the core answered 504). */
-static void auth_rq_on_abort(lx_req *req, void *arg)
-{
-    auth_rq *rq = arg;
-
-    rq->is_aborted = 1;
-    if (!rq->is_pending || rq->is_in_svc)
-        return; /* not ours to end now (the service's callback will) */
-    auth_waitq_remove(rq);
-    auth_rq_cancel_call(rq);
-    free(rq->principal);
-    rq->principal = NULL;
-    rq->is_pending = 0;
-    rq->aw->st->host->req_resume(req, LX_DONE);
-}
-
-int auth_rq_hold(auth_rq *rq)
-{
-    int rc;
-
-    if (rq->has_abort_hook)
-        return LX_OK;
-    rc = rq->aw->st->host->req_on_abort(rq->req, auth_rq_on_abort, rq);
-    if (rc != LX_OK)
-        return rc;
-    rq->has_abort_hook = 1;
-    return LX_OK;
-}
-
-/* Answers an error; returns LX_DONE. The reply ends the request even when
- * it was held; rq may be gone afterwards. */
-static lx_rc auth_rq_error(auth_rq *rq, int status, const char *code, const char *message)
-{
-    free(rq->principal);
-    rq->principal = NULL;
-    rq->is_pending = 0;
-    rq->aw->st->host->reply_error(rq->req, status, code, message);
-    return LX_DONE;
-}
-
-void auth_rq_end_error(auth_rq *rq, int status, const char *code, const char *message)
-{
-    (void)auth_rq_error(rq, status, code, message);
-}
-
-/* Returns LX_ASYNC for a request that now waits (hooks registered first). */
-static lx_rc auth_rq_suspend(auth_rq *rq)
-{
-    rq->is_pending = 1;
-    return LX_ASYNC;
-}
-
-/* After an asynchronous step: passes rc on to the core. */
-static void auth_rq_settle(auth_rq *rq, lx_rc rc)
-{
-    const lx_host *host = rq->aw->st->host;
-    lx_req *req = rq->req;
-
-    if (rc == LX_ASYNC || rc == LX_DONE)
-        return; /* waiting again, or replied (which ended the request) */
-    rq->is_pending = 0;
-    host->req_resume(req, rc);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Finding the token                                                        */
-
-/* The value of cookie `name` in a Cookie header (RFC 6265 §4.2.1: pairs
- * separated by ";" and optional spaces; a value may be quoted). Returns 0
- * with *val and *len pointing into header, or -1 when absent or malformed
- * (control characters, spaces or quotes inside, over AUTH_MAX_TOKEN). */
-static int auth_cookie_find(const char *header, const char *name, const char **val, size_t *len)
-{
-    size_t name_len = strlen(name);
-    const char *p = header;
-
-    while (*p != '\0') {
-        const char *pair, *eq, *end;
-
-        while (*p == ' ' || *p == '\t' || *p == ';')
-            p++;
-        if (*p == '\0')
-            break;
-        pair = p;
-        end = strchr(p, ';');
-        if (end == NULL)
-            end = p + strlen(p);
-        p = end;
-        eq = memchr(pair, '=', (size_t)(end - pair));
-        if (eq == NULL || (size_t)(eq - pair) != name_len || memcmp(pair, name, name_len) != 0)
-            continue;
-        const char *v = eq + 1, *vend = end;
-        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
-            vend--;
-        if (vend - v >= 2 && v[0] == '"' && vend[-1] == '"') {
-            v++;
-            vend--;
-        }
-        if (vend == v || (size_t)(vend - v) > AUTH_MAX_TOKEN)
-            return -1;
-        for (const char *c = v; c < vend; c++)
-            if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '"' || *c == ',' ||
-                *c == '\\')
-                return -1;
-        *val = v;
-        *len = (size_t)(vend - v);
-        return 0;
-    }
-    return -1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The middleware                                                           */
-
-static lx_rc auth_mw_verify(auth_rq *rq);
-
-static void auth_mw_wake(auth_rq *rq)
-{
-    auth_rq_settle(rq, auth_mw_verify(rq));
-}
-
-static int auth_is_admin_email(const auth_state *st, const char *email)
+int auth_is_admin_email(const auth_state *st, const char *email)
 {
     if (email == NULL)
         return 0;
@@ -402,290 +71,6 @@ static int auth_is_admin_email(const auth_state *st, const char *email)
         if (auth_ieq(email, st->admin_emails[i]))
             return 1;
     return 0;
-}
-
-/* The token is good and the user may go on: publish the principal. */
-static lx_rc auth_mw_pass(auth_rq *rq)
-{
-    const auth_state *st = rq->aw->st;
-    const lx_host *host = st->host;
-    lx_principal *p = rq->principal;
-
-    if (!p->is_admin && auth_is_admin_email(st, p->email))
-        p->is_admin = 1;
-    if (rq->role == AUTH_ROLE_ADMIN && !p->is_admin)
-        return auth_rq_error(rq, 403, "FORBIDDEN", "Admin access required");
-    rq->principal = NULL;
-    host->req_set_user(rq->req, p->uid);
-    if (host->ctx_set(rq->req, LX_AUTH_PRINCIPAL, p, free) != LX_OK) /* frees p on failure */
-        return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
-    return LX_NEXT;
-}
-
-/* What accounts:lookup said about the user, applied to the token. */
-static lx_rc auth_mw_judge(auth_rq *rq, int is_found, int is_disabled, int64_t valid_since)
-{
-    const lx_principal *p = rq->principal;
-    int64_t t = rq->aw->st->mode == AUTH_CFG_EMULATOR ? p->auth_time : p->iat;
-
-    if (!is_found)
-        return auth_rq_error(rq, 401, "TOKEN_INVALID", "user not found");
-    if (is_disabled)
-        return auth_rq_error(rq, 403, "USER_DISABLED", "the user account is disabled");
-    if (valid_since > 0 && t < valid_since)
-        return auth_rq_error(rq, 401, "TOKEN_REVOKED", "the token has been revoked");
-    return auth_mw_pass(rq);
-}
-
-/* Parses an accounts:lookup answer. Returns 0, or -1 when it is not one. */
-static int auth_lookup_parse(const char *body, int *is_found, int *is_disabled,
-                             int64_t *valid_since)
-{
-    json_object *j = json_tokener_parse(body), *users, *u, *v;
-    int rc = -1;
-
-    *is_found = *is_disabled = 0;
-    *valid_since = 0;
-    if (j == NULL || !json_object_is_type(j, json_type_object))
-        goto out;
-    rc = 0;
-    if (!json_object_object_get_ex(j, "users", &users) ||
-        !json_object_is_type(users, json_type_array) || json_object_array_length(users) == 0)
-        goto out; /* no such user */
-    u = json_object_array_get_idx(users, 0);
-    if (!json_object_is_type(u, json_type_object)) {
-        rc = -1;
-        goto out;
-    }
-    *is_found = 1;
-    if (json_object_object_get_ex(u, "disabled", &v))
-        *is_disabled = json_object_get_boolean(v);
-    if (json_object_object_get_ex(u, "validSince", &v)) {
-        /* a string of Unix seconds (or, leniently, a number) */
-        if (json_object_is_type(v, json_type_string)) {
-            const char *s = json_object_get_string(v);
-            char *end;
-            errno = 0;
-            long long n = strtoll(s, &end, 10);
-            if (errno != 0 || end == s || *end != '\0' || n < 0) {
-                rc = -1;
-                goto out;
-            }
-            *valid_since = n;
-        } else if (json_object_is_type(v, json_type_int)) {
-            *valid_since = json_object_get_int64(v);
-        }
-    }
-out:
-    json_object_put(j);
-    return rc;
-}
-
-static void auth_mw_lookup_done(auth_rq *rq, const lx_http_response *res)
-{
-    const auth_state *st = rq->aw->st;
-    int is_found, is_disabled;
-    int64_t valid_since;
-
-    if (res == NULL || res->err != LX_OK || res->status != 200 ||
-        auth_lookup_parse(res->body, &is_found, &is_disabled, &valid_since) != 0) {
-        st->host->log(LX_LOG_WARN, AUTH_SRC, rq->req, "accounts:lookup failed: %s",
-                      res == NULL          ? "no credentials or call refused"
-                      : res->err != LX_OK  ? res->errmsg
-                      : res->status != 200 ? "unexpected HTTP status"
-                                           : "unexpected answer");
-        auth_rq_settle(
-            rq, auth_rq_error(rq, 503, "AUTH_UNAVAILABLE", "cannot check the user's status"));
-        return;
-    }
-    if (st->mode != AUTH_CFG_EMULATOR)
-        auth_rcache_put(rq->aw, rq->principal->uid, is_found, is_disabled, valid_since);
-    auth_rq_settle(rq, auth_mw_judge(rq, is_found, is_disabled, valid_since));
-}
-
-/* Looks the user up (emulator: always, as firebase-admin does; otherwise
- * when check_revoked is on and the verdict is not cached). */
-static lx_rc auth_mw_lookup(auth_rq *rq)
-{
-    json_object *body = json_object_new_object(), *ids = json_object_new_array();
-    int rc = LX_ENOMEM;
-
-    if (body != NULL && ids != NULL) {
-        json_object_array_add(ids, json_object_new_string(rq->principal->uid));
-        json_object_object_add(body, "localId", ids);
-        ids = NULL;
-        rc = auth_admin_call(rq, "accounts:lookup",
-                             json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-                             auth_mw_lookup_done);
-    }
-    json_object_put(ids);
-    json_object_put(body);
-    if (rc != LX_OK)
-        return auth_rq_error(rq, 503, "AUTH_UNAVAILABLE", "cannot check the user's status");
-    return auth_rq_suspend(rq);
-}
-
-/* The token verified (principal in rq): the user checks, then pass. */
-static lx_rc auth_mw_verified(auth_rq *rq)
-{
-    const auth_state *st = rq->aw->st;
-    const auth_rentry *e;
-
-    if (st->mode == AUTH_CFG_EMULATOR)
-        return auth_mw_lookup(rq);
-    if (st->check_revoked) {
-        e = auth_rcache_get(rq->aw, rq->principal->uid);
-        if (e != NULL)
-            return auth_mw_judge(rq, e->is_found, e->is_disabled, e->valid_since);
-        return auth_mw_lookup(rq);
-    }
-    return auth_mw_pass(rq);
-}
-
-static void auth_verify_opts_for(const auth_rq *rq, auth_verify_opts *o, int64_t now)
-{
-    const auth_state *st = rq->aw->st;
-
-    memset(o, 0, sizeof(*o));
-    o->leeway_s = st->leeway_s;
-    o->now = now;
-    o->tenant = NULL;
-    switch (st->mode) {
-    case AUTH_CFG_EMULATOR:
-        o->mode = AUTH_MODE_EMULATOR;
-        o->audience = st->project;
-        o->issuer = st->id_issuer;
-        break;
-    case AUTH_CFG_OIDC:
-        o->mode = AUTH_MODE_OIDC;
-        o->audience = st->oidc_audience;
-        o->issuer = st->oidc_issuer;
-        break;
-    default:
-        o->mode = rq->is_cookie ? AUTH_MODE_SESSION : AUTH_MODE_FIREBASE;
-        o->audience = st->project;
-        o->issuer = rq->is_cookie ? st->session_issuer : st->id_issuer;
-        break;
-    }
-}
-
-/* Verifies rq's token from the start (also when a held request wakes). */
-static lx_rc auth_mw_verify(auth_rq *rq)
-{
-    auth_worker *aw = rq->aw;
-    const auth_keyset *keys = NULL;
-    auth_verify_opts opts;
-    lx_principal *p = NULL;
-    char why[128] = "";
-    int64_t now = auth_now();
-
-    /* A cached verification counts only while its keys are usable. */
-    if (rq->src == NULL || auth_keysrc_keys(rq->src, now) != NULL)
-        p = auth_tcache_get(aw, rq, now);
-    if (p != NULL) {
-        rq->principal = p;
-        return auth_mw_verified(rq);
-    }
-    if (rq->src != NULL) {
-        keys = auth_keysrc_keys(rq->src, now);
-        if (keys == NULL) {
-            if (auth_rq_hold(rq) != LX_OK)
-                return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
-            rq->on_wake = auth_mw_wake;
-            if (auth_keysrc_wait(rq->src, rq, now))
-                return auth_rq_suspend(rq);
-            return auth_rq_error(rq, 503, "AUTH_UNAVAILABLE",
-                                 "the public keys to verify tokens cannot be fetched");
-        }
-    }
-    auth_verify_opts_for(rq, &opts, now);
-    switch (auth_verify(rq->token, rq->token_len, keys, &opts, &p, why, sizeof(why))) {
-    case AUTH_OK:
-        rq->principal = p;
-        auth_tcache_put(aw, rq, p);
-        return auth_mw_verified(rq);
-    case AUTH_E_EXPIRED:
-        return auth_rq_error(rq, 401, "TOKEN_EXPIRED", "token expired");
-    case AUTH_E_UNKNOWN_KID:
-        if (rq->src != NULL && !rq->has_refetched) {
-            if (auth_rq_hold(rq) != LX_OK)
-                return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
-            rq->on_wake = auth_mw_wake;
-            if (auth_keysrc_refetch_for_kid(rq->src, rq, now)) {
-                rq->has_refetched = 1;
-                return auth_rq_suspend(rq);
-            }
-        }
-        return auth_rq_error(rq, 401, "TOKEN_INVALID", why[0] ? why : "unknown key id");
-    case AUTH_E_NOMEM:
-        return auth_rq_error(rq, 500, "INTERNAL", "out of memory");
-    default:
-        return auth_rq_error(rq, 401, "TOKEN_INVALID", why[0] ? why : "invalid token");
-    }
-}
-
-static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
-{
-    const lx_host *host = st->host;
-    auth_worker *aw = st->aw;
-    const char *hdr, *token = NULL;
-    size_t len = 0;
-    int is_cookie = 0;
-    auth_rq *rq;
-
-    if (st->not_configured_why != NULL) {
-        host->reply_error(req, 503, "AUTH_NOT_CONFIGURED", st->not_configured_why);
-        return LX_DONE;
-    }
-    if (aw == NULL) {
-        host->reply_error(req, 503, "AUTH_UNAVAILABLE", "authentication is not running");
-        return LX_DONE;
-    }
-    hdr = host->req_header(req, "Authorization");
-    if (hdr != NULL) {
-        if (auth_bearer_parse(hdr, &token, &len) != 0) {
-            host->reply_error(req, 401, "UNAUTHENTICATED",
-                              "the Authorization header must be: Bearer <token>");
-            return LX_DONE;
-        }
-    } else if (st->mode == AUTH_CFG_FIREBASE && (hdr = host->req_header(req, "Cookie")) != NULL &&
-               auth_cookie_find(hdr, st->session_cookie, &token, &len) == 0) {
-        is_cookie = 1;
-    }
-    if (token == NULL) {
-        if (role == AUTH_ROLE_OPTIONAL)
-            return LX_NEXT;
-        host->reply_error(req, 401, "UNAUTHENTICATED", "missing Authorization header");
-        return LX_DONE;
-    }
-    rq = auth_rq_new(aw, req, role);
-    if (rq == NULL)
-        return LX_FAIL;
-    rq->token = token;
-    rq->token_len = len;
-    rq->is_cookie = is_cookie;
-    if (st->mode == AUTH_CFG_EMULATOR)
-        rq->src = NULL;
-    else if (is_cookie)
-        rq->src = &aw->session_keys;
-    else
-        rq->src = &aw->id_keys;
-    return auth_mw_verify(rq);
-}
-
-static lx_rc auth_require_user(lx_req *req, void *state)
-{
-    return auth_mw(req, state, AUTH_ROLE_USER);
-}
-
-static lx_rc auth_optional_user(lx_req *req, void *state)
-{
-    return auth_mw(req, state, AUTH_ROLE_OPTIONAL);
-}
-
-static lx_rc auth_require_admin(lx_req *req, void *state)
-{
-    return auth_mw(req, state, AUTH_ROLE_ADMIN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1121,6 +506,11 @@ static void auth_shutdown(void *state)
 /* ------------------------------------------------------------------------ */
 /* Workers                                                                  */
 
+void auth_keys_changed(auth_worker *aw)
+{
+    auth_tcache_flush(aw->tcache); /* every cached verification is now stale */
+}
+
 static int auth_worker_start(void *state, lx_worker *w, char *err, size_t errlen)
 {
     auth_state *st = state;
@@ -1144,11 +534,8 @@ static int auth_worker_start(void *state, lx_worker *w, char *err, size_t errlen
         (aw->tcache = auth_tcache_new((size_t)st->token_cache_size)) == NULL)
         goto nomem;
     if (st->check_revoked && st->revocation_cache_ms > 0 &&
-        (aw->rcache = calloc(1, sizeof(auth_rcache) + AUTH_RCACHE_SLOTS * sizeof(auth_rentry))) ==
-            NULL)
+        (aw->rcache = auth_rcache_new(AUTH_RCACHE_SLOTS, st->revocation_cache_ms)) == NULL)
         goto nomem;
-    if (aw->rcache != NULL)
-        aw->rcache->n = AUTH_RCACHE_SLOTS;
     st->aw = aw;
     if (st->mode == AUTH_CFG_EMULATOR)
         host->log(LX_LOG_WARN, AUTH_SRC, NULL, auth_emulator_warning, st->emulator_host);
@@ -1174,9 +561,12 @@ static void auth_worker_stop(void *state, lx_worker *w)
     auth_keysrc_stop(&aw->id_keys);
     auth_keysrc_stop(&aw->session_keys);
     auth_oauth_stop(&aw->oauth);
-    if (aw->tcache != NULL)
-        st->host->log(LX_LOG_DEBUG, AUTH_SRC, NULL, "token cache: %lu hits, %lu misses",
-                      aw->n_tcache_hits, aw->n_tcache_misses);
+    if (aw->tcache != NULL) {
+        unsigned long n_hits, n_misses;
+        auth_tcache_stats(aw->tcache, &n_hits, &n_misses);
+        st->host->log(LX_LOG_DEBUG, AUTH_SRC, NULL, "token cache: %lu hits, %lu misses", n_hits,
+                      n_misses);
+    }
     auth_tcache_free(aw->tcache);
     auth_rcache_free(aw->rcache);
     free(aw);

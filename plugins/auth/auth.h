@@ -1,8 +1,9 @@
 /*
- * The auth plugin's own state, shared by auth.c (config, middleware, caches),
- * fetch.c (key sets, the OAuth token, admin calls) and accounts.c (the
- * account routes). Not part of the SDK: other plugins read the principal
- * through <lexiaid/auth.h> only.
+ * The auth plugin's own state, shared by auth.c (the plugin: config, worker
+ * hooks), middleware.c (the middleware), request.c (held requests), fetch.c
+ * (key sets, the OAuth token, admin calls) and accounts.c (the account
+ * routes). The caches have their own header (cache.h). Not part of the
+ * SDK: other plugins read the principal through <lexiaid/auth.h> only.
  *
  * Lifetimes:
  *   auth_state   made by init() in the master, read-only afterwards, freed by
@@ -21,6 +22,7 @@
 #include <lexiaid/plugin.h>
 #include <lexiaid/auth.h>
 
+#include "cache.h"
 #include "keys.h"
 #include "verify.h"
 
@@ -38,8 +40,6 @@ typedef enum auth_cfg_mode {
 
 typedef struct auth_rq auth_rq;
 typedef struct auth_worker auth_worker;
-typedef struct auth_tcache auth_tcache;
-typedef struct auth_rcache auth_rcache;
 
 /* The service account, read from its JSON file in init(). Owned strings. */
 typedef struct auth_sa {
@@ -124,10 +124,8 @@ struct auth_worker {
     auth_keysrc id_keys;      /* ID tokens (x509 map) or OIDC (JWKS) */
     auth_keysrc session_keys; /* session cookies, fetched on first use */
     auth_oauth oauth;
-    uint64_t key_generation; /* grows whenever a key set changes */
-    auth_tcache *tcache;     /* verified tokens; NULL when disabled */
-    auth_rcache *rcache;     /* revocation verdicts; NULL when disabled */
-    unsigned long n_tcache_hits, n_tcache_misses;
+    auth_tcache *tcache; /* verified tokens; owned; NULL when disabled */
+    auth_rcache *rcache; /* revocation verdicts; owned; NULL when disabled */
 };
 
 /* Which middleware (or endpoint) a request runs. */
@@ -174,12 +172,15 @@ struct auth_rq {
  * the pure modules' unit tests inject their own). */
 int64_t auth_now(void);
 
-/* A copy of p in one malloc'd block (free with free()), or NULL. */
-lx_principal *auth_principal_dup(const lx_principal *p);
+/* Whether email (may be NULL: no) is one of the configured admin_emails,
+ * compared ASCII case-insensitively. */
+int auth_is_admin_email(const auth_state *st, const char *email);
 
 /* Called by fetch.c when a key set changed: flushes the verified-token
- * cache (by moving the generation on). */
+ * cache (every entry was verified with the old keys). */
 void auth_keys_changed(auth_worker *aw);
+
+/* ---- request.c ------------------------------------------------------- */
 
 /* Prepares rq for holding: registers the abort and cleanup hooks once.
  * Returns LX_OK or a negative code (the caller answers 500). */
@@ -190,7 +191,8 @@ int auth_rq_hold(auth_rq *rq);
  * afterwards when rq->is_pending was set (the core may free it). */
 void auth_rq_end_error(auth_rq *rq, int status, const char *code, const char *message);
 
-/* A new auth_rq in request memory, or NULL. */
+/* A new auth_rq in request memory (host->req_alloc: it dies with the
+ * request, never free it), zeroed but for aw, req and role; or NULL. */
 auth_rq *auth_rq_new(auth_worker *aw, lx_req *req, auth_role role);
 
 /* ---- fetch.c --------------------------------------------------------- */
