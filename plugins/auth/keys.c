@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "jwt.h"
@@ -27,12 +28,56 @@ typedef struct auth_key {
     char *kid;
     size_t kid_len;
     EVP_PKEY *pkey;
+    /* RSA keys: initialised for verification with PKCS#1 v1.5 padding and
+     * SHA-256, reused by every token (NULL for other keys). */
+    EVP_PKEY_CTX *rs256;
 } auth_key;
 
 struct auth_keyset {
+    EVP_MD *sha256; /* fetched once per set, not per token */
     size_t n_keys;
     auth_key keys[AUTH_MAX_KEYS];
 };
+
+/* An empty set with its digest fetched, or NULL (out of memory). */
+static auth_keyset *auth_keyset_new(void)
+{
+    auth_keyset *ks = calloc(1, sizeof(*ks));
+
+    if (ks == NULL)
+        return NULL;
+    ks->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (ks->sha256 == NULL) {
+        free(ks);
+        return NULL;
+    }
+    return ks;
+}
+
+/* The verify context of an RSA key (see auth_key), or NULL. */
+static EVP_PKEY_CTX *auth_rs256_ctx(EVP_PKEY *pkey, const EVP_MD *sha256)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx, sha256) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* The slot for kid (exact bytes), or NULL. */
+static const auth_key *auth_keyset_slot(const auth_keyset *ks, const char *kid, size_t kid_len)
+{
+    if (ks == NULL || kid == NULL)
+        return NULL;
+    for (size_t i = 0; i < ks->n_keys; i++)
+        if (ks->keys[i].kid_len == kid_len && memcmp(ks->keys[i].kid, kid, kid_len) == 0)
+            return &ks->keys[i];
+    return NULL;
+}
 
 static void auth_why(char *why, size_t whylen, const char *msg)
 {
@@ -82,11 +127,13 @@ static const char *auth_json_str(json_object *obj, const char *key, size_t *len)
     return s;
 }
 
-/* Adds kid -> pkey, taking pkey (freed on failure). Refuses an empty, over-
- * long or duplicate kid and a full set. */
+/* Adds kid -> pkey, taking pkey (freed on failure), with its verify
+ * context when it is RSA. Refuses an empty, overlong or duplicate kid and a
+ * full set. */
 static int auth_keyset_add(auth_keyset *ks, const char *kid, size_t kid_len, EVP_PKEY *pkey,
                            const char **reason)
 {
+    EVP_PKEY_CTX *rs256 = NULL;
     char *copy;
 
     if (kid_len == 0 || kid_len > AUTH_MAX_KID || memchr(kid, '\0', kid_len) != NULL) {
@@ -101,6 +148,11 @@ static int auth_keyset_add(auth_keyset *ks, const char *kid, size_t kid_len, EVP
         *reason = "duplicate key id";
         goto fail;
     }
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+        (rs256 = auth_rs256_ctx(pkey, ks->sha256)) == NULL) {
+        *reason = "out of memory";
+        goto fail;
+    }
     copy = malloc(kid_len + 1);
     if (copy == NULL) {
         *reason = "out of memory";
@@ -111,9 +163,11 @@ static int auth_keyset_add(auth_keyset *ks, const char *kid, size_t kid_len, EVP
     ks->keys[ks->n_keys].kid = copy;
     ks->keys[ks->n_keys].kid_len = kid_len;
     ks->keys[ks->n_keys].pkey = pkey;
+    ks->keys[ks->n_keys].rs256 = rs256;
     ks->n_keys++;
     return 0;
 fail:
+    EVP_PKEY_CTX_free(rs256);
     EVP_PKEY_free(pkey);
     return -1;
 }
@@ -181,7 +235,7 @@ int auth_keyset_from_x509_map(const char *json, size_t len, auth_keyset **out, c
         reason = "key map is not a JSON object";
         goto fail;
     }
-    ks = calloc(1, sizeof(*ks));
+    ks = auth_keyset_new();
     if (ks == NULL)
         goto fail;
     json_object_object_foreach(root, kid, val)
@@ -410,7 +464,7 @@ int auth_keyset_from_jwks(const char *json, size_t len, auth_keyset **out, char 
         reason = "JWK set without a keys array";
         goto fail;
     }
-    ks = calloc(1, sizeof(*ks));
+    ks = auth_keyset_new();
     if (ks == NULL)
         goto fail;
     n = json_object_array_length(keys);
@@ -433,12 +487,31 @@ fail:
 
 EVP_PKEY *auth_keyset_find(const auth_keyset *ks, const char *kid, size_t kid_len)
 {
-    if (ks == NULL || kid == NULL)
-        return NULL;
-    for (size_t i = 0; i < ks->n_keys; i++)
-        if (ks->keys[i].kid_len == kid_len && memcmp(ks->keys[i].kid, kid, kid_len) == 0)
-            return ks->keys[i].pkey;
-    return NULL;
+    const auth_key *k = auth_keyset_slot(ks, kid, kid_len);
+
+    return k != NULL ? k->pkey : NULL;
+}
+
+int auth_keyset_verify_rs256(const auth_keyset *ks, const char *kid, size_t kid_len,
+                             const unsigned char *sig, size_t sig_len, const unsigned char *msg,
+                             size_t msg_len)
+{
+    const auth_key *k = auth_keyset_slot(ks, kid, kid_len);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    int size;
+
+    if (k == NULL || k->rs256 == NULL || sig == NULL || (msg == NULL && msg_len > 0))
+        return 0;
+    size = EVP_PKEY_get_size(k->pkey);
+    if (size <= 0 || sig_len != (size_t)size)
+        return 0;
+    if (EVP_Digest(msg, msg_len, digest, &digest_len, ks->sha256, NULL) != 1)
+        return -1;
+    /* The provider rebuilds SHA-256's DigestInfo around digest and compares
+     * it byte for byte with the decoded block: no other digest, encoding or
+     * trailing data passes. */
+    return EVP_PKEY_verify(k->rs256, sig, sig_len, digest, digest_len) == 1;
 }
 
 size_t auth_keyset_count(const auth_keyset *ks)
@@ -452,8 +525,10 @@ void auth_keyset_free(auth_keyset *ks)
         return;
     for (size_t i = 0; i < ks->n_keys; i++) {
         free(ks->keys[i].kid);
+        EVP_PKEY_CTX_free(ks->keys[i].rs256);
         EVP_PKEY_free(ks->keys[i].pkey);
     }
+    EVP_MD_free(ks->sha256);
     free(ks);
 }
 

@@ -95,29 +95,13 @@ static int auth_is_reserved(const char *key)
     return 0;
 }
 
-/* RS256: RSASSA-PKCS1-v1_5 with SHA-256. The signature must be exactly the
- * modulus size: OpenSSL would otherwise accept a short one padded with
- * leading zeros, a second encoding of the same signature. */
-static int auth_verify_rs256(EVP_PKEY *pkey, const auth_jwt *j)
+/* RS256 with the key named by the token's kid (see auth_keyset_verify_rs256
+ * for the strictness on the signature's length): 1, 0 or -1. */
+static int auth_verify_rs256(const auth_keyset *keys, const auth_jwt *j)
 {
-    EVP_MD_CTX *md = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok = 0;
-
-    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA || EVP_PKEY_get_size(pkey) <= 0 ||
-        j->sig_len != (size_t)EVP_PKEY_get_size(pkey))
-        return 0;
-    md = EVP_MD_CTX_new();
-    if (md == NULL)
-        return -1;
-    if (EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        goto done;
-    ok = EVP_DigestVerify(md, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
-                          j->signing_input_len) == 1;
-done:
-    EVP_MD_CTX_free(md);
-    return ok;
+    return auth_keyset_verify_rs256(keys, j->kid, j->kid_len, j->sig, j->sig_len,
+                                    (const unsigned char *)j->signing_input,
+                                    j->signing_input_len);
 }
 
 /* ES256: JOSE carries r||s (32 bytes each); OpenSSL wants DER. */
@@ -378,7 +362,7 @@ auth_verdict auth_verify(const char *token, size_t len, const auth_keyset *keys,
             goto done;
         }
         rc = strcmp(j.alg, "ES256") == 0 ? auth_verify_es256(pkey, &j)
-                                         : auth_verify_rs256(pkey, &j);
+                                         : auth_verify_rs256(keys, &j);
         if (rc < 0) {
             verdict = AUTH_E_NOMEM;
             reason = "out of memory";

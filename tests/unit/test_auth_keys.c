@@ -505,6 +505,75 @@ static void test_keys_jwks_too_many_keys(void **state)
     json_object_put(set);
 }
 
+/* ---------------------------------------------------------------- RS256 */
+
+/* msg signed by key with digest md and PKCS#1 v1.5 padding; *len bytes. */
+static unsigned char *sign_with(EVP_PKEY *key, const EVP_MD *md, const char *msg, size_t *len)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char *sig;
+
+    assert_non_null(c);
+    assert_int_equal(EVP_DigestSignInit(c, NULL, md, NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(c, NULL, len, (const unsigned char *)msg, strlen(msg)), 1);
+    sig = malloc(*len);
+    assert_non_null(sig);
+    assert_int_equal(EVP_DigestSign(c, sig, len, (const unsigned char *)msg, strlen(msg)), 1);
+    EVP_MD_CTX_free(c);
+    return sig;
+}
+
+static int rs256(const auth_keyset *ks, const char *kid, const unsigned char *sig, size_t sig_len,
+                 const char *msg)
+{
+    return auth_keyset_verify_rs256(ks, kid, strlen(kid), sig, sig_len,
+                                    (const unsigned char *)msg, strlen(msg));
+}
+
+static void test_keys_verify_rs256(void **state)
+{
+    const char *msg = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9";
+    auth_keyset *ks, *jk;
+    unsigned char *sig, *sha1, *padded;
+    size_t len, len1;
+
+    assert_int_equal(from_map(pem_map("k1", fx.c1, "k2", fx.c2, NULL), &ks), 0);
+    sig = sign_with(fx.k1, EVP_sha256(), msg, &len);
+    assert_int_equal(len, 256);
+    assert_int_equal(rs256(ks, "k1", sig, len, msg), 1);
+    /* The same context again, and after failures. */
+    assert_int_equal(rs256(ks, "k1", sig, len, msg), 1);
+    assert_int_equal(rs256(ks, "k2", sig, len, msg), 0);          /* another key */
+    assert_int_equal(rs256(ks, "k3", sig, len, msg), 0);          /* unknown kid */
+    assert_int_equal(rs256(ks, "k1", sig, len, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MiJ9"), 0);
+    sig[len / 2] ^= 0x01;
+    assert_int_equal(rs256(ks, "k1", sig, len, msg), 0);
+    sig[len / 2] ^= 0x01;
+    assert_int_equal(rs256(ks, "k1", sig, len, msg), 1);
+    assert_int_equal(rs256(ks, "k1", sig, len - 1, msg), 0);      /* short */
+    assert_int_equal(rs256(ks, "k1", NULL, 0, msg), 0);
+    assert_int_equal(auth_keyset_verify_rs256(NULL, "k1", 2, sig, len, (const unsigned char *)msg,
+                                              strlen(msg)),
+                     0);
+    /* A zero byte in front is another encoding of the same value. */
+    padded = calloc(1, len + 1);
+    assert_non_null(padded);
+    memcpy(padded + 1, sig, len);
+    assert_int_equal(rs256(ks, "k1", padded, len + 1, msg), 0);
+    free(padded);
+    /* The digest is pinned: a valid RSA-SHA1 signature does not pass. */
+    sha1 = sign_with(fx.k1, EVP_sha1(), msg, &len1);
+    assert_int_equal(rs256(ks, "k1", sha1, len1, msg), 0);
+    free(sha1);
+    /* JWK sets: RSA keys verify, EC keys never do RS256. */
+    assert_int_equal(from_jwks(jwks(rsa_jwk(fx.k1, "r"), ec_jwk(fx.ec, "e"), NULL), &jk), 0);
+    assert_int_equal(rs256(jk, "r", sig, len, msg), 1);
+    assert_int_equal(rs256(jk, "e", sig, len, msg), 0);
+    auth_keyset_free(jk);
+    auth_keyset_free(ks);
+    free(sig);
+}
+
 /* ---------------------------------------------------------------- Cache-Control */
 
 static void test_cache_seconds(void **state)
@@ -550,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_keys_jwks_skips_keys_not_for_rs256_or_es256_signing),
         cmocka_unit_test(test_keys_jwks_shape),
         cmocka_unit_test(test_keys_jwks_too_many_keys),
+        cmocka_unit_test(test_keys_verify_rs256),
         cmocka_unit_test(test_cache_seconds),
     };
 
