@@ -12,6 +12,11 @@
 #             10 s runs, median of each figure, and three cold starts)
 #
 # Environment:
+#   LX_AUTH_BENCH_PATH          the protected route measured (default:
+#                               /protected/health, health.live behind
+#                               auth.require_user, so that the difference
+#                               with /health is auth alone; /api/auth/me
+#                               adds the principal's JSON reply)
 #   LEXIAID_BIN                 the binary (default: _build/lexiaid)
 #   LEXIAID_PLUGIN_DIR          where health.so and auth.so are
 #                               (default: _build/plugins/*/.libs)
@@ -31,6 +36,7 @@
 # on stderr.
 
 set -euo pipefail
+PPATH=${LX_AUTH_BENCH_PATH:-/protected/health}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=0
@@ -140,7 +146,8 @@ plugins = (
 );
 routes = (
     { method = "GET"; path = "/health"; handler = "health.live"; },
-    { method = "GET"; path = "/api/auth/me"; handler = "auth.me"; before = ["auth.require_user"]; }
+    { method = "GET"; path = "/api/auth/me"; handler = "auth.me"; before = ["auth.require_user"]; },
+    { method = "GET"; path = "/protected/health"; handler = "health.live"; before = ["auth.require_user"]; }
 );
 EOF
 }
@@ -184,20 +191,20 @@ bench_mode() {
         die "lexiaid did not answer /health: $(tail -n 3 "$TMP/lexiaid-$mode.err" | tr '\n' ' ')"
     # Both workers hold the keys once the route answers 200 a few times.
     for ((i = 0; i < 200; i++)); do
-        st=$(http_status "$PORT" /api/auth/me "Authorization: Bearer $TOKEN")
+        st=$(http_status "$PORT" $PPATH "Authorization: Bearer $TOKEN")
         [[ $st == 200 ]] && break
         sleep 0.05
     done
-    [[ $st == 200 ]] || die "GET /api/auth/me answered $st with a valid token: $(tail -n 3 "$TMP/lexiaid-$mode.err" | tr '\n' ' ')"
+    [[ $st == 200 ]] || die "GET $PPATH answered $st with a valid token: $(tail -n 3 "$TMP/lexiaid-$mode.err" | tr '\n' ' ')"
     read -r -a pids <<<"$(tree_pids "$pid")"
     for c in "${CONNS[@]}"; do
         for ((run = 1; run <= RUNS; run++)); do
             # /health and the protected route back to back, so that noise
             # from the rest of the machine hits both.
-            for path in /health /api/auth/me; do
+            for path in /health $PPATH; do
                 name=$mode-${path//[^a-z]/}
                 WRK_ARGS=()
-                [[ $path == /api/auth/me ]] && WRK_ARGS=(-H "Authorization: Bearer $TOKEN")
+                [[ $path == $PPATH ]] && WRK_ARGS=(-H "Authorization: Bearer $TOKEN")
                 log "$mode: wrk -t1 -c$c -d${DURATION}s $path, run $run/$RUNS"
                 run_wrk "$name" "$c" "$run" "$path" "${pids[@]}"
                 local key=$mode:$path:$c
@@ -227,7 +234,7 @@ cold_run() {
     write_conf "$conf" ""
     log "cold start $n: keys answer after $COLD_DELAY_MS ms; $COLD_REQUESTS requests at once"
     out=$TMP/burst-$n.txt
-    timeout -k 2 30 python3 -S "$ROOT/bench/auth_util.py" burst "$PORT" /api/auth/me "$TOKEN" \
+    timeout -k 2 30 python3 -S "$ROOT/bench/auth_util.py" burst "$PORT" $PPATH "$TOKEN" \
         "$COLD_REQUESTS" "$TMP/burst-$n.ready" >"$out" &
     bpid=$!
     STARTED+=("$bpid")
@@ -292,7 +299,7 @@ report() {
     git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev+=" (with local changes)"
     echo "# lexiaid auth bench: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "- Mode: $( ((QUICK)) && echo "quick: 1 run of ${DURATION} s" || echo "full: median of ${RUNS} runs of ${DURATION} s") per figure; \`wrk -t1 -c{64,256} --latency\`, /health and /api/auth/me back to back in each run"
+    echo "- Mode: $( ((QUICK)) && echo "quick: 1 run of ${DURATION} s" || echo "full: median of ${RUNS} runs of ${DURATION} s") per figure; \`wrk -t1 -c{64,256} --latency\`, /health and $PPATH back to back in each run"
     echo "- Token: RS256, RSA-2048, ${#TOKEN} bytes, sent as \`Authorization: Bearer\`; lexiaid 2 workers, JSON access log to /dev/null"
     echo "- Machine: $(nproc) CPUs ($cpu), kernel $(uname -r); repository $rev"
     echo "- Versions: $(wrk -v 2>&1 | head -n1 | sed -e 's/ Copyright.*//' || true); $(openssl version)"
@@ -301,13 +308,13 @@ report() {
         awk -v s="$SPEED" 'BEGIN { printf "- `openssl speed rsa2048` in this run: %.0f verifies/s on one core (%.1f µs each)\n", s, 1e6 / s }'
     fi
     echo
-    echo "| server | conns | /health req/s | p50 / p99 | CPU/req | /api/auth/me req/s | p50 / p99 | CPU/req | ratio | target |"
+    echo "| server | conns | /health req/s | p50 / p99 | CPU/req | $PPATH req/s | p50 / p99 | CPU/req | ratio | target |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     for m in "${MODES[@]}"; do
         local target=$TARGET_CACHED
         [[ $m == nocache ]] && target=$TARGET_UNCACHED
         for c in "${CONNS[@]}"; do
-            hp=$m:/health:$c mp=$m:/api/auth/me:$c
+            hp=$m:/health:$c mp=$m:$PPATH:$c
             local hr hr50 hr99 hu mr mr50 mr99 mu
             hr=$(med "${R[$hp:rps]:-}") hr50=$(med "${R[$hp:p50]:-}") hr99=$(med "${R[$hp:p99]:-}") hu=$(med "${R[$hp:us]:-}")
             mr=$(med "${R[$mp:rps]:-}") mr50=$(med "${R[$mp:p50]:-}") mr99=$(med "${R[$mp:p99]:-}") mu=$(med "${R[$mp:us]:-}")
@@ -321,13 +328,13 @@ report() {
     done
     echo
     echo "CPU/req is the server's utime+stime over the run ÷ requests (steadier than req/s on a shared"
-    echo "machine). What the protected route adds to a request, in server CPU (/api/auth/me − /health):"
+    echo "machine). What the protected route adds to a request, in server CPU ($PPATH − /health):"
     echo
     for m in "${MODES[@]}"; do
         local line sep=" "
         line="- $(mode_label "$m"):"
         for c in "${CONNS[@]}"; do
-            line+=$sep$(awk -v a="$(med "${R[$m:/api/auth/me:$c:us]:-}")" -v b="$(med "${R[$m:/health:$c:us]:-}")" -v c="$c" \
+            line+=$sep$(awk -v a="$(med "${R[$m:$PPATH:$c:us]:-}")" -v b="$(med "${R[$m:/health:$c:us]:-}")" -v c="$c" \
                 'BEGIN { if (a == "" || b == "") printf "n/a @%s", c; else printf "%.1f µs @%s", a - b, c }')
             sep="; "
         done
@@ -335,7 +342,7 @@ report() {
     done
     echo
     echo "Cold start: a key server answering ${COLD_DELAY_MS} ms late; lexiaid (2 workers, keys fetched when a"
-    echo "worker starts) started against it and ${COLD_REQUESTS} requests to /api/auth/me fired at once as soon as"
+    echo "worker starts) started against it and ${COLD_REQUESTS} requests to $PPATH fired at once as soon as"
     echo "/health answered. Key fetches during the warm runs: $WARM_FETCHES (one per worker and start)."
     echo
     echo "| start | key fetches (2 workers) | answers | exec → key request / requests sent | latency min / median / max | last key answer → last reply | one round trip? |"
@@ -353,7 +360,7 @@ report() {
     local p
     for m in "${MODES[@]}"; do
         for c in "${CONNS[@]}"; do
-            for p in /health /api/auth/me; do
+            for p in /health $PPATH; do
                 while IFS= read -r note; do
                     if [[ -n $note ]]; then echo "- $m @$c $p $note"; fi
                 done <<<"${R[$m:$p:$c:notes]:-}"
