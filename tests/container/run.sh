@@ -16,6 +16,8 @@
 #   section of docs/performance.md.
 # Everything it creates (containers, volumes, networks, temp files) is removed on any exit.
 # Prints "N passed, N failed"; exits non-zero when a check failed.
+# The bash -c snippets below take their values as "$1"... on purpose: single quotes are right.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -128,15 +130,20 @@ check "deploy/k8s manifests (tests/container/check-k8s.py)" \
     bash -c 'python3 tests/container/check-k8s.py > "$1" 2>&1 || { cat "$1"; exit 1; }' _ "$tmp/k8s.log"
 check "environment table of DOCKER_DEPLOYMENT.md (tests/container/check-env-doc.py)" \
     bash -c 'python3 tests/container/check-env-doc.py > "$1" 2>&1 || { cat "$1"; exit 1; }' _ "$tmp/env.log"
-check "Dockerfile: no '# syntax' line, no --pull, bases are debian:bookworm-slim" \
-    bash -c '! grep -qiE "^# *syntax|--pull" Dockerfile deploy/emulator/Dockerfile &&
-             ! grep -hE "^FROM " Dockerfile deploy/emulator/Dockerfile | grep -vqE "^FROM debian:bookworm-slim( AS [a-z]+)?$"'
+check "Dockerfiles: no '# syntax' line, no --pull, bases are debian:bookworm-slim" \
+    bash -c '! grep -qiE "^# *syntax|--pull" Dockerfile deploy/emulator/Dockerfile deploy/postgres/Dockerfile &&
+             ! grep -hE "^FROM " Dockerfile deploy/emulator/Dockerfile deploy/postgres/Dockerfile | grep -vqE "^FROM debian:bookworm-slim( AS [a-z]+)?$"'
 check "compose files are valid (docker-compose config, with both overrides)" \
     bash -c 'cd "$1" && export POSTGRES_PASSWORD=x &&
         timeout 60 docker-compose -f docker-compose.yml config -q &&
         timeout 60 docker-compose -f docker-compose.yml -f docker-compose.postgres.yml config -q &&
         timeout 60 docker-compose -f docker-compose.yml -f docker-compose.emulator.yml config -q' _ "$root"
-check "the entrypoint is POSIX sh" sh -n deploy/docker-entrypoint.sh
+check "the entrypoints are POSIX sh" bash -c 'sh -n deploy/docker-entrypoint.sh && sh -n deploy/postgres/docker-entrypoint.sh'
+check "deploy/emulator pins the firebase-tools of tests/auth-emulator (identical package*.json)" \
+    bash -c 'cmp -s tests/auth-emulator/package.json deploy/emulator/package.json &&
+             cmp -s tests/auth-emulator/package-lock.json deploy/emulator/package-lock.json'
+check "no CA certificate or key committed under deploy/" \
+    bash -c '[ -z "$(git ls-files deploy | grep -E "\.(crt|pem|key)$")" ]'
 
 # ---------------------------------------------------------------- build
 echo "building $IMAGE (cold: a few minutes) ..."
