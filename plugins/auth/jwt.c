@@ -12,22 +12,36 @@
 static const char auth_b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* The 6-bit value of c in the base64url alphabet, or -1. Written as ranges
- * rather than a table so that no byte outside the alphabet can slip in. */
-static int auth_b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
+/* The 6-bit value of each character of the base64url alphabet, with
+ * AUTH_B64_OK set. Every other byte keeps the default 0, which lacks
+ * AUTH_B64_OK, so no byte outside the alphabet can decode (one table
+ * lookup per character instead of a chain of range tests: the decoding is
+ * on every verified token). */
+#define AUTH_B64_OK 0x40
+static const unsigned char auth_b64url_table[256] = {
+    ['A'] = 0 | AUTH_B64_OK,  ['B'] = 1 | AUTH_B64_OK,  ['C'] = 2 | AUTH_B64_OK,
+    ['D'] = 3 | AUTH_B64_OK,  ['E'] = 4 | AUTH_B64_OK,  ['F'] = 5 | AUTH_B64_OK,
+    ['G'] = 6 | AUTH_B64_OK,  ['H'] = 7 | AUTH_B64_OK,  ['I'] = 8 | AUTH_B64_OK,
+    ['J'] = 9 | AUTH_B64_OK,  ['K'] = 10 | AUTH_B64_OK, ['L'] = 11 | AUTH_B64_OK,
+    ['M'] = 12 | AUTH_B64_OK, ['N'] = 13 | AUTH_B64_OK, ['O'] = 14 | AUTH_B64_OK,
+    ['P'] = 15 | AUTH_B64_OK, ['Q'] = 16 | AUTH_B64_OK, ['R'] = 17 | AUTH_B64_OK,
+    ['S'] = 18 | AUTH_B64_OK, ['T'] = 19 | AUTH_B64_OK, ['U'] = 20 | AUTH_B64_OK,
+    ['V'] = 21 | AUTH_B64_OK, ['W'] = 22 | AUTH_B64_OK, ['X'] = 23 | AUTH_B64_OK,
+    ['Y'] = 24 | AUTH_B64_OK, ['Z'] = 25 | AUTH_B64_OK, ['a'] = 26 | AUTH_B64_OK,
+    ['b'] = 27 | AUTH_B64_OK, ['c'] = 28 | AUTH_B64_OK, ['d'] = 29 | AUTH_B64_OK,
+    ['e'] = 30 | AUTH_B64_OK, ['f'] = 31 | AUTH_B64_OK, ['g'] = 32 | AUTH_B64_OK,
+    ['h'] = 33 | AUTH_B64_OK, ['i'] = 34 | AUTH_B64_OK, ['j'] = 35 | AUTH_B64_OK,
+    ['k'] = 36 | AUTH_B64_OK, ['l'] = 37 | AUTH_B64_OK, ['m'] = 38 | AUTH_B64_OK,
+    ['n'] = 39 | AUTH_B64_OK, ['o'] = 40 | AUTH_B64_OK, ['p'] = 41 | AUTH_B64_OK,
+    ['q'] = 42 | AUTH_B64_OK, ['r'] = 43 | AUTH_B64_OK, ['s'] = 44 | AUTH_B64_OK,
+    ['t'] = 45 | AUTH_B64_OK, ['u'] = 46 | AUTH_B64_OK, ['v'] = 47 | AUTH_B64_OK,
+    ['w'] = 48 | AUTH_B64_OK, ['x'] = 49 | AUTH_B64_OK, ['y'] = 50 | AUTH_B64_OK,
+    ['z'] = 51 | AUTH_B64_OK, ['0'] = 52 | AUTH_B64_OK, ['1'] = 53 | AUTH_B64_OK,
+    ['2'] = 54 | AUTH_B64_OK, ['3'] = 55 | AUTH_B64_OK, ['4'] = 56 | AUTH_B64_OK,
+    ['5'] = 57 | AUTH_B64_OK, ['6'] = 58 | AUTH_B64_OK, ['7'] = 59 | AUTH_B64_OK,
+    ['8'] = 60 | AUTH_B64_OK, ['9'] = 61 | AUTH_B64_OK, ['-'] = 62 | AUTH_B64_OK,
+    ['_'] = 63 | AUTH_B64_OK,
+};
 
 static void auth_why(char *why, size_t whylen, const char *msg)
 {
@@ -50,13 +64,39 @@ static int auth_ascii_ieq(const char *a, const char *b, size_t n)
     return 1;
 }
 
+/* Whether the n bytes at s are all visible ASCII (0x21..0x7e): eight at a
+ * time (a token is about 1 kB and is checked on every request), then one
+ * at a time. In each 64-bit word, (x - 0x21..) & ~x & 0x80.. is non-zero
+ * exactly when some byte is below 0x21 and ((x + 0x01..) | x) & 0x80.. when
+ * some byte is above 0x7e (the "hasless" and "hasmore" word tests). */
+static int auth_is_visible_ascii(const char *s, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+
+        memcpy(&x, s + i, sizeof(x));
+        if ((((x - ones * 0x21) & ~x) | (x + ones) | x) & highs)
+            return 0;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
 int auth_bearer_parse(const char *header, const char **token, size_t *len)
 {
-    const char *p, *start;
+    const char *p;
+    size_t n;
 
     if (header == NULL || token == NULL || len == NULL)
         return -1;
-    if (strlen(header) < 6 || !auth_ascii_ieq(header, "bearer", 6))
+    /* Stops at the first byte that differs, so never past a short
+     * header's NUL ("bearer" holds none). */
+    if (!auth_ascii_ieq(header, "bearer", 6))
         return -1;
     p = header + 6;
     /* RFC 6750: 1*SP between the scheme and the token; tabs are not SP. */
@@ -64,13 +104,62 @@ int auth_bearer_parse(const char *header, const char **token, size_t *len)
         return -1;
     while (*p == ' ')
         p++;
-    start = p;
-    while (*p > 0x20 && *p < 0x7f)
-        p++;
-    if (p == start || *p != '\0')
+    n = strlen(p);
+    if (n == 0 || !auth_is_visible_ascii(p, n))
         return -1;
-    *token = start;
-    *len = (size_t)(p - start);
+    *token = p;
+    *len = n;
+    return 0;
+}
+
+/* The room auth_b64url_decode_to needs for len characters. */
+#define AUTH_B64_DECODED_MAX(len) ((len) / 4 * 3 + 2)
+
+/* Strict base64url (see auth_b64url_decode) of len characters into buf,
+ * which has room for AUTH_B64_DECODED_MAX(len) bytes: 0 and *outlen, or
+ * -1. Validates and decodes in one pass, four characters at a time; buf
+ * may hold garbage on failure. */
+static int auth_b64url_decode_to(const char *in, size_t len, unsigned char *buf, size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    const unsigned char *t = auth_b64url_table;
+    size_t n = 0, i, full = len - len % 4;
+    unsigned ok = AUTH_B64_OK;
+
+    if (len % 4 == 1)
+        return -1;
+    for (i = 0; i < full; i += 4) {
+        unsigned a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
+        uint32_t v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 |
+                     (uint32_t)(c & 63) << 6 | (uint32_t)(d & 63);
+
+        ok &= a & b & c & d;
+        buf[n] = (unsigned char)(v >> 16);
+        buf[n + 1] = (unsigned char)(v >> 8);
+        buf[n + 2] = (unsigned char)v;
+        n += 3;
+    }
+    /* Only one encoding per value: the bits of the last character that
+     * fall past the final byte must be zero. */
+    if (len - full == 2) {
+        unsigned a = t[s[i]], b = t[s[i + 1]];
+
+        ok &= a & b;
+        if ((b & 0x0f) != 0)
+            return -1;
+        buf[n++] = (unsigned char)((a & 63) << 2 | (b & 63) >> 4);
+    } else if (len - full == 3) {
+        unsigned a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]];
+
+        ok &= a & b & c;
+        if ((c & 0x03) != 0)
+            return -1;
+        buf[n++] = (unsigned char)((a & 63) << 2 | (b & 63) >> 4);
+        buf[n++] = (unsigned char)((b & 0x0f) << 4 | (c & 63) >> 2);
+    }
+    if (ok == 0)
+        return -1;
+    *outlen = n;
     return 0;
 }
 
@@ -78,8 +167,6 @@ int auth_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *
 {
     unsigned char *buf;
     size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
 
     if (out == NULL || outlen == NULL || (in == NULL && len > 0))
         return -1;
@@ -87,27 +174,12 @@ int auth_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *
     *outlen = 0;
     if (len % 4 == 1)
         return -1;
-    for (size_t i = 0; i < len; i++)
-        if (auth_b64url_value((unsigned char)in[i]) < 0)
-            return -1;
-    /* Only one encoding per value: the bits of the last character that
-     * fall past the final byte must be zero. */
-    if (len % 4 == 2 && (auth_b64url_value((unsigned char)in[len - 1]) & 0x0f) != 0)
-        return -1;
-    if (len % 4 == 3 && (auth_b64url_value((unsigned char)in[len - 1]) & 0x03) != 0)
-        return -1;
-
-    buf = malloc(len / 4 * 3 + 3 + 1);
+    buf = malloc(AUTH_B64_DECODED_MAX(len) + 1);
     if (buf == NULL)
         return -2;
-    for (size_t i = 0; i < len; i++) {
-        acc = (acc << 6) | (uint32_t)auth_b64url_value((unsigned char)in[i]);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+    if (auth_b64url_decode_to(in, len, buf, &n) != 0) {
+        free(buf);
+        return -1;
     }
     buf[n] = '\0';
     *out = buf;
@@ -162,29 +234,37 @@ enum auth_seg_err {
     AUTH_SEG_NOMEM,
 };
 
-/* Decodes one base64url segment holding a JSON object into *obj. */
-static enum auth_seg_err auth_segment_object(const char *seg, size_t len, json_object **obj)
+/* Segments whose JSON text fits here are decoded on the stack (a Firebase
+ * ID token's payload is under 1 kB); longer ones in a malloc'd buffer. */
+#define AUTH_SEG_STACK 4096
+
+/* Decodes one base64url segment holding a JSON object into *obj, with tok
+ * (made by the caller, shared by the header and the payload: reset here). */
+static enum auth_seg_err auth_segment_object(json_tokener *tok, const char *seg, size_t len,
+                                             json_object **obj)
 {
     enum auth_seg_err err = AUTH_SEG_NOT_JSON;
-    unsigned char *raw = NULL;
-    size_t rawlen;
-    json_tokener *tok = NULL;
+    unsigned char stackbuf[AUTH_SEG_STACK], *raw = stackbuf, *heap = NULL;
+    size_t rawlen = 0;
     json_object *o = NULL;
-    int rc;
 
     *obj = NULL;
-    rc = auth_b64url_decode(seg, len, &raw, &rawlen);
-    if (rc != 0)
-        return rc == -2 ? AUTH_SEG_NOMEM : AUTH_SEG_BASE64;
+    if (len % 4 == 1)
+        return AUTH_SEG_BASE64;
+    if (AUTH_B64_DECODED_MAX(len) > sizeof(stackbuf)) {
+        heap = malloc(AUTH_B64_DECODED_MAX(len));
+        if (heap == NULL)
+            return AUTH_SEG_NOMEM;
+        raw = heap;
+    }
+    if (auth_b64url_decode_to(seg, len, raw, &rawlen) != 0) {
+        err = AUTH_SEG_BASE64;
+        goto done;
+    }
     /* JSON text never holds a raw NUL; json-c would stop short at one. */
     if (rawlen > INT32_MAX || memchr(raw, '\0', rawlen) != NULL)
         goto done;
-    tok = json_tokener_new_ex(AUTH_MAX_JSON_DEPTH);
-    if (tok == NULL) {
-        err = AUTH_SEG_NOMEM;
-        goto done;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_reset(tok);
     o = json_tokener_parse_ex(tok, (const char *)raw, (int)rawlen);
     /* Strict json-c consumes trailing whitespace; anything else left over
      * (or an incomplete text) is refused. */
@@ -200,9 +280,7 @@ static enum auth_seg_err auth_segment_object(const char *seg, size_t len, json_o
     err = AUTH_SEG_OK;
 done:
     json_object_put(o);
-    if (tok != NULL) /* json-c does not accept NULL here */
-        json_tokener_free(tok);
-    free(raw);
+    free(heap);
     return err;
 }
 
@@ -248,6 +326,7 @@ int auth_jwt_parse(const char *token, size_t len, auth_jwt *out, char *why, size
     const char *dot1, *dot2, *reason = "bad token";
     size_t hlen, plen, slen, alg_len;
     enum auth_seg_err err;
+    json_tokener *tok = NULL;
 
     if (out == NULL) {
         auth_why(why, whylen, "bad arguments");
@@ -276,16 +355,25 @@ int auth_jwt_parse(const char *token, size_t len, auth_jwt *out, char *why, size
         return -1;
     }
 
-    err = auth_segment_object(token, hlen, &out->header);
+    /* One tokener for both segments. */
+    tok = json_tokener_new_ex(AUTH_MAX_JSON_DEPTH);
+    if (tok == NULL) {
+        reason = "out of memory";
+        goto fail;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    err = auth_segment_object(tok, token, hlen, &out->header);
     if (err != AUTH_SEG_OK) {
         reason = auth_seg_reason(err, 1);
         goto fail;
     }
-    err = auth_segment_object(dot1 + 1, plen, &out->payload);
+    err = auth_segment_object(tok, dot1 + 1, plen, &out->payload);
     if (err != AUTH_SEG_OK) {
         reason = auth_seg_reason(err, 0);
         goto fail;
     }
+    json_tokener_free(tok);
+    tok = NULL;
     switch (auth_b64url_decode(dot2 + 1, slen, &out->sig, &out->sig_len)) {
     case 0:
         break;
@@ -307,6 +395,8 @@ int auth_jwt_parse(const char *token, size_t len, auth_jwt *out, char *why, size
     return 0;
 
 fail:
+    if (tok != NULL) /* json-c does not accept NULL here */
+        json_tokener_free(tok);
     auth_jwt_free(out);
     auth_why(why, whylen, reason);
     return -1;

@@ -36,10 +36,19 @@ static const char *const auth_reserved_claims[] = {
     NULL,
 };
 
+/* Copies msg into why, cut to whylen - 1 bytes (as snprintf would, without
+ * its cost on every verified token). */
 static void auth_why(char *why, size_t whylen, const char *msg)
 {
-    if (why != NULL && whylen > 0)
-        snprintf(why, whylen, "%s", msg);
+    size_t n;
+
+    if (why == NULL || whylen == 0)
+        return;
+    n = strlen(msg);
+    if (n >= whylen)
+        n = whylen - 1;
+    memcpy(why, msg, n);
+    why[n] = '\0';
 }
 
 /* The string member key of obj when it is a string: NULL when absent or of
@@ -89,9 +98,132 @@ static int auth_claim_time(json_object *payload, const char *key, int64_t *t)
 
 static int auth_is_reserved(const char *key)
 {
+    /* The first byte rules out most names without a call. */
     for (size_t i = 0; auth_reserved_claims[i] != NULL; i++)
-        if (strcmp(auth_reserved_claims[i], key) == 0)
+        if (auth_reserved_claims[i][0] == key[0] && strcmp(auth_reserved_claims[i], key) == 0)
             return 1;
+    return 0;
+}
+
+/* A growing string, first in the caller's buffer, then malloc'd. */
+typedef struct auth_sb {
+    char *s;
+    size_t len, cap;
+    int is_heap;
+    int is_nomem;
+} auth_sb;
+
+static void auth_sb_put(auth_sb *b, const char *s, size_t n)
+{
+    if (b->is_nomem)
+        return;
+    if (n >= b->cap - b->len) {
+        size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
+        char *q = b->is_heap ? realloc(b->s, cap) : malloc(cap);
+
+        if (q == NULL) {
+            b->is_nomem = 1;
+            return;
+        }
+        if (!b->is_heap)
+            memcpy(q, b->s, b->len);
+        b->s = q;
+        b->cap = cap;
+        b->is_heap = 1;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+}
+
+/* key as a JSON string, escaped exactly as json-c's serialiser does with
+ * JSON_C_TO_STRING_NOSLASHESCAPE (so that claims_json reads as it did when
+ * json-c wrote the whole object): \b \f \n \r \t \" \\ by name, other
+ * control characters as \u00xx (lower-case hex), every other byte as is. */
+static void auth_sb_key(auth_sb *b, const char *key)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = key, *p;
+
+    auth_sb_put(b, "\"", 1);
+    for (p = key; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        char esc[6];
+        size_t n = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        auth_sb_put(b, run, (size_t)(p - run));
+        run = p + 1;
+        esc[0] = '\\';
+        switch (c) {
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0x0f];
+            n = 6;
+            break;
+        }
+        auth_sb_put(b, esc, n);
+    }
+    auth_sb_put(b, run, (size_t)(p - run));
+    auth_sb_put(b, "\":", 2);
+}
+
+/* The custom claims (the payload's members that are not reserved) as a
+ * compact JSON object, written straight from the payload: no intermediate
+ * json-c object. Each value is json-c's own serialisation of it. Returns 0,
+ * or -1 out of memory (b's buffer is then released). */
+static int auth_claims_json(json_object *payload, auth_sb *b)
+{
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    int is_first = 1;
+
+    auth_sb_put(b, "{", 1);
+    json_object_object_foreach(payload, key, val)
+    {
+        const char *v;
+        size_t vlen = 0;
+
+        if (auth_is_reserved(key))
+            continue;
+        if (!is_first)
+            auth_sb_put(b, ",", 1);
+        is_first = 0;
+        auth_sb_key(b, key);
+        v = json_object_to_json_string_length(val, flags, &vlen);
+        if (v == NULL) {
+            b->is_nomem = 1;
+            break;
+        }
+        auth_sb_put(b, v, vlen);
+    }
+    auth_sb_put(b, "}", 1);
+    if (b->is_nomem) {
+        if (b->is_heap)
+            free(b->s);
+        return -1;
+    }
     return 0;
 }
 
@@ -166,43 +298,29 @@ typedef struct auth_claims {
 static auth_verdict auth_principal_new(json_object *payload, const auth_claims *c,
                                        lx_principal **out)
 {
-    json_object *custom, *v;
-    const char *claims;
-    size_t claims_len, total;
+    char stackbuf[512];
+    auth_sb claims = {.s = stackbuf, .cap = sizeof(stackbuf)};
+    json_object *v;
+    size_t total;
     lx_principal *p;
     char *cursor;
 
-    custom = json_object_new_object();
-    if (custom == NULL)
+    if (auth_claims_json(payload, &claims) != 0)
         return AUTH_E_NOMEM;
-    json_object_object_foreach(payload, key, val)
-    {
-        if (auth_is_reserved(key))
-            continue;
-        if (json_object_object_add(custom, key, json_object_get(val)) != 0) {
-            json_object_put(val);
-            json_object_put(custom);
-            return AUTH_E_NOMEM;
-        }
-    }
-    claims = json_object_to_json_string_length(
-        custom, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &claims_len);
-    if (claims == NULL) {
-        json_object_put(custom);
-        return AUTH_E_NOMEM;
-    }
-    total = sizeof(*p) + c->sub_len + 1 + c->iss_len + 1 + claims_len + 1;
+    total = sizeof(*p) + c->sub_len + 1 + c->iss_len + 1 + claims.len + 1;
     total += c->email != NULL ? c->email_len + 1 : 0;
     total += c->name != NULL ? c->name_len + 1 : 0;
     total += c->picture != NULL ? c->picture_len + 1 : 0;
     total += c->phone != NULL ? c->phone_len + 1 : 0;
     total += c->provider != NULL ? c->provider_len + 1 : 0;
     total += c->tenant != NULL ? c->tenant_len + 1 : 0;
-    p = calloc(1, total);
+    p = malloc(total);
     if (p == NULL) {
-        json_object_put(custom);
+        if (claims.is_heap)
+            free(claims.s);
         return AUTH_E_NOMEM;
     }
+    memset(p, 0, sizeof(*p));
     cursor = (char *)(p + 1);
     p->struct_size = (uint32_t)sizeof(*p);
     p->uid = auth_put(&cursor, c->sub, c->sub_len);
@@ -213,15 +331,17 @@ static auth_verdict auth_principal_new(json_object *payload, const auth_claims *
     p->sign_in_provider = auth_put(&cursor, c->provider, c->provider_len);
     p->tenant = auth_put(&cursor, c->tenant, c->tenant_len);
     p->issuer = auth_put(&cursor, c->iss, c->iss_len);
-    p->claims_json = auth_put(&cursor, claims, claims_len);
+    p->claims_json = auth_put(&cursor, claims.s, claims.len);
+    if (claims.is_heap)
+        free(claims.s);
     p->auth_time = c->auth_time;
     p->iat = c->iat;
     p->exp = c->exp;
     p->email_verified = json_object_object_get_ex(payload, "email_verified", &v) &&
                         json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-    p->is_admin = json_object_object_get_ex(custom, "admin", &v) &&
+    /* "admin" is not reserved: it is a custom claim whenever present. */
+    p->is_admin = json_object_object_get_ex(payload, "admin", &v) &&
                   json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-    json_object_put(custom);
     *out = p;
     return AUTH_OK;
 }

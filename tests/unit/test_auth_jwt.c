@@ -82,6 +82,39 @@ static void test_bearer_refusals(void **state)
     }
 }
 
+/* Every byte value (but NUL, which ends the header) at every position of
+ * tokens of 1 to 40 bytes (the token is checked a word at a time): accepted
+ * exactly when it is visible ASCII, 0x21..0x7e. */
+static void test_bearer_every_byte_everywhere(void **state)
+{
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int b = 1; b < 256; b++) {
+                char header[64];
+                const char *tok = NULL;
+                size_t n = 0;
+                int want = b > 0x20 && b < 0x7f, rc;
+
+                memcpy(header, "Bearer ", 7);
+                memset(header + 7, 'a', len);
+                header[7 + pos] = (char)b;
+                header[7 + len] = '\0';
+                rc = auth_bearer_parse(header, &tok, &n);
+                /* A space first is one more separator, not the token (which
+                 * must not then be empty). */
+                if (b == ' ' && pos == 0)
+                    want = len > 1;
+                if (rc != (want ? 0 : -1))
+                    fail_msg("len %zu pos %zu byte %d: %d", len, pos, b, rc);
+                if (rc == 0) {
+                    assert_ptr_equal(tok + n, header + 7 + len);
+                    assert_int_equal(n, b == ' ' && pos == 0 ? len - 1 : len);
+                }
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- base64url */
 
 static int decodes_to(const char *in, const char *want)
@@ -173,6 +206,62 @@ static void test_b64url_round_trip_every_length(void **state)
         assert_memory_equal(dec, data, len);
         free(enc);
         free(dec);
+    }
+}
+
+/* Every byte value at every position of a full quad and of both short
+ * tails, against a bit-by-bit reference: accepted exactly when the byte is
+ * in the alphabet (and, last in a tail, leaves the unused bits zero), and
+ * then decoded to the same bytes. */
+static void test_b64url_every_byte_everywhere(void **state)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char *const bases[] = {"Zm9vYmFy", "Zm9vZg", "Zm9vZm8", "QUJD"};
+
+    for (size_t bi = 0; bi < sizeof(bases) / sizeof(bases[0]); bi++) {
+        size_t len = strlen(bases[bi]);
+
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int b = 0; b < 256; b++) {
+                char in[16];
+                unsigned char want[16], *out = NULL;
+                size_t n = 0, wn = 0;
+                uint32_t acc = 0;
+                int bits = 0, ok = 1, rc;
+
+                memcpy(in, bases[bi], len);
+                in[pos] = (char)b;
+                for (size_t i = 0; i < len; i++) {
+                    const char *c = in[i] != '\0' ? strchr(alphabet, in[i]) : NULL;
+
+                    if (c == NULL) {
+                        ok = 0;
+                        break;
+                    }
+                    acc = acc << 6 | (uint32_t)(c - alphabet);
+                    bits += 6;
+                    if (bits >= 8) {
+                        bits -= 8;
+                        want[wn++] = (unsigned char)(acc >> bits);
+                        acc &= (1u << bits) - 1;
+                    }
+                }
+                if (ok && acc != 0)
+                    ok = 0; /* unused bits set */
+                rc = auth_b64url_decode(in, len, &out, &n);
+                if (rc != (ok ? 0 : -1))
+                    fail_msg("base %zu pos %zu byte %d: %d", bi, pos, b, rc);
+                if (ok) {
+                    assert_int_equal(n, wn);
+                    assert_memory_equal(out, want, wn);
+                    assert_int_equal(out[n], 0);
+                } else {
+                    assert_null(out);
+                }
+                free(out);
+            }
+        }
     }
 }
 
@@ -453,9 +542,11 @@ int main(void)
         cmocka_unit_test(test_bearer_scheme_any_case),
         cmocka_unit_test(test_bearer_repeated_spaces_allowed),
         cmocka_unit_test(test_bearer_refusals),
+        cmocka_unit_test(test_bearer_every_byte_everywhere),
         cmocka_unit_test(test_b64url_rfc4648_vectors),
         cmocka_unit_test(test_b64url_strictness),
         cmocka_unit_test(test_b64url_round_trip_every_length),
+        cmocka_unit_test(test_b64url_every_byte_everywhere),
         cmocka_unit_test(test_jwt_parse_fills_the_fields),
         cmocka_unit_test(test_jwt_parse_empty_signature),
         cmocka_unit_test(test_jwt_parse_non_string_alg_and_kid_read_as_absent),

@@ -1271,6 +1271,71 @@ static void test_verify_claims_json_and_is_admin(void **state)
     free(p);
 }
 
+/* claims_json is written straight from the payload (no json-c object in
+ * between): it must read byte for byte as json-c's own serialisation of the
+ * custom claims, escapes, numbers, nesting, duplicates and order included. */
+static void test_verify_claims_json_matches_json_c(void **state)
+{
+    static const char *const reserved[] = {
+        "acr",   "amr",     "at_hash", "aud",      "auth_time",      "azp",  "cnf",
+        "c_hash", "exp",    "iat",     "iss",      "jti",            "nbf",  "nonce",
+        "sub",   "firebase", "uid",    "user_id",  "email",          "email_verified",
+        "name",  "picture", "phone_number", NULL};
+    static const char *const customs[] = {
+        "",
+        ",\"admin\":true",
+        ",\"a\\\"b\":1,\"c\\\\d\":\"x/y\",\"sl/ash\":{\"n\":{\"m\":[true,false,null]}}",
+        ",\"e\\u0001f\":[1,2.50,-0.0,1e3,1E-2],\"tab\\tkey\":null,\"\\b\\f\\n\\r\\u001f\":\"\\u007f\"",
+        ",\"\\u00fcn\\u00ef\":\"\\u00e9\\ud83d\\ude00\",\"\":\"\",\"\\u002f\":\"\\/\"",
+        ",\"big\":12345678901234567890,\"neg\":-9223372036854775808,\"dbl\":1.0000000000000002",
+        ",\"dup\":1,\"mid\":\"m\",\"dup\":{\"x\":[]},\"admin\":false,\"role\":\"editor\"",
+        ",\"\\u00e9\\u0000x\":1", /* json-c keeps a key up to its NUL */
+    };
+
+    /* Claims longer than the verifier's stack buffers (claims_json and a
+     * decoded segment). */
+    static char big[6000];
+    size_t n_customs = sizeof(customs) / sizeof(customs[0]);
+
+    memcpy(big, ",\"long\":\"", 9);
+    memset(big + 9, 'x', 5000);
+    strcpy(big + 5009, "\",\"k\\n\":[1,2]");
+    for (size_t i = 0; i <= n_customs; i++) {
+        char pay[8192];
+        json_object *parsed, *want;
+        lx_principal *p;
+
+        snprintf(pay, sizeof(pay),
+                 "{\"iss\":\"" ISS "\",\"aud\":\"" PROJECT "\",\"auth_time\":%lld,"
+                 "\"sub\":\"u1\",\"iat\":%lld,\"exp\":%lld,\"name\":\"Ada\","
+                 "\"firebase\":{\"sign_in_provider\":\"password\"}%s}",
+                 (long long)(NOW - 60), (long long)(NOW - 60), (long long)(NOW + 3540),
+                 i < n_customs ? customs[i] : big);
+        parsed = json_tokener_parse(pay);
+        assert_non_null(parsed);
+        want = json_object_new_object();
+        json_object_object_foreach(parsed, key, val)
+        {
+            int is_reserved = 0;
+
+            for (size_t r = 0; reserved[r] != NULL; r++)
+                is_reserved |= strcmp(reserved[r], key) == 0;
+            if (!is_reserved)
+                json_object_object_add(want, key, json_object_get(val));
+        }
+        assert_int_equal(verify_mode(mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", pay, fx.k1),
+                                     AUTH_MODE_FIREBASE, &p),
+                         AUTH_OK);
+        assert_string_equal(p->claims_json,
+                            json_object_to_json_string_ext(
+                                want, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        assert_int_equal(p->is_admin, i == 1);
+        free(p);
+        json_object_put(want);
+        json_object_put(parsed);
+    }
+}
+
 static void test_verify_nul_in_exposed_claims_refused(void **state)
 {
     assert_int_equal(verify(good_with("email", json_object_new_string_len("a@b.c\0.evil", 11))),
@@ -1458,6 +1523,7 @@ int main(void)
         cmocka_unit_test(test_verify_pkcs1_padding_forgeries_refused),
         cmocka_unit_test(test_verify_oidc_rs256_and_es256),
         cmocka_unit_test(test_verify_claims_json_and_is_admin),
+        cmocka_unit_test(test_verify_claims_json_matches_json_c),
         cmocka_unit_test(test_verify_nul_in_exposed_claims_refused),
         cmocka_unit_test(test_verify_leeway_is_clamped),
         cmocka_unit_test(test_verify_bad_arguments),
