@@ -39,23 +39,6 @@ set -euo pipefail
 PPATH=${LX_AUTH_BENCH_PATH:-/protected/health}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-QUICK=0
-for arg in "$@"; do
-    case $arg in
-    --quick) QUICK=1 ;;
-    -h | --help)
-        sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-        exit 0
-        ;;
-    *)
-        echo "auth.sh: unknown argument '$arg' (usage: bench/auth.sh [--quick])" >&2
-        exit 2
-        ;;
-    esac
-done
-
-if ((QUICK)); then DURATION=3 RUNS=1; else DURATION=10 RUNS=3; fi
-CONNS=(64 256)
 LEXIAID_BIN=${LEXIAID_BIN:-$ROOT/_build/lexiaid}
 HEALTH_SO=${LEXIAID_PLUGIN_DIR:-$ROOT/_build/plugins/health/.libs}/health.so
 AUTH_SO=${LEXIAID_PLUGIN_DIR:-$ROOT/_build/plugins/auth/.libs}/auth.so
@@ -74,6 +57,7 @@ TARGET_CACHED=0.85
 BENCH_NAME=auth.sh
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+bench_args "${BASH_SOURCE[0]}" "$@"
 
 # ------------------------------------------------------------------ tools
 ((BASH_VERSINFO[0] >= 5)) || die "needs bash >= 5 (EPOCHREALTIME); this is $BASH_VERSION"
@@ -191,7 +175,7 @@ bench_mode() {
         die "lexiaid did not answer /health: $(tail -n 3 "$TMP/lexiaid-$mode.err" | tr '\n' ' ')"
     # Both workers hold the keys once the route answers 200 a few times.
     for ((i = 0; i < 200; i++)); do
-        st=$(http_status "$PORT" $PPATH "Authorization: Bearer $TOKEN")
+        st=$(http_status "$PORT" "$PPATH" "Authorization: Bearer $TOKEN")
         [[ $st == 200 ]] && break
         sleep 0.05
     done
@@ -201,10 +185,10 @@ bench_mode() {
         for ((run = 1; run <= RUNS; run++)); do
             # /health and the protected route back to back, so that noise
             # from the rest of the machine hits both.
-            for path in /health $PPATH; do
+            for path in /health "$PPATH"; do
                 name=$mode-${path//[^a-z]/}
                 WRK_ARGS=()
-                [[ $path == $PPATH ]] && WRK_ARGS=(-H "Authorization: Bearer $TOKEN")
+                [[ $path == "$PPATH" ]] && WRK_ARGS=(-H "Authorization: Bearer $TOKEN")
                 log "$mode: wrk -t1 -c$c -d${DURATION}s $path, run $run/$RUNS"
                 run_wrk "$name" "$c" "$run" "$path" "${pids[@]}"
                 local key=$mode:$path:$c
@@ -234,7 +218,7 @@ cold_run() {
     write_conf "$conf" ""
     log "cold start $n: keys answer after $COLD_DELAY_MS ms; $COLD_REQUESTS requests at once"
     out=$TMP/burst-$n.txt
-    timeout -k 2 30 python3 -S "$ROOT/bench/auth_util.py" burst "$PORT" $PPATH "$TOKEN" \
+    timeout -k 2 30 python3 -S "$ROOT/bench/auth_util.py" burst "$PORT" "$PPATH" "$TOKEN" \
         "$COLD_REQUESTS" "$TMP/burst-$n.ready" >"$out" &
     bpid=$!
     STARTED+=("$bpid")
@@ -360,7 +344,7 @@ report() {
     local p
     for m in "${MODES[@]}"; do
         for c in "${CONNS[@]}"; do
-            for p in /health $PPATH; do
+            for p in /health "$PPATH"; do
                 while IFS= read -r note; do
                     if [[ -n $note ]]; then echo "- $m @$c $p $note"; fi
                 done <<<"${R[$m:$p:$c:notes]:-}"

@@ -16,6 +16,29 @@
 # shellcheck shell=bash disable=SC2034,SC2153
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+
+# bench_args SCRIPT ARGS...: the options both scripts take (--quick, -h);
+# sets QUICK, DURATION, RUNS and CONNS. -h prints SCRIPT's header comment.
+bench_args() {
+    local script=$1 arg
+    shift
+    QUICK=0
+    for arg in "$@"; do
+        case $arg in
+        --quick) QUICK=1 ;;
+        -h | --help)
+            sed -n '2,/^$/s/^# \{0,1\}//p' "$script"
+            exit 0
+            ;;
+        *)
+            echo "${script##*/}: unknown argument '$arg' (usage: bench/${script##*/} [--quick])" >&2
+            exit 2
+            ;;
+        esac
+    done
+    if ((QUICK)); then DURATION=3 RUNS=1; else DURATION=10 RUNS=3; fi
+    CONNS=(64 256)
+}
 die() {
     printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2
     exit 1

@@ -28,23 +28,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-QUICK=0
-for arg in "$@"; do
-    case $arg in
-    --quick) QUICK=1 ;;
-    -h | --help)
-        sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-        exit 0
-        ;;
-    *)
-        echo "run.sh: unknown argument '$arg' (usage: bench/run.sh [--quick])" >&2
-        exit 2
-        ;;
-    esac
-done
-
-if ((QUICK)); then DURATION=3 RUNS=1; else DURATION=10 RUNS=3; fi
-CONNS=(64 256)
 LEXIAID_BIN=${LEXIAID_BIN:-$ROOT/_build/lexiaid}
 LEXIAID_PLUGIN=${LEXIAID_PLUGIN:-$ROOT/_build/plugins/health/.libs/health.so}
 LEXIAID_BENCH_CONF=${LEXIAID_BENCH_CONF:-}
@@ -57,6 +40,7 @@ SAMPLE_S=0.5       # RSS/CPU sampling period under load
 BENCH_NAME=run.sh
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+bench_args "${BASH_SOURCE[0]}" "$@"
 
 # ------------------------------------------------------------------ tools
 ((BASH_VERSINFO[0] >= 5)) || die "needs bash >= 5 (EPOCHREALTIME); this is $BASH_VERSION"

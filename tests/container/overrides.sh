@@ -30,14 +30,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
-shared="${LX_SHARED_DIR:-$root/../shared}"
-base_tool="$shared/tools/docker-offline-base.sh"
-work="${LX_DOCKER_WORK:-/tmp/lexiaid-docker}"
 extra_ca="${LX_EXTRA_CA_CERTS-/etc/ssl/certs/ca-certificates.crt}"
-DOCKER=/usr/bin/docker
 run_id="lxov$$"
 tmp="$(mktemp -d)"
-started_dockerd=""
+# shellcheck source=tests/container/lib.sh
+. "$root/tests/container/lib.sh"
 up_projects=()
 host_port=""
 emu_port=""
@@ -48,20 +45,7 @@ for w in "${targets[@]}"; do
     case "$w" in postgres | emulator) ;; *) echo "usage: $0 [postgres|emulator]..." >&2; exit 2 ;; esac
 done
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what="$1"; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
-now() { echo "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-dk() { timeout "${DK_TIMEOUT:-60}" "$DOCKER" "$@"; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 compose() { # compose PROJECT OVERRIDE ARGS...: the base file plus one override
     local project="$1" override="$2"
@@ -80,12 +64,7 @@ cleanup() {
     for n in $(dk network ls -q --filter "name=${run_id}" 2>/dev/null); do dk network rm "$n" >/dev/null 2>&1; done
     for v in $(dk volume ls -q --filter "name=${run_id}" 2>/dev/null); do dk volume rm -f "$v" >/dev/null 2>&1; done
     rm -rf "$tmp"
-    if [ -n "$started_dockerd" ]; then
-        kill "$started_dockerd" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$started_dockerd" 2>/dev/null && kill -9 "$started_dockerd" 2>/dev/null
-        echo "stopped the dockerd started here (pid $started_dockerd)"
-    fi
+    engine_stop
     exit "$rc"
 }
 trap cleanup EXIT
@@ -117,16 +96,7 @@ build() { # build IMAGE CONTEXT: prints the seconds it took
 }
 
 # ---------------------------------------------------------------- engine, base image, lexiaid
-if [ ! -f "$base_tool" ]; then
-    echo "overrides: $base_tool not found (set LX_SHARED_DIR)" >&2
-    exit 1
-fi
-bash "$base_tool" "$work" | tee "$tmp/base.log"
-if grep -q '^engine: started dockerd' "$tmp/base.log"; then
-    started_dockerd="$(cat "$work/dockerd.pid")"
-fi
-command -v docker-compose >/dev/null || { echo "docker-compose missing" >&2; exit 1; }
-command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh --test)" >&2; exit 1; }
+engine_start "overrides"
 mkdir -p "$tmp/credentials"
 t_all=$(now)
 build lexiaid:local . || { echo "$pass passed, $fail failed"; exit 1; }

@@ -25,30 +25,17 @@ cd "$root"
 write_doc="${LX_CONTAINER_WRITE_DOC:-0}"
 [ "${1:-}" = "--write-doc" ] && write_doc=1
 
-shared="${LX_SHARED_DIR:-$root/../shared}"
-base_tool="$shared/tools/docker-offline-base.sh"
-work="${LX_DOCKER_WORK:-/tmp/lexiaid-docker}"
-DOCKER=/usr/bin/docker           # the engine's own client (another may stand first on PATH)
 IMAGE=lexiaid:local
 MAX_IMAGE_MB=133
 run_id="lxct$$"
 tmp="$(mktemp -d)"
-started_dockerd=""
+# shellcheck source=tests/container/lib.sh
+. "$root/tests/container/lib.sh"
 containers=()
 volumes=()
 compose_up=0
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what="$1"; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
-now() { echo "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-dk() { timeout "${DK_TIMEOUT:-60}" "$DOCKER" "$@"; }
 
 compose() {
     # docker-compose 1.29 talks to the engine itself; it must find the Debian client's engine.
@@ -65,20 +52,12 @@ cleanup() {
     for n in $(dk network ls -q --filter "name=${run_id}" 2>/dev/null); do dk network rm "$n" >/dev/null 2>&1; done
     for v in $(dk volume ls -q --filter "name=${run_id}" 2>/dev/null); do dk volume rm -f "$v" >/dev/null 2>&1; done
     rm -rf "$tmp"
-    if [ -n "$started_dockerd" ]; then
-        kill "$started_dockerd" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$started_dockerd" 2>/dev/null && kill -9 "$started_dockerd" 2>/dev/null
-        echo "stopped the dockerd started here (pid $started_dockerd)"
-    fi
+    engine_stop
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 http_code() { # http_code URL
     curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
 }
@@ -114,16 +93,7 @@ run_lexiaid() { # run_lexiaid NAME PORT VOLUME [docker run options...]
 }
 
 # ---------------------------------------------------------------- engine and base image
-if [ ! -f "$base_tool" ]; then
-    echo "container tests: $base_tool not found (set LX_SHARED_DIR)" >&2
-    exit 1
-fi
-bash "$base_tool" "$work" | tee "$tmp/base.log"
-if grep -q '^engine: started dockerd' "$tmp/base.log"; then
-    started_dockerd="$(cat "$work/dockerd.pid")"
-fi
-command -v docker-compose >/dev/null || { echo "docker-compose missing" >&2; exit 1; }
-command -v curl >/dev/null || { echo "curl missing (scripts/deps.sh --test)" >&2; exit 1; }
+engine_start "container tests"
 
 # ---------------------------------------------------------------- static checks
 check "deploy/k8s manifests (tests/container/check-k8s.py)" \
