@@ -11,6 +11,28 @@
  * every member up to `health`. */
 #define LX_PLUGIN_SIZE_1_0 (offsetof(lx_plugin, health) + sizeof(((lx_plugin *)0)->health))
 
+/* The descriptor size that holds `commands` (ABI 1.1). */
+#define LX_PLUGIN_SIZE_COMMANDS                                                            \
+    (offsetof(lx_plugin, commands) + sizeof(((lx_plugin *)0)->commands))
+
+/* A command name: [a-z][a-z0-9-]* */
+static int lx_is_command_name(const char *s)
+{
+    if (s == NULL || !(*s >= 'a' && *s <= 'z'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+            return 0;
+    return 1;
+}
+
+const lx_command *lx_plugin_commands(const lx_plugin *p)
+{
+    if (p == NULL || p->struct_size < LX_PLUGIN_SIZE_COMMANDS)
+        return NULL;
+    return p->commands;
+}
+
 static int lx_is_ident(const char *s)
 {
     if (s == NULL || *s == '\0')
@@ -78,7 +100,44 @@ int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name,
                 return LX_EINVAL;
             }
     }
+    const lx_command *cmds = lx_plugin_commands(p);
+    for (const lx_command *c = cmds; c != NULL && c->name != NULL; c++) {
+        if (!lx_is_command_name(c->name) || c->run == NULL) {
+            snprintf(err, errlen,
+                     "%s: plugin '%s' has a command with a bad name (not [a-z][a-z0-9-]*) or no "
+                     "run function",
+                     path, p->name);
+            return LX_EINVAL;
+        }
+        for (const lx_command *d = cmds; d != c; d++)
+            if (strcmp(d->name, c->name) == 0) {
+                snprintf(err, errlen, "%s: plugin '%s' has two commands named '%s'", path,
+                         p->name, c->name);
+                return LX_EINVAL;
+            }
+    }
     return LX_OK;
+}
+
+int lx_loader_check_commands(const lx_loaded *items, size_t n, lx_errs *errs)
+{
+    int rc = LX_OK;
+
+    for (size_t i = 0; i < n; i++)
+        for (const lx_command *c = lx_plugin_commands(items[i].desc); c && c->name; c++)
+            for (size_t j = 0; j < i; j++)
+                for (const lx_command *d = lx_plugin_commands(items[j].desc); d && d->name; d++)
+                    if (strcmp(c->name, d->name) == 0) {
+                        const lx_plugin_conf *pc = items[i].pconf;
+                        lx_errs_add(errs,
+                                    "%s:%d: command '%s' is offered by two plugins: '%s' (%s) "
+                                    "and '%s' (%s)",
+                                    pc ? pc->file : "?", pc ? pc->line : 0, c->name,
+                                    items[j].desc->name, items[j].path ? items[j].path : "?",
+                                    items[i].desc->name, items[i].path ? items[i].path : "?");
+                        rc = LX_EINVAL;
+                    }
+    return rc;
 }
 
 static int lx_provides(const lx_plugin *p, const char *svc)
@@ -210,6 +269,8 @@ int lx_plugins_load(const lx_conf *conf, lx_plugins **out, lx_errs *errs)
         it->desc = desc;
     }
     if (rc == LX_OK)
+        rc = lx_loader_check_commands(ps->items, ps->n, errs);
+    if (rc == LX_OK)
         rc = lx_loader_order(ps->items, ps->n, ps->order, errs);
     if (rc != LX_OK) {
         lx_plugins_free(ps);
@@ -280,6 +341,18 @@ const lx_handler *lx_loaded_handler(const lx_loaded *item, const char *name)
     for (const lx_handler *h = item->desc->handlers; h->name != NULL; h++)
         if (strcmp(h->name, name) == 0)
             return h;
+    return NULL;
+}
+
+const lx_command *lx_plugins_command(const lx_plugins *ps, const char *name, lx_loaded **item)
+{
+    for (size_t i = 0; ps != NULL && i < ps->n; i++)
+        for (const lx_command *c = lx_plugin_commands(ps->items[i].desc); c && c->name; c++)
+            if (strcmp(c->name, name) == 0) {
+                if (item != NULL)
+                    *item = &ps->items[i];
+                return c;
+            }
     return NULL;
 }
 

@@ -1,6 +1,7 @@
 /*
  * The plugin loader: dlopen(RTLD_NOW|RTLD_LOCAL) each enabled plugin of the
- * config, check its descriptor against the core's ABI, order the plugins by
+ * config, check its descriptor against the core's ABI (and, since 1.1, its
+ * commands: unique across plugins), order the plugins by
  * the services they provide and require, and run their init hooks in that
  * order. Plugins are never unloaded while the process lives.
  */
@@ -34,6 +35,16 @@ typedef struct lx_plugins {
 int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name, char *err,
                     size_t errlen);
 
+/* The commands of a descriptor (NULL-terminated), or NULL when it offers
+ * none or was built before ABI 1.1 (its struct_size does not reach the
+ * member, which is then never read). Pure. */
+const lx_command *lx_plugin_commands(const lx_plugin *p);
+
+/* Refuses two plugins of items offering the same command name: a line in
+ * errs per clash, naming both plugins and their files. Returns LX_OK or
+ * LX_EINVAL. Pure. */
+int lx_loader_check_commands(const lx_loaded *items, size_t n, lx_errs *errs);
+
 /* Orders items so that every plugin comes after the providers of what it
  * requires, keeping config order otherwise. Fills order[n]. Returns LX_OK,
  * or LX_EINVAL with a line in errs per unmet requirement or cycle. Pure. */
@@ -63,6 +74,10 @@ lx_loaded *lx_plugins_find(const lx_plugins *ps, const char *name, size_t len);
 
 /* The handler `name` of a loaded plugin, or NULL. */
 const lx_handler *lx_loaded_handler(const lx_loaded *item, const char *name);
+
+/* The command `name` of the loaded plugins and (if item) the plugin that
+ * offers it; NULL when none does. */
+const lx_command *lx_plugins_command(const lx_plugins *ps, const char *name, lx_loaded **item);
 
 /* Frees the bookkeeping (the shared objects stay loaded). */
 void lx_plugins_free(lx_plugins *ps);

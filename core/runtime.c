@@ -172,22 +172,29 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
     if (rc != LX_OK)
         goto fail;
 
-    if (do_init) {
-        lx_runtime *prev = lx_current_runtime;
-        lx_current_runtime = rt;
-        rc = lx_plugins_init(rt->plugins, host, lx_before_init, lx_after_init, rt, errs);
-        lx_initialising = NULL;
-        lx_current_runtime = prev;
-        if (rc != LX_OK)
-            goto fail;
-        rt->is_initialised = 1;
-    }
-    lx_runtime_bind_states(rt);
+    if (do_init && (rc = lx_runtime_init(rt, host, errs)) != LX_OK)
+        goto fail;
     *out = rt;
     return LX_OK;
 fail:
     lx_runtime_free(rt, 1);
     return rc;
+}
+
+int lx_runtime_init(lx_runtime *rt, const lx_host *host, lx_errs *errs)
+{
+    if (rt->is_initialised)
+        return LX_ESTATE;
+    lx_runtime *prev = lx_current_runtime;
+    lx_current_runtime = rt;
+    int rc = lx_plugins_init(rt->plugins, host, lx_before_init, lx_after_init, rt, errs);
+    lx_initialising = NULL;
+    lx_current_runtime = prev;
+    if (rc != LX_OK)
+        return rc;
+    rt->is_initialised = 1;
+    lx_runtime_bind_states(rt);
+    return LX_OK;
 }
 
 int lx_runtime_prepare_metrics(lx_runtime *rt)

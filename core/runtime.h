@@ -62,10 +62,17 @@ typedef struct lx_runtime {
 /* Builds a runtime from conf (ownership of conf passes to the runtime,
  * even on failure). Loads the plugins, resolves every route's handlers and
  * middleware, compiles the router. When do_init is set, also runs the
- * plugins' init hooks with `host`. Returns LX_OK and *out, or a negative
- * code with every problem in errs. */
+ * plugins' init hooks with `host` (lx_runtime_init); without it, the
+ * routes' steps are not bound to plugin states until lx_runtime_init.
+ * Returns LX_OK and *out, or a negative code with every problem in errs. */
 int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *host,
                      lx_runtime **out, lx_errs *errs);
+
+/* Runs the plugins' init hooks of a runtime built without do_init, exactly
+ * as lx_runtime_build would, and binds the routes to the plugins' states.
+ * On failure the plugins already initialised are shut down and errs says
+ * why; the runtime is still the caller's to free. */
+int lx_runtime_init(lx_runtime *rt, const lx_host *host, lx_errs *errs);
 
 /* Makes the shared metrics for conf->server.workers workers (before fork). */
 int lx_runtime_prepare_metrics(lx_runtime *rt);

@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define LX_ABI_MAJOR 1
-#define LX_ABI_MINOR 0
+#define LX_ABI_MINOR 1
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LX_EXPORT __attribute__((visibility("default")))
@@ -113,6 +113,21 @@ typedef void (*lx_health_report_fn)(void *token, int is_ok, const char *detail);
 
 #define LX_PLUGIN_USES_HTTP_CLIENT 0x1u /* preload the HTTP client at start */
 
+/* Since 1.1: a command of the `lexiaid` program, as `lexiaid NAME ARGS...`
+ * (e.g. `lexiaid backup DEST`). The core loads the configuration and runs
+ * every enabled plugin's init() as it does before serving, but opens no
+ * socket and forks no worker; it then calls run() of the plugin that
+ * offers NAME, calls every shutdown(), and exits with run()'s result.
+ * run() may block (there is no event loop) and may use only the host's
+ * logging, configuration and memory functions. argv[0] is NAME; argv is
+ * borrowed for the call. Return 0 on success, or 1 with a message in err
+ * (printed as "lexiaid NAME: message"), or 2 for a usage error. */
+typedef struct lx_command {
+    const char *name;  /* [a-z][a-z0-9-]*, unique across plugins */
+    const char *usage; /* one line for `lexiaid -h`: "backup DEST  copy ..." */
+    int (*run)(void *state, int argc, char **argv, char *err, size_t errlen);
+} lx_command;
+
 /* The descriptor a plugin exports. Fill it with designated initialisers
  * and LX_PLUGIN_HEADER so that members added later stay zero. */
 typedef struct lx_plugin {
@@ -158,6 +173,10 @@ typedef struct lx_plugin {
      * once (the core gives up after its own timeout and ignores a late
      * report). */
     void (*health)(void *state, lx_worker *w, lx_health_report_fn report, void *token);
+
+    /* Since 1.1. Commands, terminated by an entry whose name is NULL; or
+     * NULL. Read only when struct_size covers it. */
+    const lx_command *commands;
 } lx_plugin;
 
 #define LX_PLUGIN_HEADER                                                                   \

@@ -16,11 +16,23 @@
  *   fetch     GETs ?url= through host->http_fetch
  *   aborts    how many times never's on_abort ran in this worker
  *
+ * Commands (`lexiaid -c FILE NAME ARGS...`):
+ *   echo-args  prints {"argv": [...], "healthy": ..., "data_dir": ...} on
+ *              stdout: what the core handed over, and the state of init
+ *   fail       exits 1 with a message; `fail usage` exits 2
+ * After a command, shutdown() prints "testplug: shutdown" on stdout, so the
+ * tests see that it runs after the command.
+ *
+ * A copy of this file loaded from a file whose name starts "testplug_"
+ * names itself after that file (testplug_dup.so calls itself testplug_dup),
+ * so that two plugins offering the same commands can be configured.
+ *
  * Config: `healthy = false` makes the health hook report failure. Any other
  * key is refused. Self-contained on purpose: only the SDK header and libc.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* dladdr */
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +52,9 @@ static testplug_state testplug_global;
 
 /* Per worker process: fork gives each worker its own copy. */
 static long testplug_n_aborts;
+
+/* Set when a command ran in this process (shutdown reports it). */
+static int testplug_ran_command;
 
 /* ------------------------------------------------------------------------ */
 /* A growable buffer that writes JSON. On allocation failure it stops
@@ -466,6 +481,66 @@ static int testplug_init(const lx_host *h, const lx_cfg *cfg, void **state, char
     return LX_OK;
 }
 
+static void testplug_shutdown(void *state)
+{
+    (void)state;
+    if (testplug_ran_command) {
+        printf("testplug: shutdown\n");
+        fflush(stdout);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands */
+
+static int testplug_cmd_echo_args(void *state, int argc, char **argv, char *err, size_t errlen)
+{
+    testplug_state *st = state;
+    jbuf b = {0};
+
+    testplug_ran_command = 1;
+    jbuf_lit(&b, "{\"argv\":[");
+    for (int i = 0; i < argc; i++) {
+        if (i > 0)
+            jbuf_lit(&b, ",");
+        jbuf_cstr(&b, argv[i]);
+    }
+    jbuf_lit(&b, "],\"healthy\":");
+    jbuf_lit(&b, st != NULL && st->is_healthy ? "true" : "false");
+    jbuf_lit(&b, ",\"data_dir\":");
+    jbuf_cstr(&b, host->data_dir());
+    jbuf_lit(&b, "}");
+    if (b.has_failed || b.data == NULL) {
+        free(b.data);
+        snprintf(err, errlen, "out of memory");
+        return 1;
+    }
+    printf("%s\n", b.data);
+    fflush(stdout);
+    free(b.data);
+    return 0;
+}
+
+static int testplug_cmd_fail(void *state, int argc, char **argv, char *err, size_t errlen)
+{
+    (void)state;
+    testplug_ran_command = 1;
+    if (argc > 1 && strcmp(argv[1], "usage") == 0) {
+        snprintf(err, errlen, "wrong arguments on purpose");
+        return 2;
+    }
+    snprintf(err, errlen, "failed on purpose");
+    return 1;
+}
+
+static const lx_command testplug_commands[] = {
+    {.name = "echo-args", .usage = "echo-args ARGS...  print the arguments (tests)",
+     .run = testplug_cmd_echo_args},
+    {.name = "fail", .usage = "fail [usage]  exit 1 (or 2) with a message (tests)",
+     .run = testplug_cmd_fail},
+    {.name = NULL},
+};
+
 static void testplug_health(void *state, lx_worker *w, lx_health_report_fn report, void *token)
 {
     (void)w;
@@ -491,7 +566,7 @@ static const lx_handler testplug_handlers[] = {
     {.name = NULL},
 };
 
-static const lx_plugin testplug_plugin = {
+static lx_plugin testplug_plugin = {
     LX_PLUGIN_HEADER,
     .flags = LX_PLUGIN_USES_HTTP_CLIENT,
     .name = "testplug",
@@ -499,10 +574,28 @@ static const lx_plugin testplug_plugin = {
     .description = "behaves, and misbehaves, for the integration tests",
     .handlers = testplug_handlers,
     .init = testplug_init,
+    .shutdown = testplug_shutdown,
     .health = testplug_health,
+    .commands = testplug_commands,
 };
+
+/* "testplug_dup" when this copy was loaded from .../testplug_dup.so. */
+static char testplug_name[64];
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)
 {
+    Dl_info info;
+
+    if (testplug_name[0] == '\0') {
+        snprintf(testplug_name, sizeof(testplug_name), "testplug");
+        if (dladdr((void *)&testplug_plugin, &info) != 0 && info.dli_fname != NULL) {
+            const char *base = strrchr(info.dli_fname, '/');
+            base = base ? base + 1 : info.dli_fname;
+            size_t len = strcspn(base, ".");
+            if (strncmp(base, "testplug_", 9) == 0 && len < sizeof(testplug_name))
+                snprintf(testplug_name, sizeof(testplug_name), "%.*s", (int)len, base);
+        }
+        testplug_plugin.name = testplug_name;
+    }
     return &testplug_plugin;
 }

@@ -127,6 +127,87 @@ static void test_loader_refuses_bad_or_duplicate_handlers(void **s)
     expect_refused(&p, "good", "bad name");
 }
 
+/* --- commands (ABI 1.1) --- */
+
+static int t_run(void *state, int argc, char **argv, char *err, size_t errlen)
+{
+    (void)state;
+    (void)argc;
+    (void)argv;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+static const lx_command t_cmds[] = {{"backup", "backup DEST", t_run}, {"do-it2", NULL, t_run},
+                                    {NULL, NULL, NULL}};
+static const lx_command t_other_cmds[] = {{"restore", NULL, t_run}, {"backup", NULL, t_run},
+                                          {NULL, NULL, NULL}};
+static const lx_command t_dup_cmds[] = {{"x", NULL, t_run}, {"x", NULL, t_run},
+                                        {NULL, NULL, NULL}};
+static const lx_command t_bad_cmds[] = {{"Backup", NULL, t_run}, {NULL, NULL, NULL}};
+static const lx_command t_norun_cmds[] = {{"x", NULL, NULL}, {NULL, NULL, NULL}};
+
+static void test_loader_reads_commands_only_when_the_descriptor_holds_them(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    char err[256] = "";
+    p.commands = t_cmds;
+    assert_ptr_equal(lx_plugin_commands(&p), t_cmds);
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+    /* A 1.0 plugin's descriptor ends at `health`: what lies beyond is not
+     * its own (here a bad table that must never be read). */
+    p.abi_minor = 0;
+    p.struct_size = (uint32_t)(offsetof(lx_plugin, health) + sizeof(p.health));
+    p.commands = t_bad_cmds;
+    assert_null(lx_plugin_commands(&p));
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+    /* a 1.1 plugin without commands */
+    lx_plugin q = good();
+    assert_null(lx_plugin_commands(&q));
+    assert_int_equal(lx_loader_check(&q, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+}
+
+static void test_loader_refuses_bad_or_duplicate_commands(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    p.commands = t_dup_cmds;
+    expect_refused(&p, "good", "two commands named 'x'");
+    p.commands = t_bad_cmds;
+    expect_refused(&p, "good", "bad name");
+    p.commands = t_norun_cmds;
+    expect_refused(&p, "good", "no run function");
+}
+
+static void test_loader_refuses_one_command_offered_by_two_plugins(void **s)
+{
+    (void)s;
+    lx_plugin d[3] = {good(), good(), good()};
+    d[0].name = "p";
+    d[0].commands = t_cmds;
+    d[1].name = "q"; /* no commands */
+    d[2].name = "r";
+    d[2].commands = t_other_cmds;
+    lx_loaded items[3];
+    lx_errs errs = {0};
+    memset(items, 0, sizeof(items));
+    for (size_t i = 0; i < 3; i++) {
+        items[i].desc = &d[i];
+        items[i].path = i == 0 ? "/x/p.so" : i == 1 ? "/x/q.so" : "/x/r.so";
+    }
+    assert_int_equal(lx_loader_check_commands(items, 2, &errs), LX_OK);
+    assert_int_equal(errs.n_lines, 0);
+    assert_int_equal(lx_loader_check_commands(items, 3, &errs), LX_EINVAL);
+    assert_int_equal(errs.n_lines, 1);
+    const char *line = errs.lines[0];
+    assert_non_null(strstr(line, "command 'backup'"));
+    assert_non_null(strstr(line, "/x/p.so"));
+    assert_non_null(strstr(line, "/x/r.so"));
+    lx_errs_clear(&errs);
+}
+
 /* --- ordering --- */
 
 static const char *const svc_a[] = {"a.v1", NULL};
@@ -214,6 +295,9 @@ int main(void)
         cmocka_unit_test(test_loader_refuses_missing_mandatory_parts),
         cmocka_unit_test(test_loader_refuses_a_name_other_than_the_configs),
         cmocka_unit_test(test_loader_refuses_bad_or_duplicate_handlers),
+        cmocka_unit_test(test_loader_reads_commands_only_when_the_descriptor_holds_them),
+        cmocka_unit_test(test_loader_refuses_bad_or_duplicate_commands),
+        cmocka_unit_test(test_loader_refuses_one_command_offered_by_two_plugins),
         cmocka_unit_test(test_loader_orders_providers_first),
         cmocka_unit_test(test_loader_keeps_config_order_without_dependencies),
         cmocka_unit_test(test_loader_names_an_unmet_requirement),
