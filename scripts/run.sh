@@ -191,7 +191,10 @@ if [ "$emu_on" = 1 ]; then
     export FIREBASE_PROJECT_ID="$emu_project"
 fi
 
-echo "lexiaid: serving on http://$LEXIAID_LISTEN (Ctrl-C stops it)"
+# Documents and the database live under _inst/data unless said otherwise.
+export LEXIAID_DATA_DIR="${LEXIAID_DATA_DIR:-$root/_inst/data}"
+mkdir -p "$LEXIAID_DATA_DIR"
+echo "lexiaid: serving on http://$LEXIAID_LISTEN (Ctrl-C stops it); data in $LEXIAID_DATA_DIR"
 # A child, not exec: the EXIT trap must stop the emulator after lexiaid ends.
 # In the terminal's process group, so Ctrl-C reaches it as before; a signal
 # sent to this script is forwarded.

@@ -94,11 +94,12 @@ AM_TESTS_ENVIRONMENT = \
 	LX_SRCDIR='$(abs_top_srcdir)'; LX_BUILDDIR='$(abs_top_builddir)'; \
 	LX_BINARY='$(abs_top_builddir)/lexiaid'; \
 	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
+	LEXIAID_EXTRACTOR='$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract'; \
 	MAKE='$(MAKE)'; \
 	ASAN_OPTIONS='handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0'; \
 	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
 	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'; \
-	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE MAKE ASAN_OPTIONS \
+	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE ASAN_OPTIONS \
 	LSAN_OPTIONS UBSAN_OPTIONS;
 LX_INTEGRATION_TESTS = \
 	tests/integration/test_cli.py \
@@ -109,6 +110,12 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_health.py \
 	tests/integration/test_auth.py \
 	tests/integration/test_auth_emulator.py \
-	tests/integration/test_sdk.sh
+	tests/integration/test_sdk.sh \
+	tests/integration/test_storage_extract.py \
+	tests/integration/test_storage_docs.py \
+	tests/integration/test_storage_users.py \
+	tests/integration/test_storage_crash.py \
+	tests/integration/test_storage_backup.py
 TESTS += $(LX_INTEGRATION_TESTS)
-EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/lsan.supp
+EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
+	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/lsan.supp

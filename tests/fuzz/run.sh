@@ -28,18 +28,24 @@ declare -A sources=(
     [fuzz_conf]="core/conf.c core/cfg.c core/env.c core/errs.c"
     [fuzz_jwt]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
     [fuzz_keys]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
+    [fuzz_multipart]="plugins/storage/multipart.c plugins/storage/sniff.c"
+    [fuzz_sniff]="plugins/storage/sniff.c plugins/storage/text.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
     [fuzz_jwt]="pkg-config --cflags --libs json-c libcrypto"
     [fuzz_keys]="pkg-config --cflags --libs json-c libcrypto"
+    [fuzz_multipart]="pkg-config --cflags --libs libzip"
+    [fuzz_sniff]="pkg-config --cflags --libs libzip"
 )
 # target name -> include directories (relative to the root) besides include/ and core/.
 declare -A incdirs=(
     [fuzz_jwt]="plugins/auth"
     [fuzz_keys]="plugins/auth"
+    [fuzz_multipart]="plugins/storage"
+    [fuzz_sniff]="plugins/storage"
 )
-targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys)
+targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR

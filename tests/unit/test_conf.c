@@ -262,15 +262,18 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(sv->cors_origins[0], "http://localhost:5173");
     assert_int_equal(sv->cors_max_age_s, 600);
 
-    assert_int_equal(conf->n_plugins, 2);
+    assert_int_equal(conf->n_plugins, 3);
     assert_string_equal(conf->plugins[0].name, "health");
     assert_string_equal(conf->plugins[0].path, LX_PLUGIN_DIR "/health.so");
     assert_true(conf->plugins[0].is_enabled);
     assert_string_equal(conf->plugins[1].name, "auth");
     assert_string_equal(conf->plugins[1].path, LX_PLUGIN_DIR "/auth.so");
     assert_true(conf->plugins[1].is_enabled);
+    assert_string_equal(conf->plugins[2].name, "storage");
+    assert_string_equal(conf->plugins[2].path, LX_PLUGIN_DIR "/storage.so");
+    assert_true(conf->plugins[2].is_enabled);
 
-    assert_int_equal(conf->n_routes, 8);
+    assert_int_equal(conf->n_routes, 21);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -283,6 +286,10 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->routes[6].handler, "auth.verify_email");
     assert_string_equal(conf->routes[7].method, "DELETE");
     assert_string_equal(conf->routes[7].handler, "auth.delete_user");
+    assert_string_equal(conf->routes[11].pattern, "/api/documents/upload");
+    assert_string_equal(conf->routes[11].handler, "storage.upload");
+    assert_int_equal(conf->routes[11].max_body, 25 * 1024 * 1024);
+    assert_string_equal(conf->routes[20].handler, "storage.admin_feedback");
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 

@@ -1,0 +1,150 @@
+/*
+ * Service "storage.v1": what the storage plugin keeps for other plugins.
+ * Documents and their text, passage search inside one document, the
+ * user's profile, activity for progress, and generic per-user records
+ * (a tutoring plugin keeps threads, messages, quiz state and sessions in
+ * them).
+ *
+ *     void *st;
+ *     const lx_storage_v1 *sv = host->svc_lookup(LX_STORAGE_V1, &st);
+ *     if (sv == NULL) ... storage is not enabled
+ *     sv->doc_search(st, w, uid, doc_id, "photosynthesis light", 5, on_passages, arg);
+ *
+ * Rules for every call:
+ *   - Call it on a worker loop `w` (from a handler or a callback), never in
+ *     the master. It never blocks: the database work runs on the offload
+ *     pool and `done` runs later, exactly once, on the same loop, unless
+ *     the call itself returns a negative code (then `done` never runs).
+ *   - Every call is scoped to `uid`: another user's document or record is
+ *     LX_ENOENT, exactly as an absent one.
+ *   - Input strings are copied before the call returns. Everything handed
+ *     to `done` (structs, strings, arrays) is borrowed for the duration of
+ *     the callback only: copy what you keep.
+ *   - `status` is LX_OK, LX_ENOENT (absent), LX_EINVAL (a bad argument: an
+ *     empty uid, a kind outside [a-z0-9_.]{1,64}, JSON that does not parse),
+ *     LX_ECANCELED (the worker is stopping) or LX_EIO (the database failed);
+ *     `message` (borrowed, never NULL, "" on success) says what went wrong
+ *     without secrets.
+ *   - Structures only grow at their end; check struct_size before reading
+ *     a member added later. Strings in them are never NULL.
+ */
+#ifndef LEXIAID_SVC_STORAGE_V1_H
+#define LEXIAID_SVC_STORAGE_V1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lexiaid/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LX_STORAGE_V1 "storage.v1"
+
+/* Processing status of a document's text. */
+#define LX_DOC_UPLOADED "uploaded"
+#define LX_DOC_PROCESSING "processing"
+#define LX_DOC_PROCESSED "processed"
+#define LX_DOC_FAILED "failed"
+
+typedef struct lx_storage_doc {
+    uint32_t struct_size;
+    const char *id;
+    const char *name;
+    const char *original_filename;
+    const char *file_type;   /* "pdf", "docx", "txt", "md", "png", "jpg" */
+    const char *status;      /* LX_DOC_* */
+    const char *error;       /* why it failed; "" otherwise */
+    const char *created_at;  /* ISO 8601 UTC */
+    const char *updated_at;
+    int64_t size;            /* bytes of the file */
+    int64_t content_length;  /* bytes of the text */
+    int64_t page_count;
+    const char *text;        /* the whole text when asked for, else "" */
+    size_t text_len;
+} lx_storage_doc;
+
+typedef struct lx_storage_passage {
+    int64_t seq;   /* position in the document, from 0 */
+    double score;  /* relevance, higher is better; 0 for passages_at */
+    const char *text;
+} lx_storage_passage;
+
+typedef struct lx_storage_record {
+    const char *key;
+    const char *json;       /* the record's value, or the item's */
+    int64_t seq;            /* an item's seq (from 1); a record's item count */
+    const char *created_at;
+    const char *updated_at;
+} lx_storage_record;
+
+typedef void (*lx_storage_done_fn)(void *arg, int status, const char *message);
+typedef void (*lx_storage_doc_fn)(void *arg, int status, const char *message,
+                                  const lx_storage_doc *doc);
+typedef void (*lx_storage_passages_fn)(void *arg, int status, const char *message,
+                                       const lx_storage_passage *items, size_t n);
+typedef void (*lx_storage_record_fn)(void *arg, int status, const char *message,
+                                     const lx_storage_record *rec);
+typedef void (*lx_storage_records_fn)(void *arg, int status, const char *message,
+                                      const lx_storage_record *items, size_t n);
+typedef void (*lx_storage_seq_fn)(void *arg, int status, const char *message, int64_t seq);
+typedef void (*lx_storage_json_fn)(void *arg, int status, const char *message,
+                                   const char *json);
+
+typedef struct lx_storage_v1 {
+    uint32_t struct_size;
+
+    /* One document of uid; with_text loads its whole text (doc->text). */
+    int (*doc_get)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                   int with_text, lx_storage_doc_fn done, void *arg);
+
+    /* The passages of one document that best match `query` (free text: only
+     * its words count, never any syntax), best first, at most `limit`
+     * (1..50). No match: LX_OK with n = 0. */
+    int (*doc_search)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                      const char *query, int limit, lx_storage_passages_fn done, void *arg);
+
+    /* Passages seq in [from, from + count) in order (count 1..50): the
+     * start of a document, or the context around a hit. */
+    int (*doc_passages)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                        int64_t from, int count, lx_storage_passages_fn done, void *arg);
+
+    /* The user's profile as a JSON object (displayName, email, preferences,
+     * dateOfBirth, ...); LX_ENOENT when the user has none yet. */
+    int (*profile_get)(void *state, lx_worker *w, const char *uid, lx_storage_json_fn done,
+                       void *arg);
+
+    /* Records one activity for progress: kind [a-z_]{1,32} ("chat",
+     * "quiz", "answer"), points >= 0, and for quizzes the score out of
+     * max_score. */
+    int (*activity_add)(void *state, lx_worker *w, const char *uid, const char *kind,
+                        int64_t points, double score, double max_score,
+                        lx_storage_done_fn done, void *arg);
+
+    /* Generic records: (uid, kind, key) -> a JSON value with an ordered
+     * list of JSON items. key NULL in record_put makes a new random key
+     * (a UUID), handed to done as rec->key. json must parse (LX_EINVAL)
+     * and is at most 1 MiB. */
+    int (*record_put)(void *state, lx_worker *w, const char *uid, const char *kind,
+                      const char *key, const char *json, lx_storage_record_fn done, void *arg);
+    int (*record_get)(void *state, lx_worker *w, const char *uid, const char *kind,
+                      const char *key, lx_storage_record_fn done, void *arg);
+    /* Appends an item to an existing record (LX_ENOENT when absent). */
+    int (*record_append)(void *state, lx_worker *w, const char *uid, const char *kind,
+                         const char *key, const char *json, lx_storage_seq_fn done, void *arg);
+    /* Items with seq > after_seq; of those the last last_n when last_n > 0. */
+    int (*record_items)(void *state, lx_worker *w, const char *uid, const char *kind,
+                        const char *key, int64_t after_seq, int last_n,
+                        lx_storage_records_fn done, void *arg);
+    /* Records of a kind, most recently updated first, at most limit (1..1000). */
+    int (*record_list)(void *state, lx_worker *w, const char *uid, const char *kind,
+                       int limit, lx_storage_records_fn done, void *arg);
+    int (*record_delete)(void *state, lx_worker *w, const char *uid, const char *kind,
+                         const char *key, lx_storage_done_fn done, void *arg);
+} lx_storage_v1;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1063 @@
+/*
+ * The document routes: upload, list, one, delete, download.
+ *
+ *   POST   /api/documents/upload         multipart `file` (+ `metadata` or `name`)
+ *   GET    /api/documents                a bare array, newest first
+ *   GET    /api/documents/{id}           one; ?include_content=true adds the text
+ *   DELETE /api/documents/{id}           204
+ *   GET    /api/documents/{id}/download  the bytes, streamed
+ *
+ * Every route is scoped to the signed-in user: another user's document is
+ * answered exactly as an absent one (404 NOT_FOUND). Nothing here blocks
+ * the loop: parsing, hashing and file I/O run on the offload pool, database
+ * work through storage_run.
+ *
+ * An upload is committed before it is answered (files.h: the .part, the
+ * row, the rename), then queued for text extraction (process.c); the answer
+ * waits for the text up to extract_wait. A client that goes away meanwhile
+ * loses nothing: the document stays and its extraction goes on.
+ *
+ * Ownership: each request's state lives in request memory (req_alloc) with
+ * a cleanup that frees what it points to; no request ends while a pool job
+ * still reads it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "multipart.h"
+#include "sniff.h"
+#include "storage.h"
+
+#define STORAGE_NAME_MAX 200 /* bytes of a display name */
+#define STORAGE_SNIPPET_CHARS 200
+#define STORAGE_UPLOAD_POINTS 10
+#define STORAGE_NOT_FOUND "Document not found or access denied"
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+
+static int storage_is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* True for the 8-4-4-4-12 text form of a UUID. */
+static int storage_is_uuid(const char *s)
+{
+    if (s == NULL || strlen(s) != STORAGE_ID_LEN)
+        return 0;
+    for (int i = 0; i < STORAGE_ID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!storage_is_hex(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The {id} of the route as a UUID, or answers 404 and returns NULL. */
+static const char *storage_doc_id(storage_state *st, lx_req *req)
+{
+    const char *id = st->host->req_param(req, "id");
+
+    if (!storage_is_uuid(id)) {
+        st->host->reply_error(req, 404, "NOT_FOUND", STORAGE_NOT_FOUND);
+        return NULL;
+    }
+    return id;
+}
+
+static void storage_json_set_str(json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, json_object_new_string(v != NULL ? v : ""));
+}
+
+static void storage_json_set_int(json_object *o, const char *key, int64_t v)
+{
+    json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* A document as the list and the single-document routes show it. */
+static json_object *storage_doc_json(const storage_doc *d)
+{
+    json_object *o = json_object_new_object();
+
+    if (o == NULL)
+        return NULL;
+    storage_json_set_str(o, "id", d->id);
+    storage_json_set_str(o, "name", d->name);
+    storage_json_set_str(o, "original_filename", d->original_filename);
+    storage_json_set_str(o, "file_type", d->file_type);
+    storage_json_set_str(o, "mime_type", d->mime_type);
+    storage_json_set_int(o, "size", d->size);
+    storage_json_set_str(o, "created_at", d->created_at);
+    storage_json_set_str(o, "updated_at", d->updated_at);
+    storage_json_set_int(o, "content_length", d->content_length);
+    storage_json_set_int(o, "page_count", d->page_count);
+    storage_json_set_str(o, "processing_status", d->status);
+    storage_json_set_str(o, "status", d->status);
+    storage_json_set_str(o, "processing_error", d->error);
+    return o;
+}
+
+static int storage_is_processed(const storage_doc *d)
+{
+    return d->status != NULL && strcmp(d->status, STORAGE_ST_PROCESSED) == 0;
+}
+
+/* The first STORAGE_SNIPPET_CHARS characters of text, "..." when longer. */
+static json_object *storage_snippet(const char *text)
+{
+    size_t i = 0, n_chars = 0;
+    json_object *o;
+    char *buf;
+
+    if (text == NULL)
+        return json_object_new_string("");
+    while (text[i] != '\0' && n_chars < STORAGE_SNIPPET_CHARS) {
+        i++;
+        while (((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+        n_chars++;
+    }
+    if (text[i] == '\0')
+        return json_object_new_string(text);
+    buf = malloc(i + 4);
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, text, i);
+    memcpy(buf + i, "...", 4);
+    o = json_object_new_string(buf);
+    free(buf);
+    return o;
+}
+
+/* ------------------------------------------------------------------------ */
+/* POST /api/documents/upload                                               */
+
+typedef struct storage_up {
+    storage_state *st;
+    lx_req *req;
+    lx_worker *w;
+    char *uid;
+    const char *body; /* the request's body, borrowed while it lives */
+    size_t body_len;
+    char *boundary;
+
+    /* Set by the parse job: an error to answer, or the document. */
+    int err_status;
+    const char *err_code;
+    char err_msg[512];
+    storage_doc doc;  /* strings malloc'd here; status "uploaded" */
+    const char *data; /* the file: into the body */
+    size_t len;
+
+    storage_doc final; /* read back for the answer */
+    void *token;       /* the extraction queue's, while waiting */
+    lx_timer *timer;   /* extract_wait, while waiting */
+    int is_aborted;
+    int is_ended;
+} storage_up;
+
+static void storage_up_cleanup(void *arg)
+{
+    storage_up *up = arg;
+
+    free(up->uid);
+    free(up->boundary);
+    storage_doc_clear(&up->doc);
+    storage_doc_clear(&up->final);
+}
+
+static void storage_up_error(storage_up *up, int status, const char *code, const char *fmt, ...)
+    LX_PRINTF(4, 5);
+
+static void storage_up_error(storage_up *up, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    up->err_status = status;
+    up->err_code = code;
+    va_start(ap, fmt);
+    vsnprintf(up->err_msg, sizeof(up->err_msg), fmt, ap);
+    va_end(ap);
+}
+
+/* The answer: the document as read back (d), text snippet included. */
+static void storage_up_reply(storage_up *up, const storage_doc *d)
+{
+    storage_state *st = up->st;
+    json_object *o;
+
+    if (up->is_ended)
+        return;
+    up->is_ended = 1;
+    o = storage_doc_json(d);
+    if (o != NULL) {
+        int is_processed = storage_is_processed(d);
+        storage_json_set_str(o, "message", "File uploaded successfully");
+        storage_json_set_str(o, "document_id", d->id);
+        storage_json_set_str(o, "filename", d->original_filename);
+        json_object_object_add(o, "dua_processed", json_object_new_boolean(is_processed));
+        json_object_object_add(o, "dua_narrative_snippet",
+                               is_processed ? storage_snippet(d->text)
+                                            : json_object_new_string(""));
+    }
+    storage_reply_obj(st, up->req, 200, o);
+}
+
+/* Copies a display name candidate s[0..len): valid UTF-8 required,
+ * controls turned to spaces, trimmed, cut at STORAGE_NAME_MAX bytes on a
+ * character boundary. *out NULL when nothing is left. */
+static int storage_clean_name(const char *s, size_t len, char **out)
+{
+    size_t a = 0, b = len, n;
+    char *r;
+
+    *out = NULL;
+    if (!storage_utf8_valid(s, len))
+        return LX_EINVAL;
+    while (a < b && ((unsigned char)s[a] <= 0x20 || s[a] == 0x7f))
+        a++;
+    while (b > a && ((unsigned char)s[b - 1] <= 0x20 || s[b - 1] == 0x7f))
+        b--;
+    n = b - a;
+    if (n == 0)
+        return LX_OK;
+    if (n > STORAGE_NAME_MAX) {
+        n = STORAGE_NAME_MAX;
+        while (n > 0 && ((unsigned char)s[a + n] & 0xC0) == 0x80)
+            n--;
+    }
+    r = malloc(n + 1);
+    if (r == NULL)
+        return LX_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        r[i] = ((unsigned char)s[a + i] < 0x20 || s[a + i] == 0x7f) ? ' ' : s[a + i];
+    r[n] = '\0';
+    *out = r;
+    return LX_OK;
+}
+
+/* Bytes that are not valid UTF-8 become '_' (whole name, conservatively). */
+static void storage_ascii_if_invalid(char *s)
+{
+    if (storage_utf8_valid(s, strlen(s)))
+        return;
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s >= 0x80)
+            *s = '_';
+}
+
+/* The display name: metadata {"name"}, else the `name` part, else the
+ * file name without its extension. */
+static int storage_up_name(storage_up *up, const storage_mp *mp, const char *safe_filename)
+{
+    const storage_mp_part *meta = storage_mp_get(mp, "metadata");
+    const storage_mp_part *field = storage_mp_get(mp, "name");
+    json_object *o = NULL, *v;
+    int rc;
+
+    if (meta != NULL && meta->len > 0) {
+        rc = storage_json_parse(meta->data, meta->len, &o);
+        if (rc == LX_ENOMEM)
+            return rc;
+        if (rc != LX_OK || !json_object_is_type(o, json_type_object)) {
+            json_object_put(o);
+            storage_up_error(up, 400, "INVALID_METADATA", "metadata must be a JSON object");
+            return LX_EINVAL;
+        }
+        if (json_object_object_get_ex(o, "name", &v) && json_object_is_type(v, json_type_string)) {
+            rc = storage_clean_name(json_object_get_string(v),
+                                    (size_t)json_object_get_string_len(v), &up->doc.name);
+            if (rc == LX_EINVAL)
+                storage_up_error(up, 400, "INVALID_NAME", "the name must be valid UTF-8");
+            if (rc != LX_OK) {
+                json_object_put(o);
+                return rc;
+            }
+        }
+        json_object_put(o);
+    }
+    if (up->doc.name == NULL && field != NULL) {
+        rc = storage_clean_name(field->data, field->len, &up->doc.name);
+        if (rc == LX_EINVAL)
+            storage_up_error(up, 400, "INVALID_NAME", "the name must be valid UTF-8");
+        if (rc != LX_OK)
+            return rc;
+    }
+    if (up->doc.name == NULL) {
+        const char *dot = strrchr(safe_filename, '.');
+        size_t n = dot != NULL && dot != safe_filename ? (size_t)(dot - safe_filename)
+                                                       : strlen(safe_filename);
+        rc = storage_clean_name(safe_filename, n, &up->doc.name);
+        if (rc != LX_OK && rc != LX_EINVAL)
+            return rc;
+        if (up->doc.name == NULL && (up->doc.name = strdup("document")) == NULL)
+            return LX_ENOMEM;
+    }
+    return LX_OK;
+}
+
+static char *storage_hex(const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(n * 2 + 1);
+
+    if (s == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[b[i] >> 4];
+        s[2 * i + 1] = digits[b[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* Pool, no connection: the multipart body, the checks, the new row. */
+static void storage_up_parse(void *arg)
+{
+    storage_up *up = arg;
+    storage_state *st = up->st;
+    storage_doc *d = &up->doc;
+    storage_mp mp;
+    const storage_mp_part *file;
+    storage_ftype ft;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    char id[STORAGE_ID_LEN + 8], now[STORAGE_TS_LEN + 8], err[512] = "";
+    char *safe = NULL;
+    int rc;
+
+    memset(&mp, 0, sizeof(mp));
+    rc = storage_mp_parse(up->body, up->body_len, up->boundary, &mp, err, sizeof(err));
+    if (rc != LX_OK) {
+        storage_up_error(up, 400, "INVALID_MULTIPART", "%s", err[0] ? err : "malformed multipart");
+        return;
+    }
+    file = storage_mp_get(&mp, "file");
+    if (file == NULL) {
+        storage_up_error(up, 400, "NO_FILE", "No file part");
+        goto out;
+    }
+    if (file->filename == NULL || file->filename[0] == '\0') {
+        storage_up_error(up, 400, "NO_FILE", "No selected file");
+        goto out;
+    }
+    if (file->len > st->max_upload) {
+        storage_up_error(up, 413, "FILE_TOO_LARGE", "the file is larger than %zu bytes",
+                         st->max_upload);
+        goto out;
+    }
+    safe = storage_safe_filename(file->filename);
+    if (safe == NULL)
+        goto nomem;
+    storage_ascii_if_invalid(safe);
+    rc = storage_sniff(safe, file->data, file->len, &ft, err, sizeof(err));
+    if (rc != LX_OK) {
+        storage_up_error(up, 415, "UNSUPPORTED_TYPE", "%s", err[0] ? err : "unsupported type");
+        goto out;
+    }
+    rc = storage_up_name(up, &mp, safe);
+    if (rc == LX_ENOMEM)
+        goto nomem;
+    if (rc != LX_OK)
+        goto out;
+    if (storage_uuid(id, sizeof(id)) != LX_OK) {
+        storage_up_error(up, 503, "STORAGE_UNAVAILABLE", "no random source for a document id");
+        goto out;
+    }
+    if (EVP_Digest(file->data, file->len, md, &md_len, EVP_sha256(), NULL) != 1) {
+        storage_up_error(up, 500, "INTERNAL", "cannot hash the file");
+        goto out;
+    }
+    storage_now_iso(now, sizeof(now));
+    d->id = strdup(id);
+    d->user_id = strdup(up->uid);
+    d->original_filename = safe;
+    safe = NULL;
+    d->file_type = strdup(ft.file_type);
+    d->mime_type = strdup(ft.mime_type);
+    d->status = strdup(STORAGE_ST_UPLOADED);
+    d->error = strdup("");
+    d->sha256 = storage_hex(md, md_len);
+    d->created_at = strdup(now);
+    d->updated_at = strdup(now);
+    d->size = (int64_t)file->len;
+    if (d->id == NULL || d->user_id == NULL || d->file_type == NULL || d->mime_type == NULL ||
+        d->status == NULL || d->error == NULL || d->sha256 == NULL || d->created_at == NULL ||
+        d->updated_at == NULL)
+        goto nomem;
+    up->data = file->data;
+    up->len = file->len;
+    goto out;
+nomem:
+    storage_up_error(up, 500, "INTERNAL", "out of memory");
+out:
+    free(safe);
+    storage_mp_free(&mp);
+}
+
+/* Pool, with a connection: the file and the row, committed together. */
+static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_up *up = arg;
+    const storage_doc *d = &up->doc;
+    storage_file_tx *tx = NULL;
+    storage_activity a;
+    char day[16], e2[256];
+    int rc;
+
+    if (st->files != NULL) {
+        rc = storage_file_begin(st->files, d->id, up->data, up->len, &tx, err, errlen);
+        if (rc != LX_OK)
+            return rc == LX_ENOENT ? LX_EIO : rc;
+        rc = storage_doc_create(c, d, NULL, 0, err, errlen);
+        if (rc != LX_OK) {
+            storage_file_abort(tx);
+            return rc;
+        }
+        rc = storage_file_commit(tx, err, errlen);
+        if (rc != LX_OK) {
+            /* Not acknowledged: take the row back so nothing half remains. */
+            (void)storage_doc_delete(c, d->user_id, d->id, e2, sizeof(e2));
+            (void)storage_file_remove(st->files, d->id, e2, sizeof(e2));
+            return rc == LX_ENOENT ? LX_EIO : rc;
+        }
+    } else {
+        rc = storage_doc_create(c, d, up->data, up->len, err, errlen);
+        if (rc != LX_OK)
+            return rc;
+    }
+    snprintf(day, sizeof(day), "%.10s", d->created_at);
+    memset(&a, 0, sizeof(a));
+    a.uid = d->user_id;
+    a.kind = "upload";
+    a.points = STORAGE_UPLOAD_POINTS;
+    a.day = day;
+    a.now = d->created_at;
+    if (storage_activity_add(c, &a, e2, sizeof(e2)) != LX_OK)
+        st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
+                      "document %s: cannot record the upload activity: %s", d->id, e2);
+    return LX_OK;
+}
+
+/* Pool, with a connection: the document as it is now, with its text. */
+static int storage_up_reread(storage_state *st, storage_conn *c, void *arg, char *err,
+                             size_t errlen)
+{
+    storage_up *up = arg;
+
+    (void)st;
+    return storage_doc_get(c, up->uid, up->doc.id, 1, &up->final, err, errlen);
+}
+
+static void storage_up_reread_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_up *up = arg;
+
+    (void)st;
+    (void)err;
+    storage_up_reply(up, rc == LX_OK ? &up->final : &up->doc);
+}
+
+/* The answer now: read the document back, then reply. */
+static void storage_up_finish(storage_up *up)
+{
+    if (up->timer != NULL) {
+        up->st->host->timer_stop(up->timer);
+        up->timer = NULL;
+    }
+    if (up->token != NULL) {
+        storage_proc_forget(up->st, up->token);
+        up->token = NULL;
+    }
+    if (storage_run(up->st, up->w, storage_up_reread, storage_up_reread_done, up) != LX_OK)
+        storage_up_reply(up, &up->doc);
+}
+
+static void storage_up_extracted(void *arg, int rc)
+{
+    storage_up *up = arg;
+
+    (void)rc;
+    up->token = NULL; /* spent */
+    storage_up_finish(up);
+}
+
+static void storage_up_waited(void *arg)
+{
+    storage_up *up = arg;
+
+    up->timer = NULL; /* a one-shot timer frees itself */
+    storage_up_finish(up);
+}
+
+static void storage_up_stored(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_up *up = arg;
+    const lx_host *host = st->host;
+    const storage_doc *d = &up->doc;
+
+    if (rc != LX_OK) {
+        up->is_ended = 1;
+        storage_reply_store_error(st, up->req, rc, err, STORAGE_NOT_FOUND);
+        return;
+    }
+    host->log(LX_LOG_INFO, STORAGE_SRC, up->req, "document %s uploaded: %s, %lld bytes", d->id,
+              d->file_type, (long long)d->size);
+    if (up->is_aborted) {
+        /* The client is gone; the document stays and becomes text. */
+        (void)storage_proc_queue(st, up->uid, d->id, d->file_type, NULL, NULL);
+        storage_up_reply(up, d);
+        return;
+    }
+    up->token = storage_proc_queue(st, up->uid, d->id, d->file_type, storage_up_extracted, up);
+    if (up->token == NULL || st->extract_wait_ms <= 0) {
+        storage_up_finish(up);
+        return;
+    }
+    up->timer = host->timer_start(up->w, (uint64_t)st->extract_wait_ms, 0, storage_up_waited, up);
+    if (up->timer == NULL)
+        storage_up_finish(up);
+}
+
+static void storage_up_parsed(void *arg, int status)
+{
+    storage_up *up = arg;
+    storage_state *st = up->st;
+    int rc;
+
+    if (status != LX_OK) {
+        up->is_ended = 1;
+        storage_reply_store_error(st, up->req, LX_ECANCELED, "", NULL);
+        return;
+    }
+    if (up->err_status != 0) {
+        up->is_ended = 1;
+        st->host->reply_error(up->req, up->err_status, up->err_code, up->err_msg);
+        return;
+    }
+    rc = storage_run(st, up->w, storage_up_store, storage_up_stored, up);
+    if (rc != LX_OK) {
+        up->is_ended = 1;
+        storage_reply_store_error(st, up->req, rc, "cannot queue the upload", NULL);
+    }
+}
+
+/* The client went away or the route timed out. */
+static void storage_up_abort(lx_req *req, void *arg)
+{
+    storage_up *up = arg;
+
+    (void)req;
+    up->is_aborted = 1;
+    if (up->token != NULL || up->timer != NULL) {
+        /* Waiting for the text, no job in flight: end it now. The
+         * extraction goes on without a waiter. */
+        if (up->timer != NULL) {
+            up->st->host->timer_stop(up->timer);
+            up->timer = NULL;
+        }
+        if (up->token != NULL) {
+            storage_proc_forget(up->st, up->token);
+            up->token = NULL;
+        }
+        storage_up_reply(up, &up->doc);
+    }
+}
+
+lx_rc storage_h_upload(lx_req *req, void *state)
+{
+    storage_state *st = state;
+    const lx_host *host = st->host;
+    const lx_principal *p = storage_require_user(st, req);
+    const char *ctype;
+    char err[512] = "";
+    storage_up *up;
+
+    if (p == NULL)
+        return LX_DONE;
+    up = host->req_alloc(req, sizeof(*up));
+    if (up == NULL)
+        return LX_FAIL;
+    memset(up, 0, sizeof(*up));
+    up->st = st;
+    up->req = req;
+    up->w = host->req_worker(req);
+    if (host->req_on_cleanup(req, storage_up_cleanup, up) != LX_OK)
+        return LX_FAIL;
+    ctype = host->req_header(req, "Content-Type");
+    if (ctype == NULL) {
+        host->reply_error(req, 400, "INVALID_MULTIPART",
+                          "the body must be multipart/form-data (no Content-Type)");
+        return LX_DONE;
+    }
+    if (storage_mp_boundary(ctype, &up->boundary, err, sizeof(err)) != LX_OK) {
+        host->reply_error(req, 400, "INVALID_MULTIPART",
+                          err[0] ? err : "the body must be multipart/form-data");
+        return LX_DONE;
+    }
+    up->uid = strdup(p->uid);
+    if (up->uid == NULL)
+        return LX_FAIL;
+    up->body = host->req_body(req, &up->body_len);
+    if (up->body == NULL) {
+        up->body = "";
+        up->body_len = 0;
+    }
+    if (host->req_on_abort(req, storage_up_abort, up) != LX_OK)
+        return LX_FAIL;
+    if (host->offload(up->w, storage_up_parse, storage_up_parsed, up) != LX_OK) {
+        storage_reply_store_error(st, req, LX_ESTATE, "", NULL);
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /api/documents                                                       */
+
+typedef struct storage_list {
+    storage_state *st;
+    lx_req *req;
+    char *uid;
+    storage_doc *docs;
+    size_t n;
+} storage_list;
+
+static void storage_list_cleanup(void *arg)
+{
+    storage_list *l = arg;
+
+    free(l->uid);
+    storage_docs_free(l->docs, l->n);
+}
+
+static int storage_list_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_list *l = arg;
+
+    (void)st;
+    return storage_doc_list(c, l->uid, &l->docs, &l->n, err, errlen);
+}
+
+static void storage_list_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_list *l = arg;
+    json_object *a;
+
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, l->req, rc, err, STORAGE_NOT_FOUND);
+        return;
+    }
+    a = json_object_new_array_ext((int)(l->n > 0 ? l->n : 1));
+    for (size_t i = 0; a != NULL && i < l->n; i++) {
+        json_object *o = storage_doc_json(&l->docs[i]);
+        if (o == NULL || json_object_array_add(a, o) != 0) {
+            json_object_put(o);
+            json_object_put(a);
+            a = NULL;
+        }
+    }
+    storage_reply_obj(st, l->req, 200, a);
+}
+
+/* Makes the request state of the read routes: request memory plus a
+ * cleanup; uid copied (a pool job reads it). */
+static void *storage_req_state(storage_state *st, lx_req *req, size_t size, lx_free_fn cleanup)
+{
+    void *p = st->host->req_alloc(req, size);
+
+    if (p == NULL)
+        return NULL;
+    memset(p, 0, size);
+    if (st->host->req_on_cleanup(req, cleanup, p) != LX_OK)
+        return NULL;
+    return p;
+}
+
+lx_rc storage_h_doc_list(lx_req *req, void *state)
+{
+    storage_state *st = state;
+    const lx_principal *p = storage_require_user(st, req);
+    storage_list *l;
+    int rc;
+
+    if (p == NULL)
+        return LX_DONE;
+    l = storage_req_state(st, req, sizeof(*l), storage_list_cleanup);
+    if (l == NULL || (l->uid = strdup(p->uid)) == NULL)
+        return LX_FAIL;
+    l->st = st;
+    l->req = req;
+    rc = storage_run(st, st->host->req_worker(req), storage_list_job, storage_list_done, l);
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, req, rc, "", NULL);
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET and DELETE /api/documents/{id}                                       */
+
+typedef struct storage_one {
+    storage_state *st;
+    lx_req *req;
+    char *uid;
+    char *id;
+    int with_text;
+    storage_doc d;
+    /* download */
+    int fd;
+    int64_t size, offset;
+    char *chunk;
+    size_t chunk_len;
+    int read_rc;
+    char read_err[256];
+} storage_one;
+
+static void storage_one_cleanup(void *arg)
+{
+    storage_one *o = arg;
+
+    free(o->uid);
+    free(o->id);
+    free(o->chunk);
+    if (o->fd >= 0)
+        close(o->fd);
+    storage_doc_clear(&o->d);
+}
+
+/* The request state of the {id} routes, or NULL after answering. */
+static storage_one *storage_one_new(storage_state *st, lx_req *req, int *is_failed)
+{
+    const lx_principal *p = storage_require_user(st, req);
+    const char *id;
+    storage_one *o;
+
+    *is_failed = 0;
+    if (p == NULL || (id = storage_doc_id(st, req)) == NULL)
+        return NULL;
+    o = storage_req_state(st, req, sizeof(*o), storage_one_cleanup);
+    if (o == NULL) {
+        *is_failed = 1;
+        return NULL;
+    }
+    o->fd = -1;
+    o->st = st;
+    o->req = req;
+    o->uid = strdup(p->uid);
+    o->id = strdup(id);
+    if (o->uid == NULL || o->id == NULL) {
+        *is_failed = 1;
+        return NULL;
+    }
+    return o;
+}
+
+static lx_rc storage_one_run(storage_one *o, storage_job_fn fn, storage_done_fn done)
+{
+    storage_state *st = o->st;
+    int rc = storage_run(st, st->host->req_worker(o->req), fn, done, o);
+
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, o->req, rc, "", NULL);
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}
+
+static int storage_get_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_one *o = arg;
+
+    (void)st;
+    return storage_doc_get(c, o->uid, o->id, o->with_text, &o->d, err, errlen);
+}
+
+static void storage_get_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_one *o = arg;
+    json_object *j;
+
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
+        return;
+    }
+    j = storage_doc_json(&o->d);
+    if (j != NULL && o->with_text) {
+        int is_failed = o->d.status != NULL && strcmp(o->d.status, STORAGE_ST_FAILED) == 0;
+        storage_json_set_str(j, "content", storage_is_processed(&o->d) ? o->d.text : "");
+        json_object_object_add(j, "content_is_json", json_object_new_boolean(0));
+        storage_json_set_str(j, "content_error", is_failed ? o->d.error : "");
+    }
+    storage_reply_obj(st, o->req, 200, j);
+}
+
+static int storage_truthy(const char *v)
+{
+    return v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "True") == 0 ||
+                         strcmp(v, "TRUE") == 0 || strcmp(v, "yes") == 0);
+}
+
+lx_rc storage_h_doc_get(lx_req *req, void *state)
+{
+    storage_state *st = state;
+    int is_failed;
+    storage_one *o = storage_one_new(st, req, &is_failed);
+
+    if (o == NULL)
+        return is_failed ? LX_FAIL : LX_DONE;
+    o->with_text = storage_truthy(st->host->req_query(req, "include_content"));
+    return storage_one_run(o, storage_get_job, storage_get_done);
+}
+
+static int storage_delete_job(storage_state *st, storage_conn *c, void *arg, char *err,
+                              size_t errlen)
+{
+    storage_one *o = arg;
+    char e2[256];
+    int rc;
+
+    rc = storage_doc_delete(c, o->uid, o->id, err, errlen);
+    if (rc == LX_OK && st->files != NULL &&
+        storage_file_remove(st->files, o->id, e2, sizeof(e2)) != LX_OK)
+        st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL, "document %s deleted, but not its file: %s",
+                      o->id, e2);
+    return rc;
+}
+
+static void storage_delete_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_one *o = arg;
+
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
+        return;
+    }
+    st->host->reply(o->req, 204, NULL, NULL, 0, LX_STATIC);
+}
+
+lx_rc storage_h_doc_delete(lx_req *req, void *state)
+{
+    storage_state *st = state;
+    int is_failed;
+    storage_one *o = storage_one_new(st, req, &is_failed);
+
+    if (o == NULL)
+        return is_failed ? LX_FAIL : LX_DONE;
+    return storage_one_run(o, storage_delete_job, storage_delete_done);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /api/documents/{id}/download                                         */
+
+/* Content-Disposition with an ASCII fallback and the UTF-8 name (RFC 6266,
+ * RFC 8187). malloc'd. */
+static char *storage_disposition(const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(name), k = 0;
+    char *out = malloc(n * 4 + 64);
+
+    if (out == NULL)
+        return NULL;
+    k += (size_t)sprintf(out, "attachment; filename=\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[k++] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%' || c == ';')
+                       ? '_'
+                       : (char)c;
+    }
+    k += (size_t)sprintf(out + k, "\"; filename*=UTF-8''");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            strchr("!#$&+-.^_`|~", c) != NULL) {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+static void storage_dl_next(storage_one *o);
+
+/* Pool, with a connection: the row (ownership), and with SQLite the file. */
+static int storage_dl_open_job(storage_state *st, storage_conn *c, void *arg, char *err,
+                               size_t errlen)
+{
+    storage_one *o = arg;
+    int rc;
+
+    rc = storage_doc_get(c, o->uid, o->id, 0, &o->d, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    o->size = o->d.size;
+    if (st->files == NULL)
+        return LX_OK;
+    rc = storage_file_open(st->files, o->id, &o->fd, &o->size, err, errlen);
+    if (rc == LX_ENOENT)
+        snprintf(err, errlen, "the document's file is missing");
+    return rc;
+}
+
+static void storage_dl_end(storage_one *o)
+{
+    if (o->fd >= 0) {
+        close(o->fd);
+        o->fd = -1;
+    }
+    o->st->host->reply_end(o->req);
+}
+
+static void storage_dl_chunk(storage_one *o, int rc, const char *err)
+{
+    storage_state *st = o->st;
+    const lx_host *host = st->host;
+    char *chunk;
+
+    if (rc != LX_OK) {
+        host->log(LX_LOG_ERROR, STORAGE_SRC, o->req, "document %s: download cut short: %s", o->id,
+                  err);
+        storage_dl_end(o);
+        return;
+    }
+    if (o->chunk_len == 0 || host->req_is_gone(o->req)) {
+        storage_dl_end(o);
+        return;
+    }
+    chunk = o->chunk;
+    o->chunk = NULL;
+    o->offset += (int64_t)o->chunk_len;
+    if (host->reply_chunk(o->req, chunk, o->chunk_len, free) != LX_OK) {
+        storage_dl_end(o);
+        return;
+    }
+    storage_dl_next(o);
+}
+
+/* Pool: one chunk of the file (SQLite). */
+static void storage_dl_pread(void *arg)
+{
+    storage_one *o = arg;
+    ssize_t n;
+
+    o->chunk_len = 0;
+    o->read_rc = LX_OK;
+    do {
+        n = pread(o->fd, o->chunk, STORAGE_CHUNK_SIZE, (off_t)o->offset);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        o->read_rc = LX_EIO;
+        snprintf(o->read_err, sizeof(o->read_err), "cannot read the file: %s", strerror(errno));
+        return;
+    }
+    o->chunk_len = (size_t)n;
+}
+
+static void storage_dl_pread_done(void *arg, int status)
+{
+    storage_one *o = arg;
+
+    storage_dl_chunk(o, status != LX_OK ? LX_ECANCELED : o->read_rc,
+                     status != LX_OK ? "the worker is stopping" : o->read_err);
+}
+
+/* Pool, with a connection: one chunk of the file (PostgreSQL). */
+static int storage_dl_read_job(storage_state *st, storage_conn *c, void *arg, char *err,
+                               size_t errlen)
+{
+    storage_one *o = arg;
+
+    (void)st;
+    o->chunk_len = 0;
+    return storage_doc_read(c, o->uid, o->id, o->offset, o->chunk, STORAGE_CHUNK_SIZE,
+                            &o->chunk_len, err, errlen);
+}
+
+static void storage_dl_read_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    (void)st;
+    storage_dl_chunk(arg, rc, err);
+}
+
+static void storage_dl_next(storage_one *o)
+{
+    storage_state *st = o->st;
+    lx_worker *w = st->host->req_worker(o->req);
+    int rc;
+
+    if (o->chunk == NULL && (o->chunk = malloc(STORAGE_CHUNK_SIZE)) == NULL) {
+        storage_dl_chunk(o, LX_ENOMEM, "out of memory");
+        return;
+    }
+    if (st->files != NULL)
+        rc = st->host->offload(w, storage_dl_pread, storage_dl_pread_done, o);
+    else
+        rc = storage_run(st, w, storage_dl_read_job, storage_dl_read_done, o);
+    if (rc != LX_OK)
+        storage_dl_chunk(o, rc, "cannot queue the read");
+}
+
+static void storage_dl_opened(storage_state *st, void *arg, int rc, const char *err)
+{
+    storage_one *o = arg;
+    const lx_host *host = st->host;
+    char *disp;
+
+    if (rc == LX_ENOENT && o->d.id != NULL) {
+        host->log(LX_LOG_ERROR, STORAGE_SRC, o->req, "document %s: %s", o->id, err);
+        host->reply_error(o->req, 404, "FILE_MISSING", "the document's file is missing");
+        return;
+    }
+    if (rc != LX_OK) {
+        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
+        return;
+    }
+    disp = storage_disposition(o->d.original_filename[0] != '\0' ? o->d.original_filename
+                                                                 : "document");
+    if (disp == NULL) {
+        host->reply_error(o->req, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    host->set_header(o->req, "Content-Disposition", disp);
+    free(disp);
+    host->set_header(o->req, "X-Content-Type-Options", "nosniff");
+    host->set_header(o->req, "Cache-Control", "private, no-store");
+    if (host->reply_start(o->req, 200,
+                          o->d.mime_type[0] != '\0' ? o->d.mime_type
+                                                    : "application/octet-stream") != LX_OK) {
+        host->reply_end(o->req);
+        return;
+    }
+    storage_dl_next(o);
+}
+
+lx_rc storage_h_doc_download(lx_req *req, void *state)
+{
+    storage_state *st = state;
+    int is_failed;
+    storage_one *o = storage_one_new(st, req, &is_failed);
+
+    if (o == NULL)
+        return is_failed ? LX_FAIL : LX_DONE;
+    return storage_one_run(o, storage_dl_open_job, storage_dl_opened);
+}

@@ -1,0 +1,549 @@
+/*
+ * The runner of lexiaid-extract: one child per file, fed and drained
+ * through three non-blocking pipes in a poll() loop, killed at its
+ * deadline, always reaped. See extract.h for the contract and the child's
+ * protocol.
+ *
+ * Runs on offload-pool threads, several at once: no global state, every
+ * descriptor is created close-on-exec (a child spawned by another thread
+ * never inherits our pipes) and the child closes everything above 2.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* pipe2, posix_spawn_file_actions_addclosefrom_np */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lexiaid/plugin.h>
+
+#include "extract.h"
+
+extern char **environ;
+
+#define EX_DEFAULT_TIMEOUT_MS 120000L     /* when o->timeout_ms <= 0 */
+#define EX_DEFAULT_MAX_OUTPUT (64u << 20) /* when o->max_output is 0 */
+#define EX_HEADER_MAX 64                  /* "LXEXTRACT 1 pages=N\n" */
+#define EX_STDERR_KEEP 1024               /* the child's message; the rest is drained */
+#define EX_IO_CHUNK 65536
+
+/* The state of one run, so that every exit path cleans up the same way. */
+typedef struct ex_run {
+    pid_t pid; /* > 0 until reaped */
+    int in_fd; /* our ends: stdin's write end, stdout's and stderr's read ends */
+    int out_fd;
+    int err_fd;
+    char *out; /* the child's stdout */
+    size_t out_len, out_cap;
+    char msg[EX_STDERR_KEEP + 1]; /* the start of the child's stderr */
+    size_t msg_len;
+    int status;    /* waitpid's, once reaped */
+    int saw_epipe; /* a write raised SIGPIPE (blocked, to be consumed) */
+} ex_run;
+
+static void ex_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static long long ex_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ex_close(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* A close-on-exec pipe whose ends are both above 2, so that the child's
+ * dup2 onto 0, 1 and 2 never clobbers another of its pipes (a daemon may
+ * run with 0-2 closed). Returns 0 or an errno. */
+static int ex_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return errno;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] <= STDERR_FILENO) {
+            int high = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+            int e = errno;
+
+            close(fds[i]);
+            fds[i] = high;
+            if (high < 0) {
+                if (i == 0)
+                    close(fds[1]);
+                else
+                    close(fds[0]);
+                fds[0] = fds[1] = -1;
+                return e;
+            }
+        }
+    }
+    return 0;
+}
+
+static int ex_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* The environment of the child: ours, with OMP_THREAD_LIMIT=1 (Tesseract's
+ * OpenMP would otherwise start a thread per core in every child, and
+ * libgomp reads it before main). The array is malloc'd; its strings are
+ * environ's. NULL: out of memory. */
+static char **ex_env(void)
+{
+    static char omp[] = "OMP_THREAD_LIMIT=1";
+    size_t n = 0, j = 0;
+    char **env;
+
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    env = calloc(n + 2, sizeof(*env));
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "OMP_THREAD_LIMIT=", 17) != 0)
+            env[j++] = environ[i];
+    env[j++] = omp;
+    env[j] = NULL;
+    return env;
+}
+
+/* Starts the child with its three pipes. 0 or an errno (r->pid stays 0). */
+static int ex_spawn(ex_run *r, char *const argv[])
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, dfl;
+    char **env = NULL;
+    int rc, have_fa = 0, have_attr = 0;
+
+    if ((rc = ex_pipe(in)) != 0 || (rc = ex_pipe(out)) != 0 || (rc = ex_pipe(errp)) != 0)
+        goto done;
+    if ((env = ex_env()) == NULL) {
+        rc = ENOMEM;
+        goto done;
+    }
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+        goto done;
+    have_fa = 1;
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO)) != 0 ||
+        (rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) != 0)
+        goto done;
+    if ((rc = posix_spawnattr_init(&attr)) != 0)
+        goto done;
+    have_attr = 1;
+    /* Pool threads block every signal and workers ignore SIGPIPE; the
+     * child starts with nothing blocked and every disposition default. */
+    sigemptyset(&none);
+    sigfillset(&dfl);
+    sigdelset(&dfl, SIGKILL);
+    sigdelset(&dfl, SIGSTOP);
+    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+        (rc = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0 ||
+        (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0)
+        goto done;
+    rc = posix_spawn(&r->pid, argv[0], &fa, &attr, argv, env);
+    if (rc != 0) {
+        r->pid = 0;
+        goto done;
+    }
+    r->in_fd = in[1];
+    r->out_fd = out[0];
+    r->err_fd = errp[0];
+    in[1] = out[0] = errp[0] = -1;
+    if (ex_nonblock(r->in_fd) != 0 || ex_nonblock(r->out_fd) != 0 || ex_nonblock(r->err_fd) != 0)
+        rc = errno; /* the caller kills and reaps the child */
+
+done:
+    if (have_attr)
+        posix_spawnattr_destroy(&attr);
+    if (have_fa)
+        posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    ex_close(&in[0]);
+    ex_close(&in[1]);
+    ex_close(&out[0]);
+    ex_close(&out[1]);
+    ex_close(&errp[0]);
+    ex_close(&errp[1]);
+    return rc;
+}
+
+/* SIGKILL and reap: the child is gone when this returns. */
+static void ex_kill(ex_run *r)
+{
+    if (r->pid <= 0)
+        return;
+    kill(r->pid, SIGKILL);
+    while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
+        ;
+    r->pid = 0;
+}
+
+/* Reaps the child if it has exited: 1 reaped, 0 still running. */
+static int ex_reap(ex_run *r)
+{
+    pid_t got;
+
+    do
+        got = waitpid(r->pid, &r->status, WNOHANG);
+    while (got < 0 && errno == EINTR);
+    if (got == 0)
+        return 0;
+    /* got < 0 (ECHILD: someone else reaped it) counts as gone too */
+    r->pid = 0;
+    if (got < 0)
+        r->status = 0x7f00; /* "exited 127": no answer */
+    return 1;
+}
+
+/* Reads what is there from stdout. 0, 1 at EOF, -1 over the cap, -2 error. */
+static int ex_read_out(ex_run *r, size_t cap)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (r->out_cap - r->out_len < EX_IO_CHUNK) {
+            size_t want = r->out_cap ? r->out_cap * 2 : 2 * EX_IO_CHUNK;
+            char *p;
+
+            if (want > cap + EX_IO_CHUNK + 1)
+                want = cap + EX_IO_CHUNK + 1;
+            if (want <= r->out_cap)
+                return -1;
+            p = realloc(r->out, want);
+            if (p == NULL)
+                return -2;
+            r->out = p;
+            r->out_cap = want;
+        }
+        n = read(r->out_fd, r->out + r->out_len, r->out_cap - r->out_len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -2;
+        if (n == 0)
+            return 1;
+        r->out_len += (size_t)n;
+        if (r->out_len > cap)
+            return -1;
+    }
+}
+
+/* Reads what is there from stderr, keeping the start. 0, or 1 at EOF. */
+static int ex_read_err(ex_run *r)
+{
+    char chunk[4096];
+
+    for (;;) {
+        ssize_t n = read(r->err_fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
+        if (n == 0)
+            return 1;
+        if (r->msg_len < EX_STDERR_KEEP) {
+            size_t take = EX_STDERR_KEEP - r->msg_len;
+
+            if (take > (size_t)n)
+                take = (size_t)n;
+            memcpy(r->msg + r->msg_len, chunk, take);
+            r->msg_len += take;
+        }
+    }
+}
+
+/* Writes what the pipe takes. 0, or 1 when stdin is done (all written, or
+ * the child will not read more). */
+static int ex_write_in(ex_run *r, const char *data, size_t len, size_t *written)
+{
+    while (*written < len) {
+        size_t chunk = len - *written > EX_IO_CHUNK ? EX_IO_CHUNK : len - *written;
+        ssize_t n = write(r->in_fd, data + *written, chunk);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n < 0) {
+            if (errno == EPIPE)
+                r->saw_epipe = 1;
+            return 1; /* the child stopped reading: its answer says why */
+        }
+        *written += (size_t)n;
+    }
+    return 1;
+}
+
+/* The child's message: the first line of its stderr, printable. */
+static void ex_child_message(const ex_run *r, char *err, size_t errlen, int code)
+{
+    char line[EX_STDERR_KEEP + 1];
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->msg_len && r->msg[i] != '\n'; i++) {
+        unsigned char c = (unsigned char)r->msg[i];
+
+        line[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    if (n > 0)
+        ex_err(err, errlen, "%s", line);
+    else
+        ex_err(err, errlen, "the extractor failed (exit status %d)", code);
+}
+
+/* Checks the header and moves the text to the start of r->out. */
+static int ex_parse(ex_run *r, size_t max_output, storage_extract_result *res, char *err,
+                    size_t errlen)
+{
+    static const char magic[] = "LXEXTRACT 1 pages=";
+    const size_t mlen = sizeof(magic) - 1;
+    char *nl, *end;
+    long long pages;
+    size_t hlen, tlen;
+
+    nl = r->out != NULL ? memchr(r->out, '\n', r->out_len) : NULL;
+    if (nl == NULL || r->out_len < mlen || memcmp(r->out, magic, mlen) != 0 || r->out[mlen] < '0' ||
+        r->out[mlen] > '9')
+        goto bad;
+    errno = 0;
+    pages = strtoll(r->out + mlen, &end, 10);
+    if (errno != 0 || end != nl || pages < 0)
+        goto bad;
+    hlen = (size_t)(nl - r->out) + 1;
+    tlen = r->out_len - hlen;
+    if (tlen > max_output) {
+        ex_err(err, errlen, "the text is larger than %zu bytes", max_output);
+        return LX_ETOOBIG;
+    }
+    memmove(r->out, r->out + hlen, tlen);
+    r->out[tlen] = '\0';
+    res->text = r->out;
+    res->len = tlen;
+    res->pages = pages;
+    r->out = NULL;
+    r->out_len = r->out_cap = 0;
+    return LX_OK;
+bad:
+    ex_err(err, errlen, "the extractor gave an answer that is not in its protocol");
+    return LX_ERROR;
+}
+
+/* The deadline as a person reads it. */
+static void ex_err_timeout(char *err, size_t errlen, long timeout_ms)
+{
+    if (timeout_ms % 1000 == 0)
+        ex_err(err, errlen, "text extraction took longer than %ld s", timeout_ms / 1000);
+    else
+        ex_err(err, errlen, "text extraction took longer than %ld ms", timeout_ms);
+}
+
+int storage_extract(const storage_extract_opts *o, const char *file_type, const void *data,
+                    size_t len, storage_extract_result *res, char *err, size_t errlen)
+{
+    ex_run r = {.pid = 0, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    long timeout_ms;
+    size_t max_output, written = 0;
+    char mem_arg[32], cpu_arg[32];
+    char *argv[8];
+    int argc = 0, rc, sp;
+    long long deadline, wait_ms = 1;
+    sigset_t pipe_set, old_mask, pending;
+    int had_pipe_pending = 0;
+
+    if (res != NULL)
+        memset(res, 0, sizeof(*res));
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (o == NULL || o->program == NULL || file_type == NULL || res == NULL ||
+        (data == NULL && len > 0) || file_type[0] == '\0' || file_type[0] == '-') {
+        ex_err(err, errlen, "bad arguments to the text extractor");
+        return LX_EINVAL;
+    }
+    timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : EX_DEFAULT_TIMEOUT_MS;
+    max_output = o->max_output > 0 ? o->max_output : EX_DEFAULT_MAX_OUTPUT;
+    if (max_output > SIZE_MAX / 4)
+        max_output = SIZE_MAX / 4; /* room for the header and a read */
+
+    argv[argc++] = (char *)o->program;
+    if (o->max_mem > 0) {
+        snprintf(mem_arg, sizeof(mem_arg), "%zu", o->max_mem);
+        argv[argc++] = "--max-mem";
+        argv[argc++] = mem_arg;
+    }
+    /* CPU time is a backstop under the wall clock: a second more than it */
+    snprintf(cpu_arg, sizeof(cpu_arg), "%ld", (timeout_ms + 999) / 1000 + 1);
+    argv[argc++] = "--max-cpu";
+    argv[argc++] = cpu_arg;
+    argv[argc++] = (char *)file_type;
+    argv[argc] = NULL;
+
+    /* A write to a pipe whose reader died raises SIGPIPE for this thread;
+     * the worker ignores it, but be safe anywhere: block it here and
+     * consume the one our write raised before unblocking. */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+        had_pipe_pending = 1;
+
+    deadline = ex_now_ms() + timeout_ms;
+    sp = ex_spawn(&r, argv);
+    if (sp != 0) {
+        ex_err(err, errlen, "could not start the text extractor: %s", strerror(sp));
+        rc = LX_EIO;
+        goto done;
+    }
+    if (len == 0)
+        ex_close(&r.in_fd);
+
+    /* Feed stdin and drain stdout and stderr together: a child that
+     * writes before it has read everything never deadlocks with us. */
+    while (r.out_fd >= 0 || r.err_fd >= 0) {
+        struct pollfd pfd[3];
+        int nfd = 0, i_in = -1, i_out = -1, i_err = -1;
+        long long left = deadline - ex_now_ms();
+
+        if (left <= 0) {
+            ex_kill(&r);
+            ex_err_timeout(err, errlen, timeout_ms);
+            rc = LX_ETIMEDOUT;
+            goto done;
+        }
+        if (r.in_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.in_fd, .events = POLLOUT};
+            i_in = nfd++;
+        }
+        if (r.out_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.out_fd, .events = POLLIN};
+            i_out = nfd++;
+        }
+        if (r.err_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.err_fd, .events = POLLIN};
+            i_err = nfd++;
+        }
+        if (poll(pfd, (nfds_t)nfd, left > INT_MAX ? INT_MAX : (int)left) < 0) {
+            if (errno == EINTR)
+                continue;
+            ex_kill(&r);
+            ex_err(err, errlen, "text extraction failed: poll: %s", strerror(errno));
+            rc = LX_EIO;
+            goto done;
+        }
+        if (i_in >= 0 && pfd[i_in].revents != 0 && ex_write_in(&r, data, len, &written) != 0)
+            ex_close(&r.in_fd);
+        if (i_out >= 0 && pfd[i_out].revents != 0) {
+            int got = ex_read_out(&r, max_output + EX_HEADER_MAX);
+
+            if (got == -1) {
+                ex_kill(&r);
+                ex_err(err, errlen, "the text is larger than %zu bytes", max_output);
+                rc = LX_ETOOBIG;
+                goto done;
+            }
+            if (got == -2) {
+                ex_kill(&r);
+                ex_err(err, errlen, "out of memory reading the extracted text");
+                rc = LX_ENOMEM;
+                goto done;
+            }
+            if (got == 1)
+                ex_close(&r.out_fd);
+        }
+        if (i_err >= 0 && pfd[i_err].revents != 0 && ex_read_err(&r) != 0)
+            ex_close(&r.err_fd);
+    }
+    ex_close(&r.in_fd);
+
+    /* Both outputs are closed; the child exits now, or at the deadline. */
+    while (!ex_reap(&r)) {
+        long long left = deadline - ex_now_ms();
+        struct timespec ts;
+
+        if (left <= 0) {
+            ex_kill(&r);
+            ex_err_timeout(err, errlen, timeout_ms);
+            rc = LX_ETIMEDOUT;
+            goto done;
+        }
+        if (wait_ms > left)
+            wait_ms = left;
+        ts.tv_sec = wait_ms / 1000;
+        ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+        if (wait_ms < 50)
+            wait_ms *= 2;
+    }
+
+    if (WIFSIGNALED(r.status)) {
+        int sig = WTERMSIG(r.status);
+
+        if (sig == SIGXCPU)
+            ex_err(err, errlen, "text extraction used more than its %s s of CPU time", cpu_arg);
+        else
+            ex_err(err, errlen, "the extractor crashed (signal %d)", sig);
+        rc = LX_ERROR;
+    } else if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
+        r.msg[r.msg_len] = '\0';
+        ex_child_message(&r, err, errlen, WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1);
+        rc = LX_ERROR;
+    } else {
+        rc = ex_parse(&r, max_output, res, err, errlen);
+    }
+
+done:
+    ex_kill(&r); /* no-op once reaped */
+    ex_close(&r.in_fd);
+    ex_close(&r.out_fd);
+    ex_close(&r.err_fd);
+    free(r.out);
+    if (r.saw_epipe && !had_pipe_pending) {
+        static const struct timespec zero = {0, 0};
+
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (rc != LX_OK)
+        memset(res, 0, sizeof(*res));
+    return rc;
+}

@@ -1,0 +1,59 @@
+# The storage plugin (included by Makefile.am). Each block names its owner
+# file set; sources are listed once here.
+
+plugin_LTLIBRARIES += plugins/storage/storage.la
+
+# Pure pieces, also linked into unit tests and fuzzers.
+LX_STORAGE_PURE = plugins/storage/multipart.c plugins/storage/multipart.h \
+	plugins/storage/sniff.c plugins/storage/sniff.h \
+	plugins/storage/text.c plugins/storage/text.h
+# The database layer: the pool and both backends.
+LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
+	plugins/storage/store_backend.h \
+	plugins/storage/store_sqlite.c plugins/storage/store_pg.c
+LX_STORAGE_DEPS_CFLAGS = $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
+LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS)
+
+plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
+	plugins/storage/run.c plugins/storage/users.c plugins/storage/documents.c \
+	plugins/storage/process.c plugins/storage/feedback.c plugins/storage/admin.c \
+	plugins/storage/progress.c plugins/storage/svc.c plugins/storage/backup.c \
+	plugins/storage/files.c plugins/storage/files.h \
+	plugins/storage/extract.c plugins/storage/extract.h \
+	$(LX_STORAGE_STORE) $(LX_STORAGE_PURE)
+plugins_storage_storage_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
+plugins_storage_storage_la_LIBADD = $(LX_STORAGE_DEPS_LIBS)
+plugins_storage_storage_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
+
+# The text extractor: a separate program so that parsers of untrusted files
+# never run inside a worker (extract.h).
+pkglibexec_PROGRAMS = plugins/storage/extract/lexiaid-extract
+plugins_storage_extract_lexiaid_extract_SOURCES = plugins/storage/extract/lexiaid-extract.c
+plugins_storage_extract_lexiaid_extract_CFLAGS = $(AM_CFLAGS) $(POPPLER_CFLAGS) $(LIBZIP_CFLAGS) \
+	$(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
+plugins_storage_extract_lexiaid_extract_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) $(LIBXML_LIBS) \
+	$(TESSERACT_LIBS)
+
+# ---------------------------------------------------------------- storage tests
+LX_STORAGE_TEST_CFLAGS = $(LX_TEST_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS) -I$(top_srcdir)/plugins/storage
+LX_STORAGE_TEST_LIBS = $(LX_TEST_LIBS) $(LX_STORAGE_DEPS_LIBS)
+
+# The store on SQLite, and on PostgreSQL when LX_TEST_PG_URL is set.
+check_PROGRAMS += tests/unit/test_storage_store
+tests_unit_test_storage_store_SOURCES = tests/unit/test_storage_store.c $(LX_STORAGE_STORE)
+tests_unit_test_storage_store_CFLAGS = $(LX_STORAGE_TEST_CFLAGS)
+tests_unit_test_storage_store_LDADD = $(LX_STORAGE_TEST_LIBS)
+
+# multipart, sniffing, text.
+check_PROGRAMS += tests/unit/test_storage_parse
+tests_unit_test_storage_parse_SOURCES = tests/unit/test_storage_parse.c $(LX_STORAGE_PURE)
+tests_unit_test_storage_parse_CFLAGS = $(LX_STORAGE_TEST_CFLAGS)
+tests_unit_test_storage_parse_LDADD = $(LX_STORAGE_TEST_LIBS)
+
+# The extractor on documents the test makes itself.
+check_PROGRAMS += tests/unit/test_storage_extract
+tests_unit_test_storage_extract_SOURCES = tests/unit/test_storage_extract.c \
+	plugins/storage/extract.c plugins/storage/extract.h
+tests_unit_test_storage_extract_CFLAGS = $(LX_STORAGE_TEST_CFLAGS) \
+	-DLX_TEST_EXTRACT='"$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract"'
+tests_unit_test_storage_extract_LDADD = $(LX_STORAGE_TEST_LIBS)

@@ -1,0 +1,183 @@
+/*
+ * The storage plugin's own state and the plumbing its files share:
+ *
+ *   storage.c    the plugin: config, init (migrations and the file check in
+ *                the master), worker hooks, /ready, the handler table
+ *   run.c        storage_run(): database work on the offload pool
+ *   users.c      POST /api/users/init, GET and PUT /api/users/profile
+ *   documents.c  upload, list, get, delete, download
+ *   process.c    the text pipeline: extraction queue, status, passages
+ *   feedback.c   POST /api/feedback, GET /api/admin/feedback
+ *   admin.c      GET /api/admin/stats, GET /api/admin/users
+ *   progress.c   GET /api/progress
+ *   svc.c        the services storage.v1 and userdata.v1
+ *   backup.c     the `lexiaid backup DEST` command
+ *   store*.c     the database layer (store.h), files.c the SQLite files,
+ *   multipart.c, sniff.c, text.c, extract.c: pure helpers
+ *
+ * Lifetimes:
+ *   storage_state  made by init() in the master, read-only afterwards except
+ *                  the worker-local members below, freed by shutdown(); each
+ *                  worker inherits a copy through fork().
+ *   st->db         NULL in the master after init (its connections closed
+ *                  before the fork); opened by worker_start in each worker,
+ *                  closed by worker_stop.
+ */
+#ifndef STORAGE_STORAGE_H
+#define STORAGE_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lexiaid/auth.h>
+#include <lexiaid/plugin.h>
+
+#include "extract.h"
+#include "files.h"
+#include "store.h"
+
+#define STORAGE_SRC "storage" /* `src` of every log line */
+
+typedef struct storage_proc storage_proc; /* process.c: the extraction queue */
+
+typedef struct storage_state {
+    const lx_host *host;
+
+    /* Configuration (owned strings) */
+    storage_opts opts;        /* opts.sqlite_path / opts.pg_url point at the two below */
+    char *sqlite_path;        /* DATA_DIR/lexiaid.db unless configured */
+    char *pg_url;             /* never logged: it may hold a password */
+    char *data_dir;
+    size_t max_upload;        /* largest file in an upload (the route's max_body too) */
+    int repair;               /* the start-up check repairs what it finds */
+    storage_extract_opts ex;  /* ex.program owned */
+    int extract_concurrency;  /* extractions at once per worker */
+    long long extract_wait_ms;/* an upload waits this long for its text */
+
+    /* Per process */
+    storage_db *db;           /* worker only; NULL in the master after init */
+    storage_files *files;     /* SQLite only; NULL with PostgreSQL */
+    lx_worker *w;             /* this worker's loop */
+    storage_proc *proc;       /* this worker's extraction queue */
+} storage_state;
+
+/* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a
+ * pool thread with a connection of st->db (acquired before, released
+ * after: marked broken when fn returns LX_EIO); it may call store.h and
+ * files.h only (no host function but host->log). Then done(st, arg, rc,
+ * err) runs on the worker loop with fn's result, or LX_ECANCELED when the
+ * worker stopped first, or the failure to get a connection; `err` is
+ * borrowed for the call ("" on success). `arg` stays the caller's.
+ * Returns LX_OK, or LX_ENOMEM and nothing runs. */
+typedef int (*storage_job_fn)(storage_state *st, storage_conn *c, void *arg, char *err,
+                              size_t errlen);
+typedef void (*storage_done_fn)(storage_state *st, void *arg, int rc, const char *err);
+int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
+                void *arg);
+
+/* Closes st->db for worker_stop: at once when no storage_run job is out,
+ * else when the last one's done has run (the core drains the offload pool
+ * after worker_stop). storage_run refuses new work (LX_ESTATE) meanwhile.
+ * (run.c) */
+void storage_run_close_db(storage_state *st);
+
+/* host->offload for work that uses st->db itself (storage_db_acquire on
+ * the pool thread): counted with the storage_run jobs, so that st->db stays
+ * open until its done has run. LX_ESTATE once worker_stop began. (run.c) */
+int storage_offload(storage_state *st, lx_worker *w, void (*work)(void *arg),
+                    void (*done)(void *arg, int status), void *arg);
+
+/* Parses s[0..len) as exactly one JSON value (json-c; whitespace around it
+ * allowed). LX_OK and *out (may be NULL; the value is put when out is NULL;
+ * JSON null gives *out NULL), LX_EINVAL when it does not parse, LX_ENOMEM.
+ * Usable on any thread. (run.c) */
+struct json_object;
+int storage_json_parse(const char *s, size_t len, struct json_object **out);
+
+/* Answers a failed store call in one place: LX_ENOENT → 404 NOT_FOUND with
+ * `not_found` as the message; LX_EINVAL → 400 INVALID_REQUEST with err;
+ * LX_ECANCELED → 503 SHUTTING_DOWN; anything else → 503 STORAGE_UNAVAILABLE
+ * "storage is unavailable" with err logged (never sent: it may name
+ * internals). */
+void storage_reply_store_error(storage_state *st, lx_req *req, int rc, const char *err,
+                               const char *not_found);
+
+/* The signed-in user (set by auth.require_user before every storage
+ * route). NULL only when a route was configured without it: the handler
+ * then answers 401 UNAUTHENTICATED itself (storage_require_user). */
+const lx_principal *storage_principal(storage_state *st, lx_req *req);
+/* The principal, or answers 401 and returns NULL. */
+const lx_principal *storage_require_user(storage_state *st, lx_req *req);
+
+/* Parses the request body as a JSON object (json-c). On failure answers
+ * 400 INVALID_JSON and returns NULL. The object is put (json_object_put)
+ * when the request ends. An empty body is an empty object. */
+struct json_object;
+struct json_object *storage_body_json(storage_state *st, lx_req *req);
+
+/* Replies with a json-c object (serialised, then put). */
+void storage_reply_obj(storage_state *st, lx_req *req, int status, struct json_object *o);
+
+/* ---- handlers (names in the config: "storage.<name>") ---- */
+lx_rc storage_h_user_init(lx_req *req, void *state);       /* users.c */
+lx_rc storage_h_profile_get(lx_req *req, void *state);
+lx_rc storage_h_profile_put(lx_req *req, void *state);
+lx_rc storage_h_upload(lx_req *req, void *state);          /* documents.c */
+lx_rc storage_h_doc_list(lx_req *req, void *state);
+lx_rc storage_h_doc_get(lx_req *req, void *state);
+lx_rc storage_h_doc_delete(lx_req *req, void *state);
+lx_rc storage_h_doc_download(lx_req *req, void *state);
+lx_rc storage_h_feedback(lx_req *req, void *state);        /* feedback.c */
+lx_rc storage_h_admin_feedback(lx_req *req, void *state);
+lx_rc storage_h_admin_stats(lx_req *req, void *state);     /* admin.c */
+lx_rc storage_h_admin_users(lx_req *req, void *state);
+lx_rc storage_h_progress(lx_req *req, void *state);        /* progress.c */
+
+/* ---- process.c: the text pipeline of one worker ---- */
+int storage_proc_start(storage_state *st, lx_worker *w);
+void storage_proc_stop(storage_state *st);
+/* Queues the extraction of document id (copied) of uid; when_done (may be
+ * NULL) runs once on the loop when its status is final or the queue gave
+ * up (LX_ECANCELED), and may be cancelled with storage_proc_forget(token)
+ * when the waiting request went away. Returns a token or NULL (ENOMEM). */
+typedef void (*storage_proc_done_fn)(void *arg, int rc);
+void *storage_proc_queue(storage_state *st, const char *uid, const char *id,
+                         const char *file_type, storage_proc_done_fn when_done, void *arg);
+void storage_proc_forget(storage_state *st, void *token);
+
+/* ---- users.c, feedback.c, admin.c, progress.c: shared small helpers ---- */
+/* Characters (code points) of s[0..len), or -1 when s is not valid UTF-8
+ * or holds a NUL or a C0/DEL control other than TAB, LF and CR. (users.c) */
+long storage_utf8_chars(const char *s, size_t len);
+
+/* {"success": false, "error": message, "code": code}: the error shape of
+ * the admin routes. (admin.c) */
+void storage_reply_admin_error(storage_state *st, lx_req *req, int status, const char *code,
+                               const char *message);
+
+/* Today's UTC day "2026-11-28" into buf (>= 11). (progress.c) */
+void storage_today(char *buf, size_t buflen);
+
+/* What GET /api/progress and the profile's gamification derive from a
+ * storage_progress: level = 1 + points / 100, next_level_points = the
+ * points where the next level starts; streak = consecutive active UTC days
+ * ending today or yesterday (else 0), longest = the longest run among the
+ * returned days. `today` as storage_today. (progress.c) */
+typedef struct storage_progress_sum {
+    int64_t points, level, next_level_points;
+    int64_t streak, longest;
+} storage_progress_sum;
+void storage_progress_summarize(const storage_progress *p, const char *today,
+                                storage_progress_sum *out);
+
+/* ---- svc.c ---- */
+int storage_svc_register(storage_state *st, char *err, size_t errlen);
+/* Deletes all of uid's rows, then their files (files after the commit);
+ * done(arg, rc, err) on the loop. Used by userdata.v1. */
+int storage_user_purge(storage_state *st, lx_worker *w, const char *uid,
+                       void (*done)(void *arg, int rc, const char *err), void *arg);
+
+/* ---- backup.c ---- */
+extern const lx_command storage_commands[]; /* NULL-terminated */
+
+#endif

@@ -1,0 +1,699 @@
+/*
+ * The services this plugin provides: storage.v1 (documents, passages,
+ * profiles, activity and generic records for other plugins) and
+ * userdata.v1 (delete everything of a user). Contracts in
+ * include/lexiaid/svc/storage_v1.h and svc/userdata_v1.h.
+ *
+ * Every call copies its input into one storage_call, checks it, and runs
+ * it through storage_run; the answer is converted to the service's structs
+ * (borrowed by the caller's callback) on the loop. A call with a bad
+ * argument is answered LX_EINVAL through its callback too, later on the
+ * loop, never from inside the call.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <lexiaid/svc/storage_v1.h>
+#include <lexiaid/svc/userdata_v1.h>
+
+#include "storage.h"
+
+#define STORAGE_SVC_JSON_MAX (1024 * 1024)
+#define STORAGE_SVC_QUERY_MAX 8192
+#define STORAGE_SVC_UID_MAX 128
+#define STORAGE_SVC_KEY_MAX 128
+
+typedef enum storage_op {
+    OP_DOC_GET,
+    OP_DOC_SEARCH,
+    OP_DOC_PASSAGES,
+    OP_PROFILE_GET,
+    OP_ACTIVITY_ADD,
+    OP_REC_PUT,
+    OP_REC_GET,
+    OP_REC_APPEND,
+    OP_REC_ITEMS,
+    OP_REC_LIST,
+    OP_REC_DELETE,
+    OP_USER_PURGE,
+} storage_op;
+
+typedef struct storage_call {
+    storage_state *st;
+    storage_op op;
+    int pre_rc; /* a bad argument found before running */
+    char pre_err[160];
+
+    /* Input (owned copies) */
+    char *uid, *id, *kind, *key, *json, *query;
+    int with_text, limit, count, last_n;
+    int64_t from, after_seq, points;
+    double score, max_score;
+
+    /* Output */
+    storage_doc doc;
+    storage_passage *passages;
+    size_t n_passages;
+    storage_user user;
+    storage_rec rec;
+    storage_rec *recs;
+    size_t n_recs;
+    int64_t seq;
+
+    /* The caller's callback (one of them) */
+    void *arg;
+    lx_storage_done_fn done_plain;
+    lx_storage_doc_fn done_doc;
+    lx_storage_passages_fn done_passages;
+    lx_storage_json_fn done_json;
+    lx_storage_record_fn done_record;
+    lx_storage_records_fn done_records;
+    lx_storage_seq_fn done_seq;
+    void (*done_purge)(void *arg, int rc, const char *err);
+} storage_call;
+
+static void storage_call_free(storage_call *k)
+{
+    free(k->uid);
+    free(k->id);
+    free(k->kind);
+    free(k->key);
+    free(k->json);
+    free(k->query);
+    storage_doc_clear(&k->doc);
+    storage_passages_free(k->passages, k->n_passages);
+    storage_user_clear(&k->user);
+    storage_rec_clear(&k->rec);
+    storage_recs_free(k->recs, k->n_recs);
+    free(k);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checks                                                                   */
+
+static void storage_bad(storage_call *k, const char *msg)
+{
+    if (k->pre_rc != LX_OK)
+        return; /* the first problem wins */
+    k->pre_rc = LX_EINVAL;
+    snprintf(k->pre_err, sizeof(k->pre_err), "%s", msg);
+}
+
+static void storage_nomem(storage_call *k)
+{
+    if (k->pre_rc == LX_OK || k->pre_rc == LX_EINVAL) {
+        k->pre_rc = LX_ENOMEM;
+        snprintf(k->pre_err, sizeof(k->pre_err), "out of memory");
+    }
+}
+
+static char *storage_dup(storage_call *k, const char *s)
+{
+    char *r;
+
+    if (s == NULL)
+        return NULL;
+    r = strdup(s);
+    if (r == NULL)
+        storage_nomem(k);
+    return r;
+}
+
+static storage_call *storage_call_new(storage_state *st, storage_op op, const char *uid)
+{
+    storage_call *k = calloc(1, sizeof(*k));
+
+    if (k == NULL)
+        return NULL;
+    k->st = st;
+    k->op = op;
+    k->uid = storage_dup(k, uid);
+    if (uid == NULL || uid[0] == '\0' || strlen(uid) > STORAGE_SVC_UID_MAX)
+        storage_bad(k, "uid must be 1 to 128 bytes");
+    return k;
+}
+
+static int storage_kind_ok(const char *s, size_t max, const char *extra)
+{
+    size_t n = 0;
+
+    if (s == NULL)
+        return 0;
+    for (; s[n] != '\0'; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' ||
+              (extra != NULL && strchr(extra, s[n]) != NULL)))
+            return 0;
+    return n >= 1 && n <= max;
+}
+
+static void storage_set_kind(storage_call *k, const char *kind)
+{
+    if (!storage_kind_ok(kind, 64, "."))
+        storage_bad(k, "kind must be 1 to 64 of [a-z0-9_.]");
+    k->kind = storage_dup(k, kind);
+}
+
+static void storage_set_key(storage_call *k, const char *key)
+{
+    if (key == NULL || key[0] == '\0' || strlen(key) > STORAGE_SVC_KEY_MAX)
+        storage_bad(k, "key must be 1 to 128 bytes");
+    k->key = storage_dup(k, key);
+}
+
+static void storage_set_json(storage_call *k, const char *json)
+{
+    size_t n;
+    int rc;
+
+    if (json == NULL) {
+        storage_bad(k, "json is missing");
+        return;
+    }
+    n = strlen(json);
+    if (n > STORAGE_SVC_JSON_MAX) {
+        storage_bad(k, "json is larger than 1 MiB");
+        return;
+    }
+    rc = storage_json_parse(json, n, NULL);
+    if (rc == LX_ENOMEM)
+        storage_nomem(k);
+    else if (rc != LX_OK)
+        storage_bad(k, "json does not parse");
+    k->json = storage_dup(k, json);
+}
+
+static void storage_set_doc_id(storage_call *k, const char *id)
+{
+    if (id == NULL || id[0] == '\0')
+        storage_bad(k, "doc_id is missing");
+    k->id = storage_dup(k, id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The database side                                                        */
+
+static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_call *k = arg;
+    storage_activity a;
+    char now[STORAGE_TS_LEN + 8], day[16], id[STORAGE_ID_LEN + 8];
+    char **ids = NULL;
+    size_t n_ids = 0;
+    int rc;
+
+    storage_now_iso(now, sizeof(now));
+    switch (k->op) {
+    case OP_DOC_GET:
+        return storage_doc_get(c, k->uid, k->id, k->with_text, &k->doc, err, errlen);
+    case OP_DOC_SEARCH:
+        return storage_doc_search(c, k->uid, k->id, k->query, k->limit, &k->passages,
+                                  &k->n_passages, err, errlen);
+    case OP_DOC_PASSAGES:
+        return storage_doc_passages(c, k->uid, k->id, k->from, k->count, &k->passages,
+                                    &k->n_passages, err, errlen);
+    case OP_PROFILE_GET:
+        return storage_user_get(c, k->uid, &k->user, err, errlen);
+    case OP_ACTIVITY_ADD:
+        snprintf(day, sizeof(day), "%.10s", now);
+        memset(&a, 0, sizeof(a));
+        a.uid = k->uid;
+        a.kind = k->kind;
+        a.points = k->points;
+        a.score = k->score;
+        a.max_score = k->max_score;
+        a.day = day;
+        a.now = now;
+        return storage_activity_add(c, &a, err, errlen);
+    case OP_REC_PUT:
+        if (k->key == NULL) {
+            rc = storage_uuid(id, sizeof(id));
+            if (rc != LX_OK) {
+                snprintf(err, errlen, "no random source for a key");
+                return rc;
+            }
+            if ((k->key = strdup(id)) == NULL)
+                return LX_ENOMEM;
+        }
+        rc = storage_rec_put(c, k->uid, k->kind, k->key, k->json, now, err, errlen);
+        if (rc != LX_OK)
+            return rc;
+        return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
+    case OP_REC_GET:
+        return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
+    case OP_REC_APPEND:
+        return storage_rec_append(c, k->uid, k->kind, k->key, k->json, now, &k->seq, err, errlen);
+    case OP_REC_ITEMS:
+        return storage_rec_items(c, k->uid, k->kind, k->key, k->after_seq, k->last_n, &k->recs,
+                                 &k->n_recs, err, errlen);
+    case OP_REC_LIST:
+        return storage_rec_list(c, k->uid, k->kind, k->limit, &k->recs, &k->n_recs, err, errlen);
+    case OP_REC_DELETE:
+        return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
+    case OP_USER_PURGE:
+        rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
+        if (rc != LX_OK)
+            return rc;
+        /* After the commit: a crash now leaves orphans for the start-up
+         * check, never a row without its file. */
+        for (size_t i = 0; st->files != NULL && i < n_ids; i++) {
+            char e2[256];
+            if (storage_file_remove(st->files, ids[i], e2, sizeof(e2)) != LX_OK)
+                st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
+                              "user data deleted, but not the file of document %s: %s", ids[i], e2);
+        }
+        storage_strv_free(ids, n_ids);
+        return LX_OK;
+    }
+    return LX_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Answers                                                                  */
+
+static char *storage_profile_json(const storage_user *u)
+{
+    json_object *o = NULL;
+    char *out = NULL;
+
+    if (u->profile_json != NULL &&
+        storage_json_parse(u->profile_json, strlen(u->profile_json), &o) == LX_OK &&
+        !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    if (o == NULL && (o = json_object_new_object()) == NULL)
+        return NULL;
+    json_object_object_add(o, "uid", json_object_new_string(u->uid ? u->uid : ""));
+    json_object_object_add(o, "email", json_object_new_string(u->email ? u->email : ""));
+    json_object_object_add(o, "displayName",
+                           json_object_new_string(u->display_name ? u->display_name : ""));
+    json_object_object_add(o, "createdAt",
+                           json_object_new_string(u->created_at ? u->created_at : ""));
+    json_object_object_add(o, "updatedAt",
+                           json_object_new_string(u->updated_at ? u->updated_at : ""));
+    json_object_object_add(o, "lastLogin",
+                           json_object_new_string(u->last_login ? u->last_login : ""));
+    out = strdup(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return out;
+}
+
+static const char *storage_s(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+static void storage_to_record(lx_storage_record *r, const storage_rec *s)
+{
+    r->key = storage_s(s->key);
+    r->json = storage_s(s->json);
+    r->seq = s->seq;
+    r->created_at = storage_s(s->created_at);
+    r->updated_at = storage_s(s->updated_at);
+}
+
+/* Calls the caller's callback with the outcome; frees the call. */
+static void storage_call_answer(storage_call *k, int rc, const char *err)
+{
+    const char *msg = rc == LX_OK ? "" : (err != NULL && err[0] != '\0' ? err : "failed");
+
+    if (rc != LX_OK && rc != LX_ENOENT && rc != LX_EINVAL && rc != LX_ECANCELED && rc != LX_ENOMEM)
+        rc = LX_EIO; /* the contract's codes only */
+    if (rc == LX_ENOENT && (err == NULL || err[0] == '\0'))
+        msg = "not found";
+
+    switch (k->op) {
+    case OP_DOC_GET: {
+        lx_storage_doc d;
+        memset(&d, 0, sizeof(d));
+        d.struct_size = sizeof(d);
+        if (rc == LX_OK) {
+            d.id = storage_s(k->doc.id);
+            d.name = storage_s(k->doc.name);
+            d.original_filename = storage_s(k->doc.original_filename);
+            d.file_type = storage_s(k->doc.file_type);
+            d.status = storage_s(k->doc.status);
+            d.error = storage_s(k->doc.error);
+            d.created_at = storage_s(k->doc.created_at);
+            d.updated_at = storage_s(k->doc.updated_at);
+            d.size = k->doc.size;
+            d.content_length = k->doc.content_length;
+            d.page_count = k->doc.page_count;
+            d.text = k->with_text ? storage_s(k->doc.text) : "";
+            d.text_len = strlen(d.text);
+        }
+        k->done_doc(k->arg, rc, msg, rc == LX_OK ? &d : NULL);
+        break;
+    }
+    case OP_DOC_SEARCH:
+    case OP_DOC_PASSAGES: {
+        lx_storage_passage *v = NULL;
+        if (rc == LX_OK && k->n_passages > 0) {
+            v = calloc(k->n_passages, sizeof(*v));
+            if (v == NULL) {
+                rc = LX_ENOMEM;
+                msg = "out of memory";
+            }
+            for (size_t i = 0; v != NULL && i < k->n_passages; i++) {
+                v[i].seq = k->passages[i].seq;
+                v[i].score = k->op == OP_DOC_PASSAGES ? 0.0 : k->passages[i].score;
+                v[i].text = storage_s(k->passages[i].text);
+            }
+        }
+        k->done_passages(k->arg, rc, msg, v, rc == LX_OK ? k->n_passages : 0);
+        free(v);
+        break;
+    }
+    case OP_PROFILE_GET: {
+        char *json = NULL;
+        if (rc == LX_OK && (json = storage_profile_json(&k->user)) == NULL) {
+            rc = LX_ENOMEM;
+            msg = "out of memory";
+        }
+        k->done_json(k->arg, rc, msg, json != NULL ? json : "");
+        free(json);
+        break;
+    }
+    case OP_ACTIVITY_ADD:
+    case OP_REC_DELETE:
+        k->done_plain(k->arg, rc, msg);
+        break;
+    case OP_REC_PUT:
+    case OP_REC_GET: {
+        lx_storage_record r;
+        memset(&r, 0, sizeof(r));
+        if (rc == LX_OK)
+            storage_to_record(&r, &k->rec);
+        k->done_record(k->arg, rc, msg, rc == LX_OK ? &r : NULL);
+        break;
+    }
+    case OP_REC_APPEND:
+        k->done_seq(k->arg, rc, msg, rc == LX_OK ? k->seq : 0);
+        break;
+    case OP_REC_ITEMS:
+    case OP_REC_LIST: {
+        lx_storage_record *v = NULL;
+        if (rc == LX_OK && k->n_recs > 0) {
+            v = calloc(k->n_recs, sizeof(*v));
+            if (v == NULL) {
+                rc = LX_ENOMEM;
+                msg = "out of memory";
+            }
+            for (size_t i = 0; v != NULL && i < k->n_recs; i++)
+                storage_to_record(&v[i], &k->recs[i]);
+        }
+        k->done_records(k->arg, rc, msg, v, rc == LX_OK ? k->n_recs : 0);
+        free(v);
+        break;
+    }
+    case OP_USER_PURGE:
+        k->done_purge(k->arg, rc, msg);
+        break;
+    }
+    storage_call_free(k);
+}
+
+static void storage_call_done(storage_state *st, void *arg, int rc, const char *err)
+{
+    (void)st;
+    storage_call_answer(arg, rc, err);
+}
+
+static void storage_call_noop(void *arg)
+{
+    (void)arg;
+}
+
+static void storage_call_rejected(void *arg, int status)
+{
+    storage_call *k = arg;
+
+    (void)status;
+    storage_call_answer(k, k->pre_rc, k->pre_err);
+}
+
+/* Runs a call (or answers its bad argument later on the loop). On failure
+ * to queue it, frees it and returns the code: the callback never runs. */
+static int storage_call_start(storage_call *k, lx_worker *w)
+{
+    storage_state *st = k->st;
+    int rc;
+
+    if (k->pre_rc != LX_OK)
+        rc = st->host->offload(w, storage_call_noop, storage_call_rejected, k);
+    else
+        rc = storage_run(st, w, storage_call_job, storage_call_done, k);
+    if (rc != LX_OK) {
+        storage_call_free(k);
+        return rc == LX_ESTATE ? LX_ECANCELED : rc;
+    }
+    return LX_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* storage.v1                                                               */
+
+static int sv_doc_get(void *state, lx_worker *w, const char *uid, const char *doc_id, int with_text,
+                      lx_storage_doc_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_DOC_GET, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_doc_id(k, doc_id);
+    k->with_text = with_text != 0;
+    k->done_doc = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                         const char *query, int limit, lx_storage_passages_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_DOC_SEARCH, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_doc_id(k, doc_id);
+    if (query == NULL || strlen(query) > STORAGE_SVC_QUERY_MAX)
+        storage_bad(k, "query must be at most 8192 bytes");
+    k->query = storage_dup(k, query);
+    if (limit < 1 || limit > 50)
+        storage_bad(k, "limit must be between 1 and 50");
+    k->limit = limit;
+    k->done_passages = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_doc_passages(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                           int64_t from, int count, lx_storage_passages_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_DOC_PASSAGES, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_doc_id(k, doc_id);
+    if (from < 0)
+        storage_bad(k, "from must be 0 or more");
+    if (count < 1 || count > 50)
+        storage_bad(k, "count must be between 1 and 50");
+    k->from = from;
+    k->count = count;
+    k->done_passages = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_profile_get(void *state, lx_worker *w, const char *uid, lx_storage_json_fn done,
+                          void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_PROFILE_GET, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->done_json = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_activity_add(void *state, lx_worker *w, const char *uid, const char *kind,
+                           int64_t points, double score, double max_score, lx_storage_done_fn done,
+                           void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_ACTIVITY_ADD, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    if (!storage_kind_ok(kind, 32, NULL) || strpbrk(kind, "0123456789") != NULL)
+        storage_bad(k, "kind must be 1 to 32 of [a-z_]");
+    k->kind = storage_dup(k, kind);
+    if (points < 0)
+        storage_bad(k, "points must be 0 or more");
+    if (!isfinite(score) || !isfinite(max_score) || score < 0 || max_score < 0)
+        storage_bad(k, "score and max_score must be finite and 0 or more");
+    k->points = points;
+    k->score = score;
+    k->max_score = max_score;
+    k->done_plain = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_put(void *state, lx_worker *w, const char *uid, const char *kind,
+                         const char *key, const char *json, lx_storage_record_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_PUT, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    if (key != NULL)
+        storage_set_key(k, key);
+    storage_set_json(k, json);
+    k->done_record = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_get(void *state, lx_worker *w, const char *uid, const char *kind,
+                         const char *key, lx_storage_record_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_GET, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    k->done_record = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_append(void *state, lx_worker *w, const char *uid, const char *kind,
+                            const char *key, const char *json, lx_storage_seq_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_APPEND, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    storage_set_json(k, json);
+    k->done_seq = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_items(void *state, lx_worker *w, const char *uid, const char *kind,
+                           const char *key, int64_t after_seq, int last_n,
+                           lx_storage_records_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_ITEMS, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    if (after_seq < 0)
+        storage_bad(k, "after_seq must be 0 or more");
+    if (last_n < 0)
+        storage_bad(k, "last_n must be 0 or more");
+    k->after_seq = after_seq;
+    k->last_n = last_n;
+    k->done_records = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_list(void *state, lx_worker *w, const char *uid, const char *kind, int limit,
+                          lx_storage_records_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_LIST, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    if (limit < 1 || limit > 1000)
+        storage_bad(k, "limit must be between 1 and 1000");
+    k->limit = limit;
+    k->done_records = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_delete(void *state, lx_worker *w, const char *uid, const char *kind,
+                            const char *key, lx_storage_done_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_DELETE, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    k->done_plain = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static const lx_storage_v1 storage_v1_table = {
+    .struct_size = sizeof(lx_storage_v1),
+    .doc_get = sv_doc_get,
+    .doc_search = sv_doc_search,
+    .doc_passages = sv_doc_passages,
+    .profile_get = sv_profile_get,
+    .activity_add = sv_activity_add,
+    .record_put = sv_record_put,
+    .record_get = sv_record_get,
+    .record_append = sv_record_append,
+    .record_items = sv_record_items,
+    .record_list = sv_record_list,
+    .record_delete = sv_record_delete,
+};
+
+/* ------------------------------------------------------------------------ */
+/* userdata.v1                                                              */
+
+int storage_user_purge(storage_state *st, lx_worker *w, const char *uid,
+                       void (*done)(void *arg, int rc, const char *err), void *arg)
+{
+    storage_call *k = storage_call_new(st, OP_USER_PURGE, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->done_purge = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int ud_delete_user(void *state, lx_worker *w, const char *uid,
+                          void (*done)(void *arg, int status, const char *message), void *arg)
+{
+    return storage_user_purge(state, w, uid, done, arg);
+}
+
+static const lx_userdata_v1 storage_userdata_table = {
+    .struct_size = sizeof(lx_userdata_v1),
+    .delete_user = ud_delete_user,
+};
+
+int storage_svc_register(storage_state *st, char *err, size_t errlen)
+{
+    const lx_host *host = st->host;
+
+    if (host->svc_register(LX_STORAGE_V1, &storage_v1_table, st) != LX_OK) {
+        snprintf(err, errlen, "storage: the service %s is already provided", LX_STORAGE_V1);
+        return LX_EEXIST;
+    }
+    if (host->svc_register(LX_USERDATA_V1, &storage_userdata_table, st) != LX_OK) {
+        snprintf(err, errlen, "storage: the service %s is already provided", LX_USERDATA_V1);
+        return LX_EEXIST;
+    }
+    return LX_OK;
+}

@@ -1,0 +1,1717 @@
+#include "config.h"
+
+/*
+ * The storage plugin's database layer (plugins/storage/store.h) against a
+ * real database: the same suite runs on SQLite (a fresh directory per test)
+ * and, when LX_TEST_PG_URL holds a libpq key=value conninfo for a role that
+ * may CREATE DATABASE, on PostgreSQL (a database lxu_<pid>_<n> made for
+ * the run, emptied before each test, dropped at the end). Also the pool's
+ * promises and the words of a search query.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <lexiaid/plugin.h>
+
+#include "store.h"
+#include "store_backend.h" /* storage_query_words */
+
+/* The backend the current group runs on, and PostgreSQL's conninfo. */
+static storage_kind g_kind = STORAGE_SQLITE;
+static const char *g_pg_url;
+static char g_pg_db[64]; /* the run's database: lxu_<pid>_<n> */
+static int g_pg_n;
+
+/* The current test's error buffer, printed when a call fails. */
+static const char *g_err;
+
+#define assert_rc(expr, want)                                                                      \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != (want))                                                                         \
+            fprintf(stderr, "%s:%d: rc %d, want %d: %s\n", __FILE__, __LINE__, rc_, (int)(want),   \
+                    g_err != NULL ? g_err : "");                                                   \
+        assert_int_equal(rc_, (want));                                                             \
+    } while (0)
+
+typedef struct fx {
+    char dir[64];    /* SQLite: the test's directory */
+    char path[96];   /* SQLite: the database file */
+    char dbname[64]; /* PostgreSQL: the run's database (g_pg_db) */
+    char *pg_url;    /* PostgreSQL: g_pg_url + " dbname=..." */
+    storage_db *db;
+    storage_conn *c;
+    char err[512];
+} fx;
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    s = malloc((size_t)n + 1);
+    if (s == NULL)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Runs one constant statement on PostgreSQL database `dbname` ("" for the
+ * one of the conninfo). */
+static int pg_admin(const char *dbname, const char *sql)
+{
+    char *info = dbname[0] != '\0' ? str_printf("%s dbname=%s", g_pg_url, dbname)
+                                   : str_printf("%s", g_pg_url);
+    PGconn *pc = PQconnectdb(info);
+    PGresult *r;
+    int ok;
+
+    free(info);
+    if (PQstatus(pc) != CONNECTION_OK) {
+        fprintf(stderr, "postgres: %s", PQerrorMessage(pc));
+        PQfinish(pc);
+        return -1;
+    }
+    r = PQexec(pc, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "postgres: %s", PQerrorMessage(pc));
+    PQclear(r);
+    PQfinish(pc);
+    return ok ? 0 : -1;
+}
+
+/* Runs one statement on the test's database behind the store's back. */
+static int raw_exec(fx *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (g_kind == STORAGE_POSTGRES)
+        return pg_admin(f->dbname, sql);
+    if (sqlite3_open(f->path, &db) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The PostgreSQL group's database: made before its first test, dropped
+ * after its last. */
+static int pg_group_setup(void **state)
+{
+    char sql[128];
+
+    snprintf(g_pg_db, sizeof(g_pg_db), "lxu_%ld_%d", (long)getpid(), ++g_pg_n);
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", g_pg_db);
+    if (pg_admin("", sql) != 0)
+        return -1;
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", g_pg_db);
+    return pg_admin("", sql);
+}
+
+static int pg_group_teardown(void **state)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_pg_db);
+    return pg_admin("", sql);
+}
+
+/* A fresh empty database and a storage_db on it with max_conns; no
+ * connection yet. */
+static int fx_db(fx *f, int max_conns)
+{
+    storage_opts o = {.kind = g_kind, .busy_timeout_ms = 10000, .max_conns = max_conns};
+
+    if (g_kind == STORAGE_SQLITE) {
+        snprintf(f->dir, sizeof(f->dir), "/tmp/lxstore.XXXXXX");
+        if (mkdtemp(f->dir) == NULL)
+            return -1;
+        snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+        o.sqlite_path = f->path;
+    } else {
+        /* Making a database per test takes a second or more; emptying the
+         * run's database is as good and much faster. */
+        snprintf(f->dbname, sizeof(f->dbname), "%s", g_pg_db);
+        if (pg_admin(f->dbname, "DROP SCHEMA public CASCADE; CREATE SCHEMA public") != 0)
+            return -1;
+        f->pg_url = str_printf("%s dbname=%s", g_pg_url, f->dbname);
+        o.pg_url = f->pg_url;
+    }
+    if (storage_db_open(&o, &f->db, f->err, sizeof(f->err)) != LX_OK) {
+        fprintf(stderr, "storage_db_open: %s\n", f->err);
+        return -1;
+    }
+    return 0;
+}
+
+static void fx_free(fx *f)
+{
+    if (f->c != NULL)
+        storage_db_release(f->db, f->c, 0);
+    storage_db_close(f->db);
+    if (f->dir[0] != '\0') {
+        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            char p[128];
+
+            snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+            unlink(p);
+        }
+        rmdir(f->dir);
+    }
+    free(f->pg_url);
+    free(f);
+}
+
+/* Per test: a fresh migrated database and one connection, f->c. */
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    int version = -1;
+
+    if (f == NULL)
+        return -1;
+    if (fx_db(f, 4) != 0)
+        goto fail;
+    if (storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)) != LX_OK ||
+        storage_migrate(f->c, &version, f->err, sizeof(f->err)) != LX_OK || version != 1) {
+        fprintf(stderr, "setup: %s\n", f->err);
+        goto fail;
+    }
+    *state = f;
+    g_err = f->err;
+    return 0;
+
+fail:
+    fx_free(f);
+    return -1;
+}
+
+static int teardown(void **state)
+{
+    g_err = NULL;
+    fx_free(*state);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Test data                                                                */
+
+/* "2026-11-28T10:MM:SS.000Z" for i = MM * 60 + SS: increasing in i. */
+static void ts(char *buf, int i)
+{
+    snprintf(buf, STORAGE_TS_LEN + 1, "2026-11-28T10:%02d:%02d.000Z", (i / 60) % 60, i % 60);
+}
+
+/* Creates document `id` (a fresh UUID when id is NULL; copied into out_id
+ * when non-NULL) of uid made at ts(t). */
+static int make_doc(fx *f, const char *uid, const char *name, int t, char *out_id)
+{
+    char id[STORAGE_ID_LEN + 1], when[STORAGE_TS_LEN + 1];
+    storage_doc d = {0};
+    int rc;
+
+    assert_int_equal(storage_uuid(id, sizeof(id)), LX_OK);
+    ts(when, t);
+    d.id = id;
+    d.user_id = (char *)uid;
+    d.name = (char *)name;
+    d.original_filename = (char *)"notes.txt";
+    d.file_type = (char *)"txt";
+    d.mime_type = (char *)"text/plain";
+    d.status = (char *)STORAGE_ST_UPLOADED;
+    d.error = (char *)"";
+    d.sha256 = (char *)"00ff";
+    d.created_at = when;
+    d.updated_at = when;
+    d.size = 1234;
+    rc = storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err));
+    if (out_id != NULL)
+        memcpy(out_id, id, sizeof(id));
+    return rc;
+}
+
+static void add_activity(fx *f, const char *uid, const char *kind, int64_t points, double score,
+                         double max_score, const char *day)
+{
+    char now[STORAGE_TS_LEN + 1];
+    storage_activity a = {.uid = uid,
+                          .kind = kind,
+                          .points = points,
+                          .score = score,
+                          .max_score = max_score,
+                          .day = day,
+                          .now = now};
+
+    storage_now_iso(now, sizeof(now));
+    assert_rc(storage_activity_add(f->c, &a, f->err, sizeof(f->err)), LX_OK);
+}
+
+static void add_feedback(fx *f, const char *uid, const char *type, const char *status, int t)
+{
+    char id[STORAGE_ID_LEN + 1], when[STORAGE_TS_LEN + 1];
+    storage_feedback fb = {0};
+
+    assert_int_equal(storage_uuid(id, sizeof(id)), LX_OK);
+    ts(when, t);
+    fb.id = id;
+    fb.user_id = (char *)uid;
+    fb.email = (char *)"someone@example.com";
+    fb.type = (char *)type;
+    fb.description = (char *)"the button is hard to find";
+    fb.browser_info = (char *)"Firefox";
+    fb.status = (char *)status;
+    fb.created_at = when;
+    assert_rc(storage_feedback_create(f->c, &fb, f->err, sizeof(f->err)), LX_OK);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Schema                                                                   */
+
+static void test_store_migrate_twice_is_idempotent(void **state)
+{
+    fx *f = *state;
+    storage_conn *c2 = NULL;
+    int version = -1;
+
+    assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(version, STORAGE_SCHEMA_VERSION);
+    assert_int_equal(version, 1);
+    assert_rc(storage_migrate(f->c, NULL, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_ping(f->c, f->err, sizeof(f->err)), LX_OK);
+
+    /* Data survives a second migration from another connection. */
+    assert_int_equal(make_doc(f, "alice", "one", 1, NULL), LX_OK);
+    assert_rc(storage_db_acquire(f->db, &c2, f->err, sizeof(f->err)), LX_OK);
+    assert_ptr_not_equal(c2, f->c);
+    version = -1;
+    assert_rc(storage_migrate(c2, &version, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(version, 1);
+    storage_db_release(f->db, c2, 0);
+
+    storage_doc *docs = NULL;
+    size_t n = 0;
+    assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 1);
+    storage_docs_free(docs, n);
+}
+
+static void test_store_migrate_refuses_newer_database(void **state)
+{
+    fx *f = *state;
+    int version = -1;
+
+    assert_int_equal(raw_exec(f, "INSERT INTO schema_migrations (version, applied_at) "
+                                 "VALUES (99, '2030-01-01T00:00:00.000Z')"),
+                     0);
+    assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_ESTATE);
+    assert_non_null(strstr(f->err, "version 99"));
+    assert_non_null(strstr(f->err, "(1)"));
+    assert_non_null(strstr(f->err, "upgrade lexiaid"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Users                                                                    */
+
+typedef struct merge_arg {
+    char seen_profile[256];
+    char seen_name[64];
+    const char *new_profile; /* NULL: fail with LX_EINVAL */
+    const char *new_name;
+    int n_calls;
+} merge_arg;
+
+static int merge_cb(void *arg, const char *old_profile_json, const char *old_display_name,
+                    char **new_profile_json, char **new_display_name, char *err, size_t errlen)
+{
+    merge_arg *m = arg;
+
+    m->n_calls++;
+    snprintf(m->seen_profile, sizeof(m->seen_profile), "%s", old_profile_json);
+    snprintf(m->seen_name, sizeof(m->seen_name), "%s", old_display_name);
+    if (m->new_profile == NULL) {
+        snprintf(err, errlen, "fontSize: out of range");
+        return LX_EINVAL;
+    }
+    *new_profile_json = strdup(m->new_profile);
+    *new_display_name = m->new_name != NULL ? strdup(m->new_name) : NULL;
+    return LX_OK;
+}
+
+static void test_store_user_init_get_update(void **state)
+{
+    fx *f = *state;
+    storage_user u = {0};
+    int is_created = -1;
+
+    assert_rc(storage_user_get(f->c, "alice", &u, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_null(u.uid);
+    assert_rc(storage_user_init(f->c, "alice", "a@example.com", "Alice", "{\"fontSize\":16}",
+                                "2026-11-28T10:00:00.000Z", &is_created, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(is_created, 1);
+    assert_rc(storage_user_init(f->c, "alice", "new@example.com", NULL, NULL,
+                                "2026-11-28T11:00:00.000Z", &is_created, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(is_created, 0);
+    assert_rc(storage_user_get(f->c, "alice", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.uid, "alice");
+    assert_string_equal(u.email, "new@example.com");
+    assert_string_equal(u.display_name, "Alice");
+    assert_string_equal(u.profile_json, "{\"fontSize\":16}");
+    assert_string_equal(u.created_at, "2026-11-28T10:00:00.000Z");
+    assert_string_equal(u.last_login, "2026-11-28T11:00:00.000Z");
+    storage_user_clear(&u);
+    assert_null(u.uid);
+
+    /* A new user without a profile or name gets "{}" and "". */
+    assert_rc(storage_user_init(f->c, "bob", NULL, NULL, NULL, "2026-11-28T10:00:00.000Z",
+                                &is_created, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(is_created, 1);
+    assert_rc(storage_user_get(f->c, "bob", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.profile_json, "{}");
+    assert_string_equal(u.display_name, "");
+    assert_string_equal(u.email, "");
+    storage_user_clear(&u);
+
+    /* The merge sees the old values; its result is written and returned. */
+    merge_arg m = {.new_profile = "{\"fontSize\":18,\"theme\":\"dark\"}", .new_name = "Al"};
+    assert_rc(storage_user_update(f->c, "alice", NULL, "2026-11-28T12:00:00.000Z", merge_cb, &m, &u,
+                                  f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(m.n_calls, 1);
+    assert_string_equal(m.seen_profile, "{\"fontSize\":16}");
+    assert_string_equal(m.seen_name, "Alice");
+    assert_string_equal(u.profile_json, "{\"fontSize\":18,\"theme\":\"dark\"}");
+    assert_string_equal(u.display_name, "Al");
+    assert_string_equal(u.updated_at, "2026-11-28T12:00:00.000Z");
+    assert_string_equal(u.email, "new@example.com");
+    storage_user_clear(&u);
+
+    /* A failing merge rolls back: nothing changes, its message comes back. */
+    merge_arg bad = {.new_profile = NULL};
+    assert_rc(storage_user_update(f->c, "alice", "x@example.com", "2026-11-28T13:00:00.000Z",
+                                  merge_cb, &bad, &u, f->err, sizeof(f->err)),
+              LX_EINVAL);
+    assert_string_equal(f->err, "fontSize: out of range");
+    assert_null(u.uid);
+    assert_string_equal(bad.seen_profile, "{\"fontSize\":18,\"theme\":\"dark\"}");
+    assert_rc(storage_user_get(f->c, "alice", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.profile_json, "{\"fontSize\":18,\"theme\":\"dark\"}");
+    assert_string_equal(u.email, "new@example.com");
+    assert_string_equal(u.updated_at, "2026-11-28T12:00:00.000Z");
+    storage_user_clear(&u);
+
+    /* Updating a user with no row creates it, the merge seeing "{}"; a NULL
+     * new display name leaves the name alone. */
+    merge_arg m2 = {.new_profile = "{\"a\":1}", .new_name = NULL};
+    assert_rc(storage_user_update(f->c, "carol", "c@example.com", "2026-11-28T14:00:00.000Z",
+                                  merge_cb, &m2, NULL, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(m2.seen_profile, "{}");
+    assert_string_equal(m2.seen_name, "");
+    assert_rc(storage_user_get(f->c, "carol", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.profile_json, "{\"a\":1}");
+    assert_string_equal(u.email, "c@example.com");
+    assert_string_equal(u.display_name, "");
+    storage_user_clear(&u);
+}
+
+static void test_store_user_page_by_uid(void **state)
+{
+    fx *f = *state;
+    const char *uids[] = {"u3", "u1", "u5", "u2", "u4"};
+    storage_user *v = NULL;
+    size_t n = 0;
+    int has_more = -1;
+
+    for (size_t i = 0; i < 5; i++)
+        assert_rc(storage_user_init(f->c, uids[i], NULL, NULL, NULL, "2026-11-28T10:00:00.000Z",
+                                    NULL, f->err, sizeof(f->err)),
+                  LX_OK);
+    assert_rc(storage_user_page(f->c, "", 2, &v, &n, &has_more, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].uid, "u1");
+    assert_string_equal(v[1].uid, "u2");
+    assert_int_equal(has_more, 1);
+    for (size_t i = 0; i < n; i++)
+        storage_user_clear(&v[i]);
+    free(v);
+    assert_rc(storage_user_page(f->c, "u2", 2, &v, &n, &has_more, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].uid, "u3");
+    assert_string_equal(v[1].uid, "u4");
+    assert_int_equal(has_more, 1);
+    for (size_t i = 0; i < n; i++)
+        storage_user_clear(&v[i]);
+    free(v);
+    assert_rc(storage_user_page(f->c, "u4", 2, &v, &n, &has_more, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].uid, "u5");
+    assert_int_equal(has_more, 0);
+    for (size_t i = 0; i < n; i++)
+        storage_user_clear(&v[i]);
+    free(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Documents                                                                */
+
+static void test_store_doc_create_list_get_delete(void **state)
+{
+    fx *f = *state;
+    char id1[STORAGE_ID_LEN + 1], id2[STORAGE_ID_LEN + 1], id3[STORAGE_ID_LEN + 1];
+    storage_doc *docs = NULL, d = {0};
+    size_t n = 0;
+
+    assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 0);
+    assert_null(docs);
+
+    assert_int_equal(make_doc(f, "alice", "first", 1, id1), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "third", 3, id3), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "second", 2, id2), LX_OK);
+    assert_int_equal(make_doc(f, "bob", "bob's", 4, NULL), LX_OK);
+
+    assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(docs[0].id, id3);
+    assert_string_equal(docs[1].id, id2);
+    assert_string_equal(docs[2].id, id1);
+    assert_string_equal(docs[0].name, "third");
+    assert_string_equal(docs[0].user_id, "alice");
+    assert_string_equal(docs[0].status, STORAGE_ST_UPLOADED);
+    assert_string_equal(docs[0].error, "");
+    assert_int_equal(docs[0].size, 1234);
+    assert_int_equal(docs[0].content_length, 0);
+    assert_null(docs[0].text);
+    storage_docs_free(docs, n);
+
+    assert_rc(storage_doc_get(f->c, "alice", id2, 0, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.id, id2);
+    assert_string_equal(d.original_filename, "notes.txt");
+    assert_string_equal(d.file_type, "txt");
+    assert_string_equal(d.mime_type, "text/plain");
+    assert_string_equal(d.sha256, "00ff");
+    assert_string_equal(d.created_at, "2026-11-28T10:00:02.000Z");
+    assert_null(d.text);
+    storage_doc_clear(&d);
+    assert_rc(storage_doc_get(f->c, "alice", id2, 1, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_non_null(d.text);
+    assert_string_equal(d.text, "");
+    storage_doc_clear(&d);
+
+    /* Text set: status, length, pages and text follow. */
+    const char *text = "Line one.\nLine two.";
+    const char *passages[] = {"Line one.", "Line two."};
+    assert_rc(storage_doc_set_text(f->c, id2, text, strlen(text), 3, passages, 2,
+                                   "2026-11-28T11:00:00.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_get(f->c, "alice", id2, 1, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.text, text);
+    assert_string_equal(d.status, STORAGE_ST_PROCESSED);
+    assert_int_equal(d.content_length, (int64_t)strlen(text));
+    assert_int_equal(d.page_count, 3);
+    assert_string_equal(d.updated_at, "2026-11-28T11:00:00.000Z");
+    storage_doc_clear(&d);
+
+    assert_rc(storage_doc_delete(f->c, "alice", id2, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_get(f->c, "alice", id2, 1, &d, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_null(d.id);
+    assert_rc(storage_doc_delete(f->c, "alice", id2, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_doc_set_text(f->c, id2, text, strlen(text), 1, passages, 2,
+                                   "2026-11-28T11:00:00.000Z", f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 2);
+    storage_docs_free(docs, n);
+
+    /* Every id with its owner. */
+    char **ids = NULL, **uids = NULL;
+    assert_rc(storage_doc_all_ids(f->c, &ids, &uids, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 3);
+    int n_alice = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(uids[i], "alice") == 0) {
+            n_alice++;
+            assert_true(strcmp(ids[i], id1) == 0 || strcmp(ids[i], id3) == 0);
+        }
+    }
+    assert_int_equal(n_alice, 2);
+    storage_strv_free(ids, n);
+    storage_strv_free(uids, n);
+}
+
+static void test_store_doc_duplicate_id_is_eexist(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1];
+    storage_doc d = {0}, got = {0};
+
+    assert_int_equal(make_doc(f, "alice", "first", 1, id), LX_OK);
+    d.id = id;
+    d.user_id = (char *)"bob";
+    d.name = (char *)"copy";
+    d.original_filename = (char *)"x.txt";
+    d.file_type = (char *)"txt";
+    d.mime_type = (char *)"text/plain";
+    d.status = (char *)STORAGE_ST_UPLOADED;
+    d.error = (char *)"";
+    d.sha256 = (char *)"";
+    d.created_at = (char *)"2026-11-28T10:00:09.000Z";
+    d.updated_at = d.created_at;
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err)), LX_EEXIST);
+    /* The first is intact and still alice's. */
+    assert_rc(storage_doc_get(f->c, "alice", id, 0, &got, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(got.name, "first");
+    storage_doc_clear(&got);
+    assert_rc(storage_doc_get(f->c, "bob", id, 0, &got, f->err, sizeof(f->err)), LX_ENOENT);
+}
+
+static void test_store_doc_set_status_and_stale(void **state)
+{
+    fx *f = *state;
+    char id1[STORAGE_ID_LEN + 1], id2[STORAGE_ID_LEN + 1], id3[STORAGE_ID_LEN + 1];
+    storage_doc d = {0};
+    char **ids = NULL;
+    size_t n = 0;
+
+    assert_int_equal(make_doc(f, "alice", "a", 1, id1), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "b", 2, id2), LX_OK);
+    assert_int_equal(make_doc(f, "bob", "c", 3, id3), LX_OK);
+
+    assert_rc(storage_doc_set_status(f->c, id1, STORAGE_ST_PROCESSING, NULL,
+                                     "2026-11-28T10:00:05.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_get(f->c, "alice", id1, 0, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.status, STORAGE_ST_PROCESSING);
+    assert_string_equal(d.error, "");
+    assert_string_equal(d.updated_at, "2026-11-28T10:00:05.000Z");
+    storage_doc_clear(&d);
+    assert_rc(storage_doc_set_status(f->c, id2, STORAGE_ST_FAILED, "not a PDF",
+                                     "2026-11-28T10:00:06.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_get(f->c, "alice", id2, 0, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.status, STORAGE_ST_FAILED);
+    assert_string_equal(d.error, "not a PDF");
+    storage_doc_clear(&d);
+    assert_rc(storage_doc_set_status(f->c, "00000000-0000-4000-8000-000000000000",
+                                     STORAGE_ST_FAILED, "x", "2026-11-28T10:00:07.000Z", f->err,
+                                     sizeof(f->err)),
+              LX_ENOENT);
+
+    /* Stale: uploaded or processing, updated before the time given. id1
+     * (processing at :05) and id3 (uploaded at :03); not id2 (failed). */
+    assert_rc(storage_doc_stale(f->c, "2026-11-28T10:00:10.000Z", &ids, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2);
+    assert_true((strcmp(ids[0], id1) == 0 && strcmp(ids[1], id3) == 0) ||
+                (strcmp(ids[0], id3) == 0 && strcmp(ids[1], id1) == 0));
+    storage_strv_free(ids, n);
+    assert_rc(storage_doc_stale(f->c, "2026-11-28T10:00:04.000Z", &ids, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], id3);
+    storage_strv_free(ids, n);
+}
+
+/* Another user's document and records are absent for every call. */
+static void test_store_other_uid_sees_nothing(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1];
+    const char *passages[] = {"the secret plan of alice"};
+    storage_doc d = {0};
+    storage_passage *p = NULL;
+    storage_rec r = {0}, *items = NULL;
+    size_t n = 0;
+    char buf[64];
+    int64_t seq = 0;
+
+    assert_int_equal(make_doc(f, "alice", "secret", 1, id), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, id, passages[0], strlen(passages[0]), 1, passages, 1,
+                                   "2026-11-28T10:00:02.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t1", "{\"title\":\"x\"}",
+                              "2026-11-28T10:00:03.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+
+    assert_rc(storage_doc_get(f->c, "bob", id, 1, &d, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_doc_read(f->c, "bob", id, 0, buf, sizeof(buf), &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_search(f->c, "bob", id, "secret plan", 5, &p, &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_null(p);
+    assert_rc(storage_doc_passages(f->c, "bob", id, 0, 5, &p, &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_get(f->c, "bob", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_append(f->c, "bob", "chat.thread", "t1", "{}", "2026-11-28T10:00:04.000Z",
+                                 &seq, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_items(f->c, "bob", "chat.thread", "t1", 0, 0, &items, &n, f->err,
+                                sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_list(f->c, "bob", "chat.thread", 10, &items, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 0);
+    assert_rc(storage_rec_delete(f->c, "bob", "chat.thread", "t1", f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_delete(f->c, "bob", id, f->err, sizeof(f->err)), LX_ENOENT);
+
+    /* All of it is still alice's. */
+    assert_rc(storage_doc_get(f->c, "alice", id, 1, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.text, passages[0]);
+    storage_doc_clear(&d);
+    assert_rc(
+        storage_doc_search(f->c, "alice", id, "secret plan", 5, &p, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 1);
+    storage_passages_free(p, n);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_OK);
+    storage_rec_clear(&r);
+}
+
+/* File bytes: PostgreSQL keeps them in chunks; SQLite refuses them. */
+static void test_store_doc_bytes(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], buf[64 * 1024];
+    size_t n = 0;
+
+    if (!storage_db_stores_bytes(f->db)) {
+        storage_doc d = {0};
+
+        assert_int_equal(storage_db_kind(f->db), STORAGE_SQLITE);
+        assert_int_equal(make_doc(f, "alice", "on disk", 1, id), LX_OK);
+        assert_rc(
+            storage_doc_read(f->c, "alice", id, 0, buf, sizeof(buf), &n, f->err, sizeof(f->err)),
+            LX_EINVAL);
+        assert_int_equal(n, 0);
+        d.id = (char *)"6f1c2a7e-0000-4000-8000-000000000001";
+        d.user_id = (char *)"alice";
+        d.name = d.original_filename = (char *)"x.txt";
+        d.file_type = (char *)"txt";
+        d.mime_type = (char *)"text/plain";
+        d.status = (char *)STORAGE_ST_UPLOADED;
+        d.error = d.sha256 = (char *)"";
+        d.created_at = d.updated_at = (char *)"2026-11-28T10:00:00.000Z";
+        assert_rc(storage_doc_create(f->c, &d, "abc", 3, f->err, sizeof(f->err)), LX_EINVAL);
+        return;
+    }
+
+    assert_int_equal(storage_db_kind(f->db), STORAGE_POSTGRES);
+    size_t len = 600 * 1024;
+    unsigned char *bytes = malloc(len), *back = calloc(1, len + 1);
+    assert_non_null(bytes);
+    assert_non_null(back);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        bytes[i] = (unsigned char)(x >> 16);
+    }
+    storage_doc d = {0};
+    assert_int_equal(storage_uuid(id, sizeof(id)), LX_OK);
+    d.id = id;
+    d.user_id = (char *)"alice";
+    d.name = d.original_filename = (char *)"big.pdf";
+    d.file_type = (char *)"pdf";
+    d.mime_type = (char *)"application/pdf";
+    d.status = (char *)STORAGE_ST_UPLOADED;
+    d.error = d.sha256 = (char *)"";
+    d.created_at = d.updated_at = (char *)"2026-11-28T10:00:00.000Z";
+    d.size = (int64_t)len;
+    assert_rc(storage_doc_create(f->c, &d, bytes, len, f->err, sizeof(f->err)), LX_OK);
+
+    size_t got = 0;
+    for (;;) {
+        assert_rc(storage_doc_read(f->c, "alice", id, (int64_t)got, buf, sizeof(buf), &n, f->err,
+                                   sizeof(f->err)),
+                  LX_OK);
+        if (n == 0)
+            break;
+        assert_true(n <= sizeof(buf));
+        assert_true(got + n <= len);
+        memcpy(back + got, buf, n);
+        got += n;
+    }
+    assert_int_equal(got, len);
+    assert_memory_equal(back, bytes, len);
+    /* A read from the middle starts there. */
+    assert_rc(storage_doc_read(f->c, "alice", id, 300000, buf, 100, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 100);
+    assert_memory_equal(buf, bytes + 300000, 100);
+    assert_rc(storage_doc_read(f->c, "bob", id, 0, buf, sizeof(buf), &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    free(bytes);
+    free(back);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Search                                                                   */
+
+static void test_store_search_ranks_and_ignores_syntax(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], other[STORAGE_ID_LEN + 1];
+    const char *passages[] = {
+        "The mitochondria is the powerhouse of the cell.",
+        "Plants make sugar by photosynthesis in their leaves.",
+        "Chlorophyll absorbs light; photosynthesis turns light and chlorophyll into sugar.",
+        "Rivers carry water to the sea.",
+        "Light travels fast.",
+    };
+    const char *others[] = {"photosynthesis chlorophyll chlorophyll photosynthesis"};
+    storage_passage *p = NULL;
+    size_t n = 0;
+
+    assert_int_equal(make_doc(f, "alice", "biology", 1, id), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "other", 2, other), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, id, "all", 3, 1, passages, 5, "2026-11-28T10:00:03.000Z",
+                                   f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_set_text(f->c, other, "x", 1, 1, others, 1, "2026-11-28T10:00:03.000Z",
+                                   f->err, sizeof(f->err)),
+              LX_OK);
+
+    assert_rc(storage_doc_search(f->c, "alice", id, "What is chlorophyll Photosynthesis?", 10, &p,
+                                 &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2); /* passages 2 and 1; never the other document's */
+    assert_int_equal(p[0].seq, 2);
+    assert_string_equal(p[0].text, passages[2]);
+    assert_int_equal(p[1].seq, 1);
+    assert_true(p[0].score > p[1].score);
+    assert_true(p[1].score > 0);
+    storage_passages_free(p, n);
+
+    /* At most limit. */
+    assert_rc(storage_doc_search(f->c, "alice", id, "chlorophyll photosynthesis", 1, &p, &n, f->err,
+                                 sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].seq, 2);
+    storage_passages_free(p, n);
+
+    /* Query syntax of the index is taken as words or dropped, never an error. */
+    const char *syntax[] = {"\"unbalanced AND (NEAR",
+                            "*",
+                            "-",
+                            "NOT",
+                            "cell*",
+                            "text:cell",
+                            "\"",
+                            "(",
+                            "light OR",
+                            "AND OR NOT NEAR",
+                            "^light",
+                            "a-b c:d",
+                            "\xff\xfe broken utf8 \xc3"};
+    for (size_t i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++) {
+        p = NULL;
+        n = 99;
+        assert_rc(
+            storage_doc_search(f->c, "alice", id, syntax[i], 10, &p, &n, f->err, sizeof(f->err)),
+            LX_OK);
+        storage_passages_free(p, n);
+    }
+    assert_rc(storage_doc_search(f->c, "alice", id, "*", 10, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 0);
+    assert_null(p);
+    assert_rc(storage_doc_search(f->c, "alice", id, "-", 10, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 0);
+    /* "cell*" is the word "cell". */
+    assert_rc(storage_doc_search(f->c, "alice", id, "cell*", 10, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].seq, 0);
+    storage_passages_free(p, n);
+
+    /* Only stop words: no results. */
+    assert_rc(storage_doc_search(f->c, "alice", id, "the of is and what", 10, &p, &n, f->err,
+                                 sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 0);
+    assert_null(p);
+
+    /* Passages by position. */
+    assert_rc(storage_doc_passages(f->c, "alice", id, 1, 2, &p, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].seq, 1);
+    assert_string_equal(p[0].text, passages[1]);
+    assert_int_equal(p[1].seq, 2);
+    assert_string_equal(p[1].text, passages[2]);
+    storage_passages_free(p, n);
+    assert_rc(storage_doc_passages(f->c, "alice", id, 4, 10, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].text, passages[4]);
+    storage_passages_free(p, n);
+
+    /* New text replaces the old passages in the index. */
+    const char *again[] = {"Volcanoes erupt lava.", "Glaciers carve valleys."};
+    assert_rc(storage_doc_set_text(f->c, id, "new", 3, 1, again, 2, "2026-11-28T10:00:04.000Z",
+                                   f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(
+        storage_doc_search(f->c, "alice", id, "photosynthesis", 10, &p, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 0);
+    assert_rc(storage_doc_search(f->c, "alice", id, "glaciers", 10, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].seq, 1);
+    storage_passages_free(p, n);
+
+    /* A deleted document is gone from search; on SQLite the FTS index is
+     * still consistent with its content table. */
+    assert_rc(storage_doc_delete(f->c, "alice", id, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_search(f->c, "alice", id, "glaciers", 10, &p, &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(
+        storage_doc_search(f->c, "alice", other, "chlorophyll", 10, &p, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 1);
+    storage_passages_free(p, n);
+    if (g_kind == STORAGE_SQLITE)
+        assert_int_equal(
+            raw_exec(f, "INSERT INTO passages_fts (passages_fts) VALUES ('integrity-check')"), 0);
+}
+
+/* The words of a query (store.c, shared by both backends). */
+static void test_store_query_words(void **state)
+{
+    char **w = NULL;
+    size_t n = 0;
+
+    assert_int_equal(storage_query_words("Hello, WORLD! hello world x 42", &w, &n), LX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(w[0], "hello");
+    assert_string_equal(w[1], "world");
+    assert_string_equal(w[2], "42");
+    storage_strv_free(w, n);
+
+    assert_int_equal(storage_query_words("the of AND or is", &w, &n), LX_OK);
+    assert_int_equal(n, 0);
+    assert_null(w);
+    assert_int_equal(storage_query_words("", &w, &n), LX_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(storage_query_words(NULL, &w, &n), LX_OK);
+    assert_int_equal(n, 0);
+
+    /* Letters beyond ASCII are kept whole; punctuation beyond ASCII splits;
+     * common capitals fold. */
+    assert_int_equal(storage_query_words("Straße\xe2\x80\x94"
+                                         "CAFÉ café «naïve» Ωmega",
+                                         &w, &n),
+                     LX_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(w[0], "straße");
+    assert_string_equal(w[1], "café");
+    assert_string_equal(w[2], "naïve");
+    assert_string_equal(w[3], "ωmega");
+    storage_strv_free(w, n);
+
+    /* Broken UTF-8 separates words; a run over 64 bytes is dropped. */
+    char longw[80];
+    memset(longw, 'a', 65);
+    longw[65] = '\0';
+    char q[160];
+    snprintf(q, sizeof(q),
+             "ab\xff"
+             "cd %s ef\xc3",
+             longw);
+    assert_int_equal(storage_query_words(q, &w, &n), LX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(w[0], "ab");
+    assert_string_equal(w[1], "cd");
+    assert_string_equal(w[2], "ef");
+    storage_strv_free(w, n);
+    memset(longw, 'b', 64);
+    longw[64] = '\0';
+    assert_int_equal(storage_query_words(longw, &w, &n), LX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(w[0]), 64);
+    storage_strv_free(w, n);
+
+    /* At most 32 words. */
+    char many[400] = "";
+    for (int i = 0; i < 40; i++) {
+        char one[8];
+        snprintf(one, sizeof(one), "w%d ", i);
+        strcat(many, one);
+    }
+    assert_int_equal(storage_query_words(many, &w, &n), LX_OK);
+    assert_int_equal(n, 32);
+    assert_string_equal(w[31], "w31");
+    storage_strv_free(w, n);
+}
+
+static void test_store_uuid_and_time(void **state)
+{
+    char a[STORAGE_ID_LEN + 1], b[STORAGE_ID_LEN + 1], t[STORAGE_TS_LEN + 1];
+
+    assert_int_equal(storage_uuid(a, sizeof(a)), LX_OK);
+    assert_int_equal(storage_uuid(b, sizeof(b)), LX_OK);
+    assert_int_equal(strlen(a), STORAGE_ID_LEN);
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[8], '-');
+    assert_int_equal(a[13], '-');
+    assert_int_equal(a[14], '4');
+    assert_int_equal(a[18], '-');
+    assert_non_null(strchr("89ab", a[19]));
+    assert_int_equal(a[23], '-');
+    assert_int_equal(storage_uuid(a, 10), LX_EINVAL);
+
+    storage_now_iso(t, sizeof(t));
+    assert_int_equal(strlen(t), STORAGE_TS_LEN);
+    assert_int_equal(t[4], '-');
+    assert_int_equal(t[10], 'T');
+    assert_int_equal(t[19], '.');
+    assert_int_equal(t[23], 'Z');
+    assert_true(strncmp(t, "2020", 4) > 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                  */
+
+static void test_store_records(void **state)
+{
+    fx *f = *state;
+    storage_rec r = {0}, *v = NULL;
+    size_t n = 0;
+    int64_t seq = 0;
+
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_append(f->c, "alice", "chat.thread", "t1", "{}",
+                                 "2026-11-28T10:00:00.000Z", &seq, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t1", "{\"title\":\"A\"}",
+                              "2026-11-28T10:00:01.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(r.key, "t1");
+    assert_string_equal(r.json, "{\"title\":\"A\"}");
+    assert_int_equal(r.seq, 0);
+    assert_string_equal(r.created_at, "2026-11-28T10:00:01.000Z");
+    storage_rec_clear(&r);
+
+    const char *msgs[] = {"{\"m\":1}", "{\"m\":2}", "{\"m\":3}"};
+    for (int i = 0; i < 3; i++) {
+        char when[STORAGE_TS_LEN + 1];
+        ts(when, 2 + i);
+        assert_rc(storage_rec_append(f->c, "alice", "chat.thread", "t1", msgs[i], when, &seq,
+                                     f->err, sizeof(f->err)),
+                  LX_OK);
+        assert_int_equal(seq, i + 1);
+    }
+    /* Replacing the value keeps the items. */
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t1", "{\"title\":\"B\"}",
+                              "2026-11-28T10:00:05.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(r.json, "{\"title\":\"B\"}");
+    assert_int_equal(r.seq, 3);
+    assert_string_equal(r.created_at, "2026-11-28T10:00:01.000Z");
+    assert_string_equal(r.updated_at, "2026-11-28T10:00:05.000Z");
+    storage_rec_clear(&r);
+
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 0, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(v[i].seq, i + 1);
+        assert_string_equal(v[i].json, msgs[i]);
+    }
+    assert_string_equal(v[0].created_at, "2026-11-28T10:00:02.000Z");
+    storage_recs_free(v, n);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 1, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].seq, 2);
+    assert_int_equal(v[1].seq, 3);
+    storage_recs_free(v, n);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 0, 2, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].seq, 2);
+    assert_int_equal(v[1].seq, 3);
+    storage_recs_free(v, n);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 2, 5, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].seq, 3);
+    storage_recs_free(v, n);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 3, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+
+    /* List: most recently updated first; other kinds apart. */
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t2", "{\"title\":\"C\"}",
+                              "2026-11-28T10:00:06.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_put(f->c, "alice", "quiz.state", "q1", "[1,2]",
+                              "2026-11-28T10:00:07.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_list(f->c, "alice", "chat.thread", 10, &v, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].key, "t2");
+    assert_int_equal(v[0].seq, 0);
+    assert_string_equal(v[1].key, "t1");
+    assert_int_equal(v[1].seq, 3);
+    assert_string_equal(v[1].json, "{\"title\":\"B\"}");
+    storage_recs_free(v, n);
+    assert_rc(storage_rec_append(f->c, "alice", "chat.thread", "t1", "{\"m\":4}",
+                                 "2026-11-28T10:00:08.000Z", &seq, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(seq, 4);
+    assert_rc(storage_rec_list(f->c, "alice", "chat.thread", 1, &v, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].key, "t1");
+    assert_int_equal(v[0].seq, 4);
+    storage_recs_free(v, n);
+
+    /* Delete: the record and its items. */
+    assert_rc(storage_rec_delete(f->c, "alice", "chat.thread", "t1", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 0, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_ENOENT);
+    assert_rc(storage_rec_delete(f->c, "alice", "chat.thread", "t1", f->err, sizeof(f->err)),
+              LX_ENOENT);
+    /* A new record under the same key starts from seq 1 again. */
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t1", "{}", "2026-11-28T10:00:09.000Z",
+                              f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_rec_append(f->c, "alice", "chat.thread", "t1", "{\"m\":1}",
+                                 "2026-11-28T10:00:10.000Z", &seq, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(seq, 1);
+    /* JSON the database refuses. */
+    assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t3", "{not json",
+                              "2026-11-28T10:00:11.000Z", f->err, sizeof(f->err)),
+              LX_EINVAL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Feedback, statistics, progress                                           */
+
+static void test_store_feedback_filters_and_total(void **state)
+{
+    fx *f = *state;
+    storage_feedback *v = NULL;
+    size_t n = 0;
+    int64_t total = -1;
+
+    add_feedback(f, "alice", "bug", "new", 1);
+    add_feedback(f, "alice", "accessibility", "reviewed", 2);
+    add_feedback(f, "bob", "bug", "resolved", 3);
+    add_feedback(f, "bob", "suggestion", "new", 4);
+    add_feedback(f, "carol", "bug", "new", 5);
+
+    assert_rc(
+        storage_feedback_list(f->c, NULL, NULL, 10, 0, &v, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 5);
+    assert_int_equal(n, 5);
+    assert_string_equal(v[0].created_at, "2026-11-28T10:00:05.000Z");
+    assert_string_equal(v[4].created_at, "2026-11-28T10:00:01.000Z");
+    assert_string_equal(v[0].user_id, "carol");
+    assert_string_equal(v[0].email, "someone@example.com");
+    assert_string_equal(v[0].description, "the button is hard to find");
+    assert_string_equal(v[0].browser_info, "Firefox");
+    storage_feedback_free(v, n);
+
+    assert_rc(
+        storage_feedback_list(f->c, "new", NULL, 10, 0, &v, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 3);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v[i].status, "new");
+    storage_feedback_free(v, n);
+
+    assert_rc(
+        storage_feedback_list(f->c, "new", "bug", 10, 0, &v, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 2);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].user_id, "carol");
+    assert_string_equal(v[1].user_id, "alice");
+    storage_feedback_free(v, n);
+
+    /* The total counts before limit and offset. */
+    assert_rc(
+        storage_feedback_list(f->c, NULL, "bug", 1, 1, &v, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 3);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].user_id, "bob");
+    assert_string_equal(v[0].type, "bug");
+    storage_feedback_free(v, n);
+    assert_rc(
+        storage_feedback_list(f->c, NULL, NULL, 10, 10, &v, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 5);
+    assert_int_equal(n, 0);
+    storage_feedback_free(v, n);
+}
+
+static void test_store_stats(void **state)
+{
+    fx *f = *state;
+    storage_stats s;
+    char id[STORAGE_ID_LEN + 1];
+    const char *p[] = {"x"};
+
+    assert_rc(storage_stats_get(f->c, &s, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(s.users_total, 0);
+    assert_int_equal(s.docs_total, 0);
+
+    for (int i = 0; i < 3; i++) {
+        char uid[8];
+        snprintf(uid, sizeof(uid), "u%d", i);
+        assert_rc(storage_user_init(f->c, uid, NULL, NULL, NULL, "2026-11-28T10:00:00.000Z", NULL,
+                                    f->err, sizeof(f->err)),
+                  LX_OK);
+    }
+    assert_int_equal(make_doc(f, "u0", "a", 1, id), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, id, "x", 1, 1, p, 1, "2026-11-28T10:00:01.000Z", f->err,
+                                   sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(make_doc(f, "u0", "b", 2, id), LX_OK);
+    assert_rc(storage_doc_set_status(f->c, id, STORAGE_ST_PROCESSING, NULL,
+                                     "2026-11-28T10:00:02.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(make_doc(f, "u1", "c", 3, id), LX_OK);
+    assert_rc(storage_doc_set_status(f->c, id, STORAGE_ST_FAILED, "bad", "2026-11-28T10:00:03.000Z",
+                                     f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(make_doc(f, "u1", "d", 4, NULL), LX_OK);
+    assert_int_equal(make_doc(f, "u1", "e", 5, NULL), LX_OK);
+    add_feedback(f, "u0", "bug", "new", 1);
+    add_feedback(f, "u0", "accessibility", "reviewed", 2);
+    add_feedback(f, "u1", "suggestion", "resolved", 3);
+    add_feedback(f, "u2", "other", "new", 4);
+    add_feedback(f, "u2", "bug", "new", 5);
+
+    assert_rc(storage_stats_get(f->c, &s, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(s.users_total, 3);
+    assert_int_equal(s.users_with_documents, 2);
+    assert_int_equal(s.docs_total, 5);
+    assert_int_equal(s.docs_processed, 1);
+    assert_int_equal(s.docs_processing, 1);
+    assert_int_equal(s.docs_failed, 1);
+    assert_int_equal(s.docs_pending, 2);
+    assert_int_equal(s.fb_total, 5);
+    assert_int_equal(s.fb_new, 3);
+    assert_int_equal(s.fb_reviewed, 1);
+    assert_int_equal(s.fb_resolved, 1);
+    assert_int_equal(s.fb_bug, 2);
+    assert_int_equal(s.fb_accessibility, 1);
+    assert_int_equal(s.fb_suggestion, 1);
+    assert_int_equal(s.fb_other, 1);
+}
+
+static const storage_kind_count *find_kind(const storage_progress *p, const char *kind)
+{
+    for (size_t i = 0; i < p->n_kinds; i++)
+        if (strcmp(p->kinds[i].kind, kind) == 0)
+            return &p->kinds[i];
+    return NULL;
+}
+
+static void test_store_progress_with_days(void **state)
+{
+    fx *f = *state;
+    storage_progress p;
+    const storage_kind_count *k;
+
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.documents, 0);
+    assert_int_equal(p.points, 0);
+    assert_int_equal(p.n_kinds, 0);
+    assert_int_equal(p.n_days, 0);
+    storage_progress_clear(&p);
+
+    assert_int_equal(make_doc(f, "alice", "a", 1, NULL), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "b", 2, NULL), LX_OK);
+    assert_int_equal(make_doc(f, "bob", "c", 3, NULL), LX_OK);
+    add_activity(f, "alice", "upload", 10, 0, 0, "2026-11-26");
+    add_activity(f, "alice", "upload", 10, 0, 0, "2026-11-28");
+    add_activity(f, "alice", "chat", 2, 0, 0, "2026-11-27");
+    add_activity(f, "alice", "quiz", 20, 3, 5, "2026-11-28");
+    add_activity(f, "alice", "quiz", 30, 4, 4, "2026-11-28");
+    add_activity(f, "bob", "quiz", 99, 1, 1, "2026-11-20");
+
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.documents, 2);
+    assert_int_equal(p.points, 72);
+    assert_int_equal(p.n_kinds, 3);
+    k = find_kind(&p, "upload");
+    assert_non_null(k);
+    assert_int_equal(k->count, 2);
+    assert_int_equal(k->points, 20);
+    k = find_kind(&p, "quiz");
+    assert_non_null(k);
+    assert_int_equal(k->count, 2);
+    assert_int_equal(k->points, 50);
+    assert_float_equal(k->score, 7.0, 1e-9);
+    assert_float_equal(k->max_score, 9.0, 1e-9);
+    assert_float_equal(k->best, 1.0, 1e-9);
+    k = find_kind(&p, "chat");
+    assert_non_null(k);
+    assert_int_equal(k->count, 1);
+    assert_float_equal(k->best, 0.0, 1e-9);
+    assert_int_equal(p.n_days, 3);
+    assert_string_equal(p.days[0], "2026-11-28");
+    assert_string_equal(p.days[1], "2026-11-27");
+    assert_string_equal(p.days[2], "2026-11-26");
+    storage_progress_clear(&p);
+    assert_null(p.kinds);
+    assert_null(p.days);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deleting a user                                                          */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void test_store_user_delete_removes_only_that_user(void **state)
+{
+    fx *f = *state;
+    char a1[STORAGE_ID_LEN + 1], a2[STORAGE_ID_LEN + 1], b1[STORAGE_ID_LEN + 1];
+    const char *passages[] = {"shared words about rivers"};
+    char **ids = NULL;
+    size_t n = 0;
+    storage_user u = {0};
+    storage_doc *docs = NULL;
+    storage_rec r = {0}, *items = NULL;
+    storage_progress p;
+    storage_passage *hits = NULL;
+    storage_feedback *fb = NULL;
+    int64_t total = 0;
+
+    for (int i = 0; i < 2; i++)
+        assert_rc(storage_user_init(f->c, i == 0 ? "alice" : "bob", NULL, NULL, NULL,
+                                    "2026-11-28T10:00:00.000Z", NULL, f->err, sizeof(f->err)),
+                  LX_OK);
+    assert_int_equal(make_doc(f, "alice", "a1", 1, a1), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "a2", 2, a2), LX_OK);
+    assert_int_equal(make_doc(f, "bob", "b1", 3, b1), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, a1, "x", 1, 1, passages, 1, "2026-11-28T10:00:04.000Z",
+                                   f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_set_text(f->c, b1, "x", 1, 1, passages, 1, "2026-11-28T10:00:04.000Z",
+                                   f->err, sizeof(f->err)),
+              LX_OK);
+    add_feedback(f, "alice", "bug", "new", 5);
+    add_feedback(f, "bob", "bug", "new", 6);
+    add_activity(f, "alice", "chat", 2, 0, 0, "2026-11-28");
+    add_activity(f, "bob", "chat", 2, 0, 0, "2026-11-28");
+    for (int i = 0; i < 2; i++) {
+        const char *uid = i == 0 ? "alice" : "bob";
+        assert_rc(storage_rec_put(f->c, uid, "chat.thread", "t", "{}", "2026-11-28T10:00:07.000Z",
+                                  f->err, sizeof(f->err)),
+                  LX_OK);
+        assert_rc(storage_rec_append(f->c, uid, "chat.thread", "t", "{}",
+                                     "2026-11-28T10:00:08.000Z", NULL, f->err, sizeof(f->err)),
+                  LX_OK);
+    }
+
+    assert_rc(storage_user_delete(f->c, "alice", &ids, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 2);
+    qsort(ids, n, sizeof(char *), cmp_str);
+    char *want[] = {a1, a2};
+    qsort(want, 2, sizeof(char *), cmp_str);
+    assert_string_equal(ids[0], want[0]);
+    assert_string_equal(ids[1], want[1]);
+    storage_strv_free(ids, n);
+
+    /* Nothing of alice's is left. */
+    assert_rc(storage_user_get(f->c, "alice", &u, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 0);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t", &r, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.documents, 0);
+    assert_int_equal(p.points, 0);
+    assert_int_equal(p.n_days, 0);
+    storage_progress_clear(&p);
+    assert_rc(
+        storage_feedback_list(f->c, NULL, NULL, 10, 0, &fb, &n, &total, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(total, 1);
+    assert_string_equal(fb[0].user_id, "bob");
+    storage_feedback_free(fb, n);
+
+    /* All of bob's is there. */
+    assert_rc(storage_user_get(f->c, "bob", &u, f->err, sizeof(f->err)), LX_OK);
+    storage_user_clear(&u);
+    assert_rc(storage_doc_list(f->c, "bob", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 1);
+    storage_docs_free(docs, n);
+    assert_rc(storage_doc_search(f->c, "bob", b1, "rivers", 5, &hits, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    storage_passages_free(hits, n);
+    assert_rc(storage_rec_items(f->c, "bob", "chat.thread", "t", 0, 0, &items, &n, f->err,
+                                sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 1);
+    storage_recs_free(items, n);
+    assert_rc(storage_progress_get(f->c, "bob", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.points, 2);
+    storage_progress_clear(&p);
+
+    /* Deleting again is fine and finds nothing. */
+    ids = NULL;
+    n = 99;
+    assert_rc(storage_user_delete(f->c, "alice", &ids, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, 0);
+    storage_strv_free(ids, n);
+    if (g_kind == STORAGE_SQLITE)
+        assert_int_equal(
+            raw_exec(f, "INSERT INTO passages_fts (passages_fts) VALUES ('integrity-check')"), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pool and concurrency                                                 */
+
+#define N_WRITERS 4
+#define N_WRITES 25
+
+typedef struct writer {
+    storage_db *db;
+    int index;
+    int n_ok;
+    int64_t seqs[N_WRITES];
+    char err[256];
+    atomic_int *in_use, *max_in_use;
+} writer;
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    storage_conn *c = NULL;
+
+    if (storage_db_acquire(w->db, &c, w->err, sizeof(w->err)) != LX_OK)
+        return NULL;
+    int now_in_use = atomic_fetch_add(w->in_use, 1) + 1;
+    int seen = atomic_load(w->max_in_use);
+    while (now_in_use > seen && !atomic_compare_exchange_weak(w->max_in_use, &seen, now_in_use))
+        ;
+    for (int i = 0; i < N_WRITES; i++) {
+        char id[STORAGE_ID_LEN + 1], now[STORAGE_TS_LEN + 1], name[32];
+        storage_doc d = {0};
+
+        storage_now_iso(now, sizeof(now));
+        if (storage_uuid(id, sizeof(id)) != LX_OK)
+            break;
+        snprintf(name, sizeof(name), "w%d-%d", w->index, i);
+        d.id = id;
+        d.user_id = (char *)"crowd";
+        d.name = name;
+        d.original_filename = (char *)"x.txt";
+        d.file_type = (char *)"txt";
+        d.mime_type = (char *)"text/plain";
+        d.status = (char *)STORAGE_ST_UPLOADED;
+        d.error = d.sha256 = (char *)"";
+        d.created_at = d.updated_at = now;
+        if (storage_doc_create(c, &d, NULL, 0, w->err, sizeof(w->err)) != LX_OK)
+            break;
+        /* A read-modify-write on one shared row: seqs must never repeat. */
+        if (storage_rec_append(c, "crowd", "log", "shared", "{}", now, &w->seqs[i], w->err,
+                               sizeof(w->err)) != LX_OK)
+            break;
+        w->n_ok++;
+    }
+    atomic_fetch_sub(w->in_use, 1);
+    storage_db_release(w->db, c, 0);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_store_concurrent_writers_all_succeed(void **state)
+{
+    fx *f = *state;
+    pthread_t th[N_WRITERS];
+    writer w[N_WRITERS];
+    atomic_int in_use = 0, max_in_use = 0;
+    int64_t all[N_WRITERS * N_WRITES];
+    storage_doc *docs = NULL;
+    size_t n = 0;
+
+    /* The fixture's pool has max_conns 4; give its connection back so that
+     * all four writers hold one each. */
+    assert_rc(storage_rec_put(f->c, "crowd", "log", "shared", "{}", "2026-11-28T10:00:00.000Z",
+                              f->err, sizeof(f->err)),
+              LX_OK);
+    storage_db_release(f->db, f->c, 0);
+    f->c = NULL;
+    for (int i = 0; i < N_WRITERS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].db = f->db;
+        w[i].index = i;
+        w[i].in_use = &in_use;
+        w[i].max_in_use = &max_in_use;
+        assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < N_WRITERS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N_WRITERS; i++) {
+        if (w[i].n_ok != N_WRITES)
+            fprintf(stderr, "writer %d: %s\n", i, w[i].err);
+        assert_int_equal(w[i].n_ok, N_WRITES);
+        memcpy(all + i * N_WRITES, w[i].seqs, sizeof(w[i].seqs));
+    }
+    assert_true(atomic_load(&max_in_use) <= 4);
+    qsort(all, N_WRITERS * N_WRITES, sizeof(int64_t), cmp_i64);
+    for (int i = 0; i < N_WRITERS * N_WRITES; i++)
+        assert_int_equal(all[i], i + 1);
+
+    assert_rc(storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_list(f->c, "crowd", &docs, &n, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(n, N_WRITERS * N_WRITES);
+    storage_docs_free(docs, n);
+}
+
+typedef struct waiter {
+    storage_db *db;
+    storage_conn *got;
+    int rc;
+} waiter;
+
+static void *waiter_main(void *arg)
+{
+    waiter *w = arg;
+    char err[256];
+
+    w->rc = storage_db_acquire(w->db, &w->got, err, sizeof(err));
+    return NULL;
+}
+
+static void test_store_pool_hands_out_at_most_max_conns(void **state)
+{
+    fx *f = *state;
+    storage_conn *c2 = NULL, *c3 = NULL, *c4 = NULL, *again = NULL;
+    waiter w = {.db = f->db};
+    pthread_t th;
+    pthread_t writers[6];
+    writer ws[6];
+    atomic_int in_use = 0, max_in_use = 0;
+
+    /* max_conns is 4 and f->c is one: three more, then a fifth waits. */
+    assert_rc(storage_db_acquire(f->db, &c2, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_db_acquire(f->db, &c3, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_db_acquire(f->db, &c4, f->err, sizeof(f->err)), LX_OK);
+    assert_true(c2 != f->c && c3 != f->c && c4 != f->c && c2 != c3 && c3 != c4 && c2 != c4);
+    assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
+    /* The waiter can only ever get the connection released here: a fifth
+     * connection, made while these four are alive, would be another. */
+    storage_db_release(f->db, c3, 0);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, LX_OK);
+    assert_ptr_equal(w.got, c3);
+    assert_rc(storage_ping(w.got, f->err, sizeof(f->err)), LX_OK);
+    storage_db_release(f->db, w.got, 0);
+
+    /* An idle connection is reused. */
+    assert_rc(storage_db_acquire(f->db, &again, f->err, sizeof(f->err)), LX_OK);
+    assert_ptr_equal(again, c3);
+    /* A broken one is closed; the next acquire makes a working one. */
+    storage_db_release(f->db, again, 1);
+    assert_rc(storage_db_acquire(f->db, &again, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_ping(again, f->err, sizeof(f->err)), LX_OK);
+    storage_db_release(f->db, again, 0);
+    storage_db_release(f->db, c2, 0);
+    storage_db_release(f->db, c4, 0);
+    storage_db_release(f->db, f->c, 0);
+    f->c = NULL;
+
+    /* Six threads on a pool of four: never more than four at once. */
+    {
+        storage_conn *c = NULL;
+        assert_rc(storage_db_acquire(f->db, &c, f->err, sizeof(f->err)), LX_OK);
+        assert_rc(storage_rec_put(c, "crowd", "log", "shared", "{}", "2026-11-28T10:00:00.000Z",
+                                  f->err, sizeof(f->err)),
+                  LX_OK);
+        storage_db_release(f->db, c, 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        memset(&ws[i], 0, sizeof(ws[i]));
+        ws[i].db = f->db;
+        ws[i].index = i;
+        ws[i].in_use = &in_use;
+        ws[i].max_in_use = &max_in_use;
+        assert_int_equal(pthread_create(&writers[i], NULL, writer_main, &ws[i]), 0);
+    }
+    for (int i = 0; i < 6; i++)
+        pthread_join(writers[i], NULL);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ws[i].n_ok, N_WRITES);
+    assert_true(atomic_load(&max_in_use) >= 1);
+    assert_true(atomic_load(&max_in_use) <= 4);
+}
+
+static void test_store_open_refuses_incomplete_options(void **state)
+{
+    storage_opts o = {.kind = STORAGE_SQLITE, .max_conns = 2};
+    storage_db *db = (storage_db *)&o;
+    char err[128];
+
+    assert_rc(storage_db_open(&o, &db, err, sizeof(err)), LX_EINVAL);
+    assert_null(db);
+    o.sqlite_path = "/tmp/x.db";
+    o.max_conns = 0;
+    assert_rc(storage_db_open(&o, &db, err, sizeof(err)), LX_EINVAL);
+    o.kind = STORAGE_POSTGRES;
+    o.max_conns = 2;
+    assert_rc(storage_db_open(&o, &db, err, sizeof(err)), LX_EINVAL);
+    o.pg_url = "host=/nonexistent dbname=x";
+    assert_rc(storage_db_open(&o, &db, err, sizeof(err)), LX_OK);
+    assert_int_equal(storage_db_kind(db), STORAGE_POSTGRES);
+    assert_true(storage_db_stores_bytes(db));
+    storage_db_close(db);
+}
+
+/* A connection that cannot be made gives its slot back: with max_conns 1,
+ * a second failing acquire fails too instead of waiting forever. A file
+ * that is not a database is refused. */
+static void test_store_sqlite_connect_failures(void **state)
+{
+    storage_opts o = {.kind = STORAGE_SQLITE,
+                      .sqlite_path = "/nonexistent-lexiaid-dir/store.db",
+                      .busy_timeout_ms = 100,
+                      .max_conns = 1};
+    storage_db *db = NULL;
+    storage_conn *c = NULL;
+    char err[256], dir[] = "/tmp/lxstore.XXXXXX", path[64];
+    FILE *fp;
+
+    assert_int_equal(storage_db_open(&o, &db, err, sizeof(err)), LX_OK);
+    assert_int_equal(storage_db_acquire(db, &c, err, sizeof(err)), LX_EIO);
+    assert_null(c);
+    assert_non_null(strstr(err, "/nonexistent-lexiaid-dir/store.db"));
+    assert_int_equal(storage_db_acquire(db, &c, err, sizeof(err)), LX_EIO);
+    storage_db_close(db);
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/junk.db", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 512; i++)
+        fputs("this is not an SQLite database\n", fp);
+    fclose(fp);
+    o.sqlite_path = path;
+    assert_int_equal(storage_db_open(&o, &db, err, sizeof(err)), LX_OK);
+    assert_int_equal(storage_db_acquire(db, &c, err, sizeof(err)), LX_EIO);
+    storage_db_close(db);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define STORE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static const struct CMUnitTest store_tests[] = {
+    STORE_TEST(test_store_migrate_twice_is_idempotent),
+    STORE_TEST(test_store_migrate_refuses_newer_database),
+    STORE_TEST(test_store_user_init_get_update),
+    STORE_TEST(test_store_user_page_by_uid),
+    STORE_TEST(test_store_doc_create_list_get_delete),
+    STORE_TEST(test_store_doc_duplicate_id_is_eexist),
+    STORE_TEST(test_store_doc_set_status_and_stale),
+    STORE_TEST(test_store_other_uid_sees_nothing),
+    STORE_TEST(test_store_doc_bytes),
+    STORE_TEST(test_store_search_ranks_and_ignores_syntax),
+    STORE_TEST(test_store_records),
+    STORE_TEST(test_store_feedback_filters_and_total),
+    STORE_TEST(test_store_stats),
+    STORE_TEST(test_store_progress_with_days),
+    STORE_TEST(test_store_user_delete_removes_only_that_user),
+    STORE_TEST(test_store_concurrent_writers_all_succeed),
+    STORE_TEST(test_store_pool_hands_out_at_most_max_conns),
+};
+
+int main(void)
+{
+    const struct CMUnitTest common_tests[] = {
+        cmocka_unit_test(test_store_query_words),
+        cmocka_unit_test(test_store_uuid_and_time),
+        cmocka_unit_test(test_store_open_refuses_incomplete_options),
+        cmocka_unit_test(test_store_sqlite_connect_failures),
+    };
+    int failed = 0;
+
+    failed += cmocka_run_group_tests_name("store_common", common_tests, NULL, NULL);
+    g_kind = STORAGE_SQLITE;
+    failed += cmocka_run_group_tests_name("store_sqlite", store_tests, NULL, NULL);
+    g_pg_url = getenv("LX_TEST_PG_URL");
+    if (g_pg_url == NULL || g_pg_url[0] == '\0') {
+        printf("postgres: skipped (LX_TEST_PG_URL unset)\n");
+    } else {
+        g_kind = STORAGE_POSTGRES;
+        failed += cmocka_run_group_tests_name("store_postgres", store_tests, pg_group_setup,
+                                              pg_group_teardown);
+    }
+    return failed == 0 ? 0 : 1;
+}
