@@ -24,7 +24,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential autoconf automake libtool pkg-config \
       libevent-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev \
-      libssl-dev libcmocka-dev python3 ca-certificates \
+      libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev \
+      libtesseract-dev libleptonica-dev python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -65,11 +66,14 @@ FROM debian:bookworm-slim
 
 ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only: libevent (+pthreads), json-c, libconfig, libcurl (the HTTP client
-# module), libssl (libcrypto: auth), sqlite3 (storage), CA certificates for outbound HTTPS.
+# module), libssl (libcrypto: auth), sqlite3 and libpq (storage), CA certificates for outbound
+# HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
+# and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-pthreads-2.1-7 libjson-c5 libconfig9 libcurl4 libssl3 \
-      libsqlite3-0 ca-certificates \
+      libsqlite3-0 libpq5 libpoppler-glib8 libzip4 libxml2 libtesseract5 liblept5 \
+      tesseract-ocr-eng ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
 # A fixed, non-root user: uid/gid 1000, home /app, no login shell.
@@ -89,10 +93,12 @@ COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 # not at the first request.
 RUN set -eu; \
     chmod 0755 /usr/local/bin/docker-entrypoint.sh; \
-    for f in /usr/local/bin/lexiaid $(find /usr/local/lib/lexiaid -name '*.so'); do \
+    for f in /usr/local/bin/lexiaid /usr/local/libexec/lexiaid/lexiaid-extract \
+             $(find /usr/local/lib/lexiaid -name '*.so'); do \
       if ldd "$f" | grep 'not found'; then echo "unresolved library in $f" >&2; exit 1; fi; \
     done; \
-    LEXIAID_DATA_DIR=/tmp lexiaid -t; \
+    d=$(mktemp -d); LEXIAID_DATA_DIR="$d" lexiaid -t; rm -rf "$d"; \
+    printf 'extractor ok\n' | /usr/local/libexec/lexiaid/lexiaid-extract txt | grep -q 'extractor ok'; \
     lexiaid -v
 
 ENV LEXIAID_DATA_DIR=/app/data

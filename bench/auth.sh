@@ -73,44 +73,10 @@ done
 bench_init
 
 # ------------------------------------------------------------------ key and token
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-
-log "making an RSA-2048 key and a self-signed certificate"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
-    -days 2 -subj /CN=lexiaid-bench >/dev/null 2>&1 || die "openssl cannot make a key"
-# A kid shaped like Google's: 40 hex digits.
-KID=$(openssl x509 -in "$TMP/cert.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
-
-# A Firebase-shaped ID token, valid for about an hour.
-mint_token() {
-    local now h p s
-    now=$(date +%s)
-    h=$(printf '{"alg":"RS256","kid":"%s","typ":"JWT"}' "$KID" | b64url)
-    p=$(printf '{"name":"Bench User","picture":"https://example.com/u/bench.png","iss":"https://securetoken.google.com/%s","aud":"%s","auth_time":%d,"user_id":"bench-user-0001","sub":"bench-user-0001","iat":%d,"exp":%d,"email":"bench@example.com","email_verified":true,"firebase":{"identities":{"email":["bench@example.com"]},"sign_in_provider":"password"}}' \
-        "$PROJECT" "$PROJECT" $((now - 60)) $((now - 60)) $((now + 3500)) | b64url)
-    s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$TMP/key.pem" -binary | b64url)
-    printf '%s.%s.%s' "$h" "$p" "$s"
-}
-TOKEN=$(mint_token)
+bench_make_key
+TOKEN=$(mint_token bench-user-0001)
 
 # ------------------------------------------------------------------ servers
-# start_keys NAME DELAY_MS: the key server; sets KPORT and KLOG.
-start_keys() {
-    local name=$1 delay=$2 i
-    KLOG=$TMP/$name.log
-    : >"$KLOG"
-    start_server "$name" /dev/null python3 -S "$ROOT/bench/auth_util.py" serve \
-        "$TMP/cert.pem" "$KID" "$TMP/$name.port" "$KLOG" "$delay"
-    KPID=$SPID
-    for ((i = 0; i < 100; i++)); do
-        [[ -s $TMP/$name.port ]] && break
-        kill -0 "$KPID" 2>/dev/null || die "the key server died: $(tail -n 3 "$TMP/$name.err")"
-        sleep 0.05
-    done
-    [[ -s $TMP/$name.port ]] || die "the key server did not start"
-    KPORT=$(<"$TMP/$name.port")
-}
-
 # write_conf FILE TOKEN_CACHE: lexiaid on $PORT with keys from $KPORT
 # (TOKEN_CACHE empty: the default).
 write_conf() {

@@ -1,4 +1,4 @@
-# bench/lib.sh: helpers shared by bench/run.sh and bench/auth.sh (sourced,
+# bench/lib.sh: helpers shared by bench/run.sh, bench/auth.sh and bench/storage.sh (sourced,
 # not run). Defines functions and CLK_TCK; bench_init creates the scratch directory
 # and the traps.
 #
@@ -298,3 +298,44 @@ num() { # 123456.78 -> 123,457
     printf '%.0f' "$1" | sed ':a; s/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/; ta'
 }
 ms() { [[ -n $1 ]] && printf '%.2f ms' "$1" || echo "—"; }
+
+# ------------------------------------------------------------------ tokens
+# bench_make_key: an RSA-2048 key and a self-signed certificate in $TMP
+# (key.pem, cert.pem) and KID, shaped like Google's (40 hex digits).
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+bench_make_key() {
+    log "making an RSA-2048 key and a self-signed certificate"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
+        -days 2 -subj /CN=lexiaid-bench >/dev/null 2>&1 || die "openssl cannot make a key"
+    KID=$(openssl x509 -in "$TMP/cert.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+}
+
+# mint_token UID: a Firebase-shaped ID token of project $PROJECT for UID,
+# valid for about an hour, signed with $TMP/key.pem.
+mint_token() {
+    local uid=$1 now h p s
+    now=$(date +%s)
+    h=$(printf '{"alg":"RS256","kid":"%s","typ":"JWT"}' "$KID" | b64url)
+    p=$(printf '{"name":"Bench User","picture":"https://example.com/u/bench.png","iss":"https://securetoken.google.com/%s","aud":"%s","auth_time":%d,"user_id":"%s","sub":"%s","iat":%d,"exp":%d,"email":"%s@example.com","email_verified":true,"firebase":{"identities":{"email":["%s@example.com"]},"sign_in_provider":"password"}}' \
+        "$PROJECT" "$PROJECT" $((now - 60)) "$uid" "$uid" $((now - 60)) $((now + 3500)) "$uid" "$uid" | b64url)
+    s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$TMP/key.pem" -binary | b64url)
+    printf '%s.%s.%s' "$h" "$p" "$s"
+}
+
+# start_keys NAME DELAY_MS: the key server (bench/auth_util.py) serving
+# $TMP/cert.pem under $KID; sets KPID, KPORT and KLOG.
+start_keys() {
+    local name=$1 delay=$2 i
+    KLOG=$TMP/$name.log
+    : >"$KLOG"
+    start_server "$name" /dev/null python3 -S "$ROOT/bench/auth_util.py" serve \
+        "$TMP/cert.pem" "$KID" "$TMP/$name.port" "$KLOG" "$delay"
+    KPID=$SPID
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $TMP/$name.port ]] && break
+        kill -0 "$KPID" 2>/dev/null || die "the key server died: $(tail -n 3 "$TMP/$name.err")"
+        sleep 0.05
+    done
+    [[ -s $TMP/$name.port ]] || die "the key server did not start"
+    KPORT=$(<"$TMP/$name.port")
+}

@@ -34,6 +34,7 @@ tmp="$(mktemp -d)"
 containers=()
 volumes=()
 compose_up=0
+certs_pid=""
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
@@ -47,6 +48,7 @@ cleanup() {
     local rc=$?
     set +e
     if [ "$compose_up" = 1 ]; then compose down -v --remove-orphans >/dev/null 2>&1; fi
+    [ -n "$certs_pid" ] && kill "$certs_pid" 2>/dev/null
     for c in "${containers[@]}"; do dk rm -f -v "$c" >/dev/null 2>&1; done
     for v in "${volumes[@]}"; do dk volume rm -f "$v" >/dev/null 2>&1; done
     for n in $(dk network ls -q --filter "name=${run_id}" 2>/dev/null); do dk network rm "$n" >/dev/null 2>&1; done
@@ -151,9 +153,11 @@ check "no curl or wget in the image" bash -c '! grep -qE "^(usr/)?(local/)?bin/(
 check "no .env and no credentials in the image" bash -c '! grep -qE "(^|/)\.env$|^app/credentials/." "$1"' _ "$tmp/files.txt"
 check "no sources or build files in the image (*.c, *.o, Makefile.am, .git)" \
     bash -c '! grep -qE "\.(c|o|lo|la)$|(^|/)(Makefile\.am|configure\.ac|\.git)(/|$)" "$1"' _ "$tmp/files.txt"
-check "binary, HTTP client module, health plugin and config are installed" bash -c '
+check "binary, HTTP client module, plugins, extractor, OCR data and config are installed" bash -c '
     for f in usr/local/bin/lexiaid usr/local/lib/lexiaid/lx_http_client.so \
-             usr/local/lib/lexiaid/plugins/health.so usr/local/etc/lexiaid/lexiaid.conf; do
+             usr/local/lib/lexiaid/plugins/health.so usr/local/lib/lexiaid/plugins/auth.so \
+             usr/local/lib/lexiaid/plugins/storage.so usr/local/libexec/lexiaid/lexiaid-extract \
+             usr/share/tesseract-ocr/5/tessdata/eng.traineddata usr/local/etc/lexiaid/lexiaid.conf; do
         grep -qx "$f" "$1" || { echo "missing $f"; exit 1; }; done' _ "$tmp/files.txt"
 dk rm "$cid" >/dev/null
 echo "plugins in the image: $(grep -oE '^usr/local/lib/lexiaid/plugins/[^/]+\.so$' "$tmp/files.txt" | xargs -n1 basename | tr '\n' ' ')"
@@ -212,23 +216,57 @@ else
     bad "the engine reports healthy (status: $(health_status "$c1"))"
 fi
 
-# data on the named volume: written as appuser, survives restart and re-creation
-token="doc-$run_id-$RANDOM"
-check "write a document to /app/data as appuser" \
-    "$DOCKER" exec "$c1" sh -c "mkdir -p /app/data/documents && echo '$token' > /app/data/documents/test.txt"
+# A document uploaded through the API (auth + storage, with a signed token) survives
+# `docker restart` and re-creation of the container on the same volume. The container shares
+# the host's network so that it can fetch the test's certificates from 127.0.0.1.
+dk rm -f "$c1" >/dev/null
+mkdir -p "$tmp/keys"
+python3 tests/container/certs.py serve "$tmp/keys" >/dev/null 2>&1 &
+certs_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/keys/port" ] && break; sleep 0.1; done
+tok=$(python3 tests/container/certs.py token "$tmp/keys" "u-$run_id")
+run_api() { # run_api NAME PORT: lexiaid on the host network with auth configured
+    containers+=("$1")
+    dk run -d --name "$1" --network host -v "$vol:/app/data" \
+        -e LEXIAID_LISTEN="127.0.0.1:$2" -e FIREBASE_PROJECT_ID=p1 \
+        -e LEXIAID_AUTH_CERTS_URL="http://127.0.0.1:$(cat "$tmp/keys/port")/certs" "$IMAGE" >/dev/null
+}
+doc_text="The $run_id document: photosynthesis turns light into sugar."
+printf '%s\n' "$doc_text" >"$tmp/doc.txt"
+doc_ok() { # doc_ok PORT ID: the document, its text and its bytes are there
+    local j
+    j=$(curl -s --max-time 5 -H "Authorization: Bearer $tok" \
+        "http://127.0.0.1:$1/api/documents/$2?include_content=true") || return 1
+    python3 -c 'import json, sys; d = json.loads(sys.argv[1])
+sys.exit(0 if d.get("processing_status") == "processed" and sys.argv[2] in d.get("content", "") else 1)' \
+        "$j" "photosynthesis turns light into sugar" || { echo "$j"; return 1; }
+    curl -s --max-time 5 -H "Authorization: Bearer $tok" -o "$tmp/doc.out" \
+        "http://127.0.0.1:$1/api/documents/$2/download" && cmp -s "$tmp/doc.txt" "$tmp/doc.out"
+}
+port=$(free_port)
+c1="${run_id}-d"
+run_api "$c1" "$port"
+wait_200 "http://127.0.0.1:$port/health" 10 >/dev/null || true
+up=$(curl -s --max-time 30 -H "Authorization: Bearer $tok" -F "file=@$tmp/doc.txt;type=text/plain" \
+     -F 'metadata={"name":"Container test"}' "http://127.0.0.1:$port/api/documents/upload" || true)
+doc_id=$(python3 -c 'import json, sys
+try: print(json.loads(sys.argv[1]).get("document_id", ""))
+except ValueError: print("")' "$up")
+check "upload a document through the API with a signed token (id ${doc_id:-none})" test -n "$doc_id"
+check "the document, its text and its bytes are served" doc_ok "$port" "$doc_id"
 t0=$(now)
 dk restart "$c1" >/dev/null
 restart_s=$(elapsed "$t0" "$(now)")
 check "back after docker restart ($restart_s s)" wait_200q "http://127.0.0.1:$port/health" 10
-check "the document survives docker restart" \
-    test "$(dk exec "$c1" cat /app/data/documents/test.txt 2>/dev/null)" = "$token"
+check "the uploaded document survives docker restart" doc_ok "$port" "$doc_id"
 dk rm -f "$c1" >/dev/null
 port=$(free_port)
 c2="${run_id}-b"
-run_lexiaid "$c2" "$port" "$vol"
+run_api "$c2" "$port"
 wait_200 "http://127.0.0.1:$port/health" 10 >/dev/null || true
-check "the document survives re-creation of the container on the same volume" \
-    test "$(dk exec "$c2" cat /app/data/documents/test.txt 2>/dev/null)" = "$token"
+check "the uploaded document survives re-creation of the container on the same volume" \
+    doc_ok "$port" "$doc_id"
+kill "$certs_pid" 2>/dev/null || true
 
 # docker stop: SIGTERM to PID 1, drained, exit 0, fast
 t0=$(now)
