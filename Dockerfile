@@ -32,6 +32,7 @@ WORKDIR /src
 # The build system first: autoreconf reruns only when it changes.
 COPY configure.ac Makefile.am lexiaid-plugin.pc.in ./
 COPY tests/local.mk tests/local.mk
+COPY plugins/storage/local.mk plugins/storage/local.mk
 RUN autoreconf -fi
 
 # Then everything else (.dockerignore keeps .git, build outputs, data and .env out).
