@@ -61,7 +61,7 @@ done
 # The storage suites again, on PostgreSQL (tests/unit/test_storage_store
 # already ran both backends above, with LX_TEST_PG_URL).
 if [ -n "$pgdir" ]; then
-    pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py"
+    pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py"
     echo "== the storage suites on PostgreSQL"
     pg_status=0
     LX_TEST_STORAGE=postgres make -j2 check TESTS="$pg_tests" TEST_SUITE_LOG=test-suite-pg.log || pg_status=$?

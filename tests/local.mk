@@ -56,7 +56,7 @@ LX_TEST_PLUGIN_LDFLAGS = $(LX_PLUGIN_LDFLAGS) -rpath /nowhere
 check_LTLIBRARIES += tests/plugins/testplug.la tests/plugins/bad_abi_major.la \
 	tests/plugins/newer_minor.la tests/plugins/no_entry.la tests/plugins/init_fails.la \
 	tests/plugins/needs_missing.la tests/plugins/svc_provider.la tests/plugins/svc_consumer.la \
-	tests/plugins/no_init.la
+	tests/plugins/no_init.la tests/plugins/storage_client.la
 
 tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
 tests_plugins_testplug_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
@@ -85,6 +85,9 @@ tests_plugins_svc_consumer_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
 tests_plugins_no_init_la_SOURCES = tests/plugins/no_init.c
 tests_plugins_no_init_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
 tests_plugins_no_init_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_storage_client_la_SOURCES = tests/plugins/storage_client.c
+tests_plugins_storage_client_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_storage_client_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
 
 # ---------------------------------------------------------------- integration tests
 TEST_EXTENSIONS = .py .sh
@@ -115,7 +118,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_docs.py \
 	tests/integration/test_storage_users.py \
 	tests/integration/test_storage_crash.py \
-	tests/integration/test_storage_backup.py
+	tests/integration/test_storage_backup.py \
+	tests/integration/test_storage_svc.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/lsan.supp

@@ -9,8 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,21 +20,6 @@
 #define ADMIN_DEFAULT_LIMIT 50
 #define ADMIN_MAX_LIMIT 100
 #define ADMIN_MAX_TOKEN 128 /* a uid is 1..128 bytes */
-
-void storage_reply_admin_error(storage_state *st, lx_req *req, int status, const char *code,
-                               const char *message)
-{
-    json_object *o = json_object_new_object();
-
-    if (o == NULL) {
-        st->host->reply_error(req, status, code, message);
-        return;
-    }
-    json_object_object_add(o, "success", json_object_new_boolean(0));
-    json_object_object_add(o, "error", json_object_new_string(message));
-    json_object_object_add(o, "code", json_object_new_string(code));
-    storage_reply_obj(st, req, status, o);
-}
 
 static void admin_add_int(json_object *o, const char *key, int64_t v)
 {
@@ -58,26 +42,19 @@ static int admin_stats_fn(storage_state *st, storage_conn *c, void *arg, char *e
     return storage_stats_get(c, &j->s, err, errlen);
 }
 
+/* The stats' "data" object, or NULL when out of memory. */
 static json_object *admin_stats_json(const storage_stats *s)
 {
-    json_object *o = json_object_new_object(), *data = json_object_new_object();
-    json_object *users = json_object_new_object(), *docs = json_object_new_object();
-    json_object *dst = json_object_new_object(), *fb = json_object_new_object();
-    json_object *fst = json_object_new_object(), *fty = json_object_new_object();
+    json_object *v[] = {json_object_new_object(), json_object_new_object(),
+                        json_object_new_object(), json_object_new_object(),
+                        json_object_new_object(), json_object_new_object(),
+                        json_object_new_object()};
+    json_object *data = v[0], *users = v[1], *docs = v[2], *dst = v[3], *fb = v[4], *fst = v[5];
+    json_object *fty = v[6];
     char now[STORAGE_TS_LEN + 8];
 
-    if (o == NULL || data == NULL || users == NULL || docs == NULL || dst == NULL || fb == NULL ||
-        fst == NULL || fty == NULL) {
-        json_object_put(o);
-        json_object_put(data);
-        json_object_put(users);
-        json_object_put(docs);
-        json_object_put(dst);
-        json_object_put(fb);
-        json_object_put(fst);
-        json_object_put(fty);
+    if (!storage_json_all(v, sizeof(v) / sizeof(v[0])))
         return NULL;
-    }
     admin_add_int(users, "total", s->users_total);
     admin_add_int(users, "with_documents", s->users_with_documents);
     admin_add_int(docs, "total", s->docs_total);
@@ -101,27 +78,17 @@ static json_object *admin_stats_json(const storage_stats *s)
     json_object_object_add(data, "feedback", fb);
     storage_now_iso(now, sizeof(now));
     json_object_object_add(data, "generated_at", json_object_new_string(now));
-    json_object_object_add(o, "success", json_object_new_boolean(1));
-    json_object_object_add(o, "data", data);
-    return o;
+    return data;
 }
 
 static void admin_stats_done(storage_state *st, void *arg, int rc, const char *err)
 {
     admin_stats *j = arg;
     lx_req *req = j->req;
-    json_object *o = rc == LX_OK ? admin_stats_json(&j->s) : NULL;
+    json_object *data = rc == LX_OK ? admin_stats_json(&j->s) : NULL;
 
     free(j);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, err, "not found");
-        return;
-    }
-    if (o == NULL) {
-        storage_reply_admin_error(st, req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    storage_reply_obj(st, req, 200, o);
+    storage_reply_admin_data(st, req, rc, err, data);
 }
 
 /* GET /api/admin/stats: {success:true, data:{users:{total, with_documents},
@@ -132,7 +99,6 @@ lx_rc storage_h_admin_stats(lx_req *req, void *state)
 {
     storage_state *st = state;
     admin_stats *j;
-    int rc;
 
     if (storage_require_user(st, req) == NULL)
         return LX_DONE;
@@ -140,13 +106,7 @@ lx_rc storage_h_admin_stats(lx_req *req, void *state)
     if (j == NULL)
         return LX_FAIL;
     j->req = req;
-    rc = storage_run(st, st->host->req_worker(req), admin_stats_fn, admin_stats_done, j);
-    if (rc != LX_OK) {
-        free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, admin_stats_fn, admin_stats_done, j, free);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -161,8 +121,10 @@ typedef struct admin_users {
     int has_more;
 } admin_users;
 
-static void admin_users_free(admin_users *j)
+static void admin_users_free(void *arg)
 {
+    admin_users *j = arg;
+
     for (size_t i = 0; i < j->n; i++)
         storage_user_clear(&j->users[i]);
     free(j->users);
@@ -178,18 +140,15 @@ static int admin_users_fn(storage_state *st, storage_conn *c, void *arg, char *e
     return storage_user_page(c, j->after, j->limit, &j->users, &j->n, &j->has_more, err, errlen);
 }
 
+/* The page's "data" object, or NULL when out of memory. */
 static json_object *admin_users_json(const admin_users *j)
 {
-    json_object *o = json_object_new_object(), *data = json_object_new_object();
-    json_object *arr = json_object_new_array(), *pg = json_object_new_object();
+    json_object *v[] = {json_object_new_object(), json_object_new_array(),
+                        json_object_new_object()};
+    json_object *data = v[0], *arr = v[1], *pg = v[2];
 
-    if (o == NULL || data == NULL || arr == NULL || pg == NULL) {
-        json_object_put(o);
-        json_object_put(data);
-        json_object_put(arr);
-        json_object_put(pg);
+    if (!storage_json_all(v, sizeof(v) / sizeof(v[0])))
         return NULL;
-    }
     for (size_t i = 0; i < j->n; i++) {
         const storage_user *u = &j->users[i];
         json_object *it = json_object_new_object(), *prof;
@@ -219,27 +178,17 @@ static json_object *admin_users_json(const admin_users *j)
     json_object_object_add(pg, "returned", json_object_new_int64((int64_t)j->n));
     json_object_object_add(data, "users", arr);
     json_object_object_add(data, "pagination", pg);
-    json_object_object_add(o, "success", json_object_new_boolean(1));
-    json_object_object_add(o, "data", data);
-    return o;
+    return data;
 }
 
 static void admin_users_done(storage_state *st, void *arg, int rc, const char *err)
 {
     admin_users *j = arg;
     lx_req *req = j->req;
-    json_object *o = rc == LX_OK ? admin_users_json(j) : NULL;
+    json_object *data = rc == LX_OK ? admin_users_json(j) : NULL;
 
     admin_users_free(j);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, err, "not found");
-        return;
-    }
-    if (o == NULL) {
-        storage_reply_admin_error(st, req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    storage_reply_obj(st, req, 200, o);
+    storage_reply_admin_data(st, req, rc, err, data);
 }
 
 /* GET /api/admin/users?limit (1.., default 50, capped at 100)&page_token:
@@ -252,44 +201,27 @@ static void admin_users_done(storage_state *st, void *arg, int rc, const char *e
 lx_rc storage_h_admin_users(lx_req *req, void *state)
 {
     storage_state *st = state;
-    const lx_host *host = st->host;
-    const char *lim = host->req_query(req, "limit"), *tok = host->req_query(req, "page_token");
-    long long limit = ADMIN_DEFAULT_LIMIT;
+    const char *tok;
+    long long limit;
     admin_users *j;
-    int rc;
 
     if (storage_require_user(st, req) == NULL)
         return LX_DONE;
-    if (lim != NULL && lim[0] != '\0') {
-        char *end = NULL;
-        errno = 0;
-        limit = lim[0] >= '0' && lim[0] <= '9' ? strtoll(lim, &end, 10) : -1;
-        if (limit < 1 || errno != 0 || *end != '\0') {
-            storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER",
-                                      "limit must be a whole number, 1 or more");
-            return LX_DONE;
-        }
-        if (limit > ADMIN_MAX_LIMIT)
-            limit = ADMIN_MAX_LIMIT;
-    }
-    if (tok != NULL && strlen(tok) > ADMIN_MAX_TOKEN) {
-        storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER", "page_token is not valid");
+    if (!storage_admin_query_int(st, req, "limit", 1, LLONG_MAX, ADMIN_DEFAULT_LIMIT,
+                                 "limit must be a whole number, 1 or more", &limit) ||
+        !storage_admin_query_str(st, req, "page_token", NULL, ADMIN_MAX_TOKEN,
+                                 "page_token is not valid", &tok))
         return LX_DONE;
-    }
+    if (limit > ADMIN_MAX_LIMIT)
+        limit = ADMIN_MAX_LIMIT;
     j = calloc(1, sizeof(*j));
     if (j == NULL)
         return LX_FAIL;
     j->req = req;
     j->limit = (int)limit;
-    if (tok != NULL && tok[0] != '\0' && (j->after = strdup(tok)) == NULL) {
+    if (tok != NULL && (j->after = strdup(tok)) == NULL) {
         admin_users_free(j);
         return LX_FAIL;
     }
-    rc = storage_run(st, host->req_worker(req), admin_users_fn, admin_users_done, j);
-    if (rc != LX_OK) {
-        admin_users_free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, admin_users_fn, admin_users_done, j, admin_users_free);
 }

@@ -1,11 +1,11 @@
 /*
- * The document routes: upload, list, one, delete, download.
+ * The document routes: upload, list, one, delete (the download is
+ * download.c's).
  *
  *   POST   /api/documents/upload         multipart `file` (+ `metadata` or `name`)
  *   GET    /api/documents                a bare array, newest first
  *   GET    /api/documents/{id}           one; ?include_content=true adds the text
  *   DELETE /api/documents/{id}           204
- *   GET    /api/documents/{id}/download  the bytes, streamed
  *
  * Every route is scoped to the signed-in user: another user's document is
  * answered exactly as an absent one (404 NOT_FOUND). Nothing here blocks
@@ -23,12 +23,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -40,76 +38,9 @@
 #define STORAGE_NAME_MAX 200 /* bytes of a display name */
 #define STORAGE_SNIPPET_CHARS 200
 #define STORAGE_UPLOAD_POINTS 10
-#define STORAGE_NOT_FOUND "Document not found or access denied"
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
-
-static int storage_is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* True for the 8-4-4-4-12 text form of a UUID. */
-static int storage_is_uuid(const char *s)
-{
-    if (s == NULL || strlen(s) != STORAGE_ID_LEN)
-        return 0;
-    for (int i = 0; i < STORAGE_ID_LEN; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!storage_is_hex(s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The {id} of the route as a UUID, or answers 404 and returns NULL. */
-static const char *storage_doc_id(storage_state *st, lx_req *req)
-{
-    const char *id = st->host->req_param(req, "id");
-
-    if (!storage_is_uuid(id)) {
-        st->host->reply_error(req, 404, "NOT_FOUND", STORAGE_NOT_FOUND);
-        return NULL;
-    }
-    return id;
-}
-
-static void storage_json_set_str(json_object *o, const char *key, const char *v)
-{
-    json_object_object_add(o, key, json_object_new_string(v != NULL ? v : ""));
-}
-
-static void storage_json_set_int(json_object *o, const char *key, int64_t v)
-{
-    json_object_object_add(o, key, json_object_new_int64(v));
-}
-
-/* A document as the list and the single-document routes show it. */
-static json_object *storage_doc_json(const storage_doc *d)
-{
-    json_object *o = json_object_new_object();
-
-    if (o == NULL)
-        return NULL;
-    storage_json_set_str(o, "id", d->id);
-    storage_json_set_str(o, "name", d->name);
-    storage_json_set_str(o, "original_filename", d->original_filename);
-    storage_json_set_str(o, "file_type", d->file_type);
-    storage_json_set_str(o, "mime_type", d->mime_type);
-    storage_json_set_int(o, "size", d->size);
-    storage_json_set_str(o, "created_at", d->created_at);
-    storage_json_set_str(o, "updated_at", d->updated_at);
-    storage_json_set_int(o, "content_length", d->content_length);
-    storage_json_set_int(o, "page_count", d->page_count);
-    storage_json_set_str(o, "processing_status", d->status);
-    storage_json_set_str(o, "status", d->status);
-    storage_json_set_str(o, "processing_error", d->error);
-    return o;
-}
 
 static int storage_is_processed(const storage_doc *d)
 {
@@ -512,7 +443,7 @@ static void storage_up_stored(storage_state *st, void *arg, int rc, const char *
 
     if (rc != LX_OK) {
         up->is_ended = 1;
-        storage_reply_store_error(st, up->req, rc, err, STORAGE_NOT_FOUND);
+        storage_reply_store_error(st, up->req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
     host->log(LX_LOG_INFO, STORAGE_SRC, up->req, "document %s uploaded: %s, %lld bytes", d->id,
@@ -578,6 +509,11 @@ static void storage_up_abort(lx_req *req, void *arg)
     }
 }
 
+/* POST /api/documents/upload (multipart `file`, optional `metadata` JSON
+ * {"name"} or `name`): 200 with the document as read back once its text
+ * is ready or extract_wait passed; 400 INVALID_MULTIPART, NO_FILE,
+ * INVALID_METADATA or INVALID_NAME, 413 FILE_TOO_LARGE, 415
+ * UNSUPPORTED_TYPE. */
 lx_rc storage_h_upload(lx_req *req, void *state)
 {
     storage_state *st = state;
@@ -659,7 +595,7 @@ static void storage_list_done(storage_state *st, void *arg, int rc, const char *
     json_object *a;
 
     if (rc != LX_OK) {
-        storage_reply_store_error(st, l->req, rc, err, STORAGE_NOT_FOUND);
+        storage_reply_store_error(st, l->req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
     a = json_object_new_array_ext((int)(l->n > 0 ? l->n : 1));
@@ -674,26 +610,12 @@ static void storage_list_done(storage_state *st, void *arg, int rc, const char *
     storage_reply_obj(st, l->req, 200, a);
 }
 
-/* Makes the request state of the read routes: request memory plus a
- * cleanup; uid copied (a pool job reads it). */
-static void *storage_req_state(storage_state *st, lx_req *req, size_t size, lx_free_fn cleanup)
-{
-    void *p = st->host->req_alloc(req, size);
-
-    if (p == NULL)
-        return NULL;
-    memset(p, 0, size);
-    if (st->host->req_on_cleanup(req, cleanup, p) != LX_OK)
-        return NULL;
-    return p;
-}
-
+/* GET /api/documents: the user's documents, a bare array, newest first. */
 lx_rc storage_h_doc_list(lx_req *req, void *state)
 {
     storage_state *st = state;
     const lx_principal *p = storage_require_user(st, req);
     storage_list *l;
-    int rc;
 
     if (p == NULL)
         return LX_DONE;
@@ -702,82 +624,35 @@ lx_rc storage_h_doc_list(lx_req *req, void *state)
         return LX_FAIL;
     l->st = st;
     l->req = req;
-    rc = storage_run(st, st->host->req_worker(req), storage_list_job, storage_list_done, l);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, storage_list_job, storage_list_done, l, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
 /* GET and DELETE /api/documents/{id}                                       */
 
 typedef struct storage_one {
-    storage_state *st;
-    lx_req *req;
-    char *uid;
-    char *id;
+    storage_doc_req r; /* first: storage_doc_req_new */
     int with_text;
-    storage_doc d;
-    /* download */
-    int fd;
-    int64_t size, offset;
-    char *chunk;
-    size_t chunk_len;
-    int read_rc;
-    char read_err[256];
 } storage_one;
 
 static void storage_one_cleanup(void *arg)
 {
     storage_one *o = arg;
 
-    free(o->uid);
-    free(o->id);
-    free(o->chunk);
-    if (o->fd >= 0)
-        close(o->fd);
-    storage_doc_clear(&o->d);
+    storage_doc_req_clear(&o->r);
 }
 
-/* The request state of the {id} routes, or NULL after answering. */
-static storage_one *storage_one_new(storage_state *st, lx_req *req, int *is_failed)
+/* The {id} routes but the download: the state, then fn and done. */
+static lx_rc storage_one_route(storage_state *st, lx_req *req, int with_text, storage_job_fn fn,
+                               storage_done_fn done)
 {
-    const lx_principal *p = storage_require_user(st, req);
-    const char *id;
-    storage_one *o;
+    int is_failed;
+    storage_one *o = storage_doc_req_new(st, req, sizeof(*o), storage_one_cleanup, &is_failed);
 
-    *is_failed = 0;
-    if (p == NULL || (id = storage_doc_id(st, req)) == NULL)
-        return NULL;
-    o = storage_req_state(st, req, sizeof(*o), storage_one_cleanup);
-    if (o == NULL) {
-        *is_failed = 1;
-        return NULL;
-    }
-    o->fd = -1;
-    o->st = st;
-    o->req = req;
-    o->uid = strdup(p->uid);
-    o->id = strdup(id);
-    if (o->uid == NULL || o->id == NULL) {
-        *is_failed = 1;
-        return NULL;
-    }
-    return o;
-}
-
-static lx_rc storage_one_run(storage_one *o, storage_job_fn fn, storage_done_fn done)
-{
-    storage_state *st = o->st;
-    int rc = storage_run(st, st->host->req_worker(o->req), fn, done, o);
-
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, o->req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    if (o == NULL)
+        return is_failed ? LX_FAIL : LX_DONE;
+    o->with_text = with_text;
+    return storage_run_or_reply(st, req, fn, done, o, NULL);
 }
 
 static int storage_get_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
@@ -785,26 +660,27 @@ static int storage_get_job(storage_state *st, storage_conn *c, void *arg, char *
     storage_one *o = arg;
 
     (void)st;
-    return storage_doc_get(c, o->uid, o->id, o->with_text, &o->d, err, errlen);
+    return storage_doc_get(c, o->r.uid, o->r.id, o->with_text, &o->r.d, err, errlen);
 }
 
 static void storage_get_done(storage_state *st, void *arg, int rc, const char *err)
 {
     storage_one *o = arg;
+    const storage_doc *d = &o->r.d;
     json_object *j;
 
     if (rc != LX_OK) {
-        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
+        storage_reply_store_error(st, o->r.req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
-    j = storage_doc_json(&o->d);
+    j = storage_doc_json(d);
     if (j != NULL && o->with_text) {
-        int is_failed = o->d.status != NULL && strcmp(o->d.status, STORAGE_ST_FAILED) == 0;
-        storage_json_set_str(j, "content", storage_is_processed(&o->d) ? o->d.text : "");
+        int is_failed = d->status != NULL && strcmp(d->status, STORAGE_ST_FAILED) == 0;
+        storage_json_set_str(j, "content", storage_is_processed(d) ? d->text : "");
         json_object_object_add(j, "content_is_json", json_object_new_boolean(0));
-        storage_json_set_str(j, "content_error", is_failed ? o->d.error : "");
+        storage_json_set_str(j, "content_error", is_failed ? d->error : "");
     }
-    storage_reply_obj(st, o->req, 200, j);
+    storage_reply_obj(st, o->r.req, 200, j);
 }
 
 static int storage_truthy(const char *v)
@@ -813,16 +689,14 @@ static int storage_truthy(const char *v)
                          strcmp(v, "TRUE") == 0 || strcmp(v, "yes") == 0);
 }
 
+/* GET /api/documents/{id}[?include_content=true]: the document, with
+ * content, content_is_json and content_error when asked. */
 lx_rc storage_h_doc_get(lx_req *req, void *state)
 {
     storage_state *st = state;
-    int is_failed;
-    storage_one *o = storage_one_new(st, req, &is_failed);
 
-    if (o == NULL)
-        return is_failed ? LX_FAIL : LX_DONE;
-    o->with_text = storage_truthy(st->host->req_query(req, "include_content"));
-    return storage_one_run(o, storage_get_job, storage_get_done);
+    return storage_one_route(st, req, storage_truthy(st->host->req_query(req, "include_content")),
+                             storage_get_job, storage_get_done);
 }
 
 static int storage_delete_job(storage_state *st, storage_conn *c, void *arg, char *err,
@@ -832,11 +706,11 @@ static int storage_delete_job(storage_state *st, storage_conn *c, void *arg, cha
     char e2[256];
     int rc;
 
-    rc = storage_doc_delete(c, o->uid, o->id, err, errlen);
+    rc = storage_doc_delete(c, o->r.uid, o->r.id, err, errlen);
     if (rc == LX_OK && st->files != NULL &&
-        storage_file_remove(st->files, o->id, e2, sizeof(e2)) != LX_OK)
+        storage_file_remove(st->files, o->r.id, e2, sizeof(e2)) != LX_OK)
         st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL, "document %s deleted, but not its file: %s",
-                      o->id, e2);
+                      o->r.id, e2);
     return rc;
 }
 
@@ -845,219 +719,14 @@ static void storage_delete_done(storage_state *st, void *arg, int rc, const char
     storage_one *o = arg;
 
     if (rc != LX_OK) {
-        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
+        storage_reply_store_error(st, o->r.req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
-    st->host->reply(o->req, 204, NULL, NULL, 0, LX_STATIC);
+    st->host->reply(o->r.req, 204, NULL, NULL, 0, LX_STATIC);
 }
 
+/* DELETE /api/documents/{id}: 204; the row first, then (SQLite) its file. */
 lx_rc storage_h_doc_delete(lx_req *req, void *state)
 {
-    storage_state *st = state;
-    int is_failed;
-    storage_one *o = storage_one_new(st, req, &is_failed);
-
-    if (o == NULL)
-        return is_failed ? LX_FAIL : LX_DONE;
-    return storage_one_run(o, storage_delete_job, storage_delete_done);
-}
-
-/* ------------------------------------------------------------------------ */
-/* GET /api/documents/{id}/download                                         */
-
-/* Content-Disposition with an ASCII fallback and the UTF-8 name (RFC 6266,
- * RFC 8187). malloc'd. */
-static char *storage_disposition(const char *name)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(name), k = 0;
-    char *out = malloc(n * 4 + 64);
-
-    if (out == NULL)
-        return NULL;
-    k += (size_t)sprintf(out, "attachment; filename=\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        out[k++] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%' || c == ';')
-                       ? '_'
-                       : (char)c;
-    }
-    k += (size_t)sprintf(out + k, "\"; filename*=UTF-8''");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            strchr("!#$&+-.^_`|~", c) != NULL) {
-            out[k++] = (char)c;
-        } else {
-            out[k++] = '%';
-            out[k++] = hex[c >> 4];
-            out[k++] = hex[c & 15];
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
-static void storage_dl_next(storage_one *o);
-
-/* Pool, with a connection: the row (ownership), and with SQLite the file. */
-static int storage_dl_open_job(storage_state *st, storage_conn *c, void *arg, char *err,
-                               size_t errlen)
-{
-    storage_one *o = arg;
-    int rc;
-
-    rc = storage_doc_get(c, o->uid, o->id, 0, &o->d, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    o->size = o->d.size;
-    if (st->files == NULL)
-        return LX_OK;
-    rc = storage_file_open(st->files, o->id, &o->fd, &o->size, err, errlen);
-    if (rc == LX_ENOENT)
-        snprintf(err, errlen, "the document's file is missing");
-    return rc;
-}
-
-static void storage_dl_end(storage_one *o)
-{
-    if (o->fd >= 0) {
-        close(o->fd);
-        o->fd = -1;
-    }
-    o->st->host->reply_end(o->req);
-}
-
-static void storage_dl_chunk(storage_one *o, int rc, const char *err)
-{
-    storage_state *st = o->st;
-    const lx_host *host = st->host;
-    char *chunk;
-
-    if (rc != LX_OK) {
-        host->log(LX_LOG_ERROR, STORAGE_SRC, o->req, "document %s: download cut short: %s", o->id,
-                  err);
-        storage_dl_end(o);
-        return;
-    }
-    if (o->chunk_len == 0 || host->req_is_gone(o->req)) {
-        storage_dl_end(o);
-        return;
-    }
-    chunk = o->chunk;
-    o->chunk = NULL;
-    o->offset += (int64_t)o->chunk_len;
-    if (host->reply_chunk(o->req, chunk, o->chunk_len, free) != LX_OK) {
-        storage_dl_end(o);
-        return;
-    }
-    storage_dl_next(o);
-}
-
-/* Pool: one chunk of the file (SQLite). */
-static void storage_dl_pread(void *arg)
-{
-    storage_one *o = arg;
-    ssize_t n;
-
-    o->chunk_len = 0;
-    o->read_rc = LX_OK;
-    do {
-        n = pread(o->fd, o->chunk, STORAGE_CHUNK_SIZE, (off_t)o->offset);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        o->read_rc = LX_EIO;
-        snprintf(o->read_err, sizeof(o->read_err), "cannot read the file: %s", strerror(errno));
-        return;
-    }
-    o->chunk_len = (size_t)n;
-}
-
-static void storage_dl_pread_done(void *arg, int status)
-{
-    storage_one *o = arg;
-
-    storage_dl_chunk(o, status != LX_OK ? LX_ECANCELED : o->read_rc,
-                     status != LX_OK ? "the worker is stopping" : o->read_err);
-}
-
-/* Pool, with a connection: one chunk of the file (PostgreSQL). */
-static int storage_dl_read_job(storage_state *st, storage_conn *c, void *arg, char *err,
-                               size_t errlen)
-{
-    storage_one *o = arg;
-
-    (void)st;
-    o->chunk_len = 0;
-    return storage_doc_read(c, o->uid, o->id, o->offset, o->chunk, STORAGE_CHUNK_SIZE,
-                            &o->chunk_len, err, errlen);
-}
-
-static void storage_dl_read_done(storage_state *st, void *arg, int rc, const char *err)
-{
-    (void)st;
-    storage_dl_chunk(arg, rc, err);
-}
-
-static void storage_dl_next(storage_one *o)
-{
-    storage_state *st = o->st;
-    lx_worker *w = st->host->req_worker(o->req);
-    int rc;
-
-    if (o->chunk == NULL && (o->chunk = malloc(STORAGE_CHUNK_SIZE)) == NULL) {
-        storage_dl_chunk(o, LX_ENOMEM, "out of memory");
-        return;
-    }
-    if (st->files != NULL)
-        rc = st->host->offload(w, storage_dl_pread, storage_dl_pread_done, o);
-    else
-        rc = storage_run(st, w, storage_dl_read_job, storage_dl_read_done, o);
-    if (rc != LX_OK)
-        storage_dl_chunk(o, rc, "cannot queue the read");
-}
-
-static void storage_dl_opened(storage_state *st, void *arg, int rc, const char *err)
-{
-    storage_one *o = arg;
-    const lx_host *host = st->host;
-    char *disp;
-
-    if (rc == LX_ENOENT && o->d.id != NULL) {
-        host->log(LX_LOG_ERROR, STORAGE_SRC, o->req, "document %s: %s", o->id, err);
-        host->reply_error(o->req, 404, "FILE_MISSING", "the document's file is missing");
-        return;
-    }
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, o->req, rc, err, STORAGE_NOT_FOUND);
-        return;
-    }
-    disp = storage_disposition(o->d.original_filename[0] != '\0' ? o->d.original_filename
-                                                                 : "document");
-    if (disp == NULL) {
-        host->reply_error(o->req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    host->set_header(o->req, "Content-Disposition", disp);
-    free(disp);
-    host->set_header(o->req, "X-Content-Type-Options", "nosniff");
-    host->set_header(o->req, "Cache-Control", "private, no-store");
-    if (host->reply_start(o->req, 200,
-                          o->d.mime_type[0] != '\0' ? o->d.mime_type
-                                                    : "application/octet-stream") != LX_OK) {
-        host->reply_end(o->req);
-        return;
-    }
-    storage_dl_next(o);
-}
-
-lx_rc storage_h_doc_download(lx_req *req, void *state)
-{
-    storage_state *st = state;
-    int is_failed;
-    storage_one *o = storage_one_new(st, req, &is_failed);
-
-    if (o == NULL)
-        return is_failed ? LX_FAIL : LX_DONE;
-    return storage_one_run(o, storage_dl_open_job, storage_dl_opened);
+    return storage_one_route(state, req, 0, storage_delete_job, storage_delete_done);
 }

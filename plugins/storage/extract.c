@@ -31,6 +31,7 @@
 
 #include <lexiaid/plugin.h>
 
+#include "errf.h"
 #include "extract.h"
 
 extern char **environ;
@@ -54,17 +55,6 @@ typedef struct ex_run {
     int status;    /* waitpid's, once reaped */
     int saw_epipe; /* a write raised SIGPIPE (blocked, to be consumed) */
 } ex_run;
-
-static void ex_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static long long ex_now_ms(void)
 {
@@ -326,9 +316,9 @@ static void ex_child_message(const ex_run *r, char *err, size_t errlen, int code
         n--;
     line[n] = '\0';
     if (n > 0)
-        ex_err(err, errlen, "%s", line);
+        storage_errf(err, errlen, "%s", line);
     else
-        ex_err(err, errlen, "the extractor failed (exit status %d)", code);
+        storage_errf(err, errlen, "the extractor failed (exit status %d)", code);
 }
 
 /* Checks the header and moves the text to the start of r->out. */
@@ -352,7 +342,7 @@ static int ex_parse(ex_run *r, size_t max_output, storage_extract_result *res, c
     hlen = (size_t)(nl - r->out) + 1;
     tlen = r->out_len - hlen;
     if (tlen > max_output) {
-        ex_err(err, errlen, "the text is larger than %zu bytes", max_output);
+        storage_errf(err, errlen, "the text is larger than %zu bytes", max_output);
         return LX_ETOOBIG;
     }
     memmove(r->out, r->out + hlen, tlen);
@@ -364,7 +354,7 @@ static int ex_parse(ex_run *r, size_t max_output, storage_extract_result *res, c
     r->out_len = r->out_cap = 0;
     return LX_OK;
 bad:
-    ex_err(err, errlen, "the extractor gave an answer that is not in its protocol");
+    storage_errf(err, errlen, "the extractor gave an answer that is not in its protocol");
     return LX_ERROR;
 }
 
@@ -372,9 +362,9 @@ bad:
 static void ex_err_timeout(char *err, size_t errlen, long timeout_ms)
 {
     if (timeout_ms % 1000 == 0)
-        ex_err(err, errlen, "text extraction took longer than %ld s", timeout_ms / 1000);
+        storage_errf(err, errlen, "text extraction took longer than %ld s", timeout_ms / 1000);
     else
-        ex_err(err, errlen, "text extraction took longer than %ld ms", timeout_ms);
+        storage_errf(err, errlen, "text extraction took longer than %ld ms", timeout_ms);
 }
 
 int storage_extract(const storage_extract_opts *o, const char *file_type, const void *data,
@@ -396,7 +386,7 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
         err[0] = '\0';
     if (o == NULL || o->program == NULL || file_type == NULL || res == NULL ||
         (data == NULL && len > 0) || file_type[0] == '\0' || file_type[0] == '-') {
-        ex_err(err, errlen, "bad arguments to the text extractor");
+        storage_errf(err, errlen, "bad arguments to the text extractor");
         return LX_EINVAL;
     }
     timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : EX_DEFAULT_TIMEOUT_MS;
@@ -429,7 +419,7 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
     deadline = ex_now_ms() + timeout_ms;
     sp = ex_spawn(&r, argv);
     if (sp != 0) {
-        ex_err(err, errlen, "could not start the text extractor: %s", strerror(sp));
+        storage_errf(err, errlen, "could not start the text extractor: %s", strerror(sp));
         rc = LX_EIO;
         goto done;
     }
@@ -465,7 +455,7 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
             if (errno == EINTR)
                 continue;
             ex_kill(&r);
-            ex_err(err, errlen, "text extraction failed: poll: %s", strerror(errno));
+            storage_errf(err, errlen, "text extraction failed: poll: %s", strerror(errno));
             rc = LX_EIO;
             goto done;
         }
@@ -476,13 +466,13 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
 
             if (got == -1) {
                 ex_kill(&r);
-                ex_err(err, errlen, "the text is larger than %zu bytes", max_output);
+                storage_errf(err, errlen, "the text is larger than %zu bytes", max_output);
                 rc = LX_ETOOBIG;
                 goto done;
             }
             if (got == -2) {
                 ex_kill(&r);
-                ex_err(err, errlen, "out of memory reading the extracted text");
+                storage_errf(err, errlen, "out of memory reading the extracted text");
                 rc = LX_ENOMEM;
                 goto done;
             }
@@ -518,9 +508,10 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
         int sig = WTERMSIG(r.status);
 
         if (sig == SIGXCPU)
-            ex_err(err, errlen, "text extraction used more than its %s s of CPU time", cpu_arg);
+            storage_errf(err, errlen, "text extraction used more than its %s s of CPU time",
+                         cpu_arg);
         else
-            ex_err(err, errlen, "the extractor crashed (signal %d)", sig);
+            storage_errf(err, errlen, "the extractor crashed (signal %d)", sig);
         rc = LX_ERROR;
     } else if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
         r.msg[r.msg_len] = '\0';

@@ -8,8 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,19 +25,6 @@
 static const char *const feedback_types[] = {"bug", "accessibility", "suggestion", "other", NULL};
 static const char *const feedback_statuses[] = {"new", "reviewed", "resolved", NULL};
 
-static int feedback_in(const char *s, const char *const *set)
-{
-    for (size_t i = 0; set[i] != NULL; i++)
-        if (strcmp(s, set[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int feedback_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* ------------------------------------------------------------------------ */
 /* POST /api/feedback                                                       */
 
@@ -47,8 +33,9 @@ typedef struct feedback_post {
     storage_feedback f; /* every string malloc'd */
 } feedback_post;
 
-static void feedback_post_free(feedback_post *j)
+static void feedback_post_free(void *arg)
 {
+    feedback_post *j = arg;
     storage_feedback *f = &j->f;
 
     free(f->id);
@@ -119,20 +106,15 @@ static lx_rc feedback_invalid(storage_state *st, lx_req *req, json_object *error
 lx_rc storage_h_feedback(lx_req *req, void *state)
 {
     storage_state *st = state;
-    const lx_principal *p = storage_require_user(st, req);
+    const lx_principal *p = storage_require_email(st, req);
     json_object *body, *errors, *v;
     const char *type = NULL, *desc = NULL, *binfo = "";
     size_t desc_len = 0;
     char id[STORAGE_ID_LEN + 8], now[STORAGE_TS_LEN + 8];
     feedback_post *j = NULL;
-    int rc;
 
     if (p == NULL)
         return LX_DONE;
-    if (p->email == NULL || p->email[0] == '\0') {
-        st->host->reply_error(req, 400, "EMAIL_REQUIRED", "the account has no email address");
-        return LX_DONE;
-    }
     body = storage_body_json(st, req);
     if (body == NULL)
         return LX_DONE;
@@ -141,7 +123,7 @@ lx_rc storage_h_feedback(lx_req *req, void *state)
         return LX_FAIL;
 
     if (!json_object_object_get_ex(body, "type", &v) || !json_object_is_type(v, json_type_string) ||
-        !feedback_in(json_object_get_string(v), feedback_types))
+        !storage_str_in(json_object_get_string(v), feedback_types))
         json_object_object_add(
             errors, "type",
             json_object_new_string("must be one of bug, accessibility, suggestion, other"));
@@ -150,16 +132,12 @@ lx_rc storage_h_feedback(lx_req *req, void *state)
 
     if (json_object_object_get_ex(body, "description", &v) &&
         json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v), *e = s + json_object_get_string_len(v);
-        long chars;
-        while (s < e && feedback_is_space(*s))
-            s++;
-        while (e > s && feedback_is_space(e[-1]))
-            e--;
-        chars = storage_utf8_chars(s, (size_t)(e - s));
+        const char *s = json_object_get_string(v);
+        size_t len = storage_trim_space(&s, (size_t)json_object_get_string_len(v));
+        long chars = storage_utf8_chars(s, len);
         if (chars >= 1 && chars <= FEEDBACK_MAX_DESCRIPTION) {
             desc = s;
-            desc_len = (size_t)(e - s);
+            desc_len = len;
         }
     }
     if (desc == NULL)
@@ -212,13 +190,8 @@ lx_rc storage_h_feedback(lx_req *req, void *state)
         feedback_post_free(j);
         return LX_FAIL;
     }
-    rc = storage_run(st, st->host->req_worker(req), feedback_post_fn, feedback_post_done, j);
-    if (rc != LX_OK) {
-        feedback_post_free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, feedback_post_fn, feedback_post_done, j,
+                                feedback_post_free);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -233,8 +206,10 @@ typedef struct feedback_list {
     int64_t total;
 } feedback_list;
 
-static void feedback_list_free(feedback_list *j)
+static void feedback_list_free(void *arg)
 {
+    feedback_list *j = arg;
+
     storage_feedback_free(j->items, j->n);
     free(j->status);
     free(j->type);
@@ -250,18 +225,15 @@ static int feedback_list_fn(storage_state *st, storage_conn *c, void *arg, char 
                                  &j->total, err, errlen);
 }
 
+/* The page's "data" object, or NULL when out of memory. */
 static json_object *feedback_list_json(const feedback_list *j)
 {
-    json_object *o = json_object_new_object(), *data = json_object_new_object();
-    json_object *arr = json_object_new_array(), *pg = json_object_new_object();
+    json_object *v[] = {json_object_new_object(), json_object_new_array(),
+                        json_object_new_object()};
+    json_object *data = v[0], *arr = v[1], *pg = v[2];
 
-    if (o == NULL || data == NULL || arr == NULL || pg == NULL) {
-        json_object_put(o);
-        json_object_put(data);
-        json_object_put(arr);
-        json_object_put(pg);
+    if (!storage_json_all(v, sizeof(v) / sizeof(v[0])))
         return NULL;
-    }
     for (size_t i = 0; i < j->n; i++) {
         const storage_feedback *f = &j->items[i];
         json_object *it = json_object_new_object();
@@ -283,49 +255,17 @@ static json_object *feedback_list_json(const feedback_list *j)
     json_object_object_add(pg, "returned", json_object_new_int64((int64_t)j->n));
     json_object_object_add(data, "feedback", arr);
     json_object_object_add(data, "pagination", pg);
-    json_object_object_add(o, "success", json_object_new_boolean(1));
-    json_object_object_add(o, "data", data);
-    return o;
+    return data;
 }
 
 static void feedback_list_done(storage_state *st, void *arg, int rc, const char *err)
 {
     feedback_list *j = arg;
     lx_req *req = j->req;
-    json_object *o = rc == LX_OK ? feedback_list_json(j) : NULL;
+    json_object *data = rc == LX_OK ? feedback_list_json(j) : NULL;
 
     feedback_list_free(j);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, err, "not found");
-        return;
-    }
-    if (o == NULL) {
-        storage_reply_admin_error(st, req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    storage_reply_obj(st, req, 200, o);
-}
-
-/* A query parameter that must be a decimal integer in [lo, hi]; absent or
- * empty gives def. Returns 0 when malformed or out of range. */
-static int feedback_int_param(const char *s, long long lo, long long hi, long long def,
-                              long long *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || s[0] == '\0') {
-        *out = def;
-        return 1;
-    }
-    if (s[0] < '0' || s[0] > '9')
-        return 0;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
+    storage_reply_admin_data(st, req, rc, err, data);
 }
 
 /* GET /api/admin/feedback?limit=1..100 (50)&offset>=0&status&type:
@@ -335,39 +275,22 @@ static int feedback_int_param(const char *s, long long lo, long long hi, long lo
 lx_rc storage_h_admin_feedback(lx_req *req, void *state)
 {
     storage_state *st = state;
-    const lx_host *host = st->host;
-    const char *status = host->req_query(req, "status"), *type = host->req_query(req, "type");
+    const char *status, *type;
     long long limit, offset;
     feedback_list *j;
-    int rc;
 
     if (storage_require_user(st, req) == NULL)
         return LX_DONE;
-    if (!feedback_int_param(host->req_query(req, "limit"), 1, FEEDBACK_MAX_LIMIT,
-                            FEEDBACK_DEFAULT_LIMIT, &limit)) {
-        storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER",
-                                  "limit must be a whole number from 1 to 100");
+    if (!storage_admin_query_int(st, req, "limit", 1, FEEDBACK_MAX_LIMIT, FEEDBACK_DEFAULT_LIMIT,
+                                 "limit must be a whole number from 1 to 100", &limit) ||
+        !storage_admin_query_int(st, req, "offset", 0, FEEDBACK_MAX_OFFSET, 0,
+                                 "offset must be a whole number, 0 or more", &offset) ||
+        !storage_admin_query_str(st, req, "status", feedback_statuses, SIZE_MAX,
+                                 "status must be one of new, reviewed, resolved", &status) ||
+        !storage_admin_query_str(st, req, "type", feedback_types, SIZE_MAX,
+                                 "type must be one of bug, accessibility, suggestion, other",
+                                 &type))
         return LX_DONE;
-    }
-    if (!feedback_int_param(host->req_query(req, "offset"), 0, FEEDBACK_MAX_OFFSET, 0, &offset)) {
-        storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER",
-                                  "offset must be a whole number, 0 or more");
-        return LX_DONE;
-    }
-    if (status != NULL && status[0] == '\0')
-        status = NULL;
-    if (type != NULL && type[0] == '\0')
-        type = NULL;
-    if (status != NULL && !feedback_in(status, feedback_statuses)) {
-        storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER",
-                                  "status must be one of new, reviewed, resolved");
-        return LX_DONE;
-    }
-    if (type != NULL && !feedback_in(type, feedback_types)) {
-        storage_reply_admin_error(st, req, 400, "INVALID_PARAMETER",
-                                  "type must be one of bug, accessibility, suggestion, other");
-        return LX_DONE;
-    }
     j = calloc(1, sizeof(*j));
     if (j == NULL)
         return LX_FAIL;
@@ -379,11 +302,6 @@ lx_rc storage_h_admin_feedback(lx_req *req, void *state)
         feedback_list_free(j);
         return LX_FAIL;
     }
-    rc = storage_run(st, host->req_worker(req), feedback_list_fn, feedback_list_done, j);
-    if (rc != LX_OK) {
-        feedback_list_free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, feedback_list_fn, feedback_list_done, j,
+                                feedback_list_free);
 }

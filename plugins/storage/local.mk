@@ -6,16 +6,20 @@ plugin_LTLIBRARIES += plugins/storage/storage.la
 # Pure pieces, also linked into unit tests and fuzzers.
 LX_STORAGE_PURE = plugins/storage/multipart.c plugins/storage/multipart.h \
 	plugins/storage/sniff.c plugins/storage/sniff.h \
-	plugins/storage/text.c plugins/storage/text.h
+	plugins/storage/text.c plugins/storage/text.h plugins/storage/errf.h
 # The database layer: the pool and both backends.
 LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
 	plugins/storage/store_backend.h \
-	plugins/storage/store_sqlite.c plugins/storage/store_pg.c
+	plugins/storage/store_sqlite.h plugins/storage/store_sqlite.c \
+	plugins/storage/store_sqlite_docs.c plugins/storage/store_sqlite_users.c \
+	plugins/storage/store_pg.h plugins/storage/store_pg_sql.h plugins/storage/store_pg.c \
+	plugins/storage/store_pg_docs.c plugins/storage/store_pg_users.c
 LX_STORAGE_DEPS_CFLAGS = $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
 LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS)
 
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
-	plugins/storage/run.c plugins/storage/users.c plugins/storage/documents.c \
+	plugins/storage/run.c plugins/storage/reply.c plugins/storage/users.c \
+	plugins/storage/documents.c plugins/storage/download.c \
 	plugins/storage/process.c plugins/storage/feedback.c plugins/storage/admin.c \
 	plugins/storage/progress.c plugins/storage/svc.c plugins/storage/backup.c \
 	plugins/storage/files.c plugins/storage/files.h \

@@ -15,6 +15,7 @@
 
 #include <lexiaid/plugin.h>
 
+#include "errf.h"
 #include "multipart.h"
 #include "sniff.h"
 
@@ -23,17 +24,6 @@
 #define STORAGE_MP_MAX_LINE 8192
 #define STORAGE_MP_MAX_BOUNDARY 70
 #define STORAGE_MP_NPOS ((size_t)-1)
-
-static void storage_mp_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int storage_mp_is_alnum(unsigned char c)
 {
@@ -184,13 +174,13 @@ int storage_mp_boundary(const char *content_type, char **boundary, char *err, si
 
     *boundary = NULL;
     if (content_type == NULL) {
-        storage_mp_msg(err, errlen, "no Content-Type; expected multipart/form-data");
+        storage_errf(err, errlen, "no Content-Type; expected multipart/form-data");
         return LX_EINVAL;
     }
     len = strlen(content_type);
     storage_mp_media_type(content_type, len, &ts, &te);
     if (!storage_mp_ieq(content_type + ts, te - ts, "multipart/form-data")) {
-        storage_mp_msg(err, errlen, "the Content-Type is not multipart/form-data");
+        storage_errf(err, errlen, "the Content-Type is not multipart/form-data");
         return LX_EINVAL;
     }
     pos = te;
@@ -202,29 +192,29 @@ int storage_mp_boundary(const char *content_type, char **boundary, char *err, si
         if (found != NULL) {
             free(v);
             free(found);
-            storage_mp_msg(err, errlen, "two boundary parameters in the Content-Type");
+            storage_errf(err, errlen, "two boundary parameters in the Content-Type");
             return LX_EINVAL;
         }
         found = v;
     }
     if (r == -2) {
         free(found);
-        storage_mp_msg(err, errlen, "out of memory");
+        storage_errf(err, errlen, "out of memory");
         return LX_ENOMEM;
     }
     if (r == -1) {
         free(found);
-        storage_mp_msg(err, errlen, "malformed Content-Type parameters");
+        storage_errf(err, errlen, "malformed Content-Type parameters");
         return LX_EINVAL;
     }
     if (found == NULL) {
-        storage_mp_msg(err, errlen, "no boundary in the Content-Type");
+        storage_errf(err, errlen, "no boundary in the Content-Type");
         return LX_EINVAL;
     }
     if (!storage_mp_boundary_ok(found, strlen(found))) {
         free(found);
-        storage_mp_msg(err, errlen,
-                       "invalid multipart boundary (1 to 70 characters of RFC 2046's set)");
+        storage_errf(err, errlen,
+                     "invalid multipart boundary (1 to 70 characters of RFC 2046's set)");
         return LX_EINVAL;
     }
     *boundary = found;
@@ -350,7 +340,7 @@ static int storage_mp_disposition(const char *s, size_t len, size_t part, storag
 
     storage_mp_media_type(s, len, &ts, &te);
     if (!storage_mp_ieq(s + ts, te - ts, "form-data")) {
-        storage_mp_msg(err, errlen, "part %zu: Content-Disposition is not form-data", part);
+        storage_errf(err, errlen, "part %zu: Content-Disposition is not form-data", part);
         return LX_EINVAL;
     }
     pos = te;
@@ -369,25 +359,24 @@ static int storage_mp_disposition(const char *s, size_t len, size_t part, storag
         }
         if (*slot != NULL) {
             free(v);
-            storage_mp_msg(err, errlen, "part %zu: a Content-Disposition parameter is repeated",
-                           part);
+            storage_errf(err, errlen, "part %zu: a Content-Disposition parameter is repeated",
+                         part);
             return LX_EINVAL;
         }
         *slot = v;
     }
     if (r == -2) {
-        storage_mp_msg(err, errlen, "out of memory");
+        storage_errf(err, errlen, "out of memory");
         return LX_ENOMEM;
     }
     if (r == -1) {
-        storage_mp_msg(err, errlen, "part %zu: malformed Content-Disposition", part);
+        storage_errf(err, errlen, "part %zu: malformed Content-Disposition", part);
         return LX_EINVAL;
     }
     if (h->filename_ext != NULL) {
         r = storage_mp_ext_value(h->filename_ext);
         if (r < 0) {
-            storage_mp_msg(err, errlen, "part %zu: malformed filename* in Content-Disposition",
-                           part);
+            storage_errf(err, errlen, "part %zu: malformed filename* in Content-Disposition", part);
             return LX_EINVAL;
         }
         if (r == 0) {
@@ -409,18 +398,18 @@ static int storage_mp_header(const char *s, size_t len, size_t part, storage_mp_
         unsigned char c = (unsigned char)s[k];
 
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            storage_mp_msg(err, errlen, "part %zu: control character in a header", part);
+            storage_errf(err, errlen, "part %zu: control character in a header", part);
             return LX_EINVAL;
         }
     }
     if (storage_mp_is_ows((unsigned char)s[0])) {
-        storage_mp_msg(err, errlen, "part %zu: folded header lines are not accepted", part);
+        storage_errf(err, errlen, "part %zu: folded header lines are not accepted", part);
         return LX_EINVAL;
     }
     while (i < len && storage_mp_is_tchar((unsigned char)s[i]))
         i++;
     if (i == 0 || i == len || s[i] != ':') {
-        storage_mp_msg(err, errlen, "part %zu: malformed header line", part);
+        storage_errf(err, errlen, "part %zu: malformed header line", part);
         return LX_EINVAL;
     }
     vs = i + 1;
@@ -432,7 +421,7 @@ static int storage_mp_header(const char *s, size_t len, size_t part, storage_mp_
 
     if (storage_mp_ieq(s, i, "content-disposition")) {
         if (h->has_disposition) {
-            storage_mp_msg(err, errlen, "part %zu: two Content-Disposition headers", part);
+            storage_errf(err, errlen, "part %zu: two Content-Disposition headers", part);
             return LX_EINVAL;
         }
         h->has_disposition = 1;
@@ -440,13 +429,13 @@ static int storage_mp_header(const char *s, size_t len, size_t part, storage_mp_
     }
     if (storage_mp_ieq(s, i, "content-type")) {
         if (h->has_type) {
-            storage_mp_msg(err, errlen, "part %zu: two Content-Type headers", part);
+            storage_errf(err, errlen, "part %zu: two Content-Type headers", part);
             return LX_EINVAL;
         }
         h->has_type = 1;
         h->content_type = strndup(s + vs, ve - vs);
         if (h->content_type == NULL) {
-            storage_mp_msg(err, errlen, "out of memory");
+            storage_errf(err, errlen, "out of memory");
             return LX_ENOMEM;
         }
     }
@@ -470,9 +459,9 @@ static int storage_mp_headers(const char *b, size_t len, size_t *pos, size_t par
         crlf = memmem(b + p, window, "\r\n", 2);
         if (crlf == NULL) {
             if (window == STORAGE_MP_MAX_LINE + 2)
-                storage_mp_msg(err, errlen, "part %zu: a header line is longer than 8 KiB", part);
+                storage_errf(err, errlen, "part %zu: a header line is longer than 8 KiB", part);
             else
-                storage_mp_msg(err, errlen, "part %zu: the body ends inside the headers", part);
+                storage_errf(err, errlen, "part %zu: the body ends inside the headers", part);
             return LX_EINVAL;
         }
         line = (size_t)(crlf - (b + p));
@@ -481,8 +470,8 @@ static int storage_mp_headers(const char *b, size_t len, size_t *pos, size_t par
             break;
         }
         if (++n_headers > STORAGE_MP_MAX_HEADERS) {
-            storage_mp_msg(err, errlen, "part %zu: more than %d headers", part,
-                           STORAGE_MP_MAX_HEADERS);
+            storage_errf(err, errlen, "part %zu: more than %d headers", part,
+                         STORAGE_MP_MAX_HEADERS);
             return LX_EINVAL;
         }
         rc = storage_mp_header(b + p, line, part, h, err, errlen);
@@ -492,19 +481,19 @@ static int storage_mp_headers(const char *b, size_t len, size_t *pos, size_t par
     }
 
     if (!h->has_disposition) {
-        storage_mp_msg(err, errlen, "part %zu: no Content-Disposition header", part);
+        storage_errf(err, errlen, "part %zu: no Content-Disposition header", part);
         return LX_EINVAL;
     }
     if (h->name == NULL) {
-        storage_mp_msg(err, errlen, "part %zu: no name in Content-Disposition", part);
+        storage_errf(err, errlen, "part %zu: no name in Content-Disposition", part);
         return LX_EINVAL;
     }
     if (h->name[0] == '\0') {
-        storage_mp_msg(err, errlen, "part %zu: empty name in Content-Disposition", part);
+        storage_errf(err, errlen, "part %zu: empty name in Content-Disposition", part);
         return LX_EINVAL;
     }
     if (!storage_utf8_valid(h->name, strlen(h->name))) {
-        storage_mp_msg(err, errlen, "part %zu: the name is not valid UTF-8", part);
+        storage_errf(err, errlen, "part %zu: the name is not valid UTF-8", part);
         return LX_EINVAL;
     }
     if (h->filename_ext != NULL) {
@@ -513,7 +502,7 @@ static int storage_mp_headers(const char *b, size_t len, size_t *pos, size_t par
         h->filename_ext = NULL;
     }
     if (h->filename != NULL && !storage_utf8_valid(h->filename, strlen(h->filename))) {
-        storage_mp_msg(err, errlen, "part %zu: the file name is not valid UTF-8", part);
+        storage_errf(err, errlen, "part %zu: the file name is not valid UTF-8", part);
         return LX_EINVAL;
     }
     return LX_OK;
@@ -533,7 +522,7 @@ int storage_mp_parse(const char *body, size_t len, const char *boundary, storage
     memset(&h, 0, sizeof(h));
     if (boundary == NULL || (blen = strlen(boundary)) == 0 ||
         !storage_mp_boundary_ok(boundary, blen)) {
-        storage_mp_msg(err, errlen, "invalid multipart boundary");
+        storage_errf(err, errlen, "invalid multipart boundary");
         return LX_EINVAL;
     }
     if (body == NULL)
@@ -550,11 +539,11 @@ int storage_mp_parse(const char *body, size_t len, const char *boundary, storage
         pos = STORAGE_MP_NPOS;
     if (pos == STORAGE_MP_NPOS &&
         !storage_mp_find(body, len, 0, delim, dlen, &at, &pos, &is_close)) {
-        storage_mp_msg(err, errlen, "no multipart boundary line in the body");
+        storage_errf(err, errlen, "no multipart boundary line in the body");
         return LX_EINVAL;
     }
     if (is_close) {
-        storage_mp_msg(err, errlen, "no parts before the closing boundary");
+        storage_errf(err, errlen, "no parts before the closing boundary");
         return LX_EINVAL;
     }
 
@@ -563,7 +552,7 @@ int storage_mp_parse(const char *body, size_t len, const char *boundary, storage
         storage_mp_part *pp;
 
         if (mp.n_parts == STORAGE_MP_MAX_PARTS) {
-            storage_mp_msg(err, errlen, "more than %d parts", STORAGE_MP_MAX_PARTS);
+            storage_errf(err, errlen, "more than %d parts", STORAGE_MP_MAX_PARTS);
             rc = LX_EINVAL;
             goto fail;
         }
@@ -572,8 +561,7 @@ int storage_mp_parse(const char *body, size_t len, const char *boundary, storage
             goto fail;
         data = pos;
         if (!storage_mp_find(body, len, data, delim, dlen, &at, &pos, &is_close)) {
-            storage_mp_msg(err, errlen, "part %zu: the body ends without the closing boundary",
-                           part);
+            storage_errf(err, errlen, "part %zu: the body ends without the closing boundary", part);
             rc = LX_EINVAL;
             goto fail;
         }
@@ -582,7 +570,7 @@ int storage_mp_parse(const char *body, size_t len, const char *boundary, storage
             storage_mp_part *np = realloc(mp.parts, ncap * sizeof(*np));
 
             if (np == NULL) {
-                storage_mp_msg(err, errlen, "out of memory");
+                storage_errf(err, errlen, "out of memory");
                 rc = LX_ENOMEM;
                 goto fail;
             }

@@ -88,17 +88,25 @@ void storage_progress_summarize(const storage_progress *p, const char *today,
 }
 
 typedef struct progress_job {
-    lx_req *req;
-    char *uid;
+    storage_user_job u; /* first: storage_run_user_job */
     storage_progress p;
 } progress_job;
+
+static void progress_free(void *arg)
+{
+    progress_job *j = arg;
+
+    storage_progress_clear(&j->p);
+    free(j->u.uid);
+    free(j);
+}
 
 static int progress_fn(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
 {
     progress_job *j = arg;
 
     (void)st;
-    return storage_progress_get(c, j->uid, &j->p, err, errlen);
+    return storage_progress_get(c, j->u.uid, &j->p, err, errlen);
 }
 
 static const storage_kind_count *progress_kind(const storage_progress *p, const char *kind)
@@ -125,21 +133,18 @@ static double progress_pct(double ratio)
     return round(ratio * 1000.0) / 10.0;
 }
 
+/* The answer's "data" object, or NULL when out of memory. */
 static json_object *progress_json(const storage_progress *p)
 {
-    json_object *o = json_object_new_object(), *data = json_object_new_object();
-    json_object *quizzes = json_object_new_object(), *streak = json_object_new_object();
+    json_object *v[] = {json_object_new_object(), json_object_new_object(),
+                        json_object_new_object()};
+    json_object *data = v[0], *quizzes = v[1], *streak = v[2];
     const storage_kind_count *q = progress_kind(p, "quiz");
     storage_progress_sum sum;
     char today[16];
 
-    if (o == NULL || data == NULL || quizzes == NULL || streak == NULL) {
-        json_object_put(o);
-        json_object_put(data);
-        json_object_put(quizzes);
-        json_object_put(streak);
+    if (!storage_json_all(v, sizeof(v) / sizeof(v[0])))
         return NULL;
-    }
     storage_today(today, sizeof(today));
     storage_progress_summarize(p, today, &sum);
 
@@ -168,31 +173,17 @@ static json_object *progress_json(const storage_progress *p)
     json_object_object_add(data, "active_days", json_object_new_int64((int64_t)p->n_days));
     json_object_object_add(data, "last_active",
                            p->n_days > 0 ? json_object_new_string(p->days[0]) : NULL);
-    json_object_object_add(o, "status", json_object_new_string("success"));
-    json_object_object_add(o, "data", data);
-    return o;
+    return data;
 }
 
 static void progress_done(storage_state *st, void *arg, int rc, const char *err)
 {
     progress_job *j = arg;
-    lx_req *req = j->req;
-    json_object *o = NULL;
+    lx_req *req = j->u.req;
+    json_object *data = rc == LX_OK ? progress_json(&j->p) : NULL;
 
-    if (rc == LX_OK)
-        o = progress_json(&j->p);
-    storage_progress_clear(&j->p);
-    free(j->uid);
-    free(j);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, err, "no progress for this user");
-        return;
-    }
-    if (o == NULL) {
-        st->host->reply_error(req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    storage_reply_obj(st, req, 200, o);
+    progress_free(j);
+    storage_reply_data(st, req, rc, err, "no progress for this user", data);
 }
 
 /* GET /api/progress: {status:"success", data:{documents, uploads, chats,
@@ -201,25 +192,6 @@ static void progress_done(storage_state *st, void *arg, int rc, const char *err)
  * active_days, last_active}}. */
 lx_rc storage_h_progress(lx_req *req, void *state)
 {
-    storage_state *st = state;
-    const lx_principal *p = storage_require_user(st, req);
-    progress_job *j;
-    int rc;
-
-    if (p == NULL)
-        return LX_DONE;
-    j = calloc(1, sizeof(*j));
-    if (j == NULL || (j->uid = strdup(p->uid)) == NULL) {
-        free(j);
-        return LX_FAIL;
-    }
-    j->req = req;
-    rc = storage_run(st, st->host->req_worker(req), progress_fn, progress_done, j);
-    if (rc != LX_OK) {
-        free(j->uid);
-        free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_user_job(state, req, sizeof(progress_job), progress_fn, progress_done,
+                                progress_free);
 }

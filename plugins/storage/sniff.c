@@ -13,25 +13,17 @@
 
 #include <lexiaid/plugin.h>
 
+#include "errf.h"
 #include "sniff.h"
 
 static const char storage_sniff_accepted[] = "use pdf, docx, txt, md, png or jpg";
 
-static void storage_sniff_msg(char *err, size_t errlen, const char *msg)
-{
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
-}
-
-/* The length of the well-formed UTF-8 sequence at s[0..len) (1..4), or 0
- * when the bytes there are not one (RFC 3629's table: no overlongs, no
- * surrogates, nothing above U+10FFFF, no truncated sequence). NUL counts as
- * well formed here; callers that refuse it check it themselves. */
-static size_t storage_utf8_seq(const unsigned char *s, size_t len)
+size_t storage_utf8_seq(const unsigned char *s, size_t len, int *is_ok)
 {
     unsigned char c = s[0], lo = 0x80, hi = 0xbf;
     size_t n, i;
 
+    *is_ok = 1;
     if (c < 0x80)
         return 1;
     if (c >= 0xc2 && c <= 0xdf) {
@@ -49,13 +41,17 @@ static size_t storage_utf8_seq(const unsigned char *s, size_t len)
         else if (c == 0xf4)
             hi = 0x8f; /* above U+10FFFF */
     } else {
-        return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+        *is_ok = 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+        return 1;
     }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
+    for (i = 1; i < n; i++) {
+        /* A truncated sequence, or a byte out of range: the bytes so far
+         * are the maximal ill-formed subpart. */
+        if (i >= len || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
+            *is_ok = 0;
+            return i;
+        }
+    }
     return n;
 }
 
@@ -65,7 +61,7 @@ int storage_utf8_valid(const char *s, size_t len)
     size_t i = 0;
 
     while (i < len) {
-        size_t n;
+        int is_ok;
 
         if (p[i] == 0)
             return 0;
@@ -73,10 +69,9 @@ int storage_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
-        n = storage_utf8_seq(p + i, len - i);
-        if (n == 0)
+        i += storage_utf8_seq(p + i, len - i, &is_ok);
+        if (!is_ok)
             return 0;
-        i += n;
     }
     return 1;
 }
@@ -170,8 +165,7 @@ int storage_sniff(const char *filename, const void *data, size_t len, storage_ft
     int ok = 0;
 
     if (filename == NULL || !storage_sniff_ext(filename, ext, sizeof(ext))) {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "the file name has no accepted extension; %s",
+        storage_errf(err, errlen, "the file name has no accepted extension; %s",
                      storage_sniff_accepted);
         return LX_EINVAL;
     }
@@ -182,17 +176,15 @@ int storage_sniff(const char *filename, const void *data, size_t len, storage_ft
         }
     }
     if (t == NULL) {
-        if (err != NULL && errlen > 0) {
-            if (storage_sniff_ext_printable(ext))
-                snprintf(err, errlen, "type .%s is not accepted; %s", ext, storage_sniff_accepted);
-            else
-                snprintf(err, errlen, "this type of file is not accepted; %s",
+        if (storage_sniff_ext_printable(ext))
+            storage_errf(err, errlen, "type .%s is not accepted; %s", ext, storage_sniff_accepted);
+        else
+            storage_errf(err, errlen, "this type of file is not accepted; %s",
                          storage_sniff_accepted);
-        }
         return LX_EINVAL;
     }
     if (len == 0 || data == NULL) {
-        storage_sniff_msg(err, errlen, "the file is empty");
+        storage_errf(err, errlen, "the file is empty");
         return LX_EINVAL;
     }
 
@@ -202,28 +194,28 @@ int storage_sniff(const char *filename, const void *data, size_t len, storage_ft
 
         ok = n >= 5 && memmem(b, n, "%PDF-", 5) != NULL;
         if (!ok)
-            storage_sniff_msg(err, errlen, "the file is not a PDF");
+            storage_errf(err, errlen, "the file is not a PDF");
     } else if (strcmp(t->file_type, "png") == 0) {
         ok = len >= sizeof(png_sig) && memcmp(b, png_sig, sizeof(png_sig)) == 0;
         if (!ok)
-            storage_sniff_msg(err, errlen, "the file is not a PNG image");
+            storage_errf(err, errlen, "the file is not a PNG image");
     } else if (strcmp(t->file_type, "jpg") == 0) {
         ok = len >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff;
         if (!ok)
-            storage_sniff_msg(err, errlen, "the file is not a JPEG image");
+            storage_errf(err, errlen, "the file is not a JPEG image");
     } else if (strcmp(t->file_type, "docx") == 0) {
         ok = len >= 4 && memcmp(b, "PK\3\4", 4) == 0 && storage_sniff_is_docx(data, len);
         if (!ok)
-            storage_sniff_msg(err, errlen, "the file is not a DOCX document");
+            storage_errf(err, errlen, "the file is not a DOCX document");
     } else {
         size_t skip = len >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf ? 3 : 0;
 
         ok = storage_utf8_valid((const char *)b + skip, len - skip);
         if (!ok)
-            storage_sniff_msg(err, errlen,
-                              strcmp(t->file_type, "md") == 0
-                                  ? "the file is not Markdown text (UTF-8 without NUL bytes)"
-                                  : "the file is not plain text (UTF-8 without NUL bytes)");
+            storage_errf(err, errlen, "%s",
+                         strcmp(t->file_type, "md") == 0
+                             ? "the file is not Markdown text (UTF-8 without NUL bytes)"
+                             : "the file is not plain text (UTF-8 without NUL bytes)");
     }
     if (!ok)
         return LX_EINVAL;
@@ -278,14 +270,15 @@ char *storage_safe_filename(const char *name)
         return NULL;
     for (size_t i = 0; i < n;) {
         size_t sl;
+        int is_ok;
 
         if (base[i] < 0x80) {
             out[o++] = storage_name_bad_ascii(base[i]) ? '_' : (char)base[i];
             i++;
             continue;
         }
-        sl = storage_utf8_seq(base + i, n - i);
-        if (sl == 0) {
+        sl = storage_utf8_seq(base + i, n - i, &is_ok);
+        if (!is_ok) {
             out[o++] = '_'; /* a byte of broken UTF-8 */
             i++;
         } else if (sl == 2 && base[i] == 0xc2 && base[i + 1] < 0xa0) {

@@ -75,45 +75,45 @@ static int storage_cfg_str(storage_state *st, const lx_cfg *cfg, const char *key
     return LX_OK;
 }
 
-/* The range check of a number key, with the block's FILE:LINE. */
-static int storage_cfg_range(storage_state *st, const lx_cfg *cfg, const char *key, long long value,
-                             long long lo, long long hi, const char *unit, char *err, size_t errlen)
+/* The number key `key` (kind 'i' an integer, 'm' a duration in ms, 's' a
+ * size in bytes) into *out: def when absent (or no block), else the
+ * configured value, which must lie in [lo, hi] (LX_EINVAL naming the
+ * block's FILE:LINE otherwise). */
+static int storage_cfg_num(storage_state *st, const lx_cfg *cfg, const char *key, int kind,
+                           long long def, long long lo, long long hi, long long *out, char *err,
+                           size_t errlen)
 {
+    const lx_host *host = st->host;
+    const char *unit = kind == 'm' ? " ms" : kind == 's' ? " bytes" : "";
     char where[256] = "";
+    size_t sz = 0;
+    int rc = LX_ENOENT;
 
-    if (value >= lo && value <= hi)
+    *out = def;
+    if (cfg != NULL) {
+        switch (kind) {
+        case 's':
+            rc = host->cfg_size(cfg, key, &sz, err, errlen);
+            if (rc == LX_OK)
+                *out = sz > (size_t)0x7fffffffffffffffLL ? 0x7fffffffffffffffLL : (long long)sz;
+            break;
+        case 'm':
+            rc = host->cfg_ms(cfg, key, out, err, errlen);
+            break;
+        default:
+            rc = host->cfg_int(cfg, key, out, err, errlen);
+            break;
+        }
+    }
+    if (rc != LX_OK && rc != LX_ENOENT)
+        return rc;
+    if (*out >= lo && *out <= hi)
         return LX_OK;
     if (cfg != NULL)
-        st->host->cfg_where(cfg, where, sizeof(where));
+        host->cfg_where(cfg, where, sizeof(where));
     snprintf(err, errlen, "%s: storage: %s must be between %lld and %lld%s", where, key, lo, hi,
              unit);
     return LX_EINVAL;
-}
-
-static int storage_cfg_ll(storage_state *st, const lx_cfg *cfg, const char *key, long long *out,
-                          int kind, char *err, size_t errlen)
-{
-    const lx_host *host = st->host;
-    size_t sz = 0;
-    int rc;
-
-    /* Absent keys keep the default in *out. */
-    if (cfg == NULL)
-        return LX_OK;
-    switch (kind) {
-    case 's':
-        rc = host->cfg_size(cfg, key, &sz, err, errlen);
-        if (rc == LX_OK)
-            *out = sz > (size_t)0x7fffffffffffffffLL ? 0x7fffffffffffffffLL : (long long)sz;
-        break;
-    case 'm':
-        rc = host->cfg_ms(cfg, key, out, err, errlen);
-        break;
-    default:
-        rc = host->cfg_int(cfg, key, out, err, errlen);
-        break;
-    }
-    return rc == LX_ENOENT ? LX_OK : rc;
 }
 
 static int storage_mkdirs(const char *path, char *err, size_t errlen)
@@ -197,20 +197,14 @@ static int storage_configure(storage_state *st, const lx_cfg *cfg, char *err, si
     st->opts.sqlite_path = st->sqlite_path;
     st->opts.pg_url = st->pg_url;
 
-    v = 4;
-    TRY(storage_cfg_ll(st, cfg, "connections", &v, 'i', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "connections", v, 1, 64, "", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "connections", 'i', 4, 1, 64, &v, err, errlen));
     st->opts.max_conns = (int)v;
 
-    v = 5000;
-    TRY(storage_cfg_ll(st, cfg, "busy_timeout", &v, 'm', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "busy_timeout", v, 0, 600000, " ms", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "busy_timeout", 'm', 5000, 0, 600000, &v, err, errlen));
     st->opts.busy_timeout_ms = (long)v;
 
-    v = 25LL * 1024 * 1024;
-    TRY(storage_cfg_ll(st, cfg, "max_upload", &v, 's', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "max_upload", v, 1, 4LL * 1024 * 1024 * 1024, " bytes", err,
-                          errlen));
+    TRY(storage_cfg_num(st, cfg, "max_upload", 's', 25LL * 1024 * 1024, 1, 4LL * 1024 * 1024 * 1024,
+                        &v, err, errlen));
     st->max_upload = (size_t)v;
 
     if (cfg != NULL) {
@@ -227,26 +221,18 @@ static int storage_configure(storage_state *st, const lx_cfg *cfg, char *err, si
     st->ex.program = extractor;
     extractor = NULL;
 
-    v = 120000;
-    TRY(storage_cfg_ll(st, cfg, "extract_timeout", &v, 'm', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "extract_timeout", v, 100, 3600000, " ms", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "extract_timeout", 'm', 120000, 100, 3600000, &v, err, errlen));
     st->ex.timeout_ms = (long)v;
 
-    v = 1024LL * 1024 * 1024;
-    TRY(storage_cfg_ll(st, cfg, "extract_memory", &v, 's', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "extract_memory", v, 32LL * 1024 * 1024,
-                          64LL * 1024 * 1024 * 1024, " bytes", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "extract_memory", 's', 1024LL * 1024 * 1024, 32LL * 1024 * 1024,
+                        64LL * 1024 * 1024 * 1024, &v, err, errlen));
     st->ex.max_mem = (size_t)v;
     st->ex.max_output = STORAGE_MAX_TEXT;
 
-    v = 1;
-    TRY(storage_cfg_ll(st, cfg, "extract_concurrency", &v, 'i', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "extract_concurrency", v, 1, 16, "", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "extract_concurrency", 'i', 1, 1, 16, &v, err, errlen));
     st->extract_concurrency = (int)v;
 
-    v = 20000;
-    TRY(storage_cfg_ll(st, cfg, "extract_wait", &v, 'm', err, errlen));
-    TRY(storage_cfg_range(st, cfg, "extract_wait", v, 0, 600000, " ms", err, errlen));
+    TRY(storage_cfg_num(st, cfg, "extract_wait", 'm', 20000, 0, 600000, &v, err, errlen));
     st->extract_wait_ms = v;
     rc = LX_OK;
 out:

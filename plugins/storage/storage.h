@@ -4,8 +4,12 @@
  *   storage.c    the plugin: config, init (migrations and the file check in
  *                the master), worker hooks, /ready, the handler table
  *   run.c        storage_run(): database work on the offload pool
+ *   reply.c      what the routes share: the principal, the JSON body,
+ *                replies, run-or-answer, query parameters, a document as
+ *                JSON, input checks
  *   users.c      POST /api/users/init, GET and PUT /api/users/profile
- *   documents.c  upload, list, get, delete, download
+ *   documents.c  upload, list, get, delete
+ *   download.c   GET /api/documents/{id}/download: the bytes, streamed
  *   process.c    the text pipeline: extraction queue, status, passages
  *   feedback.c   POST /api/feedback, GET /api/admin/feedback
  *   admin.c      GET /api/admin/stats, GET /api/admin/users
@@ -90,7 +94,7 @@ int storage_offload(storage_state *st, lx_worker *w, void (*work)(void *arg),
 /* Parses s[0..len) as exactly one JSON value (json-c; whitespace around it
  * allowed). LX_OK and *out (may be NULL; the value is put when out is NULL;
  * JSON null gives *out NULL), LX_EINVAL when it does not parse, LX_ENOMEM.
- * Usable on any thread. (run.c) */
+ * Usable on any thread. (reply.c) */
 struct json_object;
 int storage_json_parse(const char *s, size_t len, struct json_object **out);
 
@@ -133,6 +137,17 @@ lx_rc storage_h_admin_stats(lx_req *req, void *state);     /* admin.c */
 lx_rc storage_h_admin_users(lx_req *req, void *state);
 lx_rc storage_h_progress(lx_req *req, void *state);        /* progress.c */
 
+/* ---- users.c ---- */
+/* The profile as GET /api/users/profile's "data" and storage.v1's
+ * profile_get give it: uid, email, emailVerified, displayName, createdAt,
+ * lastLogin, preferences (defaults overlaid by the stored ones),
+ * gamification from prog, dateOfBirth?, visualImpairment, schoolContext?,
+ * adaptToAge. u is NULL when the user has no row; p (may be NULL) fills
+ * what the row lacks from the token. A new object owned by the caller
+ * (json_object_put), or NULL when out of memory. */
+struct json_object *storage_profile_data(const char *uid, const storage_user *u,
+                                         const storage_progress *prog, const lx_principal *p);
+
 /* ---- process.c: the text pipeline of one worker ---- */
 int storage_proc_start(storage_state *st, lx_worker *w);
 void storage_proc_stop(storage_state *st);
@@ -145,16 +160,108 @@ void *storage_proc_queue(storage_state *st, const char *uid, const char *id,
                          const char *file_type, storage_proc_done_fn when_done, void *arg);
 void storage_proc_forget(storage_state *st, void *token);
 
-/* ---- users.c, feedback.c, admin.c, progress.c: shared small helpers ---- */
-/* Characters (code points) of s[0..len), or -1 when s is not valid UTF-8
- * or holds a NUL or a C0/DEL control other than TAB, LF and CR. (users.c) */
-long storage_utf8_chars(const char *s, size_t len);
+/* ---- reply.c: what the routes share ---- */
+/* The 404 message of a document that is absent or another user's. */
+#define STORAGE_DOC_NOT_FOUND "Document not found or access denied"
+
+/* A handler's last step: storage_run(fn, done, arg) on the request's
+ * worker and LX_ASYNC; when it cannot be queued, free_arg(arg) (unless
+ * NULL: request memory), the failure answered (storage_reply_store_error)
+ * and LX_DONE. */
+lx_rc storage_run_or_reply(storage_state *st, lx_req *req, storage_job_fn fn, storage_done_fn done,
+                           void *arg, void (*free_arg)(void *arg));
+
+/* The start of a route's job that needs only the signed-in user. */
+typedef struct storage_user_job {
+    lx_req *req;
+    char *uid; /* owned copy: the pool job reads it */
+} storage_user_job;
+/* A handler whole for such a route: answers 401 without a user; else a
+ * zeroed job of `size` bytes (the caller's struct begins with a
+ * storage_user_job) with req and uid set, run as storage_run_or_reply(fn,
+ * done, job, free_job); LX_FAIL when out of memory. free_job(job) frees
+ * the job itself too (done calls it). */
+lx_rc storage_run_user_job(storage_state *st, lx_req *req, size_t size, storage_job_fn fn,
+                           storage_done_fn done, void (*free_job)(void *job));
 
 /* {"success": false, "error": message, "code": code}: the error shape of
- * the admin routes. (admin.c) */
+ * the admin routes. */
 void storage_reply_admin_error(storage_state *st, lx_req *req, int status, const char *code,
                                const char *message);
 
+/* The admin routes' query parameter `name` as a decimal whole number in
+ * [lo, hi] (absent or empty: def) into *out: 1; else answers 400
+ * INVALID_PARAMETER with the message `bad` (admin shape) and returns 0. */
+int storage_admin_query_int(storage_state *st, lx_req *req, const char *name, long long lo,
+                            long long hi, long long def, const char *bad, long long *out);
+
+/* The admin routes' query parameter `name` as text: *out borrowed from the
+ * request, NULL when absent or empty, and 1; when it is not one of `set`
+ * (NULL-terminated; NULL: any) or longer than max_len bytes, answers 400
+ * INVALID_PARAMETER with `bad` (admin shape) and returns 0. */
+int storage_admin_query_str(storage_state *st, lx_req *req, const char *name,
+                            const char *const *set, size_t max_len, const char *bad,
+                            const char **out);
+
+/* The answer of a done callback whose result is `data` (taken, may be
+ * NULL: out of memory): rc != LX_OK → storage_reply_store_error(rc, err,
+ * not_found); data NULL → 500 INTERNAL; else 200 {"status": "success",
+ * "data": data}. */
+void storage_reply_data(storage_state *st, lx_req *req, int rc, const char *err,
+                        const char *not_found, struct json_object *data);
+/* The same in the admin routes' shape: 200 {"success": true, "data":
+ * data}, 500 as storage_reply_admin_error, not_found "not found". */
+void storage_reply_admin_data(storage_state *st, lx_req *req, int rc, const char *err,
+                              struct json_object *data);
+
+/* 1 when v[0..n) are all non-NULL (new json-c values); else puts them
+ * all, sets them NULL and returns 0. */
+int storage_json_all(struct json_object **v, size_t n);
+/* o[key] = v as a string ("" for NULL), o[key] = v as a number. */
+void storage_json_set_str(struct json_object *o, const char *key, const char *v);
+void storage_json_set_int(struct json_object *o, const char *key, int64_t v);
+/* A document as the list, one-document and upload routes show it: a new
+ * object (the caller's), or NULL when out of memory. */
+struct json_object *storage_doc_json(const storage_doc *d);
+
+/* Zeroed request memory of `size` bytes with cleanup(p) run when the
+ * request ends, or NULL when out of memory. */
+void *storage_req_state(storage_state *st, lx_req *req, size_t size, lx_free_fn cleanup);
+
+/* The start of the request state of the {id} routes (documents.c,
+ * download.c): the caller's struct begins with it. */
+typedef struct storage_doc_req {
+    storage_state *st;
+    lx_req *req;
+    char *uid, *id; /* owned copies: pool jobs read them */
+    storage_doc d;  /* filled by the route's job */
+} storage_doc_req;
+/* Makes that state (storage_req_state(size, cleanup); cleanup must call
+ * storage_doc_req_clear) for the signed-in user and the route's {id}.
+ * NULL after answering 401, or 404 NOT_FOUND when {id} is not a UUID
+ * (*is_failed 0), or when out of memory (*is_failed 1: return LX_FAIL). */
+void *storage_doc_req_new(storage_state *st, lx_req *req, size_t size, lx_free_fn cleanup,
+                          int *is_failed);
+/* Frees what a storage_doc_req points to (not the request memory). */
+void storage_doc_req_clear(storage_doc_req *r);
+
+/* The principal when the token has an email; else answers 401 or 400
+ * EMAIL_REQUIRED and returns NULL. */
+const lx_principal *storage_require_email(storage_state *st, lx_req *req);
+/* Characters (code points) of s[0..len), or -1 when s is not valid UTF-8
+ * or holds a NUL or a C0/DEL control other than TAB, LF and CR. */
+long storage_utf8_chars(const char *s, size_t len);
+/* Trims spaces, TABs, LFs and CRs at both ends of s[0..len): moves *s,
+ * returns the length left. */
+size_t storage_trim_space(const char **s, size_t len);
+/* Whether s is one of set (NULL-terminated). */
+int storage_str_in(const char *s, const char *const *set);
+/* Whether c is a hexadecimal digit (either case). */
+int storage_is_hex(char c);
+/* Whether s is the 8-4-4-4-12 text form of a UUID (NULL: no). */
+int storage_is_uuid(const char *s);
+
+/* ---- progress.c: shared with users.c ---- */
 /* Today's UTC day "2026-11-28" into buf (>= 11). (progress.c) */
 void storage_today(char *buf, size_t buflen);
 

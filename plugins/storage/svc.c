@@ -60,6 +60,7 @@ typedef struct storage_call {
     storage_passage *passages;
     size_t n_passages;
     storage_user user;
+    storage_progress prog;
     storage_rec rec;
     storage_rec *recs;
     size_t n_recs;
@@ -88,6 +89,7 @@ static void storage_call_free(storage_call *k)
     storage_doc_clear(&k->doc);
     storage_passages_free(k->passages, k->n_passages);
     storage_user_clear(&k->user);
+    storage_progress_clear(&k->prog);
     storage_rec_clear(&k->rec);
     storage_recs_free(k->recs, k->n_recs);
     free(k);
@@ -217,7 +219,8 @@ static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char 
         return storage_doc_passages(c, k->uid, k->id, k->from, k->count, &k->passages,
                                     &k->n_passages, err, errlen);
     case OP_PROFILE_GET:
-        return storage_user_get(c, k->uid, &k->user, err, errlen);
+        rc = storage_user_get(c, k->uid, &k->user, err, errlen);
+        return rc == LX_OK ? storage_progress_get(c, k->uid, &k->prog, err, errlen) : rc;
     case OP_ACTIVITY_ADD:
         snprintf(day, sizeof(day), "%.10s", now);
         memset(&a, 0, sizeof(a));
@@ -275,31 +278,16 @@ static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char 
 /* ------------------------------------------------------------------------ */
 /* Answers                                                                  */
 
-static char *storage_profile_json(const storage_user *u)
+/* The profile as GET /api/users/profile gives it (users.c), without the
+ * token's extras; malloc'd JSON text or NULL when out of memory. */
+static char *storage_profile_text(const storage_call *k)
 {
-    json_object *o = NULL;
+    json_object *o = storage_profile_data(k->uid, &k->user, &k->prog, NULL);
     char *out = NULL;
 
-    if (u->profile_json != NULL &&
-        storage_json_parse(u->profile_json, strlen(u->profile_json), &o) == LX_OK &&
-        !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        o = NULL;
-    }
-    if (o == NULL && (o = json_object_new_object()) == NULL)
-        return NULL;
-    json_object_object_add(o, "uid", json_object_new_string(u->uid ? u->uid : ""));
-    json_object_object_add(o, "email", json_object_new_string(u->email ? u->email : ""));
-    json_object_object_add(o, "displayName",
-                           json_object_new_string(u->display_name ? u->display_name : ""));
-    json_object_object_add(o, "createdAt",
-                           json_object_new_string(u->created_at ? u->created_at : ""));
-    json_object_object_add(o, "updatedAt",
-                           json_object_new_string(u->updated_at ? u->updated_at : ""));
-    json_object_object_add(o, "lastLogin",
-                           json_object_new_string(u->last_login ? u->last_login : ""));
-    out = strdup(
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (o != NULL)
+        out = strdup(json_object_to_json_string_ext(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     return out;
 }
@@ -372,7 +360,7 @@ static void storage_call_answer(storage_call *k, int rc, const char *err)
     }
     case OP_PROFILE_GET: {
         char *json = NULL;
-        if (rc == LX_OK && (json = storage_profile_json(&k->user)) == NULL) {
+        if (rc == LX_OK && (json = storage_profile_text(k)) == NULL) {
             rc = LX_ENOMEM;
             msg = "out of memory";
         }

@@ -10,52 +10,8 @@
 
 #include <lexiaid/plugin.h>
 
+#include "sniff.h"
 #include "text.h"
-
-/* At s[0..len) (len >= 1): the length of the well-formed UTF-8 sequence
- * there (*ok = 1), or the length of its maximal ill-formed subpart, which
- * becomes one U+FFFD, as Unicode recommends (*ok = 0). */
-static size_t storage_text_seq(const unsigned char *s, size_t len, int *ok)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n, i;
-
-    *ok = 1;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        *ok = 0;
-        return 1;
-    }
-    for (i = 1; i < n; i++) {
-        unsigned char x;
-
-        if (i >= len) {
-            *ok = 0;
-            return i;
-        }
-        x = s[i];
-        if (x < (i == 1 ? lo : 0x80) || x > (i == 1 ? hi : 0xbf)) {
-            *ok = 0;
-            return i;
-        }
-    }
-    return n;
-}
 
 char *storage_text_normalize(const char *text, size_t len, size_t *out_len)
 {
@@ -101,7 +57,7 @@ char *storage_text_normalize(const char *text, size_t len, size_t *out_len)
             i++;
             continue;
         }
-        n = storage_text_seq(s + i, len - i, &ok);
+        n = storage_utf8_seq(s + i, len - i, &ok);
         if (ok) {
             memcpy(out + o, s + i, n);
             o += n;

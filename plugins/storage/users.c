@@ -30,60 +30,6 @@
 #define USERS_MAX_VOICE 100          /* characters */
 
 /* ------------------------------------------------------------------------ */
-/* Text                                                                     */
-
-long storage_utf8_chars(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    long n = 0;
-
-    while (p < end) {
-        unsigned c = *p;
-        size_t need;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-                return -1;
-            p++;
-            n++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return -1;
-        }
-        if ((size_t)(end - p) < need + 1)
-            return -1;
-        for (size_t i = 1; i <= need; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF. */
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return -1;
-        p += need + 1;
-        n++;
-    }
-    return n;
-}
-
-static int users_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* ------------------------------------------------------------------------ */
 /* Preferences: names, types, ranges, defaults (the original's)             */
 
 typedef enum users_pref_type {
@@ -149,17 +95,12 @@ static int users_is_number(json_object *v, double *out)
     return isfinite(*out);
 }
 
-static int users_is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static int users_color_ok(const char *s, size_t len)
 {
     if ((len != 4 && len != 7) || s[0] != '#')
         return 0;
     for (size_t i = 1; i < len; i++)
-        if (!users_is_hex(s[i]))
+        if (!storage_is_hex(s[i]))
             return 0;
     return 1;
 }
@@ -322,25 +263,22 @@ static json_object *users_patch_of(storage_state *st, lx_req *req, json_object *
         goto oom;
 
     if (json_object_object_get_ex(body, "displayName", &v) && v != NULL) {
-        const char *s, *e;
+        const char *s;
+        size_t len;
         long chars;
         if (!json_object_is_type(v, json_type_string)) {
             *rc = users_invalid(st, req, "displayName", "must be a string");
             goto fail;
         }
         s = json_object_get_string(v);
-        e = s + json_object_get_string_len(v);
-        while (s < e && users_is_space(*s))
-            s++;
-        while (e > s && users_is_space(e[-1]))
-            e--;
-        chars = storage_utf8_chars(s, (size_t)(e - s));
-        if (chars < 1 || chars > USERS_MAX_DISPLAY_NAME ||
-            memchr(s, '\n', (size_t)(e - s)) != NULL || memchr(s, '\r', (size_t)(e - s)) != NULL) {
+        len = storage_trim_space(&s, (size_t)json_object_get_string_len(v));
+        chars = storage_utf8_chars(s, len);
+        if (chars < 1 || chars > USERS_MAX_DISPLAY_NAME || memchr(s, '\n', len) != NULL ||
+            memchr(s, '\r', len) != NULL) {
             *rc = users_invalid(st, req, "displayName", "must be 1 to 100 characters on one line");
             goto fail;
         }
-        *display_name = strndup(s, (size_t)(e - s));
+        *display_name = strndup(s, len);
         if (*display_name == NULL)
             goto oom;
     }
@@ -476,8 +414,10 @@ out:
     return rc;
 }
 
-static void users_put_free(users_put *u)
+static void users_put_free(void *arg)
 {
+    users_put *u = arg;
+
     free(u->uid);
     free(u->email);
     free(u->patch);
@@ -524,7 +464,6 @@ lx_rc storage_h_profile_put(lx_req *req, void *state)
     const char *text;
     char *display_name = NULL;
     lx_rc rc;
-    int run_rc;
 
     if (p == NULL)
         return LX_DONE;
@@ -545,13 +484,7 @@ lx_rc storage_h_profile_put(lx_req *req, void *state)
     u->display_name = display_name;
     display_name = NULL;
     u->req = req;
-    run_rc = storage_run(st, st->host->req_worker(req), users_put_fn, users_put_done, u);
-    if (run_rc != LX_OK) {
-        users_put_free(u);
-        storage_reply_store_error(st, req, run_rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, users_put_fn, users_put_done, u, users_put_free);
 oom:
     json_object_put(patch);
     free(display_name);
@@ -569,8 +502,10 @@ typedef struct users_init {
     int is_created;
 } users_init;
 
-static void users_init_free(users_init *j)
+static void users_init_free(void *arg)
 {
+    users_init *j = arg;
+
     free(j->uid);
     free(j->email);
     free(j->name);
@@ -618,28 +553,17 @@ static void users_init_done(storage_state *st, void *arg, int rc, const char *er
 lx_rc storage_h_user_init(lx_req *req, void *state)
 {
     storage_state *st = state;
-    const lx_principal *p = storage_require_user(st, req);
+    const lx_principal *p = storage_require_email(st, req);
     users_init *j;
-    int rc;
 
     if (p == NULL)
         return LX_DONE;
-    if (p->email == NULL || p->email[0] == '\0') {
-        st->host->reply_error(req, 400, "EMAIL_REQUIRED", "the account has no email address");
-        return LX_DONE;
-    }
     j = calloc(1, sizeof(*j));
     if (j == NULL || (j->uid = strdup(p->uid)) == NULL || (j->email = strdup(p->email)) == NULL ||
         (p->name != NULL && (j->name = strdup(p->name)) == NULL))
         goto oom;
     j->req = req;
-    rc = storage_run(st, st->host->req_worker(req), users_init_fn, users_init_done, j);
-    if (rc != LX_OK) {
-        users_init_free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_or_reply(st, req, users_init_fn, users_init_done, j, users_init_free);
 oom:
     if (j != NULL)
         users_init_free(j);
@@ -650,12 +574,21 @@ oom:
 /* GET /api/users/profile                                                   */
 
 typedef struct users_get {
-    lx_req *req;
-    char *uid;
+    storage_user_job uj; /* first: storage_run_user_job */
     int has_row;
     storage_user u;
     storage_progress prog;
 } users_get;
+
+static void users_get_free(void *arg)
+{
+    users_get *j = arg;
+
+    storage_user_clear(&j->u);
+    storage_progress_clear(&j->prog);
+    free(j->uj.uid);
+    free(j);
+}
 
 static int users_get_fn(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
 {
@@ -663,7 +596,7 @@ static int users_get_fn(storage_state *st, storage_conn *c, void *arg, char *err
     int rc;
 
     (void)st;
-    rc = storage_user_get(c, j->uid, &j->u, err, errlen);
+    rc = storage_user_get(c, j->uj.uid, &j->u, err, errlen);
     if (rc == LX_ENOENT) {
         j->has_row = 0;
     } else if (rc != LX_OK) {
@@ -672,11 +605,11 @@ static int users_get_fn(storage_state *st, storage_conn *c, void *arg, char *err
         j->has_row = 1;
     }
     err[0] = '\0';
-    return storage_progress_get(c, j->uid, &j->prog, err, errlen);
+    return storage_progress_get(c, j->uj.uid, &j->prog, err, errlen);
 }
 
-/* The profile's "data" object. */
-static json_object *users_profile_json(const users_get *j, const lx_principal *p)
+json_object *storage_profile_data(const char *uid, const storage_user *u,
+                                  const storage_progress *prog, const lx_principal *p)
 {
     json_object *d = json_object_new_object(), *prof = NULL, *stored = NULL, *g, *v;
     storage_progress_sum sum;
@@ -685,8 +618,8 @@ static json_object *users_profile_json(const users_get *j, const lx_principal *p
 
     if (d == NULL)
         return NULL;
-    if (j->has_row && j->u.profile_json != NULL) {
-        prof = json_tokener_parse(j->u.profile_json);
+    if (u != NULL && u->profile_json != NULL) {
+        prof = json_tokener_parse(u->profile_json);
         if (prof != NULL && !json_object_is_type(prof, json_type_object)) {
             json_object_put(prof);
             prof = NULL;
@@ -696,29 +629,29 @@ static json_object *users_profile_json(const users_get *j, const lx_principal *p
         !json_object_is_type(stored, json_type_object))
         stored = NULL;
 
-    if (j->has_row && j->u.display_name != NULL && j->u.display_name[0] != '\0')
-        name = j->u.display_name;
+    if (u != NULL && u->display_name != NULL && u->display_name[0] != '\0')
+        name = u->display_name;
     else if (p != NULL && p->name != NULL)
         name = p->name;
-    if (j->has_row && j->u.email != NULL && j->u.email[0] != '\0')
-        email = j->u.email;
+    if (u != NULL && u->email != NULL && u->email[0] != '\0')
+        email = u->email;
     else if (p != NULL && p->email != NULL)
         email = p->email;
 
-    json_object_object_add(d, "uid", json_object_new_string(j->uid));
+    json_object_object_add(d, "uid", json_object_new_string(uid));
     json_object_object_add(d, "email", json_object_new_string(email != NULL ? email : ""));
     json_object_object_add(d, "emailVerified",
                            json_object_new_boolean(p != NULL && p->email_verified));
     json_object_object_add(d, "displayName", json_object_new_string(name != NULL ? name : ""));
     json_object_object_add(d, "createdAt",
-                           j->has_row ? json_object_new_string(j->u.created_at) : NULL);
+                           u != NULL ? json_object_new_string(u->created_at) : NULL);
     json_object_object_add(
         d, "lastLogin",
-        j->has_row && j->u.last_login[0] != '\0' ? json_object_new_string(j->u.last_login) : NULL);
+        u != NULL && u->last_login[0] != '\0' ? json_object_new_string(u->last_login) : NULL);
     json_object_object_add(d, "preferences", users_prefs_json(stored));
 
     storage_today(today, sizeof(today));
-    storage_progress_summarize(&j->prog, today, &sum);
+    storage_progress_summarize(prog, today, &sum);
     g = json_object_new_object();
     if (g != NULL) {
         json_object_object_add(g, "points", json_object_new_int64(sum.points));
@@ -752,31 +685,14 @@ static json_object *users_profile_json(const users_get *j, const lx_principal *p
 static void users_get_done(storage_state *st, void *arg, int rc, const char *err)
 {
     users_get *j = arg;
-    lx_req *req = j->req;
-    json_object *o = NULL, *d = NULL;
+    lx_req *req = j->uj.req;
+    /* The principal stays valid until the request ends. */
+    json_object *d = rc == LX_OK ? storage_profile_data(j->uj.uid, j->has_row ? &j->u : NULL,
+                                                        &j->prog, storage_principal(st, req))
+                                 : NULL;
 
-    if (rc == LX_OK) {
-        /* The principal stays valid until the request ends. */
-        d = users_profile_json(j, storage_principal(st, req));
-        o = json_object_new_object();
-    }
-    storage_user_clear(&j->u);
-    storage_progress_clear(&j->prog);
-    free(j->uid);
-    free(j);
-    if (rc != LX_OK) {
-        storage_reply_store_error(st, req, rc, err, "user not found");
-        return;
-    }
-    if (o == NULL || d == NULL) {
-        json_object_put(o);
-        json_object_put(d);
-        st->host->reply_error(req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    json_object_object_add(o, "status", json_object_new_string("success"));
-    json_object_object_add(o, "data", d);
-    storage_reply_obj(st, req, 200, o);
+    users_get_free(j);
+    storage_reply_data(st, req, rc, err, "user not found", d);
 }
 
 /* GET /api/users/profile: {status:"success", data:{uid, email,
@@ -785,25 +701,6 @@ static void users_get_done(storage_state *st, void *arg, int rc, const char *err
  * visualImpairment, schoolContext?, adaptToAge}}. Never writes. */
 lx_rc storage_h_profile_get(lx_req *req, void *state)
 {
-    storage_state *st = state;
-    const lx_principal *p = storage_require_user(st, req);
-    users_get *j;
-    int rc;
-
-    if (p == NULL)
-        return LX_DONE;
-    j = calloc(1, sizeof(*j));
-    if (j == NULL || (j->uid = strdup(p->uid)) == NULL) {
-        free(j);
-        return LX_FAIL;
-    }
-    j->req = req;
-    rc = storage_run(st, st->host->req_worker(req), users_get_fn, users_get_done, j);
-    if (rc != LX_OK) {
-        free(j->uid);
-        free(j);
-        storage_reply_store_error(st, req, rc, "", NULL);
-        return LX_DONE;
-    }
-    return LX_ASYNC;
+    return storage_run_user_job(state, req, sizeof(users_get), users_get_fn, users_get_done,
+                                users_get_free);
 }

@@ -137,8 +137,14 @@ class StorageServer:
     test case's cleanups, or at the end of a `with` block."""
 
     def __init__(self, testcase, workers=1, storage_cfg=None, data_dir=None, pg_db=None,
-                 env=None, admin_emails="admin@example.com", server=None):
+                 env=None, admin_emails="admin@example.com", server=None, extra_plugins=None,
+                 extra_routes=None):
         self.testcase = testcase
+        # More plugins (names or dicts as lxtest.config takes them), loaded
+        # after storage, and their routes (dicts from lxtest.route, or
+        # tuples (method, path, handler)), e.g. a plugin using storage.v1.
+        self.extra_plugins = list(extra_plugins or [])
+        self.extra_routes = list(extra_routes or [])
         self.workers = workers
         self.storage_cfg = dict(storage_cfg or {})
         self.env = dict(env or {})
@@ -177,6 +183,7 @@ class StorageServer:
         plugins = ["health",
                    {"name": "auth", "file": lxkeys.auth_so(), "config": auth},
                    {"name": "storage", "file": storage_so(), "config": cfg}]
+        plugins += self.extra_plugins
         routes = [("GET", "/health", "health.live"), ("GET", "/ready", "health.ready")]
         # The upload route's body limit leaves room for the multipart
         # framing, so that the plugin's own 413 FILE_TOO_LARGE is what a
@@ -188,6 +195,7 @@ class StorageServer:
             if handler == "storage.upload":
                 r["max_body"] = max_body
             routes.append(r)
+        routes += self.extra_routes
         srv = {"data_dir": self.data_dir, "request_timeout": "30s", "max_header": "64K"}
         srv.update({k: v for k, v in self.server.items() if k != "upload_max_body"})
         return lxtest.config(routes=routes, plugins=plugins, server=srv, workers=self.workers)

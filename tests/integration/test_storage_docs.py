@@ -505,14 +505,16 @@ class TestStartup(DocsCase):
         self.assertNotIn("sup3rs3cret", out + err, "the database URL is never printed")
 
     def test_docs_newer_database_refuses_to_start(self):
-        if BACKEND != "sqlite":
-            self.skipTest("SQLite only")
         s = StorageServer(self)
         s.stop()
-        db = sqlite3.connect(os.path.join(s.data_dir, "lexiaid.db"))
-        db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'x')")
-        db.commit()
-        db.close()
+        if BACKEND == "postgres":
+            lxstorage._psql("INSERT INTO schema_migrations (version, applied_at) "
+                            "VALUES (99, 'x')", url=lxstorage.pg_url(s.pg_db))
+        else:
+            db = sqlite3.connect(os.path.join(s.data_dir, "lexiaid.db"))
+            db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'x')")
+            db.commit()
+            db.close()
         with self.assertRaises(lxtest.StartError) as ctx:
             s.start()
         self.assertMentions(str(ctx.exception), "newer than this lexiaid")

@@ -1,0 +1,206 @@
+/*
+ * Internals of the PostgreSQL backend, shared by its three files only
+ * (the statements themselves: store_pg_sql.h):
+ *   store_pg.c        the connection, reconnecting, the statement table and
+ *                     its preparation, running statements, transactions,
+ *                     migrations, reading rows, the backend table
+ *   store_pg_docs.c   documents, their bytes (doc_chunks), text, passages,
+ *                     search, the stale and all-ids scans
+ *   store_pg_users.c  users, feedback, statistics, activity and progress,
+ *                     records
+ *
+ * Threads: as store.h: every function BLOCKS and a connection is used by
+ * one thread at a time. Errors: LX_OK or a negative LX_E* code with a
+ * message in the caller's err (store_pg.c's header comment has the mapping
+ * of server errors); err may be NULL only where said.
+ */
+#ifndef STORAGE_STORE_PG_H
+#define STORAGE_STORE_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+#include "store_pg_sql.h"
+
+/* The statement numbers: PGS_<NAME> of every X(NAME, ...) of store_pg_sql.h,
+ * in its order. */
+#define PG_STMT_ENUM(name, n_params, sql) PGS_##name,
+enum { PG_STATEMENTS(PG_STMT_ENUM) PGS_N_STMTS };
+#undef PG_STMT_ENUM
+
+/* One connection: store.c sees the storage_conn at its start. */
+typedef struct storage_pg_conn {
+    storage_conn base;
+    PGconn *pg;
+    unsigned char is_prepared[PGS_N_STMTS];
+} storage_pg_conn;
+
+/* The backend's connection behind c (which this backend made). */
+static inline storage_pg_conn *storage_pg_of(storage_conn *c)
+{
+    return (storage_pg_conn *)(void *)c;
+}
+
+/* The backend's operations, each with exactly the contract of the storage_*
+ * function of the same name in store.h; store_pg.c's backend table points
+ * at them. Users, feedback, stats, activity, progress and records:
+ * store_pg_users.c; documents and passages: store_pg_docs.c. */
+int storage_pg_user_init(storage_conn *c, const char *uid, const char *email,
+                         const char *display_name, const char *profile_json, const char *now,
+                         int *is_created, char *err, size_t errlen);
+int storage_pg_user_get(storage_conn *c, const char *uid, storage_user *u, char *err,
+                        size_t errlen);
+int storage_pg_user_update(storage_conn *c, const char *uid, const char *email, const char *now,
+                           storage_merge_fn merge, void *arg, storage_user *u, char *err,
+                           size_t errlen);
+int storage_pg_user_delete(storage_conn *c, const char *uid, char ***doc_ids, size_t *n_docs,
+                           char *err, size_t errlen);
+int storage_pg_user_page(storage_conn *c, const char *after_uid, int limit, storage_user **out,
+                         size_t *n, int *has_more, char *err, size_t errlen);
+int storage_pg_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
+                          char *err, size_t errlen);
+int storage_pg_doc_list(storage_conn *c, const char *uid, storage_doc **docs, size_t *n, char *err,
+                        size_t errlen);
+int storage_pg_doc_get(storage_conn *c, const char *uid, const char *id, int with_text,
+                       storage_doc *d, char *err, size_t errlen);
+int storage_pg_doc_delete(storage_conn *c, const char *uid, const char *id, char *err,
+                          size_t errlen);
+int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *status,
+                              const char *error, const char *now, char *err, size_t errlen);
+int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
+                            int64_t page_count, const char *const *passages, size_t n_passages,
+                            const char *now, char *err, size_t errlen);
+int storage_pg_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
+                        size_t cap, size_t *n, char *err, size_t errlen);
+int storage_pg_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
+                         size_t errlen);
+int storage_pg_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
+                           size_t errlen);
+int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,
+                          int limit, storage_passage **out, size_t *n, char *err, size_t errlen);
+int storage_pg_doc_passages(storage_conn *c, const char *uid, const char *id, int64_t from,
+                            int count, storage_passage **out, size_t *n, char *err, size_t errlen);
+int storage_pg_feedback_create(storage_conn *c, const storage_feedback *f, char *err,
+                               size_t errlen);
+int storage_pg_feedback_list(storage_conn *c, const char *status, const char *type, int limit,
+                             int offset, storage_feedback **out, size_t *n, int64_t *total,
+                             char *err, size_t errlen);
+int storage_pg_stats_get(storage_conn *c, storage_stats *s, char *err, size_t errlen);
+int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen);
+int storage_pg_progress_get(storage_conn *c, const char *uid, storage_progress *p, char *err,
+                            size_t errlen);
+int storage_pg_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
+                       const char *json, const char *now, char *err, size_t errlen);
+int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
+                       storage_rec *r, char *err, size_t errlen);
+int storage_pg_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
+                          const char *json, const char *now, int64_t *seq, char *err,
+                          size_t errlen);
+int storage_pg_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
+                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
+                         size_t errlen);
+int storage_pg_rec_list(storage_conn *c, const char *uid, const char *kind, int limit,
+                        storage_rec **out, size_t *n, char *err, size_t errlen);
+int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
+                          char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- messages */
+
+/* "msg" or "msg: detail" (detail may be NULL) into err as one line: runs
+ * of white space fold to one space. err may be NULL. */
+void storage_pg_errf(char *err, size_t errlen, const char *msg, const char *detail);
+/* "postgres: out of memory" into err; returns LX_ENOMEM. */
+int storage_pg_oom(char *err, size_t errlen);
+/* "no such <what>" into err; returns LX_ENOENT. */
+int storage_pg_absent(char *err, size_t errlen, const char *what);
+
+/* ------------------------------------------------------ running statements */
+
+/* Runs statement s (prepared on this connection at first use; an idle
+ * connection whose server went away is made again first) with its n
+ * parameters vals (borrowed; NULL entries are SQL NULL), as text or, per
+ * fmts/lens (both may be NULL: all text), binary; rfmt 1 asks binary
+ * results. On LX_OK *out is the result, owned by the caller (PQclear);
+ * else *out is NULL. */
+int storage_pg_run_fmt(storage_pg_conn *p, int s, const char *const *vals, const int *lens,
+                       const int *fmts, int rfmt, PGresult **out, char *err, size_t errlen);
+/* storage_pg_run_fmt with text parameters and results. */
+int storage_pg_run(storage_pg_conn *p, int s, const char *const *vals, PGresult **out, char *err,
+                   size_t errlen);
+/* storage_pg_run, then LX_ENOENT ("no such <what>", *out NULL) when the
+ * result has no row. */
+int storage_pg_run_found(storage_pg_conn *p, int s, const char *const *vals, const char *what,
+                         PGresult **out, char *err, size_t errlen);
+/* Runs s and reads the first field of its first row as a number into *v
+ * (0 on failure); LX_ENOENT ("no such <what>") when there is no row. */
+int storage_pg_int_of(storage_pg_conn *p, int s, const char *const *vals, const char *what,
+                      int64_t *v, char *err, size_t errlen);
+/* Runs s for its effect only; *n_rows (may be NULL) gets the rows it
+ * touched. */
+int storage_pg_do(storage_pg_conn *p, int s, const char *const *vals, int64_t *n_rows, char *err,
+                  size_t errlen);
+/* storage_pg_do of a statement that must touch a row: LX_ENOENT ("no such
+ * <what>") when it touched none. */
+int storage_pg_do_one(storage_pg_conn *p, int s, const char *const *vals, const char *what,
+                      char *err, size_t errlen);
+
+/* The work of one transaction: returns LX_OK to commit, else its failure
+ * (with its message in err) to roll back. */
+typedef int (*storage_pg_tx_fn)(storage_pg_conn *p, void *arg, char *err, size_t errlen);
+/* Runs body(p, arg) between BEGIN and COMMIT. Returns BEGIN's failure, or
+ * body's failure as is (rolled back), or COMMIT's result (a failed commit
+ * rolls back; a deferred unique or data error keeps its code, anything
+ * else is LX_EIO). */
+int storage_pg_in_tx(storage_pg_conn *p, storage_pg_tx_fn body, void *arg, char *err,
+                     size_t errlen);
+
+/* ------------------------------------------------------------------ values */
+
+/* Room for a number as text, as a statement parameter. */
+typedef struct storage_pg_num {
+    char s[32];
+} storage_pg_num;
+
+/* v as decimal text in b; returns b->s. */
+const char *storage_pg_i64(storage_pg_num *b, int64_t v);
+
+/* ------------------------------------------------------------- reading rows */
+
+/* A malloc'd copy of a field ("" for NULL); NULL only when out of memory,
+ * which then sets *is_oom. */
+char *storage_pg_dup(const PGresult *r, int row, int col, int *is_oom);
+/* A text field as a number (0 for NULL). */
+int64_t storage_pg_int(const PGresult *r, int row, int col);
+double storage_pg_float(const PGresult *r, int row, int col);
+
+/* Fills one zeroed item from row `row` of r; a string it cannot copy
+ * stays NULL and sets *is_oom (the item is still freeable). */
+typedef void (*storage_pg_fill_fn)(const PGresult *r, int row, void *item, int *is_oom);
+/* Frees an array of n items made by fill (the items' strings, then v). */
+typedef void (*storage_pg_drop_fn)(void *v, size_t n);
+
+/* Rows [0, rows) of r (rows <= PQntuples(r)) through fill into a calloc'd
+ * array of items of `size` bytes, *out (NULL when rows is 0), owned by the
+ * caller. LX_ENOMEM: *out NULL, drop freed what was made. No message. */
+int storage_pg_read_rows(const PGresult *r, int rows, size_t size, storage_pg_fill_fn fill,
+                         storage_pg_drop_fn drop, void **out);
+/* Runs s and reads all its rows as storage_pg_read_rows; *n the count.
+ * Nothing is kept on failure (*out NULL, *n 0). */
+int storage_pg_list(storage_pg_conn *p, int s, const char *const *vals, size_t size,
+                    storage_pg_fill_fn fill, storage_pg_drop_fn drop, void **out, size_t *n,
+                    char *err, size_t errlen);
+/* Runs s and fills *item (`size` bytes, zeroed first) from its first row
+ * through fill; LX_ENOENT "no such <what>" when there is none. On failure
+ * *item stays zeroed. drop frees an array of such items. */
+int storage_pg_get(storage_pg_conn *p, int s, const char *const *vals, const char *what,
+                   size_t size, storage_pg_fill_fn fill, storage_pg_drop_fn drop, void *item,
+                   char *err, size_t errlen);
+/* Column col of every row of r as a malloc'd string vector (*out NULL and
+ * *n 0 when none; free with storage_strv_free). LX_ENOMEM: nothing kept,
+ * no message. */
+int storage_pg_strv(const PGresult *r, int col, char ***out, size_t *n);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * The PostgreSQL backend's statements (store_pg.h): every statement with a
+ * value from outside, as a constant with $n parameters. One list makes both
+ * the statement numbers (PGS_<NAME>, store_pg.h) and store_pg.c's table, so
+ * the two cannot drift apart: X(NAME, number of parameters, SQL).
+ * Included by store_pg.h only.
+ */
+#ifndef STORAGE_STORE_PG_SQL_H
+#define STORAGE_STORE_PG_SQL_H
+
+/* Column lists of the statements that read whole rows; the fill functions
+ * (store_pg_docs.c, store_pg_users.c) read them in this order. */
+#define PG_DOC_COLS                                                                                \
+    "d.id, d.user_id, d.name, d.original_filename, d.file_type, d.mime_type, d.status, "           \
+    "d.error, d.sha256, d.created_at, d.updated_at, d.size, d.content_length, d.page_count"
+#define PG_USER_COLS "uid, email, display_name, profile_json, created_at, updated_at, last_login"
+#define PG_FB_COLS "id, user_id, email, type, description, browser_info, status, created_at"
+#define PG_REC_COLS "key, json, n_items, created_at, updated_at"
+
+#define PG_STATEMENTS(X)                                                                           \
+    X(PING, 0, "SELECT 1")                                                                         \
+    X(MIG_VERSION, 0, "SELECT coalesce(max(version), 0) FROM schema_migrations")                   \
+    X(MIG_RECORD, 1,                                                                               \
+      "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::integer,"                   \
+      " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))")                  \
+    X(USER_INSERT, 5,                                                                              \
+      "INSERT INTO users (" PG_USER_COLS ") VALUES ($1::text,"                                     \
+      " coalesce($2::text, ''), coalesce($3::text, ''),"                                           \
+      " coalesce($4::text, '{}'), $5::text, $5::text, $5::text)"                                   \
+      " ON CONFLICT (uid) DO NOTHING")                                                             \
+    X(USER_LOGIN, 3,                                                                               \
+      "UPDATE users SET email = coalesce($2::text, email), last_login = $3::text"                  \
+      " WHERE uid = $1::text")                                                                     \
+    X(USER_GET, 1, "SELECT " PG_USER_COLS " FROM users WHERE uid = $1::text")                      \
+    X(USER_ENSURE, 3,                                                                              \
+      "INSERT INTO users (" PG_USER_COLS ") VALUES ($1::text,"                                     \
+      " coalesce($2::text, ''), '', '{}', $3::text, $3::text, '')"                                 \
+      " ON CONFLICT (uid) DO NOTHING")                                                             \
+    X(USER_LOCK, 1,                                                                                \
+      "SELECT profile_json, display_name FROM users WHERE uid = $1::text"                          \
+      " FOR UPDATE")                                                                               \
+    /* A NULL profile or display name from the merge: unchanged. */                                \
+    X(USER_WRITE, 5,                                                                               \
+      "UPDATE users SET profile_json = coalesce($2::text, profile_json),"                          \
+      " display_name = coalesce($3::text, display_name),"                                          \
+      " updated_at = $4::text, email = coalesce($5::text, email)"                                  \
+      " WHERE uid = $1::text RETURNING " PG_USER_COLS)                                             \
+    X(USER_DEL_DOCS, 1, "DELETE FROM documents WHERE user_id = $1::text RETURNING id")             \
+    X(USER_DEL_USER, 1, "DELETE FROM users WHERE uid = $1::text")                                  \
+    X(USER_DEL_FEEDBACK, 1, "DELETE FROM feedback WHERE user_id = $1::text")                       \
+    X(USER_DEL_ACTIVITY, 1, "DELETE FROM activity WHERE uid = $1::text")                           \
+    /* record_items go with their records (ON DELETE CASCADE) */                                   \
+    X(USER_DEL_RECORDS, 1, "DELETE FROM records WHERE uid = $1::text")                             \
+    X(USER_PAGE, 2,                                                                                \
+      "SELECT " PG_USER_COLS " FROM users WHERE uid > $1::text"                                    \
+      " ORDER BY uid LIMIT $2::bigint")                                                            \
+    X(DOC_INSERT, 14,                                                                              \
+      "INSERT INTO documents (id, user_id, name, original_filename,"                               \
+      " file_type, mime_type, status, error, sha256, created_at, updated_at,"                      \
+      " size, content_length, page_count) VALUES ($1::text, $2::text,"                             \
+      " $3::text, $4::text, $5::text, $6::text, coalesce($7::text, 'uploaded'),"                   \
+      " coalesce($8::text, ''), coalesce($9::text, ''),"                                           \
+      " $10::text, $11::text, $12::bigint, $13::bigint, $14::bigint)")                             \
+    X(CHUNK_INSERT, 3,                                                                             \
+      "INSERT INTO doc_chunks (doc_id, seq, data)"                                                 \
+      " VALUES ($1::text, $2::integer, $3::bytea)")                                                \
+    X(DOC_LIST, 1,                                                                                 \
+      "SELECT " PG_DOC_COLS " FROM documents d WHERE d.user_id = $1::text"                         \
+      " ORDER BY d.created_at DESC, d.id DESC")                                                    \
+    X(DOC_GET, 2,                                                                                  \
+      "SELECT " PG_DOC_COLS " FROM documents d"                                                    \
+      " WHERE d.id = $1::text AND d.user_id = $2::text")                                           \
+    X(DOC_GET_TEXT, 2,                                                                             \
+      "SELECT " PG_DOC_COLS ", coalesce(t.text, '') FROM documents d"                              \
+      " LEFT JOIN doc_texts t ON t.doc_id = d.id"                                                  \
+      " WHERE d.id = $1::text AND d.user_id = $2::text")                                           \
+    X(DOC_DELETE, 2, "DELETE FROM documents WHERE id = $1::text AND user_id = $2::text")           \
+    X(DOC_STATUS, 4,                                                                               \
+      "UPDATE documents SET status = $2::text,"                                                    \
+      " error = coalesce($3::text, ''), updated_at = $4::text"                                     \
+      " WHERE id = $1::text")                                                                      \
+    X(DOC_PROCESSED, 4,                                                                            \
+      "UPDATE documents SET status = 'processed', error = '',"                                     \
+      " content_length = $2::bigint, page_count = $3::bigint,"                                     \
+      " updated_at = $4::text WHERE id = $1::text")                                                \
+    X(TEXT_PUT, 2,                                                                                 \
+      "INSERT INTO doc_texts (doc_id, text) VALUES ($1::text, $2::text)"                           \
+      " ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text")                                  \
+    X(PASSAGES_DEL, 1, "DELETE FROM passages WHERE doc_id = $1::text")                             \
+    X(PASSAGES_PUT, 2,                                                                             \
+      "INSERT INTO passages (doc_id, seq, text)"                                                   \
+      " SELECT $1::text, p.ord - 1, p.text"                                                        \
+      " FROM unnest($2::text[]) WITH ORDINALITY AS p(text, ord)")                                  \
+    /* One snapshot: the owner check, the size and the chunks in range                             \
+     * ($3..$4); a document with no chunk in range gives one row of NULLs. */                      \
+    X(DOC_READ, 4,                                                                                 \
+      "SELECT d.size, c.seq, c.data FROM documents d"                                              \
+      " LEFT JOIN doc_chunks c ON c.doc_id = d.id"                                                 \
+      " AND c.seq BETWEEN $3::integer AND $4::integer"                                             \
+      " WHERE d.id = $1::text AND d.user_id = $2::text ORDER BY c.seq")                            \
+    X(DOC_STALE, 1,                                                                                \
+      "SELECT id FROM documents WHERE status IN ('uploaded', 'processing')"                        \
+      " AND updated_at < $1::text ORDER BY updated_at, id")                                        \
+    X(DOC_ALL, 0, "SELECT id, user_id FROM documents ORDER BY id")                                 \
+    X(DOC_OWNED, 2, "SELECT 1 FROM documents WHERE id = $1::text AND user_id = $2::text")          \
+    /* The words ($3, a text[]) each through plainto_tsquery, OR'd together                        \
+     * through tsquery's own text form; words that are all stop words drop                         \
+     * out, and no word left matches nothing. */                                                   \
+    X(SEARCH, 4,                                                                                   \
+      "WITH w AS (SELECT plainto_tsquery('english'::regconfig, x) AS q"                            \
+      " FROM unnest($3::text[]) AS x),"                                                            \
+      " q AS (SELECT string_agg('(' || w.q::text || ')', ' | ')::tsquery AS q"                     \
+      " FROM w WHERE numnode(w.q) > 0)"                                                            \
+      " SELECT p.seq, ts_rank_cd(p.tsv, q.q) AS score, p.text"                                     \
+      " FROM q, passages p JOIN documents d ON d.id = p.doc_id"                                    \
+      " WHERE d.id = $1::text AND d.user_id = $2::text AND q.q IS NOT NULL"                        \
+      " AND p.tsv @@ q.q ORDER BY score DESC, p.seq LIMIT $4::bigint")                             \
+    X(PASSAGES, 4,                                                                                 \
+      "SELECT p.seq, p.text FROM passages p JOIN documents d ON d.id = p.doc_id"                   \
+      " WHERE d.id = $1::text AND d.user_id = $2::text"                                            \
+      " AND p.seq >= $3::bigint AND p.seq < $3::bigint + $4::bigint"                               \
+      " ORDER BY p.seq")                                                                           \
+    X(FB_INSERT, 8,                                                                                \
+      "INSERT INTO feedback (" PG_FB_COLS ") VALUES ($1::text,"                                    \
+      " coalesce($2::text, ''), coalesce($3::text, ''), $4::text, $5::text,"                       \
+      " coalesce($6::text, ''), coalesce($7::text, 'new'), $8::text)")                             \
+    X(FB_COUNT, 2,                                                                                 \
+      "SELECT count(*) FROM feedback WHERE ($1::text IS NULL OR status = $1)"                      \
+      " AND ($2::text IS NULL OR type = $2)")                                                      \
+    X(FB_LIST, 4,                                                                                  \
+      "SELECT " PG_FB_COLS " FROM feedback"                                                        \
+      " WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2)"               \
+      " ORDER BY created_at DESC, id DESC LIMIT $3::bigint OFFSET $4::bigint")                     \
+    X(STATS, 0,                                                                                    \
+      "SELECT (SELECT count(*) FROM users),"                                                       \
+      " count(DISTINCT user_id),"                                                                  \
+      " count(*), count(*) FILTER (WHERE status = 'processed'),"                                   \
+      " count(*) FILTER (WHERE status = 'processing'),"                                            \
+      " count(*) FILTER (WHERE status = 'failed'),"                                                \
+      " count(*) FILTER (WHERE status = 'uploaded'),"                                              \
+      " (SELECT count(*) FROM feedback),"                                                          \
+      " (SELECT count(*) FROM feedback WHERE status = 'new'),"                                     \
+      " (SELECT count(*) FROM feedback WHERE status = 'reviewed'),"                                \
+      " (SELECT count(*) FROM feedback WHERE status = 'resolved'),"                                \
+      " (SELECT count(*) FROM feedback WHERE type = 'bug'),"                                       \
+      " (SELECT count(*) FROM feedback WHERE type = 'accessibility'),"                             \
+      " (SELECT count(*) FROM feedback WHERE type = 'suggestion'),"                                \
+      " (SELECT count(*) FROM feedback WHERE type = 'other')"                                      \
+      " FROM documents")                                                                           \
+    X(ACT_INSERT, 7,                                                                               \
+      "INSERT INTO activity (uid, kind, points, score, max_score, day,"                            \
+      " created_at) VALUES ($1::text, $2::text, $3::bigint,"                                       \
+      " $4::double precision, $5::double precision, $6::text, $7::text)")                          \
+    X(PROG_DOCS, 1, "SELECT count(*) FROM documents WHERE user_id = $1::text")                     \
+    X(PROG_KINDS, 1,                                                                               \
+      "SELECT kind, count(*), sum(points), sum(score), sum(max_score),"                            \
+      " coalesce(max(score / max_score) FILTER (WHERE max_score > 0), 0)"                          \
+      " FROM activity WHERE uid = $1::text GROUP BY kind ORDER BY kind")                           \
+    X(PROG_DAYS, 1,                                                                                \
+      "SELECT DISTINCT day FROM activity WHERE uid = $1::text"                                     \
+      " ORDER BY day DESC LIMIT 400")                                                              \
+    X(REC_PUT, 5,                                                                                  \
+      "INSERT INTO records (uid, kind, key, json, n_items, created_at,"                            \
+      " updated_at) VALUES ($1::text, $2::text, $3::text, $4::text, 0, $5::text,"                  \
+      " $5::text) ON CONFLICT (uid, kind, key)"                                                    \
+      " DO UPDATE SET json = EXCLUDED.json, updated_at = EXCLUDED.updated_at")                     \
+    X(REC_GET, 3,                                                                                  \
+      "SELECT " PG_REC_COLS " FROM records"                                                        \
+      " WHERE uid = $1::text AND kind = $2::text AND key = $3::text")                              \
+    /* One statement: the record's row lock orders concurrent appends. */                          \
+    X(REC_APPEND, 5,                                                                               \
+      "WITH r AS (UPDATE records SET n_items = n_items + 1,"                                       \
+      " updated_at = $5::text"                                                                     \
+      " WHERE uid = $1::text AND kind = $2::text AND key = $3::text"                               \
+      " RETURNING uid, kind, key, n_items)"                                                        \
+      " INSERT INTO record_items (uid, kind, key, seq, json, created_at)"                          \
+      " SELECT r.uid, r.kind, r.key, r.n_items, $4::text, $5::text FROM r"                         \
+      " RETURNING seq")                                                                            \
+    /* The record's row (none: absent), then its items in PG_REC_COLS'                             \
+     * order (an item's time is both its created_at and updated_at); no                            \
+     * item gives one row with NULL items. */                                                      \
+    X(REC_ITEMS, 5,                                                                                \
+      "SELECT r.key, i.json, i.seq, i.created_at, i.created_at FROM records r"                     \
+      " LEFT JOIN LATERAL (SELECT it.seq, it.json, it.created_at"                                  \
+      " FROM record_items it WHERE it.uid = r.uid AND it.kind = r.kind"                            \
+      " AND it.key = r.key AND it.seq > $4::bigint"                                                \
+      " ORDER BY it.seq DESC LIMIT $5::bigint) i ON true"                                          \
+      " WHERE r.uid = $1::text AND r.kind = $2::text AND r.key = $3::text"                         \
+      " ORDER BY i.seq")                                                                           \
+    X(REC_LIST, 3,                                                                                 \
+      "SELECT " PG_REC_COLS " FROM records"                                                        \
+      " WHERE uid = $1::text AND kind = $2::text"                                                  \
+      " ORDER BY updated_at DESC, key LIMIT $3::bigint")                                           \
+    X(REC_DELETE, 3,                                                                               \
+      "DELETE FROM records WHERE uid = $1::text AND kind = $2::text"                               \
+      " AND key = $3::text")
+
+#endif
