@@ -70,7 +70,13 @@ ARG DEBIAN_FRONTEND=noninteractive
 # module), libssl (libcrypto: auth), sqlite3 and libpq (storage), CA certificates for outbound
 # HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
 # and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG).
-RUN apt-get update \
+# dpkg leaves out what nothing here reads: documentation (copyright files kept), manuals, message
+# catalogues, X11 input-method data and fonts (text extraction and OCR draw nothing).
+RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
+      'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' 'path-exclude=/usr/share/locale/*' \
+      'path-exclude=/usr/share/lintian/*' 'path-exclude=/usr/share/X11/locale/*' \
+      'path-exclude=/usr/share/fonts/*' >/etc/dpkg/dpkg.cfg.d/90-lexiaid-slim \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-pthreads-2.1-7 libjson-c5 libconfig9 libcurl4 libssl3 \
       libsqlite3-0 libpq5 libpoppler-glib8 libzip4 libxml2 libtesseract5 liblept5 \
