@@ -71,8 +71,14 @@ bench_make_key
 TOKEN=$(mint_token bench-user-0001)
 AUTH=(-H "Authorization: Bearer $TOKEN")
 
-PG_URL=''
-pg_stop() { [[ -n $PG_URL ]] && "$ROOT/scripts/pg-test.sh" stop "$TMP/pg" >/dev/null 2>&1 || true; }
+PG_URL='' PGDIR=''
+# The cluster's directory is its own (pg-test.sh hands it to the postgres user when run as root,
+# who cannot enter the private $TMP).
+pg_stop() {
+    [[ -n $PGDIR ]] || return 0
+    "$ROOT/scripts/pg-test.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+    rm -rf "$PGDIR"
+}
 trap 'pg_stop; cleanup' EXIT
 
 # write_conf FILE BACKEND DATADIR
@@ -187,8 +193,9 @@ bench_backend() {
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_keys keys 0
 if [[ " ${BACKENDS[*]} " == *" postgres "* ]]; then
-    log "postgres: a throwaway cluster in $TMP/pg"
-    PG_URL=$("$ROOT/scripts/pg-test.sh" start "$TMP/pg") || die "scripts/pg-test.sh start failed"
+    PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/lexiaid-bench-pg.XXXXXX")
+    log "postgres: a throwaway cluster in $PGDIR"
+    PG_URL=$("$ROOT/scripts/pg-test.sh" start "$PGDIR") || die "scripts/pg-test.sh start failed"
 fi
 for be in "${BACKENDS[@]}"; do
     bench_backend "$be"
