@@ -15,7 +15,7 @@ LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
 	plugins/storage/store_pg.h plugins/storage/store_pg_sql.h plugins/storage/store_pg.c \
 	plugins/storage/store_pg_docs.c plugins/storage/store_pg_users.c
 LX_STORAGE_DEPS_CFLAGS = $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
-LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS)
+LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS) -lm
 
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
 	plugins/storage/run.c plugins/storage/reply.c plugins/storage/users.c \
