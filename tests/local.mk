@@ -119,6 +119,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_users.py \
 	tests/integration/test_storage_crash.py \
 	tests/integration/test_storage_backup.py \
+	tests/integration/test_tutoring_chat.py \
+	tests/integration/test_tutoring_answer.py \
 	tests/integration/test_storage_svc.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \

@@ -30,6 +30,7 @@ declare -A sources=(
     [fuzz_keys]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
     [fuzz_multipart]="plugins/storage/multipart.c plugins/storage/sniff.c"
     [fuzz_sniff]="plugins/storage/sniff.c plugins/storage/text.c"
+    [fuzz_offline]="plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_edit.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
@@ -44,8 +45,9 @@ declare -A incdirs=(
     [fuzz_keys]="plugins/auth"
     [fuzz_multipart]="plugins/storage"
     [fuzz_sniff]="plugins/storage"
+    [fuzz_offline]="plugins/tutoring"
 )
-targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff)
+targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR

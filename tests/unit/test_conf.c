@@ -262,7 +262,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(sv->cors_origins[0], "http://localhost:5173");
     assert_int_equal(sv->cors_max_age_s, 600);
 
-    assert_int_equal(conf->n_plugins, 3);
+    assert_int_equal(conf->n_plugins, 4);
     assert_string_equal(conf->plugins[0].name, "health");
     assert_string_equal(conf->plugins[0].path, LX_PLUGIN_DIR "/health.so");
     assert_true(conf->plugins[0].is_enabled);
@@ -272,8 +272,9 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->plugins[2].name, "storage");
     assert_string_equal(conf->plugins[2].path, LX_PLUGIN_DIR "/storage.so");
     assert_true(conf->plugins[2].is_enabled);
+    assert_string_equal(conf->plugins[3].name, "tutoring");
 
-    assert_int_equal(conf->n_routes, 21);
+    assert_int_equal(conf->n_routes, 25);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -290,6 +291,8 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->routes[11].handler, "storage.upload");
     assert_int_equal(conf->routes[11].max_body, 25 * 1024 * 1024);
     assert_string_equal(conf->routes[20].handler, "storage.admin_feedback");
+    assert_string_equal(conf->routes[21].pattern, "/api/v2/agent/chat");
+    assert_int_equal(conf->routes[21].timeout_ms, 120000);
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 

@@ -1,0 +1,879 @@
+/*
+ * POST /api/v2/agent/chat and GET /api/v2/agent/history (tutoring.h).
+ *
+ * One chat turn is a chain of storage.v1 calls, each continuing in the
+ * previous one's callback on the worker loop:
+ *
+ *   record_get(thread)  → [doc_get → (doc_search | offload: build quiz)]
+ *     → record_put(thread value) → record_append(human) → record_append(ai)
+ *     → [activity_add] → record_items(last 50) → reply
+ *
+ * The quiz turn (start: doc_get → offload; answer; cancel) is in
+ * chat_quiz.c. A chat_ctx (chat.h) carries the turn; every path ends
+ * exactly once in chat_reply or tutor_chat_fail*, which reply (the
+ * answer, or an error) and free it. If the
+ * client goes away before anything was written the chain stops at its next
+ * step; once writing began it runs to the end so that the thread stays
+ * whole, and the reply goes into the void.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "chat.h"
+#include "offline.h"
+#include "quiz.h"
+#include "tutoring.h"
+
+#define CHAT_HISTORY_MAX 50
+#define CHAT_SEARCH_PASSAGES 5
+#define CHAT_ANSWER_SENTENCES 3
+
+#define CHAT_MSG_NO_DOC                                                                          \
+    "I am the offline tutor. I answer questions about a document you choose.\n\n"              \
+    "Open one of your documents and ask me about it. I will show you what the text says.\n\n" \
+    "I do not make up answers from outside knowledge."
+#define CHAT_MSG_NOT_FOUND                                                                       \
+    "I could not find that in this document.\n\n"                                              \
+    "Try asking with words that appear in the text. You can also say \"start quiz\" to "      \
+    "practise what it says."
+#define CHAT_MSG_NO_QUIZ "There is no quiz running right now. Say \"start quiz\" to begin one."
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+
+static void chat_free(chat_ctx *c)
+{
+    free(c->uid);
+    free(c->query);
+    free(c->thread_id);
+    free(c->req_doc);
+    free(c->mode);
+    free(c->doc_id);
+    free(c->created_at);
+    tutor_quiz_free(&c->quiz);
+    free(c->text);
+    free(c->doc_name);
+    if (c->mcqs != NULL)
+        tutor_mcqs_free(c->mcqs, c->n_mcqs);
+    free(c->response);
+    json_object_put(c->history);
+    free(c);
+}
+
+static void chat_on_abort(lx_req *req, void *arg)
+{
+    chat_ctx *c = arg;
+    (void)req;
+    c->aborted = 1;
+}
+
+/* Ends the turn with an error reply (discarded when the client is gone);
+ * frees c (chat.h). */
+void tutor_chat_fail(chat_ctx *c, int http, const char *code, const char *message)
+{
+    c->h->reply_error(c->req, http, code, message);
+    chat_free(c);
+}
+
+/* Ends the turn with a storage error reply; frees c (chat.h). */
+void tutor_chat_fail_storage(chat_ctx *c, int status, const char *message,
+                              const char *not_found)
+{
+    tutor_reply_storage_error(c->st, c->req, status, message, not_found);
+    chat_free(c);
+}
+
+/* True (and the turn ended, c freed) when the client left before any
+ * write (chat.h). */
+int tutor_chat_gone(chat_ctx *c)
+{
+    if (!c->aborted || c->writing)
+        return 0;
+    tutor_chat_fail(c, 503, "CLIENT_GONE", "The client went away");
+    return 1;
+}
+
+static void chat_random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[16];
+    static const char hex[] = "0123456789abcdef";
+    size_t got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (nbytes > sizeof(b))
+        nbytes = sizeof(b);
+    if (fd >= 0) {
+        while (got < nbytes) {
+            ssize_t r = read(fd, b + got, nbytes - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        close(fd);
+    }
+    if (got < nbytes) { /* no /dev/urandom: weaker, still unique enough per process */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long x = (unsigned long long)ts.tv_nsec ^
+                               ((unsigned long long)ts.tv_sec << 20) ^
+                               ((unsigned long long)getpid() << 40);
+        for (size_t i = got; i < nbytes; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            b[i] = (unsigned char)(x >> 56);
+        }
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+static char *chat_now_iso(void)
+{
+    char buf[32];
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return strdup(buf);
+}
+
+/* A thread id as this plugin makes them (also bounds what reaches storage). */
+static int chat_valid_thread_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Member `key` of o as a string: *out NULL when absent or null; 0 when it
+ * is there but not a string. */
+static int chat_opt_str(json_object *o, const char *key, const char **out)
+{
+    json_object *v;
+
+    *out = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return 1;
+    if (!json_object_is_type(v, json_type_string))
+        return 0;
+    *out = json_object_get_string(v);
+    return 1;
+}
+
+static int chat_ieq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcasecmp(a, b) == 0;
+}
+
+/* The answer's sentences as short paragraphs. */
+static char *chat_paragraphs(const char *prefix, const char *answer)
+{
+    char **sv = NULL;
+    size_t n = 0, len = strlen(prefix) + 1;
+    char *out;
+
+    if (tutor_sentences(answer, strlen(answer), &sv, &n) != LX_OK || n == 0) {
+        tutor_strv_free(sv, n);
+        out = malloc(strlen(prefix) + strlen(answer) + 3);
+        if (out != NULL)
+            sprintf(out, "%s\n\n%s", prefix, answer);
+        return out;
+    }
+    for (size_t i = 0; i < n; i++)
+        len += strlen(sv[i]) + 2;
+    out = malloc(len);
+    if (out != NULL) {
+        strcpy(out, prefix);
+        for (size_t i = 0; i < n; i++) {
+            strcat(out, "\n\n");
+            strcat(out, sv[i]);
+        }
+    }
+    tutor_strv_free(sv, n);
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The end of the chain: the reply                                          */
+
+static void chat_reply(chat_ctx *c)
+{
+    json_object *o = json_object_new_object();
+    int quiz_active = c->have_quiz && c->quiz.index < c->quiz.n;
+    char grade[32];
+    double g;
+    const char *text;
+
+    if (o == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    g = tutor_fk_grade(c->response);
+    if (!isfinite(g))
+        g = 0.0;
+    snprintf(grade, sizeof(grade), "%.1f", g);
+    json_object_object_add(o, "response", json_object_new_string(c->response));
+    json_object_object_add(o, "final_agent_response", json_object_new_string(c->response));
+    json_object_object_add(o, "thread_id", json_object_new_string(c->thread_id));
+    json_object_object_add(o, "active_quiz_thread_id",
+                           quiz_active ? json_object_new_string(c->thread_id) : NULL);
+    json_object_object_add(o, "conversation_history",
+                           c->history != NULL ? json_object_get(c->history)
+                                              : json_object_new_array());
+    json_object_object_add(o, "quiz_active", json_object_new_boolean(quiz_active));
+    json_object_object_add(o, "quiz_complete", json_object_new_boolean(c->quiz_complete));
+    json_object_object_add(o, "quiz_cancelled", json_object_new_boolean(c->quiz_cancelled));
+    json_object_object_add(o, "document_id",
+                           c->doc_id != NULL ? json_object_new_string(c->doc_id) : NULL);
+    json_object_object_add(o, "processing_mode", json_object_new_string("text"));
+    json_object_object_add(o, "audio_content_base64", NULL);
+    json_object_object_add(o, "timepoints", NULL);
+    json_object_object_add(o, "error_detail", NULL);
+    json_object_object_add(o, "provider", json_object_new_string(c->st->provider));
+    json_object_object_add(o, "reading_level", json_object_new_double_s(g, grade));
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (text == NULL)
+        c->h->reply_error(c->req, 500, "INTERNAL", "Out of memory");
+    else
+        c->h->reply_json(c->req, 200, text);
+    json_object_put(o);
+    chat_free(c);
+}
+
+/* record items → [{type, content}] (borrowed items; parsed copies kept). */
+static json_object *chat_turns(const lx_storage_record *items, size_t n)
+{
+    json_object *arr = json_object_new_array();
+
+    if (arr == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_object *it = json_tokener_parse(items[i].json), *t = json_object_new_object();
+        const char *type = NULL, *content = NULL;
+        if (t == NULL) {
+            json_object_put(it);
+            json_object_put(arr);
+            return NULL;
+        }
+        if (it != NULL && json_object_is_type(it, json_type_object)) {
+            chat_opt_str(it, "type", &type);
+            chat_opt_str(it, "content", &content);
+        }
+        json_object_object_add(t, "type", json_object_new_string(type ? type : "system"));
+        json_object_object_add(t, "content", json_object_new_string(content ? content : ""));
+        json_object_array_add(arr, t);
+        json_object_put(it);
+    }
+    return arr;
+}
+
+static void chat_on_items(void *arg, int status, const char *message,
+                          const lx_storage_record *items, size_t n)
+{
+    chat_ctx *c = arg;
+
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Thread not found");
+        return;
+    }
+    c->history = chat_turns(items, n);
+    if (c->history == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    chat_reply(c);
+}
+
+static void chat_load_history(chat_ctx *c)
+{
+    const lx_storage_v1 *sv = c->st->sv;
+    int rc = sv->record_items(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id, 0,
+                              CHAT_HISTORY_MAX, chat_on_items, c);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "record_items failed", NULL);
+}
+
+static void chat_on_activity(void *arg, int status, const char *message)
+{
+    chat_ctx *c = arg;
+
+    if (status != LX_OK) /* progress is not worth failing the turn for */
+        c->h->log(LX_LOG_WARN, TUTOR_SRC, c->req, "activity not recorded (%d): %s", status,
+                  message);
+    chat_load_history(c);
+}
+
+static void chat_activity(chat_ctx *c)
+{
+    const lx_storage_v1 *sv = c->st->sv;
+    int rc;
+
+    if (c->add_activity == 0) {
+        chat_load_history(c);
+        return;
+    }
+    if (c->add_activity == 2)
+        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "quiz", 10 * (int64_t)c->final_score,
+                              (double)c->final_score, (double)c->final_max, chat_on_activity, c);
+    else
+        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "chat", 1, 0.0, 0.0,
+                              chat_on_activity, c);
+    if (rc != LX_OK)
+        chat_on_activity(c, rc, "activity_add refused");
+}
+
+static char *chat_item_json(const char *type, const char *content)
+{
+    json_object *o = json_object_new_object();
+    char *out = NULL;
+
+    if (o == NULL)
+        return NULL;
+    json_object_object_add(o, "type", json_object_new_string(type));
+    json_object_object_add(o, "content", json_object_new_string(content));
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (s != NULL)
+        out = strdup(s);
+    json_object_put(o);
+    return out;
+}
+
+static void chat_on_ai(void *arg, int status, const char *message, int64_t seq)
+{
+    chat_ctx *c = arg;
+
+    (void)seq;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Thread not found");
+        return;
+    }
+    chat_activity(c);
+}
+
+static void chat_on_human(void *arg, int status, const char *message, int64_t seq)
+{
+    chat_ctx *c = arg;
+    char *item;
+    int rc;
+
+    (void)seq;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Thread not found");
+        return;
+    }
+    item = chat_item_json("ai", c->response);
+    if (item == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    rc = c->st->sv->record_append(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
+                                  item, chat_on_ai, c);
+    free(item);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
+}
+
+static void chat_on_put(void *arg, int status, const char *message,
+                        const lx_storage_record *rec)
+{
+    chat_ctx *c = arg;
+    char *item;
+    int rc;
+
+    (void)rec;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Thread not found");
+        return;
+    }
+    item = chat_item_json("human", c->query);
+    if (item == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    rc = c->st->sv->record_append(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
+                                  item, chat_on_human, c);
+    free(item);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
+}
+
+/* Writes the thread's value (document, quiz), then its two new turns, and
+ * so on to the reply; takes c over (chat.h). */
+void tutor_chat_save(chat_ctx *c)
+{
+    json_object *v;
+    const char *s;
+    int rc;
+
+    if (tutor_chat_gone(c))
+        return;
+    if (c->response == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    v = json_object_new_object();
+    if (v == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    json_object_object_add(v, "document_id",
+                           c->doc_id != NULL ? json_object_new_string(c->doc_id) : NULL);
+    if (c->have_quiz && c->quiz.index < c->quiz.n) {
+        json_object *q = tutor_quiz_to_json(&c->quiz);
+        if (q == NULL) {
+            json_object_put(v);
+            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+            return;
+        }
+        json_object_object_add(v, "quiz", q);
+    } else {
+        json_object_object_add(v, "quiz", NULL);
+    }
+    json_object_object_add(v, "created_at",
+                           json_object_new_string(c->created_at ? c->created_at : ""));
+    s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+    c->writing = 1;
+    rc = s == NULL ? LX_ENOMEM
+                   : c->st->sv->record_put(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD,
+                                           c->thread_id, s, chat_on_put, c);
+    json_object_put(v);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "record_put failed", NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Chat over the document                                                   */
+
+static void chat_on_passages(void *arg, int status, const char *message,
+                             const lx_storage_passage *items, size_t n)
+{
+    chat_ctx *c = arg;
+    const char **ps = NULL;
+    char *answer = NULL;
+    int found = 0, rc;
+
+    if (tutor_chat_gone(c))
+        return;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Document not found");
+        return;
+    }
+    if (n > 0) {
+        ps = malloc(n * sizeof(*ps));
+        if (ps == NULL) {
+            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            ps[i] = items[i].text;
+        rc = tutor_offline_answer(c->query, ps, n, CHAT_ANSWER_SENTENCES, &answer, &found);
+        free(ps);
+        if (rc != LX_OK) {
+            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+            return;
+        }
+    }
+    if (found && answer != NULL)
+        c->response = chat_paragraphs("From your document:", answer);
+    else
+        c->response = strdup(CHAT_MSG_NOT_FOUND);
+    free(answer);
+    c->add_activity = 1;
+    tutor_chat_save(c);
+}
+
+static void chat_on_chat_doc(void *arg, int status, const char *message,
+                             const lx_storage_doc *doc)
+{
+    chat_ctx *c = arg;
+    int rc;
+
+    if (tutor_chat_gone(c))
+        return;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Document not found");
+        return;
+    }
+    if (strcmp(doc->status, LX_DOC_PROCESSED) != 0) {
+        c->response = strdup(CHAT_MSG_NOT_READY);
+        c->add_activity = 1;
+        tutor_chat_save(c);
+        return;
+    }
+    rc = c->st->sv->doc_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
+                               CHAT_SEARCH_PASSAGES, chat_on_passages, c);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "doc_search failed", "Document not found");
+}
+
+/* ------------------------------------------------------------------------ */
+/* What this turn does                                                      */
+
+/* A cancel with no quiz running. */
+static void chat_no_quiz(chat_ctx *c)
+{
+    c->act = ACT_NO_QUIZ;
+    c->response = strdup(CHAT_MSG_NO_QUIZ);
+    tutor_chat_save(c);
+}
+
+static void chat_decide(chat_ctx *c)
+{
+    const lx_storage_v1 *sv = c->st->sv;
+    int quiz_active = c->have_quiz && c->quiz.index < c->quiz.n;
+    int rc;
+
+    if (chat_ieq(c->mode, "general_chat") && c->have_quiz) {
+        tutor_quiz_free(&c->quiz);
+        c->have_quiz = 0;
+        quiz_active = 0;
+    }
+    if (quiz_active) {
+        if (tutor_quiz_is_cancel(c->query))
+            tutor_chat_quiz_cancel(c);
+        else
+            tutor_chat_quiz_answer(c);
+        return;
+    }
+    if (tutor_quiz_is_start(c->query) || chat_ieq(c->mode, "quiz")) {
+        if (tutor_quiz_is_cancel(c->query)) {
+            chat_no_quiz(c);
+            return;
+        }
+        tutor_chat_quiz_start(c);
+        return;
+    }
+    if (tutor_quiz_is_cancel(c->query)) {
+        chat_no_quiz(c);
+        return;
+    }
+    c->act = ACT_CHAT;
+    if (c->doc_id == NULL) {
+        c->response = strdup(CHAT_MSG_NO_DOC);
+        c->add_activity = 1;
+        tutor_chat_save(c);
+        return;
+    }
+    rc = sv->doc_get(c->st->sv_state, c->w, c->uid, c->doc_id, 0, chat_on_chat_doc, c);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "doc_get failed", "Document not found");
+}
+
+/* A new thread of this user, for the requested document. */
+static void chat_new_thread(chat_ctx *c)
+{
+    char a[17], b[17];
+
+    chat_random_hex(a, 4);
+    chat_random_hex(b, 4);
+    free(c->thread_id);
+    c->thread_id = malloc(48);
+    free(c->created_at);
+    c->created_at = chat_now_iso();
+    if (c->thread_id == NULL || c->created_at == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    snprintf(c->thread_id, 48, "thread_%s_%s", a, b);
+    free(c->doc_id);
+    c->doc_id = c->req_doc != NULL ? strdup(c->req_doc) : NULL;
+    if (c->req_doc != NULL && c->doc_id == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    chat_decide(c);
+}
+
+static void chat_on_thread(void *arg, int status, const char *message,
+                           const lx_storage_record *rec)
+{
+    chat_ctx *c = arg;
+    json_object *v = NULL, *q = NULL;
+    const char *doc = NULL, *created = NULL;
+
+    if (tutor_chat_gone(c))
+        return;
+    if (status == LX_ENOENT || status == LX_EINVAL) {
+        chat_new_thread(c);
+        return;
+    }
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, NULL);
+        return;
+    }
+    v = json_tokener_parse(rec->json);
+    if (v == NULL || !json_object_is_type(v, json_type_object)) {
+        json_object_put(v);
+        c->h->log(LX_LOG_WARN, TUTOR_SRC, c->req, "thread %s has a bad value: new thread",
+                  c->thread_id);
+        chat_new_thread(c);
+        return;
+    }
+    chat_opt_str(v, "document_id", &doc);
+    chat_opt_str(v, "created_at", &created);
+    c->created_at = strdup(created != NULL ? created : "");
+    if (c->req_doc != NULL)
+        doc = c->req_doc; /* the request changes the thread's document */
+    c->doc_id = doc != NULL && doc[0] != '\0' ? strdup(doc) : NULL;
+    if (c->created_at == NULL || (doc != NULL && doc[0] != '\0' && c->doc_id == NULL)) {
+        json_object_put(v);
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    if (json_object_object_get_ex(v, "quiz", &q) && q != NULL) {
+        int rc = tutor_quiz_from_json(q, &c->quiz);
+        if (rc == LX_ENOMEM) {
+            json_object_put(v);
+            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+            return;
+        }
+        c->have_quiz = rc == LX_OK;
+        if (rc != LX_OK)
+            c->h->log(LX_LOG_WARN, TUTOR_SRC, c->req, "thread %s: unreadable quiz dropped",
+                      c->thread_id);
+    }
+    json_object_put(v);
+    chat_decide(c);
+}
+
+lx_rc tutor_h_chat(lx_req *req, void *state)
+{
+    tutor_state *st = state;
+    const lx_host *h = st->host;
+    const lx_principal *p = tutor_require_user(st, req);
+    const char *ctype, *body, *query = NULL, *thread = NULL, *doc = NULL, *mode = NULL;
+    size_t len = 0;
+    json_object *o = NULL;
+    json_tokener *tok;
+    chat_ctx *c;
+    int rc;
+
+    if (p == NULL)
+        return LX_DONE;
+    ctype = h->req_header(req, "Content-Type");
+    if (ctype != NULL && strncasecmp(ctype, "multipart/", 10) == 0) {
+        h->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE",
+                       "Send the chat as JSON (application/json); forms are not supported yet");
+        return LX_DONE;
+    }
+    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
+        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+        h->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE",
+                       "Content-Type must be application/json");
+        return LX_DONE;
+    }
+    body = h->req_body(req, &len);
+    tok = json_tokener_new();
+    if (tok == NULL) {
+        h->reply_error(req, 500, "INTERNAL", "Out of memory");
+        return LX_DONE;
+    }
+    if (body != NULL && len > 0) {
+        o = json_tokener_parse_ex(tok, body, (int)len);
+        if (o != NULL && json_tokener_get_parse_end(tok) < len) {
+            size_t i = json_tokener_get_parse_end(tok);
+            while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
+                               body[i] == '\t'))
+                i++;
+            if (i < len) {
+                json_object_put(o);
+                o = NULL;
+            }
+        }
+    }
+    json_tokener_free(tok);
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        h->reply_error(req, 400, "INVALID_JSON", "The body must be a JSON object");
+        return LX_DONE;
+    }
+    if (!chat_opt_str(o, "query", &query) || !chat_opt_str(o, "thread_id", &thread) ||
+        !chat_opt_str(o, "documentId", &doc) || !chat_opt_str(o, "mode", &mode)) {
+        json_object_put(o);
+        h->reply_error(req, 400, "INVALID_REQUEST",
+                       "query, thread_id, documentId and mode must be strings");
+        return LX_DONE;
+    }
+    if (doc == NULL && !chat_opt_str(o, "document_id", &doc))
+        doc = NULL;
+    if (query == NULL || strspn(query, " \t\r\n") == strlen(query)) {
+        json_object_put(o);
+        h->reply_error(req, 400, "QUERY_REQUIRED", "Write a question or message first");
+        return LX_DONE;
+    }
+    if (strlen(query) > TUTOR_MAX_QUERY) {
+        json_object_put(o);
+        h->reply_error(req, 400, "QUERY_TOO_LONG", "The message is too long");
+        return LX_DONE;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        json_object_put(o);
+        h->reply_error(req, 500, "INTERNAL", "Out of memory");
+        return LX_DONE;
+    }
+    c->st = st;
+    c->h = h;
+    c->req = req;
+    c->w = h->req_worker(req);
+    c->uid = strdup(p->uid);
+    c->query = strdup(query);
+    c->req_doc = doc != NULL && doc[0] != '\0' ? strdup(doc) : NULL;
+    c->mode = mode != NULL ? strdup(mode) : NULL;
+    c->thread_id = thread != NULL && chat_valid_thread_id(thread) ? strdup(thread) : NULL;
+    rc = c->uid == NULL || c->query == NULL || (doc != NULL && doc[0] != '\0' && !c->req_doc) ||
+         (mode != NULL && c->mode == NULL) || (thread != NULL && c->thread_id == NULL &&
+                                                chat_valid_thread_id(thread));
+    json_object_put(o);
+    if (rc) {
+        chat_free(c);
+        h->reply_error(req, 500, "INTERNAL", "Out of memory");
+        return LX_DONE;
+    }
+    h->req_set_user(req, c->uid);
+    h->req_on_abort(req, chat_on_abort, c);
+    if (c->thread_id == NULL) {
+        chat_new_thread(c);
+        return LX_ASYNC;
+    }
+    rc = st->sv->record_get(st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
+                            chat_on_thread, c);
+    if (rc != LX_OK)
+        tutor_chat_fail_storage(c, rc, "record_get failed", NULL);
+    return LX_ASYNC;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /api/v2/agent/history?thread_id=                                     */
+
+typedef struct hist_ctx {
+    tutor_state *st;
+    lx_req *req;
+    lx_worker *w;
+    char *uid;
+    char *thread_id;
+} hist_ctx;
+
+static void hist_free(hist_ctx *x)
+{
+    free(x->uid);
+    free(x->thread_id);
+    free(x);
+}
+
+static void hist_on_items(void *arg, int status, const char *message,
+                          const lx_storage_record *items, size_t n)
+{
+    hist_ctx *x = arg;
+    const lx_host *h = x->st->host;
+    json_object *o, *arr;
+    const char *s;
+
+    if (status != LX_OK) {
+        tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
+        hist_free(x);
+        return;
+    }
+    arr = chat_turns(items, n);
+    o = json_object_new_object();
+    if (arr == NULL || o == NULL) {
+        json_object_put(arr);
+        json_object_put(o);
+        h->reply_error(x->req, 500, "INTERNAL", "Out of memory");
+        hist_free(x);
+        return;
+    }
+    json_object_object_add(o, "conversation_history", arr);
+    json_object_object_add(o, "thread_id", json_object_new_string(x->thread_id));
+    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (s == NULL)
+        h->reply_error(x->req, 500, "INTERNAL", "Out of memory");
+    else
+        h->reply_json(x->req, 200, s);
+    json_object_put(o);
+    hist_free(x);
+}
+
+static void hist_on_thread(void *arg, int status, const char *message,
+                           const lx_storage_record *rec)
+{
+    hist_ctx *x = arg;
+    int rc;
+
+    (void)rec;
+    if (status == LX_EINVAL)
+        status = LX_ENOENT;
+    if (status != LX_OK) {
+        tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
+        hist_free(x);
+        return;
+    }
+    rc = x->st->sv->record_items(x->st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
+                                 0, 0, hist_on_items, x);
+    if (rc != LX_OK) {
+        tutor_reply_storage_error(x->st, x->req, rc, "record_items failed", "Thread not found");
+        hist_free(x);
+    }
+}
+
+lx_rc tutor_h_history(lx_req *req, void *state)
+{
+    tutor_state *st = state;
+    const lx_host *h = st->host;
+    const lx_principal *p = tutor_require_user(st, req);
+    const char *thread;
+    hist_ctx *x;
+    int rc;
+
+    if (p == NULL)
+        return LX_DONE;
+    thread = h->req_query(req, "thread_id");
+    if (thread == NULL || thread[0] == '\0') {
+        h->reply_error(req, 400, "THREAD_ID_REQUIRED", "thread_id is required");
+        return LX_DONE;
+    }
+    if (!chat_valid_thread_id(thread)) {
+        h->reply_error(req, 404, "NOT_FOUND", "Thread not found");
+        return LX_DONE;
+    }
+    x = calloc(1, sizeof(*x));
+    if (x == NULL || (x->uid = strdup(p->uid)) == NULL ||
+        (x->thread_id = strdup(thread)) == NULL) {
+        if (x != NULL)
+            hist_free(x);
+        h->reply_error(req, 500, "INTERNAL", "Out of memory");
+        return LX_DONE;
+    }
+    x->st = st;
+    x->req = req;
+    x->w = h->req_worker(req);
+    h->req_set_user(req, x->uid);
+    rc = st->sv->record_get(st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
+                            hist_on_thread, x);
+    if (rc != LX_OK) {
+        tutor_reply_storage_error(st, req, rc, "record_get failed", "Thread not found");
+        hist_free(x);
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}

@@ -1,0 +1,99 @@
+/*
+ * The chat turn shared by chat.c (the turn's chain, chat over the
+ * document, the reply, history) and chat_quiz.c (the quiz turn: starting,
+ * answering, cancelling a quiz through quiz.h). Internal to the tutoring
+ * plugin.
+ *
+ * Every function here ends the turn or hands it on: after the call the
+ * caller must not touch the chat_ctx again (it may already be freed).
+ * All of them run on the request's worker loop.
+ */
+#ifndef TUTORING_CHAT_H
+#define TUTORING_CHAT_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "offline.h"
+#include "quiz.h"
+#include "tutoring.h"
+
+#define CHAT_MSG_NOT_READY                                                                         \
+    "The text of this document is not ready yet.\n\n"                                              \
+    "Please wait a moment and ask again."
+
+enum chat_act { ACT_CHAT, ACT_QUIZ_START, ACT_QUIZ_ANSWER, ACT_QUIZ_CANCEL, ACT_NO_QUIZ };
+
+/* One chat turn (made by tutor_h_chat; every string owned, freed with the
+ * context when the turn ends). */
+typedef struct chat_ctx {
+    tutor_state *st;
+    const lx_host *h;
+    lx_req *req;
+    lx_worker *w;
+    int aborted;
+    int writing; /* the first write was made: run the chain to its end */
+    char *uid;
+    char *query;
+    char *thread_id;
+    char *req_doc; /* documentId of the request, or NULL */
+    char *mode;    /* or NULL */
+    /* the thread */
+    char *doc_id; /* its document after this turn, or NULL */
+    char *created_at;
+    tutor_quiz quiz;
+    int have_quiz;
+    /* quiz building (offload) */
+    char *text;
+    size_t text_len;
+    char *doc_name;
+    tutor_mcq *mcqs;
+    size_t n_mcqs;
+    int build_rc;
+    /* the outcome */
+    enum chat_act act;
+    char *response;
+    int quiz_complete, quiz_cancelled;
+    int add_activity; /* 0 none, 1 chat, 2 quiz */
+    int final_score, final_max;
+    json_object *history;
+} chat_ctx;
+
+/* chat.c */
+
+/* Ends the turn with an error reply (discarded when the client is gone)
+ * and frees c. */
+void tutor_chat_fail(chat_ctx *c, int http, const char *code, const char *message);
+
+/* Ends the turn with the reply for a failed storage.v1 call
+ * (tutor_reply_storage_error) and frees c. */
+void tutor_chat_fail_storage(chat_ctx *c, int status, const char *message, const char *not_found);
+
+/* True, and the turn ended (c freed), when the client left before any
+ * write; 0 otherwise (c still the caller's to carry on with). */
+int tutor_chat_gone(chat_ctx *c);
+
+/* Saves the turn and answers: writes the thread's value (document, quiz
+ * while one runs), the two new turns (c->query, c->response), then the
+ * activity and the reply. c->response NULL (out of memory) ends the turn
+ * with 500. Takes c over. */
+void tutor_chat_save(chat_ctx *c);
+
+/* chat_quiz.c */
+
+/* Starts a quiz on c->doc_id (400 DOCUMENT_REQUIRED without one): reads
+ * the document, builds the questions on the offload pool, keeps the quiz
+ * in c->quiz and answers with the first question (or why there is none).
+ * Takes c over. */
+void tutor_chat_quiz_start(chat_ctx *c);
+
+/* Judges c->query as the answer to the running quiz's current question
+ * and answers with the feedback and what comes next (quiz.h); the last
+ * answer completes the quiz (an activity is recorded). Takes c over. */
+void tutor_chat_quiz_answer(chat_ctx *c);
+
+/* Cancels the running quiz and says so. Takes c over. */
+void tutor_chat_quiz_cancel(chat_ctx *c);
+
+#endif
