@@ -29,10 +29,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-# The build system first: autoreconf reruns only when it changes.
+# The build system first: autoreconf reruns only when it changes. Every automake fragment that
+# Makefile.am includes is copied here (tests/container/run.sh checks it).
 COPY configure.ac Makefile.am lexiaid-plugin.pc.in ./
 COPY tests/local.mk tests/local.mk
 COPY plugins/storage/local.mk plugins/storage/local.mk
+COPY plugins/tutoring/local.mk plugins/tutoring/local.mk
 RUN autoreconf -fi
 
 # Then everything else (.dockerignore keeps .git, build outputs, data and .env out).

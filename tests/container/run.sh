@@ -118,6 +118,9 @@ check "compose files are valid (docker-compose config, with both overrides)" \
         timeout 60 docker-compose -f docker-compose.yml config -q &&
         timeout 60 docker-compose -f docker-compose.yml -f docker-compose.postgres.yml config -q &&
         timeout 60 docker-compose -f docker-compose.yml -f docker-compose.emulator.yml config -q' _ "$root"
+check "the Dockerfile copies every automake fragment Makefile.am includes (before autoreconf)" \
+    bash -c 'for f in $(sed -n "s/^include //p" Makefile.am); do
+                 grep -qx "COPY $f $f" Dockerfile || { echo "missing: COPY $f $f"; exit 1; }; done'
 check "the entrypoints are POSIX sh" bash -c 'sh -n deploy/docker-entrypoint.sh && sh -n deploy/postgres/docker-entrypoint.sh'
 check "deploy/emulator pins the firebase-tools of tests/auth-emulator (identical package*.json)" \
     bash -c 'cmp -s tests/auth-emulator/package.json deploy/emulator/package.json &&
