@@ -58,11 +58,11 @@ count() { # count TRS [LABEL]: adds the test cases of one test program
 for trs in $(find . -name '*.trs'); do
     count "$trs"
 done
-# The storage suites again, on PostgreSQL (tests/unit/test_storage_store
+# The storage and tutoring suites again, on PostgreSQL (tests/unit/test_storage_store
 # already ran both backends above, with LX_TEST_PG_URL).
 if [ -n "$pgdir" ]; then
-    pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py"
-    echo "== the storage suites on PostgreSQL"
+    pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py tests/integration/test_tutoring_chat.py tests/integration/test_tutoring_answer.py tests/integration/test_tutoring_providers.py tests/integration/test_tutoring_stream.py"
+    echo "== the storage and tutoring suites on PostgreSQL"
     pg_status=0
     LX_TEST_STORAGE=postgres make -j2 check TESTS="$pg_tests" TEST_SUITE_LOG=test-suite-pg.log || pg_status=$?
     if [ -f test-suite-pg.log ]; then

@@ -121,7 +121,10 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_backup.py \
 	tests/integration/test_tutoring_chat.py \
 	tests/integration/test_tutoring_answer.py \
+	tests/integration/test_tutoring_providers.py \
+	tests/integration/test_tutoring_stream.py \
 	tests/integration/test_storage_svc.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
-	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/lsan.supp
+	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
+	tests/integration/lxfakellm.py tests/lsan.supp

@@ -31,7 +31,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "multipart.h"
+#include <lexiaid/multipart.h>
+
 #include "sniff.h"
 #include "storage.h"
 
@@ -193,10 +194,10 @@ static void storage_ascii_if_invalid(char *s)
 
 /* The display name: metadata {"name"}, else the `name` part, else the
  * file name without its extension. */
-static int storage_up_name(storage_up *up, const storage_mp *mp, const char *safe_filename)
+static int storage_up_name(storage_up *up, const lx_mp *mp, const char *safe_filename)
 {
-    const storage_mp_part *meta = storage_mp_get(mp, "metadata");
-    const storage_mp_part *field = storage_mp_get(mp, "name");
+    const lx_mp_part *meta = lx_mp_get(mp, "metadata");
+    const lx_mp_part *field = lx_mp_get(mp, "name");
     json_object *o = NULL, *v;
     int rc;
 
@@ -262,8 +263,8 @@ static void storage_up_parse(void *arg)
     storage_up *up = arg;
     storage_state *st = up->st;
     storage_doc *d = &up->doc;
-    storage_mp mp;
-    const storage_mp_part *file;
+    lx_mp mp;
+    const lx_mp_part *file;
     storage_ftype ft;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
@@ -272,12 +273,12 @@ static void storage_up_parse(void *arg)
     int rc;
 
     memset(&mp, 0, sizeof(mp));
-    rc = storage_mp_parse(up->body, up->body_len, up->boundary, &mp, err, sizeof(err));
+    rc = lx_mp_parse(up->body, up->body_len, up->boundary, &mp, err, sizeof(err));
     if (rc != LX_OK) {
         storage_up_error(up, 400, "INVALID_MULTIPART", "%s", err[0] ? err : "malformed multipart");
         return;
     }
-    file = storage_mp_get(&mp, "file");
+    file = lx_mp_get(&mp, "file");
     if (file == NULL) {
         storage_up_error(up, 400, "NO_FILE", "No file part");
         goto out;
@@ -337,7 +338,7 @@ nomem:
     storage_up_error(up, 500, "INTERNAL", "out of memory");
 out:
     free(safe);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
 }
 
 /* Pool, with a connection: the file and the row, committed together. */
@@ -540,7 +541,7 @@ lx_rc storage_h_upload(lx_req *req, void *state)
                           "the body must be multipart/form-data (no Content-Type)");
         return LX_DONE;
     }
-    if (storage_mp_boundary(ctype, &up->boundary, err, sizeof(err)) != LX_OK) {
+    if (lx_mp_boundary(ctype, &up->boundary, err, sizeof(err)) != LX_OK) {
         host->reply_error(req, 400, "INVALID_MULTIPART",
                           err[0] ? err : "the body must be multipart/form-data");
         return LX_DONE;

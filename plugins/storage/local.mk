@@ -4,8 +4,8 @@
 plugin_LTLIBRARIES += plugins/storage/storage.la
 
 # Pure pieces, also linked into unit tests and fuzzers.
-LX_STORAGE_PURE = plugins/storage/multipart.c plugins/storage/multipart.h \
-	plugins/storage/sniff.c plugins/storage/sniff.h \
+# (The multipart parser is the SDK's: sdk/liblexiaid_sdk.la.)
+LX_STORAGE_PURE = plugins/storage/sniff.c plugins/storage/sniff.h \
 	plugins/storage/text.c plugins/storage/text.h plugins/storage/errf.h
 # The database layer: the pool and both backends.
 LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
@@ -26,7 +26,7 @@ plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/s
 	plugins/storage/extract.c plugins/storage/extract.h \
 	$(LX_STORAGE_STORE) $(LX_STORAGE_PURE)
 plugins_storage_storage_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
-plugins_storage_storage_la_LIBADD = $(LX_STORAGE_DEPS_LIBS)
+plugins_storage_storage_la_LIBADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_DEPS_LIBS)
 plugins_storage_storage_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 
 # The text extractor: a separate program so that parsers of untrusted files
@@ -52,7 +52,7 @@ tests_unit_test_storage_store_LDADD = $(LX_STORAGE_TEST_LIBS)
 check_PROGRAMS += tests/unit/test_storage_parse
 tests_unit_test_storage_parse_SOURCES = tests/unit/test_storage_parse.c $(LX_STORAGE_PURE)
 tests_unit_test_storage_parse_CFLAGS = $(LX_STORAGE_TEST_CFLAGS)
-tests_unit_test_storage_parse_LDADD = $(LX_STORAGE_TEST_LIBS)
+tests_unit_test_storage_parse_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LIBS)
 
 # The extractor on documents the test makes itself.
 check_PROGRAMS += tests/unit/test_storage_extract

@@ -17,7 +17,8 @@
  *   svc.c        the services storage.v1 and userdata.v1
  *   backup.c     the `lexiaid backup DEST` command
  *   store*.c     the database layer (store.h), files.c the SQLite files,
- *   multipart.c, sniff.c, text.c, extract.c: pure helpers
+ *   sniff.c, text.c, extract.c: pure helpers (multipart: the SDK's
+ *                <lexiaid/multipart.h>)
  *
  * Lifetimes:
  *   storage_state  made by init() in the master, read-only afterwards except

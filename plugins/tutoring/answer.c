@@ -11,17 +11,20 @@
  *    "history": [{"action": "refine"|"edit", "text", "command"?}]}
  * with the last ANSWER_HISTORY_MAX history entries.
  *
- * The flow of one request, every step a storage.v1 callback on the
- * worker loop:
- *   refine: [record_get of the session] -> record_put -> activity_add -> reply
- *   edit:   record_get -> tutor_offline_edit -> record_put -> reply
+ * The flow of one request, every step a storage.v1 (or model) callback on
+ * the worker loop:
+ *   refine: [record_get of the session] -> refine (offline, or a model
+ *           call) -> record_put -> activity_add -> reply
+ *   edit:   record_get -> edit (offline, or a model call) -> record_put -> reply
+ * A failed model call answers 502/504 (tutor_llm_failure); the client
+ * going away during one cancels it.
  * The handler returns LX_ASYNC once the first call is made; every path
  * ends with exactly one reply, and the reply is always the last thing a
  * callback does (the job dies with the request, through req_on_cleanup).
  *
- * The offline provider (the only one here) has nothing to check the
- * refined text against, so fidelity_score is null; speech does not exist
- * yet, so audio_content_base64 and timepoints are null.
+ * Nothing checks the refined text against the transcript yet, so
+ * fidelity_score is null; speech does not exist yet, so
+ * audio_content_base64 and timepoints are null.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -33,7 +36,9 @@
 
 #include <json-c/json.h>
 
+#include "llm.h"
 #include "offline.h"
+#include "prompt.h"
 #include "tutoring.h"
 
 #define ANSWER_MIN_WORDS 5
@@ -45,6 +50,7 @@
 #define ANSWER_ACTIVITY "answer"
 #define ANSWER_POINTS 2
 #define ANSWER_NOT_FOUND "Session not found or expired"
+#define ANSWER_MAX_TEXT (64u << 10) /* bytes of a model's text kept */
 
 /* One request in flight. Every member is owned (malloc'd or a json-c
  * reference) and released by answer_job_free when the request ends. */
@@ -60,6 +66,8 @@ typedef struct answer_job {
     char *session_id; /* the session's key; NULL for a new session until stored */
     char *refined;    /* the text the reply carries */
     int64_t iteration_count;
+    json_object *prev;    /* the session's value while a model call runs, or NULL */
+    tutor_llm_call *llm;  /* the model call in flight, or NULL */
 } answer_job;
 
 static void answer_job_free(void *arg)
@@ -74,6 +82,9 @@ static void answer_job_free(void *arg)
     free(j->command);
     free(j->session_id);
     free(j->refined);
+    json_object_put(j->prev);
+    if (j->llm != NULL)
+        tutor_llm_cancel(j->llm);
     free(j);
 }
 
@@ -431,21 +442,118 @@ static void refine_on_put(void *arg, int status, const char *message, const lx_s
         refine_on_activity(j, rc, "the call was refused");
 }
 
+/* The client went away while a model call runs: stop it and end. */
+static void answer_on_abort(lx_req *req, void *arg)
+{
+    answer_job *j = arg;
+
+    if (j->llm != NULL) {
+        tutor_llm_cancel(j->llm);
+        j->llm = NULL;
+        j->st->host->reply_error(req, 503, "CLIENT_GONE", "The client went away");
+    }
+}
+
+/* Starts the model call with system and user (borrowed) for j; done
+ * carries on. Returns 0 when under way, or 1 after answering a failure. */
+static int answer_llm(answer_job *j, const char *system, const char *user, double temperature,
+                      tutor_llm_done_fn done)
+{
+    tutor_llm_msg msg = {.is_model = 0, .text = user};
+    tutor_llm_prompt p = {.system = system, .msgs = &msg, .n_msgs = 1, .temperature = temperature,
+                          .max_tokens = 4096};
+    int rc;
+
+    if (j->st->host->req_on_abort(j->req, answer_on_abort, j) != LX_OK) {
+        j->st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+        return 1;
+    }
+    rc = tutor_llm_start(j->st->host, j->w, &j->st->llm, &p, NULL, done, j, &j->llm);
+    if (rc != LX_OK) {
+        j->llm = NULL;
+        j->st->host->reply_error(j->req, 500, "INTERNAL", "The AI tutor could not be asked");
+        return 1;
+    }
+    return 0;
+}
+
+/* The model's text into j->refined; 0, or 1 after answering a failure. */
+static int answer_take_text(answer_job *j, const tutor_llm_result *r)
+{
+    const char *code = NULL, *message = NULL;
+    tutor_llm_result bad;
+    int http;
+
+    j->llm = NULL;
+    if (r->err == LX_OK) {
+        j->refined = tutor_prompt_clean_answer(r->text, r->text_len, ANSWER_MAX_TEXT);
+        if (j->refined == NULL) {
+            j->st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+            return 1;
+        }
+        if (j->refined[0] != '\0')
+            return 0;
+        bad = *r;
+        bad.err = LX_EINVAL;
+        bad.errmsg = "empty answer";
+        r = &bad;
+    }
+    http = tutor_llm_failure(j->st, j->req, r, &code, &message);
+    j->st->host->reply_error(j->req, http, code, message);
+    return 1;
+}
+
+static int refine_put(answer_job *j, json_object *prev);
+
+static void refine_on_llm(const tutor_llm_result *r, void *arg)
+{
+    answer_job *j = arg;
+
+    if (answer_take_text(j, r) == 0)
+        (void)refine_put(j, j->prev);
+}
+
 /* Refines the transcript and stores the session (prev: its previous value,
- * or NULL for a new one, borrowed). Returns 0 when the put is under way
- * (its callback answers), or 1 after answering a failure. */
+ * or NULL for a new one, borrowed). Returns 0 when the work is under way
+ * (its callbacks answer), or 1 after answering a failure. */
 static int refine_store(answer_job *j, json_object *prev)
+{
+    tutor_state *st = j->st;
+    char *system = NULL, *user = NULL;
+    int rc;
+
+    if (st->llm.kind != TUTOR_LLM_OFFLINE) {
+        const char *question = j->question;
+        if (question == NULL)
+            question = answer_value_string(prev, "question");
+        if (tutor_prompt_refine(st->target_grade, j->transcript, question, &system, &user) !=
+            LX_OK) {
+            st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+            return 1;
+        }
+        j->prev = prev != NULL ? json_object_get(prev) : NULL;
+        rc = answer_llm(j, system, user, 0.3, refine_on_llm);
+        free(system);
+        free(user);
+        return rc;
+    }
+    j->refined = tutor_offline_refine(j->transcript);
+    if (j->refined == NULL) {
+        st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+        return 1;
+    }
+    return refine_put(j, prev);
+}
+
+/* Stores the session with j->refined; 0 when the put is under way, or 1
+ * after answering a failure. */
+static int refine_put(answer_job *j, json_object *prev)
 {
     tutor_state *st = j->st;
     const char *question = j->question;
     char *value;
     int rc;
 
-    j->refined = tutor_offline_refine(j->transcript);
-    if (j->refined == NULL) {
-        st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
-        return 1;
-    }
     j->iteration_count = answer_value_count(prev) + 1;
     if (question == NULL)
         question = answer_value_string(prev, "question");
@@ -597,15 +705,45 @@ static void edit_on_put(void *arg, int status, const char *message, const lx_sto
     answer_reply_ok(j);
 }
 
+/* Stores the edited session (prev: its value, borrowed). */
+static void edit_put(answer_job *j, json_object *prev)
+{
+    tutor_state *st = j->st;
+    const char *transcript;
+    char *value;
+    int rc;
+
+    j->iteration_count = answer_value_count(prev) + 1;
+    transcript = answer_value_string(prev, "transcript");
+    value = answer_value(j, prev, transcript != NULL ? transcript : "",
+                         answer_value_string(prev, "question"));
+    if (value == NULL) {
+        st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    rc = st->sv->record_put(st->sv_state, j->w, j->uid, TUTOR_KIND_ANSWER, j->session_id, value,
+                            edit_on_put, j);
+    free(value);
+    if (rc != LX_OK)
+        tutor_reply_storage_error(st, j->req, rc, "the storage call was refused", ANSWER_NOT_FOUND);
+}
+
+static void edit_on_llm(const tutor_llm_result *r, void *arg)
+{
+    answer_job *j = arg;
+
+    if (answer_take_text(j, r) == 0)
+        edit_put(j, j->prev);
+}
+
 static void edit_on_get(void *arg, int status, const char *message, const lx_storage_record *rec)
 {
     answer_job *j = arg;
     tutor_state *st = j->st;
     const lx_host *host = st->host;
     json_object *prev = NULL;
-    const char *text, *transcript;
+    const char *text;
     char err[256] = "";
-    char *value = NULL;
     int rc;
 
     if (status == LX_ENOENT || status == LX_EINVAL) {
@@ -623,6 +761,18 @@ static void edit_on_get(void *arg, int status, const char *message, const lx_sto
         host->reply_error(j->req, 404, "NOT_FOUND", ANSWER_NOT_FOUND);
         goto done;
     }
+    if (st->llm.kind != TUTOR_LLM_OFFLINE) {
+        char *system = NULL, *user = NULL;
+        if (tutor_prompt_edit(text, j->command, &system, &user) != LX_OK) {
+            host->reply_error(j->req, 500, "INTERNAL", "out of memory");
+            goto done;
+        }
+        j->prev = json_object_get(prev);
+        (void)answer_llm(j, system, user, 0.2, edit_on_llm);
+        free(system);
+        free(user);
+        goto done;
+    }
     rc = tutor_offline_edit(text, j->command, &j->refined, err, sizeof(err));
     if (rc == LX_EINVAL) {
         host->reply_error(j->req, 400, "EDIT_NOT_UNDERSTOOD",
@@ -633,20 +783,8 @@ static void edit_on_get(void *arg, int status, const char *message, const lx_sto
         host->reply_error(j->req, 500, "INTERNAL", "out of memory");
         goto done;
     }
-    j->iteration_count = answer_value_count(prev) + 1;
-    transcript = answer_value_string(prev, "transcript");
-    value = answer_value(j, prev, transcript != NULL ? transcript : "",
-                         answer_value_string(prev, "question"));
-    if (value == NULL) {
-        host->reply_error(j->req, 500, "INTERNAL", "out of memory");
-        goto done;
-    }
-    rc = st->sv->record_put(st->sv_state, j->w, j->uid, TUTOR_KIND_ANSWER, j->session_id, value,
-                            edit_on_put, j);
-    if (rc != LX_OK)
-        tutor_reply_storage_error(st, j->req, rc, "the storage call was refused", ANSWER_NOT_FOUND);
+    edit_put(j, prev);
 done:
-    free(value);
     json_object_put(prev);
 }
 

@@ -1,5 +1,5 @@
 /*
- * POST /api/v2/agent/chat and GET /api/v2/agent/history (tutoring.h).
+ * POST /api/v2/agent/chat (tutoring.h).
  *
  * One chat turn is a chain of storage.v1 calls, each continuing in the
  * previous one's callback on the worker loop:
@@ -8,7 +8,9 @@
  *     → record_put(thread value) → record_append(human) → record_append(ai)
  *     → [activity_add] → record_items(last 50) → reply
  *
- * The quiz turn (start: doc_get → offload; answer; cancel) is in
+ * With a model the chat step is chat_model.c's (tutor_chat_model).
+ *
+ * The quiz turn (start: doc_get → offload or model; answer; cancel) is in
  * chat_quiz.c. A chat_ctx (chat.h) carries the turn; every path ends
  * exactly once in chat_reply or tutor_chat_fail*, which reply (the
  * answer, or an error) and free it. If the
@@ -30,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "chat.h"
+#include "chat_input.h"
 #include "offline.h"
 #include "quiz.h"
 #include "tutoring.h"
@@ -67,6 +70,9 @@ static void chat_free(chat_ctx *c)
         tutor_mcqs_free(c->mcqs, c->n_mcqs);
     free(c->response);
     json_object_put(c->history);
+    json_object_put(c->context);
+    if (c->llm != NULL)
+        tutor_llm_cancel(c->llm);
     free(c);
 }
 
@@ -75,13 +81,34 @@ static void chat_on_abort(lx_req *req, void *arg)
     chat_ctx *c = arg;
     (void)req;
     c->aborted = 1;
+    if (c->llm != NULL) {
+        /* Nothing else is in flight: stop the model call and end here. */
+        tutor_llm_cancel(c->llm);
+        c->llm = NULL;
+        tutor_chat_fail(c, 503, "CLIENT_GONE", "The client went away");
+    }
 }
 
 /* Ends the turn with an error reply (discarded when the client is gone);
- * frees c (chat.h). */
+ * frees c (chat.h). After the stream started the error is an "error"
+ * event and the stream ends. */
 void tutor_chat_fail(chat_ctx *c, int http, const char *code, const char *message)
 {
-    c->h->reply_error(c->req, http, code, message);
+    if (c->stream_started) {
+        json_object *o = json_object_new_object();
+        const char *s = NULL;
+        if (o != NULL) {
+            json_object_object_add(o, "error", json_object_new_string(message));
+            json_object_object_add(o, "code", json_object_new_string(code));
+            s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        }
+        if (s != NULL)
+            tutor_chat_sse_event(c, "error", s);
+        json_object_put(o);
+        c->h->reply_end(c->req);
+    } else {
+        c->h->reply_error(c->req, http, code, message);
+    }
     chat_free(c);
 }
 
@@ -151,7 +178,7 @@ static char *chat_now_iso(void)
 }
 
 /* A thread id as this plugin makes them (also bounds what reaches storage). */
-static int chat_valid_thread_id(const char *s)
+int tutor_chat_valid_thread_id(const char *s)
 {
     size_t n = strlen(s);
     if (n < 1 || n > 64)
@@ -252,16 +279,35 @@ static void chat_reply(chat_ctx *c)
     json_object_object_add(o, "provider", json_object_new_string(c->st->provider));
     json_object_object_add(o, "reading_level", json_object_new_double_s(g, grade));
     text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-    if (text == NULL)
-        c->h->reply_error(c->req, 500, "INTERNAL", "Out of memory");
-    else
+    if (text == NULL) {
+        json_object_put(o);
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    if (c->stream) {
+        if (!c->stream_started) {
+            /* No piece went out yet (offline, quiz turns): the answer's
+             * paragraphs as pieces, so that a streaming client reads the
+             * same events whatever answered. */
+            const char *r = c->response, *br;
+            while ((br = strstr(r, "\n\n")) != NULL) {
+                tutor_chat_stream_delta(c, r, (size_t)(br + 2 - r));
+                r = br + 2;
+            }
+            if (*r != '\0' || !c->stream_started)
+                tutor_chat_stream_delta(c, r, strlen(r));
+        }
+        tutor_chat_sse_event(c, "done", text);
+        c->h->reply_end(c->req);
+    } else {
         c->h->reply_json(c->req, 200, text);
+    }
     json_object_put(o);
     chat_free(c);
 }
 
 /* record items → [{type, content}] (borrowed items; parsed copies kept). */
-static json_object *chat_turns(const lx_storage_record *items, size_t n)
+json_object *tutor_chat_turns(const lx_storage_record *items, size_t n)
 {
     json_object *arr = json_object_new_array();
 
@@ -296,7 +342,7 @@ static void chat_on_items(void *arg, int status, const char *message,
         tutor_chat_fail_storage(c, status, message, "Thread not found");
         return;
     }
-    c->history = chat_turns(items, n);
+    c->history = tutor_chat_turns(items, n);
     if (c->history == NULL) {
         tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;
@@ -568,6 +614,10 @@ static void chat_decide(chat_ctx *c)
         return;
     }
     c->act = ACT_CHAT;
+    if (c->st->llm.kind != TUTOR_LLM_OFFLINE) {
+        tutor_chat_model(c);
+        return;
+    }
     if (c->doc_id == NULL) {
         c->response = strdup(CHAT_MSG_NO_DOC);
         c->add_activity = 1;
@@ -595,6 +645,7 @@ static void chat_new_thread(chat_ctx *c)
         return;
     }
     snprintf(c->thread_id, 48, "thread_%s_%s", a, b);
+    c->new_thread = 1;
     free(c->doc_id);
     c->doc_id = c->req_doc != NULL ? strdup(c->req_doc) : NULL;
     if (c->req_doc != NULL && c->doc_id == NULL) {
@@ -661,74 +712,17 @@ lx_rc tutor_h_chat(lx_req *req, void *state)
     tutor_state *st = state;
     const lx_host *h = st->host;
     const lx_principal *p = tutor_require_user(st, req);
-    const char *ctype, *body, *query = NULL, *thread = NULL, *doc = NULL, *mode = NULL;
-    size_t len = 0;
-    json_object *o = NULL;
-    json_tokener *tok;
+    chat_input in;
     chat_ctx *c;
     int rc;
 
     if (p == NULL)
         return LX_DONE;
-    ctype = h->req_header(req, "Content-Type");
-    if (ctype != NULL && strncasecmp(ctype, "multipart/", 10) == 0) {
-        h->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE",
-                       "Send the chat as JSON (application/json); forms are not supported yet");
+    if (tutor_chat_input(st, req, &in) != LX_OK)
         return LX_DONE;
-    }
-    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
-        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
-        h->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE",
-                       "Content-Type must be application/json");
-        return LX_DONE;
-    }
-    body = h->req_body(req, &len);
-    tok = json_tokener_new();
-    if (tok == NULL) {
-        h->reply_error(req, 500, "INTERNAL", "Out of memory");
-        return LX_DONE;
-    }
-    if (body != NULL && len > 0) {
-        o = json_tokener_parse_ex(tok, body, (int)len);
-        if (o != NULL && json_tokener_get_parse_end(tok) < len) {
-            size_t i = json_tokener_get_parse_end(tok);
-            while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
-                               body[i] == '\t'))
-                i++;
-            if (i < len) {
-                json_object_put(o);
-                o = NULL;
-            }
-        }
-    }
-    json_tokener_free(tok);
-    if (o == NULL || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        h->reply_error(req, 400, "INVALID_JSON", "The body must be a JSON object");
-        return LX_DONE;
-    }
-    if (!chat_opt_str(o, "query", &query) || !chat_opt_str(o, "thread_id", &thread) ||
-        !chat_opt_str(o, "documentId", &doc) || !chat_opt_str(o, "mode", &mode)) {
-        json_object_put(o);
-        h->reply_error(req, 400, "INVALID_REQUEST",
-                       "query, thread_id, documentId and mode must be strings");
-        return LX_DONE;
-    }
-    if (doc == NULL && !chat_opt_str(o, "document_id", &doc))
-        doc = NULL;
-    if (query == NULL || strspn(query, " \t\r\n") == strlen(query)) {
-        json_object_put(o);
-        h->reply_error(req, 400, "QUERY_REQUIRED", "Write a question or message first");
-        return LX_DONE;
-    }
-    if (strlen(query) > TUTOR_MAX_QUERY) {
-        json_object_put(o);
-        h->reply_error(req, 400, "QUERY_TOO_LONG", "The message is too long");
-        return LX_DONE;
-    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        json_object_put(o);
+        tutor_chat_input_free(&in);
         h->reply_error(req, 500, "INTERNAL", "Out of memory");
         return LX_DONE;
     }
@@ -736,16 +730,18 @@ lx_rc tutor_h_chat(lx_req *req, void *state)
     c->h = h;
     c->req = req;
     c->w = h->req_worker(req);
+    c->stream = in.want_stream;
     c->uid = strdup(p->uid);
-    c->query = strdup(query);
-    c->req_doc = doc != NULL && doc[0] != '\0' ? strdup(doc) : NULL;
-    c->mode = mode != NULL ? strdup(mode) : NULL;
-    c->thread_id = thread != NULL && chat_valid_thread_id(thread) ? strdup(thread) : NULL;
-    rc = c->uid == NULL || c->query == NULL || (doc != NULL && doc[0] != '\0' && !c->req_doc) ||
-         (mode != NULL && c->mode == NULL) || (thread != NULL && c->thread_id == NULL &&
-                                                chat_valid_thread_id(thread));
-    json_object_put(o);
-    if (rc) {
+    c->query = in.query;
+    c->req_doc = in.doc;
+    c->mode = in.mode;
+    in.query = in.doc = in.mode = NULL;
+    if (in.thread_id != NULL && tutor_chat_valid_thread_id(in.thread_id)) {
+        c->thread_id = in.thread_id;
+        in.thread_id = NULL;
+    }
+    tutor_chat_input_free(&in);
+    if (c->uid == NULL) {
         chat_free(c);
         h->reply_error(req, 500, "INTERNAL", "Out of memory");
         return LX_DONE;
@@ -760,120 +756,5 @@ lx_rc tutor_h_chat(lx_req *req, void *state)
                             chat_on_thread, c);
     if (rc != LX_OK)
         tutor_chat_fail_storage(c, rc, "record_get failed", NULL);
-    return LX_ASYNC;
-}
-
-/* ------------------------------------------------------------------------ */
-/* GET /api/v2/agent/history?thread_id=                                     */
-
-typedef struct hist_ctx {
-    tutor_state *st;
-    lx_req *req;
-    lx_worker *w;
-    char *uid;
-    char *thread_id;
-} hist_ctx;
-
-static void hist_free(hist_ctx *x)
-{
-    free(x->uid);
-    free(x->thread_id);
-    free(x);
-}
-
-static void hist_on_items(void *arg, int status, const char *message,
-                          const lx_storage_record *items, size_t n)
-{
-    hist_ctx *x = arg;
-    const lx_host *h = x->st->host;
-    json_object *o, *arr;
-    const char *s;
-
-    if (status != LX_OK) {
-        tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
-        hist_free(x);
-        return;
-    }
-    arr = chat_turns(items, n);
-    o = json_object_new_object();
-    if (arr == NULL || o == NULL) {
-        json_object_put(arr);
-        json_object_put(o);
-        h->reply_error(x->req, 500, "INTERNAL", "Out of memory");
-        hist_free(x);
-        return;
-    }
-    json_object_object_add(o, "conversation_history", arr);
-    json_object_object_add(o, "thread_id", json_object_new_string(x->thread_id));
-    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-    if (s == NULL)
-        h->reply_error(x->req, 500, "INTERNAL", "Out of memory");
-    else
-        h->reply_json(x->req, 200, s);
-    json_object_put(o);
-    hist_free(x);
-}
-
-static void hist_on_thread(void *arg, int status, const char *message,
-                           const lx_storage_record *rec)
-{
-    hist_ctx *x = arg;
-    int rc;
-
-    (void)rec;
-    if (status == LX_EINVAL)
-        status = LX_ENOENT;
-    if (status != LX_OK) {
-        tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
-        hist_free(x);
-        return;
-    }
-    rc = x->st->sv->record_items(x->st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
-                                 0, 0, hist_on_items, x);
-    if (rc != LX_OK) {
-        tutor_reply_storage_error(x->st, x->req, rc, "record_items failed", "Thread not found");
-        hist_free(x);
-    }
-}
-
-lx_rc tutor_h_history(lx_req *req, void *state)
-{
-    tutor_state *st = state;
-    const lx_host *h = st->host;
-    const lx_principal *p = tutor_require_user(st, req);
-    const char *thread;
-    hist_ctx *x;
-    int rc;
-
-    if (p == NULL)
-        return LX_DONE;
-    thread = h->req_query(req, "thread_id");
-    if (thread == NULL || thread[0] == '\0') {
-        h->reply_error(req, 400, "THREAD_ID_REQUIRED", "thread_id is required");
-        return LX_DONE;
-    }
-    if (!chat_valid_thread_id(thread)) {
-        h->reply_error(req, 404, "NOT_FOUND", "Thread not found");
-        return LX_DONE;
-    }
-    x = calloc(1, sizeof(*x));
-    if (x == NULL || (x->uid = strdup(p->uid)) == NULL ||
-        (x->thread_id = strdup(thread)) == NULL) {
-        if (x != NULL)
-            hist_free(x);
-        h->reply_error(req, 500, "INTERNAL", "Out of memory");
-        return LX_DONE;
-    }
-    x->st = st;
-    x->req = req;
-    x->w = h->req_worker(req);
-    h->req_set_user(req, x->uid);
-    rc = st->sv->record_get(st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
-                            hist_on_thread, x);
-    if (rc != LX_OK) {
-        tutor_reply_storage_error(st, req, rc, "record_get failed", "Thread not found");
-        hist_free(x);
-        return LX_DONE;
-    }
     return LX_ASYNC;
 }

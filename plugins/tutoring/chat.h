@@ -1,12 +1,22 @@
 /*
  * The chat turn shared by chat.c (the turn's chain, chat over the
- * document, the reply, history) and chat_quiz.c (the quiz turn: starting,
+ * document, the reply), chat_model.c (the event stream, model calls),
+ * chat_history.c (GET history) and chat_quiz.c (the quiz turn: starting,
  * answering, cancelling a quiz through quiz.h). Internal to the tutoring
  * plugin.
  *
  * Every function here ends the turn or hands it on: after the call the
  * caller must not touch the chat_ctx again (it may already be freed).
  * All of them run on the request's worker loop.
+ *
+ * With a model (tutor_state.llm.kind not offline) a turn also makes one
+ * model call (tutor_chat_llm); while it is in flight the client going
+ * away cancels it and ends the turn. With c->stream the reply is a
+ * stream of server-sent events:
+ *   event: delta   data: {"text": "..."}      pieces of the answer, in order
+ *   event: done    data: {the chat JSON}      the whole reply, last
+ *   event: error   data: {"error", "code"}    instead of done after a failure
+ * An error before the stream started is a plain JSON error reply.
  */
 #ifndef TUTORING_CHAT_H
 #define TUTORING_CHAT_H
@@ -15,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "llm.h"
 #include "offline.h"
 #include "quiz.h"
 #include "tutoring.h"
@@ -58,6 +69,13 @@ typedef struct chat_ctx {
     int add_activity; /* 0 none, 1 chat, 2 quiz */
     int final_score, final_max;
     json_object *history;
+    /* models */
+    int new_thread;       /* the thread was made by this turn */
+    json_object *context; /* the thread's last turns before this one, or NULL */
+    tutor_llm_call *llm;  /* the model call in flight, or NULL */
+    /* streaming (Accept: text/event-stream) */
+    int stream;           /* answer as server-sent events */
+    int stream_started;   /* reply_start was made: errors become an "error" event */
 } chat_ctx;
 
 /* chat.c */
@@ -79,6 +97,39 @@ int tutor_chat_gone(chat_ctx *c);
  * activity and the reply. c->response NULL (out of memory) ends the turn
  * with 500. Takes c over. */
 void tutor_chat_save(chat_ctx *c);
+
+/* record items {type, content} → a new JSON array [{type, content}]
+ * (items borrowed); NULL when out of memory. */
+json_object *tutor_chat_turns(const lx_storage_record *items, size_t n);
+
+/* A thread id as this plugin makes them (1..64 of [A-Za-z0-9_-]). */
+int tutor_chat_valid_thread_id(const char *s);
+
+/* chat_model.c */
+
+/* One server-sent event "event: NAME\ndata: JSON\n\n" on the started
+ * stream (json borrowed). LX_OK or the reply_chunk failure. */
+int tutor_chat_sse_event(chat_ctx *c, const char *name, const char *json);
+
+/* A "delta" event with text[0..len) (copied); starts the stream (200,
+ * text/event-stream) first when needed. */
+void tutor_chat_stream_delta(chat_ctx *c, const char *text, size_t len);
+
+/* Ends the turn for a failed model call (tutor_llm_failure: 502 or 504)
+ * and frees c. */
+void tutor_chat_fail_llm(chat_ctx *c, const tutor_llm_result *r);
+
+/* Starts c's model call with p (copied), streaming pieces to the client
+ * when c->stream and stream_pieces; done runs as tutor_llm_start says.
+ * On failure to start the turn ends (500) and c is freed: returns LX_OK
+ * or that failure. */
+int tutor_chat_llm(chat_ctx *c, const tutor_llm_prompt *p, int stream_pieces,
+                   tutor_llm_done_fn done);
+
+/* A chat turn (ACT_CHAT) answered by the model: the thread's last turns,
+ * the document's best passages for the query, the model call, then
+ * tutor_chat_save. Takes c over. */
+void tutor_chat_model(chat_ctx *c);
 
 /* chat_quiz.c */
 

@@ -13,13 +13,18 @@
  *
  * Files:
  *   tutoring.c  the plugin: config, init (looks storage.v1 up), handlers
- *   chat.c      POST /api/v2/agent/chat, GET /api/v2/agent/history (chat.h)
+ *   chat.c      POST /api/v2/agent/chat (chat.h); chat_model.c its model
+ *               calls and event stream; chat_history.c GET /api/v2/agent/history
  *   chat_quiz.c the quiz turn of a chat: start, answer, cancel (chat.h)
  *   quiz.c      the quiz state machine inside a thread (quiz.h)
  *   answer.c    POST /api/v2/answer-formulation/refine and /edit
  *   offline.c   the offline tutor's text functions (offline.h): words and
  *               sentences, answers, readability (offline_int.h);
  *               offline_quiz.c quizzes, offline_edit.c refine and edit
+ *   llm.c       a model call: deadline, retries, streaming (llm.h);
+ *               llm_wire.c the providers' wire formats
+ *   prompt.c    what the models are asked, and reading their JSON (prompt.h)
+ *   chat_input.c the chat request: JSON or multipart (chat_input.h)
  *
  * Lifetimes: tutor_state is made by init() in the master and read-only
  * afterwards; workers inherit it through fork().
@@ -33,6 +38,8 @@
 #include <lexiaid/plugin.h>
 #include <lexiaid/svc/storage_v1.h>
 
+#include "llm.h"
+
 #define TUTOR_SRC "tutoring"
 #define TUTOR_KIND_THREAD "tutoring.thread"
 #define TUTOR_KIND_ANSWER "tutoring.answer"
@@ -44,9 +51,17 @@ typedef struct tutor_state {
     const lx_host *host;
     const lx_storage_v1 *sv; /* storage.v1, required */
     void *sv_state;
-    char *provider;          /* "offline" (owned) */
+    char *provider;          /* "offline", "gemini" or "openai" (owned) */
     double target_grade;     /* reading level asked for, e.g. 6.0 */
+    tutor_llm_cfg llm;       /* the model; llm.kind TUTOR_LLM_OFFLINE: none */
 } tutor_state;
+
+/* The answer a failed model call gets (tutor_llm_result.err → status):
+ * LX_ETIMEDOUT 504 PROVIDER_TIMEOUT, LX_EINVAL 502 PROVIDER_BAD_ANSWER,
+ * else 502 PROVIDER_ERROR; *code and *message are static strings for the
+ * student. Logs the call's outcome (never the key). */
+int tutor_llm_failure(tutor_state *st, lx_req *req, const tutor_llm_result *r, const char **code,
+                      const char **message);
 
 /* The signed-in user, or answers 401 UNAUTHENTICATED and returns NULL. */
 const lx_principal *tutor_require_user(tutor_state *st, lx_req *req);

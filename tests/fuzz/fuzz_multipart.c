@@ -1,18 +1,18 @@
 /*
- * libFuzzer target for plugins/storage/multipart.c. The first line of the
- * input (up to LF, a CR before it dropped) is the boundary; the rest is the
- * body, copied to a buffer of exactly its size so that any read past it is
- * caught. The boundary also goes through storage_mp_boundary, as a token
- * and as a quoted string. Besides the sanitizers, it traps when a contract
- * promise is broken.
+ * libFuzzer target for the SDK's multipart parser (sdk/multipart.c,
+ * <lexiaid/multipart.h>). The first line of the input (up to LF, a CR
+ * before it dropped) is the boundary; the rest is the body, copied to a
+ * buffer of exactly its size so that any read past it is caught. The
+ * boundary also goes through lx_mp_boundary, as a token and as a quoted
+ * string. Besides the sanitizers, it traps when a contract promise is
+ * broken.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
-#include "sniff.h"
+#include <lexiaid/multipart.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,7 +33,7 @@ static int fuzz_delim_end(const char *b, size_t len, size_t j)
 }
 
 /* No part may hold a whole delimiter: data ends at the first one. */
-static void fuzz_no_delimiter_inside(const storage_mp_part *p, const char *body, size_t len,
+static void fuzz_no_delimiter_inside(const lx_mp_part *p, const char *body, size_t len,
                                      const char *boundary)
 {
     size_t blen = strlen(boundary), start = (size_t)(p->data - body);
@@ -52,7 +52,7 @@ static void fuzz_boundary_header(const char *boundary, size_t blen)
     if (blen > 100 || memchr(boundary, '\0', blen) != NULL)
         return;
     snprintf(ct, sizeof(ct), "multipart/form-data; boundary=\"%.*s\"", (int)blen, boundary);
-    rc = storage_mp_boundary(ct, &got, err, sizeof(err));
+    rc = lx_mp_boundary(ct, &got, err, sizeof(err));
     if (rc == 0) {
         size_t n = strlen(got);
 
@@ -66,7 +66,7 @@ static void fuzz_boundary_header(const char *boundary, size_t blen)
     }
     snprintf(ct, sizeof(ct), "multipart/form-data; boundary=%.*s", (int)blen, boundary);
     got = NULL;
-    rc = storage_mp_boundary(ct, &got, err, sizeof(err));
+    rc = lx_mp_boundary(ct, &got, err, sizeof(err));
     fuzz_check((rc == 0) == (got != NULL));
     free(got);
 }
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *nl = memchr(data, '\n', size);
     size_t blen, len;
     char *boundary, *body, err[256];
-    storage_mp mp;
+    lx_mp mp;
     int rc;
 
     if (nl == NULL)
@@ -96,27 +96,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, nl + 1, len);
 
     err[0] = '\0';
-    rc = storage_mp_parse(body, len, boundary, &mp, err, sizeof(err));
+    rc = lx_mp_parse(body, len, boundary, &mp, err, sizeof(err));
     if (rc != 0) {
         fuzz_check(mp.parts == NULL && mp.n_parts == 0 && err[0] != '\0');
     } else {
         fuzz_check(mp.n_parts >= 1 && mp.n_parts <= 64);
         for (size_t i = 0; i < mp.n_parts; i++) {
-            const storage_mp_part *p = &mp.parts[i];
+            const lx_mp_part *p = &mp.parts[i];
 
             fuzz_check(p->name != NULL && p->name[0] != '\0');
-            fuzz_check(storage_utf8_valid(p->name, strlen(p->name)));
-            fuzz_check(p->filename == NULL || storage_utf8_valid(p->filename, strlen(p->filename)));
+            fuzz_check(lx_mp_utf8_valid(p->name, strlen(p->name)));
+            fuzz_check(p->filename == NULL || lx_mp_utf8_valid(p->filename, strlen(p->filename)));
             fuzz_check(p->data >= body && p->len <= len && p->data + p->len <= body + len);
             /* Every part's data is followed by a delimiter. */
             fuzz_check((size_t)(p->data - body) + p->len + 4 + strlen(boundary) <= len);
             fuzz_check(memcmp(p->data + p->len, "\r\n--", 4) == 0);
             fuzz_no_delimiter_inside(p, body, len, boundary);
-            fuzz_check(storage_mp_get(&mp, p->name) != NULL && storage_mp_get(&mp, p->name) <= p);
+            fuzz_check(lx_mp_get(&mp, p->name) != NULL && lx_mp_get(&mp, p->name) <= p);
             if (i > 0)
                 fuzz_check(p->data > mp.parts[i - 1].data + mp.parts[i - 1].len);
         }
-        storage_mp_free(&mp);
+        lx_mp_free(&mp);
         fuzz_check(mp.parts == NULL && mp.n_parts == 0);
     }
     free(body);

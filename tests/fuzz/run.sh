@@ -28,26 +28,30 @@ declare -A sources=(
     [fuzz_conf]="core/conf.c core/cfg.c core/env.c core/errs.c"
     [fuzz_jwt]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
     [fuzz_keys]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
-    [fuzz_multipart]="plugins/storage/multipart.c plugins/storage/sniff.c"
+    [fuzz_multipart]="sdk/multipart.c"
     [fuzz_sniff]="plugins/storage/sniff.c plugins/storage/text.c"
     [fuzz_offline]="plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_edit.c"
+    [fuzz_llm]="plugins/tutoring/llm_wire.c"
+    [fuzz_prompt]="plugins/tutoring/prompt.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_edit.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
     [fuzz_jwt]="pkg-config --cflags --libs json-c libcrypto"
     [fuzz_keys]="pkg-config --cflags --libs json-c libcrypto"
-    [fuzz_multipart]="pkg-config --cflags --libs libzip"
     [fuzz_sniff]="pkg-config --cflags --libs libzip"
+    [fuzz_prompt]="pkg-config --cflags --libs json-c"
+    [fuzz_llm]="pkg-config --cflags --libs json-c"
 )
 # target name -> include directories (relative to the root) besides include/ and core/.
 declare -A incdirs=(
     [fuzz_jwt]="plugins/auth"
     [fuzz_keys]="plugins/auth"
-    [fuzz_multipart]="plugins/storage"
     [fuzz_sniff]="plugins/storage"
     [fuzz_offline]="plugins/tutoring"
+    [fuzz_prompt]="plugins/tutoring"
+    [fuzz_llm]="plugins/tutoring"
 )
-targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline)
+targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR

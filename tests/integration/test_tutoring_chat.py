@@ -10,6 +10,7 @@ import re
 import unittest
 
 import lxtest
+from lxstorage import multipart
 from lxtutor import tutor_server
 
 CHAT = "/api/v2/agent/chat"
@@ -321,22 +322,216 @@ class TutoringChat(lxtest.TestCase):
         st, _, out = s.request("POST", CHAT, uid="owner", body='{"query": "hi"}',
                                headers={"Content-Type": "text/plain"})
         self.assertEqual((st, json.loads(out)["code"]), (415, "UNSUPPORTED_MEDIA_TYPE"))
-        body = b'--xx\r\nContent-Disposition: form-data; name="query"\r\n\r\nhi\r\n--xx--\r\n'
-        st, _, out = s.request("POST", CHAT, uid="owner", body=body,
-                               headers={"Content-Type": "multipart/form-data; boundary=xx"})
-        j = json.loads(out)
-        self.assertEqual((st, j["code"]), (415, "UNSUPPORTED_MEDIA_TYPE"))
-        self.assertIn("JSON", j["error"])
         st, _, _ = s.request("POST", CHAT, uid=None, body={"query": "hi"})
         self.assertEqual(st, 401)
 
 
+class TutoringChatInput(lxtest.TestCase):
+    """The two request formats of a chat (plugins/tutoring/chat_input.c):
+    JSON and multipart/form-data, answered alike."""
+
+    s = None
+    doc_id = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = tutor_server(None, tutor_cfg={"provider": "offline", "target_grade": 5})
+        status, j = cls.s.upload("solar.txt", DOC.encode(), uid="former", name="Solar",
+                                 mime="text/plain")
+        if status != 200 or j.get("processing_status") != "processed":
+            cls.s.close()
+            raise AssertionError("upload failed: %s %s" % (status, j))
+        cls.doc_id = j["document_id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.s is not None:
+            cls.s.close()
+
+    def post_form(self, fields, uid="former"):
+        """POST the chat as a form of (name, filename, type, data) parts:
+        (status, parsed body)."""
+        body, ctype = multipart(fields)
+        return self.post_raw(body, ctype, uid=uid)
+
+    def post_raw(self, body, ctype, uid="former"):
+        st, _, out = self.s.request("POST", CHAT, uid=uid, body=body,
+                                    headers={"Content-Type": ctype})
+        return st, json.loads(out)
+
+    def assertError(self, got, status, code):
+        st, j = got
+        self.assertEqual((st, j.get("code")), (status, code), j)
+        self.assertIsInstance(j.get("error"), str)
+        self.assertTrue(j["error"])
+        return j["error"]
+
+    def test_form_with_document_answers_like_json(self):
+        q = "How long does light from the Sun take to reach the Earth?"
+        st, form = self.post_form([("query", None, None, q),
+                                   ("document_id", None, None, self.doc_id),
+                                   ("mode", None, None, "general_chat")])
+        self.assertEqual(st, 200, form)
+        st, js = self.s.json("POST", CHAT, uid="former",
+                             body={"query": q, "documentId": self.doc_id, "mode": "general_chat"})
+        self.assertEqual(st, 200, js)
+        for j in (form, js):
+            self.assertIn("From your document", j["response"])
+            self.assertIn(LIGHT, j["response"])
+            self.assertEqual(j["document_id"], self.doc_id)
+            self.assertRegex(j["thread_id"], THREAD_RE)
+            self.assertEqual([(t["type"], t["content"]) for t in j["conversation_history"]],
+                             [("human", q), ("ai", j["response"])])
+        self.assertEqual(form["response"], js["response"])
+        self.assertNotEqual(form["thread_id"], js["thread_id"])
+
+        # The form continues its thread, which keeps its document.
+        st, j2 = self.post_form([("query", None, None, "Why is Mars called the Red Planet?"),
+                                 ("thread_id", None, None, form["thread_id"])])
+        self.assertEqual(st, 200, j2)
+        self.assertEqual((j2["thread_id"], j2["document_id"]), (form["thread_id"], self.doc_id))
+        self.assertIn(MARS, j2["response"])
+        self.assertEqual(len(j2["conversation_history"]), 4)
+
+    def test_form_document_of_another_user_is_not_found(self):
+        got = self.post_form([("query", None, None, "Which planet is the hottest?"),
+                              ("document_id", None, None, self.doc_id)], uid="stranger")
+        self.assertError(got, 404, "NOT_FOUND")
+
+    def test_transcript_is_the_query_when_there_is_none(self):
+        said = "Why is Mars called the Red Planet?"
+        st, j = self.post_form([("transcript", None, None, said),
+                                ("stt_processing_mode", None, None, "direct_send"),
+                                ("query", None, None, "  "),
+                                ("document_id", None, None, self.doc_id)])
+        self.assertEqual(st, 200, j)
+        self.assertIn(MARS, j["response"])
+        self.assertEqual(j["conversation_history"][0], {"type": "human", "content": said})
+        # The same in JSON, where document_id is accepted too.
+        st, j = self.s.json("POST", CHAT, uid="former",
+                            body={"transcript": said, "document_id": self.doc_id})
+        self.assertEqual(st, 200, j)
+        self.assertIn(MARS, j["response"])
+        self.assertEqual(j["document_id"], self.doc_id)
+        self.assertEqual(j["conversation_history"][0]["content"], said)
+
+    def test_audio_alone_is_refused_and_text_wins_over_audio(self):
+        audio = ("audio_file", "note.webm", "audio/webm", b"\x1aE\xdf\xa3" + bytes(range(256)))
+        msg = self.assertError(self.post_form([audio,
+                                               ("stt_processing_mode", None, None, "review")]),
+                               422, "AUDIO_NOT_SUPPORTED")
+        self.assertIn("text", msg)
+        st, j = self.post_form([audio, ("query", None, None, "Which planet is the largest?"),
+                                ("document_id", None, None, self.doc_id)])
+        self.assertEqual(st, 200, j)
+        self.assertIn("Jupiter is the largest planet", j["response"])
+        # An empty file input (what a browser sends with no file) is no audio.
+        self.assertError(self.post_form([("audio_file", "", "application/octet-stream", b"")]),
+                         400, "QUERY_REQUIRED")
+
+    def test_malformed_forms(self):
+        good, ctype = multipart([("query", None, None, "hello")])
+        boundary = ctype.split("boundary=", 1)[1]
+        # No closing delimiter.
+        msg = self.assertError(self.post_raw(good[:-len(boundary) - 6], ctype), 400,
+                               "INVALID_FORM")
+        self.assertIn("closing boundary", msg)
+        # A part without a name.
+        bad = good.replace(b'form-data; name="query"', b"form-data")
+        msg = self.assertError(self.post_raw(bad, ctype), 400, "INVALID_FORM")
+        self.assertIn("no name", msg)
+        # No boundary in the Content-Type; a boundary the body does not use.
+        self.assertError(self.post_raw(good, "multipart/form-data"), 400, "INVALID_FORM")
+        self.assertError(self.post_raw(good, "multipart/form-data; boundary=other"), 400,
+                         "INVALID_FORM")
+        self.assertError(self.post_raw(b"", ctype), 400, "INVALID_FORM")
+        # The same body with its boundary is fine (the test's form is well made).
+        st, j = self.post_raw(good, ctype)
+        self.assertEqual(st, 200, j)
+
+    def test_form_fields_must_be_utf8_text(self):
+        for name, data in (("query", b"caf\xe9?"), ("query", b"hi\x00there"),
+                           ("document_id", b"\xff\xfe"), ("thread_id", b"\xc0\xaf"),
+                           ("transcript", b"\xed\xa0\x80")):
+            fields = [("query", None, None, "What is the Sun?")]
+            fields = [f for f in fields if f[0] != name] + [(name, None, None, data)]
+            msg = self.assertError(self.post_form(fields), 400, "INVALID_REQUEST")
+            self.assertIn(name, msg)
+        # Real UTF-8 goes through.
+        st, j = self.post_form([("query", None, None, "Qu'est-ce que le Soleil ? \u2600\ufe0f")])
+        self.assertEqual(st, 200, j)
+        self.assertEqual(j["conversation_history"][0]["content"],
+                         "Qu'est-ce que le Soleil ? \u2600\ufe0f")
+
+    def test_json_fields_must_be_strings(self):
+        for body, field in (({"query": "hi", "documentId": 5}, "documentId"),
+                            ({"query": "hi", "document_id": 5}, "document_id"),
+                            ({"query": "hi", "mode": 1}, "mode"),
+                            ({"query": "hi", "thread_id": ["t"]}, "thread_id"),
+                            ({"transcript": 3.5}, "transcript"),
+                            ({"query": True}, "query"),
+                            ({"query": "a\u0000b"}, "query")):
+            st, e = self.s.json("POST", CHAT, uid="former", body=body)
+            self.assertEqual((st, e["code"]), (400, "INVALID_REQUEST"), (body, e))
+            self.assertIn(field, e["error"])
+        # null is absent.
+        st, j = self.s.json("POST", CHAT, uid="former",
+                            body={"query": "Why is Mars called the Red Planet?",
+                                  "documentId": None, "document_id": self.doc_id,
+                                  "thread_id": None, "mode": None})
+        self.assertEqual(st, 200, j)
+        self.assertEqual(j["document_id"], self.doc_id)
+        self.assertIn(MARS, j["response"])
+        # Anything after the object is not JSON.
+        st, e = self.post_raw(b'{"query": "hi"} {}', "application/json")
+        self.assertEqual((st, e["code"]), (400, "INVALID_JSON"), e)
+        st, j = self.post_raw(b'{"query": "hi"}\r\n ', "Application/JSON ; charset=utf-8")
+        self.assertEqual(st, 200, j)
+
+    def test_other_content_types_and_form_limits(self):
+        for ctype in ("text/plain", "multipart/mixed; boundary=xx",
+                      "application/x-www-form-urlencoded", "application/jsonx"):
+            self.assertError(self.post_raw(b'{"query": "hi"}', ctype), 415,
+                             "UNSUPPORTED_MEDIA_TYPE")
+        st, _, out = self.s.request("POST", CHAT, uid="former", body=b'{"query": "hi"}')
+        self.assertEqual((st, json.loads(out)["code"]), (415, "UNSUPPORTED_MEDIA_TYPE"))
+        self.assertError(self.post_form([("mode", None, None, "general_chat")]), 400,
+                         "QUERY_REQUIRED")
+        self.assertError(self.post_form([("query", None, None, "x" * 4001)]), 400,
+                         "QUERY_TOO_LONG")
+        st, _, _ = self.s.request("POST", CHAT, uid=None,
+                                  body=multipart([("query", None, None, "hi")])[0])
+        self.assertEqual(st, 401)
+
+
 class TutoringConfig(lxtest.TestCase):
-    def test_other_provider_refuses_to_start(self):
+    def test_gemini_without_a_key_refuses_to_start(self):
         with self.assertRaises(lxtest.StartError) as cm:
             tutor_server(self, tutor_cfg={"provider": "gemini"})
-        self.assertIn("provider gemini is not available in this build; use offline",
+        self.assertIn("provider gemini needs gemini.api_key (GOOGLE_API_KEY)", str(cm.exception))
+
+    def test_unknown_provider_refuses_to_start(self):
+        with self.assertRaises(lxtest.StartError) as cm:
+            tutor_server(self, tutor_cfg={"provider": "claude"})
+        self.assertIn("provider must be auto, offline, gemini or openai (got 'claude')",
                       str(cm.exception))
+
+    def test_bad_base_url_and_attempts_refuse_to_start(self):
+        with self.assertRaises(lxtest.StartError) as cm:
+            tutor_server(self, tutor_cfg={"provider": "openai",
+                                          "openai": {"base_url": "ftp://x", "model": "m"}})
+        self.assertIn("openai.base_url must be an http:// or https:// URL", str(cm.exception))
+        with self.assertRaises(lxtest.StartError) as cm:
+            tutor_server(self, tutor_cfg={"max_attempts": 0})
+        self.assertIn("max_attempts must be from 1 to 10", str(cm.exception))
+        with self.assertRaises(lxtest.StartError) as cm:
+            tutor_server(self, tutor_cfg={"openai": {"api_key": "k", "colour": "red"}})
+        self.assertIn("colour", str(cm.exception))
+
+    def test_auto_without_keys_is_offline(self):
+        srv = tutor_server(self, tutor_cfg={"provider": "auto",
+                                            "openai": {"api_key": "", "model": "m"}})
+        self.assertIn("provider offline (no model)", srv.srv.output())
 
     def test_target_grade_out_of_range_refuses_to_start(self):
         with self.assertRaises(lxtest.StartError) as cm:

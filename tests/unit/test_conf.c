@@ -292,7 +292,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_int_equal(conf->routes[11].max_body, 25 * 1024 * 1024);
     assert_string_equal(conf->routes[20].handler, "storage.admin_feedback");
     assert_string_equal(conf->routes[21].pattern, "/api/v2/agent/chat");
-    assert_int_equal(conf->routes[21].timeout_ms, 120000);
+    assert_int_equal(conf->routes[21].timeout_ms, 130000);
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 

@@ -1,7 +1,8 @@
 /*
- * The storage plugin's pure parsers: multipart/form-data
- * (plugins/storage/multipart.c), file type sniffing, UTF-8 checks and safe
- * file names (sniff.c), text normalisation and passages (text.c).
+ * The storage plugin's pure parsers: multipart/form-data (the SDK's
+ * sdk/multipart.c, <lexiaid/multipart.h>), file type sniffing, UTF-8
+ * checks and safe file names (sniff.c), text normalisation and passages
+ * (text.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,18 +16,18 @@
 
 #include <zip.h>
 
+#include <lexiaid/multipart.h>
 #include <lexiaid/plugin.h>
 
-#include "multipart.h"
 #include "sniff.h"
 #include "text.h"
 
 /* ---------------------------------------------------------------- helpers */
 
-static int parse(const char *body, size_t len, const char *boundary, storage_mp *mp, char *err,
+static int parse(const char *body, size_t len, const char *boundary, lx_mp *mp, char *err,
                  size_t errlen)
 {
-    int rc = storage_mp_parse(body, len, boundary, mp, err, errlen);
+    int rc = lx_mp_parse(body, len, boundary, mp, err, errlen);
 
     if (rc != LX_OK) {
         assert_null(mp->parts);
@@ -39,7 +40,7 @@ static int parse(const char *body, size_t len, const char *boundary, storage_mp 
 static const char *refused(const char *body, size_t len, const char *boundary)
 {
     static char err[256];
-    storage_mp mp;
+    lx_mp mp;
 
     err[0] = '\0';
     assert_int_equal(parse(body, len, boundary, &mp, err, sizeof(err)), LX_EINVAL);
@@ -47,7 +48,7 @@ static const char *refused(const char *body, size_t len, const char *boundary)
     return err;
 }
 
-static void assert_part_data(const storage_mp_part *p, const char *body, size_t body_len,
+static void assert_part_data(const lx_mp_part *p, const char *body, size_t body_len,
                              const void *want, size_t want_len)
 {
     assert_non_null(p);
@@ -99,12 +100,12 @@ static void test_mp_browser_upload_with_metadata_and_file(void **state)
     static const char ct[] = "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW";
     static const char file_data[] = "line one\r\nline two\n\0binary\r--not a boundary\r\n";
     const size_t file_len = sizeof(file_data) - 1;
-    storage_mp mp;
+    lx_mp mp;
     char *boundary = NULL, err[256] = "";
     buf b = {0};
-    const storage_mp_part *meta, *file;
+    const lx_mp_part *meta, *file;
 
-    assert_int_equal(storage_mp_boundary(ct, &boundary, err, sizeof(err)), LX_OK);
+    assert_int_equal(lx_mp_boundary(ct, &boundary, err, sizeof(err)), LX_OK);
     assert_string_equal(boundary, "----WebKitFormBoundary7MA4YWxkTrZu0gW");
 
     buf_str(&b, "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
@@ -121,20 +122,20 @@ static void test_mp_browser_upload_with_metadata_and_file(void **state)
     assert_int_equal(parse(b.p, b.len, boundary, &mp, err, sizeof(err)), LX_OK);
     assert_int_equal(mp.n_parts, 2);
 
-    meta = storage_mp_get(&mp, "metadata");
+    meta = lx_mp_get(&mp, "metadata");
     assert_non_null(meta);
     assert_null(meta->filename);
     assert_null(meta->content_type);
     assert_part_data(meta, b.p, b.len, "{\"name\": \"My notes\"}", 20);
 
-    file = storage_mp_get(&mp, "file");
+    file = lx_mp_get(&mp, "file");
     assert_ptr_equal(file, &mp.parts[1]);
     assert_string_equal(file->filename, "notes.txt");
     assert_string_equal(file->content_type, "text/plain");
     assert_part_data(file, b.p, b.len, file_data, file_len);
 
-    assert_null(storage_mp_get(&mp, "nothing"));
-    storage_mp_free(&mp);
+    assert_null(lx_mp_get(&mp, "nothing"));
+    lx_mp_free(&mp);
     assert_null(mp.parts);
     assert_int_equal(mp.n_parts, 0);
     free(boundary);
@@ -145,25 +146,25 @@ static void test_mp_boundary_quoted_or_token(void **state)
 {
     char *bd = NULL, err[256];
 
-    assert_int_equal(
-        storage_mp_boundary("multipart/form-data; boundary=abc123", &bd, err, sizeof(err)), LX_OK);
+    assert_int_equal(lx_mp_boundary("multipart/form-data; boundary=abc123", &bd, err, sizeof(err)),
+                     LX_OK);
     assert_string_equal(bd, "abc123");
     free(bd);
 
     /* Any case, other parameters, white space, a quoted boundary with
      * characters only a quoted string can carry. */
-    assert_int_equal(storage_mp_boundary("Multipart/Form-Data ; charset=utf-8 ;\tBOUNDARY = "
-                                         "\"a b:c?(d)=e,f/g\"",
-                                         &bd, err, sizeof(err)),
+    assert_int_equal(lx_mp_boundary("Multipart/Form-Data ; charset=utf-8 ;\tBOUNDARY = "
+                                    "\"a b:c?(d)=e,f/g\"",
+                                    &bd, err, sizeof(err)),
                      LX_OK);
     assert_string_equal(bd, "a b:c?(d)=e,f/g");
     free(bd);
 
     /* 70 characters is the most. */
-    assert_int_equal(storage_mp_boundary("multipart/form-data; boundary="
-                                         "1234567890123456789012345678901234567890"
-                                         "123456789012345678901234567890",
-                                         &bd, err, sizeof(err)),
+    assert_int_equal(lx_mp_boundary("multipart/form-data; boundary="
+                                    "1234567890123456789012345678901234567890"
+                                    "123456789012345678901234567890",
+                                    &bd, err, sizeof(err)),
                      LX_OK);
     assert_int_equal(strlen(bd), 70);
     free(bd);
@@ -192,12 +193,12 @@ static void test_mp_boundary_refusals(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bd = (char *)"untouched";
         err[0] = '\0';
-        assert_int_equal(storage_mp_boundary(bad[i], &bd, err, sizeof(err)), LX_EINVAL);
+        assert_int_equal(lx_mp_boundary(bad[i], &bd, err, sizeof(err)), LX_EINVAL);
         assert_null(bd);
         assert_true(err[0] != '\0');
     }
-    assert_int_equal(storage_mp_boundary(NULL, &bd, err, sizeof(err)), LX_EINVAL);
-    assert_int_equal(storage_mp_boundary("text/html", &bd, err, sizeof(err)), LX_EINVAL);
+    assert_int_equal(lx_mp_boundary(NULL, &bd, err, sizeof(err)), LX_EINVAL);
+    assert_int_equal(lx_mp_boundary("text/html", &bd, err, sizeof(err)), LX_EINVAL);
     assert_string_equal(err, "the Content-Type is not multipart/form-data");
 }
 
@@ -208,13 +209,13 @@ static void test_mp_quoted_boundary_parses(void **state)
                                "\r\n"
                                "value\r\n"
                                "--a b:c?--";
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
 
     assert_int_equal(parse(body, sizeof(body) - 1, "a b:c?", &mp, err, sizeof(err)), LX_OK);
     assert_int_equal(mp.n_parts, 1);
     assert_part_data(&mp.parts[0], body, sizeof(body) - 1, "value", 5);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
 }
 
 static void test_mp_boundary_lookalikes_in_data_are_data(void **state)
@@ -222,7 +223,7 @@ static void test_mp_boundary_lookalikes_in_data_are_data(void **state)
     /* "--XyZ" not at a line start, "\r\n--XyZ" followed by more boundary
      * characters, and "\r\n--XyZ-" (one dash) are all data. */
     static const char data[] = "a--XyZ\r\nb\r\n--XyZabc\r\n--XyZ-x\r\n-XyZ\r\n--XyZ\tq\r\nend";
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
     buf b = {0};
 
@@ -232,7 +233,7 @@ static void test_mp_boundary_lookalikes_in_data_are_data(void **state)
     assert_int_equal(parse(b.p, b.len, "XyZ", &mp, err, sizeof(err)), LX_OK);
     assert_int_equal(mp.n_parts, 1);
     assert_part_data(&mp.parts[0], b.p, b.len, data, strlen(data));
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
     free(b.p);
 }
 
@@ -247,7 +248,7 @@ static void test_mp_preamble_padding_and_epilogue(void **state)
                                "\r\n"
                                "\r\n"
                                "--b1--\r\nThis is the epilogue, ignored.\r\n--b1\r\n";
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
 
     assert_int_equal(parse(body, sizeof(body) - 1, "b1", &mp, err, sizeof(err)), LX_OK);
@@ -256,7 +257,7 @@ static void test_mp_preamble_padding_and_epilogue(void **state)
     assert_part_data(&mp.parts[0], body, sizeof(body) - 1, "1", 1);
     assert_string_equal(mp.parts[1].name, "two");
     assert_int_equal(mp.parts[1].len, 0);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
 }
 
 static void test_mp_missing_or_crlfless_close_refused(void **state)
@@ -304,7 +305,7 @@ static void add_part(buf *b, const char *boundary, const char *name)
 
 static void test_mp_at_most_64_parts(void **state)
 {
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
     buf b = {0};
 
@@ -313,8 +314,8 @@ static void test_mp_at_most_64_parts(void **state)
     buf_str(&b, "--B--\r\n");
     assert_int_equal(parse(b.p, b.len, "B", &mp, err, sizeof(err)), LX_OK);
     assert_int_equal(mp.n_parts, 64);
-    assert_ptr_equal(storage_mp_get(&mp, "f"), &mp.parts[0]);
-    storage_mp_free(&mp);
+    assert_ptr_equal(lx_mp_get(&mp, "f"), &mp.parts[0]);
+    lx_mp_free(&mp);
 
     b.len -= strlen("--B--\r\n");
     add_part(&b, "B", "f");
@@ -385,18 +386,18 @@ static void test_mp_filename_star_utf8_wins(void **state)
         "--b\r\nContent-Disposition: form-data; name=f; filename*=a.pdf\r\n\r\nx\r\n"
         "--b--\r\n",
     };
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
 
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(parse(bodies[i], strlen(bodies[i]), "b", &mp, err, sizeof(err)), LX_OK);
         assert_string_equal(mp.parts[0].filename, "Résumé – 日本.pdf");
-        storage_mp_free(&mp);
+        lx_mp_free(&mp);
     }
     /* Another charset is not ours to decode: filename= stands. */
     assert_int_equal(parse(latin1, sizeof(latin1) - 1, "b", &mp, err, sizeof(err)), LX_OK);
     assert_string_equal(mp.parts[0].filename, "fallback.pdf");
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_string_equal(refused(bad[i], strlen(bad[i]), "b"),
@@ -419,18 +420,18 @@ static void test_mp_params_quoted_escapes_and_any_case(void **state)
     static const char bad_utf8[] =
         "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\xff.txt\"\r\n\r\n"
         "x\r\n--b--\r\n";
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
 
     assert_int_equal(parse(body, sizeof(body) - 1, "b", &mp, err, sizeof(err)), LX_OK);
     assert_string_equal(mp.parts[0].name, "a \"q\" b");
     assert_string_equal(mp.parts[0].filename, "C:\\dir\\x.txt");
     assert_string_equal(mp.parts[0].content_type, "application/octet-stream");
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
 
     assert_int_equal(parse(raw_utf8, sizeof(raw_utf8) - 1, "b", &mp, err, sizeof(err)), LX_OK);
     assert_string_equal(mp.parts[0].filename, "日本.txt");
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
     assert_string_equal(refused(bad_utf8, sizeof(bad_utf8) - 1, "b"),
                         "part 1: the file name is not valid UTF-8");
 }
@@ -466,7 +467,7 @@ static void test_mp_malformed_headers_refused(void **state)
 
 static void test_mp_header_limits(void **state)
 {
-    storage_mp mp;
+    lx_mp mp;
     char err[256], line[8300];
     buf b = {0};
 
@@ -476,7 +477,7 @@ static void test_mp_header_limits(void **state)
         buf_str(&b, "X-Pad: 1\r\n");
     buf_str(&b, "\r\nx\r\n--b--");
     assert_int_equal(parse(b.p, b.len, "b", &mp, err, sizeof(err)), LX_OK);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
     b.len = 0;
     buf_str(&b, "--b\r\nContent-Disposition: form-data; name=a\r\n");
     for (int i = 0; i < 16; i++)
@@ -492,7 +493,7 @@ static void test_mp_header_limits(void **state)
     buf_add(&b, line, 8192);
     buf_str(&b, "\r\n\r\nx\r\n--b--");
     assert_int_equal(parse(b.p, b.len, "b", &mp, err, sizeof(err)), LX_OK);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
     b.len = 0;
     buf_str(&b, "--b\r\nContent-Disposition: form-data; name=a\r\n");
     buf_add(&b, line, 8193);
@@ -506,7 +507,7 @@ static void test_mp_adversarial_lookalikes_parse(void **state)
     /* A megabyte of near-delimiters: each "\r\n--" followed by almost the
      * boundary. The result must be the one part holding all of it. */
     static const char boundary[] = "0123456789abcdefghij0123456789abcdefghij";
-    storage_mp mp;
+    lx_mp mp;
     char err[256];
     buf b = {0}, d = {0};
 
@@ -524,7 +525,7 @@ static void test_mp_adversarial_lookalikes_parse(void **state)
     assert_int_equal(parse(b.p, b.len, boundary, &mp, err, sizeof(err)), LX_OK);
     assert_int_equal(mp.n_parts, 1);
     assert_part_data(&mp.parts[0], b.p, b.len, d.p, d.len);
-    storage_mp_free(&mp);
+    lx_mp_free(&mp);
     /* Without the closing delimiter: refused, not a part cut short. */
     assert_string_equal(refused(b.p, b.len - strlen(boundary) - 6, boundary),
                         "part 1: the body ends without the closing boundary");
