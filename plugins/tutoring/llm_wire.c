@@ -18,6 +18,7 @@
 
 #include <lexiaid/plugin.h>
 
+#include "buf.h"
 #include "llm.h"
 
 /* The longest SSE line, and the most data one event may gather. */
@@ -39,42 +40,6 @@ static void wire_errf(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* A growing byte string; oom set once an allocation failed. */
-typedef struct wire_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} wire_buf;
-
-static void wire_buf_add(wire_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void wire_buf_str(wire_buf *b, const char *s)
-{
-    wire_buf_add(b, s, strlen(s));
 }
 
 /* Copies at most TUTOR_LLM_QUOTE bytes of s into a malloc'd string, cut at
@@ -396,7 +361,7 @@ fail:
 }
 
 /* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void wire_buf_pct(wire_buf *b, const char *s)
+static void wire_buf_pct(tutor_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -404,21 +369,21 @@ static void wire_buf_pct(wire_buf *b, const char *s)
         unsigned char c = (unsigned char)*s;
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
-            wire_buf_add(b, s, 1);
+            tutor_buf_add(b, s, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            wire_buf_add(b, e, 3);
+            tutor_buf_add(b, e, 3);
         }
     }
 }
 
 static char *wire_header(const char *name, const char *value)
 {
-    wire_buf b = {0};
+    tutor_buf b = {0};
 
-    wire_buf_str(&b, name);
-    wire_buf_str(&b, ": ");
-    wire_buf_str(&b, value);
+    tutor_buf_str(&b, name);
+    tutor_buf_str(&b, ": ");
+    tutor_buf_str(&b, value);
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -446,7 +411,7 @@ int tutor_llm_build(const tutor_llm_cfg *cfg, const tutor_llm_prompt *p, int str
                     char ***headers, char **body, char *err, size_t errlen)
 {
     json_object *schema = NULL, *root = NULL;
-    wire_buf u = {0};
+    tutor_buf u = {0};
     char **hdrs = NULL;
     char *b = NULL;
     const char *model, *s;
@@ -505,16 +470,16 @@ int tutor_llm_build(const tutor_llm_cfg *cfg, const tutor_llm_prompt *p, int str
     max_tokens = p->max_tokens > 0 ? p->max_tokens : cfg->max_tokens;
 
     /* URL */
-    wire_buf_str(&u, cfg->base_url);
+    tutor_buf_str(&u, cfg->base_url);
     if (cfg->kind == TUTOR_LLM_GEMINI) {
         model = cfg->model;
         if (strncmp(model, "models/", 7) == 0 && model[7] != '\0')
             model += 7; /* the API's own resource name form */
-        wire_buf_str(&u, "/models/");
+        tutor_buf_str(&u, "/models/");
         wire_buf_pct(&u, model);
-        wire_buf_str(&u, stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+        tutor_buf_str(&u, stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
     } else {
-        wire_buf_str(&u, "/chat/completions");
+        tutor_buf_str(&u, "/chat/completions");
     }
     if (u.oom)
         goto fail;
@@ -532,9 +497,9 @@ int tutor_llm_build(const tutor_llm_cfg *cfg, const tutor_llm_prompt *p, int str
         if (cfg->kind == TUTOR_LLM_GEMINI) {
             hdrs[n_hdrs] = wire_header("x-goog-api-key", cfg->api_key);
         } else {
-            wire_buf a = {0};
-            wire_buf_str(&a, "Authorization: Bearer ");
-            wire_buf_str(&a, cfg->api_key);
+            tutor_buf a = {0};
+            tutor_buf_str(&a, "Authorization: Bearer ");
+            tutor_buf_str(&a, cfg->api_key);
             if (a.oom)
                 free(a.p);
             hdrs[n_hdrs] = a.oom ? NULL : a.p;
@@ -577,7 +542,7 @@ fail:
 
 /* Appends the text parts of a Gemini candidate's content to t (thoughts
  * left out). */
-static void wire_gemini_text(json_object *cand, wire_buf *t)
+static void wire_gemini_text(json_object *cand, tutor_buf *t)
 {
     json_object *parts = wire_get(wire_get(cand, "content"), "parts");
     size_t n;
@@ -595,14 +560,14 @@ static void wire_gemini_text(json_object *cand, wire_buf *t)
             continue;
         s = wire_get_str(part, "text", &len);
         if (s != NULL)
-            wire_buf_add(t, s, len);
+            tutor_buf_add(t, s, len);
     }
 }
 
 /* One Gemini answer object (whole, or one streamed event): its text is
  * appended to t; *finished set when the candidate has a finishReason.
  * LX_OK or LX_EINVAL with a message. */
-static int wire_gemini_object(json_object *obj, wire_buf *t, int *finished, int need_candidate,
+static int wire_gemini_object(json_object *obj, tutor_buf *t, int *finished, int need_candidate,
                               char *err, size_t errlen)
 {
     json_object *cands, *cand;
@@ -650,7 +615,7 @@ static int wire_gemini_object(json_object *obj, wire_buf *t, int *finished, int 
     return LX_OK;
 }
 
-static int wire_parse_gemini(json_object *root, wire_buf *t, char *err, size_t errlen)
+static int wire_parse_gemini(json_object *root, tutor_buf *t, char *err, size_t errlen)
 {
     /* streamGenerateContent without alt=sse answers with an array of the
      * same objects: accepted too. */
@@ -673,12 +638,12 @@ static int wire_parse_gemini(json_object *root, wire_buf *t, char *err, size_t e
 
 /* Appends an OpenAI content value (a string, or an array of text parts as
  * some servers send) to t; LX_EINVAL when it is neither. */
-static int wire_openai_content(json_object *content, wire_buf *t)
+static int wire_openai_content(json_object *content, tutor_buf *t)
 {
     if (content == NULL)
         return LX_EINVAL;
     if (json_object_is_type(content, json_type_string)) {
-        wire_buf_add(t, json_object_get_string(content),
+        tutor_buf_add(t, json_object_get_string(content),
                      (size_t)json_object_get_string_len(content));
         return LX_OK;
     }
@@ -688,14 +653,14 @@ static int wire_openai_content(json_object *content, wire_buf *t)
             size_t len = 0;
             const char *s = wire_get_str(json_object_array_get_idx(content, i), "text", &len);
             if (s != NULL)
-                wire_buf_add(t, s, len);
+                tutor_buf_add(t, s, len);
         }
         return LX_OK;
     }
     return LX_EINVAL;
 }
 
-static int wire_parse_openai(json_object *root, wire_buf *t, char *err, size_t errlen)
+static int wire_parse_openai(json_object *root, tutor_buf *t, char *err, size_t errlen)
 {
     json_object *choices, *choice, *message;
     const char *msg;
@@ -742,7 +707,7 @@ int tutor_llm_parse(tutor_llm_kind kind, const char *body, size_t len, char **te
                     size_t errlen)
 {
     json_object *root;
-    wire_buf t = {0};
+    tutor_buf t = {0};
     int rc;
 
     *text = NULL;
@@ -815,8 +780,8 @@ char *tutor_llm_error_reason(int status, const char *body, size_t len)
 
 struct tutor_sse {
     tutor_llm_kind kind;
-    wire_buf line;    /* the line being read */
-    wire_buf data;    /* the event's data fields, each followed by "\n" */
+    tutor_buf line;    /* the line being read */
+    tutor_buf data;    /* the event's data fields, each followed by "\n" */
     int has_data;     /* a data field was seen in this event */
     int after_cr;     /* the last byte was CR: a following LF ends nothing */
     int is_first;     /* no line ended yet (a BOM may open the stream) */
@@ -868,7 +833,7 @@ static void sse_deliver(tutor_sse *s, const char *text, size_t len, tutor_llm_de
 }
 
 /* One OpenAI chunk: {choices: [{delta: {content}, finish_reason}]}. */
-static int sse_openai_event(tutor_sse *s, json_object *obj, wire_buf *t)
+static int sse_openai_event(tutor_sse *s, json_object *obj, tutor_buf *t)
 {
     json_object *choices, *choice, *fr;
     const char *msg;
@@ -911,7 +876,7 @@ static int sse_openai_event(tutor_sse *s, json_object *obj, wire_buf *t)
 static int sse_dispatch(tutor_sse *s, tutor_llm_delta_fn on_delta, void *arg)
 {
     json_object *obj;
-    wire_buf t = {0};
+    tutor_buf t = {0};
     const char *d;
     size_t n;
     int rc;
@@ -986,8 +951,8 @@ static int sse_line(tutor_sse *s, tutor_llm_delta_fn on_delta, void *arg)
                      TUTOR_SSE_MAX_EVENT);
             return LX_ETOOBIG;
         }
-        wire_buf_add(&s->data, v, vlen);
-        wire_buf_add(&s->data, "\n", 1);
+        tutor_buf_add(&s->data, v, vlen);
+        tutor_buf_add(&s->data, "\n", 1);
         if (s->data.oom)
             return LX_ENOMEM;
         s->has_data = 1;
@@ -1016,7 +981,7 @@ int tutor_sse_feed(tutor_sse *s, const char *data, size_t len, tutor_llm_delta_f
                          TUTOR_SSE_MAX_LINE);
                 return sse_fail(s, LX_ETOOBIG, err, errlen);
             }
-            wire_buf_add(&s->line, data + i, j - i);
+            tutor_buf_add(&s->line, data + i, j - i);
             if (s->line.oom)
                 return sse_fail(s, LX_ENOMEM, err, errlen);
             s->after_cr = 0;

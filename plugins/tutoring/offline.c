@@ -18,51 +18,6 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Appends s[0, n) to b; sets b->oom on ENOMEM (offline_int.h). */
-void tutor_buf_add(tutor_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* Appends the string s to b (offline_int.h). */
-void tutor_buf_str(tutor_buf *b, const char *s)
-{
-    tutor_buf_add(b, s, strlen(s));
-}
-
-/* The finished string, caller-owned (never NULL unless out of memory, when
- * the buffer is freed) (offline_int.h). */
-char *tutor_buf_take(tutor_buf *b)
-{
-    if (!b->oom && b->p == NULL)
-        tutor_buf_add(b, "", 0);
-    if (b->oom) {
-        free(b->p);
-        b->p = NULL;
-        return NULL;
-    }
-    return b->p;
-}
-
 /* Whether a and b are equal, ASCII case-insensitively (offline_int.h). */
 int tutor_ieq(const char *a, size_t alen, const char *b, size_t blen)
 {

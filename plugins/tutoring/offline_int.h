@@ -22,25 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "offline.h"
-
-/* ---- a growing string ---------------------------------------------------- */
-
-/* Start it as {0}. After an allocation failure `oom` is set and every
- * further add is ignored; the caller sees it at tutor_buf_take. */
-typedef struct tutor_buf {
-    char *p; /* NUL-terminated once anything was added (owned) */
-    size_t len, cap;
-    int oom;
-} tutor_buf;
-
-/* Appends s[0, n) (s is not read when n is 0). */
-void tutor_buf_add(tutor_buf *b, const char *s, size_t n);
-/* Appends the NUL-terminated s. */
-void tutor_buf_str(tutor_buf *b, const char *s);
-/* The finished string, which the caller now owns (free()): "" when nothing
- * was added; NULL when out of memory (the buffer is then freed). */
-char *tutor_buf_take(tutor_buf *b);
 
 /* ---- ASCII character classes (bytes >= 0x80 are none of them) ------------- */
 
