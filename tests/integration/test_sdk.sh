@@ -51,7 +51,8 @@ root="$dest$prefix"
 echo "prefix: $prefix (installed under $root)"
 
 for f in bin/lexiaid lib/lexiaid/plugins/health.so etc/lexiaid/lexiaid.conf \
-         include/lexiaid/plugin.h lib/pkgconfig/lexiaid-plugin.pc; do
+         include/lexiaid/plugin.h include/lexiaid/multipart.h lib/liblexiaid_sdk.a \
+         lib/pkgconfig/lexiaid-plugin.pc; do
     if [ -f "$root/$f" ]; then ok "installed $f"; else fail "not installed: $f"; fi
 done
 [ -x "$root/bin/lexiaid" ] || fail "bin/lexiaid is not executable"
@@ -107,6 +108,7 @@ plugins = (
 );
 routes = (
   { method = "GET"; path = "/hello"; handler = "hello.greet"; },
+  { method = "POST"; path = "/hello/form"; handler = "hello.form"; },
   { method = "GET"; path = "/health"; handler = "health.live"; }
 );
 EOC
@@ -141,6 +143,28 @@ if [ "$body" = '{"hello": "world"}' ]; then
 else
     fail "GET /hello returned [$body], want {\"hello\": \"world\"}"
 fi
+
+# The SDK's helper library, linked through the pkg-config flags: a
+# multipart form parsed by <lexiaid/multipart.h> inside the plugin, and a
+# malformed one refused with the parser's message.
+form=$(python3 -c '
+import json, sys, urllib.error, urllib.request
+def post(body):
+    rq = urllib.request.Request("http://127.0.0.1:%s/hello/form" % sys.argv[1], data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"}, method="POST")
+    try:
+        with urllib.request.urlopen(rq, timeout=5) as r:
+            return r.status, json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+good = (b"--XyZ\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nhi\r\n"
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nquiz\r\n--XyZ--\r\n")
+print(post(good), post(b"--XyZ\r\nno headers--XyZ--\r\n")[0])
+' "$port") || fail "POST /hello/form failed"
+case "$form" in
+    "(200, {'fields': 2, 'first': 'query'}) 400") ok "POST /hello/form -> $form (liblexiaid_sdk)" ;;
+    *) fail "POST /hello/form returned [$form], want 2 fields then a 400" ;;
+esac
 
 kill -TERM "$pid"
 i=0
