@@ -66,8 +66,8 @@ typedef struct answer_job {
     char *session_id; /* the session's key; NULL for a new session until stored */
     char *refined;    /* the text the reply carries */
     int64_t iteration_count;
-    json_object *prev;    /* the session's value while a model call runs, or NULL */
-    tutor_llm_call *llm;  /* the model call in flight, or NULL */
+    json_object *prev;   /* the session's value while a model call runs, or NULL */
+    tutor_llm_call *llm; /* the model call in flight, or NULL */
 } answer_job;
 
 static void answer_job_free(void *arg)
@@ -460,7 +460,10 @@ static int answer_llm(answer_job *j, const char *system, const char *user, doubl
                       tutor_llm_done_fn done)
 {
     tutor_llm_msg msg = {.is_model = 0, .text = user};
-    tutor_llm_prompt p = {.system = system, .msgs = &msg, .n_msgs = 1, .temperature = temperature,
+    tutor_llm_prompt p = {.system = system,
+                          .msgs = &msg,
+                          .n_msgs = 1,
+                          .temperature = temperature,
                           .max_tokens = 4096};
     int rc;
 

@@ -41,13 +41,13 @@
 #define CHAT_SEARCH_PASSAGES 5
 #define CHAT_ANSWER_SENTENCES 3
 
-#define CHAT_MSG_NO_DOC                                                                          \
-    "I am the offline tutor. I answer questions about a document you choose.\n\n"              \
-    "Open one of your documents and ask me about it. I will show you what the text says.\n\n" \
+#define CHAT_MSG_NO_DOC                                                                            \
+    "I am the offline tutor. I answer questions about a document you choose.\n\n"                  \
+    "Open one of your documents and ask me about it. I will show you what the text says.\n\n"      \
     "I do not make up answers from outside knowledge."
-#define CHAT_MSG_NOT_FOUND                                                                       \
-    "I could not find that in this document.\n\n"                                              \
-    "Try asking with words that appear in the text. You can also say \"start quiz\" to "      \
+#define CHAT_MSG_NOT_FOUND                                                                         \
+    "That is not in the document: I could not find it.\n\n"                                        \
+    "Try asking with words that appear in the text. You can also say \"start quiz\" to "           \
     "practise what it says."
 #define CHAT_MSG_NO_QUIZ "There is no quiz running right now. Say \"start quiz\" to begin one."
 
@@ -113,8 +113,7 @@ void tutor_chat_fail(chat_ctx *c, int http, const char *code, const char *messag
 }
 
 /* Ends the turn with a storage error reply; frees c (chat.h). */
-void tutor_chat_fail_storage(chat_ctx *c, int status, const char *message,
-                              const char *not_found)
+void tutor_chat_fail_storage(chat_ctx *c, int status, const char *message, const char *not_found)
 {
     tutor_reply_storage_error(c->st, c->req, status, message, not_found);
     chat_free(c);
@@ -382,8 +381,8 @@ static void chat_activity(chat_ctx *c)
         rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "quiz", 10 * (int64_t)c->final_score,
                               (double)c->final_score, (double)c->final_max, chat_on_activity, c);
     else
-        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "chat", 1, 0.0, 0.0,
-                              chat_on_activity, c);
+        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "chat", 1, 0.0, 0.0, chat_on_activity,
+                              c);
     if (rc != LX_OK)
         chat_on_activity(c, rc, "activity_add refused");
 }
@@ -439,8 +438,7 @@ static void chat_on_human(void *arg, int status, const char *message, int64_t se
         tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
 }
 
-static void chat_on_put(void *arg, int status, const char *message,
-                        const lx_storage_record *rec)
+static void chat_on_put(void *arg, int status, const char *message, const lx_storage_record *rec)
 {
     chat_ctx *c = arg;
     char *item;
@@ -548,8 +546,7 @@ static void chat_on_passages(void *arg, int status, const char *message,
     tutor_chat_save(c);
 }
 
-static void chat_on_chat_doc(void *arg, int status, const char *message,
-                             const lx_storage_doc *doc)
+static void chat_on_chat_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
 {
     chat_ctx *c = arg;
     int rc;
@@ -655,8 +652,7 @@ static void chat_new_thread(chat_ctx *c)
     chat_decide(c);
 }
 
-static void chat_on_thread(void *arg, int status, const char *message,
-                           const lx_storage_record *rec)
+static void chat_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec)
 {
     chat_ctx *c = arg;
     json_object *v = NULL, *q = NULL;

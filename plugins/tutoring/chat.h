@@ -74,8 +74,8 @@ typedef struct chat_ctx {
     json_object *context; /* the thread's last turns before this one, or NULL */
     tutor_llm_call *llm;  /* the model call in flight, or NULL */
     /* streaming (Accept: text/event-stream) */
-    int stream;           /* answer as server-sent events */
-    int stream_started;   /* reply_start was made: errors become an "error" event */
+    int stream;         /* answer as server-sent events */
+    int stream_started; /* reply_start was made: errors become an "error" event */
 } chat_ctx;
 
 /* chat.c */

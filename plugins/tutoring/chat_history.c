@@ -61,8 +61,7 @@ static void hist_on_items(void *arg, int status, const char *message,
     hist_free(x);
 }
 
-static void hist_on_thread(void *arg, int status, const char *message,
-                           const lx_storage_record *rec)
+static void hist_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec)
 {
     hist_ctx *x = arg;
     int rc;
@@ -75,8 +74,8 @@ static void hist_on_thread(void *arg, int status, const char *message,
         hist_free(x);
         return;
     }
-    rc = x->st->sv->record_items(x->st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
-                                 0, 0, hist_on_items, x);
+    rc = x->st->sv->record_items(x->st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id, 0,
+                                 0, hist_on_items, x);
     if (rc != LX_OK) {
         tutor_reply_storage_error(x->st, x->req, rc, "record_items failed", "Thread not found");
         hist_free(x);
@@ -104,8 +103,7 @@ lx_rc tutor_h_history(lx_req *req, void *state)
         return LX_DONE;
     }
     x = calloc(1, sizeof(*x));
-    if (x == NULL || (x->uid = strdup(p->uid)) == NULL ||
-        (x->thread_id = strdup(thread)) == NULL) {
+    if (x == NULL || (x->uid = strdup(p->uid)) == NULL || (x->thread_id = strdup(thread)) == NULL) {
         if (x != NULL)
             hist_free(x);
         h->reply_error(req, 500, "INTERNAL", "Out of memory");

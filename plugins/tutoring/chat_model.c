@@ -93,8 +93,7 @@ int tutor_chat_llm(chat_ctx *c, const tutor_llm_prompt *p, int stream_pieces,
                              c->stream && stream_pieces ? chat_on_delta : NULL, done, c, &c->llm);
     if (rc != LX_OK) {
         c->llm = NULL;
-        c->h->log(LX_LOG_ERROR, TUTOR_SRC, c->req, "%s call not started (%d)", c->st->provider,
-                  rc);
+        c->h->log(LX_LOG_ERROR, TUTOR_SRC, c->req, "%s call not started (%d)", c->st->provider, rc);
         tutor_chat_fail(c, 500, "INTERNAL", "The AI tutor could not be asked");
     }
     return rc;
@@ -158,12 +157,12 @@ static void chat_llm_ask(chat_ctx *c, const char *const *passages, size_t n)
     }
     msgs[n_msgs].is_model = 0;
     msgs[n_msgs++].text = c->query;
-    system = tutor_prompt_chat_system(
-        c->st->target_grade,
-        c->doc_id == NULL ? NULL
-        : c->doc_name != NULL && c->doc_name[0] != '\0' ? c->doc_name
-                                                        : "your document",
-        passages, n);
+    system =
+        tutor_prompt_chat_system(c->st->target_grade,
+                                 c->doc_id == NULL                               ? NULL
+                                 : c->doc_name != NULL && c->doc_name[0] != '\0' ? c->doc_name
+                                                                                 : "your document",
+                                 passages, n);
     if (system == NULL) {
         free(msgs);
         tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
@@ -274,8 +273,8 @@ void tutor_chat_model(chat_ctx *c)
         chat_llm_doc(c);
         return;
     }
-    rc = c->st->sv->record_items(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
-                                 0, TUTOR_HISTORY_TURNS, chat_on_context, c);
+    rc = c->st->sv->record_items(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id, 0,
+                                 TUTOR_HISTORY_TURNS, chat_on_context, c);
     if (rc != LX_OK)
         tutor_chat_fail_storage(c, rc, "record_items failed", NULL);
 }

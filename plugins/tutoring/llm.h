@@ -41,15 +41,15 @@ typedef enum tutor_llm_kind {
  * tutor_llm_cfg_free). */
 typedef struct tutor_llm_cfg {
     tutor_llm_kind kind;
-    char *base_url;          /* no trailing '/'; http:// or https:// */
-    char *api_key;           /* NULL or "" when none (local OpenAI-compatible servers) */
+    char *base_url; /* no trailing '/'; http:// or https:// */
+    char *api_key;  /* NULL or "" when none (local OpenAI-compatible servers) */
     char *model;
-    long long deadline_ms;   /* the whole call, retries included (default 120000) */
+    long long deadline_ms;        /* the whole call, retries included (default 120000) */
     long long connect_timeout_ms; /* per attempt (default 10000) */
-    int max_attempts;        /* 1..10 (default 4) */
-    long long backoff_ms;    /* the first retry's base delay (default 500), doubled each time */
-    double temperature;      /* 0..2 (default 0.3) */
-    int max_tokens;          /* output cap (default 1024) */
+    int max_attempts;             /* 1..10 (default 4) */
+    long long backoff_ms; /* the first retry's base delay (default 500), doubled each time */
+    double temperature;   /* 0..2 (default 0.3) */
+    int max_tokens;       /* output cap (default 1024) */
 } tutor_llm_cfg;
 
 void tutor_llm_cfg_free(tutor_llm_cfg *cfg);
@@ -75,8 +75,8 @@ typedef struct tutor_llm_prompt {
      * get response_format {"type": "json_object"} (the schema is also
      * described in the system instruction by the caller). */
     const char *json_schema;
-    double temperature;        /* < 0: the cfg's */
-    int max_tokens;            /* <= 0: the cfg's */
+    double temperature; /* < 0: the cfg's */
+    int max_tokens;     /* <= 0: the cfg's */
 } tutor_llm_prompt;
 
 /* ------------------------------------------------------------------------ */
@@ -143,9 +143,9 @@ typedef struct tutor_llm_result {
      * 4xx at once, a stream cut after text was delivered); LX_EINVAL when
      * the provider's answer was malformed; LX_ENOMEM. */
     int err;
-    int http_status;    /* the last attempt's status, 0 when none */
-    int attempts;       /* how many HTTP requests were made */
-    const char *text;   /* the whole answer (borrowed for the callback); NULL unless LX_OK */
+    int http_status;  /* the last attempt's status, 0 when none */
+    int attempts;     /* how many HTTP requests were made */
+    const char *text; /* the whole answer (borrowed for the callback); NULL unless LX_OK */
     size_t text_len;
     const char *errmsg; /* borrowed for the callback; "" when LX_OK; never holds the key */
     double total_ms;    /* from tutor_llm_start to the callback */
@@ -174,8 +174,8 @@ typedef void (*tutor_llm_done_fn)(const tutor_llm_result *r, void *arg);
  * code (LX_EINVAL message logged, LX_ENOMEM) and done never runs. Logs
  * one line per failed attempt (status, reason, attempt), never the key. */
 int tutor_llm_start(const lx_host *h, lx_worker *w, const tutor_llm_cfg *cfg,
-                    const tutor_llm_prompt *p, tutor_llm_delta_fn on_delta,
-                    tutor_llm_done_fn done, void *arg, tutor_llm_call **out);
+                    const tutor_llm_prompt *p, tutor_llm_delta_fn on_delta, tutor_llm_done_fn done,
+                    void *arg, tutor_llm_call **out);
 
 /* Stops the call: the HTTP request in flight is cancelled (its connection
  * closed) and any retry timer stopped; done and on_delta will not run.

@@ -644,7 +644,7 @@ static int wire_openai_content(json_object *content, tutor_buf *t)
         return LX_EINVAL;
     if (json_object_is_type(content, json_type_string)) {
         tutor_buf_add(t, json_object_get_string(content),
-                     (size_t)json_object_get_string_len(content));
+                      (size_t)json_object_get_string_len(content));
         return LX_OK;
     }
     if (json_object_is_type(content, json_type_array)) {
@@ -780,8 +780,8 @@ char *tutor_llm_error_reason(int status, const char *body, size_t len)
 
 struct tutor_sse {
     tutor_llm_kind kind;
-    tutor_buf line;    /* the line being read */
-    tutor_buf data;    /* the event's data fields, each followed by "\n" */
+    tutor_buf line;   /* the line being read */
+    tutor_buf data;   /* the event's data fields, each followed by "\n" */
     int has_data;     /* a data field was seen in this event */
     int after_cr;     /* the last byte was CR: a following LF ends nothing */
     int is_first;     /* no line ended yet (a BOM may open the stream) */

@@ -77,8 +77,7 @@ char *tutor_offline_refine(const char *transcript);
  *   "add X at the start" / "prepend X"
  * X and Y may be quoted. LX_EINVAL with a message for the student when the
  * command is not understood or X is not in the text. */
-int tutor_offline_edit(const char *text, const char *command, char **out, char *err,
-                       size_t errlen);
+int tutor_offline_edit(const char *text, const char *command, char **out, char *err, size_t errlen);
 
 /* Flesch–Kincaid grade level of text (0.39 w/s + 11.8 syl/w − 15.59;
  * syllables by vowel groups with a silent final e; 0 for empty text;

@@ -40,12 +40,12 @@ char *tutor_prompt_chat_system(double target_grade, const char *doc_name,
 int tutor_prompt_quiz(double target_grade, const char *doc_name, const char *text, size_t len,
                       size_t max_chars, int n, char **system, char **user);
 
-#define TUTOR_QUIZ_SCHEMA                                                                         \
-    "{\"type\":\"object\",\"properties\":{\"questions\":{\"type\":\"array\",\"items\":"          \
-    "{\"type\":\"object\",\"properties\":{\"question\":{\"type\":\"string\"},"                   \
-    "\"options\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                          \
-    "\"correct_index\":{\"type\":\"integer\"},\"explanation\":{\"type\":\"string\"}},"           \
-    "\"required\":[\"question\",\"options\",\"correct_index\",\"explanation\"]}}},"              \
+#define TUTOR_QUIZ_SCHEMA                                                                          \
+    "{\"type\":\"object\",\"properties\":{\"questions\":{\"type\":\"array\",\"items\":"            \
+    "{\"type\":\"object\",\"properties\":{\"question\":{\"type\":\"string\"},"                     \
+    "\"options\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                            \
+    "\"correct_index\":{\"type\":\"integer\"},\"explanation\":{\"type\":\"string\"}},"             \
+    "\"required\":[\"question\",\"options\",\"correct_index\",\"explanation\"]}}},"                \
     "\"required\":[\"questions\"]}"
 
 /* Reads a quiz answer: {"questions": [{question, options[2..4 strings],
@@ -64,8 +64,8 @@ int tutor_prompt_parse_quiz(const char *json, size_t len, int max_q, tutor_mcq *
  * not pick one. The schema is TUTOR_JUDGE_SCHEMA. LX_OK or LX_ENOMEM. */
 int tutor_prompt_judge(const tutor_mcq *q, const char *answer, char **system, char **user);
 
-#define TUTOR_JUDGE_SCHEMA                                                                        \
-    "{\"type\":\"object\",\"properties\":{\"option_index\":{\"type\":\"integer\"}},"             \
+#define TUTOR_JUDGE_SCHEMA                                                                         \
+    "{\"type\":\"object\",\"properties\":{\"option_index\":{\"type\":\"integer\"}},"               \
     "\"required\":[\"option_index\"]}"
 
 /* {"option_index": k} → k when 0 <= k < n_options, else -1 (also for

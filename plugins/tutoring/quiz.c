@@ -294,8 +294,7 @@ static void quiz_w_step(FILE *f, const tutor_quiz *q, void *arg)
         fprintf(f, " Good effort! Read the text again and try another quiz.");
 }
 
-int tutor_quiz_answer(tutor_quiz *q, const char *answer, char **text, int *judged,
-                      int *complete)
+int tutor_quiz_answer(tutor_quiz *q, const char *answer, char **text, int *judged, int *complete)
 {
     quiz_step s = {.picked = -1};
 

@@ -18,11 +18,11 @@
 #include "offline.h"
 
 typedef struct tutor_quiz {
-    tutor_mcq *qs;  /* n of them (owned) */
+    tutor_mcq *qs; /* n of them (owned) */
     size_t n;
-    size_t index;   /* the question being asked, 0..n-1 (n when complete) */
-    int score;      /* correct answers so far */
-    int *answers;   /* n slots: the option picked per answered question, -1 before */
+    size_t index; /* the question being asked, 0..n-1 (n when complete) */
+    int score;    /* correct answers so far */
+    int *answers; /* n slots: the option picked per answered question, -1 before */
 } tutor_quiz;
 
 /* Takes ownership of qs[0..n) (n >= 1): a fresh quiz at question 1.
@@ -51,7 +51,6 @@ char *tutor_quiz_question_text(const tutor_quiz *q);
  * followed by the next question, or by the summary after the last one
  * (*complete 1). LX_OK, LX_EINVAL when the quiz is already complete,
  * LX_ENOMEM. */
-int tutor_quiz_answer(tutor_quiz *q, const char *answer, char **text, int *judged,
-                      int *complete);
+int tutor_quiz_answer(tutor_quiz *q, const char *answer, char **text, int *judged, int *complete);
 
 #endif

@@ -84,8 +84,8 @@ int tutor_llm_failure(tutor_state *st, lx_req *req, const tutor_llm_result *r, c
 }
 
 /* A string key of cfg into *out (kept when absent). */
-static int tutor_cfg_str(const lx_host *host, const lx_cfg *cfg, const char *key,
-                         const char **out, char *err, size_t errlen)
+static int tutor_cfg_str(const lx_host *host, const lx_cfg *cfg, const char *key, const char **out,
+                         char *err, size_t errlen)
 {
     const char *v = NULL;
     int rc;
@@ -156,7 +156,7 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
                       size_t errlen)
 {
     static const char *const keys[] = {"provider", "target_grade", "deadline", "max_attempts",
-                                       "backoff", "gemini", "openai", NULL};
+                                       "backoff",  "gemini",       "openai",   NULL};
     const lx_storage_v1 *sv;
     void *svst = NULL;
     const char *provider = "auto";
@@ -210,8 +210,8 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
         }
         if ((rc = tutor_cfg_ms(host, cfg, "deadline", 100, 3600000, &st->llm.deadline_ms, err,
                                errlen)) != LX_OK ||
-            (rc = tutor_cfg_ms(host, cfg, "backoff", 1, 60000, &st->llm.backoff_ms, err,
-                               errlen)) != LX_OK ||
+            (rc = tutor_cfg_ms(host, cfg, "backoff", 1, 60000, &st->llm.backoff_ms, err, errlen)) !=
+                LX_OK ||
             (rc = tutor_cfg_provider(host, cfg, "gemini", &g_base, &g_key, &g_model, err,
                                      errlen)) != LX_OK ||
             (rc = tutor_cfg_provider(host, cfg, "openai", &o_base, &o_key, &o_model, err,
@@ -240,8 +240,9 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
         key = g_key;
         model = g_model;
         if (key[0] == '\0') {
-            snprintf(err, errlen, "tutoring: provider gemini needs gemini.api_key "
-                                  "(GOOGLE_API_KEY)");
+            snprintf(err, errlen,
+                     "tutoring: provider gemini needs gemini.api_key "
+                     "(GOOGLE_API_KEY)");
             return LX_EINVAL;
         }
     } else if (kind == TUTOR_LLM_OPENAI) {
@@ -284,8 +285,7 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
         double g = strtod(grade_s, &end);
         if (end == grade_s || *end != '\0' || !(g >= 1.0 && g <= 12.0)) {
             snprintf(err, errlen,
-                     "tutoring: target_grade must be a number from 1 to 12 (got '%.32s')",
-                     grade_s);
+                     "tutoring: target_grade must be a number from 1 to 12 (got '%.32s')", grade_s);
             tutor_llm_cfg_free(&st->llm);
             return LX_EINVAL;
         }
@@ -348,7 +348,8 @@ static const lx_plugin tutor_plugin = {
     LX_PLUGIN_HEADER,
     .name = "tutoring",
     .version = "0.2.0",
-    .description = "document-grounded chat, quizzes and answer formulation (offline, Gemini, OpenAI-compatible)",
+    .description = "document-grounded chat, quizzes and answer formulation (offline, Gemini, "
+                   "OpenAI-compatible)",
     .handlers = tutor_handlers,
     .requires = tutor_requires,
     .init = tutor_init,

@@ -43,17 +43,17 @@
 #define TUTOR_SRC "tutoring"
 #define TUTOR_KIND_THREAD "tutoring.thread"
 #define TUTOR_KIND_ANSWER "tutoring.answer"
-#define TUTOR_MAX_QUERY 4000      /* bytes of a chat query */
-#define TUTOR_HISTORY_TURNS 10    /* turns kept as context */
+#define TUTOR_MAX_QUERY 4000   /* bytes of a chat query */
+#define TUTOR_HISTORY_TURNS 10 /* turns kept as context */
 #define TUTOR_QUIZ_QUESTIONS 5
 
 typedef struct tutor_state {
     const lx_host *host;
     const lx_storage_v1 *sv; /* storage.v1, required */
     void *sv_state;
-    char *provider;          /* "offline", "gemini" or "openai" (owned) */
-    double target_grade;     /* reading level asked for, e.g. 6.0 */
-    tutor_llm_cfg llm;       /* the model; llm.kind TUTOR_LLM_OFFLINE: none */
+    char *provider;      /* "offline", "gemini" or "openai" (owned) */
+    double target_grade; /* reading level asked for, e.g. 6.0 */
+    tutor_llm_cfg llm;   /* the model; llm.kind TUTOR_LLM_OFFLINE: none */
 } tutor_state;
 
 /* The answer a failed model call gets (tutor_llm_result.err → status):
@@ -73,9 +73,9 @@ void tutor_reply_storage_error(tutor_state *st, lx_req *req, int status, const c
                                const char *not_found);
 
 /* handlers ("tutoring.<name>" in the config) */
-lx_rc tutor_h_chat(lx_req *req, void *state);    /* chat.c */
+lx_rc tutor_h_chat(lx_req *req, void *state); /* chat.c */
 lx_rc tutor_h_history(lx_req *req, void *state);
-lx_rc tutor_h_refine(lx_req *req, void *state);  /* answer.c */
+lx_rc tutor_h_refine(lx_req *req, void *state); /* answer.c */
 lx_rc tutor_h_edit(lx_req *req, void *state);
 
 #endif
