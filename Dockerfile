@@ -1,11 +1,15 @@
-# lexiaid: a two-stage image from debian:bookworm-slim.
+# lexiaid: an image built from debian:bookworm-slim, shipped as a flat root.
 #
 #   docker build -t lexiaid:local .
 #   docker run --rm -p 127.0.0.1:5000:5000 lexiaid:local
 #
 # Stage 1 (builder) compiles with autotools, runs the unit tests and installs into /out.
-# Stage 2 (final) holds the runtime libraries, the binary, the HTTP client module, every plugin
-# that `make install` installs, and the default config: no compiler, no sources, no curl.
+# Stage 2 (runtime) installs Debian's runtime packages, puts the install tree on top, checks that
+# everything resolves and that the config passes `lexiaid -t`, then assembles /rootfs: the install
+# tree, /bin/sh, cat and id, the shared libraries all of them load (computed with ldd), the data
+# those libraries read (Tesseract's eng data, the CA bundle, OpenSSL's config), appuser.
+# Stage 3 (final) is `FROM scratch` plus /rootfs: no package manager, no apt/dpkg databases, no
+# compiler, no sources, no curl, and nothing of the base image that lexiaid does not load.
 # The prefix is /usr/local everywhere (binary, plugins, config); data lives in /app/data.
 #
 # Build arguments:
@@ -64,16 +68,18 @@ RUN set -eu; \
     find /out -name '*.la' -delete; \
     ls -lR /out/usr/local
 
-# ---------------------------------------------------------------- final
-FROM debian:bookworm-slim
+# ---------------------------------------------------------------- runtime
+# The runtime packages installed the Debian way, the install tree on top, checked; then the
+# final root (/rootfs) is assembled from what lexiaid really uses. This stage is not shipped.
+FROM debian:bookworm-slim AS runtime
 
 ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only: libevent (+pthreads), json-c, libconfig, libcurl (the HTTP client
 # module), libssl (libcrypto: auth), sqlite3 and libpq (storage), CA certificates for outbound
 # HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
 # and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG).
-# dpkg leaves out what nothing here reads: documentation (copyright files kept), manuals, message
-# catalogues, X11 input-method data and fonts (text extraction and OCR draw nothing).
+# dpkg leaves out what nothing here reads (documentation but the copyright files, manuals,
+# message catalogues, X11 input-method data, fonts): less to unpack.
 RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
       'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' 'path-exclude=/usr/share/locale/*' \
       'path-exclude=/usr/share/lintian/*' 'path-exclude=/usr/share/X11/locale/*' \
@@ -85,15 +91,8 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
       tesseract-ocr-eng ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
-# A fixed, non-root user: uid/gid 1000, home /app, no login shell.
-RUN groupadd --gid 1000 appuser \
- && useradd --uid 1000 --gid 1000 --home-dir /app --no-create-home --shell /usr/sbin/nologin appuser \
- && mkdir -p /app/data /app/logs \
- && chown -R 1000:1000 /app \
- && chmod 0750 /app/data /app/logs
-
 # The install tree: bin/lexiaid, lib/lexiaid/{lx_http_client.so,plugins/*.so},
-# etc/lexiaid/lexiaid.conf (whatever plugins `make install` installs come along).
+# libexec/lexiaid/lexiaid-extract, etc/lexiaid/lexiaid.conf (whatever `make install` installs).
 COPY --from=builder /out/usr/local/ /usr/local/
 COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 
@@ -110,7 +109,89 @@ RUN set -eu; \
     printf 'extractor ok\n' | /usr/local/libexec/lexiaid/lexiaid-extract txt | grep -q 'extractor ok'; \
     lexiaid -v
 
-ENV LEXIAID_DATA_DIR=/app/data
+# The final root, computed rather than listed by hand:
+# - /usr/local as installed (binary, HTTP client module, plugins, extractor, config, entrypoint);
+# - the entrypoint's /bin/sh (dash) and cat, and id for `docker exec ... id` (no other tools);
+# - the shared libraries all of these load: the closure that ldd reports for every ELF file
+#   (it follows DT_NEEDED through every level), the dynamic loader, and an ld.so.cache for them;
+# - data the libraries read at run time: Tesseract's tessdata (eng), the CA bundle that libcurl
+#   uses for HTTPS, OpenSSL's config, nsswitch.conf, localtime; /etc/passwd and /etc/group;
+# - the Debian copyright files of every package a shipped file comes from, and the list of those
+#   packages with their versions (/usr/share/doc/lexiaid/debian-packages.txt: no dpkg database
+#   in the image, so this is what says which Debian builds it holds).
+# Top-level symlinks (/bin -> usr/bin, /lib -> usr/lib, ...) are kept as in Debian, and every
+# file goes to its canonical path, with the symlinks that lead to it.
+# ldd sees only what is linked: a library that something dlopen()s by name, or a data file read at
+# run time (found by tracing: strace -f -e trace=openat), must be added to the `put` lines below.
+RUN set -eu; \
+    R=/rootfs; \
+    mkdir -p "$R/etc" "$R/tmp" "$R/var/tmp" "$R/app/data" "$R/app/logs" "$R/usr/share/doc/lexiaid"; \
+    chmod 1777 "$R/tmp" "$R/var/tmp"; \
+    for l in /bin /sbin /lib /lib32 /lib64 /libx32; do [ ! -L "$l" ] || cp -a "$l" "$R$l"; done; \
+    put() { \
+      p="$1"; \
+      while :; do \
+        d=$(readlink -f "$(dirname "$p")"); n=$(basename "$p"); \
+        mkdir -p "$R$d"; \
+        if [ ! -e "$R$d/$n" ] && [ ! -L "$R$d/$n" ]; then cp -a "$d/$n" "$R$d/$n"; echo "$d/$n" >>/tmp/shipped; fi; \
+        [ -L "$d/$n" ] || break; \
+        t=$(readlink "$d/$n"); case "$t" in /*) p="$t" ;; *) p="$d/$t" ;; esac; \
+      done; \
+    }; \
+    : >/tmp/shipped; \
+    find /usr/local -depth -type d -empty -delete; \
+    put /usr/local; \
+    for t in sh cat id; do put "$(command -v "$t")"; done; \
+    put /usr/share/tesseract-ocr; \
+    put /etc/ssl/certs/ca-certificates.crt; put /etc/ssl/openssl.cnf; \
+    put /usr/lib/ssl/openssl.cnf; put /usr/lib/ssl/cert.pem; \
+    put /etc/nsswitch.conf; put /etc/localtime; \
+    elves=$(find "$R" -type f -perm -u+x ! -name '*.sh'; find "$R" -type f -name '*.so*'); \
+    for f in $elves; do \
+      ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'; \
+    done | sort -u >/tmp/libs; \
+    for l in $(cat /tmp/libs); do put "$l"; done; \
+    printf '%s\n' 'root:x:0:0:root:/root:/usr/sbin/nologin' \
+      'appuser:x:1000:1000:lexiaid:/app:/usr/sbin/nologin' >"$R/etc/passwd"; \
+    printf '%s\n' 'root:x:0:' 'appuser:x:1000:' >"$R/etc/group"; \
+    : >"$R/etc/ld.so.conf"; ldconfig -r "$R"; rm -rf "$R/etc/ld.so.conf" "$R/var/cache"; \
+    for f in $(grep -v '^/usr/local' /tmp/shipped); do \
+      dpkg -S "$f" 2>/dev/null || dpkg -S "${f#/usr}" 2>/dev/null || true; \
+    done | grep -E '^[^ ]+(, [^ ]+)*: /' | sed -e 's/: \/.*//' -e 's/, /\n/g' | sed 's/:.*//' | sort -u >/tmp/pkgs; \
+    for p in $(cat /tmp/pkgs); do \
+      dpkg-query -W -f='${binary:Package} ${Version}\n' "$p"; \
+      c="/usr/share/doc/$p/copyright"; \
+      if [ -f "$c" ]; then mkdir -p "$R/usr/share/doc/$p"; cp "$c" "$R/usr/share/doc/$p/"; fi; \
+    done >"$R/usr/share/doc/lexiaid/debian-packages.txt"; \
+    for l in "$R"/*; do [ ! -L "$l" ] || [ -e "$l" ] || rm "$l"; done; \
+    chown -R 1000:1000 "$R/app"; \
+    chmod 0750 "$R/app/data" "$R/app/logs"; \
+    echo "final root: $(du -sh "$R" | cut -f1), $(wc -l </tmp/libs) libraries from $(wc -l </tmp/pkgs) packages"; \
+    cat "$R/usr/share/doc/lexiaid/debian-packages.txt"
+
+# The final root on its own, as appuser: lexiaid loads every plugin of the shipped config
+# (`lexiaid -t`), the extractor and the shell start. The extractor wants /dev/null, made here for
+# the check only (skipped where the builder may not mknod, e.g. rootless engines).
+RUN set -eu; \
+    R=/rootfs; \
+    mkdir -p "$R/tmp/lx-check"; chown 1000:1000 "$R/tmp/lx-check"; \
+    LEXIAID_DATA_DIR=/tmp/lx-check chroot --userspec=1000:1000 "$R" /usr/local/bin/lexiaid -t; \
+    chroot --userspec=1000:1000 "$R" /bin/sh -c 'cat /etc/group && id appuser'; \
+    if mkdir "$R/dev" && mknod -m 666 "$R/dev/null" c 1 3; then \
+      printf 'extractor ok\n' | chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-extract txt \
+        | grep -q 'extractor ok'; \
+    else echo "extractor check skipped: no mknod here"; fi; \
+    rm -rf "$R/dev" "$R/tmp/lx-check"
+
+# ---------------------------------------------------------------- final
+# Only the assembled root: no package manager, no shell tools beyond sh/cat/id, no apt or dpkg
+# databases, nothing of the base image that lexiaid does not load.
+FROM scratch
+
+COPY --from=runtime /rootfs/ /
+
+ENV PATH=/usr/local/bin:/usr/bin:/bin \
+    LEXIAID_DATA_DIR=/app/data
 
 WORKDIR /app
 VOLUME ["/app/data", "/app/logs"]

@@ -16,8 +16,9 @@
 #   which holds a TLS-intercepting proxy's CA where there is one; set it empty to build without).
 #   Nothing is written into the repository.
 # - postgres: up -> postgres and lexiaid healthy; postgres is PID 1 as uid 999; no host port;
-#   LEXIAID_STORAGE/LEXIAID_DATABASE_URL reach lexiaid; that URL logs in over the compose network,
-#   a wrong password does not; data survives a restart (no second initdb); down -v.
+#   LEXIAID_STORAGE/LEXIAID_DATABASE_URL reach lexiaid and its storage runs on PostgreSQL; that URL
+#   logs in over the compose network, a wrong password does not; data survives a restart (no
+#   second initdb); down -v.
 # - emulator: up -> emulator and lexiaid healthy, LEXIAID_AUTH_MODE=emulator (/ready says EMULATOR);
 #   POST /api/users through lexiaid -> 201; sign-in at the emulator -> ID token; GET /api/auth/me
 #   with it -> 200 (same uid), without -> 401; down -v.
@@ -127,9 +128,13 @@ test_postgres() {
     check "postgres: no host port published" test -z "$(dk port "$pg")"
     env=$(pid1_env "$lx")
     url=$(sed -n 's/^LEXIAID_DATABASE_URL=//p' <<<"$env")
-    check "postgres: lexiaid gets LEXIAID_STORAGE=postgresql and the URL" bash -c '
-        grep -qx LEXIAID_STORAGE=postgresql <<<"$1" &&
+    check "postgres: lexiaid gets LEXIAID_STORAGE=postgres and the URL" bash -c '
+        grep -qx LEXIAID_STORAGE=postgres <<<"$1" &&
         [ "$2" = "postgresql://lexiaid:$3@postgres:5432/lexiaid" ]' _ "$env" "$url" "$pg_password"
+    # lexiaid's storage reached PostgreSQL by the service name (libpq, DNS through the image's
+    # nsswitch.conf) and opened its schema there
+    check "postgres: lexiaid's storage runs on PostgreSQL (its log)" bash -c '
+        "$1" logs "$2" 2>&1 | grep -q "postgres database, schema version"' _ "$DOCKER" "$lx"
     check "postgres: that URL logs in over the compose network (user and database lexiaid)" bash -c '
         [ "$("$1" exec "$2" psql "$3" -Atc "select current_user || current_database()")" = lexiaidlexiaid ]' \
         _ "$DOCKER" "$pg" "$url"
