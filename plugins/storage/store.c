@@ -370,6 +370,106 @@ int storage_rec_delete(storage_conn *c, const char *uid, const char *kind, const
     return c->be->rec_delete(c, uid, kind, key, err, errlen);
 }
 
+/* [a-z0-9_.]{1,64} for a record's kind (digits and dots: with_digits_dot),
+ * or [a-z_]{1,max} for an activity's. */
+static int storage_name_ok(const char *s, size_t max, int with_digits_dot)
+{
+    size_t n = 0;
+
+    if (s == NULL)
+        return 0;
+    for (; s[n] != '\0'; n++) {
+        char ch = s[n];
+        if (!((ch >= 'a' && ch <= 'z') || ch == '_' ||
+              (with_digits_dot && ((ch >= '0' && ch <= '9') || ch == '.'))))
+            return 0;
+    }
+    return n >= 1 && n <= max;
+}
+
+/* LX_OK when op can run for uid, else LX_EINVAL with why in err. */
+static int storage_op_check(const storage_op *op, size_t i, const char *uid, char *err,
+                            size_t errlen)
+{
+    const char *why = NULL;
+
+    switch (op->type) {
+    case STORAGE_OP_PUT:
+    case STORAGE_OP_APPEND:
+        if (!storage_name_ok(op->kind, 64, 1))
+            why = "kind must be 1 to 64 of [a-z0-9_.]";
+        else if (op->key == NULL || op->key[0] == '\0' || strlen(op->key) > 128)
+            why = "key must be 1 to 128 bytes";
+        else if (op->json == NULL || op->json[0] == '\0')
+            why = "json is missing";
+        break;
+    case STORAGE_OP_ACTIVITY:
+        if (!storage_name_ok(op->act.kind, 32, 0))
+            why = "activity kind must be 1 to 32 of [a-z_]";
+        else if (op->act.points < 0)
+            why = "points must be 0 or more";
+        else if (!(op->act.score >= 0) || !(op->act.max_score >= 0))
+            why = "score and max_score must be 0 or more";
+        else if (op->act.uid != NULL && strcmp(op->act.uid, uid) != 0)
+            why = "an activity of another user";
+        break;
+    default:
+        why = "unknown type";
+        break;
+    }
+    if (why == NULL)
+        return LX_OK;
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "batch op %zu: %s", i + 1, why);
+    return LX_EINVAL;
+}
+
+int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                  char *err, size_t errlen)
+{
+    char day[16];
+    storage_op *v;
+    int rc;
+
+    if (c->be->batch == NULL) {
+        storage_errf(err, errlen, "batch: this backend has none");
+        return LX_EIO;
+    }
+    if (uid == NULL || uid[0] == '\0' || ops == NULL || n == 0 || now == NULL) {
+        storage_errf(err, errlen, "batch: a uid, the time and 1 op or more are needed");
+        return LX_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ops[i].seq = 0;
+        rc = storage_op_check(&ops[i], i, uid, err, errlen);
+        if (rc != LX_OK)
+            return rc;
+    }
+    /* A copy with each activity's uid, day and now filled in, so that the
+     * caller's ops keep only its own pointers. */
+    v = malloc(n * sizeof(*v));
+    if (v == NULL) {
+        storage_errf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    snprintf(day, sizeof(day), "%.10s", now);
+    memcpy(v, ops, n * sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].type != STORAGE_OP_ACTIVITY)
+            continue;
+        v[i].act.uid = uid;
+        if (v[i].act.day == NULL)
+            v[i].act.day = day;
+        if (v[i].act.now == NULL)
+            v[i].act.now = now;
+    }
+    rc = c->be->batch(c, uid, v, n, now, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        ops[i].seq = rc == LX_OK ? v[i].seq : 0;
+    free(v);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Releasing filled structures                                              */
 

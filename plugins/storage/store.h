@@ -393,6 +393,27 @@ int storage_rec_list(storage_conn *c, const char *uid, const char *kind, int lim
 int storage_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
                        char *err, size_t errlen);
 
+/* One write of a batch. */
+typedef enum storage_op_type {
+    STORAGE_OP_PUT = 1,      /* storage_rec_put(kind, key, json) */
+    STORAGE_OP_APPEND = 2,   /* storage_rec_append(kind, key, json) → seq */
+    STORAGE_OP_ACTIVITY = 3, /* storage_activity_add(act; act.uid, day and now may be NULL:
+                                the batch's uid and now, and now's day, are used) */
+} storage_op_type;
+
+typedef struct storage_op {
+    storage_op_type type;
+    const char *kind, *key, *json; /* put, append (borrowed) */
+    storage_activity act;          /* activity (borrowed strings) */
+    int64_t seq;                   /* out: an append's item seq, else 0 */
+} storage_op;
+
+/* Runs ops[0..n) for uid in order in ONE write transaction: all or
+ * nothing. The first failing op's code and message (e.g. LX_ENOENT for an
+ * append to an absent record) roll everything back. */
+int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                  char *err, size_t errlen);
+
 /* ------------------------------------------------------------------------ */
 /* Small helpers (store.c)                                                  */
 

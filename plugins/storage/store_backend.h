@@ -101,6 +101,13 @@ struct storage_backend {
                     storage_rec **out, size_t *n, char *err, size_t errlen);
     int (*rec_delete)(storage_conn *c, const char *uid, const char *kind, const char *key,
                       char *err, size_t errlen);
+
+    /* storage_batch, called by store.c after it checked ops (n >= 1, every
+     * type known, every string of a put or append set) and filled each
+     * activity's uid, day and now: one write transaction, each op's seq
+     * set (0 but for appends), the first failure rolls back. */
+    int (*batch)(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                 char *err, size_t errlen);
 };
 
 extern const storage_backend storage_sqlite_backend; /* store_sqlite.c */

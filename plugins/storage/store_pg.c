@@ -652,4 +652,5 @@ const storage_backend storage_pg_backend = {
     .rec_items = storage_pg_rec_items,
     .rec_list = storage_pg_rec_list,
     .rec_delete = storage_pg_rec_delete,
+    .batch = storage_pg_batch,
 };

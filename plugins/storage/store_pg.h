@@ -106,6 +106,8 @@ int storage_pg_rec_list(storage_conn *c, const char *uid, const char *kind, int 
                         storage_rec **out, size_t *n, char *err, size_t errlen);
 int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
                           char *err, size_t errlen);
+int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                     char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- messages */
 

@@ -341,7 +341,9 @@ int storage_pg_stats_get(storage_conn *c, storage_stats *s, char *err, size_t er
 /* ------------------------------------------------------------------------ */
 /* Activity and progress                                                    */
 
-int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen)
+/* The activity insert: one statement, on its own or inside the caller's
+ * transaction. */
+static int pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err, size_t errlen)
 {
     storage_pg_num pb, sb, mb;
     const char *vals[7] = {a->uid,
@@ -352,7 +354,12 @@ int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *er
                            a->day,
                            a->now};
 
-    return storage_pg_do(storage_pg_of(c), PGS_ACT_INSERT, vals, NULL, err, errlen);
+    return storage_pg_do(p, PGS_ACT_INSERT, vals, NULL, err, errlen);
+}
+
+int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen)
+{
+    return pg_activity_in(storage_pg_of(c), a, err, errlen);
 }
 
 int storage_pg_progress_get(storage_conn *c, const char *uid, storage_progress *prog, char *err,
@@ -393,12 +400,20 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Records                                                                  */
 
-int storage_pg_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
-                       const char *json, const char *now, char *err, size_t errlen)
+/* The record upsert: one statement, on its own or inside the caller's
+ * transaction. */
+static int pg_rec_put_in(storage_pg_conn *p, const char *uid, const char *kind, const char *key,
+                         const char *json, const char *now, char *err, size_t errlen)
 {
     const char *vals[5] = {uid, kind, key, json, now};
 
-    return storage_pg_do(storage_pg_of(c), PGS_REC_PUT, vals, NULL, err, errlen);
+    return storage_pg_do(p, PGS_REC_PUT, vals, NULL, err, errlen);
+}
+
+int storage_pg_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
+                       const char *json, const char *now, char *err, size_t errlen)
+{
+    return pg_rec_put_in(storage_pg_of(c), uid, kind, key, json, now, err, errlen);
 }
 
 int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
@@ -410,12 +425,23 @@ int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const
                           pg_drop_recs, rec, err, errlen);
 }
 
+/* The append (one statement: the record's row lock orders concurrent
+ * appends), on its own or inside the caller's transaction; *seq gets the
+ * item's seq, 0 on failure. */
+static int pg_rec_append_in(storage_pg_conn *p, const char *uid, const char *kind, const char *key,
+                            const char *json, const char *now, int64_t *seq, char *err,
+                            size_t errlen)
+{
+    const char *vals[5] = {uid, kind, key, json, now};
+
+    return storage_pg_int_of(p, PGS_REC_APPEND, vals, "record", seq, err, errlen);
+}
+
 int storage_pg_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
                           const char *json, const char *now, int64_t *seq, char *err, size_t errlen)
 {
-    const char *vals[5] = {uid, kind, key, json, now};
     int64_t got;
-    int rc = storage_pg_int_of(storage_pg_of(c), PGS_REC_APPEND, vals, "record", &got, err, errlen);
+    int rc = pg_rec_append_in(storage_pg_of(c), uid, kind, key, json, now, &got, err, errlen);
 
     if (seq != NULL)
         *seq = got; /* 0 on failure */
@@ -469,4 +495,45 @@ int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, co
 
     /* The items cascade with the record. */
     return storage_pg_do_one(storage_pg_of(c), PGS_REC_DELETE, vals, "record", err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+
+typedef struct pg_batch {
+    const char *uid, *now;
+    storage_op *ops;
+    size_t n;
+} pg_batch;
+
+/* storage_pg_in_tx's body: the ops in order, stopping at the first failure. */
+static int pg_batch_body(storage_pg_conn *p, void *arg, char *err, size_t errlen)
+{
+    pg_batch *b = arg;
+    int rc = LX_OK;
+
+    for (size_t i = 0; rc == LX_OK && i < b->n; i++) {
+        storage_op *op = &b->ops[i];
+
+        op->seq = 0;
+        if (op->type == STORAGE_OP_PUT)
+            rc = pg_rec_put_in(p, b->uid, op->kind, op->key, op->json, b->now, err, errlen);
+        else if (op->type == STORAGE_OP_APPEND)
+            rc = pg_rec_append_in(p, b->uid, op->kind, op->key, op->json, b->now, &op->seq, err,
+                                  errlen);
+        else
+            rc = pg_activity_in(p, &op->act, err, errlen);
+    }
+    return rc;
+}
+
+int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                     char *err, size_t errlen)
+{
+    pg_batch b = {.uid = uid, .now = now, .ops = ops, .n = n};
+    int rc = storage_pg_in_tx(storage_pg_of(c), pg_batch_body, &b, err, errlen);
+
+    for (size_t i = 0; rc != LX_OK && i < n; i++)
+        ops[i].seq = 0;
+    return rc;
 }

@@ -96,6 +96,9 @@ typedef struct storage_sq_conn {
     storage_conn base;
     sqlite3 *db;
     sqlite3_stmt *st[SQ_N];
+    int holds_write;      /* this connection holds the process's writer turn */
+    long busy_timeout_ms; /* how long the busy handler waits for another process */
+    double busy_t0;       /* when the current wait began (monotonic ms) */
 } storage_sq_conn;
 
 static inline storage_sq_conn *storage_sq_of(storage_conn *c)
@@ -272,5 +275,7 @@ int storage_sq_rec_list(storage_conn *c, const char *uid, const char *kind, int 
                         storage_rec **out, size_t *n, char *err, size_t errlen);
 int storage_sq_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
                           char *err, size_t errlen);
+int storage_sq_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                     char *err, size_t errlen);
 
 #endif

@@ -307,11 +307,22 @@ int storage_sq_stats_get(storage_conn *c, storage_stats *out, char *err, size_t 
 /* ------------------------------------------------------------------------ */
 /* Activity and progress                                                    */
 
+/* The activity insert, inside the caller's write transaction. */
+static int sq_activity_in(storage_sq_conn *s, const storage_activity *a, char *err, size_t errlen)
+{
+    return storage_sq_run(s, SQ_ACT_INSERT, "activity", NULL, NULL, err, errlen, "ttiddtt", a->uid,
+                          a->kind, a->points, a->score, a->max_score, a->day, a->now);
+}
+
 int storage_sq_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen)
 {
-    return storage_sq_write(storage_sq_of(c), SQ_ACT_INSERT, "activity", NULL, err, errlen,
-                            "ttiddtt", a->uid, a->kind, a->points, a->score, a->max_score, a->day,
-                            a->now);
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    rc = sq_activity_in(s, a, err, errlen);
+    return storage_sq_finish(s, rc, err, errlen);
 }
 
 int storage_sq_progress_get(storage_conn *c, const char *uid, storage_progress *p, char *err,
@@ -353,11 +364,24 @@ static int sq_rec_read(storage_sq_conn *s, const char *uid, const char *kind, co
                           err, errlen, "ttt", uid, kind, key);
 }
 
+/* storage_sq_rec_put's statement, inside the caller's write transaction. */
+static int sq_rec_put_in(storage_sq_conn *s, const char *uid, const char *kind, const char *key,
+                         const char *json, const char *now, char *err, size_t errlen)
+{
+    return storage_sq_run(s, SQ_REC_PUT, "record", NULL, NULL, err, errlen, "ttttt", uid, kind, key,
+                          json, now);
+}
+
 int storage_sq_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
                        const char *json, const char *now, char *err, size_t errlen)
 {
-    return storage_sq_write(storage_sq_of(c), SQ_REC_PUT, "record", NULL, err, errlen, "ttttt", uid,
-                            kind, key, json, now);
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    rc = sq_rec_put_in(s, uid, kind, key, json, now, err, errlen);
+    return storage_sq_finish(s, rc, err, errlen);
 }
 
 int storage_sq_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
@@ -367,15 +391,15 @@ int storage_sq_rec_get(storage_conn *c, const char *uid, const char *kind, const
     return sq_rec_read(storage_sq_of(c), uid, kind, key, r, err, errlen);
 }
 
-int storage_sq_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
-                          const char *json, const char *now, int64_t *seq, char *err, size_t errlen)
+/* storage_sq_rec_append's statements, inside the caller's write
+ * transaction; *seq gets the item's seq (0 on failure). */
+static int sq_rec_append_in(storage_sq_conn *s, const char *uid, const char *kind, const char *key,
+                            const char *json, const char *now, int64_t *seq, char *err,
+                            size_t errlen)
 {
-    storage_sq_conn *s = storage_sq_of(c);
     storage_rec r = {0};
-    int rc = storage_sq_begin(s, 1, err, errlen);
+    int rc;
 
-    if (rc != LX_OK)
-        return rc;
     /* n_items grows by one under the write lock: it is the new item's seq. */
     rc = storage_sq_run(s, SQ_REC_BUMP, "record", SQ_NO_RECORD, NULL, err, errlen, "tttt", uid,
                         kind, key, now);
@@ -384,10 +408,24 @@ int storage_sq_rec_append(storage_conn *c, const char *uid, const char *kind, co
     if (rc == LX_OK)
         rc = storage_sq_run(s, SQ_ITEM_INSERT, "record item", NULL, NULL, err, errlen, "tttitt",
                             uid, kind, key, r.seq, json, now);
+    *seq = rc == LX_OK ? r.seq : 0;
+    storage_rec_clear(&r);
+    return rc;
+}
+
+int storage_sq_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
+                          const char *json, const char *now, int64_t *seq, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int64_t got = 0;
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    rc = sq_rec_append_in(s, uid, kind, key, json, now, &got, err, errlen);
     rc = storage_sq_finish(s, rc, err, errlen);
     if (rc == LX_OK && seq != NULL)
-        *seq = r.seq;
-    storage_rec_clear(&r);
+        *seq = got;
     return rc;
 }
 
@@ -459,4 +497,32 @@ int storage_sq_rec_delete(storage_conn *c, const char *uid, const char *kind, co
         rc = storage_sq_run(s, SQ_REC_DELETE, "record", SQ_NO_RECORD, NULL, err, errlen, "ttt", uid,
                             kind, key);
     return storage_sq_finish(s, rc, err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+
+int storage_sq_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
+                     char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    for (size_t i = 0; rc == LX_OK && i < n; i++) {
+        storage_op *op = &ops[i];
+
+        op->seq = 0;
+        if (op->type == STORAGE_OP_PUT)
+            rc = sq_rec_put_in(s, uid, op->kind, op->key, op->json, now, err, errlen);
+        else if (op->type == STORAGE_OP_APPEND)
+            rc = sq_rec_append_in(s, uid, op->kind, op->key, op->json, now, &op->seq, err, errlen);
+        else
+            rc = sq_activity_in(s, &op->act, err, errlen);
+    }
+    rc = storage_sq_finish(s, rc, err, errlen);
+    for (size_t i = 0; rc != LX_OK && i < n; i++)
+        ops[i].seq = 0;
+    return rc;
 }

@@ -28,7 +28,7 @@
 #define STORAGE_SVC_UID_MAX 128
 #define STORAGE_SVC_KEY_MAX 128
 
-typedef enum storage_op {
+typedef enum storage_call_op {
     OP_DOC_GET,
     OP_DOC_SEARCH,
     OP_DOC_PASSAGES,
@@ -41,11 +41,12 @@ typedef enum storage_op {
     OP_REC_LIST,
     OP_REC_DELETE,
     OP_USER_PURGE,
-} storage_op;
+    OP_BATCH,
+} storage_call_op;
 
 typedef struct storage_call {
     storage_state *st;
-    storage_op op;
+    storage_call_op op;
     int pre_rc; /* a bad argument found before running */
     char pre_err[160];
 
@@ -54,6 +55,8 @@ typedef struct storage_call {
     int with_text, limit, count, last_n;
     int64_t from, after_seq, points;
     double score, max_score;
+    storage_op *ops; /* OP_BATCH: n_ops of them, their strings owned */
+    size_t n_ops;
 
     /* Output */
     storage_doc doc;
@@ -75,6 +78,7 @@ typedef struct storage_call {
     lx_storage_record_fn done_record;
     lx_storage_records_fn done_records;
     lx_storage_seq_fn done_seq;
+    lx_storage_batch_fn done_batch;
     void (*done_purge)(void *arg, int rc, const char *err);
 } storage_call;
 
@@ -86,6 +90,13 @@ static void storage_call_free(storage_call *k)
     free(k->key);
     free(k->json);
     free(k->query);
+    for (size_t i = 0; i < k->n_ops; i++) {
+        free((char *)k->ops[i].kind);
+        free((char *)k->ops[i].key);
+        free((char *)k->ops[i].json);
+        free((char *)k->ops[i].act.kind);
+    }
+    free(k->ops);
     storage_doc_clear(&k->doc);
     storage_passages_free(k->passages, k->n_passages);
     storage_user_clear(&k->user);
@@ -126,7 +137,7 @@ static char *storage_dup(storage_call *k, const char *s)
     return r;
 }
 
-static storage_call *storage_call_new(storage_state *st, storage_op op, const char *uid)
+static storage_call *storage_call_new(storage_state *st, storage_call_op op, const char *uid)
 {
     storage_call *k = calloc(1, sizeof(*k));
 
@@ -167,26 +178,49 @@ static void storage_set_key(storage_call *k, const char *key)
     k->key = storage_dup(k, key);
 }
 
-static void storage_set_json(storage_call *k, const char *json)
+/* What is wrong with json as a record's value or item (NULL: nothing);
+ * out of memory is reported on k. */
+static const char *storage_json_why(storage_call *k, const char *json)
 {
     size_t n;
     int rc;
 
-    if (json == NULL) {
-        storage_bad(k, "json is missing");
-        return;
-    }
+    if (json == NULL)
+        return "json is missing";
     n = strlen(json);
-    if (n > STORAGE_SVC_JSON_MAX) {
-        storage_bad(k, "json is larger than 1 MiB");
-        return;
-    }
+    if (n > STORAGE_SVC_JSON_MAX)
+        return "json is larger than 1 MiB";
     rc = storage_json_parse(json, n, NULL);
     if (rc == LX_ENOMEM)
         storage_nomem(k);
     else if (rc != LX_OK)
-        storage_bad(k, "json does not parse");
+        return "json does not parse";
+    return NULL;
+}
+
+static void storage_set_json(storage_call *k, const char *json)
+{
+    const char *why = storage_json_why(k, json);
+
+    if (why != NULL) {
+        storage_bad(k, why);
+        if (json == NULL || strlen(json) > STORAGE_SVC_JSON_MAX)
+            return;
+    }
     k->json = storage_dup(k, json);
+}
+
+/* What is wrong with an activity (NULL: nothing), as activity_add checks it. */
+static const char *storage_activity_why(const char *kind, int64_t points, double score,
+                                        double max_score)
+{
+    if (!storage_kind_ok(kind, 32, NULL) || strpbrk(kind, "0123456789") != NULL)
+        return "kind must be 1 to 32 of [a-z_]";
+    if (points < 0)
+        return "points must be 0 or more";
+    if (!isfinite(score) || !isfinite(max_score) || score < 0 || max_score < 0)
+        return "score and max_score must be finite and 0 or more";
+    return NULL;
 }
 
 static void storage_set_doc_id(storage_call *k, const char *id)
@@ -257,6 +291,8 @@ static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char 
         return storage_rec_list(c, k->uid, k->kind, k->limit, &k->recs, &k->n_recs, err, errlen);
     case OP_REC_DELETE:
         return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
+    case OP_BATCH:
+        return storage_batch(c, k->uid, k->ops, k->n_ops, now, err, errlen);
     case OP_USER_PURGE:
         rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
         if (rc != LX_OK)
@@ -403,6 +439,14 @@ static void storage_call_answer(storage_call *k, int rc, const char *err)
     case OP_USER_PURGE:
         k->done_purge(k->arg, rc, msg);
         break;
+    case OP_BATCH: {
+        int64_t seqs[LX_STORAGE_BATCH_MAX];
+        size_t n = rc == LX_OK && k->n_ops <= LX_STORAGE_BATCH_MAX ? k->n_ops : 0;
+        for (size_t i = 0; i < n; i++)
+            seqs[i] = k->ops[i].seq;
+        k->done_batch(k->arg, rc, msg, rc == LX_OK ? seqs : NULL, n);
+        break;
+    }
     }
     storage_call_free(k);
 }
@@ -516,16 +560,14 @@ static int sv_activity_add(void *state, lx_worker *w, const char *uid, const cha
                            void *arg)
 {
     storage_call *k = storage_call_new(state, OP_ACTIVITY_ADD, uid);
+    const char *why;
 
     if (k == NULL)
         return LX_ENOMEM;
-    if (!storage_kind_ok(kind, 32, NULL) || strpbrk(kind, "0123456789") != NULL)
-        storage_bad(k, "kind must be 1 to 32 of [a-z_]");
+    why = storage_activity_why(kind, points, score, max_score);
+    if (why != NULL)
+        storage_bad(k, why);
     k->kind = storage_dup(k, kind);
-    if (points < 0)
-        storage_bad(k, "points must be 0 or more");
-    if (!isfinite(score) || !isfinite(max_score) || score < 0 || max_score < 0)
-        storage_bad(k, "score and max_score must be finite and 0 or more");
     k->points = points;
     k->score = score;
     k->max_score = max_score;
@@ -630,6 +672,73 @@ static int sv_record_delete(void *state, lx_worker *w, const char *uid, const ch
     return storage_call_start(k, w);
 }
 
+/* Checks one op of a batch as its single call would and copies it into
+ * *d (zeroed); a problem is reported on k as "op N: why". */
+static void storage_batch_op(storage_call *k, size_t i, const lx_storage_op *o, storage_op *d)
+{
+    const char *why = NULL;
+    char msg[128];
+
+    switch (o->type) {
+    case LX_STORAGE_OP_PUT:
+    case LX_STORAGE_OP_APPEND:
+        d->type = o->type == LX_STORAGE_OP_PUT ? STORAGE_OP_PUT : STORAGE_OP_APPEND;
+        if (!storage_kind_ok(o->kind, 64, "."))
+            why = "kind must be 1 to 64 of [a-z0-9_.]";
+        else if (o->key == NULL || o->key[0] == '\0' || strlen(o->key) > STORAGE_SVC_KEY_MAX)
+            why = "key must be 1 to 128 bytes";
+        else if ((why = storage_json_why(k, o->json)) == NULL) {
+            d->kind = storage_dup(k, o->kind);
+            d->key = storage_dup(k, o->key);
+            d->json = storage_dup(k, o->json);
+        }
+        break;
+    case LX_STORAGE_OP_ACTIVITY:
+        d->type = STORAGE_OP_ACTIVITY;
+        why = storage_activity_why(o->activity, o->points, o->score, o->max_score);
+        if (why == NULL) {
+            d->act.kind = storage_dup(k, o->activity);
+            d->act.points = o->points;
+            d->act.score = o->score;
+            d->act.max_score = o->max_score;
+        }
+        break;
+    default:
+        why = "type must be LX_STORAGE_OP_PUT, _APPEND or _ACTIVITY";
+        break;
+    }
+    if (why != NULL) {
+        snprintf(msg, sizeof(msg), "op %zu: %s", i + 1, why);
+        storage_bad(k, msg);
+    }
+}
+
+static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
+                    size_t n_ops, lx_storage_batch_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_BATCH, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->done_batch = done;
+    k->arg = arg;
+    if (ops == NULL || n_ops < 1 || n_ops > LX_STORAGE_BATCH_MAX) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "a batch has 1 to %d ops", LX_STORAGE_BATCH_MAX);
+        storage_bad(k, msg);
+        return storage_call_start(k, w);
+    }
+    k->ops = calloc(n_ops, sizeof(*k->ops));
+    if (k->ops == NULL) {
+        storage_call_free(k);
+        return LX_ENOMEM;
+    }
+    k->n_ops = n_ops;
+    for (size_t i = 0; i < n_ops && k->pre_rc == LX_OK; i++)
+        storage_batch_op(k, i, &ops[i], &k->ops[i]);
+    return storage_call_start(k, w);
+}
+
 static const lx_storage_v1 storage_v1_table = {
     .struct_size = sizeof(lx_storage_v1),
     .doc_get = sv_doc_get,
@@ -643,6 +752,7 @@ static const lx_storage_v1 storage_v1_table = {
     .record_items = sv_record_items,
     .record_list = sv_record_list,
     .record_delete = sv_record_delete,
+    .batch = sv_batch,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -5,8 +5,11 @@
  * previous one's callback on the worker loop:
  *
  *   record_get(thread)  → [doc_get → (doc_search | offload: build quiz)]
- *     → record_put(thread value) → record_append(human) → record_append(ai)
- *     → [activity_add] → record_items(last 50) → reply
+ *     → batch(thread value, human turn, ai turn[, activity]: one transaction)
+ *     → record_items(last 50) → reply
+ *
+ * (With a storage.v1 older than its batch call, the writes are a chain:
+ * record_put → record_append × 2 → [activity_add].)
  *
  * With a model the chat step is chat_model.c's (tutor_chat_model).
  *
@@ -461,8 +464,67 @@ static void chat_on_put(void *arg, int status, const char *message, const lx_sto
         tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
 }
 
+static void chat_on_batch(void *arg, int status, const char *message, const int64_t *seqs,
+                          size_t n)
+{
+    chat_ctx *c = arg;
+
+    (void)seqs;
+    (void)n;
+    if (status != LX_OK) {
+        tutor_chat_fail_storage(c, status, message, "Thread not found");
+        return;
+    }
+    chat_load_history(c);
+}
+
+/* The turn's writes in one storage transaction (all or nothing, one
+ * durable commit): the thread's value, the two turns, the activity. */
+static int chat_save_batch(chat_ctx *c, const char *value)
+{
+    lx_storage_op ops[4];
+    size_t n = 0;
+    char *human = chat_item_json("human", c->query), *ai = chat_item_json("ai", c->response);
+    int rc = LX_ENOMEM;
+
+    if (human == NULL || ai == NULL)
+        goto done;
+    memset(ops, 0, sizeof(ops));
+    ops[n].type = LX_STORAGE_OP_PUT;
+    ops[n].kind = TUTOR_KIND_THREAD;
+    ops[n].key = c->thread_id;
+    ops[n++].json = value;
+    ops[n].type = LX_STORAGE_OP_APPEND;
+    ops[n].kind = TUTOR_KIND_THREAD;
+    ops[n].key = c->thread_id;
+    ops[n++].json = human;
+    ops[n].type = LX_STORAGE_OP_APPEND;
+    ops[n].kind = TUTOR_KIND_THREAD;
+    ops[n].key = c->thread_id;
+    ops[n++].json = ai;
+    if (c->add_activity != 0) {
+        ops[n].type = LX_STORAGE_OP_ACTIVITY;
+        if (c->add_activity == 2) {
+            ops[n].activity = "quiz";
+            ops[n].points = 10 * (int64_t)c->final_score;
+            ops[n].score = (double)c->final_score;
+            ops[n].max_score = (double)c->final_max;
+        } else {
+            ops[n].activity = "chat";
+            ops[n].points = 1;
+        }
+        n++;
+    }
+    rc = c->st->sv->batch(c->st->sv_state, c->w, c->uid, ops, n, chat_on_batch, c);
+done:
+    free(human);
+    free(ai);
+    return rc;
+}
+
 /* Writes the thread's value (document, quiz), then its two new turns, and
- * so on to the reply; takes c over (chat.h). */
+ * so on to the reply; takes c over (chat.h). With storage.v1's batch all
+ * of it is one transaction. */
 void tutor_chat_save(chat_ctx *c)
 {
     json_object *v;
@@ -497,6 +559,13 @@ void tutor_chat_save(chat_ctx *c)
                            json_object_new_string(c->created_at ? c->created_at : ""));
     s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     c->writing = 1;
+    if (s != NULL && LX_STORAGE_V1_HAS(c->st->sv, batch)) {
+        rc = chat_save_batch(c, s);
+        json_object_put(v);
+        if (rc != LX_OK)
+            tutor_chat_fail_storage(c, rc, "batch failed", NULL);
+        return;
+    }
     rc = s == NULL ? LX_ENOMEM
                    : c->st->sv->record_put(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD,
                                            c->thread_id, s, chat_on_put, c);

@@ -3,8 +3,9 @@
 over HTTP through the test plugin tests/plugins/storage_client.c, which
 requires it and exposes each member behind auth.require_user: generic
 records (put, get, append, items, list, delete), documents (doc_get with
-its text, doc_search, doc_passages), profile_get and activity_add, each
-scoped to the signed-in user. The real binary with real RS256 tokens
+its text, doc_search, doc_passages), profile_get, activity_add and batch
+(several writes in one transaction: all or nothing), each scoped to the
+signed-in user. The real binary with real RS256 tokens
 (lxstorage.py); SQLite by default, LX_TEST_STORAGE=postgres runs the same
 tests on PostgreSQL."""
 
@@ -30,6 +31,7 @@ CLIENT_ROUTES = [
     ("GET", "/svc/docs/{id}/passages", "doc_passages"),
     ("GET", "/svc/profile", "profile"),
     ("POST", "/svc/activity", "activity"),
+    ("POST", "/svc/batch", "batch"),
 ]
 
 
@@ -43,6 +45,23 @@ def svc_server(testcase, **kw):
 
 def q(**params):
     return "?" + urllib.parse.urlencode(params)
+
+
+def batch_body(ops):
+    """storage_client's batch body: one op a line, fields split by tabs,
+    None an empty field (NULL); a dict or list is sent as JSON, a str as
+    is (JSON text, or text that is not JSON)."""
+    lines = []
+    for op in ops:
+        fields = []
+        for f in op:
+            if f is None:
+                f = ""
+            elif isinstance(f, (dict, list)):
+                f = json.dumps(f)
+            fields.append(str(f))
+        lines.append("\t".join(fields))
+    return "\n".join(lines)
 
 
 # Four paragraphs of about 500 bytes each, so that each is one passage
@@ -296,6 +315,113 @@ class TestStorageSvc(SvcCase):
         self.assertEqual(j["text"], DOC_TEXT)
         self.assertEqual(self.ok(s, "GET", "/svc/records/thread", uid="bob")["items"][0]["value"],
                          {"mine": "bob"})
+
+    # -- batches
+
+    def batch(self, s, uid, ops, want=200, code=None):
+        status, j = self.call(s, "POST", "/svc/batch", uid=uid, raw=batch_body(ops))
+        self.assertEqual(status, want, (ops, j))
+        if code is not None:
+            self.assertEqual(j["code"], code, j)
+            self.assertNotEqual(j["error"], "")
+        return j
+
+    def progress(self, s, uid):
+        status, j = self.call(s, "GET", "/api/progress", uid=uid)
+        self.assertEqual(status, 200, j)
+        return (j["data"]["chats"], j["data"]["points"])
+
+    def test_svc_batch_writes_a_chat_turn(self):
+        s, uid = self.s, "batch1"
+        turn = [("put", "thread", "t1", {"title": "Photosynthesis"}),
+                ("append", "thread", "t1", {"role": "user", "text": "why \"green\"? é"}),
+                ("append", "thread", "t1", {"role": "assistant", "text": "chlorophyll"}),
+                ("activity", "chat", 2)]
+        self.assertEqual(self.batch(s, uid, turn), {"seqs": [0, 1, 2, 0], "n": 4})
+        j = self.ok(s, "GET", "/svc/records/thread/t1", uid=uid)
+        self.assertEqual((j["value"], j["seq"]), ({"title": "Photosynthesis"}, 2))
+        self.assertEqual(self.items(s, "thread", "t1", uid=uid),
+                         [(1, {"role": "user", "text": "why \"green\"? é"}),
+                          (2, {"role": "assistant", "text": "chlorophyll"})])
+        self.assertEqual(self.progress(s, uid), (1, 2))
+        # The next turn continues the seqs; a put replaces the value only.
+        turn[0] = ("put", "thread", "t1", {"title": "Leaves"})
+        self.assertEqual(self.batch(s, uid, turn)["seqs"], [0, 3, 4, 0])
+        j = self.ok(s, "GET", "/svc/records/thread/t1", uid=uid)
+        self.assertEqual((j["value"], j["seq"]), ({"title": "Leaves"}, 4))
+        self.assertEqual(self.progress(s, uid), (2, 4))
+        # A single op, and the most ops a batch takes.
+        self.assertEqual(self.batch(s, uid, [("activity", "quiz", 30, 3, 5)])["seqs"], [0])
+        many = [("append", "thread", "t1", {"n": i}) for i in range(16)]
+        self.assertEqual(self.batch(s, uid, many)["seqs"], list(range(5, 21)))
+
+    def test_svc_batch_is_all_or_nothing(self):
+        s, uid = self.s, "batch2"
+        self.batch(s, uid, [("put", "thread", "t1", {"v": 1}),
+                            ("append", "thread", "t1", '"first"')])
+        before = self.progress(s, uid)
+        # The 3rd op appends to an absent record: ops 1, 2 and 4 are undone.
+        j = self.batch(s, uid, [("put", "thread", "t1", {"v": 2}),
+                                ("append", "thread", "t1", '"second"'),
+                                ("append", "thread", "absent", '"third"'),
+                                ("activity", "chat", 2)], 404, "NOT_FOUND")
+        self.assertNotIn("seqs", j)
+        # A record put in the same batch and appended to, then a failure.
+        self.batch(s, uid, [("put", "thread", "t2", {"new": True}),
+                            ("append", "thread", "t2", '"x"'),
+                            ("append", "note", "t1", '"other kind: absent"')], 404, "NOT_FOUND")
+        j = self.ok(s, "GET", "/svc/records/thread/t1", uid=uid)
+        self.assertEqual((j["value"], j["seq"]), ({"v": 1}, 1))
+        self.assertEqual(self.items(s, "thread", "t1", uid=uid), [(1, "first")])
+        self.error(s, "GET", "/svc/records/thread/t2", 404, "NOT_FOUND", uid=uid)
+        self.assertEqual(self.progress(s, uid), before)
+        self.assertEqual(self.ok(s, "GET", "/svc/records/thread", uid=uid)["n"], 1)
+
+    def test_svc_batch_on_another_users_record_is_404(self):
+        s = self.s
+        self.batch(s, "batch3a", [("put", "thread", "t1", {"mine": "a"}),
+                                  ("append", "thread", "t1", '"hi"')])
+        self.batch(s, "batch3b", [("activity", "chat", 2),
+                                  ("append", "thread", "t1", '"from b"')], 404, "NOT_FOUND")
+        self.assertEqual(self.progress(s, "batch3b"), (0, 0))
+        self.assertEqual(self.items(s, "thread", "t1", uid="batch3a"), [(1, "hi")])
+        # b's own put of that key is b's record; a's is untouched.
+        self.assertEqual(self.batch(s, "batch3b", [("put", "thread", "t1", {"mine": "b"}),
+                                                   ("append", "thread", "t1", '"b"')])["seqs"],
+                         [0, 1])
+        j = self.ok(s, "GET", "/svc/records/thread/t1", uid="batch3a")
+        self.assertEqual((j["value"], j["seq"]), ({"mine": "a"}, 1))
+
+    def test_svc_batch_bad_input_is_400_and_writes_nothing(self):
+        s, uid = self.s, "batch4"
+        self.batch(s, uid, [("put", "thread", "t1", {"v": 1})])
+        good = [("activity", "chat", 2), ("append", "thread", "t1", '"x"'),
+                ("put", "thread", "t1", {"v": 2})]
+        bad_ops = [
+            ("put", "Thread", "t1", {}), ("put", "th-read", "t1", {}),
+            ("append", "x" * 65, "t1", '"x"'), ("put", None, "t1", {}),
+            ("put", "thread", None, {}),  # a put in a batch needs its key
+            ("append", "thread", None, '"x"'), ("put", "thread", "k" * 129, {}),
+            ("put", "thread", "t1", None), ("append", "thread", "t1", "{nope"),
+            ("put", "thread", "t1", "[1, 2"), ("append", "thread", "t1", "'single'"),
+            ("activity", "Chat", 1), ("activity", "chat1", 1), ("activity", None, 1),
+            ("activity", "x" * 33, 1), ("activity", "chat", -1),
+            ("activity", "quiz", 1, -1, 5), ("activity", "quiz", 1, "nan", 5),
+            ("activity", "quiz", 1, 1, "inf"), ("rename", "thread", "t1", {}),
+        ]
+        for bad in bad_ops:
+            for ops in (good + [bad], [bad] + good):
+                self.batch(s, uid, ops, 400, "INVALID")
+        self.batch(s, uid, [], 400, "INVALID")
+        self.batch(s, uid, [("append", "thread", "t1", {"n": i}) for i in range(17)],
+                   400, "INVALID")
+        # Nothing of that was written.
+        j = self.ok(s, "GET", "/svc/records/thread/t1", uid=uid)
+        self.assertEqual((j["value"], j["seq"]), ({"v": 1}, 0))
+        self.assertEqual(self.progress(s, uid), (0, 0))
+        # The same ops without the bad one go through.
+        self.assertEqual(self.batch(s, uid, good)["seqs"], [0, 1, 0])
+        self.assertEqual(self.progress(s, uid), (1, 2))
 
     # -- documents
 

@@ -15,6 +15,12 @@
  *   GET    /svc/docs/{id}/passages          doc_passages ?from=&count=
  *   GET    /svc/profile                     profile_get
  *   POST   /svc/activity                    activity_add ?kind=&points=&score=&max_score=
+ *   POST   /svc/batch                       batch -> {seqs, n}; the body has one op a
+ *                                           line, fields split by tabs (an empty field
+ *                                           is NULL):  put KIND KEY JSON
+ *                                                      append KIND KEY JSON
+ *                                                      activity KIND POINTS SCORE MAX_SCORE
+ *                                           any other first word is an unknown type
  *
  * The service's statuses become HTTP statuses: LX_ENOENT 404 NOT_FOUND,
  * LX_EINVAL 400 INVALID, anything else 503 UNAVAILABLE, with the
@@ -531,6 +537,125 @@ static lx_rc sc_activity(lx_req *req, void *state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+
+#define SC_BATCH_LINES 32 /* more than the service takes, to test its limit */
+
+static void sc_on_batch(void *arg, int status, const char *message, const int64_t *seqs, size_t n)
+{
+    lx_req *req = arg;
+    sc_buf b = {0};
+
+    if (status != LX_OK) {
+        sc_fail(req, status, message);
+        return;
+    }
+    sc_puts(&b, "{\"seqs\":[");
+    for (size_t i = 0; i < n; i++)
+        sc_printf(&b, "%s%" PRId64, i > 0 ? "," : "", seqs[i]);
+    sc_printf(&b, "],\"n\":%zu}", n);
+    sc_send(req, 200, &b);
+}
+
+/* Splits line (modified) at tabs into at most max fields; an empty field
+ * is NULL. Returns the count. */
+static size_t sc_fields(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+
+    while (n < max) {
+        char *tab = strchr(line, '\t');
+        if (tab != NULL)
+            *tab = '\0';
+        f[n++] = line[0] != '\0' ? line : NULL;
+        if (tab == NULL)
+            break;
+        line = tab + 1;
+    }
+    return n;
+}
+
+/* One line of the body into *op (zeroed); 0 when a number does not parse. */
+static int sc_batch_line(char *line, lx_storage_op *op)
+{
+    char *f[5] = {NULL};
+    char *end;
+
+    sc_fields(line, f, 5);
+    if (f[0] != NULL && strcmp(f[0], "put") == 0)
+        op->type = LX_STORAGE_OP_PUT;
+    else if (f[0] != NULL && strcmp(f[0], "append") == 0)
+        op->type = LX_STORAGE_OP_APPEND;
+    else if (f[0] != NULL && strcmp(f[0], "activity") == 0)
+        op->type = LX_STORAGE_OP_ACTIVITY;
+    else
+        op->type = 99;
+    if (op->type != LX_STORAGE_OP_ACTIVITY) {
+        op->kind = f[1];
+        op->key = f[2];
+        op->json = f[3];
+        return 1;
+    }
+    op->activity = f[1];
+    if (f[2] != NULL) {
+        op->points = strtoll(f[2], &end, 10);
+        if (*end != '\0')
+            return 0;
+    }
+    if (f[3] != NULL) {
+        op->score = strtod(f[3], &end);
+        if (*end != '\0')
+            return 0;
+    }
+    if (f[4] != NULL) {
+        op->max_score = strtod(f[4], &end);
+        if (*end != '\0')
+            return 0;
+    }
+    return 1;
+}
+
+static lx_rc sc_batch(lx_req *req, void *state)
+{
+    sc_state *st = state;
+    lx_storage_op ops[SC_BATCH_LINES];
+    size_t n = 0;
+    char *body, *line, *next;
+    size_t len;
+    int rc;
+    SC_UID(req, uid);
+
+    if (!LX_STORAGE_V1_HAS(st->sv, batch)) {
+        st->host->reply_error(req, 501, "NO_BATCH", "storage.v1 has no batch");
+        return LX_DONE;
+    }
+    len = strlen(sc_body(req));
+    body = malloc(len + 1);
+    if (body != NULL)
+        memcpy(body, sc_body(req), len + 1);
+    if (body == NULL) {
+        st->host->reply_error(req, 500, "INTERNAL", "out of memory");
+        return LX_DONE;
+    }
+    memset(ops, 0, sizeof(ops));
+    for (line = body; line != NULL && line[0] != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        if (n == SC_BATCH_LINES || !sc_batch_line(line, &ops[n])) {
+            free(body);
+            st->host->reply_error(req, 400, "BAD_PARAM", "a line of the batch is malformed");
+            return LX_DONE;
+        }
+        n++;
+    }
+    /* The service copies the strings before it returns. */
+    rc = st->sv->batch(st->sv_state, st->host->req_worker(req), uid, ops, n, sc_on_batch, req);
+    free(body);
+    return sc_started(req, rc);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The plugin                                                               */
 
 static int sc_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err, size_t errlen)
@@ -568,6 +693,7 @@ static const lx_handler sc_handlers[] = {
     {.name = "doc_passages", .fn = sc_doc_passages, .flags = LX_H_ENDPOINT},
     {.name = "profile", .fn = sc_profile, .flags = LX_H_ENDPOINT},
     {.name = "activity", .fn = sc_activity, .flags = LX_H_ENDPOINT},
+    {.name = "batch", .fn = sc_batch, .flags = LX_H_ENDPOINT},
     {.name = NULL},
 };
 static const char *const sc_requires[] = {LX_STORAGE_V1, NULL};

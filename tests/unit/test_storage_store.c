@@ -1321,6 +1321,214 @@ static void test_store_progress_with_days(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+
+/* A batch op of record kind "chat.thread". */
+static storage_op rec_op(storage_op_type type, const char *key, const char *json)
+{
+    storage_op op = {.type = type, .kind = "chat.thread", .key = key, .json = json};
+
+    return op;
+}
+
+static storage_op act_op(const char *kind, int64_t points)
+{
+    storage_op op = {.type = STORAGE_OP_ACTIVITY};
+
+    op.act.kind = kind;
+    op.act.points = points;
+    return op;
+}
+
+/* The record's value and item count, or LX_ENOENT. */
+static int rec_state(fx *f, const char *uid, const char *key, char *json, size_t jsonlen,
+                     int64_t *n_items)
+{
+    storage_rec r = {0};
+    int rc = storage_rec_get(f->c, uid, "chat.thread", key, &r, f->err, sizeof(f->err));
+
+    if (rc == LX_OK) {
+        snprintf(json, jsonlen, "%s", r.json);
+        *n_items = r.seq;
+    }
+    storage_rec_clear(&r);
+    return rc;
+}
+
+/* Points and count of one activity kind of uid (0, 0 when none). */
+static void activity_of(fx *f, const char *uid, const char *kind, int64_t *count, int64_t *points)
+{
+    storage_progress p;
+    const storage_kind_count *k;
+
+    assert_rc(storage_progress_get(f->c, uid, &p, f->err, sizeof(f->err)), LX_OK);
+    k = find_kind(&p, kind);
+    *count = k != NULL ? k->count : 0;
+    *points = k != NULL ? k->points : 0;
+    storage_progress_clear(&p);
+}
+
+static void test_store_batch_all_or_nothing(void **state)
+{
+    fx *f = *state;
+    const char *now = "2026-11-28T10:00:01.000Z";
+    char json[64];
+    int64_t n_items = -1, count, points;
+    storage_rec *v = NULL;
+    size_t n = 0;
+
+    /* A chat turn: the thread's value, two messages, the activity. */
+    storage_op turn[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"A\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"role\":\"user\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"role\":\"assistant\"}"),
+        act_op("chat", 2),
+    };
+    turn[0].seq = turn[3].seq = 99; /* set to 0 by the call */
+    assert_rc(storage_batch(f->c, "alice", turn, 4, now, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(turn[0].seq, 0);
+    assert_int_equal(turn[1].seq, 1);
+    assert_int_equal(turn[2].seq, 2);
+    assert_int_equal(turn[3].seq, 0);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_string_equal(json, "{\"title\":\"A\"}");
+    assert_int_equal(n_items, 2);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 0, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].seq, 1);
+    assert_string_equal(v[0].json, "{\"role\":\"user\"}");
+    assert_string_equal(v[0].created_at, now);
+    assert_int_equal(v[1].seq, 2);
+    assert_string_equal(v[1].json, "{\"role\":\"assistant\"}");
+    storage_recs_free(v, n);
+    activity_of(f, "alice", "chat", &count, &points);
+    assert_int_equal(count, 1);
+    assert_int_equal(points, 2);
+
+    /* The 3rd op appends to an absent record: nothing of ops 1-2 stays. */
+    storage_op bad_new[] = {
+        rec_op(STORAGE_OP_PUT, "t2", "{\"title\":\"new\"}"),
+        rec_op(STORAGE_OP_APPEND, "t2", "{\"m\":1}"),
+        rec_op(STORAGE_OP_APPEND, "absent", "{\"m\":2}"),
+        act_op("chat", 2),
+    };
+    assert_rc(storage_batch(f->c, "alice", bad_new, 4, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_string_not_equal(f->err, "");
+    assert_int_equal(bad_new[1].seq, 0);
+    assert_rc(rec_state(f, "alice", "t2", json, sizeof(json), &n_items), LX_ENOENT);
+    storage_op bad_old[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"changed\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":3}"),
+        rec_op(STORAGE_OP_APPEND, "absent", "{\"m\":4}"),
+        act_op("quiz", 30),
+    };
+    assert_rc(storage_batch(f->c, "alice", bad_old, 4, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_string_equal(json, "{\"title\":\"A\"}");
+    assert_int_equal(n_items, 2);
+    activity_of(f, "alice", "chat", &count, &points);
+    assert_int_equal(count, 1);
+    activity_of(f, "alice", "quiz", &count, &points);
+    assert_int_equal(count, 0);
+
+    /* A value the database refuses in the middle rolls back the rest too. */
+    storage_op bad_json[] = {
+        act_op("chat", 2),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":5}"),
+        rec_op(STORAGE_OP_PUT, "t1", "{not json"),
+    };
+    assert_rc(storage_batch(f->c, "alice", bad_json, 3, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_int_equal(n_items, 2);
+    activity_of(f, "alice", "chat", &count, &points);
+    assert_int_equal(count, 1);
+
+    /* Another user's record is absent for bob, and stays alice's. */
+    storage_op bobs[] = {
+        act_op("chat", 2),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":\"bob\"}"),
+    };
+    assert_rc(storage_batch(f->c, "bob", bobs, 2, now, f->err, sizeof(f->err)), LX_ENOENT);
+    activity_of(f, "bob", "chat", &count, &points);
+    assert_int_equal(count, 0);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_int_equal(n_items, 2);
+    assert_rc(rec_state(f, "bob", "t1", json, sizeof(json), &n_items), LX_ENOENT);
+    /* bob's own put of that key makes his record; alice's is untouched. */
+    storage_op bob_own[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{\"mine\":\"bob\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":\"bob\"}"),
+    };
+    assert_rc(storage_batch(f->c, "bob", bob_own, 2, now, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(bob_own[1].seq, 1);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_string_equal(json, "{\"title\":\"A\"}");
+    assert_int_equal(n_items, 2);
+
+    /* Appends continue the record's seqs; the connection is fine after
+     * the rollbacks. */
+    storage_op more[] = {
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":6}"),
+        act_op("chat", 3),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":7}"),
+    };
+    assert_rc(storage_batch(f->c, "alice", more, 3, now, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(more[0].seq, 3);
+    assert_int_equal(more[2].seq, 4);
+    activity_of(f, "alice", "chat", &count, &points);
+    assert_int_equal(count, 2);
+    assert_int_equal(points, 5);
+}
+
+static void test_store_batch_refuses_bad_ops(void **state)
+{
+    fx *f = *state;
+    const char *now = "2026-11-28T10:00:01.000Z";
+    char json[64];
+    int64_t n_items, count, points;
+    storage_op ok = rec_op(STORAGE_OP_PUT, "t1", "{}");
+    storage_op bad[] = {
+        rec_op(STORAGE_OP_PUT, NULL, "{}"),
+        rec_op(STORAGE_OP_PUT, "", "{}"),
+        rec_op(STORAGE_OP_APPEND, "t1", NULL),
+        act_op("Chat", 1),
+        act_op("chat1", 1),
+        act_op("chat", -1),
+        {.type = (storage_op_type)7},
+    };
+    storage_op bad_kind = rec_op(STORAGE_OP_PUT, "t1", "{}");
+    storage_op other_uid = act_op("chat", 1);
+
+    bad_kind.kind = "Chat";
+    other_uid.act.uid = "bob";
+    assert_rc(storage_batch(f->c, "alice", &ok, 0, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "", &ok, 1, now, f->err, sizeof(f->err)), LX_EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        storage_op two[2] = {act_op("chat", 1), bad[i]};
+        assert_rc(storage_batch(f->c, "alice", two, 2, now, f->err, sizeof(f->err)), LX_EINVAL);
+    }
+    storage_op two[2] = {act_op("chat", 1), bad_kind};
+    assert_rc(storage_batch(f->c, "alice", two, 2, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", &other_uid, 1, now, f->err, sizeof(f->err)), LX_EINVAL);
+    activity_of(f, "alice", "chat", &count, &points);
+    assert_int_equal(count, 0);
+    activity_of(f, "bob", "chat", &count, &points);
+    assert_int_equal(count, 0);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_ENOENT);
+    /* The activity's day defaults to the batch's time. */
+    assert_rc(storage_batch(f->c, "alice", &ok, 1, now, f->err, sizeof(f->err)), LX_OK);
+    storage_op chat = act_op("chat", 1);
+    assert_rc(storage_batch(f->c, "alice", &chat, 1, now, f->err, sizeof(f->err)), LX_OK);
+    storage_progress p;
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.n_days, 1);
+    assert_string_equal(p.days[0], "2026-11-28");
+    storage_progress_clear(&p);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Deleting a user                                                          */
 
 static int cmp_str(const void *a, const void *b)
@@ -1684,6 +1892,8 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_doc_bytes),
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
+    STORE_TEST(test_store_batch_all_or_nothing),
+    STORE_TEST(test_store_batch_refuses_bad_ops),
     STORE_TEST(test_store_feedback_filters_and_total),
     STORE_TEST(test_store_stats),
     STORE_TEST(test_store_progress_with_days),

@@ -92,6 +92,29 @@ typedef void (*lx_storage_seq_fn)(void *arg, int status, const char *message, in
 typedef void (*lx_storage_json_fn)(void *arg, int status, const char *message,
                                    const char *json);
 
+/* One write of a batch (lx_storage_v1.batch). Strings are copied by the
+ * call. */
+#define LX_STORAGE_OP_PUT 1      /* record_put: kind, key (required), json */
+#define LX_STORAGE_OP_APPEND 2   /* record_append: kind, key, json */
+#define LX_STORAGE_OP_ACTIVITY 3 /* activity_add: activity, points, score, max_score */
+#define LX_STORAGE_BATCH_MAX 16
+
+typedef struct lx_storage_op {
+    uint32_t type;        /* LX_STORAGE_OP_* */
+    const char *kind;     /* put, append */
+    const char *key;      /* put, append */
+    const char *json;     /* put: the value; append: the item */
+    const char *activity; /* activity: its kind, [a-z_]{1,32} */
+    int64_t points;       /* activity */
+    double score;         /* activity */
+    double max_score;     /* activity */
+} lx_storage_op;
+
+/* seqs[i]: op i's appended item's seq, 0 for other ops (n = n_ops; NULL
+ * unless status is LX_OK). */
+typedef void (*lx_storage_batch_fn)(void *arg, int status, const char *message,
+                                    const int64_t *seqs, size_t n);
+
 typedef struct lx_storage_v1 {
     uint32_t struct_size;
 
@@ -142,7 +165,24 @@ typedef struct lx_storage_v1 {
                        int limit, lx_storage_records_fn done, void *arg);
     int (*record_delete)(void *state, lx_worker *w, const char *uid, const char *kind,
                          const char *key, lx_storage_done_fn done, void *arg);
+
+    /* -- Added after the first release: check struct_size (LX_STORAGE_V1_HAS). */
+
+    /* Several writes of one user in ONE transaction, in order: all of them
+     * or none (one durable commit, where separate calls make one each).
+     * 1..LX_STORAGE_BATCH_MAX ops; each is checked as its single call
+     * would be (LX_EINVAL before anything runs). An append to a record
+     * that is absent (and not put earlier in the same batch) is LX_ENOENT
+     * and nothing is written. done gets, per op, the appended item's seq
+     * (0 for other ops). */
+    int (*batch)(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
+                 size_t n_ops, lx_storage_batch_fn done, void *arg);
 } lx_storage_v1;
+
+/* True when the table has `member` (it may come from an older plugin). */
+#define LX_STORAGE_V1_HAS(sv, member)                                                      \
+    ((sv)->struct_size >= offsetof(lx_storage_v1, member) + sizeof((sv)->member) &&        \
+     (sv)->member != NULL)
 
 #ifdef __cplusplus
 }
