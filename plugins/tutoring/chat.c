@@ -464,8 +464,7 @@ static void chat_on_put(void *arg, int status, const char *message, const lx_sto
         tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
 }
 
-static void chat_on_batch(void *arg, int status, const char *message, const int64_t *seqs,
-                          size_t n)
+static void chat_on_batch(void *arg, int status, const char *message, const int64_t *seqs, size_t n)
 {
     chat_ctx *c = arg;
 
@@ -615,23 +614,31 @@ static void chat_on_passages(void *arg, int status, const char *message,
     tutor_chat_save(c);
 }
 
-static void chat_on_chat_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
+/* The turn's document came back from doc_get (chat.h). */
+int tutor_chat_doc_usable(chat_ctx *c, int status, const char *message, const lx_storage_doc *doc)
 {
-    chat_ctx *c = arg;
-    int rc;
-
     if (tutor_chat_gone(c))
-        return;
+        return 0;
     if (status != LX_OK) {
         tutor_chat_fail_storage(c, status, message, "Document not found");
-        return;
+        return 0;
     }
     if (strcmp(doc->status, LX_DOC_PROCESSED) != 0) {
         c->response = strdup(CHAT_MSG_NOT_READY);
         c->add_activity = 1;
         tutor_chat_save(c);
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void chat_on_chat_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
+{
+    chat_ctx *c = arg;
+    int rc;
+
+    if (!tutor_chat_doc_usable(c, status, message, doc))
+        return;
     rc = c->st->sv->doc_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
                                CHAT_SEARCH_PASSAGES, chat_on_passages, c);
     if (rc != LX_OK)

@@ -102,6 +102,13 @@ void tutor_chat_save(chat_ctx *c);
  * (items borrowed); NULL when out of memory. */
 json_object *tutor_chat_turns(const lx_storage_record *items, size_t n);
 
+/* The turn's document came back from doc_get (status, message, doc as
+ * handed to the callback): 1 when its text is there to use (c is still
+ * the caller's); 0 when the turn went on without the caller: the client
+ * left, the call failed (the error reply), or the text is not ready yet
+ * (the turn is saved with CHAT_MSG_NOT_READY). */
+int tutor_chat_doc_usable(chat_ctx *c, int status, const char *message, const lx_storage_doc *doc);
+
 /* A thread id as this plugin makes them (1..64 of [A-Za-z0-9_-]). */
 int tutor_chat_valid_thread_id(const char *s);
 

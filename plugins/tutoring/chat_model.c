@@ -206,18 +206,8 @@ static void chat_on_llm_doc(void *arg, int status, const char *message, const lx
     chat_ctx *c = arg;
     int rc;
 
-    if (tutor_chat_gone(c))
+    if (!tutor_chat_doc_usable(c, status, message, doc))
         return;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Document not found");
-        return;
-    }
-    if (strcmp(doc->status, LX_DOC_PROCESSED) != 0) {
-        c->response = strdup(CHAT_MSG_NOT_READY);
-        c->add_activity = 1;
-        tutor_chat_save(c);
-        return;
-    }
     free(c->doc_name);
     c->doc_name = strdup(doc->name != NULL ? doc->name : "");
     if (c->doc_name == NULL) {
