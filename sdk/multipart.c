@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <lexiaid/multipart.h>
+#include <lexiaid/utf8.h>
 #include <lexiaid/plugin.h>
 
 #define LX_MP_MAX_PARTS 64
@@ -36,60 +37,6 @@ static void lx_mp_errf(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* The length of the UTF-8 sequence at s[0..len) (len >= 1) when it is
- * well-formed (Unicode's table 3-7), else 0. */
-static size_t lx_mp_utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong below U+0800 */
-        else if (c == 0xed)
-            hi = 0x9f; /* U+D800..U+DFFF, the surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong below U+10000 */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
-    }
-    if (len < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
-int lx_mp_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    if (s == NULL)
-        return len == 0;
-    while (i < len) {
-        size_t n;
-
-        if (p[i] == 0)
-            return 0;
-        n = lx_mp_utf8_seq(p + i, len - i);
-        if (n == 0)
-            return 0;
-        i += n;
-    }
-    return 1;
 }
 
 static int lx_mp_is_alnum(unsigned char c)
@@ -389,7 +336,7 @@ static int lx_mp_ext_value(char *s)
     if (!is_utf8)
         return 0;
     /* memchr of NUL: a %00 would cut the name short; refused below. */
-    if (memchr(s, '\0', o) != NULL || !lx_mp_utf8_valid(s, o))
+    if (memchr(s, '\0', o) != NULL || !lx_utf8_valid(s, o))
         return -1;
     s[o] = '\0';
     return 1;
@@ -557,7 +504,7 @@ static int lx_mp_headers(const char *b, size_t len, size_t *pos, size_t part, lx
         lx_mp_errf(err, errlen, "part %zu: empty name in Content-Disposition", part);
         return LX_EINVAL;
     }
-    if (!lx_mp_utf8_valid(h->name, strlen(h->name))) {
+    if (!lx_utf8_valid(h->name, strlen(h->name))) {
         lx_mp_errf(err, errlen, "part %zu: the name is not valid UTF-8", part);
         return LX_EINVAL;
     }
@@ -566,7 +513,7 @@ static int lx_mp_headers(const char *b, size_t len, size_t *pos, size_t part, lx
         h->filename = h->filename_ext;
         h->filename_ext = NULL;
     }
-    if (h->filename != NULL && !lx_mp_utf8_valid(h->filename, strlen(h->filename))) {
+    if (h->filename != NULL && !lx_utf8_valid(h->filename, strlen(h->filename))) {
         lx_mp_errf(err, errlen, "part %zu: the file name is not valid UTF-8", part);
         return LX_EINVAL;
     }

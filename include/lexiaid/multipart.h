@@ -67,11 +67,6 @@ const lx_mp_part *lx_mp_get(const lx_mp *mp, const char *name);
 /* Frees what lx_mp_parse made and empties *mp; NULL or empty is fine. */
 void lx_mp_free(lx_mp *mp);
 
-/* Whether s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code
- * points above U+10FFFF) without NUL bytes: the check the parser applies
- * to names, for callers that read text fields. */
-int lx_mp_utf8_valid(const char *s, size_t len);
-
 #ifdef __cplusplus
 }
 #endif

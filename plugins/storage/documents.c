@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 
 #include <lexiaid/multipart.h>
+#include <lexiaid/utf8.h>
 
 #include "sniff.h"
 #include "storage.h"
@@ -158,7 +159,7 @@ static int storage_clean_name(const char *s, size_t len, char **out)
     char *r;
 
     *out = NULL;
-    if (!storage_utf8_valid(s, len))
+    if (!lx_utf8_valid(s, len))
         return LX_EINVAL;
     while (a < b && ((unsigned char)s[a] <= 0x20 || s[a] == 0x7f))
         a++;
@@ -185,7 +186,7 @@ static int storage_clean_name(const char *s, size_t len, char **out)
 /* Bytes that are not valid UTF-8 become '_' (whole name, conservatively). */
 static void storage_ascii_if_invalid(char *s)
 {
-    if (storage_utf8_valid(s, strlen(s)))
+    if (lx_utf8_valid(s, strlen(s)))
         return;
     for (; *s != '\0'; s++)
         if ((unsigned char)*s >= 0x80)

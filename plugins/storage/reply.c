@@ -23,6 +23,8 @@
 
 #include <json-c/json.h>
 
+#include <lexiaid/utf8.h>
+
 #include "sniff.h"
 #include "storage.h"
 
@@ -442,7 +444,7 @@ long storage_utf8_chars(const char *s, size_t len)
                 return -1;
             i++;
         } else {
-            i += storage_utf8_seq(p + i, len - i, &is_ok);
+            i += lx_utf8_next(p + i, len - i, NULL, &is_ok);
             if (!is_ok)
                 return -1;
         }

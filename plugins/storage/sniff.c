@@ -12,69 +12,12 @@
 #include <zip.h>
 
 #include <lexiaid/plugin.h>
+#include <lexiaid/utf8.h>
 
 #include "errf.h"
 #include "sniff.h"
 
 static const char storage_sniff_accepted[] = "use pdf, docx, txt, md, png or jpg";
-
-size_t storage_utf8_seq(const unsigned char *s, size_t len, int *is_ok)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t n, i;
-
-    *is_ok = 1;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong below U+0800 */
-        else if (c == 0xed)
-            hi = 0x9f; /* U+D800..U+DFFF, the surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong below U+10000 */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        *is_ok = 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
-        return 1;
-    }
-    for (i = 1; i < n; i++) {
-        /* A truncated sequence, or a byte out of range: the bytes so far
-         * are the maximal ill-formed subpart. */
-        if (i >= len || s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
-            *is_ok = 0;
-            return i;
-        }
-    }
-    return n;
-}
-
-int storage_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    while (i < len) {
-        int is_ok;
-
-        if (p[i] == 0)
-            return 0;
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        i += storage_utf8_seq(p + i, len - i, &is_ok);
-        if (!is_ok)
-            return 0;
-    }
-    return 1;
-}
 
 /* Whether the ZIP in data[0..len) holds the two entries every DOCX has.
  * libzip reads the central directory from the buffer in place (no copy);
@@ -210,7 +153,7 @@ int storage_sniff(const char *filename, const void *data, size_t len, storage_ft
     } else {
         size_t skip = len >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf ? 3 : 0;
 
-        ok = storage_utf8_valid((const char *)b + skip, len - skip);
+        ok = lx_utf8_valid((const char *)b + skip, len - skip);
         if (!ok)
             storage_errf(err, errlen, "%s",
                          strcmp(t->file_type, "md") == 0
@@ -277,7 +220,7 @@ char *storage_safe_filename(const char *name)
             i++;
             continue;
         }
-        sl = storage_utf8_seq(base + i, n - i, &is_ok);
+        sl = lx_utf8_next(base + i, n - i, NULL, &is_ok);
         if (!is_ok) {
             out[o++] = '_'; /* a byte of broken UTF-8 */
             i++;

@@ -31,18 +31,6 @@ typedef struct storage_ftype {
 int storage_sniff(const char *filename, const void *data, size_t len, storage_ftype *out,
                   char *err, size_t errlen);
 
-/* At s[0..len) (len >= 1): the length of the well-formed UTF-8 sequence
- * there (1..4, *is_ok 1), or, when the bytes there are not one (RFC 3629's
- * table: no overlongs, no surrogates, nothing above U+10FFFF, no truncated
- * sequence), the length of their maximal ill-formed subpart (1..3, *is_ok
- * 0): what Unicode recommends replacing by one U+FFFD. NUL counts as well
- * formed; callers that refuse it check it themselves. */
-size_t storage_utf8_seq(const unsigned char *s, size_t len, int *is_ok);
-
-/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, nothing
- * above U+10FFFF) and holds no NUL. */
-int storage_utf8_valid(const char *s, size_t len);
-
 /* A safe file name for storage and for Content-Disposition: the last path
  * component of `name` (both / and \ split), control characters and
  * "\"\\/:*?<>|" replaced by '_', leading dots removed, at most 200 bytes

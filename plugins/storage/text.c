@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <lexiaid/plugin.h>
+#include <lexiaid/utf8.h>
 
 #include "sniff.h"
 #include "text.h"
@@ -57,7 +58,7 @@ char *storage_text_normalize(const char *text, size_t len, size_t *out_len)
             i++;
             continue;
         }
-        n = storage_utf8_seq(s + i, len - i, &ok);
+        n = lx_utf8_next(s + i, len - i, NULL, &ok);
         if (ok) {
             memcpy(out + o, s + i, n);
             o += n;

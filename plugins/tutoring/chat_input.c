@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include <lexiaid/multipart.h>
+#include <lexiaid/utf8.h>
 
 #include "chat_input.h"
 
@@ -157,7 +158,7 @@ static int in_json_str(const lx_host *h, lx_req *req, json_object *o, const char
         return in_bad_field(h, req, key, "must be a string");
     s = json_object_get_string(v);
     n = json_object_get_string_len(v);
-    if (s == NULL || n < 0 || !lx_mp_utf8_valid(s, (size_t)n))
+    if (s == NULL || n < 0 || !lx_utf8_valid(s, (size_t)n))
         return in_bad_field(h, req, key, "must be UTF-8 text without NUL bytes");
     *out = strndup(s, (size_t)n);
     if (*out == NULL)
@@ -235,7 +236,7 @@ static int in_form_text(const lx_host *h, lx_req *req, const lx_mp *mp, const ch
     *out = NULL;
     if (p == NULL)
         return LX_OK;
-    if (!lx_mp_utf8_valid(p->data, p->len))
+    if (!lx_utf8_valid(p->data, p->len))
         return in_bad_field(h, req, name, "must be UTF-8 text without NUL bytes");
     *out = strndup(p->len > 0 ? p->data : "", p->len);
     if (*out == NULL)

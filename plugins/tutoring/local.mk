@@ -20,16 +20,16 @@ plugins_tutoring_tutoring_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 check_PROGRAMS += tests/unit/test_tutoring_offline
 tests_unit_test_tutoring_offline_SOURCES = tests/unit/test_tutoring_offline.c $(LX_TUTOR_PURE)
 tests_unit_test_tutoring_offline_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/tutoring
-tests_unit_test_tutoring_offline_LDADD = $(LX_TEST_LIBS)
+tests_unit_test_tutoring_offline_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS)
 
 # Provider wire formats: request bodies, answers, SSE streams.
 check_PROGRAMS += tests/unit/test_tutoring_llm
 tests_unit_test_tutoring_llm_SOURCES = tests/unit/test_tutoring_llm.c $(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
 tests_unit_test_tutoring_llm_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/plugins/tutoring
-tests_unit_test_tutoring_llm_LDADD = $(LX_TEST_LIBS) $(JSONC_LIBS) -lm
+tests_unit_test_tutoring_llm_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS) $(JSONC_LIBS) -lm
 
 # Prompts and the parsers of structured answers.
 check_PROGRAMS += tests/unit/test_tutoring_prompt
 tests_unit_test_tutoring_prompt_SOURCES = tests/unit/test_tutoring_prompt.c $(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
 tests_unit_test_tutoring_prompt_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/plugins/tutoring
-tests_unit_test_tutoring_prompt_LDADD = $(LX_TEST_LIBS) $(JSONC_LIBS) -lm
+tests_unit_test_tutoring_prompt_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS) $(JSONC_LIBS) -lm

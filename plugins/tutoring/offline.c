@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <lexiaid/plugin.h>
+#include <lexiaid/utf8.h>
 
 #include "offline_int.h"
 
@@ -29,36 +30,14 @@ int tutor_ieq(const char *a, size_t alen, const char *b, size_t blen)
     return 1;
 }
 
-/* The length of the valid UTF-8 sequence at s[i], or 0 when invalid. */
+/* The length of the valid UTF-8 sequence at s[i] with its code point in
+ * *cp, or 0 when invalid. */
 static size_t utf8_len(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
 {
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t v, min;
+    int ok;
+    size_t n = lx_utf8_next(s + i, len - i, cp, &ok);
 
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, v = c & 0x1fu, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, v = c & 0x0fu, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, v = c & 0x07u, min = 0x10000;
-    else
-        return 0;
-    if (len - i < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
+    return ok ? n : 0;
 }
 
 /* How many bytes of word character start at str[i] (0: not a word char)

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include <lexiaid/plugin.h>
+#include <lexiaid/utf8.h>
 
 #include "buf.h"
 #include "prompt.h"
@@ -81,30 +82,10 @@ static int is_space(unsigned char c)
  * s[0] does not start one (overlong forms and surrogates are invalid). */
 static size_t utf8_seq(const unsigned char *s, size_t len)
 {
-    unsigned char c = s[0];
-    size_t n;
-    unsigned cp, min;
+    int ok;
+    size_t n = lx_utf8_next(s, len, NULL, &ok);
 
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, cp = c & 0x1fu, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, cp = c & 0x0fu, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, cp = c & 0x07u, min = 0x10000;
-    else
-        return 0;
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
+    return ok ? n : 0;
 }
 
 /* The largest cut <= max in s[0, len) that does not split a UTF-8

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <lexiaid/multipart.h>
+#include <lexiaid/utf8.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -105,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const lx_mp_part *p = &mp.parts[i];
 
             fuzz_check(p->name != NULL && p->name[0] != '\0');
-            fuzz_check(lx_mp_utf8_valid(p->name, strlen(p->name)));
-            fuzz_check(p->filename == NULL || lx_mp_utf8_valid(p->filename, strlen(p->filename)));
+            fuzz_check(lx_utf8_valid(p->name, strlen(p->name)));
+            fuzz_check(p->filename == NULL || lx_utf8_valid(p->filename, strlen(p->filename)));
             fuzz_check(p->data >= body && p->len <= len && p->data + p->len <= body + len);
             /* Every part's data is followed by a delimiter. */
             fuzz_check((size_t)(p->data - body) + p->len + 4 + strlen(boundary) <= len);

@@ -4,7 +4,7 @@
  * empty). Each input goes through:
  *   storage_sniff (name, bytes), checked against the signatures it claims;
  *   storage_safe_filename (name), checked for every promise of sniff.h;
- *   storage_utf8_valid (bytes), against a decoder written independently here;
+ *   lx_utf8_valid (bytes), against a decoder written independently here;
  *   storage_text_normalize (bytes), whose result must be valid UTF-8 and a
  *       fixed point;
  *   storage_text_passages (normalized and raw bytes), with a target taken
@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lexiaid/utf8.h>
 
 #include "sniff.h"
 #include "text.h"
@@ -111,7 +113,7 @@ static void fuzz_passages(const char *text, size_t len, size_t target, int is_va
         }
         fuzz_check(l > 0 && !fuzz_is_space(v[i][0]) && !fuzz_is_space(v[i][l - 1]));
         if (is_valid)
-            fuzz_check(storage_utf8_valid(v[i], l));
+            fuzz_check(lx_utf8_valid(v[i], l));
         sq = fuzz_squeeze(v[i], l, &sn);
         memcpy(got + gn, sq, sn);
         gn += sn;
@@ -135,7 +137,7 @@ static void fuzz_safe_name(const char *name)
     fuzz_check(s != NULL);
     n = strlen(s);
     fuzz_check(n >= 1 && n <= 200 && s[0] != '.');
-    fuzz_check(storage_utf8_valid(s, n));
+    fuzz_check(lx_utf8_valid(s, n));
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
@@ -189,12 +191,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_sniff(name, (const unsigned char *)bytes, len);
     fuzz_safe_name(name);
 
-    valid = storage_utf8_valid(bytes, len);
+    valid = lx_utf8_valid(bytes, len);
     fuzz_check(valid == fuzz_utf8_reference((const unsigned char *)bytes, len));
 
     norm = storage_text_normalize(bytes, len, &norm_len);
     fuzz_check(norm != NULL && norm[norm_len] == '\0');
-    fuzz_check(storage_utf8_valid(norm, norm_len));
+    fuzz_check(lx_utf8_valid(norm, norm_len));
     fuzz_check(memchr(norm, '\r', norm_len) == NULL);
     again = storage_text_normalize(norm, norm_len, &again_len);
     fuzz_check(again != NULL && again_len == norm_len && memcmp(again, norm, norm_len) == 0);

@@ -18,6 +18,7 @@
 
 #include <lexiaid/multipart.h>
 #include <lexiaid/plugin.h>
+#include <lexiaid/utf8.h>
 
 #include "sniff.h"
 #include "text.h"
@@ -594,7 +595,7 @@ static void test_safe_filename_long_cut_on_utf8_boundary(void **state)
     assert_non_null(s);
     assert_true(strlen(s) <= 200);
     assert_true(strlen(s) >= 197);
-    assert_true(storage_utf8_valid(s, strlen(s)));
+    assert_true(lx_utf8_valid(s, strlen(s)));
     assert_int_equal(strlen(s) % 3, 1); /* whole characters and ".pdf" */
     assert_string_equal(s + strlen(s) - 4, ".pdf");
     assert_memory_equal(s, in, strlen(s) - 4);
@@ -622,7 +623,7 @@ static void test_safe_filename_long_cut_on_utf8_boundary(void **state)
     in[o] = '\0';
     s = storage_safe_filename(in);
     assert_int_equal(strlen(s), 197);
-    assert_true(storage_utf8_valid(s, strlen(s)));
+    assert_true(lx_utf8_valid(s, strlen(s)));
     free(s);
 }
 
@@ -810,7 +811,7 @@ static void test_utf8_valid_accepts_well_formed(void **state)
     };
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        assert_true(storage_utf8_valid(good[i], strlen(good[i])));
+        assert_true(lx_utf8_valid(good[i], strlen(good[i])));
 }
 
 static void test_utf8_valid_refuses_ill_formed(void **state)
@@ -840,11 +841,11 @@ static void test_utf8_valid_refuses_ill_formed(void **state)
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_false(storage_utf8_valid(bad[i], strlen(bad[i])));
-    assert_false(storage_utf8_valid("a\0b", 3)); /* NUL */
+        assert_false(lx_utf8_valid(bad[i], strlen(bad[i])));
+    assert_false(lx_utf8_valid("a\0b", 3)); /* NUL */
     /* The length bounds the check: the truncated sequence counts. */
-    assert_false(storage_utf8_valid("\xc3\xa9", 1));
-    assert_true(storage_utf8_valid("\xc3\xa9", 2));
+    assert_false(lx_utf8_valid("\xc3\xa9", 1));
+    assert_true(lx_utf8_valid("\xc3\xa9", 2));
 }
 
 /* ---------------------------------------------------------------- normalize */
@@ -857,7 +858,7 @@ static void assert_normalized(const char *in, size_t len, const char *want)
     assert_non_null(out);
     assert_string_equal(out, want);
     assert_int_equal(out_len, strlen(want));
-    assert_true(storage_utf8_valid(out, out_len));
+    assert_true(lx_utf8_valid(out, out_len));
     free(out);
 }
 
@@ -931,7 +932,7 @@ static void assert_passages_keep_text(const char *text, char **v, size_t n)
         assert_true(l > 0);
         assert_null(strchr(" \t\n\r\f\v", v[i][0]));
         assert_null(strchr(" \t\n\r\f\v", v[i][l - 1]));
-        assert_true(storage_utf8_valid(v[i], l));
+        assert_true(lx_utf8_valid(v[i], l));
         buf_add(&all, v[i], l);
     }
     got = squeeze(all.p ? all.p : "", all.len);
@@ -1048,7 +1049,7 @@ static void test_passages_never_split_utf8(void **state)
             assert_int_equal(storage_text_passages(t.p, t.len, target, &v, &n), LX_OK);
             all.len = 0;
             for (size_t i = 0; i < n; i++) {
-                assert_true(storage_utf8_valid(v[i], strlen(v[i])));
+                assert_true(lx_utf8_valid(v[i], strlen(v[i])));
                 assert_true(strlen(v[i]) <= (target < 4 ? 4 : target));
                 buf_add(&all, v[i], strlen(v[i]));
             }
