@@ -4,15 +4,28 @@
  * A plugin is a shared object that exports exactly one symbol,
  * lx_plugin_entry(), returning a pointer to a constant lx_plugin descriptor.
  * The core dlopen()s it with RTLD_NOW|RTLD_LOCAL, checks the ABI, calls
- * init() once in the master process, forks the workers, and then calls
- * worker_start() in each worker. Handlers named in the config's dispatch
- * table ("routes") run on the worker's event loop and must never block:
- * slow work goes through host->offload(), outbound HTTP through
+ * init() once per generation in the master process, forks the workers, and
+ * then calls worker_start() in each worker. Handlers named in the config's
+ * dispatch table ("routes") run on the worker's event loop and must never
+ * block: slow work goes through host->offload(), outbound HTTP through
  * host->http_fetch().
  *
  * A plugin never links against core symbols: it reaches the core only
  * through the lx_host table handed to init(), and other plugins only through
  * named, versioned services (host->svc_register / host->svc_lookup).
+ *
+ * State and generations. The core never dlclose()s a plugin. On SIGHUP it
+ * builds a new generation from the configuration: the same .so, so the
+ * same statics, gets init() again while the old generation's workers still
+ * serve; the old generation's shutdown() runs later in the master, when
+ * its last worker has gone, and workers forked after that (a restart after
+ * a crash or a kill) inherit the master's memory as it is then. A static
+ * is therefore shared by every generation of the process. Keep what init()
+ * makes in *state (allocated by init(), freed by shutdown()); per-worker
+ * things in *state too (each worker has its own copy after fork()) or in a
+ * struct that worker_start() allocates and worker_stop() frees, pointed to
+ * from *state. Only what is the same for every generation and never freed
+ * may be static: constant tables, the lx_host pointer.
  *
  * Versioning (as Apache's MMN and SQLite's extension table):
  *   LX_ABI_MAJOR  changes on any incompatible change; the core refuses a
@@ -150,23 +163,30 @@ typedef struct lx_plugin {
     const char *const *provides;
     const char *const *requires;
 
-    /* Mandatory. Runs once in the master, before the fork, single-threaded:
-     * start no threads here. `host` stays valid for the life of the
-     * process; `cfg` is the plugin's `config` group (possibly empty) and
-     * stays valid until shutdown(). Store what handlers need in *state.
-     * Return LX_OK, or a negative code with a message in err (the core
-     * refuses to start and prints it). */
+    /* Mandatory. Runs once per generation in the master, before the fork,
+     * single-threaded: start no threads here. At start, and again on every
+     * SIGHUP while the previous generation may still serve (see "State and
+     * generations" above). `host` stays valid for the life of the process;
+     * `cfg` is the plugin's `config` group (possibly empty) and stays valid
+     * until shutdown(). Allocate what handlers need and store it in *state,
+     * never in a static. Return LX_OK, or a negative code with a message in
+     * err (the core refuses to start and prints it). */
     int (*init)(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
                 size_t errlen);
 
-    /* Optional. Runs in each worker after the fork, before it serves.
-     * Failure stops that worker (the master restarts it with backoff). */
+    /* Optional. Runs in each worker after the fork, before it serves (and
+     * again in a worker restarted after a crash). Failure stops that worker
+     * (the master restarts it with backoff). Per-worker state goes in
+     * `state` (this worker's own copy) or in a struct allocated here. */
     int (*worker_start)(void *state, lx_worker *w, char *err, size_t errlen);
 
     /* Optional. Runs in each worker after its last request ended. */
     void (*worker_stop)(void *state, lx_worker *w);
 
-    /* Optional. Runs once in the master at exit (and in `lexiaid -t`). */
+    /* Optional. Runs once per generation in the master when the
+     * generation's last worker has gone: at exit, or after a reload once
+     * the old generation has drained (the new one's state is then in use:
+     * free only your own *state). Also after a command. */
     void (*shutdown)(void *state);
 
     /* Optional. Asked by GET /ready on a worker loop; call report exactly
@@ -370,9 +390,10 @@ struct lx_host {
     void (*timer_stop)(lx_timer *t);
 
     /* -- Services between plugins. Register in init() (the master), so
-     * every worker inherits the registry. `table` and `state` are borrowed
-     * for the life of the process. Names carry a version: "storage.v1".
-     * LX_EEXIST when the name is taken. */
+     * every worker inherits the registry. Each generation has its own
+     * registry: `table` and `state` are borrowed until the provider's
+     * shutdown() (its users are shut down before it). Names carry a
+     * version: "storage.v1". LX_EEXIST when the name is taken. */
     int (*svc_register)(const char *name, const void *table, void *state);
     /* The table, and its state in *state; NULL when nobody provides it. */
     const void *(*svc_lookup)(const char *name, void **state);

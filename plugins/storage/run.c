@@ -24,25 +24,21 @@ typedef struct storage_job {
     char err[512];
 } storage_job;
 
-/* Per process: each worker is one process with one loop. */
-static size_t storage_n_jobs_out;    /* submitted, completion not yet run */
-static int storage_is_close_pending; /* worker_stop asked to close st->db */
-
 static void storage_close_now(storage_state *st)
 {
     if (st->db != NULL) {
         storage_db_close(st->db);
         st->db = NULL;
     }
-    storage_is_close_pending = 0;
+    st->is_close_pending = 0;
 }
 
 void storage_run_close_db(storage_state *st)
 {
-    if (storage_n_jobs_out == 0)
+    if (st->n_jobs_out == 0)
         storage_close_now(st);
     else
-        storage_is_close_pending = 1;
+        st->is_close_pending = 1;
 }
 
 static void storage_job_work(void *arg)
@@ -118,8 +114,8 @@ static void storage_plain_done(void *arg, int status)
 
     p->done(p->arg, status);
     free(p);
-    storage_n_jobs_out--;
-    if (storage_n_jobs_out == 0 && storage_is_close_pending)
+    st->n_jobs_out--;
+    if (st->n_jobs_out == 0 && st->is_close_pending)
         storage_close_now(st);
 }
 
@@ -129,7 +125,7 @@ int storage_offload(storage_state *st, lx_worker *w, void (*work)(void *arg),
     storage_plain *p;
     int rc;
 
-    if (st->db == NULL || storage_is_close_pending)
+    if (st->db == NULL || st->is_close_pending)
         return LX_ESTATE;
     p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -143,6 +139,6 @@ int storage_offload(storage_state *st, lx_worker *w, void (*work)(void *arg),
         free(p);
         return rc < 0 ? rc : LX_ENOMEM;
     }
-    storage_n_jobs_out++;
+    st->n_jobs_out++;
     return LX_OK;
 }

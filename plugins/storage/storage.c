@@ -31,8 +31,6 @@
 #define STORAGE_MAX_TEXT (64u * 1024 * 1024) /* extracted text larger fails */
 #define STORAGE_MISSING_REASON "the file is missing"
 
-static char storage_started_at[STORAGE_TS_LEN + 8]; /* init in the master; inherited */
-
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 
@@ -351,7 +349,7 @@ static int storage_init(const lx_host *host, const lx_cfg *cfg, void **state, ch
         return LX_ENOMEM;
     }
     st->host = host;
-    storage_now_iso(storage_started_at, sizeof(storage_started_at));
+    storage_now_iso(st->started_at, sizeof(st->started_at));
     rc = storage_configure(st, cfg, err, errlen);
     if (rc != LX_OK)
         goto fail;
@@ -392,8 +390,6 @@ static void storage_shutdown(void *state)
 /* ------------------------------------------------------------------------ */
 /* Workers                                                                  */
 
-static lx_timer *storage_stale_timer; /* worker 0 only, until it fires */
-
 typedef struct storage_stale {
     char **ids, **uids;
     size_t n;
@@ -422,8 +418,8 @@ static int storage_stale_job(storage_state *st, storage_conn *c, void *arg, char
     /* With SQLite this server is the database's only user: whatever is
      * unfinished from before it started was left by a previous run, however
      * recent. (PostgreSQL may be shared by replicas: the age rule only.) */
-    if (st->opts.kind == STORAGE_SQLITE && strcmp(storage_started_at, before) > 0)
-        snprintf(before, sizeof(before), "%s", storage_started_at);
+    if (st->opts.kind == STORAGE_SQLITE && strcmp(st->started_at, before) > 0)
+        snprintf(before, sizeof(before), "%s", st->started_at);
     rc = storage_doc_stale(c, before, &s->ids, &s->n, err, errlen);
     if (rc != LX_OK || s->n == 0)
         return rc;
@@ -471,7 +467,7 @@ static void storage_stale_fire(void *arg)
     storage_state *st = arg;
     storage_stale *s;
 
-    storage_stale_timer = NULL; /* a one-shot timer frees itself */
+    st->stale_timer = NULL; /* a one-shot timer frees itself */
     if (st->host->worker_stopping(st->w) || (s = calloc(1, sizeof(*s))) == NULL)
         return;
     if (storage_run(st, st->w, storage_stale_job, storage_stale_done, s) != LX_OK)
@@ -496,8 +492,7 @@ static int storage_worker_start(void *state, lx_worker *w, char *err, size_t err
         return rc;
     }
     if (host->worker_index(w) == 0)
-        storage_stale_timer =
-            host->timer_start(w, STORAGE_STALE_DELAY_MS, 0, storage_stale_fire, st);
+        st->stale_timer = host->timer_start(w, STORAGE_STALE_DELAY_MS, 0, storage_stale_fire, st);
     return LX_OK;
 }
 
@@ -506,9 +501,9 @@ static void storage_worker_stop(void *state, lx_worker *w)
     storage_state *st = state;
 
     (void)w;
-    if (storage_stale_timer != NULL) {
-        st->host->timer_stop(storage_stale_timer);
-        storage_stale_timer = NULL;
+    if (st->stale_timer != NULL) {
+        st->host->timer_stop(st->stale_timer);
+        st->stale_timer = NULL;
     }
     storage_proc_stop(st);
     storage_run_close_db(st);

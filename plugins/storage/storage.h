@@ -21,9 +21,15 @@
  *                <lexiaid/multipart.h>)
  *
  * Lifetimes:
- *   storage_state  made by init() in the master, read-only afterwards except
- *                  the worker-local members below, freed by shutdown(); each
- *                  worker inherits a copy through fork().
+ *   storage_state  made by init() in the master, one per generation,
+ *                  read-only afterwards except the worker-local members
+ *                  below, freed by that generation's shutdown(); each worker
+ *                  inherits a copy through fork(). Every piece of state lives
+ *                  here, none in a static (but the SQLite writers' mutex, on
+ *                  purpose: store_sqlite.c): the loader never dlcloses, so a
+ *                  static would be shared by every generation of the process
+ *                  (a SIGHUP's new init would overwrite it while the old
+ *                  generation still serves).
  *   st->db         NULL in the master after init (its connections closed
  *                  before the fork); opened by worker_start in each worker,
  *                  closed by worker_stop.
@@ -58,12 +64,17 @@ typedef struct storage_state {
     storage_extract_opts ex;  /* ex.program owned */
     int extract_concurrency;  /* extractions at once per worker */
     long long extract_wait_ms;/* an upload waits this long for its text */
+    /* When this generation's init() ran (the store's time format). */
+    char started_at[STORAGE_TS_LEN + 8];
 
     /* Per process */
     storage_db *db;           /* worker only; NULL in the master after init */
     storage_files *files;     /* SQLite only; NULL with PostgreSQL */
     lx_worker *w;             /* this worker's loop */
     storage_proc *proc;       /* this worker's extraction queue */
+    lx_timer *stale_timer;    /* worker 0: the look for unfinished work, until it fires */
+    size_t n_jobs_out;        /* run.c: jobs submitted, completion not yet run */
+    int is_close_pending;     /* run.c: worker_stop asked to close db */
 } storage_state;
 
 /* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a

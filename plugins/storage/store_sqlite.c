@@ -574,7 +574,10 @@ int storage_sq_strings(storage_sq_conn *s, enum sq_id id, const char *what, int 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                             */
 
-/* The writer turn of this process (file comment). */
+/* The writer turn of this process (file comment). The plugin's one static
+ * on purpose: it guards a process-wide thing (this process's writers of the
+ * SQLite file), holds no generation's data, is never freed, and is never
+ * held across fork() (the master, which forks, is single-threaded). */
 static pthread_mutex_t sq_write_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void sq_write_release(storage_sq_conn *s)

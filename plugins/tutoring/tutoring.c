@@ -21,8 +21,6 @@
 
 #include "tutoring.h"
 
-static tutor_state tutor_global;
-
 const lx_principal *tutor_require_user(tutor_state *st, lx_req *req)
 {
     const lx_principal *p = st->host->ctx_get(req, LX_AUTH_PRINCIPAL);
@@ -152,8 +150,20 @@ static int tutor_is_http_url(const char *u)
            strlen(u) > 8 && strpbrk(u, " \t\r\n") == NULL;
 }
 
-static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
-                      size_t errlen)
+/* Frees a tutor_state and what it owns (NULL is fine). */
+static void tutor_state_free(tutor_state *st)
+{
+    if (st == NULL)
+        return;
+    free(st->provider);
+    tutor_llm_cfg_free(&st->llm);
+    free(st);
+}
+
+/* Reads cfg into st (made by tutor_init); on failure what st owns so far
+ * is freed with st by the caller. */
+static int tutor_configure(tutor_state *st, const lx_host *host, const lx_cfg *cfg, char *err,
+                           size_t errlen)
 {
     static const char *const keys[] = {"provider", "target_grade", "deadline", "max_attempts",
                                        "backoff",  "gemini",       "openai",   NULL};
@@ -166,12 +176,10 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
     const char *o_base = "https://api.openai.com/v1", *o_key = "", *o_model = "gpt-4o-mini";
     const char *base = NULL, *key = NULL, *model = NULL;
     char grade_buf[32];
-    tutor_state *st = &tutor_global;
     tutor_llm_kind kind;
     long long attempts = 4;
     int rc;
 
-    memset(st, 0, sizeof(*st));
     st->host = host;
     st->target_grade = 6.0;
     st->llm.deadline_ms = 120000;
@@ -271,7 +279,6 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
         st->llm.api_key = strdup(key);
         st->llm.model = strdup(model);
         if (st->llm.base_url == NULL || st->llm.api_key == NULL || st->llm.model == NULL) {
-            tutor_llm_cfg_free(&st->llm);
             snprintf(err, errlen, "tutoring: out of memory");
             return LX_ENOMEM;
         }
@@ -286,7 +293,6 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
         if (end == grade_s || *end != '\0' || !(g >= 1.0 && g <= 12.0)) {
             snprintf(err, errlen,
                      "tutoring: target_grade must be a number from 1 to 12 (got '%.32s')", grade_s);
-            tutor_llm_cfg_free(&st->llm);
             return LX_EINVAL;
         }
         st->target_grade = g;
@@ -295,18 +301,15 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
     if (sv == NULL) {
         snprintf(err, errlen, "tutoring: %s is not registered (enable the storage plugin)",
                  LX_STORAGE_V1);
-        tutor_llm_cfg_free(&st->llm);
         return LX_ENOENT;
     }
     if (sv->struct_size < offsetof(lx_storage_v1, record_delete) + sizeof(sv->record_delete)) {
         snprintf(err, errlen, "tutoring: %s is older than this plugin", LX_STORAGE_V1);
-        tutor_llm_cfg_free(&st->llm);
         return LX_EINVAL;
     }
     st->provider = strdup(tutor_llm_kind_name(kind));
     if (st->provider == NULL) {
         snprintf(err, errlen, "tutoring: out of memory");
-        tutor_llm_cfg_free(&st->llm);
         return LX_ENOMEM;
     }
     st->sv = sv;
@@ -319,19 +322,36 @@ static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char
                   strchr(st->llm.base_url, '@') != NULL ? "(a URL with credentials)"
                                                         : st->llm.base_url,
                   st->llm.deadline_ms);
+    return LX_OK;
+}
+
+/* The state is this generation's own: allocated here, freed by
+ * tutor_shutdown. Never a static: the loader never dlcloses, so a static
+ * is shared by every generation of the process, and the old generation's
+ * shutdown (when it has drained after a SIGHUP) would free what the new
+ * one's workers, forked later, still use. */
+static int tutor_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
+                      size_t errlen)
+{
+    tutor_state *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL) {
+        snprintf(err, errlen, "tutoring: out of memory");
+        return LX_ENOMEM;
+    }
+    rc = tutor_configure(st, host, cfg, err, errlen);
+    if (rc != LX_OK) {
+        tutor_state_free(st);
+        return rc;
+    }
     *state = st;
     return LX_OK;
 }
 
 static void tutor_shutdown(void *state)
 {
-    tutor_state *st = state;
-
-    if (st != NULL) {
-        free(st->provider);
-        st->provider = NULL;
-        tutor_llm_cfg_free(&st->llm);
-    }
+    tutor_state_free(state);
 }
 
 static const lx_handler tutor_handlers[] = {

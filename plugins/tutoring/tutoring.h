@@ -26,8 +26,10 @@
  *   prompt.c    what the models are asked, and reading their JSON (prompt.h)
  *   chat_input.c the chat request: JSON or multipart (chat_input.h)
  *
- * Lifetimes: tutor_state is made by init() in the master and read-only
- * afterwards; workers inherit it through fork().
+ * Lifetimes: tutor_state is allocated by init() in the master, one per
+ * generation, read-only afterwards, and freed by that generation's
+ * shutdown(); workers inherit it through fork(). The plugin keeps no state
+ * in statics: they would be shared by every generation of the process.
  */
 #ifndef TUTORING_TUTORING_H
 #define TUTORING_TUTORING_H
