@@ -12,6 +12,12 @@
  *
  * hello.form shows the SDK's helper library (liblexiaid_sdk, linked by the
  * pkg-config flags): <lexiaid/multipart.h> parses a multipart/form-data body.
+ *
+ * State: everything the handlers need is in the hello struct that init()
+ * allocates and shutdown() frees, handed back as `state`. Never keep it in
+ * a static: lexiaid never dlcloses a plugin, so a static is shared by every
+ * generation of the process; after a SIGHUP the new generation's init runs
+ * while the old one still serves, and the old one's shutdown runs later.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -21,13 +27,17 @@
 #include <lexiaid/multipart.h>
 #include <lexiaid/plugin.h>
 
-static const lx_host *hello_host;
+/* This generation's state (see the file comment). */
+typedef struct hello {
+    const lx_host *host;
+} hello;
 
 /* GET /hello: {"hello":"world"}. */
 static lx_rc hello_greet(lx_req *req, void *state)
 {
-    (void)state;
-    hello_host->reply_json(req, 200, "{\"hello\":\"world\"}");
+    hello *h = state;
+
+    h->host->reply_json(req, 200, "{\"hello\":\"world\"}");
     return LX_DONE;
 }
 
@@ -35,21 +45,22 @@ static lx_rc hello_greet(lx_req *req, void *state)
  * or 400 with the parser's message. */
 static lx_rc hello_form(lx_req *req, void *state)
 {
-    const char *ctype = hello_host->req_header(req, "Content-Type");
+    hello *h = state;
+    const lx_host *host = h->host;
+    const char *ctype = host->req_header(req, "Content-Type");
     char *boundary = NULL, err[200], json[400];
     const char *body;
     size_t len = 0;
     lx_mp mp;
 
-    (void)state;
     if (ctype == NULL || lx_mp_boundary(ctype, &boundary, err, sizeof(err)) != LX_OK) {
-        hello_host->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data");
+        host->reply_error(req, 415, "UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data");
         return LX_DONE;
     }
-    body = hello_host->req_body(req, &len);
+    body = host->req_body(req, &len);
     if (lx_mp_parse(body != NULL ? body : "", len, boundary, &mp, err, sizeof(err)) != LX_OK) {
         free(boundary);
-        hello_host->reply_error(req, 400, "INVALID_FORM", err);
+        host->reply_error(req, 400, "INVALID_FORM", err);
         return LX_DONE;
     }
     free(boundary);
@@ -58,19 +69,35 @@ static lx_rc hello_form(lx_req *req, void *state)
     snprintf(json, sizeof(json), "{\"fields\":%zu,\"first\":\"%.64s\"}", mp.n_parts,
              mp.n_parts > 0 && strpbrk(mp.parts[0].name, "\"\\") == NULL ? mp.parts[0].name : "");
     lx_mp_free(&mp);
-    hello_host->reply_json(req, 200, json);
+    host->reply_json(req, 200, json);
     return LX_DONE;
 }
 
-/* Runs once in the master before the workers fork: keep the host table. */
+/* Runs once per generation in the master, before its workers fork: the
+ * state, with the host table in it. */
 static int hello_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
                       size_t errlen)
 {
     static const char *const allowed[] = {NULL};
+    hello *h;
+    int rc = host->cfg_check_keys(cfg, allowed, err, errlen);
 
-    hello_host = host;
-    *state = NULL;
-    return host->cfg_check_keys(cfg, allowed, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    h->host = host;
+    *state = h;
+    return LX_OK;
+}
+
+/* Runs once per generation in the master, when its last worker has gone. */
+static void hello_shutdown(void *state)
+{
+    free(state);
 }
 
 static const lx_handler hello_handlers[] = {
@@ -86,6 +113,7 @@ static const lx_plugin hello_plugin = {
     .description = "says hello",
     .handlers = hello_handlers,
     .init = hello_init,
+    .shutdown = hello_shutdown,
 };
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)

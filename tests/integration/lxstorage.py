@@ -138,7 +138,7 @@ class StorageServer:
 
     def __init__(self, testcase, workers=1, storage_cfg=None, data_dir=None, pg_db=None,
                  env=None, admin_emails="admin@example.com", server=None, extra_plugins=None,
-                 extra_routes=None):
+                 extra_routes=None, auth_cfg=None):
         self.testcase = testcase
         # More plugins (names or dicts as lxtest.config takes them), loaded
         # after storage, and their routes (dicts from lxtest.route, or
@@ -149,6 +149,8 @@ class StorageServer:
         self.storage_cfg = dict(storage_cfg or {})
         self.env = dict(env or {})
         self.admin_emails = admin_emails
+        # More keys of the auth plugin's config group (they win).
+        self.auth_cfg = dict(auth_cfg or {})
         self.server = dict(server or {})
         self.data_dir = data_dir or lxtest.tempdir()
         self.backend = self.storage_cfg.get("backend", BACKEND)
@@ -180,6 +182,7 @@ class StorageServer:
         cfg.update(self.storage_cfg)
         auth = {"project_id": lxkeys.PROJECT, "certs_url": self.fake.url + "/certs",
                 "admin_emails": self.admin_emails or ""}
+        auth.update(self.auth_cfg)
         plugins = ["health",
                    {"name": "auth", "file": lxkeys.auth_so(), "config": auth},
                    {"name": "storage", "file": storage_so(), "config": cfg}]

@@ -46,7 +46,11 @@ typedef struct sc_state {
     void *sv_state;
 } sc_state;
 
-static sc_state sc_global;
+/* The host table, for the helpers that see only the request. The one
+ * static here, and a safe one: init() sets it to the same table in every
+ * generation, valid for the life of the process (plugin.h). The rest of
+ * the state is per generation: made by init(), freed by shutdown(). */
+static const lx_host *sc_host;
 
 /* ------------------------------------------------------------------------ */
 /* A growing JSON text                                                      */
@@ -141,7 +145,7 @@ static void sc_num(sc_buf *b, double v)
 /* A service status (never LX_OK) as an error reply. */
 static void sc_fail(lx_req *req, int status, const char *message)
 {
-    const lx_host *h = sc_global.host;
+    const lx_host *h = sc_host;
 
     if (status == LX_ENOENT)
         h->reply_error(req, 404, "NOT_FOUND", message);
@@ -155,9 +159,9 @@ static void sc_fail(lx_req *req, int status, const char *message)
 static void sc_send(lx_req *req, int status, sc_buf *b)
 {
     if (b->failed || b->p == NULL)
-        sc_global.host->reply_error(req, 500, "INTERNAL", "out of memory");
+        sc_host->reply_error(req, 500, "INTERNAL", "out of memory");
     else
-        sc_global.host->reply_json(req, status, b->p);
+        sc_host->reply_json(req, status, b->p);
     free(b->p);
 }
 
@@ -176,7 +180,7 @@ static lx_rc sc_started(lx_req *req, int rc)
 
 static const char *sc_uid(lx_req *req)
 {
-    const lx_principal *p = sc_global.host->ctx_get(req, LX_AUTH_PRINCIPAL);
+    const lx_principal *p = sc_host->ctx_get(req, LX_AUTH_PRINCIPAL);
 
     return p != NULL ? p->uid : NULL;
 }
@@ -185,7 +189,7 @@ static const char *sc_uid(lx_req *req)
  * an integer (the handler answers 400). */
 static int sc_query_int(lx_req *req, const char *name, int64_t def, int64_t *out)
 {
-    const char *v = sc_global.host->req_query(req, name);
+    const char *v = sc_host->req_query(req, name);
     char *end = NULL;
     long long n;
 
@@ -204,7 +208,7 @@ static int sc_query_int(lx_req *req, const char *name, int64_t def, int64_t *out
 
 static int sc_query_double(lx_req *req, const char *name, double *out)
 {
-    const char *v = sc_global.host->req_query(req, name);
+    const char *v = sc_host->req_query(req, name);
     char *end = NULL;
 
     if (v == NULL) {
@@ -222,14 +226,14 @@ static lx_rc sc_bad_param(lx_req *req, const char *name)
     char msg[96];
 
     snprintf(msg, sizeof(msg), "query parameter %s must be a number", name);
-    sc_global.host->reply_error(req, 400, "BAD_PARAM", msg);
+    sc_host->reply_error(req, 400, "BAD_PARAM", msg);
     return LX_DONE;
 }
 
 /* The request's JSON body ("" when there is none: the service says 400). */
 static const char *sc_body(lx_req *req)
 {
-    const char *b = sc_global.host->req_body(req, NULL);
+    const char *b = sc_host->req_body(req, NULL);
 
     return b != NULL ? b : "";
 }
@@ -238,7 +242,7 @@ static const char *sc_body(lx_req *req)
 #define SC_UID(req, uid)                                                                           \
     const char *uid = sc_uid(req);                                                                 \
     if (uid == NULL) {                                                                             \
-        sc_global.host->reply_error(req, 401, "UNAUTHORIZED", "no signed-in user");                \
+        sc_host->reply_error(req, 401, "UNAUTHORIZED", "no signed-in user");                       \
         return LX_DONE;                                                                            \
     }
 
@@ -312,7 +316,7 @@ static void sc_on_done(void *arg, int status, const char *message)
         sc_fail(req, status, message);
         return;
     }
-    sc_global.host->reply_json(req, 200, "{\"ok\":true}");
+    sc_host->reply_json(req, 200, "{\"ok\":true}");
 }
 
 static lx_rc sc_rec_create(lx_req *req, void *state)
@@ -673,11 +677,22 @@ static int sc_init(const lx_host *host, const lx_cfg *cfg, void **state, char *e
         snprintf(err, errlen, "storage_client: %s is older than this plugin", LX_STORAGE_V1);
         return LX_EINVAL;
     }
-    sc_global.host = host;
-    sc_global.sv = sv;
-    sc_global.sv_state = svst;
-    *state = &sc_global;
+    sc_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "storage_client: out of memory");
+        return LX_ENOMEM;
+    }
+    sc_host = host;
+    st->host = host;
+    st->sv = sv;
+    st->sv_state = svst;
+    *state = st;
     return LX_OK;
+}
+
+static void sc_shutdown(void *state)
+{
+    free(state);
 }
 
 static const lx_handler sc_handlers[] = {
@@ -702,7 +717,7 @@ static const lx_plugin sc_plugin = {
     LX_PLUGIN_HEADER,        .name = "storage_client",
     .version = "1.0.0",      .description = "drives storage.v1 over HTTP for the tests",
     .handlers = sc_handlers, .requires = sc_requires,
-    .init = sc_init,
+    .init = sc_init,         .shutdown = sc_shutdown,
 };
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)

@@ -3,6 +3,7 @@
  * checks it is there (the tests list the consumer first in the config);
  * worker_start() looks it up for the handler `greet`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lexiaid/plugin.h>
@@ -17,21 +18,30 @@ typedef struct svc_consumer_state {
     void *greeter_state;
 } svc_consumer_state;
 
-static svc_consumer_state svc_consumer_global;
-
 static int svc_consumer_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
                              size_t errlen)
 {
     (void)cfg;
     void *gst = NULL;
 
-    svc_consumer_global.host = host;
     if (host->svc_lookup("greeter.v1", &gst) == NULL) {
         snprintf(err, errlen, "greeter.v1 is not registered before svc_consumer's init");
         return LX_ENOENT;
     }
-    *state = &svc_consumer_global;
+    /* Per generation, as every plugin's state (plugin.h). */
+    svc_consumer_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    st->host = host;
+    *state = st;
     return LX_OK;
+}
+
+static void svc_consumer_shutdown(void *state)
+{
+    free(state);
 }
 
 static int svc_consumer_worker_start(void *state, lx_worker *w, char *err, size_t errlen)
@@ -75,6 +85,7 @@ static const lx_plugin svc_consumer_plugin = {
     .requires = svc_consumer_requires,
     .init = svc_consumer_init,
     .worker_start = svc_consumer_worker_start,
+    .shutdown = svc_consumer_shutdown,
 };
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)

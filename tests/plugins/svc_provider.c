@@ -3,6 +3,7 @@
  * real service would publish it in a header under include/lexiaid/svc/. */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <lexiaid/plugin.h>
 
@@ -13,8 +14,6 @@ typedef struct greeter_v1 {
 typedef struct svc_provider_state {
     const char *greeting;
 } svc_provider_state;
-
-static svc_provider_state svc_provider_global = {.greeting = "hello from provider"};
 
 static const char *svc_provider_greet(void *state)
 {
@@ -29,13 +28,27 @@ static int svc_provider_init(const lx_host *host, const lx_cfg *cfg, void **stat
                              size_t errlen)
 {
     (void)cfg;
-    int rc = host->svc_register("greeter.v1", &svc_provider_table, &svc_provider_global);
+    /* Per generation, as every plugin's state (plugin.h). */
+    svc_provider_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
+    }
+    st->greeting = "hello from provider";
+    int rc = host->svc_register("greeter.v1", &svc_provider_table, st);
     if (rc != LX_OK) {
         snprintf(err, errlen, "cannot register greeter.v1 (%d)", rc);
+        free(st);
         return rc;
     }
-    *state = &svc_provider_global;
+    *state = st;
     return LX_OK;
+}
+
+/* After the consumers' shutdown (reverse dependency order). */
+static void svc_provider_shutdown(void *state)
+{
+    free(state);
 }
 
 static const lx_handler svc_provider_handlers[] = {{.name = NULL}};
@@ -48,6 +61,7 @@ static const lx_plugin svc_provider_plugin = {
     .handlers = svc_provider_handlers,
     .provides = svc_provider_provides,
     .init = svc_provider_init,
+    .shutdown = svc_provider_shutdown,
 };
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)

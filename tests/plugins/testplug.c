@@ -15,6 +15,8 @@
  *   offload   sleeps ?ms=N on the offload pool, then answers
  *   fetch     GETs ?url= through host->http_fetch
  *   aborts    how many times never's on_abort ran in this worker
+ *   state     {"label": the config's label, "alive": whether the state it
+ *             was handed is still whole (not yet shut down)}
  *
  * Commands (`lexiaid -c FILE NAME ARGS...`):
  *   echo-args  prints {"argv": [...], "healthy": ..., "data_dir": ...} on
@@ -27,8 +29,17 @@
  * names itself after that file (testplug_dup.so calls itself testplug_dup),
  * so that two plugins offering the same commands can be configured.
  *
- * Config: `healthy = false` makes the health hook report failure. Any other
- * key is refused. Self-contained on purpose: only the SDK header and libc.
+ * Config: `healthy = false` makes the health hook report failure; `label`
+ * (a string) is kept in the state, shown by `state` and logged by
+ * shutdown() ("shutdown of the state labelled LABEL"), so that the tests
+ * see which generation's state the core hands to whom across reloads. Any
+ * other key is refused. Self-contained on purpose: only the SDK header and
+ * libc.
+ *
+ * State is per generation (plugin.h): init() allocates it, shutdown()
+ * poisons and frees it. The statics left are process-wide on purpose: the
+ * host table (the same in every generation, valid for the life of the
+ * process) and the descriptor's name.
  */
 #define _GNU_SOURCE /* dladdr */
 
@@ -42,19 +53,19 @@
 
 #include <lexiaid/plugin.h>
 
+/* The host table: init() sets it to the same table in every generation. */
 static const lx_host *host;
 
+#define TESTPLUG_ALIVE 0x7e57a11e
+#define TESTPLUG_DEAD 0xdeadbeef
+
 typedef struct testplug_state {
+    unsigned magic; /* TESTPLUG_ALIVE until shutdown() */
     int is_healthy;
+    char label[64];
+    long n_aborts;   /* per worker: fork gives each worker its own copy */
+    int ran_command; /* a command ran with this state (shutdown says so) */
 } testplug_state;
-
-static testplug_state testplug_global;
-
-/* Per worker process: fork gives each worker its own copy. */
-static long testplug_n_aborts;
-
-/* Set when a command ran in this process (shutdown reports it). */
-static int testplug_ran_command;
 
 /* ------------------------------------------------------------------------ */
 /* A growable buffer that writes JSON. On allocation failure it stops
@@ -218,16 +229,16 @@ static lx_rc testplug_crash(lx_req *req, void *state)
 
 static void testplug_never_abort(lx_req *req, void *arg)
 {
-    (void)arg;
-    testplug_n_aborts++;
+    testplug_state *st = arg;
+
+    st->n_aborts++;
     /* The core has answered (504) or the client is gone: end our side. */
     host->reply_error(req, 500, "INTERNAL", "aborted");
 }
 
 static lx_rc testplug_never(lx_req *req, void *state)
 {
-    (void)state;
-    if (host->req_on_abort(req, testplug_never_abort, NULL) != LX_OK)
+    if (host->req_on_abort(req, testplug_never_abort, state) != LX_OK)
         return LX_FAIL;
     return LX_ASYNC;
 }
@@ -399,12 +410,23 @@ static lx_rc testplug_fetch(lx_req *req, void *state)
 
 static lx_rc testplug_aborts(lx_req *req, void *state)
 {
-    (void)state;
+    testplug_state *st = state;
     char json[64];
 
-    snprintf(json, sizeof(json), "{\"aborts\":%ld}", testplug_n_aborts);
+    snprintf(json, sizeof(json), "{\"aborts\":%ld}", st->n_aborts);
     host->reply_json(req, 200, json);
     return LX_DONE;
+}
+
+static lx_rc testplug_state_h(lx_req *req, void *state)
+{
+    testplug_state *st = state;
+    jbuf b = {0};
+
+    jbuf_lit(&b, "{\"label\":");
+    jbuf_cstr(&b, st->label);
+    jbuf_lit(&b, st->magic == TESTPLUG_ALIVE ? ",\"alive\":true}" : ",\"alive\":false}");
+    return jbuf_reply(req, 200, &b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -459,35 +481,64 @@ static lx_rc testplug_async_mw(lx_req *req, void *state)
 /* ------------------------------------------------------------------------ */
 /* Lifecycle */
 
+static int testplug_configure(testplug_state *st, const lx_cfg *cfg, char *err, size_t errlen)
+{
+    static const char *const allowed[] = {"healthy", "label", NULL};
+    const char *label = NULL;
+    int is_healthy, rc;
+
+    if (cfg == NULL)
+        return LX_OK;
+    rc = host->cfg_check_keys(cfg, allowed, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = host->cfg_bool(cfg, "healthy", &is_healthy, err, errlen);
+    if (rc == LX_OK)
+        st->is_healthy = is_healthy;
+    else if (rc != LX_ENOENT)
+        return rc;
+    rc = host->cfg_string(cfg, "label", &label, err, errlen);
+    if (rc == LX_OK)
+        snprintf(st->label, sizeof(st->label), "%s", label);
+    else if (rc != LX_ENOENT)
+        return rc;
+    return LX_OK;
+}
+
 static int testplug_init(const lx_host *h, const lx_cfg *cfg, void **state, char *err,
                          size_t errlen)
 {
-    static const char *const allowed[] = {"healthy", NULL};
+    testplug_state *st = calloc(1, sizeof(*st));
+    int rc;
 
     host = h;
-    testplug_global.is_healthy = 1;
-    if (cfg != NULL) {
-        int rc = h->cfg_check_keys(cfg, allowed, err, errlen);
-        if (rc != LX_OK)
-            return rc;
-        int is_healthy;
-        rc = h->cfg_bool(cfg, "healthy", &is_healthy, err, errlen);
-        if (rc == LX_OK)
-            testplug_global.is_healthy = is_healthy;
-        else if (rc != LX_ENOENT)
-            return rc;
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LX_ENOMEM;
     }
-    *state = &testplug_global;
+    st->magic = TESTPLUG_ALIVE;
+    st->is_healthy = 1;
+    rc = testplug_configure(st, cfg, err, errlen);
+    if (rc != LX_OK) {
+        free(st);
+        return rc;
+    }
+    *state = st;
     return LX_OK;
 }
 
 static void testplug_shutdown(void *state)
 {
-    (void)state;
-    if (testplug_ran_command) {
+    testplug_state *st = state;
+
+    if (st->label[0] != '\0')
+        host->log(LX_LOG_INFO, "testplug", NULL, "shutdown of the state labelled %s", st->label);
+    if (st->ran_command) {
         printf("testplug: shutdown\n");
         fflush(stdout);
     }
+    st->magic = TESTPLUG_DEAD; /* a use after this is visible, with or without ASan */
+    free(st);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -498,7 +549,7 @@ static int testplug_cmd_echo_args(void *state, int argc, char **argv, char *err,
     testplug_state *st = state;
     jbuf b = {0};
 
-    testplug_ran_command = 1;
+    st->ran_command = 1;
     jbuf_lit(&b, "{\"argv\":[");
     for (int i = 0; i < argc; i++) {
         if (i > 0)
@@ -506,7 +557,7 @@ static int testplug_cmd_echo_args(void *state, int argc, char **argv, char *err,
         jbuf_cstr(&b, argv[i]);
     }
     jbuf_lit(&b, "],\"healthy\":");
-    jbuf_lit(&b, st != NULL && st->is_healthy ? "true" : "false");
+    jbuf_lit(&b, st->is_healthy ? "true" : "false");
     jbuf_lit(&b, ",\"data_dir\":");
     jbuf_cstr(&b, host->data_dir());
     jbuf_lit(&b, "}");
@@ -523,8 +574,9 @@ static int testplug_cmd_echo_args(void *state, int argc, char **argv, char *err,
 
 static int testplug_cmd_fail(void *state, int argc, char **argv, char *err, size_t errlen)
 {
-    (void)state;
-    testplug_ran_command = 1;
+    testplug_state *st = state;
+
+    st->ran_command = 1;
     if (argc > 1 && strcmp(argv[1], "usage") == 0) {
         snprintf(err, errlen, "wrong arguments on purpose");
         return 2;
@@ -560,6 +612,7 @@ static const lx_handler testplug_handlers[] = {
     {.name = "offload", .fn = testplug_offload, .flags = LX_H_ENDPOINT},
     {.name = "fetch", .fn = testplug_fetch, .flags = LX_H_ENDPOINT},
     {.name = "aborts", .fn = testplug_aborts, .flags = LX_H_ENDPOINT},
+    {.name = "state", .fn = testplug_state_h, .flags = LX_H_ENDPOINT},
     {.name = "set_user", .fn = testplug_set_user, .flags = LX_H_MIDDLEWARE},
     {.name = "deny", .fn = testplug_deny, .flags = LX_H_MIDDLEWARE},
     {.name = "async_mw", .fn = testplug_async_mw, .flags = LX_H_MIDDLEWARE},
@@ -579,7 +632,9 @@ static lx_plugin testplug_plugin = {
     .commands = testplug_commands,
 };
 
-/* "testplug_dup" when this copy was loaded from .../testplug_dup.so. */
+/* "testplug_dup" when this copy was loaded from .../testplug_dup.so: the
+ * descriptor's, so process-wide by nature (set once, the same for every
+ * generation). */
 static char testplug_name[64];
 
 LX_EXPORT const lx_plugin *lx_plugin_entry(void)
