@@ -88,6 +88,7 @@ server = {
     listen = "127.0.0.1:$PORT";
     workers = 2;
     log_format = "json";
+    data_dir = "$1.data";
 };
 plugins = (
     { name = "health"; file = "$HEALTH_SO"; },

@@ -131,6 +131,7 @@ server = {
     listen = "127.0.0.1:$PORT";
     workers = 2;
     log_format = "json";
+    data_dir = "$TMP/data";
 };
 plugins = (
     { name = "health"; file = "$LEXIAID_PLUGIN"; }

@@ -258,7 +258,9 @@ int main(int argc, char **argv)
     if (conf != NULL) {
         lx_log_setup(conf->server.log_level, conf->server.log_format, 0);
         lx_runtime *rt = NULL;
-        int brc = lx_runtime_build(conf, 1, !is_test && rc == LX_OK, lx_host_get(), &rt, &errs);
+        /* The master runs the plugins' init once it holds the data
+         * directory's lock and the listening socket (master.h). */
+        int brc = lx_runtime_build(conf, 1, 0, lx_host_get(), &rt, &errs);
         conf = NULL; /* the runtime owns it now */
         if (brc == LX_OK && rt->uses_http_client && !is_test) {
             char err[512];

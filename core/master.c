@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <event2/util.h>
 
+#include "datadir.h"
 #include "host.h"
 #include "log.h"
 #include "master.h"
@@ -38,6 +39,7 @@ typedef struct lx_child {
 typedef struct lx_gen {
     lx_runtime *rt;
     int listen_fd;
+    int lock_fd;              /* the data directory's lock (datadir.h); shared like listen_fd */
     char addr[128];
     int is_retiring;
     uint64_t kill_at_us;      /* retiring workers still alive then get SIGKILL */
@@ -151,11 +153,15 @@ static int lx_spawn(lx_child *c, lx_gen *g)
         return -1;
     }
     if (pid == 0) {
-        /* the worker: close what belongs to other generations */
-        for (int i = 0; i < M.n_gens; i++)
+        /* the worker: close what belongs to other generations (it keeps
+         * its own generation's data directory lock: see datadir.h) */
+        for (int i = 0; i < M.n_gens; i++) {
             if (&M.gens[i] != g && M.gens[i].listen_fd >= 0 &&
                 M.gens[i].listen_fd != g->listen_fd)
                 close(M.gens[i].listen_fd);
+            if (&M.gens[i] != g && M.gens[i].lock_fd >= 0 && M.gens[i].lock_fd != g->lock_fd)
+                close(M.gens[i].lock_fd);
+        }
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = SIG_DFL;
@@ -210,12 +216,17 @@ static void lx_signal_gen(int gen_id, int sig)
 static void lx_gen_free(lx_gen *g)
 {
     lx_gen *cur = lx_current_gen();
-    int fd_shared = 0;
-    for (int i = 0; i < M.n_gens; i++)
+    int fd_shared = 0, lock_shared = 0;
+    for (int i = 0; i < M.n_gens; i++) {
         if (&M.gens[i] != g && M.gens[i].listen_fd == g->listen_fd)
             fd_shared = 1;
+        if (&M.gens[i] != g && M.gens[i].lock_fd == g->lock_fd)
+            lock_shared = 1;
+    }
     if (!fd_shared && g->listen_fd >= 0)
         close(g->listen_fd);
+    if (!lock_shared && g->lock_fd >= 0)
+        close(g->lock_fd);
     lx_runtime_free(g->rt, 1);
     (void)cur;
     int idx = (int)(g - M.gens);
@@ -344,15 +355,28 @@ static void lx_reload(void)
     if (rc != LX_OK || conf == NULL)
         goto failed;
 
-    lx_gen ng = {.listen_fd = cur->listen_fd, .is_retiring = 0};
-    int is_new_socket = 0;
+    lx_gen ng = {.listen_fd = cur->listen_fd, .lock_fd = cur->lock_fd, .is_retiring = 0};
+    int is_new_socket = 0, is_new_lock = 0;
     snprintf(ng.addr, sizeof(ng.addr), "%s", cur->addr);
+    /* Another data directory: lock it before any init touches it; the old
+     * one stays locked until the old generation has drained. */
+    if (!lx_datadir_is_locked(cur->lock_fd, conf->server.data_dir)) {
+        ng.lock_fd = lx_datadir_lock(conf->server.data_dir, err, sizeof(err));
+        if (ng.lock_fd < 0) {
+            lx_errs_add(&errs, "%s: %s", conf->file, err);
+            lx_conf_free(conf);
+            goto failed;
+        }
+        is_new_lock = 1;
+    }
     if (strcmp(conf->server.listen, cur->rt->conf->server.listen) != 0) {
         ng.listen_fd = lx_listen_open(conf->server.listen, conf->server.backlog, ng.addr,
                                       sizeof(ng.addr), err, sizeof(err));
         if (ng.listen_fd < 0) {
             lx_errs_add(&errs, "%s: %s", conf->file, err);
             lx_conf_free(conf);
+            if (is_new_lock)
+                close(ng.lock_fd);
             goto failed;
         }
         is_new_socket = 1;
@@ -371,6 +395,8 @@ static void lx_reload(void)
     if (rc != LX_OK) {
         if (is_new_socket)
             close(ng.listen_fd);
+        if (is_new_lock)
+            close(ng.lock_fd);
         goto failed;
     }
     M.next_gen++;
@@ -478,6 +504,38 @@ int lx_master_run(const char *conf_path, const char *embedded, lx_runtime *rt)
     M.embedded = embedded;
     M.next_gen = rt->generation + 1;
 
+    /* Before any plugin's init touches anything: the data directory's lock
+     * (one server per directory), then the listening socket (an address in
+     * use refuses here, not after the plugins' start-up work), then the
+     * plugins' init. All before the signals are ours: a SIGTERM during a
+     * long init stops the start at once. */
+    lx_gen g = {.rt = rt, .listen_fd = -1, .is_retiring = 0};
+    g.lock_fd = lx_datadir_lock(rt->conf->server.data_dir, err, sizeof(err));
+    if (g.lock_fd >= 0)
+        g.listen_fd = lx_listen_open(rt->conf->server.listen, rt->conf->server.backlog, g.addr,
+                                     sizeof(g.addr), err, sizeof(err));
+    if (g.lock_fd < 0 || g.listen_fd < 0) {
+        lx_log(LX_LOG_ERROR, "core", NULL, "%s", err);
+        fprintf(stderr, "lexiaid: %s\n", err);
+        if (g.lock_fd >= 0)
+            close(g.lock_fd);
+        lx_runtime_free(rt, 1);
+        return 1;
+    }
+    lx_errs errs = {0};
+    if (lx_runtime_init(rt, lx_host_get(), &errs) != LX_OK) {
+        for (size_t i = 0; i < errs.n_lines; i++)
+            fprintf(stderr, "lexiaid: %s\n", errs.lines[i]);
+        if (errs.n_lines == 0)
+            fprintf(stderr, "lexiaid: %s: a plugin failed to initialise\n",
+                    conf_path ? conf_path : "<embedded>");
+        lx_errs_clear(&errs);
+        close(g.listen_fd);
+        close(g.lock_fd);
+        lx_runtime_free(rt, 1);
+        return 1;
+    }
+
     /* Handled signals are blocked and taken with sigtimedwait. Explicit
      * handlers matter when we are PID 1: the kernel drops signals whose
      * disposition is the default for init. */
@@ -493,18 +551,10 @@ int lx_master_run(const char *conf_path, const char *embedded, lx_runtime *rt)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    lx_gen g = {.rt = rt, .is_retiring = 0};
-    g.listen_fd = lx_listen_open(rt->conf->server.listen, rt->conf->server.backlog, g.addr,
-                                 sizeof(g.addr), err, sizeof(err));
-    if (g.listen_fd < 0) {
-        lx_log(LX_LOG_ERROR, "core", NULL, "%s", err);
-        fprintf(stderr, "lexiaid: %s\n", err);
-        lx_runtime_free(rt, 1);
-        return 1;
-    }
     if (lx_metrics_global_init() != LX_OK || lx_runtime_prepare_metrics(rt) != LX_OK) {
         fprintf(stderr, "lexiaid: out of memory for the metrics\n");
         close(g.listen_fd);
+        close(g.lock_fd);
         lx_runtime_free(rt, 1);
         return 1;
     }

@@ -11,9 +11,13 @@
 
 #include "runtime.h"
 
-/* Serves rt (built and initialised; ownership passes here) until stopped.
- * conf_path is re-read on SIGHUP; when NULL, `embedded` is. Returns the
- * process exit code. */
+/* Serves rt (built, plugins loaded but not initialised; ownership passes
+ * here) until stopped: locks the data directory (datadir.h) and opens the
+ * listening socket, then runs the plugins' init, so that a second server
+ * on the same directory or address refuses before any plugin touches
+ * anything. conf_path is re-read on SIGHUP; when NULL,
+ * `embedded` is. Returns the process exit code (1 when it cannot start,
+ * with every reason on stderr). */
 int lx_master_run(const char *conf_path, const char *embedded, lx_runtime *rt);
 
 #endif

@@ -111,6 +111,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_plugins.py \
 	tests/integration/test_signals.py \
 	tests/integration/test_generations.py \
+	tests/integration/test_instance.py \
 	tests/integration/test_health.py \
 	tests/integration/test_auth.py \
 	tests/integration/test_auth_emulator.py \

@@ -140,8 +140,10 @@ def config(routes=None, plugins=("testplug", "health"), server=None, workers=1, 
     dicts with name/file/config/enabled; file defaults to plugin_path(name))
     and the routes (tuples (method, path, handler) or dicts from route()).
     When routes is None: testplug's and health's usual routes."""
+    # A data directory of its own: the server locks it (and would make
+    # ./data in the current directory otherwise).
     srv = {"listen": "127.0.0.1:0", "workers": workers, "log_format": "json",
-           "request_timeout": "2s"}
+           "request_timeout": "2s", "data_dir": tempdir()}
     srv.update(server or {})
     plist = []
     for p in plugins:

@@ -101,7 +101,7 @@ fi
 # ---------------------------------------------------------------- serve it
 conf="$work/lexiaid.conf"
 cat >"$conf" <<EOC
-server = { listen = "127.0.0.1:0"; workers = 1; log_format = "json"; };
+server = { listen = "127.0.0.1:0"; workers = 1; log_format = "json"; data_dir = "$work/data"; };
 plugins = (
   { name = "hello"; file = "$work/hello.so"; },
   { name = "health"; file = "$root/lib/lexiaid/plugins/health.so"; }

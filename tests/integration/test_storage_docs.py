@@ -342,7 +342,7 @@ class TestDocuments(DocsCase):
         parent = os.path.dirname(os.path.abspath(s.data_dir))
         for root in (parent, os.path.dirname(parent)):
             self.assertFalse(os.path.exists(os.path.join(root, "evil.txt")))
-        allowed = re.compile(r"^(lexiaid\.db(-wal|-shm|-journal)?|uploads/[0-9a-f-]{36}"
+        allowed = re.compile(r"^(lexiaid\.lock|lexiaid\.db(-wal|-shm|-journal)?|uploads/[0-9a-f-]{36}"
                              r"|uploads/tmp/[0-9a-f-]{36}\.part)$")
         for dirpath, _, files in os.walk(s.data_dir):
             for f in files:
