@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -144,6 +145,8 @@ static lx_gen *lx_gen_of(int gen_id)
 
 static int lx_spawn(lx_child *c, lx_gen *g)
 {
+    pid_t master = getpid();
+
     lx_log_flush();
     fflush(stdout);
     fflush(stderr);
@@ -153,6 +156,14 @@ static int lx_spawn(lx_child *c, lx_gen *g)
         return -1;
     }
     if (pid == 0) {
+        /* A worker never outlives its master: when the master dies, the
+         * kernel sends SIGTERM, which the worker takes as a drain (requests
+         * in flight end within shutdown_grace, then it exits). A master
+         * that died before prctl() took effect has already left us to
+         * another parent: stop now, nothing is in flight yet. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != master)
+            _exit(0);
         /* the worker: close what belongs to other generations (it keeps
          * its own generation's data directory lock: see datadir.h) */
         for (int i = 0; i < M.n_gens; i++) {

@@ -15,7 +15,8 @@
  * here) until stopped: locks the data directory (datadir.h) and opens the
  * listening socket, then runs the plugins' init, so that a second server
  * on the same directory or address refuses before any plugin touches
- * anything. conf_path is re-read on SIGHUP; when NULL,
+ * anything. Workers get PR_SET_PDEATHSIG = SIGTERM: they drain and exit
+ * when the master dies. conf_path is re-read on SIGHUP; when NULL,
  * `embedded` is. Returns the process exit code (1 when it cannot start,
  * with every reason on stderr). */
 int lx_master_run(const char *conf_path, const char *embedded, lx_runtime *rt);

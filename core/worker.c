@@ -145,10 +145,21 @@ static void lx_worker_begin_stop(lx_worker *w, int is_fast)
     }
 }
 
+/* The master that forked this worker (its parent at start). */
+static pid_t lx_worker_master;
+
 static void lx_on_signal(evutil_socket_t sig, short what, void *arg)
 {
+    lx_worker *w = arg;
+
     (void)what;
-    lx_worker_begin_stop(arg, sig == SIGQUIT);
+    /* The master's death reaches us as SIGTERM (PR_SET_PDEATHSIG, master.c);
+     * say so, since nobody will restart this worker. */
+    if (sig == SIGTERM && !w->is_stopping && getppid() != lx_worker_master)
+        lx_log(LX_LOG_WARN, "core", NULL,
+               "worker %d: the master (pid %d) is gone; stopping after the requests in flight",
+               w->index, (int)lx_worker_master);
+    lx_worker_begin_stop(w, sig == SIGQUIT);
 }
 
 /* accept() failed: out of descriptors (our connection limit) or memory.
@@ -204,6 +215,7 @@ int lx_worker_run(lx_runtime *rt, int index, int listen_fd)
     memset(w, 0, sizeof(*w));
     w->rt = rt;
     w->index = index;
+    lx_worker_master = getppid();
     lx_current_runtime = rt;
     lx_log_set_pid(getpid());
     lx_log_setup(sc->log_level, sc->log_format, 1);

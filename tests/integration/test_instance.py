@@ -39,6 +39,73 @@ def wait_until(pred, timeout):
     return True
 
 
+class TestMasterDeath(lxtest.TestCase):
+
+    def conf(self, data_dir, listen="127.0.0.1:0"):
+        return lxtest.config(
+            routes=list(lxtest.TESTPLUG_ROUTES) + [
+                lxtest.route("GET", "/never/long", "testplug.never", timeout="60s"),
+                ("GET", "/health", "health.live")],
+            workers=2, server={"data_dir": data_dir, "listen": listen,
+                               "shutdown_grace": "30s"})
+
+    def test_master_killed_workers_finish_requests_then_exit_and_free_port_and_dir(self):
+        data_dir = lxtest.tempdir()
+        srv = self.start(self.conf(data_dir))
+        workers = srv.wait_workers(2)
+        self.assertEqual(len(workers), 2)
+        master = srv.pid
+
+        # A request that ends only when its client goes away...
+        held = srv.socket(timeout=30)
+        self.addCleanup(held.close)
+        held.sendall(b"GET /never/long HTTP/1.1\r\nHost: t\r\nX-Request-Id: held-1\r\n\r\n")
+        self.assertIsNotNone(srv.wait_log(lambda l: l.get("req_id") == "held-1"
+                                          and l.get("msg") == "never: parked", timeout=10))
+        # ... and one that answers 1.5 s after it began.
+        result = {}
+
+        def slow():
+            try:
+                status, _, body = srv.get("/slow?ms=1500", headers={"X-Request-Id": "slow-1"},
+                                          timeout=30)
+                result["status"], result["body"] = status, lxtest.parse_json(body)
+            except Exception as e:  # noqa: BLE001
+                result["error"] = repr(e)
+
+        t = threading.Thread(target=slow)
+        t.start()
+        self.assertIsNotNone(srv.wait_log(lambda l: l.get("req_id") == "slow-1"
+                                          and l.get("msg", "").startswith("slow: answering"),
+                                          timeout=10))
+
+        os.kill(master, signal.SIGKILL)
+        srv.proc.wait(10)
+        t.join(30)
+        self.assertEqual((result.get("status"), result.get("body")),
+                         (200, {"slept_ms": 1500}), result)
+        # Each worker says why it stops.
+        self.assertIsNotNone(srv.wait_log(
+            lambda l: "the master (pid %d) is gone" % master in l.get("msg", ""), timeout=10),
+            srv.output()[-3000:])
+
+        # While the held request runs, its worker keeps the data directory.
+        rc, out, err, _ = lxtest.run_config(self.conf(data_dir), timeout=20)
+        self.assertEqual(rc, 1, out + err)
+        self.assertMentions(err, "another lexiaid is using %s" % data_dir,
+                            "master (pid %d) that has gone" % master)
+
+        held.close()
+        gone = wait_until(lambda: not any(pid_alive(p) for p in workers), timeout=40)
+        self.assertTrue(gone, "workers still alive after their master died: %s\n%s"
+                        % ([p for p in workers if pid_alive(p)], srv.output()[-3000:]))
+
+        # The port and the data directory are free: the same config starts again.
+        again = self.start(self.conf(data_dir, listen="127.0.0.1:%d" % srv.port))
+        self.assertEqual(again.port, srv.port)
+        self.assertEqual(again.get("/health")[0], 200)
+
+
 class TestDataDirLock(lxtest.TestCase):
 
     def second_config(self, s, data_dir=None, listen=None):

@@ -4,8 +4,10 @@
  *
  *   echo      reports what the host API says about the request, as JSON
  *   crash     kills its worker with SIGSEGV (the master must restart it)
- *   never     answers nothing; counts its on_abort calls (see aborts)
- *   slow      answers after ?ms=N (default 500) from a timer
+ *   never     answers nothing; counts its on_abort calls (see aborts); logs
+ *             "never: parked" (tests wait for it)
+ *   slow      answers after ?ms=N (default 500) from a timer; logs "slow:
+ *             answering in N ms" when the timer is set
  *   fail      returns LX_FAIL without replying (the core answers 500)
  *   set_user  middleware: ctx "test.user" = "alice", access-log uid alice
  *   deny      middleware: 401 UNAUTHENTICATED
@@ -240,6 +242,7 @@ static lx_rc testplug_never(lx_req *req, void *state)
 {
     if (host->req_on_abort(req, testplug_never_abort, state) != LX_OK)
         return LX_FAIL;
+    host->log(LX_LOG_INFO, "testplug", req, "never: parked"); /* tests wait for it */
     return LX_ASYNC;
 }
 
@@ -286,6 +289,7 @@ static lx_rc testplug_slow(lx_req *req, void *state)
         host->timer_stop(w->timer);
         return LX_FAIL;
     }
+    host->log(LX_LOG_INFO, "testplug", req, "slow: answering in %lld ms", w->ms);
     return LX_ASYNC;
 }
 
