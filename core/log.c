@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -11,42 +13,75 @@
 #include "log.h"
 
 #define LX_LOG_BUF 65536
-#define LX_LOG_LINE 4096
+#define LX_LOG_LINE 4096 /* a line is at most this long */
+_Static_assert(LX_LOG_LINE <= PIPE_BUF, "a log line must fit one atomic write to a pipe");
 
+/*
+ * Threads. The settings are atomics (read on every call by any thread,
+ * written by lx_log_setup). The buffer belongs to the thread that last
+ * called lx_log_setup(..., is_buffered = 1), a worker's loop thread: only
+ * that thread appends to it and flushes it, with no lock. Any other thread
+ * (an offload pool thread calling host->log) writes each line straight to
+ * stdout with one write(2). Every write, a buffered flush included, is at
+ * most PIPE_BUF bytes of whole lines, which POSIX makes atomic on a pipe,
+ * so lines of different threads and processes never tear into each other;
+ * a pool thread's line may come before lines the loop logged earlier and
+ * has still buffered.
+ */
 static struct {
-    int level;
-    int format;
-    int is_buffered;
-    pid_t pid;
+    atomic_int level;
+    atomic_int format;
+    atomic_int pid;
+} lx_log_st = {LX_LOG_INFO, LX_LOG_FORMAT_JSON, 0};
+
+/* The loop thread's buffer. */
+static struct {
     size_t len;
-    time_t cached_sec;
-    char cached_time[32]; /* "2026-11-28T13:24:10" */
     char buf[LX_LOG_BUF];
-} lx_log_st = {LX_LOG_INFO, LX_LOG_FORMAT_JSON, 0, 0, 0, 0, "", ""};
+} lx_log_buf;
+
+/* Set on the thread that owns lx_log_buf. */
+static _Thread_local int lx_log_is_buffered;
+
+/* Each thread's cache of the date part of the time, recomputed once a second. */
+static _Thread_local struct {
+    time_t sec;
+    char text[32]; /* "2026-11-28T13:24:10" */
+} lx_log_clock;
 
 static const char *const lx_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const lx_level_names_text[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
 
 void lx_log_setup(int level, int format, int is_buffered)
 {
-    if (lx_log_st.len > 0 && !is_buffered)
+    if (lx_log_is_buffered && !is_buffered)
         lx_log_flush();
-    lx_log_st.level = level;
-    lx_log_st.format = format;
-    lx_log_st.is_buffered = is_buffered;
-    if (lx_log_st.pid == 0)
-        lx_log_st.pid = getpid();
+    atomic_store_explicit(&lx_log_st.level, level, memory_order_relaxed);
+    atomic_store_explicit(&lx_log_st.format, format, memory_order_relaxed);
+    lx_log_is_buffered = is_buffered;
+    if (atomic_load_explicit(&lx_log_st.pid, memory_order_relaxed) == 0)
+        atomic_store_explicit(&lx_log_st.pid, (int)getpid(), memory_order_relaxed);
 }
 
 void lx_log_set_pid(pid_t pid)
 {
-    lx_log_st.pid = pid;
-    lx_log_st.len = 0; /* lines buffered by the parent are the parent's to write */
+    atomic_store_explicit(&lx_log_st.pid, (int)pid, memory_order_relaxed);
+    lx_log_buf.len = 0; /* lines buffered by the parent are the parent's to write */
+}
+
+static int lx_log_pid(void)
+{
+    return atomic_load_explicit(&lx_log_st.pid, memory_order_relaxed);
+}
+
+static int lx_log_format(void)
+{
+    return atomic_load_explicit(&lx_log_st.format, memory_order_relaxed);
 }
 
 int lx_log_enabled(int level)
 {
-    return level <= lx_log_st.level;
+    return level <= atomic_load_explicit(&lx_log_st.level, memory_order_relaxed);
 }
 
 size_t lx_json_escape(char *dst, size_t cap, const char *s)
@@ -102,17 +137,17 @@ static void lx_log_time(char *out, size_t cap)
     struct timeval tv;
 
     gettimeofday(&tv, NULL);
-    if (tv.tv_sec != lx_log_st.cached_sec) {
+    if (tv.tv_sec != lx_log_clock.sec || lx_log_clock.text[0] == '\0') {
         struct tm tm;
         gmtime_r(&tv.tv_sec, &tm);
-        strftime(lx_log_st.cached_time, sizeof(lx_log_st.cached_time), "%Y-%m-%dT%H:%M:%S", &tm);
-        lx_log_st.cached_sec = tv.tv_sec;
+        strftime(lx_log_clock.text, sizeof(lx_log_clock.text), "%Y-%m-%dT%H:%M:%S", &tm);
+        lx_log_clock.sec = tv.tv_sec;
     }
-    size_t n = strlen(lx_log_st.cached_time);
+    size_t n = strlen(lx_log_clock.text);
     int ms = (int)(tv.tv_usec / 1000);
     if (cap < n + 6)
         return;
-    memcpy(out, lx_log_st.cached_time, n);
+    memcpy(out, lx_log_clock.text, n);
     out[n] = '.';
     out[n + 1] = (char)('0' + ms / 100);
     out[n + 2] = (char)('0' + ms / 10 % 10);
@@ -135,34 +170,49 @@ static void lx_log_write_all(const char *p, size_t len)
     }
 }
 
+/* Writes whole lines in pieces of at most PIPE_BUF bytes, each ending at a
+ * line's end, so that no other writer's line lands inside one of ours. */
+static void lx_log_write_lines(const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t n = len;
+        if (n > PIPE_BUF) {
+            n = PIPE_BUF;
+            while (n > 0 && p[n - 1] != '\n')
+                n--;
+            if (n == 0) /* no line is this long (LX_LOG_LINE), but never loop */
+                n = PIPE_BUF;
+        }
+        lx_log_write_all(p, n);
+        p += n;
+        len -= n;
+    }
+}
+
 size_t lx_log_flush(void)
 {
-    if (lx_log_st.len > 0) {
-        lx_log_write_all(lx_log_st.buf, lx_log_st.len);
-        lx_log_st.len = 0;
+    if (lx_log_is_buffered && lx_log_buf.len > 0) {
+        lx_log_write_lines(lx_log_buf.buf, lx_log_buf.len);
+        lx_log_buf.len = 0;
     }
     return 0;
 }
 
 size_t lx_log_pending(void)
 {
-    return lx_log_st.len;
+    return lx_log_is_buffered ? lx_log_buf.len : 0;
 }
 
 static void lx_log_emit(const char *line, size_t len, int level)
 {
-    if (!lx_log_st.is_buffered) {
-        lx_log_write_all(line, len);
+    if (!lx_log_is_buffered) { /* the master, -t, or a thread other than the loop */
+        lx_log_write_lines(line, len);
         return;
     }
-    if (lx_log_st.len + len > sizeof(lx_log_st.buf))
+    if (lx_log_buf.len + len > sizeof(lx_log_buf.buf))
         lx_log_flush();
-    if (len > sizeof(lx_log_st.buf)) {
-        lx_log_write_all(line, len);
-        return;
-    }
-    memcpy(lx_log_st.buf + lx_log_st.len, line, len);
-    lx_log_st.len += len;
+    memcpy(lx_log_buf.buf + lx_log_buf.len, line, len);
+    lx_log_buf.len += len;
     if (level <= LX_LOG_WARN)
         lx_log_flush();
 }
@@ -181,14 +231,13 @@ void lx_logv(int level, const char *src, const char *req_id, const char *fmt, va
     vsnprintf(msg, sizeof(msg), fmt, ap);
     lx_log_time(ts, sizeof(ts));
 
-    if (lx_log_st.format == LX_LOG_FORMAT_TEXT) {
+    if (lx_log_format() == LX_LOG_FORMAT_TEXT) {
         if (req_id != NULL)
             n = snprintf(line, sizeof(line), "%s %s %s[%d] req=%s: %s\n", ts,
-                         lx_level_names_text[level], src ? src : "core", (int)lx_log_st.pid,
-                         req_id, msg);
+                         lx_level_names_text[level], src ? src : "core", lx_log_pid(), req_id, msg);
         else
             n = snprintf(line, sizeof(line), "%s %s %s[%d]: %s\n", ts, lx_level_names_text[level],
-                         src ? src : "core", (int)lx_log_st.pid, msg);
+                         src ? src : "core", lx_log_pid(), msg);
     } else {
         char esrc[64], erid[160];
         lx_json_escape(emsg, sizeof(emsg), msg);
@@ -198,12 +247,12 @@ void lx_logv(int level, const char *src, const char *req_id, const char *fmt, va
             n = snprintf(line, sizeof(line),
                          "{\"time\":\"%s\",\"level\":\"%s\",\"src\":\"%s\",\"pid\":%d,"
                          "\"req_id\":\"%s\",\"msg\":\"%s\"}\n",
-                         ts, lx_level_names[level], esrc, (int)lx_log_st.pid, erid, emsg);
+                         ts, lx_level_names[level], esrc, lx_log_pid(), erid, emsg);
         } else {
             n = snprintf(line, sizeof(line),
                          "{\"time\":\"%s\",\"level\":\"%s\",\"src\":\"%s\",\"pid\":%d,"
                          "\"msg\":\"%s\"}\n",
-                         ts, lx_level_names[level], esrc, (int)lx_log_st.pid, emsg);
+                         ts, lx_level_names[level], esrc, lx_log_pid(), emsg);
         }
     }
     if (n < 0)
@@ -283,14 +332,14 @@ void lx_log_access(const lx_access *a)
     if (!lx_log_enabled(LX_LOG_INFO))
         return;
     lx_log_time(ts, sizeof(ts));
-    if (lx_log_st.format == LX_LOG_FORMAT_TEXT) {
+    if (lx_log_format() == LX_LOG_FORMAT_TEXT) {
         char rid[160], path[1024];
         lx_json_escape(rid, sizeof(rid), a->req_id);
         lx_json_escape(path, sizeof(path), a->path);
-        int n = snprintf(line, sizeof(line), "%s INFO  access[%d] req=%s: %s %s %d %zuB %lluus%s%s\n",
-                         ts, (int)lx_log_st.pid, rid, a->method ? a->method : "-", path, a->status,
-                         a->bytes, (unsigned long long)a->dur_us, a->uid ? " uid=" : "",
-                         a->uid ? a->uid : "");
+        int n =
+            snprintf(line, sizeof(line), "%s INFO  access[%d] req=%s: %s %s %d %zuB %lluus%s%s\n",
+                     ts, lx_log_pid(), rid, a->method ? a->method : "-", path, a->status, a->bytes,
+                     (unsigned long long)a->dur_us, a->uid ? " uid=" : "", a->uid ? a->uid : "");
         if (n < 0)
             return;
         w.len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
@@ -298,7 +347,7 @@ void lx_log_access(const lx_access *a)
         lx_wr_lit(&w, "{\"time\":\"");
         lx_wr_mem(&w, ts, strlen(ts));
         lx_wr_lit(&w, "\",\"level\":\"info\",\"src\":\"access\",\"pid\":");
-        lx_wr_u64(&w, (uint64_t)lx_log_st.pid);
+        lx_wr_u64(&w, (uint64_t)lx_log_pid());
         lx_wr_lit(&w, ",\"msg\":\"request\",\"worker\":");
         lx_wr_u64(&w, (uint64_t)(a->worker < 0 ? 0 : a->worker));
         lx_wr_lit(&w, ",\"req_id\":");

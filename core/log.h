@@ -3,6 +3,14 @@
  * or text (for people). Workers buffer lines and flush them on a short
  * timer, when the buffer fills, and at once for warnings and errors, so
  * that the per-request access line costs a memcpy, not a write(2).
+ *
+ * Threads: lx_log, lx_logv, lx_log_access and lx_log_enabled may be called
+ * from any thread. Only the thread that called lx_log_setup(..., 1) (a
+ * worker's loop) buffers; any other thread writes each line at once with
+ * one write(2). A line is at most PIPE_BUF bytes and every write is whole
+ * lines of at most PIPE_BUF bytes, so lines never tear, on a pipe too.
+ * lx_log_setup, lx_log_set_pid, lx_log_flush and lx_log_pending are for
+ * the loop thread (or the single-threaded master).
  */
 #ifndef LX_CORE_LOG_H
 #define LX_CORE_LOG_H

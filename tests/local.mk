@@ -109,6 +109,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_config.py \
 	tests/integration/test_http.py \
 	tests/integration/test_plugins.py \
+	tests/integration/test_log.py \
 	tests/integration/test_signals.py \
 	tests/integration/test_generations.py \
 	tests/integration/test_instance.py \

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -251,7 +252,7 @@ class Server:
     stop()/cleanup(); anything left is killed at exit."""
 
     def __init__(self, config_text=None, env=None, workers=1, config_path=None, args=None,
-                 wait=True):
+                 wait=True, pipe_stdout=False):
         if config_text is None and config_path is None:
             config_text = config(workers=workers)
         self.dir = tempdir()
@@ -263,8 +264,15 @@ class Server:
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         argv = [BINARY] + (list(args) if args is not None else ["-c", self.config_path])
-        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=self._err, env=e,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        # pipe_stdout: stdout is a pipe (as under a container's log driver),
+        # copied to stdout.log by a thread as it arrives.
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if pipe_stdout else self._out,
+                                     stderr=self._err, env=e, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self._copier = None
+        if pipe_stdout:
+            self._copier = threading.Thread(target=self._copy_stdout, daemon=True)
+            self._copier.start()
         self.pid = self.proc.pid
         self.port = None
         self.host = "127.0.0.1"
@@ -272,6 +280,14 @@ class Server:
         _servers.append(self)
         if wait:
             self.wait_listening()
+
+    def _copy_stdout(self):
+        while True:
+            b = self.proc.stdout.read1(65536)
+            if not b:
+                break
+            self._out.write(b)
+            self._out.flush()
 
     # -- lifecycle
 
@@ -318,6 +334,8 @@ class Server:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
+        if self._copier is not None:
+            self._copier.join(10)  # EOF once every process of the group is gone
         for f in (self._out, self._err):
             if not f.closed:
                 f.close()

@@ -15,6 +15,9 @@
  *   stream    chunked text/event-stream of three events
  *   big       ?n=BYTES of 'x'
  *   offload   sleeps ?ms=N on the offload pool, then answers
+ *   offload_log  ?jobs=J pool jobs each log ?lines=N lines with ?pad=P
+ *             bytes of padding through host->log (from pool threads, while
+ *             the loop logs too); answers {"jobs": J, "lines": N} when done
  *   fetch     GETs ?url= through host->http_fetch
  *   aborts    how many times never's on_abort ran in this worker
  *   state     {"label": the config's label, "alive": whether the state it
@@ -373,6 +376,79 @@ static lx_rc testplug_offload(lx_req *req, void *state)
     return LX_ASYNC;
 }
 
+/* offload_log: pool threads calling host->log, which plugin.h allows. */
+typedef struct testplug_logrun {
+    lx_req *req;
+    char rid[80];
+    long long n_jobs, n_lines, pad;
+    long long n_done;
+} testplug_logrun;
+
+typedef struct testplug_logjob {
+    testplug_logrun *run;
+    long long index;
+} testplug_logjob;
+
+static void testplug_offload_log_work(void *arg)
+{
+    testplug_logjob *job = arg;
+    const testplug_logrun *run = job->run;
+    char pad[1024];
+    size_t n_pad = (size_t)run->pad < sizeof(pad) - 1 ? (size_t)run->pad : sizeof(pad) - 1;
+
+    memset(pad, 'p', n_pad);
+    pad[n_pad] = '\0';
+    for (long long i = 0; i < run->n_lines; i++)
+        host->log(LX_LOG_INFO, "testplug", NULL, "offload-log rid=%s job=%lld line=%lld pad=%s",
+                  run->rid, job->index, i, pad);
+}
+
+static void testplug_offload_log_done(void *arg, int status)
+{
+    testplug_logjob *job = arg;
+    testplug_logrun *run = job->run;
+
+    /* The loop logs too, into its own buffer, while other jobs still run. */
+    host->log(LX_LOG_INFO, "testplug", run->req, "offload-log done job=%lld status=%d",
+              job->index, status);
+    free(job);
+    if (++run->n_done < run->n_jobs)
+        return;
+    char body[96];
+    snprintf(body, sizeof(body), "{\"jobs\":%lld,\"lines\":%lld}", run->n_jobs, run->n_lines);
+    host->reply_json(run->req, 200, body);
+    free(run);
+}
+
+static lx_rc testplug_offload_log(lx_req *req, void *state)
+{
+    (void)state;
+    testplug_logrun *run = calloc(1, sizeof(*run));
+    if (run == NULL)
+        return LX_FAIL;
+    run->req = req;
+    snprintf(run->rid, sizeof(run->rid), "%s", host->req_id(req));
+    run->n_jobs = query_num(req, "jobs", 8);
+    run->n_lines = query_num(req, "lines", 200);
+    run->pad = query_num(req, "pad", 200);
+    if (run->n_jobs == 0) {
+        free(run);
+        host->reply_json(req, 200, "{\"jobs\":0}");
+        return LX_DONE;
+    }
+    for (long long i = 0; i < run->n_jobs; i++) {
+        testplug_logjob *job = malloc(sizeof(*job));
+        if (job == NULL)
+            abort(); /* a test plugin: no partial runs */
+        job->run = run;
+        job->index = i;
+        if (host->offload(host->req_worker(req), testplug_offload_log_work,
+                          testplug_offload_log_done, job) != LX_OK)
+            abort();
+    }
+    return LX_ASYNC;
+}
+
 static void testplug_fetch_done(const lx_http_response *res, void *arg)
 {
     lx_req *req = arg;
@@ -614,6 +690,7 @@ static const lx_handler testplug_handlers[] = {
     {.name = "stream", .fn = testplug_stream, .flags = LX_H_ENDPOINT},
     {.name = "big", .fn = testplug_big, .flags = LX_H_ENDPOINT},
     {.name = "offload", .fn = testplug_offload, .flags = LX_H_ENDPOINT},
+    {.name = "offload_log", .fn = testplug_offload_log, .flags = LX_H_ENDPOINT},
     {.name = "fetch", .fn = testplug_fetch, .flags = LX_H_ENDPOINT},
     {.name = "aborts", .fn = testplug_aborts, .flags = LX_H_ENDPOINT},
     {.name = "state", .fn = testplug_state_h, .flags = LX_H_ENDPOINT},
