@@ -7,13 +7,20 @@
 
 #include "loader.h"
 
-/* The descriptor size of ABI 1.0: a plugin built against 1.0 has at least
- * every member up to `health`. */
-#define LX_PLUGIN_SIZE_1_0 (offsetof(lx_plugin, health) + sizeof(((lx_plugin *)0)->health))
-
-/* The descriptor size that holds `commands` (ABI 1.1). */
-#define LX_PLUGIN_SIZE_COMMANDS                                                            \
-    (offsetof(lx_plugin, commands) + sizeof(((lx_plugin *)0)->commands))
+/* The size of lx_plugin in each minor of ABI 1: a descriptor that declares
+ * minor m is read up to lx_plugin_size_of_minor[m] and no further, and must
+ * be at least that long (plugin.h, "Versioning"). A minor that adds a
+ * member to lx_plugin adds its line here. */
+#define LX_PLUGIN_SIZE_UPTO(member) (offsetof(lx_plugin, member) + sizeof(((lx_plugin *)0)->member))
+static const size_t lx_plugin_size_of_minor[] = {
+    [0] = LX_PLUGIN_SIZE_UPTO(health),
+    [1] = LX_PLUGIN_SIZE_UPTO(commands),
+};
+_Static_assert(sizeof(lx_plugin_size_of_minor) / sizeof(lx_plugin_size_of_minor[0]) ==
+                   LX_ABI_MINOR + 1,
+               "each minor of the ABI names the size of lx_plugin it has");
+_Static_assert(LX_PLUGIN_SIZE_UPTO(commands) == sizeof(lx_plugin),
+               "the last minor's descriptor is the whole of lx_plugin");
 
 /* A command name: [a-z][a-z0-9-]* */
 static int lx_is_command_name(const char *s)
@@ -28,7 +35,7 @@ static int lx_is_command_name(const char *s)
 
 const lx_command *lx_plugin_commands(const lx_plugin *p)
 {
-    if (p == NULL || p->struct_size < LX_PLUGIN_SIZE_COMMANDS)
+    if (p == NULL || p->abi_major != LX_ABI_MAJOR || p->abi_minor < 1) /* since 1.1 */
         return NULL;
     return p->commands;
 }
@@ -59,14 +66,17 @@ int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name,
         return LX_EINVAL;
     }
     if (p->abi_minor > LX_ABI_MINOR) {
-        snprintf(err, errlen,
-                 "%s: plugin ABI %u.%u, core ABI %d.%d: the plugin needs a newer core", path,
-                 p->abi_major, p->abi_minor, LX_ABI_MAJOR, LX_ABI_MINOR);
+        snprintf(err, errlen, "%s: plugin ABI %u.%u, core ABI %d.%d: the plugin needs a newer core",
+                 path, p->abi_major, p->abi_minor, LX_ABI_MAJOR, LX_ABI_MINOR);
         return LX_EINVAL;
     }
-    if (p->struct_size < LX_PLUGIN_SIZE_1_0) {
-        snprintf(err, errlen, "%s: descriptor is %u bytes, ABI %u.%u needs at least %zu", path,
-                 p->struct_size, p->abi_major, p->abi_minor, (size_t)LX_PLUGIN_SIZE_1_0);
+    if (p->struct_size < lx_plugin_size_of_minor[p->abi_minor]) {
+        snprintf(err, errlen,
+                 "%s: plugin ABI %u.%u, core ABI %d.%d: its descriptor is %u bytes, but ABI "
+                 "%u.%u's is %zu; it was built with a lexiaid/plugin.h that does not match its "
+                 "version",
+                 path, p->abi_major, p->abi_minor, LX_ABI_MAJOR, LX_ABI_MINOR, p->struct_size,
+                 p->abi_major, p->abi_minor, lx_plugin_size_of_minor[p->abi_minor]);
         return LX_EINVAL;
     }
     if (!lx_is_ident(p->name)) {
@@ -95,8 +105,8 @@ int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name,
         }
         for (const lx_handler *g = p->handlers; g != h; g++)
             if (strcmp(g->name, h->name) == 0) {
-                snprintf(err, errlen, "%s: plugin '%s' has two handlers named '%s'", path,
-                         p->name, h->name);
+                snprintf(err, errlen, "%s: plugin '%s' has two handlers named '%s'", path, p->name,
+                         h->name);
                 return LX_EINVAL;
             }
     }
@@ -111,8 +121,8 @@ int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name,
         }
         for (const lx_command *d = cmds; d != c; d++)
             if (strcmp(d->name, c->name) == 0) {
-                snprintf(err, errlen, "%s: plugin '%s' has two commands named '%s'", path,
-                         p->name, c->name);
+                snprintf(err, errlen, "%s: plugin '%s' has two commands named '%s'", path, p->name,
+                         c->name);
                 return LX_EINVAL;
             }
     }

@@ -30,14 +30,17 @@ typedef struct lx_plugins {
 } lx_plugins;
 
 /* Checks a descriptor returned by `path`'s entry point for the plugin the
- * config calls `conf_name`. Returns LX_OK, or LX_EINVAL with a message that
- * names the file (and, for version problems, both ABI versions). Pure. */
+ * config calls `conf_name`: the version rule of plugin.h (same major, a
+ * minor no newer than the core's, struct_size at least lx_plugin's size in
+ * that minor), then names, hooks and tables. Returns LX_OK, or LX_EINVAL
+ * with a message that names the file (and, for version problems, the
+ * plugin's and the core's ABI versions). Pure. */
 int lx_loader_check(const lx_plugin *p, const char *path, const char *conf_name, char *err,
                     size_t errlen);
 
 /* The commands of a descriptor (NULL-terminated), or NULL when it offers
- * none or was built before ABI 1.1 (its struct_size does not reach the
- * member, which is then never read). Pure. */
+ * none or declares a minor before 1.1 (which has no such member: it is then
+ * never read). Pure. */
 const lx_command *lx_plugin_commands(const lx_plugin *p);
 
 /* Refuses two plugins of items offering the same command name: a line in

@@ -1,12 +1,12 @@
 # Tests: `make check` runs the cmocka unit tests, then the integration tests
 # that start the real binary with the test plugins of tests/plugins/.
 
-LX_TEST_CFLAGS = $(AM_CFLAGS) $(LX_CORE_DEPS_CFLAGS) $(CMOCKA_CFLAGS)
+LX_TEST_CFLAGS = $(LX_CORE_CPPFLAGS) $(AM_CFLAGS) $(LX_CORE_DEPS_CFLAGS) $(CMOCKA_CFLAGS)
 LX_TEST_LIBS = $(LX_CORE_DEPS_LIBS) $(CMOCKA_LIBS)
 
 # ---------------------------------------------------------------- unit tests
 check_PROGRAMS += tests/unit/test_env tests/unit/test_conf tests/unit/test_router \
-	tests/unit/test_loader tests/unit/test_offload tests/unit/test_http_client
+	tests/unit/test_loader tests/unit/test_abi tests/unit/test_offload tests/unit/test_http_client
 
 tests_unit_test_env_SOURCES = tests/unit/test_env.c core/env.c
 tests_unit_test_env_CFLAGS = $(LX_TEST_CFLAGS)
@@ -23,6 +23,10 @@ tests_unit_test_router_LDADD = $(LX_TEST_LIBS)
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c core/loader.c core/errs.c
 tests_unit_test_loader_CFLAGS = $(LX_TEST_CFLAGS)
 tests_unit_test_loader_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_abi_SOURCES = tests/unit/test_abi.c
+tests_unit_test_abi_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_abi_LDADD = $(LX_TEST_LIBS)
 
 tests_unit_test_offload_SOURCES = tests/unit/test_offload.c core/offload.c
 tests_unit_test_offload_CFLAGS = $(LX_TEST_CFLAGS)
@@ -89,6 +93,17 @@ tests_plugins_storage_client_la_SOURCES = tests/plugins/storage_client.c
 tests_plugins_storage_client_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
 tests_plugins_storage_client_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
 
+# Plugins that must not build: one includes a core header, one calls a core
+# function. Not built by `make` or `make check`; tests/build/test_plugin_boundary.sh
+# asks make for each and expects the compiler's (or the linker's) refusal.
+EXTRA_LTLIBRARIES = tests/plugins/bad_core_include.la tests/plugins/bad_core_call.la
+tests_plugins_bad_core_include_la_SOURCES = tests/plugins/bad_core_include.c
+tests_plugins_bad_core_include_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_bad_core_include_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_bad_core_call_la_SOURCES = tests/plugins/bad_core_call.c
+tests_plugins_bad_core_call_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_bad_core_call_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+
 # ---------------------------------------------------------------- integration tests
 TEST_EXTENSIONS = .py .sh
 PY_LOG_COMPILER = $(PYTHON3)
@@ -98,12 +113,13 @@ AM_TESTS_ENVIRONMENT = \
 	LX_BINARY='$(abs_top_builddir)/lexiaid'; \
 	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
 	LEXIAID_EXTRACTOR='$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract'; \
-	MAKE='$(MAKE)'; \
+	MAKE='$(MAKE)'; LX_NOUNDEF='$(LX_NOUNDEF)'; \
 	ASAN_OPTIONS='handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0'; \
 	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
 	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'; \
-	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE ASAN_OPTIONS \
-	LSAN_OPTIONS UBSAN_OPTIONS;
+	TSAN_OPTIONS='exitcode=66:second_deadlock_stack=1:suppressions=$(abs_top_srcdir)/tests/tsan.supp'; \
+	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE LX_NOUNDEF ASAN_OPTIONS \
+	LSAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS;
 LX_INTEGRATION_TESTS = \
 	tests/integration/test_cli.py \
 	tests/integration/test_config.py \
@@ -117,6 +133,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_auth.py \
 	tests/integration/test_auth_emulator.py \
 	tests/integration/test_sdk.sh \
+	tests/build/test_plugin_boundary.sh \
 	tests/integration/test_storage_extract.py \
 	tests/integration/test_storage_docs.py \
 	tests/integration/test_storage_users.py \
@@ -130,4 +147,4 @@ LX_INTEGRATION_TESTS = \
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
-	tests/integration/lxfakellm.py tests/lsan.supp
+	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp

@@ -27,14 +27,39 @@
  * from *state. Only what is the same for every generation and never freed
  * may be static: constant tables, the lx_host pointer.
  *
- * Versioning (as Apache's MMN and SQLite's extension table):
- *   LX_ABI_MAJOR  changes on any incompatible change; the core refuses a
- *                 plugin whose major differs from its own.
- *   LX_ABI_MINOR  grows when lx_host gains members at its end; the core
- *                 refuses a plugin built against a newer minor than its own.
- * Structures shared with the core only ever grow at their end; each member
- * added after 1.0 names the minor it arrived in. Test LX_HOST_HAS() before
- * calling a member newer than the minor you require.
+ * Versioning: one rule, the ABI version (as Apache's MMN). core/loader.c
+ * checks exactly this when it loads a plugin, and refuses a plugin that
+ * breaks it with a message naming the file and both versions.
+ *   LX_ABI_MAJOR  changes on any incompatible change. A plugin of another
+ *                 major is refused.
+ *   LX_ABI_MINOR  grows when lx_host, lx_plugin or another structure the
+ *                 core and plugins share gains members at its end; every
+ *                 member added after 1.0 says "Since 1.N". A plugin declares
+ *                 the minor it was built for in its descriptor
+ *                 (LX_PLUGIN_HEADER: this header's); a plugin declaring a
+ *                 newer minor than the core's is refused.
+ * What follows from it:
+ *   - A loaded plugin may use every member of its declared minor without a
+ *     test: the core is at least as new. Only a plugin that declares an
+ *     older minor than its header's, to load on older cores, tests
+ *     LX_HOST_HAS_MINOR(host, N) before it uses a member of 1.N.
+ *   - The core reads the members of lx_plugin that the plugin's declared
+ *     minor has, and no others. lx_plugin.struct_size must be at least
+ *     lx_plugin's size in that minor (a shorter descriptor was built with a
+ *     header that does not match its version: refused).
+ *   - A structure that a plugin hands the core on a call (lx_http_request)
+ *     carries struct_size = sizeof as the plugin was built, because there
+ *     the core cannot tell which plugin calls: it reads the members that
+ *     struct_size covers and takes the others as zero.
+ *   - Structures handed over in arrays are frozen: whoever reads the array
+ *     steps through it with its own sizeof, so a member added at the end
+ *     would shift every element after the first. They are lx_handler,
+ *     lx_command and lx_health_item here, and storage.v1's passages,
+ *     records and batch ops. A new field comes in a new structure, reached
+ *     through a new member (a minor) or a new service version.
+ * Services between plugins ("storage.v1") are versioned by their name;
+ * their tables grow at their end and carry struct_size, because the
+ * provider may be an older plugin than the consumer (see each svc header).
  *
  * Memory and ownership are stated at every function. The shorthand:
  *   "borrowed"  valid for as long as stated, owned by the core, never freed
@@ -114,6 +139,7 @@ typedef lx_rc (*lx_handler_fn)(lx_req *req, void *state);
 #define LX_H_ENDPOINT 0x2u   /* may be a route's `handler` (the default when
                                 flags is 0) */
 
+/* Frozen: read as an array (see "Versioning"). */
 typedef struct lx_handler {
     const char *name;  /* "require_user": routes say "plugin.name" */
     lx_handler_fn fn;
@@ -134,7 +160,8 @@ typedef void (*lx_health_report_fn)(void *token, int is_ok, const char *detail);
  * run() may block (there is no event loop) and may use only the host's
  * logging, configuration and memory functions. argv[0] is NAME; argv is
  * borrowed for the call. Return 0 on success, or 1 with a message in err
- * (printed as "lexiaid NAME: message"), or 2 for a usage error. */
+ * (printed as "lexiaid NAME: message"), or 2 for a usage error.
+ * Frozen: read as an array (see "Versioning"). */
 typedef struct lx_command {
     const char *name;  /* [a-z][a-z0-9-]*, unique across plugins */
     const char *usage; /* one line for `lexiaid -h`: "backup DEST  copy ..." */
@@ -145,7 +172,7 @@ typedef struct lx_command {
  * and LX_PLUGIN_HEADER so that members added later stay zero. */
 typedef struct lx_plugin {
     uint32_t abi_major;   /* LX_ABI_MAJOR the plugin was built with */
-    uint32_t abi_minor;   /* LX_ABI_MINOR the plugin was built with */
+    uint32_t abi_minor;   /* the minor it declares: LX_ABI_MINOR, or older */
     uint32_t struct_size; /* sizeof(lx_plugin) the plugin was built with */
     uint32_t flags;       /* LX_PLUGIN_* */
     const char *name;     /* unique; must equal the config's plugin name */
@@ -195,7 +222,7 @@ typedef struct lx_plugin {
     void (*health)(void *state, lx_worker *w, lx_health_report_fn report, void *token);
 
     /* Since 1.1. Commands, terminated by an entry whose name is NULL; or
-     * NULL. Read only when struct_size covers it. */
+     * NULL. Read only from a plugin that declares minor 1 or later. */
     const lx_command *commands;
 } lx_plugin;
 
@@ -211,7 +238,8 @@ LX_EXPORT const lx_plugin *lx_plugin_entry(void);
 /* Outbound HTTP (libcurl's multi interface on the worker loop)             */
 
 typedef struct lx_http_request {
-    uint32_t struct_size;       /* sizeof(lx_http_request): set it */
+    uint32_t struct_size;       /* sizeof(lx_http_request): set it; members
+                                   beyond it are taken as zero */
     const char *method;         /* NULL means GET */
     const char *url;            /* http:// or https:// */
     const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
@@ -241,6 +269,7 @@ typedef void (*lx_http_done_fn)(const lx_http_response *res, void *arg);
 /* ------------------------------------------------------------------------ */
 /* /ready report                                                            */
 
+/* Frozen: handed over as an array (see "Versioning"). */
 typedef struct lx_health_item {
     const char *plugin; /* borrowed */
     int is_ok;
@@ -261,9 +290,10 @@ typedef struct lx_health_report {
  * that runs the worker loop (or in the master during init), except where
  * stated. */
 struct lx_host {
-    uint32_t abi_major;
-    uint32_t abi_minor;
-    uint32_t struct_size;
+    uint32_t abi_major;   /* the core's LX_ABI_MAJOR */
+    uint32_t abi_minor;   /* the core's LX_ABI_MINOR: see LX_HOST_HAS_MINOR */
+    uint32_t struct_size; /* sizeof(lx_host) in the core; informative, the
+                             minor is the test */
 
     /* -- Logging ---------------------------------------------------------
      * One line per call, JSON or text as configured. `src` names the
@@ -415,10 +445,11 @@ struct lx_host {
     void (*free)(void *p);
 };
 
-/* True when the host table has `member` (it may be older than the SDK). */
-#define LX_HOST_HAS(host, member)                                                          \
-    ((host)->struct_size >= offsetof(lx_host, member) + sizeof((host)->member) &&          \
-     (host)->member != NULL)
+/* True when the core has every member of ABI 1.`minor`. Needed only by a
+ * plugin that declares an older minor than this header's (see
+ * "Versioning"); a plugin's own minor is always there. */
+#define LX_HOST_HAS_MINOR(host, minor)                                                     \
+    ((host)->abi_major == LX_ABI_MAJOR && (int64_t)(host)->abi_minor >= (int64_t)(minor))
 
 #ifdef __cplusplus
 }

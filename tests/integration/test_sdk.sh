@@ -82,6 +82,31 @@ esac
     { cat "$tmp/cc.log"; die "cc hello.c against the installed SDK failed"; }
 ok "hello.so built with pkg-config flags"
 
+# Every SDK header of the source tree is installed, and each compiles on
+# its own from the installed tree: -H lists every header the compiler
+# opened, and each lexiaid one must come from the DESTDIR, none from the
+# source tree or the build tree (a plugin sees the installed SDK only).
+(cd "$LX_SRCDIR/include" && find lexiaid -name '*.h' | sort) >"$tmp/src-headers"
+(cd "$root/include" && find lexiaid -name '*.h' | sort) >"$tmp/inst-headers"
+if cmp -s "$tmp/src-headers" "$tmp/inst-headers"; then
+    ok "every header of include/lexiaid is installed ($(wc -l <"$tmp/src-headers"))"
+else
+    fail "installed headers differ from include/lexiaid: $(diff "$tmp/src-headers" "$tmp/inst-headers" | grep '^[<>]' | tr '\n' ' ')"
+fi
+while read -r h; do
+    printf '#include <%s>\n#include <%s>\nint lx_sdk_probe(void);\nint lx_sdk_probe(void) { return 0; }\n' \
+        "$h" "$h" >"$work/one.c"
+    if (cd "$work" && $CC -std=c11 -Wall -Wextra -Werror -H $cflags -c one.c -o one.o) \
+        >"$tmp/h.log" 2>&1; then
+        leaked=$(grep '^\.* ' "$tmp/h.log" | sed 's/^\.* //' | grep 'lexiaid' | grep -v "^$dest" || true)
+        [ -z "$leaked" ] || fail "$h pulls headers from outside the installed SDK: $leaked"
+    else
+        cat "$tmp/h.log"
+        fail "$h does not compile on its own from the installed SDK"
+    fi
+done <"$tmp/inst-headers"
+ok "each installed header compiles alone, from the installed tree only"
+
 mkdir -p "$work/viamake" && cp "$work/hello.c" "$work/Makefile" "$work/viamake/"
 if (cd "$work/viamake" && env -u MAKEFLAGS -u MFLAGS make) >"$tmp/make.log" 2>&1 &&
     [ -f "$work/viamake/hello.so" ]; then

@@ -96,6 +96,31 @@ static void test_loader_refuses_a_short_descriptor(void **s)
     expect_refused(&p, "good", "bytes");
 }
 
+/* The one version rule: a descriptor is read up to lx_plugin's size in the
+ * minor it declares, so it must be at least that long. A descriptor of the
+ * 1.0 shape that claims 1.1 was built with a mismatched header: refused,
+ * naming the file and both versions. */
+static void test_loader_refuses_a_descriptor_shorter_than_its_minor(void **s)
+{
+    (void)s;
+    lx_plugin p = good();
+    char want[96];
+    p.abi_minor = 1;
+    p.struct_size = (uint32_t)(offsetof(lx_plugin, health) + sizeof(p.health));
+    snprintf(want, sizeof(want), "plugin ABI %d.1, core ABI %d.%d: its descriptor is %u bytes",
+             LX_ABI_MAJOR, LX_ABI_MAJOR, LX_ABI_MINOR, (unsigned)p.struct_size);
+    expect_refused(&p, "good", want);
+    expect_refused(&p, "good", "does not match its version");
+    /* the same descriptor declaring 1.0 is a good 1.0 plugin */
+    p.abi_minor = 0;
+    char err[256] = "";
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+    /* a longer descriptor than its minor needs is fine (built with a newer
+     * header, declaring an older minor to load on older cores) */
+    p.struct_size = (uint32_t)sizeof(lx_plugin) + 64;
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+}
+
 static void test_loader_refuses_missing_mandatory_parts(void **s)
 {
     (void)s;
@@ -148,7 +173,7 @@ static const lx_command t_dup_cmds[] = {{"x", NULL, t_run}, {"x", NULL, t_run},
 static const lx_command t_bad_cmds[] = {{"Backup", NULL, t_run}, {NULL, NULL, NULL}};
 static const lx_command t_norun_cmds[] = {{"x", NULL, NULL}, {NULL, NULL, NULL}};
 
-static void test_loader_reads_commands_only_when_the_descriptor_holds_them(void **s)
+static void test_loader_reads_commands_only_when_the_plugins_minor_has_them(void **s)
 {
     (void)s;
     lx_plugin p = good();
@@ -161,6 +186,11 @@ static void test_loader_reads_commands_only_when_the_descriptor_holds_them(void 
     p.abi_minor = 0;
     p.struct_size = (uint32_t)(offsetof(lx_plugin, health) + sizeof(p.health));
     p.commands = t_bad_cmds;
+    assert_null(lx_plugin_commands(&p));
+    assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
+    /* The minor decides, not struct_size: a descriptor that declares 1.0
+     * has no commands even when it is long enough to hold the member. */
+    p.struct_size = (uint32_t)sizeof(lx_plugin);
     assert_null(lx_plugin_commands(&p));
     assert_int_equal(lx_loader_check(&p, "/x/plug.so", "good", err, sizeof(err)), LX_OK);
     /* a 1.1 plugin without commands */
@@ -292,10 +322,11 @@ int main(void)
         cmocka_unit_test(test_loader_refuses_a_newer_minor),
         cmocka_unit_test(test_loader_accepts_an_older_minor_shape),
         cmocka_unit_test(test_loader_refuses_a_short_descriptor),
+        cmocka_unit_test(test_loader_refuses_a_descriptor_shorter_than_its_minor),
         cmocka_unit_test(test_loader_refuses_missing_mandatory_parts),
         cmocka_unit_test(test_loader_refuses_a_name_other_than_the_configs),
         cmocka_unit_test(test_loader_refuses_bad_or_duplicate_handlers),
-        cmocka_unit_test(test_loader_reads_commands_only_when_the_descriptor_holds_them),
+        cmocka_unit_test(test_loader_reads_commands_only_when_the_plugins_minor_has_them),
         cmocka_unit_test(test_loader_refuses_bad_or_duplicate_commands),
         cmocka_unit_test(test_loader_refuses_one_command_offered_by_two_plugins),
         cmocka_unit_test(test_loader_orders_providers_first),

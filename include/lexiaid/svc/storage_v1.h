@@ -25,8 +25,13 @@
  *     LX_ECANCELED (the worker is stopping) or LX_EIO (the database failed);
  *     `message` (borrowed, never NULL, "" on success) says what went wrong
  *     without secrets.
- *   - Structures only grow at their end; check struct_size before reading
- *     a member added later. Strings in them are never NULL.
+ *   - lx_storage_v1 and lx_storage_doc only grow at their end; check
+ *     struct_size (LX_STORAGE_V1_HAS) before reading a member added later:
+ *     the storage plugin may be older than you. lx_storage_passage,
+ *     lx_storage_record and lx_storage_op are handed over in arrays, which
+ *     the reader steps through with its own sizeof: they are frozen, never
+ *     grow, and a new field comes in a new structure and call (plugin.h,
+ *     "Versioning"). Strings in them are never NULL.
  */
 #ifndef LEXIAID_SVC_STORAGE_V1_H
 #define LEXIAID_SVC_STORAGE_V1_H
@@ -65,12 +70,14 @@ typedef struct lx_storage_doc {
     size_t text_len;
 } lx_storage_doc;
 
+/* Frozen (handed over as an array). */
 typedef struct lx_storage_passage {
     int64_t seq;   /* position in the document, from 0 */
     double score;  /* relevance, higher is better; 0 for passages_at */
     const char *text;
 } lx_storage_passage;
 
+/* Frozen (handed over as an array, and alone). */
 typedef struct lx_storage_record {
     const char *key;
     const char *json;       /* the record's value, or the item's */
@@ -99,6 +106,7 @@ typedef void (*lx_storage_json_fn)(void *arg, int status, const char *message,
 #define LX_STORAGE_OP_ACTIVITY 3 /* activity_add: activity, points, score, max_score */
 #define LX_STORAGE_BATCH_MAX 16
 
+/* Frozen (handed over as an array). */
 typedef struct lx_storage_op {
     uint32_t type;        /* LX_STORAGE_OP_* */
     const char *kind;     /* put, append */
