@@ -114,11 +114,13 @@ AM_TESTS_ENVIRONMENT = \
 	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
 	LEXIAID_EXTRACTOR='$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract'; \
 	MAKE='$(MAKE)'; LX_NOUNDEF='$(LX_NOUNDEF)'; \
+	LX_HAVE_POSTGRES='$(LX_HAVE_POSTGRES)'; LX_HAVE_OCR='$(LX_HAVE_OCR)'; \
 	ASAN_OPTIONS='handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0'; \
 	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
 	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'; \
-	TSAN_OPTIONS='exitcode=66:second_deadlock_stack=1:suppressions=$(abs_top_srcdir)/tests/tsan.supp'; \
-	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE LX_NOUNDEF ASAN_OPTIONS \
+	TSAN_OPTIONS='handle_segv=0:handle_abort=0:exitcode=66:second_deadlock_stack=1:suppressions=$(abs_top_srcdir)/tests/tsan.supp'; \
+	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE LX_NOUNDEF \
+	LX_HAVE_POSTGRES LX_HAVE_OCR ASAN_OPTIONS \
 	LSAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS;
 LX_INTEGRATION_TESTS = \
 	tests/integration/test_cli.py \
@@ -139,6 +141,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_users.py \
 	tests/integration/test_storage_crash.py \
 	tests/integration/test_storage_backup.py \
+	tests/integration/test_storage_options.py \
 	tests/integration/test_tutoring_chat.py \
 	tests/integration/test_tutoring_answer.py \
 	tests/integration/test_tutoring_providers.py \
@@ -147,4 +150,4 @@ LX_INTEGRATION_TESTS = \
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
-	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp
+	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h

@@ -302,6 +302,13 @@ static void storage_up_parse(void *arg)
         storage_up_error(up, 415, "UNSUPPORTED_TYPE", "%s", err[0] ? err : "unsupported type");
         goto out;
     }
+    if (!STORAGE_HAVE_OCR &&
+        (strcmp(ft.file_type, "png") == 0 || strcmp(ft.file_type, "jpg") == 0)) {
+        storage_up_error(up, 415, "UNSUPPORTED_TYPE",
+                         "this server cannot read text in images: it was built without OCR "
+                         "(configure --disable-ocr); upload a PDF, DOCX, TXT or MD file");
+        goto out;
+    }
     rc = storage_up_name(up, &mp, safe);
     if (rc == LX_ENOMEM)
         goto nomem;

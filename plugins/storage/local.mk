@@ -7,14 +7,31 @@ plugin_LTLIBRARIES += plugins/storage/storage.la
 # (The multipart parser is the SDK's: sdk/liblexiaid_sdk.la.)
 LX_STORAGE_PURE = plugins/storage/sniff.c plugins/storage/sniff.h \
 	plugins/storage/text.c plugins/storage/text.h plugins/storage/errf.h
+# The optional parts (configure --without-postgres, --disable-ocr): each is
+# a 0/1 macro for the code, which says at run time what a build without it
+# cannot do.
+if LX_HAVE_POSTGRES
+LX_STORAGE_PG = plugins/storage/store_pg.h plugins/storage/store_pg_sql.h plugins/storage/store_pg.c \
+	plugins/storage/store_pg_docs.c plugins/storage/store_pg_users.c
+LX_STORAGE_FEATURES = -DSTORAGE_HAVE_POSTGRES=1
+else
+LX_STORAGE_PG =
+LX_STORAGE_FEATURES = -DSTORAGE_HAVE_POSTGRES=0
+endif
+if LX_HAVE_OCR
+LX_STORAGE_FEATURES += -DSTORAGE_HAVE_OCR=1
+else
+LX_STORAGE_FEATURES += -DSTORAGE_HAVE_OCR=0
+endif
+
 # The database layer: the pool and both backends.
 LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
 	plugins/storage/store_backend.h \
 	plugins/storage/store_sqlite.h plugins/storage/store_sqlite.c \
 	plugins/storage/store_sqlite_docs.c plugins/storage/store_sqlite_users.c \
-	plugins/storage/store_pg.h plugins/storage/store_pg_sql.h plugins/storage/store_pg.c \
-	plugins/storage/store_pg_docs.c plugins/storage/store_pg_users.c
-LX_STORAGE_DEPS_CFLAGS = $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) $(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
+	$(LX_STORAGE_PG)
+LX_STORAGE_DEPS_CFLAGS = $(LX_STORAGE_FEATURES) $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
 LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS) -lm
 
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
@@ -33,8 +50,8 @@ plugins_storage_storage_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 # never run inside a worker (extract.h).
 pkglibexec_PROGRAMS = plugins/storage/extract/lexiaid-extract
 plugins_storage_extract_lexiaid_extract_SOURCES = plugins/storage/extract/lexiaid-extract.c
-plugins_storage_extract_lexiaid_extract_CFLAGS = $(AM_CFLAGS) $(POPPLER_CFLAGS) $(LIBZIP_CFLAGS) \
-	$(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
+plugins_storage_extract_lexiaid_extract_CFLAGS = $(AM_CFLAGS) $(LX_STORAGE_FEATURES) $(POPPLER_CFLAGS) \
+	$(LIBZIP_CFLAGS) $(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
 plugins_storage_extract_lexiaid_extract_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) $(LIBXML_LIBS) \
 	$(TESSERACT_LIBS)
 

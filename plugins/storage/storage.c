@@ -169,6 +169,13 @@ static int storage_configure(storage_state *st, const lx_cfg *cfg, char *err, si
         st->opts.kind = STORAGE_SQLITE;
     } else if (strcmp(backend, "postgres") == 0 || strcmp(backend, "postgresql") == 0) {
         st->opts.kind = STORAGE_POSTGRES;
+#if !STORAGE_HAVE_POSTGRES
+        snprintf(err, errlen,
+                 "%s: storage: backend \"postgres\" is not in this build of lexiaid (it was "
+                 "configured --without-postgres): use \"sqlite\", or a build with PostgreSQL",
+                 where);
+        TRY(LX_EINVAL);
+#endif
     } else {
         snprintf(err, errlen,
                  "%s: storage: backend must be \"sqlite\" or \"postgres\" (got \"%s\")", where,

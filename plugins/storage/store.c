@@ -54,6 +54,12 @@ int storage_db_open(const storage_opts *opts, storage_db **out, char *err, size_
             return LX_EINVAL;
         }
     } else if (opts->kind == STORAGE_POSTGRES) {
+        if (!STORAGE_HAVE_POSTGRES) {
+            storage_errf(err, errlen,
+                         "storage: this build has no PostgreSQL backend (configured "
+                         "--without-postgres)");
+            return LX_EINVAL;
+        }
         if (opts->pg_url == NULL || opts->pg_url[0] == '\0') {
             storage_errf(err, errlen, "storage: no PostgreSQL connection string");
             return LX_EINVAL;
@@ -70,7 +76,11 @@ int storage_db_open(const storage_opts *opts, storage_db **out, char *err, size_
     db = calloc(1, sizeof(*db));
     if (db == NULL)
         goto nomem;
+#if STORAGE_HAVE_POSTGRES
     db->be = opts->kind == STORAGE_SQLITE ? &storage_sqlite_backend : &storage_pg_backend;
+#else
+    db->be = &storage_sqlite_backend;
+#endif
     db->opts = *opts;
     db->opts.sqlite_path = NULL;
     db->opts.pg_url = NULL;

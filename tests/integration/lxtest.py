@@ -51,6 +51,52 @@ SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime erro
 START_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
 
+# CI (.ci/run sets CI=true) installs every dependency the tests use
+# (scripts/deps.sh --test): there, a test that lacks one fails instead of
+# skipping, so that a run cannot go green by testing less.
+IN_CI = os.environ.get("CI") == "true"
+
+# What this build has, from configure (tests/local.mk exports them; a test
+# run by hand from a full build has everything).
+HAVE_POSTGRES = os.environ.get("LX_HAVE_POSTGRES", "yes") == "yes"
+HAVE_OCR = os.environ.get("LX_HAVE_OCR", "yes") == "yes"
+
+
+def needs(is_there, what):
+    """Decorator for a test method or class that needs `what` (a program, a
+    library, a server) on this machine: when it is missing the test is
+    skipped, and under CI=true it fails, naming what is missing."""
+    if is_there:
+        return lambda obj: obj
+    if not IN_CI:
+        return unittest.skip("needs %s" % what)
+
+    def fail_instead(obj):
+        if isinstance(obj, type):
+            for name in dir(obj):
+                if name.startswith("test") and callable(getattr(obj, name)):
+                    setattr(obj, name, fail_instead(getattr(obj, name)))
+            return obj
+
+        def failing(self, *args, **kwargs):
+            self.fail("needs %s, which is missing (CI=true: a missing dependency is a "
+                      "failure, not a skip; scripts/deps.sh --test installs it)" % what)
+        failing.__name__ = obj.__name__
+        failing.__doc__ = obj.__doc__
+        return failing
+    return fail_instead
+
+
+def require(test, is_there, what):
+    """needs() from inside a running test: skips it (or fails it under
+    CI=true) when `what` is missing."""
+    if is_there:
+        return
+    if IN_CI:
+        test.fail("needs %s, which is missing (CI=true: a missing dependency is a failure, "
+                  "not a skip; scripts/deps.sh --test installs it)" % what)
+    test.skipTest("needs %s" % what)
+
 # How the config names things the tests rely on (one place to change).
 ROUTE_PATH_KEY = "path"        # routes = ( { method; path; handler; ... } )
 PLUGIN_ENABLED_KEY = "enabled"  # plugins = ( { name; file; enabled = false; } )

@@ -298,7 +298,8 @@ class TestStorageBackupSqlite(lxtest.TestCase):
         self.assertIn("backup DEST", out)
 
 
-@unittest.skipIf(not lxstorage.PG_URL, "needs a PostgreSQL server: LX_TEST_PG_URL")
+@unittest.skipUnless(lxtest.HAVE_POSTGRES, "configured --without-postgres")
+@lxtest.needs(lxstorage.PG_URL, "a PostgreSQL server (LX_TEST_PG_URL; scripts/test.sh starts one)")
 class TestStorageBackupPostgres(lxtest.TestCase):
 
     def test_storage_backup_on_postgres_points_at_pg_dump(self):

@@ -194,12 +194,13 @@ class TestDocx(ExtractTestCase):
         self.assertIn("not well-formed", msg)
 
 
+@unittest.skipUnless(lxtest.HAVE_OCR, "configured --disable-ocr: TestUsage checks the refusal")
 class TestImages(ExtractTestCase):
 
     def setUp(self):
         super().setUp()
-        if not lxsamples.have_pil():
-            self.skipTest("PIL (python3-pil) is not importable by %s" % sys.executable)
+        lxtest.require(self, lxsamples.have_pil(),
+                       "PIL (python3-pil), importable by %s" % sys.executable)
 
     def assertWordsFound(self, lines, text):
         want = words(" ".join(lines))
@@ -241,6 +242,17 @@ class TestUsage(ExtractTestCase):
     def test_bad_limits_are_usage_errors(self):
         self.assertIn("--max-mem", self.refuse("txt", b"", 2, ["--max-mem", "lots"]))
         self.assertIn("--max-cpu", self.refuse("txt", b"", 2, ["--max-cpu", "0"]))
+
+    def test_images_need_ocr_in_the_build(self):
+        """With OCR (the default) an image is read; a build configured
+        --disable-ocr refuses it with exit 3, saying so."""
+        data = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+        if lxtest.HAVE_OCR:
+            msg = self.refuse("png", data)  # read, and found not to be an image
+            self.assertTrue(msg.startswith("the image could not be read"), msg)
+        else:
+            msg = self.refuse("png", data, want_rc=3)
+            self.assertIn("configure --disable-ocr", msg)
 
     def test_limits_are_accepted(self):
         got = self.extract("txt", b"ok\n", ["--max-mem", str(512 << 20), "--max-cpu", "30"])

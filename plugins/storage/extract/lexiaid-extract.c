@@ -47,11 +47,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <leptonica/allheaders.h>
 #include <libxml/xmlreader.h>
 #include <poppler.h>
-#include <tesseract/capi.h>
 #include <zip.h>
+#if STORAGE_HAVE_OCR /* configure --disable-ocr leaves out Tesseract and leptonica */
+#include <leptonica/allheaders.h>
+#include <tesseract/capi.h>
+#endif
 
 #define EX_BAD_INPUT 1
 #define EX_USAGE 2
@@ -65,11 +67,11 @@
 #define MAX_FILES 32 /* RLIMIT_NOFILE: tessdata, libgomp, /dev/null, pipes */
 #define MAX_TABLE_DEPTH 32
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LX_UNDER_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LX_UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LX_UNDER_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LX_UNDER_SANITIZER 1
 #endif
 #endif
 
@@ -247,11 +249,12 @@ static int limit_self(unsigned long long max_mem, unsigned long long max_cpu)
 {
     int rc = 0;
 
-#ifndef LX_UNDER_ASAN
+#ifndef LX_UNDER_SANITIZER
     rc = set_limit(RLIMIT_AS, (rlim_t)max_mem, (rlim_t)max_mem);
 #else
-    /* AddressSanitizer reserves terabytes of shadow address space: a
-     * sanitizer build can only do without the address-space limit. */
+    /* AddressSanitizer and ThreadSanitizer reserve terabytes of shadow
+     * address space: a sanitizer build can only do without the
+     * address-space limit. */
     (void)max_mem;
 #endif
     /* SIGXCPU at the soft limit, SIGKILL a second later */
@@ -692,6 +695,7 @@ done:
 
 /* ---------------------------------------------------------------- png, jpg */
 
+#if STORAGE_HAVE_OCR
 static int extract_image(const buf *in, const char *kind, buf *out, long long *pages)
 {
     l_int32 format = 0, w = 0, h = 0;
@@ -738,6 +742,18 @@ done:
     pixDestroy(&pix);
     return rc;
 }
+#else
+static int extract_image(const buf *in, const char *kind, buf *out, long long *pages)
+{
+    (void)in;
+    (void)out;
+    (void)pages;
+    return fail(EX_INTERNAL,
+                "OCR is not available: this lexiaid was built without it (configure "
+                "--disable-ocr), so the text of a %s image cannot be read",
+                kind);
+}
+#endif
 
 /* ---------------------------------------------------------------- main */
 
