@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for the tests: data and Unix socket
+# A throwaway PostgreSQL cluster for the tests: data and Unix socket
 # inside DIR, no TCP port, fsync off, a superuser `lexiaid` trusted on the
 # socket. Installs nothing (scripts/deps.sh --test lists postgresql).
 #
@@ -8,23 +8,67 @@
 #                                  prints its libpq conninfo on stdout
 #   scripts/pg-test.sh stop DIR    stops it (nothing running is fine)
 #   scripts/pg-test.sh url DIR     prints the conninfo only
+#   scripts/pg-test.sh bindir      prints the directory of the server's
+#                                  programs (initdb, pg_ctl), or fails
+#                                  saying where it looked
 #
 # Run as root (CI), initdb and the server run as the `postgres` system user,
 # which then owns DIR; as any other user, as that user. DIR must be
 # reachable by that user (e.g. under /tmp) and short enough for a socket path.
-#   LX_PG_BINDIR   where initdb and pg_ctl are (default /usr/lib/postgresql/15/bin)
+#   LX_PG_BINDIR   where initdb and pg_ctl are; otherwise the first of:
+#                  `pg_config --bindir`, initdb on PATH, and the newest
+#                  /usr/lib/postgresql/*/bin (Debian's postgresql-common)
 set -euo pipefail
 
-bindir="${LX_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 port=5432
 
 usage() {
-    echo "usage: $0 start|stop|url DIR" >&2
+    echo "usage: $0 start|stop|url DIR | $0 bindir" >&2
     exit 2
 }
+
+# The server's programs: a directory holding initdb, pg_ctl and pg_isready.
+is_bindir() {
+    [ -n "$1" ] && [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ] && [ -x "$1/pg_isready" ]
+}
+find_bindir() {
+    local d tried=()
+    if [ -n "${LX_PG_BINDIR:-}" ]; then
+        is_bindir "$LX_PG_BINDIR" && { echo "$LX_PG_BINDIR"; return 0; }
+        echo "pg-test: LX_PG_BINDIR=$LX_PG_BINDIR has no initdb, pg_ctl and pg_isready" >&2
+        return 1
+    fi
+    # pg_config may come from libpq-dev alone and name a directory without a server.
+    d=$(pg_config --bindir 2>/dev/null || true)
+    is_bindir "$d" && { echo "$d"; return 0; }
+    tried+=("pg_config --bindir (${d:-no pg_config})")
+    d=$(command -v initdb 2>/dev/null || true)
+    [ -n "$d" ] && d=$(dirname "$(readlink -f "$d")")
+    is_bindir "$d" && { echo "$d"; return 0; }
+    tried+=("initdb on PATH (${d:-none})")
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4,4 -n -r); do
+        is_bindir "$d" && { echo "$d"; return 0; }
+    done
+    tried+=("/usr/lib/postgresql/*/bin")
+    echo "pg-test: no PostgreSQL server programs (initdb, pg_ctl, pg_isready) found; tried:" \
+        "$(IFS=';'; echo "${tried[*]}")." \
+        "Install the server (Debian: apt-get install postgresql; scripts/deps.sh --test)" \
+        "or set LX_PG_BINDIR" >&2
+    return 1
+}
+
+if [ "${1:-}" = bindir ] && [ "$#" -eq 1 ]; then
+    find_bindir
+    exit $?
+fi
 [ "$#" -eq 2 ] || usage
 cmd="$1"
 case "$cmd" in start | stop | url) ;; *) usage ;; esac
+if [ "$cmd" = start ]; then
+    bindir=$(find_bindir) || exit 1
+elif [ "$cmd" = stop ]; then
+    bindir=$(find_bindir 2>/dev/null) || exit 0 # no server programs: nothing of ours runs
+fi
 [ -n "$2" ] || usage
 if [ "$cmd" = start ]; then
     mkdir -p "$2"
@@ -64,10 +108,6 @@ stop)
     fi
     ;;
 start)
-    if [ ! -x "$bindir/initdb" ]; then
-        echo "pg-test: $bindir/initdb not found (install postgresql: scripts/deps.sh --test)" >&2
-        exit 1
-    fi
     # A Unix socket path holds at most 107 bytes.
     if [ "${#dir}" -gt 80 ]; then
         echo "pg-test: $dir is too long for a Unix socket path" >&2

@@ -28,7 +28,11 @@ from lxtest import config, parse_json, route
 
 PROJECT = "demo-lexiaid"
 API_KEY = "fake-api-key"
-READY_TIMEOUT = 60.0
+# The emulator starts in seconds on an idle machine, but Node's start-up on
+# a loaded 2-core CI machine has taken over a minute: wait up to 5 minutes
+# (a safety net, not a measure) for it to answer, and say what it was
+# waiting for when it gives up.
+READY_TIMEOUT = float(os.environ.get("LX_AUTH_EMULATOR_READY_TIMEOUT", "300"))
 PKG_DIR = os.path.join(lxtest.SRCDIR, "tests", "auth-emulator")
 
 
@@ -96,8 +100,9 @@ def install_firebase_tools():
 class Emulator:
     """The Auth Emulator on free loopback ports, in its own process group."""
 
-    def __init__(self):
-        firebase = install_firebase_tools()
+    def __init__(self, firebase=None, ready_timeout=None):
+        firebase = firebase or install_firebase_tools()
+        ready_timeout = READY_TIMEOUT if ready_timeout is None else ready_timeout
         self.dir = lxtest.tempdir()
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
@@ -116,22 +121,32 @@ class Emulator:
                                      cwd=self.dir, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
-        deadline = time.time() + READY_TIMEOUT
+        t0 = time.time()
+        deadline = t0 + ready_timeout
+        url = "http://%s/" % self.host
+        last = "nothing yet"
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
-                raise AssertionError("the emulator exited with %s:\n%s"
-                                     % (self.proc.returncode, self.output()[-4000:]))
+                raise AssertionError("the emulator exited with %s after %.0f s:\n%s"
+                                     % (self.proc.returncode, time.time() - t0,
+                                        self.output()[-4000:]))
             try:
-                with urllib.request.urlopen("http://%s/" % self.host, timeout=2) as r:
-                    if r.status == 200 and b"ready" in r.read():
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    body = r.read()
+                    if r.status == 200 and b"ready" in body:
                         return
-            except (OSError, urllib.error.URLError):
-                pass
+                    last = "HTTP %d %r" % (r.status, body[:200])
+            except urllib.error.HTTPError as e:
+                last = "HTTP %d" % e.code
+            except (OSError, urllib.error.URLError) as e:
+                last = "no answer (%s)" % getattr(e, "reason", e)
             time.sleep(0.5)
         self.stop()
-        raise AssertionError("the emulator was not ready within %.0f s:\n%s"
-                             % (READY_TIMEOUT, self.output()[-4000:]))
+        raise AssertionError("the Auth Emulator was not ready after %.0f s: waited for GET %s to "
+                             "answer 200 with \"ready\" (the emulator's own readiness page); "
+                             "the process was still running; the last try got: %s. Its output:\n%s"
+                             % (ready_timeout, url, last, self.output()[-4000:]))
 
     def output(self):
         with open(self.log_path, "rb") as f:
@@ -187,6 +202,24 @@ class Emulator:
     def admin(self, op, body):
         return self.call("/identitytoolkit.googleapis.com/v1/projects/%s/%s" % (PROJECT, op),
                          body, owner=True)
+
+
+class TestEmulatorHarness(lxtest.TestCase):
+    """The harness itself: an emulator that never gets ready is given up
+    on with a message that says what the test waited for."""
+
+    def test_emulator_not_ready_says_what_it_waited_for(self):
+        fake = os.path.join(lxtest.tempdir(), "firebase")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'starting, slowly'\nexec sleep 60\n")
+        os.chmod(fake, 0o755)
+        with self.assertRaises(AssertionError) as cm:
+            Emulator(firebase=fake, ready_timeout=1.5)
+        msg = str(cm.exception)
+        self.assertRegex(msg, r"not ready after 2 s: waited for GET http://127\.0\.0\.1:\d+/ "
+                              r"to answer 200 with \"ready\"")
+        self.assertIn("the process was still running; the last try got: no answer", msg)
+        self.assertIn("starting, slowly", msg)
 
 
 class TestAuthEmulator(lxtest.TestCase):
