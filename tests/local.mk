@@ -150,4 +150,10 @@ LX_INTEGRATION_TESTS = \
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
-	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h
+	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
+	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
+	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
+	tests/fuzz/run.sh tests/fuzz/check_utf8.h tests/fuzz/corpus \
+	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_env.c tests/fuzz/fuzz_jwt.c tests/fuzz/fuzz_keys.c \
+	tests/fuzz/fuzz_llm.c tests/fuzz/fuzz_multipart.c tests/fuzz/fuzz_offline.c \
+	tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_router.c tests/fuzz/fuzz_sniff.c

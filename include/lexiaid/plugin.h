@@ -297,7 +297,11 @@ struct lx_host {
 
     /* -- Logging ---------------------------------------------------------
      * One line per call, JSON or text as configured. `src` names the
-     * plugin; `req` (may be NULL) adds the request id. Never log secrets. */
+     * plugin; `req` (may be NULL) adds the request id. Never log secrets.
+     * Both may be called from any thread: from an offload job's work pass
+     * req = NULL (copy the request id on the loop first); the line is
+     * written at once and whole, possibly before lines the loop logged
+     * earlier and still buffers. */
     void (*log)(int level, const char *src, lx_req *req, const char *fmt, ...) LX_PRINTF(4, 5);
     int (*log_enabled)(int level);
 
