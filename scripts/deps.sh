@@ -10,7 +10,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev
       libtesseract-dev libleptonica-dev tesseract-ocr-eng python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(clang libclang-rt-14-dev procps iproute2 python3-yaml openssl
+    pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
            postgresql python3-pil fonts-dejavu-core)
 fi
 

@@ -90,7 +90,13 @@ for t in "${targets[@]}"; do
         fi
     done
     if [ "$missing" -eq 1 ]; then
-        summary+=("$t: skipped (sources missing)")
+        if [ "${CI:-}" = true ]; then # CI fuzzes every target or fails
+            summary+=("$t: FAILED (sources missing)")
+            failed=1
+            keep=1
+        else
+            summary+=("$t: skipped (sources missing)")
+        fi
         continue
     fi
 
@@ -144,6 +150,6 @@ done
 
 printf '%s\n' "${summary[@]}"
 if [ "$failed" -ne 0 ]; then
-    echo "fuzzing found a crash; artifacts kept in $work" >&2
+    echo "fuzzing failed (a crash, or a target that could not run); artifacts kept in $work" >&2
     exit 1
 fi
