@@ -242,6 +242,12 @@ int storage_user_delete(storage_conn *c, const char *uid, char ***doc_ids, size_
     return c->be->user_delete(c, uid, doc_ids, n_docs, err, errlen);
 }
 
+int storage_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                        int *created, char *err, size_t errlen)
+{
+    return c->be->user_create(c, v, n, now, created, err, errlen);
+}
+
 int storage_user_page(storage_conn *c, const char *after_uid, int limit, storage_user **out,
                       size_t *n, int *has_more, char *err, size_t errlen)
 {

@@ -125,6 +125,21 @@ int storage_user_init(storage_conn *c, const char *uid, const char *email,
                       const char *display_name, const char *profile_json, const char *now,
                       int *is_created, char *err, size_t errlen);
 
+/* A new account whose row storage_user_create makes when it has none. */
+typedef struct storage_user_new {
+    const char *uid;
+    const char *email;        /* may be NULL ("") */
+    const char *display_name; /* may be NULL ("") */
+} storage_user_new;
+
+/* Makes the rows of the users in v[0..n) that have none, in ONE
+ * transaction: email and display name as given, the empty profile
+ * (defaults), created_at = now, no last login. A row that exists is left
+ * exactly as it is. created[i] (created may be NULL) is 1 for each row
+ * made, 0 for each that was there. */
+int storage_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                        int *created, char *err, size_t errlen);
+
 /* Fills *u; LX_ENOENT when the user has no row. */
 int storage_user_get(storage_conn *c, const char *uid, storage_user *u, char *err,
                      size_t errlen);

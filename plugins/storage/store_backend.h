@@ -43,6 +43,8 @@ struct storage_backend {
                      const char *display_name, const char *profile_json, const char *now,
                      int *is_created, char *err, size_t errlen);
     int (*user_get)(storage_conn *c, const char *uid, storage_user *u, char *err, size_t errlen);
+    int (*user_create)(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                       int *created, char *err, size_t errlen);
     int (*user_update)(storage_conn *c, const char *uid, const char *email, const char *now,
                        storage_merge_fn merge, void *arg, storage_user *u, char *err,
                        size_t errlen);

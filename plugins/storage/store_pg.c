@@ -627,6 +627,7 @@ const storage_backend storage_pg_backend = {
     .ping = pg_ping,
     .user_init = storage_pg_user_init,
     .user_get = storage_pg_user_get,
+    .user_create = storage_pg_user_create,
     .user_update = storage_pg_user_update,
     .user_delete = storage_pg_user_delete,
     .user_page = storage_pg_user_page,

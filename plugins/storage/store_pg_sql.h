@@ -36,6 +36,10 @@
       "INSERT INTO users (" PG_USER_COLS ") VALUES ($1::text,"                                     \
       " coalesce($2::text, ''), '', '{}', $3::text, $3::text, '')"                                 \
       " ON CONFLICT (uid) DO NOTHING")                                                             \
+    X(USER_CREATE, 4,                                                                              \
+      "INSERT INTO users (" PG_USER_COLS ") VALUES ($1::text,"                                     \
+      " coalesce($2::text, ''), coalesce($3::text, ''), '{}', $4::text, $4::text, '')"             \
+      " ON CONFLICT (uid) DO NOTHING")                                                             \
     X(USER_LOCK, 1,                                                                                \
       "SELECT profile_json, display_name FROM users WHERE uid = $1::text"                          \
       " FOR UPDATE")                                                                               \

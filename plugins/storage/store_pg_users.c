@@ -136,6 +136,38 @@ int storage_pg_user_init(storage_conn *c, const char *uid, const char *email,
     return LX_EIO;
 }
 
+typedef struct pg_user_creation {
+    const storage_user_new *v;
+    size_t n;
+    const char *now;
+    int *created;
+} pg_user_creation;
+
+static int pg_user_create_tx(storage_pg_conn *p, void *arg, char *err, size_t errlen)
+{
+    pg_user_creation *a = arg;
+    int rc = LX_OK;
+
+    for (size_t i = 0; rc == LX_OK && i < a->n; i++) {
+        const char *vals[4] = {a->v[i].uid, a->v[i].email, a->v[i].display_name, a->now};
+        int64_t rows = 0;
+        rc = storage_pg_do(p, PGS_USER_CREATE, vals, &rows, err, errlen);
+        if (a->created != NULL)
+            a->created[i] = rc == LX_OK && rows == 1;
+    }
+    return rc;
+}
+
+int storage_pg_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                           int *created, char *err, size_t errlen)
+{
+    pg_user_creation a = {v, n, now, created};
+
+    if (n == 0)
+        return LX_OK;
+    return storage_pg_in_tx(storage_pg_of(c), pg_user_create_tx, &a, err, errlen);
+}
+
 int storage_pg_user_get(storage_conn *c, const char *uid, storage_user *u, char *err, size_t errlen)
 {
     const char *vals[1] = {uid};

@@ -805,6 +805,7 @@ const storage_backend storage_sqlite_backend = {
     .ping = sq_ping,
     .user_init = storage_sq_user_init,
     .user_get = storage_sq_user_get,
+    .user_create = storage_sq_user_create,
     .user_update = storage_sq_user_update,
     .user_delete = storage_sq_user_delete,
     .user_page = storage_sq_user_page,

@@ -243,6 +243,8 @@ int storage_sq_doc_passages(storage_conn *c, const char *uid, const char *id, in
 int storage_sq_user_init(storage_conn *c, const char *uid, const char *email,
                          const char *display_name, const char *profile_json, const char *now,
                          int *is_created, char *err, size_t errlen);
+int storage_sq_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                           int *created, char *err, size_t errlen);
 int storage_sq_user_get(storage_conn *c, const char *uid, storage_user *u, char *err,
                         size_t errlen);
 int storage_sq_user_update(storage_conn *c, const char *uid, const char *email, const char *now,

@@ -132,6 +132,27 @@ int storage_sq_user_init(storage_conn *c, const char *uid, const char *email,
     return rc;
 }
 
+int storage_sq_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
+                           int *created, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc;
+
+    if (n == 0)
+        return LX_OK;
+    rc = storage_sq_begin(s, 1, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    for (size_t i = 0; rc == LX_OK && i < n; i++) {
+        int changes = 0;
+        rc = storage_sq_run(s, SQ_USER_INSERT, "user", NULL, &changes, err, errlen, "tttttt",
+                            v[i].uid, v[i].email, v[i].display_name, NULL, now, "");
+        if (created != NULL)
+            created[i] = changes > 0;
+    }
+    return storage_sq_finish(s, rc, err, errlen);
+}
+
 int storage_sq_user_get(storage_conn *c, const char *uid, storage_user *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof(*u));

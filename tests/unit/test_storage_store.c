@@ -460,6 +460,53 @@ static void test_store_user_init_get_update(void **state)
     storage_user_clear(&u);
 }
 
+/* storage_user_create: rows for the accounts that have none, in one
+ * transaction, no last login; an existing row is left exactly as it is. */
+static void test_store_user_create_makes_only_missing_rows(void **state)
+{
+    fx *f = *state;
+    storage_user u = {0};
+    int created[3] = {-1, -1, -1};
+    storage_user_new v[3] = {{"old", "new@example.com", "New Name"},
+                             {"fresh", "f@example.com", "Fresh"},
+                             {"bare", NULL, NULL}};
+
+    assert_rc(storage_user_init(f->c, "old", "old@example.com", "Old Name", "{\"fontSize\":20}",
+                                "2026-11-28T10:00:00.000Z", NULL, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_user_create(f->c, v, 3, "2026-11-29T10:00:00.000Z", created, f->err,
+                                  sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(created[0], 0);
+    assert_int_equal(created[1], 1);
+    assert_int_equal(created[2], 1);
+    assert_rc(storage_user_get(f->c, "old", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.email, "old@example.com");
+    assert_string_equal(u.display_name, "Old Name");
+    assert_string_equal(u.profile_json, "{\"fontSize\":20}");
+    assert_string_equal(u.last_login, "2026-11-28T10:00:00.000Z");
+    storage_user_clear(&u);
+    assert_rc(storage_user_get(f->c, "fresh", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.email, "f@example.com");
+    assert_string_equal(u.display_name, "Fresh");
+    assert_string_equal(u.profile_json, "{}");
+    assert_string_equal(u.created_at, "2026-11-29T10:00:00.000Z");
+    assert_string_equal(u.last_login, "");
+    storage_user_clear(&u);
+    assert_rc(storage_user_get(f->c, "bare", &u, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(u.email, "");
+    assert_string_equal(u.display_name, "");
+    storage_user_clear(&u);
+    /* Again: nothing new. Zero users: nothing at all. */
+    assert_rc(storage_user_create(f->c, v, 3, "2026-11-30T10:00:00.000Z", created, f->err,
+                                  sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(created[0] + created[1] + created[2], 0);
+    assert_rc(
+        storage_user_create(f->c, v, 0, "2026-11-30T10:00:00.000Z", NULL, f->err, sizeof(f->err)),
+        LX_OK);
+}
+
 static void test_store_user_page_by_uid(void **state)
 {
     fx *f = *state;
@@ -1903,6 +1950,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_migrate_twice_is_idempotent),
     STORE_TEST(test_store_migrate_refuses_newer_database),
     STORE_TEST(test_store_user_init_get_update),
+    STORE_TEST(test_store_user_create_makes_only_missing_rows),
     STORE_TEST(test_store_user_page_by_uid),
     STORE_TEST(test_store_doc_create_list_get_delete),
     STORE_TEST(test_store_doc_duplicate_id_is_eexist),
