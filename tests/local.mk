@@ -134,6 +134,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_health.py \
 	tests/integration/test_auth.py \
 	tests/integration/test_auth_emulator.py \
+	tests/integration/test_frontend_accounts.py \
 	tests/integration/test_sdk.sh \
 	tests/build/test_plugin_boundary.sh \
 	tests/integration/test_storage_extract.py \
@@ -150,7 +151,7 @@ LX_INTEGRATION_TESTS = \
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
-	tests/integration/lxfakellm.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
+	tests/integration/lxfakellm.py tests/integration/lxemulator.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
 	tests/fuzz/run.sh tests/fuzz/check_utf8.h tests/fuzz/corpus \

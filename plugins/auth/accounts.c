@@ -99,6 +99,17 @@ static lx_rc auth_acct_call(auth_rq *rq, const char *suffix, json_object *body,
 /* ------------------------------------------------------------------------ */
 /* POST /api/users                                                          */
 
+/* A JSON string's text copied into request memory, or NULL. */
+static const char *auth_req_strdup(const lx_host *host, lx_req *req, json_object *v)
+{
+    size_t len = (size_t)json_object_get_string_len(v);
+    char *s = host->req_alloc(req, len + 1);
+
+    if (s != NULL)
+        memcpy(s, json_object_get_string(v), len + 1);
+    return s;
+}
+
 static int auth_email_ok(const char *s, size_t len)
 {
     const char *at = memchr(s, '@', len);
@@ -124,26 +135,116 @@ static int auth_text_ok(const char *s, size_t len)
     return 1;
 }
 
+/* 201 {"status":"success","message","userId"}: the end of a sign-up. */
+static void auth_signup_reply(auth_rq *rq)
+{
+    const lx_host *host = rq->aw->st->host;
+    json_object *o = json_object_new_object();
+
+    if (o == NULL) {
+        auth_acct_fail(rq, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    json_object_object_add(o, "status", json_object_new_string("success"));
+    json_object_object_add(o, "message", json_object_new_string("User created successfully"));
+    json_object_object_add(o, "userId", json_object_new_string(rq->uid));
+    rq->is_pending = 0;
+    host->reply_json(rq->req, 201, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+}
+
+/* The account made for a profile that could not be made is gone again (or
+ * could not be deleted: logged); either way the sign-up failed. */
+static void auth_signup_rollback_done(auth_rq *rq, const lx_http_response *res)
+{
+    const lx_host *host = rq->aw->st->host;
+
+    if (res == NULL || res->err != LX_OK || res->status != 200)
+        host->log(LX_LOG_ERROR, AUTH_SRC, rq->req,
+                  "sign-up: account %s has no profile and could not be deleted again (HTTP %d); "
+                  "POST /api/users/init or the admin sync makes its profile later",
+                  rq->uid, res != NULL ? res->status : 0);
+    auth_acct_fail(rq, 500, "PROFILE_FAILED", "Failed to create user profile");
+}
+
+/* userdata.v1 made (or failed to make) the new account's profile. */
+static void auth_signup_profile_done(void *arg, int status, const char *message, int is_created)
+{
+    auth_rq *rq = arg;
+    const lx_host *host = rq->aw->st->host;
+    json_object *body;
+
+    (void)is_created; /* a profile already there (a retried uid) is fine */
+    rq->is_in_svc = 0;
+    if (rq->is_aborted) {
+        rq->is_pending = 0;
+        host->req_resume(rq->req, LX_DONE);
+        return;
+    }
+    if (status == LX_OK) {
+        auth_signup_reply(rq);
+        return;
+    }
+    host->log(LX_LOG_ERROR, AUTH_SRC, rq->req,
+              "sign-up: the profile of account %s could not be made (%s); deleting the account",
+              rq->uid, message != NULL ? message : "no message");
+    body = json_object_new_object();
+    if (body == NULL) {
+        auth_acct_fail(rq, 500, "PROFILE_FAILED", "Failed to create user profile");
+        return;
+    }
+    json_object_object_add(body, "localId", json_object_new_string(rq->uid));
+    (void)auth_acct_call(rq, "accounts:delete", body, auth_signup_rollback_done);
+    json_object_put(body);
+}
+
+/* The account exists: its profile next (userdata.v1, when a plugin keeps
+ * profiles), then the answer. */
+static void auth_signup_profile(auth_rq *rq)
+{
+    const lx_host *host = rq->aw->st->host;
+    const lx_userdata_v1 *ud;
+    void *ud_state = NULL;
+    int rc;
+
+    ud = host->svc_lookup(LX_USERDATA_V1, &ud_state);
+    if (ud == NULL || !LX_USERDATA_V1_HAS(ud, create_user)) {
+        auth_signup_reply(rq);
+        return;
+    }
+    rq->is_in_svc = 1;
+    rc = ud->create_user(ud_state, host->req_worker(rq->req), rq->uid, rq->email, rq->display_name,
+                         auth_signup_profile_done, rq);
+    if (rc != LX_OK)
+        auth_signup_profile_done(rq, rc, "userdata.v1 refused the call", 0);
+}
+
 static void auth_signup_done(auth_rq *rq, const lx_http_response *res)
 {
     const lx_host *host = rq->aw->st->host;
     char msg[128];
 
     if (res != NULL && res->err == LX_OK && res->status == 200) {
-        json_object *j = json_tokener_parse(res->body), *v, *o;
+        json_object *j = json_tokener_parse(res->body), *v;
+        size_t len;
+        char *uid;
         if (j == NULL || !json_object_object_get_ex(j, "localId", &v) ||
-            !json_object_is_type(v, json_type_string) || (o = json_object_new_object()) == NULL) {
+            !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
             json_object_put(j);
             auth_acct_fail(rq, 500, "INTERNAL", "the identity service gave no user id");
             return;
         }
-        json_object_object_add(o, "status", json_object_new_string("success"));
-        json_object_object_add(o, "message", json_object_new_string("User created successfully"));
-        json_object_object_add(o, "userId", json_object_get(v));
-        rq->is_pending = 0;
-        host->reply_json(rq->req, 201, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
+        len = (size_t)json_object_get_string_len(v);
+        uid = host->req_alloc(rq->req, len + 1);
+        if (uid == NULL) {
+            json_object_put(j);
+            auth_acct_fail(rq, 500, "INTERNAL", "out of memory");
+            return;
+        }
+        memcpy(uid, json_object_get_string(v), len + 1);
+        rq->uid = uid;
         json_object_put(j);
+        auth_signup_profile(rq);
         return;
     }
     if (res != NULL && res->err == LX_OK && res->status == 400) {
@@ -169,7 +270,7 @@ lx_rc auth_signup(lx_req *req, void *state)
     auth_state *st = state;
     const lx_host *host = st->host;
     json_tokener *tok = NULL;
-    json_object *in = NULL, *out = NULL, *v;
+    json_object *in = NULL, *out = NULL, *v, *email = NULL, *name = NULL;
     const char *body, *s;
     size_t len = 0, slen;
     auth_rq *rq;
@@ -207,6 +308,7 @@ lx_rc auth_signup(lx_req *req, void *state)
         goto out;
     }
     json_object_object_add(out, "email", json_object_get(v));
+    email = v;
     if (!json_object_object_get_ex(in, "password", &v) ||
         !json_object_is_type(v, json_type_string)) {
         rc = auth_acct_error(host, req, NULL, 400, "VALIDATION_ERROR", "password: required string");
@@ -232,11 +334,14 @@ lx_rc auth_signup(lx_req *req, void *state)
                                  "display_name: at most 256 characters, no control characters");
             goto out;
         }
-        if (slen > 0)
+        if (slen > 0) {
             json_object_object_add(out, "displayName", json_object_get(v));
+            name = v;
+        }
     }
     rq = auth_rq_new(st->aw, req, AUTH_ROLE_ENDPOINT);
-    if (rq == NULL) {
+    if (rq == NULL || (rq->email = auth_req_strdup(host, req, email)) == NULL ||
+        (name != NULL && (rq->display_name = auth_req_strdup(host, req, name)) == NULL)) {
         rc = LX_FAIL;
         goto out;
     }

@@ -7,6 +7,7 @@
  *   auth.require_admin  middleware: a valid token of an admin, else 403
  *   auth.me             GET /api/auth/me: the principal as JSON
  *   auth.signup, auth.verify_email, auth.delete_user: see accounts.c
+ *   the service accounts.v1 (other plugins' view of the accounts): service.c
  *
  * This file is the plugin itself: the descriptor, the configuration (from
  * lx_cfg to auth_state), init/shutdown, the worker hooks that make and free
@@ -32,6 +33,7 @@
 #include "cache.h"
 #include "fetch.h"
 #include "middleware.h"
+#include "service.h"
 
 #define AUTH_DEFAULT_CERTS_URL                                                                     \
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
@@ -485,6 +487,8 @@ static int auth_init(const lx_host *host, const lx_cfg *cfg, void **state, char 
     }
     st->host = host;
     rc = auth_configure(st, cfg, err, errlen);
+    if (rc == LX_OK)
+        rc = auth_service_register(st, err, errlen);
     if (rc != LX_OK) {
         auth_state_free(st);
         return rc;
@@ -558,6 +562,7 @@ static void auth_worker_stop(void *state, lx_worker *w)
     (void)w;
     if (aw == NULL)
         return;
+    aw->is_stopping = 1;
     auth_keysrc_stop(&aw->id_keys);
     auth_keysrc_stop(&aw->session_keys);
     auth_oauth_stop(&aw->oauth);
@@ -617,12 +622,16 @@ static const lx_handler auth_handlers[] = {
     {NULL, NULL, 0},
 };
 
+static const char *const auth_provides[] = {"accounts.v1", NULL};
+
 static const lx_plugin auth_plugin = {
     LX_PLUGIN_HEADER,
     .flags = LX_PLUGIN_USES_HTTP_CLIENT,
+    .provides = auth_provides,
     .name = "auth",
     .version = "1.0.0",
-    .description = "Firebase ID tokens, session cookies and OIDC tokens; account routes",
+    .description = "Firebase ID tokens, session cookies and OIDC tokens; account routes; "
+                   "the service accounts.v1",
     .handlers = auth_handlers,
     .init = auth_init,
     .worker_start = auth_worker_start,

@@ -126,6 +126,7 @@ struct auth_worker {
     auth_oauth oauth;
     auth_tcache *tcache; /* verified tokens; owned; NULL when disabled */
     auth_rcache *rcache; /* revocation verdicts; owned; NULL when disabled */
+    int is_stopping;     /* worker_stop began: waiters are failed, not served */
 };
 
 /* Which middleware (or endpoint) a request runs. */
@@ -160,10 +161,17 @@ struct auth_rq {
     lx_http_call *call;
     void (*on_http)(auth_rq *rq, const lx_http_response *res);
     /* A pending admin call (kept while waiting for the OAuth token): */
-    const char *admin_suffix; /* "accounts:lookup", ... (static) */
-    char *admin_body;         /* request memory */
+    const char *admin_method; /* "GET", or NULL for POST */
+    const char *admin_suffix; /* "accounts:lookup", ... (static, or the owner's memory) */
+    const char *admin_body;   /* JSON, or NULL for none (the owner's memory) */
+    /* Not bound to a request (service.c's calls for other plugins): no
+     * abort hook, no reply; a queue that fails it calls on_http(rq, NULL),
+     * and its owner frees it. */
+    int is_detached;
     /* Endpoint data: */
     const char *uid; /* request memory */
+    const char *email;        /* sign-up: request memory */
+    const char *display_name; /* sign-up: request memory, or NULL */
 };
 
 /* ---- auth.c ---------------------------------------------------------- */
@@ -233,6 +241,17 @@ void auth_oauth_stop(auth_oauth *o);
  * start (no credentials configured, out of memory): on_http never runs. */
 int auth_admin_call(auth_rq *rq, const char *suffix, const char *body,
                     void (*on_http)(auth_rq *rq, const lx_http_response *res));
+
+/* The same for a detached rq (rq->is_detached; service.c): `method` is
+ * "GET" (body NULL; the query is part of suffix) or "POST"; suffix and
+ * body stay the caller's and must live until on_http has run or the call
+ * was cancelled (auth_admin_cancel). */
+int auth_admin_start(auth_rq *rq, const char *method, const char *suffix, const char *body,
+                     void (*on_http)(auth_rq *rq, const lx_http_response *res));
+
+/* Stops a detached rq's call or its wait for the token; on_http will not
+ * run. The caller still owns (and frees) rq. */
+void auth_admin_cancel(auth_rq *rq);
 
 /* Whether admin calls can be made at all (emulator, or a service account). */
 int auth_admin_available(const auth_state *st);

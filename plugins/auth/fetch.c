@@ -72,14 +72,18 @@ static void auth_waitq_wake_all(auth_waitq *q)
     }
 }
 
-/* Ends every waiter with 503: the worker is stopping. */
+/* Ends every waiter with 503 (a detached one: no call could be made): the
+ * worker is stopping. */
 static void auth_waitq_fail_all(auth_waitq *q, const char *why)
 {
     auth_rq *rq;
 
     while ((rq = q->head) != NULL) {
         auth_waitq_remove(rq);
-        auth_rq_end_error(rq, 503, "AUTH_UNAVAILABLE", why);
+        if (rq->is_detached)
+            rq->on_http(rq, NULL);
+        else
+            auth_rq_end_error(rq, 503, "AUTH_UNAVAILABLE", why);
     }
 }
 
@@ -487,10 +491,10 @@ static int auth_admin_send(auth_rq *rq)
     const auth_state *st = aw->st;
     const lx_host *host = st->host;
     char authz[4096];
-    char url[1024];
+    char url[4096];
     const char *headers[4];
     int64_t now = auth_now();
-    int n;
+    int n, h = 0;
 
     if (st->mode == AUTH_CFG_EMULATOR) {
         snprintf(authz, sizeof(authz), "Authorization: Bearer owner");
@@ -515,17 +519,18 @@ static int auth_admin_send(auth_rq *rq)
     }
     if (n < 0 || (size_t)n >= sizeof(url))
         return LX_ETOOBIG;
-    headers[0] = "Content-Type: application/json";
-    headers[1] = "Accept: application/json";
-    headers[2] = authz;
-    headers[3] = NULL;
+    if (rq->admin_body != NULL)
+        headers[h++] = "Content-Type: application/json";
+    headers[h++] = "Accept: application/json";
+    headers[h++] = authz;
+    headers[h] = NULL;
     lx_http_request hr = {
         .struct_size = sizeof(hr),
-        .method = "POST",
+        .method = rq->admin_method != NULL ? rq->admin_method : "POST",
         .url = url,
         .headers = headers,
         .body = rq->admin_body,
-        .body_len = strlen(rq->admin_body),
+        .body_len = rq->admin_body != NULL ? strlen(rq->admin_body) : 0,
         .timeout_ms = AUTH_HTTP_TIMEOUT_MS,
         .connect_timeout_ms = AUTH_CONNECT_TIMEOUT_MS,
         .max_response = AUTH_ADMIN_MAX_RESPONSE,
@@ -542,18 +547,41 @@ int auth_admin_call(auth_rq *rq, const char *suffix, const char *body,
 {
     const lx_host *host = rq->aw->st->host;
     size_t len = strlen(body);
+    char *copy;
     int rc;
 
     if (!auth_admin_available(rq->aw->st))
         return LX_ENOENT;
-    rq->admin_body = host->req_alloc(rq->req, len + 1);
-    if (rq->admin_body == NULL)
+    copy = host->req_alloc(rq->req, len + 1);
+    if (copy == NULL)
         return LX_ENOMEM;
-    memcpy(rq->admin_body, body, len + 1);
+    memcpy(copy, body, len + 1);
+    rq->admin_method = NULL;
+    rq->admin_body = copy;
     rq->admin_suffix = suffix;
     rq->on_http = on_http;
     rc = auth_rq_hold(rq);
     if (rc != LX_OK)
         return rc;
     return auth_admin_send(rq);
+}
+
+int auth_admin_start(auth_rq *rq, const char *method, const char *suffix, const char *body,
+                     void (*on_http)(auth_rq *rq, const lx_http_response *res))
+{
+    if (!rq->is_detached)
+        return LX_EINVAL;
+    if (!auth_admin_available(rq->aw->st))
+        return LX_ESTATE;
+    rq->admin_method = method;
+    rq->admin_suffix = suffix;
+    rq->admin_body = body;
+    rq->on_http = on_http;
+    return auth_admin_send(rq);
+}
+
+void auth_admin_cancel(auth_rq *rq)
+{
+    auth_waitq_remove(rq);
+    auth_rq_cancel_call(rq);
 }

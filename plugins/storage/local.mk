@@ -38,6 +38,7 @@ plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/s
 	plugins/storage/run.c plugins/storage/reply.c plugins/storage/users.c \
 	plugins/storage/documents.c plugins/storage/download.c \
 	plugins/storage/process.c plugins/storage/feedback.c plugins/storage/admin.c \
+	plugins/storage/admin_users.c \
 	plugins/storage/progress.c plugins/storage/svc.c plugins/storage/backup.c \
 	plugins/storage/files.c plugins/storage/files.h \
 	plugins/storage/extract.c plugins/storage/extract.h \

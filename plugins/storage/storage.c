@@ -582,6 +582,7 @@ static const lx_handler storage_handlers[] = {
     {"progress", storage_h_progress, LX_H_ENDPOINT},
     {"admin_stats", storage_h_admin_stats, LX_H_ENDPOINT},
     {"admin_users", storage_h_admin_users, LX_H_ENDPOINT},
+    {"admin_users_sync", storage_h_admin_users_sync, LX_H_ENDPOINT},
     {"admin_feedback", storage_h_admin_feedback, LX_H_ENDPOINT},
     {NULL, NULL, 0},
 };

@@ -12,7 +12,9 @@
  *   download.c   GET /api/documents/{id}/download: the bytes, streamed
  *   process.c    the text pipeline: extraction queue, status, passages
  *   feedback.c   POST /api/feedback, GET /api/admin/feedback
- *   admin.c      GET /api/admin/stats, GET /api/admin/users
+ *   admin.c      GET /api/admin/stats
+ *   admin_users.c  GET /api/admin/users, POST /api/admin/users/sync (the
+ *                identity provider's accounts through accounts.v1)
  *   progress.c   GET /api/progress
  *   svc.c        the services storage.v1 and userdata.v1
  *   backup.c     the `lexiaid backup DEST` command
@@ -146,7 +148,8 @@ lx_rc storage_h_doc_download(lx_req *req, void *state);
 lx_rc storage_h_feedback(lx_req *req, void *state);        /* feedback.c */
 lx_rc storage_h_admin_feedback(lx_req *req, void *state);
 lx_rc storage_h_admin_stats(lx_req *req, void *state);     /* admin.c */
-lx_rc storage_h_admin_users(lx_req *req, void *state);
+lx_rc storage_h_admin_users(lx_req *req, void *state);     /* admin_users.c */
+lx_rc storage_h_admin_users_sync(lx_req *req, void *state);
 lx_rc storage_h_progress(lx_req *req, void *state);        /* progress.c */
 
 /* ---- users.c ---- */

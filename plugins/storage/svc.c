@@ -1,7 +1,7 @@
 /*
  * The services this plugin provides: storage.v1 (documents, passages,
  * profiles, activity and generic records for other plugins) and
- * userdata.v1 (delete everything of a user). Contracts in
+ * userdata.v1 (make a new account's profile; delete everything of a user). Contracts in
  * include/lexiaid/svc/storage_v1.h and svc/userdata_v1.h.
  *
  * Every call copies its input into one storage_call, checks it, and runs
@@ -42,6 +42,7 @@ typedef enum storage_call_op {
     OP_REC_DELETE,
     OP_USER_PURGE,
     OP_BATCH,
+    OP_USER_CREATE,
 } storage_call_op;
 
 typedef struct storage_call {
@@ -52,6 +53,7 @@ typedef struct storage_call {
 
     /* Input (owned copies) */
     char *uid, *id, *kind, *key, *json, *query;
+    char *email, *display_name; /* OP_USER_CREATE */
     int with_text, limit, count, last_n;
     int64_t from, after_seq, points;
     double score, max_score;
@@ -68,6 +70,7 @@ typedef struct storage_call {
     storage_rec *recs;
     size_t n_recs;
     int64_t seq;
+    int is_created;
 
     /* The caller's callback (one of them) */
     void *arg;
@@ -80,6 +83,7 @@ typedef struct storage_call {
     lx_storage_seq_fn done_seq;
     lx_storage_batch_fn done_batch;
     void (*done_purge)(void *arg, int rc, const char *err);
+    void (*done_create)(void *arg, int status, const char *message, int is_created);
 } storage_call;
 
 static void storage_call_free(storage_call *k)
@@ -90,6 +94,8 @@ static void storage_call_free(storage_call *k)
     free(k->key);
     free(k->json);
     free(k->query);
+    free(k->email);
+    free(k->display_name);
     for (size_t i = 0; i < k->n_ops; i++) {
         free((char *)k->ops[i].kind);
         free((char *)k->ops[i].key);
@@ -293,6 +299,10 @@ static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char 
         return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
     case OP_BATCH:
         return storage_batch(c, k->uid, k->ops, k->n_ops, now, err, errlen);
+    case OP_USER_CREATE: {
+        storage_user_new u = {k->uid, k->email, k->display_name};
+        return storage_user_create(c, &u, 1, now, &k->is_created, err, errlen);
+    }
     case OP_USER_PURGE:
         rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
         if (rc != LX_OK)
@@ -438,6 +448,9 @@ static void storage_call_answer(storage_call *k, int rc, const char *err)
     }
     case OP_USER_PURGE:
         k->done_purge(k->arg, rc, msg);
+        break;
+    case OP_USER_CREATE:
+        k->done_create(k->arg, rc, msg, rc == LX_OK && k->is_created);
         break;
     case OP_BATCH: {
         int64_t seqs[LX_STORAGE_BATCH_MAX];
@@ -776,9 +789,42 @@ static int ud_delete_user(void *state, lx_worker *w, const char *uid,
     return storage_user_purge(state, w, uid, done, arg);
 }
 
+/* What a profile's name or email may be: at most 256 bytes of UTF-8
+ * without control characters (NULL: none). */
+static int ud_text_ok(const char *s)
+{
+    size_t len;
+
+    if (s == NULL)
+        return 1;
+    len = strlen(s);
+    if (len > 256 || storage_utf8_chars(s, len) < 0)
+        return 0;
+    return strpbrk(s, "\t\n\r") == NULL;
+}
+
+static int ud_create_user(void *state, lx_worker *w, const char *uid, const char *email,
+                          const char *display_name,
+                          void (*done)(void *arg, int status, const char *message, int is_created),
+                          void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_USER_CREATE, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    if (!ud_text_ok(email) || !ud_text_ok(display_name))
+        storage_bad(k, "email and display_name must be at most 256 bytes of text");
+    k->email = storage_dup(k, email);
+    k->display_name = storage_dup(k, display_name);
+    k->done_create = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
 static const lx_userdata_v1 storage_userdata_table = {
     .struct_size = sizeof(lx_userdata_v1),
     .delete_user = ud_delete_user,
+    .create_user = ud_create_user,
 };
 
 int storage_svc_register(storage_state *st, char *err, size_t errlen)

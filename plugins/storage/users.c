@@ -7,7 +7,10 @@
  *                            without a row gets the same shape from the
  *                            token and the defaults (nothing is written)
  *   PUT  /api/users/profile  a validated partial update that merges into
- *                            the stored profile atomically
+ *                            the stored profile atomically; a new display
+ *                            name goes to the sign-in account too
+ *                            (accounts.v1), and the reply says whether it
+ *                            got there
  *
  * The stored profile (users.profile_json) is a JSON object with only what
  * the user set: {"preferences": {...}, "dateOfBirth", "visualImpairment",
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <lexiaid/svc/accounts_v1.h>
 
 #include "storage.h"
 
@@ -51,7 +55,9 @@ typedef struct users_pref {
     const char *def_str;        /* STRING, COLOR, CHOICE */
 } users_pref;
 
-static const char *const users_fonts[] = {"OpenDyslexic", "Inter", "Arial", NULL};
+/* What the frontend's settings page offers (Inter, OpenDyslexic, Arial,
+ * Verdana); the original accepted only the first three. */
+static const char *const users_fonts[] = {"OpenDyslexic", "Inter", "Arial", "Verdana", NULL};
 
 /* In the order the profile shows them. ttsDelay and
  * answerFormulationPauseDuration have no default in the original (the
@@ -145,16 +151,20 @@ static int users_pref_ok(const users_pref *pr, json_object *v, char *why, size_t
             return 1;
         snprintf(why, whylen, "must be a colour \"#rgb\" or \"#rrggbb\"");
         return 0;
-    case PREF_CHOICE:
+    case PREF_CHOICE: {
+        size_t at;
         if (json_object_is_type(v, json_type_string)) {
             s = json_object_get_string(v);
             for (size_t i = 0; pr->choices[i] != NULL; i++)
                 if (strcmp(s, pr->choices[i]) == 0)
                     return 1;
         }
-        snprintf(why, whylen, "must be one of %s, %s, %s", pr->choices[0], pr->choices[1],
-                 pr->choices[2]);
+        at = (size_t)snprintf(why, whylen, "must be one of");
+        for (size_t i = 0; pr->choices[i] != NULL && at < whylen; i++)
+            at +=
+                (size_t)snprintf(why + at, whylen - at, "%s %s", i > 0 ? "," : "", pr->choices[i]);
         return 0;
+    }
     }
     return 0;
 }
@@ -243,6 +253,7 @@ static lx_rc users_invalid(storage_state *st, lx_req *req, const char *field, co
  * "preferences", the preferences to set or remove; display_name is the
  * trimmed new name or NULL. */
 typedef struct users_put {
+    storage_state *st;
     lx_req *req;
     char *uid;
     char *email; /* for a row created by this PUT; may be NULL */
@@ -435,18 +446,80 @@ static int users_put_fn(storage_state *st, storage_conn *c, void *arg, char *err
     return storage_user_update(c, u->uid, u->email, now, users_merge, u, NULL, err, errlen);
 }
 
+/* 200 {"status":"success","message":"Profile updated"}; after a new
+ * display name also displayNameSynced (whether the sign-in account has it
+ * too) and, when it has not, a warning saying why. Frees u. */
+static void users_put_reply(users_put *u, int is_synced, const char *warning)
+{
+    storage_state *st = u->st;
+    lx_req *req = u->req;
+    int has_name = u->display_name != NULL;
+    json_object *o = json_object_new_object();
+
+    users_put_free(u);
+    if (o == NULL) {
+        st->host->reply_error(req, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    json_object_object_add(o, "status", json_object_new_string("success"));
+    json_object_object_add(o, "message", json_object_new_string("Profile updated"));
+    if (has_name) {
+        json_object_object_add(o, "displayNameSynced", json_object_new_boolean(is_synced));
+        if (!is_synced)
+            json_object_object_add(o, "warning", json_object_new_string(warning));
+    }
+    storage_reply_obj(st, req, 200, o);
+}
+
+/* The sign-in account's display name was set (or not). */
+static void users_name_done(void *arg, int status, const char *message)
+{
+    users_put *u = arg;
+    char warning[256];
+
+    if (status == LX_OK) {
+        users_put_reply(u, 1, NULL);
+        return;
+    }
+    u->st->host->log(LX_LOG_WARN, STORAGE_SRC, u->req,
+                     "profile: the sign-in account's display name was not changed: %s",
+                     message != NULL ? message : "(no message)");
+    snprintf(warning, sizeof(warning),
+             "The name was saved in your profile, but your sign-in account still has the old "
+             "name: %s.",
+             message != NULL && message[0] != '\0' ? message : "the identity service failed");
+    users_put_reply(u, 0, warning);
+}
+
 static void users_put_done(storage_state *st, void *arg, int rc, const char *err)
 {
     users_put *u = arg;
     lx_req *req = u->req;
-    static const char ok[] = "{\"status\":\"success\",\"message\":\"Profile updated\"}";
+    const lx_accounts_v1 *ac;
+    void *ac_state = NULL;
 
-    users_put_free(u);
     if (rc != LX_OK) {
+        users_put_free(u);
         storage_reply_store_error(st, req, rc, err, "user not found");
         return;
     }
-    st->host->reply_json(req, 200, ok);
+    if (u->display_name == NULL) {
+        users_put_reply(u, 1, NULL);
+        return;
+    }
+    /* The frontend shows the sign-in account's name (the original changed
+     * both): the identity provider gets the new name too. */
+    ac = st->host->svc_lookup(LX_ACCOUNTS_V1, &ac_state);
+    if (ac == NULL || ac->struct_size < sizeof(lx_accounts_v1) || !ac->is_available(ac_state)) {
+        users_put_reply(u, 0,
+                        "The name was saved in your profile, but lexiaid cannot change your "
+                        "sign-in account's name: account management is not configured.");
+        return;
+    }
+    rc = ac->set_display_name(ac_state, st->host->req_worker(req), u->uid, u->display_name,
+                              users_name_done, u, NULL);
+    if (rc != LX_OK)
+        users_name_done(u, LX_EIO, "the identity service call could not start");
 }
 
 /* PUT /api/users/profile {displayName?, preferences?, dateOfBirth?,
@@ -454,7 +527,10 @@ static void users_put_done(storage_state *st, void *arg, int rc, const char *err
  * validated (400 INVALID_PROFILE naming it, nothing written), then merged
  * into the stored profile: preferences key by key, absent fields
  * untouched, null puts a field back to its default. Unknown fields and
- * preferences are ignored. */
+ * preferences are ignored. A new displayName is then set on the sign-in
+ * account too (accounts.v1), which the frontend shows: the reply adds
+ * displayNameSynced, and a warning saying why when it is false (the
+ * profile is saved either way). */
 lx_rc storage_h_profile_put(lx_req *req, void *state)
 {
     storage_state *st = state;
@@ -484,6 +560,7 @@ lx_rc storage_h_profile_put(lx_req *req, void *state)
     u->display_name = display_name;
     display_name = NULL;
     u->req = req;
+    u->st = st;
     return storage_run_or_reply(st, req, users_put_fn, users_put_done, u, users_put_free);
 oom:
     json_object_put(patch);

@@ -46,6 +46,7 @@ STORAGE_ROUTES = [
     ("GET", "/api/progress", "storage.progress", USER, {}),
     ("GET", "/api/admin/stats", "storage.admin_stats", ADMIN, {}),
     ("GET", "/api/admin/users", "storage.admin_users", ADMIN, {}),
+    ("POST", "/api/admin/users/sync", "storage.admin_users_sync", ADMIN, {"timeout": "5m"}),
     ("GET", "/api/admin/feedback", "storage.admin_feedback", ADMIN, {}),
 ]
 
