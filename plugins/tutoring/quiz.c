@@ -198,17 +198,88 @@ int tutor_quiz_is_cancel(const char *query)
     return 0;
 }
 
+/* Whether s starts with the words w, followed by the end or a space. */
+static int quiz_words(const char *s, const char *w, const char **rest)
+{
+    size_t n = strlen(w);
+
+    if (strncmp(s, w, n) != 0 || (s[n] != '\0' && s[n] != ' '))
+        return 0;
+    *rest = s + n + (s[n] == ' ');
+    return 1;
+}
+
+/* The quiz requests a student types (or the frontend's own startQuiz sends:
+ * "Start a quiz for document ID"), after polite words: the request, then
+ * nothing or what the quiz is on ("on chapter 2", "about plants", "for
+ * document X", "please"). A question that merely mentions a quiz ("what is
+ * a quiz?") is none. */
 int tutor_quiz_is_start(const char *query)
 {
-    static const char *const phrases[] = {"/start_quiz", "start quiz", "begin quiz", NULL};
+    static const char *const polite[] = {"please",   "can you",   "could you",    "would you",
+                                         "will you", "can we",    "could we",     "let's",
+                                         "lets",     "i want to", "i'd like to",  "i would like to",
+                                         "i want",   "i'd like",  "i would like", "now",
+                                         "ok",       "okay",      "hey",          "so",
+                                         NULL};
+    static const char *const asks[] = {"/start_quiz",
+                                       "/quiz",
+                                       "start quiz",
+                                       "start a quiz",
+                                       "start the quiz",
+                                       "start a new quiz",
+                                       "begin quiz",
+                                       "begin a quiz",
+                                       "begin the quiz",
+                                       "quiz me",
+                                       "quiz",
+                                       "a quiz",
+                                       "test me",
+                                       "give me a quiz",
+                                       "give me quiz",
+                                       "make a quiz",
+                                       "make me a quiz",
+                                       "create a quiz",
+                                       "do a quiz",
+                                       "take a quiz",
+                                       "have a quiz",
+                                       "generate a quiz",
+                                       "quiz time",
+                                       "test my knowledge",
+                                       "ask me questions",
+                                       "ask me some questions",
+                                       NULL};
+    static const char *const tails[] = {"on",   "about",  "for", "from", "over",
+                                        "with", "please", "now", "of",   NULL};
     char buf[256];
+    const char *s, *rest;
+    size_t n;
 
     if (!quiz_norm(query, buf, sizeof(buf)))
         return 0;
-    for (size_t i = 0; phrases[i] != NULL; i++)
-        if (strcmp(buf, phrases[i]) == 0)
+    n = strlen(buf);
+    while (n > 0 && strchr(".!?", buf[n - 1]) != NULL)
+        buf[--n] = '\0';
+    s = buf;
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t i = 0; polite[i] != NULL; i++)
+            if (quiz_words(s, polite[i], &rest)) {
+                s = rest + strspn(rest, " ,");
+                again = 1;
+            }
+    }
+    for (size_t i = 0; asks[i] != NULL; i++) {
+        if (!quiz_words(s, asks[i], &rest))
+            continue;
+        rest += strspn(rest, " ,");
+        if (*rest == '\0')
             return 1;
-    return strncmp(buf, "quiz me on", 10) == 0 && (buf[10] == '\0' || buf[10] == ' ');
+        for (size_t k = 0; tails[k] != NULL; k++)
+            if (quiz_words(rest, tails[k], &rest))
+                return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */

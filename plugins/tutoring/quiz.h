@@ -38,7 +38,9 @@ json_object *tutor_quiz_to_json(const tutor_quiz *q);
 
 /* Command phrases (trimmed, case-insensitive). */
 int tutor_quiz_is_cancel(const char *query); /* "/cancel_quiz", "cancel quiz", ... */
-int tutor_quiz_is_start(const char *query);  /* "/start_quiz", "start quiz", "quiz me on ..." */
+/* "/start_quiz", "start a quiz (for document X)", "quiz me (on ...)", "test
+ * me on this", "can you give me a quiz?", ... (quiz.c lists them). */
+int tutor_quiz_is_start(const char *query);
 
 /* "Question 2 of 5: ...\nA) ...\nB) ..." for the current question
  * (malloc'd; NULL on ENOMEM or when the quiz is complete). */

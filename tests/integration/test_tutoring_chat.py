@@ -285,6 +285,25 @@ class TutoringChat(lxtest.TestCase):
         self.assertEqual((j["quiz_cancelled"], j["quiz_active"]), (False, False))
         self.assertIn("no quiz", j["response"])
 
+    def test_quiz_starts_from_what_students_type_without_mode(self):
+        # apiService.startQuiz sends exactly this (no mode; thread_id
+        # undefined, so absent) and reads quiz_active and the question.
+        for query in ("Start a quiz for document %s" % self.doc_id, "quiz me", "Quiz me!",
+                      "test me on this", "/start_quiz", "Can you give me a quiz?",
+                      "please start a quiz", "I want a quiz about the planets",
+                      "let's do a quiz"):
+            j = self.chat({"query": query, "documentId": self.doc_id})
+            self.assertTrue(j["quiz_active"], (query, j["response"]))
+            self.assertIn("Question 1 of ", j["response"], query)
+            self.assertEqual(j["active_quiz_thread_id"], j["thread_id"])
+            j = self.chat({"query": "/cancel_quiz", "thread_id": j["thread_id"]})
+            self.assertTrue(j["quiz_cancelled"], query)
+        # A question that mentions a quiz is a question.
+        for query in ("What is a quiz?", "Is there a quiz on Mars?", "testing the rover"):
+            j = self.chat({"query": query, "documentId": self.doc_id})
+            self.assertFalse(j["quiz_active"], (query, j["response"]))
+            self.assertNotIn("Question 1 of ", j["response"], query)
+
     def test_general_chat_mode_clears_quiz(self):
         j = self.start_quiz()
         tid = j["thread_id"]
