@@ -746,8 +746,8 @@ static void edit_on_get(void *arg, int status, const char *message, const lx_sto
     const lx_host *host = st->host;
     json_object *prev = NULL;
     const char *text;
-    char err[256] = "";
-    int rc;
+    char err[1024] = "";
+    int rc, needs_model = 0;
 
     if (status == LX_ENOENT || status == LX_EINVAL) {
         host->reply_error(j->req, 404, "NOT_FOUND", ANSWER_NOT_FOUND);
@@ -776,9 +776,9 @@ static void edit_on_get(void *arg, int status, const char *message, const lx_sto
         free(user);
         goto done;
     }
-    rc = tutor_offline_edit(text, j->command, &j->refined, err, sizeof(err));
+    rc = tutor_offline_edit(text, j->command, &j->refined, err, sizeof(err), &needs_model);
     if (rc == LX_EINVAL) {
-        host->reply_error(j->req, 400, "EDIT_NOT_UNDERSTOOD",
+        host->reply_error(j->req, 400, needs_model ? "EDIT_NEEDS_MODEL" : "EDIT_NOT_UNDERSTOOD",
                           err[0] != '\0' ? err : "The edit command was not understood");
         goto done;
     }
@@ -795,8 +795,10 @@ done:
  * edit applied to the session's refined text and stored; 200 with the
  * refine fields minus fidelity_score, status "edited", iteration_count
  * one more. 400 INVALID_REQUEST when a field is missing, 400
- * EDIT_NOT_UNDERSTOOD with a message for the student, 404 NOT_FOUND for an
- * unknown session or another user's. */
+ * EDIT_NOT_UNDERSTOOD with a message for the student (with examples), 400
+ * EDIT_NEEDS_MODEL offline for what only a model can do (rephrase, ...:
+ * the message names the providers), 404 NOT_FOUND for an unknown session
+ * or another user's. */
 lx_rc tutor_h_edit(lx_req *req, void *state)
 {
     tutor_state *st = state;

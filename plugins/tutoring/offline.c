@@ -292,8 +292,12 @@ int tutor_is_abbreviation(const char *text, size_t len, size_t dot)
     return 0;
 }
 
-/* Appends the sentences of text to sv: LX_OK or LX_ENOMEM (offline_int.h). */
-int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv)
+/* Cuts text[0, len) into sentences by the rules of tutor_sentences
+ * (offline.h), calling fn(arg, text, start, end) for each piece in order
+ * (untrimmed; possibly all white space). Stops at fn's first failure. */
+typedef int (*tutor_piece_fn)(void *arg, const char *text, size_t a, size_t b);
+
+static int split_pieces(const char *text, size_t len, tutor_piece_fn fn, void *arg)
 {
     size_t start = 0, i = 0;
     int rc;
@@ -307,7 +311,7 @@ int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv)
             while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r'))
                 j++;
             if (j < len && text[j] == '\n') {
-                if ((rc = strv_add_trimmed(sv, text, start, i)) != LX_OK)
+                if ((rc = fn(arg, text, start, i)) != LX_OK)
                     return rc;
                 start = i = j + 1;
                 continue;
@@ -330,7 +334,7 @@ int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv)
                 j += k;
             if ((j >= len || tutor_is_space((unsigned char)text[j])) &&
                 !(single_dot && tutor_is_abbreviation(text, len, i))) {
-                if ((rc = strv_add_trimmed(sv, text, start, j)) != LX_OK)
+                if ((rc = fn(arg, text, start, j)) != LX_OK)
                     return rc;
                 start = j;
             }
@@ -339,7 +343,64 @@ int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv)
         }
         i++;
     }
-    return strv_add_trimmed(sv, text, start, len);
+    return fn(arg, text, start, len);
+}
+
+static int strv_piece(void *arg, const char *text, size_t a, size_t b)
+{
+    return strv_add_trimmed(arg, text, a, b);
+}
+
+/* Appends the sentences of text to sv: LX_OK or LX_ENOMEM (offline_int.h). */
+int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv)
+{
+    return split_pieces(text, len, strv_piece, sv);
+}
+
+typedef struct span_list {
+    tutor_span *v;
+    size_t n, cap;
+} span_list;
+
+static int span_piece(void *arg, const char *text, size_t a, size_t b)
+{
+    span_list *l = arg;
+
+    while (a < b && tutor_is_space((unsigned char)text[a]))
+        a++;
+    while (b > a && tutor_is_space((unsigned char)text[b - 1]))
+        b--;
+    if (a == b)
+        return LX_OK;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        tutor_span *v = realloc(l->v, cap * sizeof *v);
+
+        if (v == NULL)
+            return LX_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].a = a;
+    l->v[l->n].b = b;
+    l->n++;
+    return LX_OK;
+}
+
+/* The sentences of text as byte ranges (offline_int.h). */
+int tutor_sentence_spans(const char *text, size_t len, tutor_span **out, size_t *n)
+{
+    span_list l = {0};
+    int rc = split_pieces(text, len, span_piece, &l);
+
+    if (rc != LX_OK) {
+        free(l.v);
+        l.v = NULL;
+        l.n = 0;
+    }
+    *out = l.v;
+    *n = l.n;
+    return rc;
 }
 
 /* The sentences of text, caller-owned (offline.h). */

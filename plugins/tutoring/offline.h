@@ -69,15 +69,32 @@ int tutor_mcq_pick(const tutor_mcq *q, const char *answer);
  * added or reordered. */
 char *tutor_offline_refine(const char *transcript);
 
-/* Applies an edit command to text, offline. Understood (case-insensitive):
- *   "replace X with Y" / "change X to Y"   every occurrence of X (a word
- *                                           or phrase) becomes Y
- *   "delete X" / "remove X"                every occurrence removed
- *   "add X at the end" / "append X"        X added as a new sentence
- *   "add X at the start" / "prepend X"
- * X and Y may be quoted. LX_EINVAL with a message for the student when the
- * command is not understood or X is not in the text. */
-int tutor_offline_edit(const char *text, const char *command, char **out, char *err, size_t errlen);
+/* Applies an edit command to text, offline: *out (caller-owned) is the
+ * edited text. Understood, case-insensitively, quoted or not, with or
+ * without polite words ("please", "could you") around them:
+ *   remove / delete X [from SREF]        every X (a word or phrase;
+ *                                        "the word X" too) removed
+ *   remove SREF                          a sentence removed
+ *   replace X with Y / change X to Y / swap X for Y / use Y instead of X
+ *                                        every X becomes Y ([in SREF])
+ *   replace SREF with Y                  a sentence replaced
+ *   add X after|before Y / in front of Y / at the end|start [of SREF] /
+ *   after|before SREF; append X; prepend X
+ *   move SREF|X to the end|start, after|before SREF|Y, up, down; put
+ *   SREF first|last; move the word X after|before Y
+ *   capitalise X | SREF | every sentence; make X uppercase|lowercase
+ *   split SREF [after|before|at X]       (at "and"/"but": the word goes)
+ *   join SREF and|with SREF2 | the next one [using 'X'] / join the first
+ *   (last) two sentences / join sentences N and M
+ * where SREF is "the second sentence", "sentence 3", "the last sentence",
+ * "the sentence about taxes", "the sentence with 'tea'", "the sentence
+ * starting with X". LX_EINVAL with a message for the student (with
+ * examples) when the command is not understood or X is not in the text;
+ * then *needs_model (may be NULL) is 1 when the command asks for what only
+ * a language model can do (rephrase, rewrite, simplify, ...), and the
+ * message says so and names the providers that can. */
+int tutor_offline_edit(const char *text, const char *command, char **out, char *err, size_t errlen,
+                       int *needs_model);
 
 /* Flesch–Kincaid grade level of text (0.39 w/s + 11.8 syl/w − 15.59;
  * syllables by vowel groups with a silent final e; 0 for empty text;

@@ -1,543 +1,931 @@
 /*
- * The offline tutor's editing: cleaning a dictated transcript
- * (tutor_offline_refine) and applying an edit command to a text
- * (tutor_offline_edit). See offline.h for the contracts; the word and
- * sentence machinery is offline.c's (offline_int.h).
+ * The offline tutor's edit commands (tutor_offline_edit, offline.h): what a
+ * student says to change a refined answer, understood without a model.
+ *
+ * A command is cleaned (polite words, trailing punctuation), then read by
+ * its verb: remove, replace, add (before/after/at), move, capitalise,
+ * split, join. Its arguments are words of the text (quoted or not, with or
+ * without "the word ...") or sentences ("the second sentence", "sentence
+ * 3", "the last sentence", "the sentence about taxes", "the sentence with
+ * 'tea'"). An unquoted argument ends at the first separator (" with ",
+ * " after ", ...) after which the rest of the command makes sense, so
+ * "add in 1773 after Boston Tea Party" needs no quotes. Edits that need a
+ * model (rephrase, rewrite, simplify, ...) are told apart from commands
+ * that are not understood. The arguments are read by offline_edit_args.c,
+ * the text changed by offline_edit_text.c (offline_edit.h). Pure: no I/O,
+ * thread-safe.
  */
-#include <limits.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lexiaid/plugin.h>
 
-#include "offline_int.h"
+#include "offline_edit.h"
 
-/* Whether s starts with w, case-insensitively (s may be shorter). */
-static int iprefix(const char *s, const char *w)
+#define ED_MAX_COMMAND 1000 /* bytes of a command worth reading */
+
+static const char ed_examples[] =
+    "\"Change 'upset' to 'angry'\", \"Remove the word 'very'\", \"Add 'in 1773' after "
+    "'Boston Tea Party'\", \"Move the sentence about taxes to the end\", \"Capitalise "
+    "'boston'\", \"Split the second sentence after 'rain'\", \"Join the first two sentences\"";
+
+static int do_place(tutor_ed_ctx *c, const tutor_ed_arg *x, tutor_ed_place *pl, char **out)
 {
-    for (; *w != '\0'; s++, w++)
-        if (*s == '\0' || tutor_lower((unsigned char)*s) != tutor_lower((unsigned char)*w))
-            return 0;
-    return 1;
+    long k;
+    size_t at;
+
+    switch (pl->kind) {
+    case PL_END:
+    case PL_DOWN:
+        return tutor_ed_sentence_insert(c, c->n, x, out);
+    case PL_START:
+    case PL_UP:
+        return tutor_ed_sentence_insert(c, 0, x, out);
+    case PL_AFTER_S:
+    case PL_BEFORE_S:
+        if ((k = tutor_ed_resolve(c, &pl->ref)) < 0)
+            return LX_EINVAL;
+        return tutor_ed_sentence_insert(c, (size_t)k + (pl->kind == PL_AFTER_S), x, out);
+    case PL_END_OF_S:
+        if ((k = tutor_ed_resolve(c, &pl->ref)) < 0)
+            return LX_EINVAL;
+        return tutor_ed_insert(c, tutor_ed_sentence_body(c, (size_t)k), x, 0, out);
+    case PL_START_OF_S:
+        if ((k = tutor_ed_resolve(c, &pl->ref)) < 0)
+            return LX_EINVAL;
+        return tutor_ed_insert(c, c->s[k].a, x, 1, out);
+    case PL_AFTER_TEXT:
+    case PL_BEFORE_TEXT:
+        at = tutor_ed_find(c, &pl->y);
+        if (at == (size_t)-1) {
+            tutor_ed_err(c, "I could not find \"%.*s\" in your answer.", pl->y.p, pl->y.n);
+            return LX_EINVAL;
+        }
+        if (pl->kind == PL_AFTER_TEXT)
+            return tutor_ed_insert(c, at + pl->y.n, x, 0, out);
+        return tutor_ed_insert(c, at, x, 1, out);
+    }
+    return LX_EINVAL;
 }
 
-/* ---- refining a transcript ---------------------------------------------- */
-
-typedef struct tutor_rtok {
-    const char *chunk; /* the white-space separated chunk */
-    size_t lead;       /* punctuation before the word */
-    size_t core;       /* the word part (0 for pure punctuation) */
-    char trail[16];    /* punctuation after it (possibly moved here) */
-    int dropped;
-    size_t trail_len; /* original trail length in the chunk */
-} tutor_rtok;
-
-static int rtok_is(const tutor_rtok *t, const char *w)
+/* add / insert / put / append / prepend X [place] */
+static int do_add(tutor_ed_ctx *c, const char *rest, int where, char **out)
 {
-    size_t a = t->lead, b = t->lead + t->core;
+    tutor_ed_place pl = {.kind = where == 's' ? PL_START : PL_END};
+    tutor_ed_arg x;
 
-    while (a < b && (t->chunk[a] == '\'' || t->chunk[a] == '-'))
-        a++;
-    while (b > a && (t->chunk[b - 1] == '\'' || t->chunk[b - 1] == '-'))
-        b--;
-    return tutor_ieq(t->chunk + a, b - a, w, strlen(w));
+    if (where != 0) {
+        if (!tutor_ed_arg_take(c, &rest, NULL, NULL, NULL, &x))
+            return TUTOR_ED_NOPARSE;
+        return do_place(c, &x, &pl, out);
+    }
+    if (tutor_ed_arg_take(c, &rest, tutor_ed_place_stops, tutor_ed_place_parse, &pl, &x))
+        return do_place(c, &x, &pl, out);
+    pl.kind = PL_END;
+    if (!tutor_ed_arg_take(c, &rest, NULL, NULL, NULL, &x))
+        return TUTOR_ED_NOPARSE;
+    return do_place(c, &x, &pl, out);
 }
 
-static int rtok_same(const tutor_rtok *x, const tutor_rtok *y)
+/* remove / delete X [from SREF] | remove SREF */
+static int do_remove(tutor_ed_ctx *c, const char *rest, char **out)
 {
-    return x->core > 0 && tutor_ieq(x->chunk + x->lead, x->core, y->chunk + y->lead, y->core);
+    tutor_ed_sref r;
+    tutor_ed_scope sc = {0};
+    tutor_ed_arg x;
+    size_t lo, hi;
+    const char *q = rest;
+    long k;
+
+    if (tutor_ed_sref_parse(c, &q, NULL, NULL, &r)) {
+        if ((k = tutor_ed_resolve(c, &r)) < 0)
+            return LX_EINVAL;
+        return tutor_ed_sentence_delete(c, (size_t)k, out);
+    }
+    if (!tutor_ed_arg_take(c, &rest, tutor_ed_scope_stops, tutor_ed_scope_parse, &sc, &x))
+        return TUTOR_ED_NOPARSE;
+    if (!tutor_ed_scope_range(c, &sc, &lo, &hi))
+        return LX_EINVAL;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->s[i].a >= lo && c->s[i].b <= hi && tutor_ed_is_whole_sentence(c, i, &x))
+            return tutor_ed_sentence_delete(c, i, out);
+    return tutor_ed_replace(c, &x, NULL, 0, lo, hi, out);
 }
 
-static int ends_clause(const tutor_rtok *t)
-{
-    size_t n = strlen(t->trail);
+/* replace X with Y: the part after X. */
+typedef struct ed_repl {
+    const char *const *seps; /* " with ", " by " ... (each also a stop) */
+    tutor_ed_arg y;
+    tutor_ed_scope sc;
+} ed_repl;
 
-    return n > 0 && strchr(",.!?;:", t->trail[n - 1]) != NULL;
+static int parse_repl_tail(tutor_ed_ctx *c, const char *tail, void *st)
+{
+    ed_repl *rp = st;
+
+    for (size_t i = 0; rp->seps[i] != NULL; i++) {
+        const char *q = tail;
+        if (tutor_ed_kw_stop(&q, rp->seps[i]))
+            return tutor_ed_arg_take(c, &q, tutor_ed_scope_stops, tutor_ed_scope_parse, &rp->sc,
+                                     &rp->y);
+    }
+    return 0;
 }
 
-static int ends_sentence(const char *trail)
+static int do_replace_args(tutor_ed_ctx *c, const tutor_ed_arg *x, ed_repl *rp,
+                           const tutor_ed_sref *ref, char **out)
 {
-    for (const char *p = trail; *p; p++)
-        if (*p == '.' || *p == '!' || *p == '?')
+    size_t lo, hi;
+    long k;
+
+    if (ref != NULL) {
+        size_t m;
+        tutor_ed_piece *v;
+        int rc;
+        if ((k = tutor_ed_resolve(c, ref)) < 0)
+            return LX_EINVAL;
+        v = tutor_ed_pieces_new(c, &m);
+        if (v == NULL)
+            return LX_ENOMEM;
+        v[k] = tutor_ed_new_piece(c, rp->y.p, rp->y.n);
+        rc = v[k].p == NULL ? LX_ENOMEM : tutor_ed_emit(c, v, m, out);
+        free(v);
+        return rc;
+    }
+    if (!tutor_ed_scope_range(c, &rp->sc, &lo, &hi))
+        return LX_EINVAL;
+    return tutor_ed_replace(c, x, rp->y.p, rp->y.n, lo, hi, out);
+}
+
+/* replace X with Y, change X to Y, ...; with is_reversed, Y comes first
+ * ("use Y instead of X", "substitute Y for X"). X may be a sentence
+ * ("replace the second sentence with ..."): when it is not a phrase of the
+ * text, and (quote_sentence) only with a quoted new sentence. */
+static int do_replace(tutor_ed_ctx *c, const char *rest, const char *const *seps, int is_reversed,
+                      int quote_sentence, char **out)
+{
+    ed_repl rp = {.seps = seps}, rs = {.seps = seps};
+    tutor_ed_sref ref;
+    tutor_ed_arg x;
+    const char *q = rest;
+    int has_text;
+
+    if (is_reversed) {
+        /* The argument read first is the new text, rp.y the old. */
+        if (!tutor_ed_arg_take(c, &q, seps, parse_repl_tail, &rp, &x))
+            return TUTOR_ED_NOPARSE;
+        tutor_ed_arg old = rp.y;
+        rp.y = x;
+        return do_replace_args(c, &old, &rp, NULL, out);
+    }
+    has_text = tutor_ed_arg_take(c, &q, seps, parse_repl_tail, &rp, &x);
+    q = rest;
+    if (tutor_ed_sref_parse(c, &q, parse_repl_tail, &rs, &ref) &&
+        (!has_text || tutor_ed_find(c, &x) == (size_t)-1)) {
+        if (quote_sentence && !rs.y.is_quoted) {
+            /* "Change the second sentence to sound better": a rewrite. */
+            c->needs_model = 1;
+            return TUTOR_ED_NOPARSE;
+        }
+        return do_replace_args(c, NULL, &rs, &ref, out);
+    }
+    if (!has_text)
+        return TUTOR_ED_NOPARSE;
+    return do_replace_args(c, &x, &rp, NULL, out);
+}
+
+/* move SREF|X place */
+static int do_move(tutor_ed_ctx *c, const char *rest, char **out)
+{
+    tutor_ed_place pl = {.allow_updown = 1};
+    tutor_ed_sref r;
+    tutor_ed_arg x;
+    const char *q = rest;
+    long k, j;
+    size_t m, at;
+
+    if (!tutor_ed_sref_parse(c, &q, tutor_ed_place_parse, &pl, &r)) {
+        q = rest;
+        if (!tutor_ed_arg_take(c, &q, tutor_ed_place_stops, tutor_ed_place_parse, &pl, &x))
+            return TUTOR_ED_NOPARSE;
+        at = tutor_ed_find(c, &x);
+        if (at == (size_t)-1) {
+            tutor_ed_err(c, "I could not find \"%.*s\" in your answer.", x.p, x.n);
+            return LX_EINVAL;
+        }
+        if (x.is_word || pl.kind == PL_AFTER_TEXT || pl.kind == PL_BEFORE_TEXT) {
+            /* A word or phrase moves: out of its place, then into the new one. */
+            char *mid = NULL;
+            tutor_ed_ctx c2 = {0};
+            int rc = tutor_ed_replace(c, &x, NULL, 0, at, at + x.n, &mid);
+            if (rc != LX_OK)
+                return rc;
+            if (pl.kind == PL_END || pl.kind == PL_START || pl.kind == PL_UP ||
+                pl.kind == PL_DOWN) {
+                /* To the end (start) of its own sentence. */
+                pl.ref.kind = SR_INDEX;
+                pl.ref.index = (long)tutor_ed_sentence_of(c, at);
+                pl.kind = pl.kind == PL_END || pl.kind == PL_DOWN ? PL_END_OF_S : PL_START_OF_S;
+            }
+            c2.t = mid;
+            c2.tl = strlen(mid);
+            c2.err = c->err;
+            c2.errlen = c->errlen;
+            rc = tutor_sentence_spans(c2.t, c2.tl, &c2.s, &c2.n);
+            if (rc == LX_OK)
+                rc = do_place(&c2, &x, &pl, out);
+            free(c2.s);
+            for (int i = 0; i < c2.n_owned; i++)
+                free(c2.owned[i]);
+            free(mid);
+            return rc;
+        }
+        r.kind = SR_INDEX;
+        r.index = (long)tutor_ed_sentence_of(c, at);
+    }
+    if ((k = tutor_ed_resolve(c, &r)) < 0)
+        return LX_EINVAL;
+    switch (pl.kind) {
+    case PL_END:
+        j = (long)c->n;
+        break;
+    case PL_START:
+        j = 0;
+        break;
+    case PL_UP:
+        j = k > 0 ? k - 1 : 0;
+        break;
+    case PL_DOWN:
+        j = k + 2 <= (long)c->n ? k + 2 : (long)c->n;
+        break;
+    case PL_AFTER_S:
+    case PL_BEFORE_S:
+    case PL_END_OF_S:
+    case PL_START_OF_S:
+        if ((j = tutor_ed_resolve(c, &pl.ref)) < 0)
+            return LX_EINVAL;
+        j += pl.kind == PL_AFTER_S || pl.kind == PL_END_OF_S;
+        break;
+    default:
+        at = tutor_ed_find(c, &pl.y);
+        if (at == (size_t)-1) {
+            tutor_ed_err(c, "I could not find \"%.*s\" in your answer.", pl.y.p, pl.y.n);
+            return LX_EINVAL;
+        }
+        j = (long)tutor_ed_sentence_of(c, at) + (pl.kind == PL_AFTER_TEXT);
+        break;
+    }
+    tutor_ed_piece *v = tutor_ed_pieces_new(c, &m);
+    tutor_ed_piece pc;
+    int rc;
+    if (v == NULL)
+        return LX_ENOMEM;
+    pc = v[k];
+    tutor_ed_pieces_remove(v, &m, (size_t)k);
+    if (j > k)
+        j--;
+    tutor_ed_pieces_insert(v, &m, (size_t)j, pc);
+    rc = tutor_ed_emit(c, v, m, out);
+    free(v);
+    return rc;
+}
+
+/* capitalise / upper-case / lower-case ... */
+static int do_case(tutor_ed_ctx *c, const char *rest, int mode, char **out)
+{
+    static const char *const every[] = {"every sentence",
+                                        "each sentence",
+                                        "all sentences",
+                                        "all the sentences",
+                                        "the sentences",
+                                        "sentences",
+                                        NULL};
+    static const char *const part[] = {"the first letter of",  "the first word of",
+                                       "the start of",         "the beginning of",
+                                       "the first letters of", NULL};
+    tutor_ed_scope sc = {0};
+    tutor_ed_sref r;
+    tutor_ed_arg x;
+    size_t lo, hi;
+    const char *q = rest;
+    long k;
+
+    tutor_ed_kw_any(&q, part);
+    if (mode == 'c' && tutor_ed_kw_any(&q, every) >= 0 && tutor_ed_at_end(q)) {
+        tutor_buf b = {0};
+        tutor_buf_add(&b, c->t, c->tl);
+        for (size_t i = 0; i < c->n; i++)
+            tutor_ed_cap_from(&b, c->s[i].a);
+        *out = tutor_buf_take(&b);
+        return *out != NULL ? LX_OK : LX_ENOMEM;
+    }
+    rest = q;
+    if (mode == 'c' && tutor_ed_sref_parse(c, &q, NULL, NULL, &r)) {
+        tutor_buf b = {0};
+        if ((k = tutor_ed_resolve(c, &r)) < 0)
+            return LX_EINVAL;
+        tutor_buf_add(&b, c->t, c->tl);
+        tutor_ed_cap_from(&b, c->s[k].a);
+        *out = tutor_buf_take(&b);
+        return *out != NULL ? LX_OK : LX_ENOMEM;
+    }
+    if (!tutor_ed_arg_take(c, &rest, tutor_ed_scope_stops, tutor_ed_scope_parse, &sc, &x))
+        return TUTOR_ED_NOPARSE;
+    if (!tutor_ed_scope_range(c, &sc, &lo, &hi))
+        return LX_EINVAL;
+    return tutor_ed_case(c, &x, mode, lo, hi, out);
+}
+
+/* "make X uppercase", "make X a capital", ... */
+typedef struct ed_make {
+    int mode;
+} ed_make;
+
+static int parse_make_tail(tutor_ed_ctx *c, const char *tail, void *st)
+{
+    static const char *const upper[] = {
+        "uppercase", "upper case",      "upper-case",  "all caps",      "all capitals",
+        "capitals",  "capital letters", "in capitals", "into capitals", NULL};
+    static const char *const cap[] = {"capitalised", "capitalized",          "capital",
+                                      "a capital",   "start with a capital", "begin with a capital",
+                                      NULL};
+    static const char *const lower[] = {"lowercase",     "lower case", "lower-case",
+                                        "small letters", "small",      NULL};
+    ed_make *mk = st;
+    const char *q = tail;
+
+    (void)c;
+    if (tutor_ed_kw_any(&q, upper) >= 0)
+        mk->mode = 'u';
+    else if ((q = tail, tutor_ed_kw_any(&q, cap) >= 0))
+        mk->mode = 'c';
+    else if ((q = tail, tutor_ed_kw_any(&q, lower) >= 0))
+        mk->mode = 'l';
+    else
+        return 0;
+    tutor_ed_kw(&q, "letter");
+    tutor_ed_kw(&q, "letters");
+    return tutor_ed_at_end(q);
+}
+
+static int do_make(tutor_ed_ctx *c, const char *rest, char **out)
+{
+    static const char *const stops[] = {" uppercase",
+                                        " upper case",
+                                        " upper-case",
+                                        " all caps",
+                                        " all capitals",
+                                        " capitals",
+                                        " capital",
+                                        " a capital",
+                                        " in capitals",
+                                        " into capitals",
+                                        " capitalised",
+                                        " capitalized",
+                                        " start with a capital",
+                                        " begin with a capital",
+                                        " lowercase",
+                                        " lower case",
+                                        " lower-case",
+                                        " small",
+                                        NULL};
+    ed_make mk = {0};
+    tutor_ed_arg x;
+
+    if (!tutor_ed_arg_take(c, &rest, stops, parse_make_tail, &mk, &x)) {
+        c->needs_model = 1; /* "make it shorter", "make it sound better" */
+        return TUTOR_ED_NOPARSE;
+    }
+    return tutor_ed_case(c, &x, mk.mode, 0, c->tl, out);
+}
+
+/* split SREF [after|before|at X] | split after|before|at X */
+typedef struct ed_split {
+    int how; /* 'a' after, 'b' before, 't' at, 0 anywhere sensible */
+    tutor_ed_arg x;
+} ed_split;
+
+static int parse_split_tail(tutor_ed_ctx *c, const char *tail, void *st)
+{
+    ed_split *sp = st;
+    const char *q = tail;
+
+    tutor_ed_kw(&q, "up");
+    (void)(tutor_ed_kw(&q, "into two sentences") || tutor_ed_kw(&q, "into two") ||
+           tutor_ed_kw(&q, "in two") || tutor_ed_kw(&q, "in half"));
+    if (tutor_ed_at_end(q)) {
+        sp->how = 0;
+        return 1;
+    }
+    if (tutor_ed_kw(&q, "after") || tutor_ed_kw(&q, "right after"))
+        sp->how = 'a';
+    else if (tutor_ed_kw(&q, "before") || tutor_ed_kw(&q, "right before"))
+        sp->how = 'b';
+    else if (tutor_ed_kw(&q, "at") || tutor_ed_kw(&q, "where it says") || tutor_ed_kw(&q, "on"))
+        sp->how = 't';
+    else
+        return 0;
+    tutor_ed_kw(&q, "the word");
+    tutor_ed_kw(&q, "the comma");
+    return tutor_ed_arg_take(c, &q, NULL, NULL, NULL, &sp->x);
+}
+
+static int is_conjunction(const char *p, size_t n)
+{
+    static const char *const words[] = {"and", "but", "so", "or", "then", "and then", NULL};
+
+    while (n > 0 && (*p == ',' || *p == ' ')) {
+        p++;
+        n--;
+    }
+    for (size_t i = 0; words[i] != NULL; i++)
+        if (tutor_ieq(p, n, words[i], strlen(words[i])))
             return 1;
     return 0;
 }
 
-/* Moves the sentence end of a dropped token to the kept one before it. */
-static void keep_end(tutor_rtok *to, const tutor_rtok *from)
+static int do_split(tutor_ed_ctx *c, const char *rest, char **out)
 {
-    if (to != NULL && ends_sentence(from->trail) && !ends_sentence(to->trail)) {
-        const char *p = from->trail;
+    static const char *const auto_marks[] = {"; ",    ", and ", ", but ", ", so ",
+                                             " and ", " but ",  ", ",     NULL};
+    ed_split sp = {0};
+    tutor_ed_sref r;
+    const char *q = rest;
+    long k;
+    size_t cut_a, cut_b, a, b, m;
 
-        while (*p && *p != '.' && *p != '!' && *p != '?')
-            p++;
-        snprintf(to->trail, sizeof to->trail, "%s", p);
-    }
-}
-
-static tutor_rtok *prev_kept(tutor_rtok *v, size_t i)
-{
-    while (i > 0) {
-        i--;
-        if (!v[i].dropped)
-            return &v[i];
-    }
-    return NULL;
-}
-
-/* The cleaned transcript, caller-owned; NULL on ENOMEM (offline.h). */
-char *tutor_offline_refine(const char *transcript)
-{
-    tutor_rtok *v = NULL;
-    size_t n = 0, cap = 0, len, i = 0;
-    tutor_buf out = {0};
-    int changed;
-
-    if (transcript == NULL)
-        transcript = "";
-    len = strlen(transcript);
-    while (i < len) {
-        size_t a, b, w0, w1, k;
-
-        while (i < len && tutor_is_space((unsigned char)transcript[i]))
-            i++;
-        if (i >= len)
-            break;
-        a = i;
-        while (i < len && !tutor_is_space((unsigned char)transcript[i]))
-            i++;
-        b = i;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            tutor_rtok *nv = realloc(v, nc * sizeof *nv);
-
-            if (nv == NULL) {
-                free(v);
-                return NULL;
-            }
-            v = nv;
-            cap = nc;
+    tutor_ed_kw(&q, "up");
+    if (!tutor_ed_sref_parse(c, &q, parse_split_tail, &sp, &r)) {
+        q = rest;
+        tutor_ed_kw(&q, "up");
+        tutor_ed_kw(&q, "it");
+        if (!parse_split_tail(c, q, &sp) || sp.how == 0) {
+            tutor_ed_err(c,
+                         "Which sentence, and where? Say, for example, \"Split the second sentence "
+                         "after 'rain'\".",
+                         NULL, 0);
+            return LX_EINVAL;
         }
-        w0 = a;
-        while (w0 < b && tutor_word_at(transcript, len, w0) == 0)
-            w0++;
-        w1 = w0;
-        for (size_t p = w0; p < b; p += k ? k : 1)
-            if ((k = tutor_word_at(transcript, len, p)) > 0)
-                w1 = p + k;
-        memset(&v[n], 0, sizeof v[n]);
-        v[n].chunk = transcript + a;
-        v[n].lead = w0 - a;
-        v[n].core = w1 - w0;
-        if (v[n].core == 0)
-            v[n].lead = b - a;
-        v[n].trail_len = v[n].core ? b - w1 : 0;
-        if (v[n].trail_len < sizeof v[n].trail) {
-            memcpy(v[n].trail, transcript + w1, v[n].trail_len);
-            v[n].trail[v[n].trail_len] = '\0';
-        } else {
-            /* A long punctuation tail is kept in the core, verbatim. */
-            v[n].core += v[n].trail_len;
-            v[n].trail_len = 0;
+        size_t at = tutor_ed_find(c, &sp.x);
+        if (at == (size_t)-1) {
+            tutor_ed_err(c, "I could not find \"%.*s\" in your answer.", sp.x.p, sp.x.n);
+            return LX_EINVAL;
         }
-        n++;
+        r.kind = SR_INDEX;
+        r.index = (long)tutor_ed_sentence_of(c, at);
     }
-    /* Fillers. */
-    for (i = 0; i < n; i++) {
-        tutor_rtok *t = &v[i], *pv = prev_kept(v, i);
-        int clause_start = pv == NULL || ends_clause(pv);
-
-        if (t->core == 0 || t->lead > 0)
-            continue;
-        if (rtok_is(t, "um") || rtok_is(t, "uh") || rtok_is(t, "er") || rtok_is(t, "erm") ||
-            rtok_is(t, "hmm")) {
-            t->dropped = 1;
-            keep_end(pv, t);
-            continue;
+    if ((k = tutor_ed_resolve(c, &r)) < 0)
+        return LX_EINVAL;
+    a = c->s[k].a;
+    b = c->s[k].b;
+    if (sp.how == 0) {
+        /* The mark nearest the middle: "; ", ", and ", ... */
+        size_t mid = (a + b) / 2, best = (size_t)-1, best_n = 0;
+        for (size_t i = 0; auto_marks[i] != NULL && best == (size_t)-1; i++) {
+            size_t n = strlen(auto_marks[i]);
+            for (size_t p = a + 1; p + n < b; p++)
+                if (tutor_ieq(c->t + p, n, auto_marks[i], n) &&
+                    (best == (size_t)-1 ||
+                     (p > mid ? p - mid : mid - p) < (best > mid ? best - mid : mid - best))) {
+                    best = p;
+                    best_n = n;
+                }
         }
-        /* Only as a filler: set off by a comma or ending the clause
-         * ("you know, it rains"), never "you know the answer". */
-        if (clause_start && i + 1 < n && t->trail[0] == '\0' && v[i + 1].lead == 0 &&
-            (ends_clause(&v[i + 1]) || i + 2 == n) &&
-            ((rtok_is(t, "you") && rtok_is(&v[i + 1], "know")) ||
-             (rtok_is(t, "i") && rtok_is(&v[i + 1], "mean")))) {
-            t->dropped = 1;
-            v[i + 1].dropped = 1;
-            keep_end(pv, &v[i + 1]);
-            i++;
-            continue;
+        if (best == (size_t)-1) {
+            tutor_ed_err(c,
+                         "Where should I split it? Say, for example, \"Split the second sentence "
+                         "after 'rain'\".",
+                         NULL, 0);
+            return LX_EINVAL;
         }
-        if (rtok_is(t, "like") && strcmp(t->trail, ",") == 0 && pv != NULL &&
-            strcmp(pv->trail, ",") == 0) {
-            t->dropped = 1;
-            pv->trail[0] = '\0';
-            continue;
-        }
-    }
-    /* Immediate repeats of one word or two words, until none is left. */
-    do {
-        changed = 0;
-        tutor_rtok *k[4] = {NULL, NULL, NULL, NULL};
-        size_t nk = 0;
-
-        for (i = 0; i < n; i++) {
-            tutor_rtok *t = &v[i];
-
-            if (t->dropped)
-                continue;
-            if (nk >= 1 && rtok_same(k[nk - 1], t) && k[nk - 1]->trail[0] == '\0' && t->lead == 0 &&
-                k[nk - 1]->lead == 0) {
-                t->dropped = 1;
-                keep_end(k[nk - 1], t);
-                changed = 1;
-                continue;
-            }
-            if (nk >= 3 && rtok_same(k[nk - 3], k[nk - 1]) && rtok_same(k[nk - 2], t) &&
-                k[nk - 3]->trail[0] == '\0' && k[nk - 2]->trail[0] == '\0' &&
-                k[nk - 1]->trail[0] == '\0' && k[nk - 1]->lead == 0 && t->lead == 0 &&
-                k[nk - 3]->lead == 0) {
-                k[nk - 1]->dropped = 1;
-                t->dropped = 1;
-                keep_end(k[nk - 2], t);
-                nk--;
-                changed = 1;
-                continue;
-            }
-            if (nk == 4) {
-                memmove(k, k + 1, 3 * sizeof k[0]);
-                nk = 3;
-            }
-            k[nk++] = t;
-        }
-    } while (changed);
-    /* Output: single spaces, "i" → "I", sentences capitalised and ended. */
-    int sentence_start = 1;
-    tutor_rtok *last = NULL;
-
-    for (i = 0; i < n; i++) {
-        tutor_rtok *t = &v[i];
-        if (t->dropped)
-            continue;
-        if (out.len > 0)
-            tutor_buf_add(&out, " ", 1);
-        tutor_buf_add(&out, t->chunk, t->lead);
-        size_t at = out.len;
-
-        tutor_buf_add(&out, t->chunk + t->lead, t->core);
-        if (!out.oom && t->core > 0) {
-            int is_i = rtok_is(t, "i") || rtok_is(t, "i'm") || rtok_is(t, "i've") ||
-                       rtok_is(t, "i'll") || rtok_is(t, "i'd");
-
-            if (is_i || sentence_start) {
-                size_t p = at;
-
-                while (p < out.len && !tutor_is_alpha((unsigned char)out.p[p]) &&
-                       (unsigned char)out.p[p] < 0x80 && !tutor_is_digit((unsigned char)out.p[p]))
-                    p++;
-                if (p < out.len)
-                    out.p[p] = (char)tutor_upper((unsigned char)out.p[p]);
-            }
-            sentence_start = 0;
-        } else if (t->core == 0) {
-            /* A stand-alone "." or "?" ends a sentence too. */
-            for (size_t k = 0; k < t->lead; k++)
-                if (t->chunk[k] == '.' || t->chunk[k] == '!' || t->chunk[k] == '?')
-                    sentence_start = 1;
-        }
-        tutor_buf_str(&out, t->trail);
-        if (t->core > 0 && ends_sentence(t->trail) &&
-            !(strcmp(t->trail, ".") == 0 && t->chunk[t->lead + t->core] == '.' &&
-              tutor_is_abbreviation(transcript, len,
-                                    (size_t)(t->chunk - transcript) + t->lead + t->core)))
-            sentence_start = 1;
-        last = t;
-    }
-    if (last != NULL && !out.oom) {
-        size_t e = out.len;
-
-        /* A clause mark at the very end becomes the full stop. */
-        while (e > 0 && (out.p[e - 1] == ',' || out.p[e - 1] == ';' || out.p[e - 1] == ':' ||
-                         out.p[e - 1] == ' '))
-            e--;
-        if (e > 0 && !sentence_start) {
-            size_t p = e;
-
-            while (p > 0 && (out.p[p - 1] == '"' || out.p[p - 1] == '\'' || out.p[p - 1] == ')'))
-                p--;
-            if (p == 0 || (out.p[p - 1] != '.' && out.p[p - 1] != '!' && out.p[p - 1] != '?')) {
-                out.len = e;
-                out.p[e] = '\0';
-                tutor_buf_add(&out, ".", 1);
-            }
-        }
-    }
-    free(v);
-    return tutor_buf_take(&out);
-}
-
-/* ---- edit commands ------------------------------------------------------ */
-
-/* Whether text[i, i+n) is a whole-word case-insensitive match of x. */
-static int match_at(const char *text, size_t tlen, size_t i, const char *x, size_t n)
-{
-    if (i + n > tlen || !tutor_ieq(text + i, n, x, n))
-        return 0;
-    if (tutor_word_at(x, n, 0) > 0 && i > 0) {
-        /* The byte before must not continue a word (step back over UTF-8). */
-        size_t p = i - 1;
-
-        while (p > 0 && ((unsigned char)text[p] & 0xc0) == 0x80)
-            p--;
-        if (tutor_word_at(text, tlen, p) > 0)
-            return 0;
-    }
-    if (tutor_word_at(x, n, n - 1) > 0 && i + n < tlen && tutor_word_at(text, tlen, i + n) > 0)
-        return 0;
-    return 1;
-}
-
-/* Parses one argument at *p: quoted (straight or curly quotes) or up to
- * `stop` (a lower-case separator such as " with ") or the end. */
-static int take_arg(const char **p, const char *stop, const char **a, size_t *alen)
-{
-    const char *s = *p;
-
-    while (*s == ' ')
-        s++;
-    if (*s == '"' || *s == '\'') {
-        const char *e = strchr(s + 1, *s);
-
-        if (e == NULL || e == s + 1)
-            return 0;
-        *a = s + 1;
-        *alen = (size_t)(e - s - 1);
-        *p = e + 1;
-        return 1;
-    }
-    if (strncmp(s, "\xe2\x80\x9c", 3) == 0 || strncmp(s, "\xe2\x80\x98", 3) == 0) {
-        const char *close = s[2] == '\x9c' ? "\xe2\x80\x9d" : "\xe2\x80\x99";
-        const char *e = strstr(s + 3, close);
-
-        if (e == NULL || e == s + 3)
-            return 0;
-        *a = s + 3;
-        *alen = (size_t)(e - s - 3);
-        *p = e + 3;
-        return 1;
-    }
-    const char *e = NULL;
-
-    if (stop != NULL) {
-        for (const char *q = s; *q; q++)
-            if (iprefix(q, stop)) {
-                e = q;
-                break;
-            }
-        if (e == NULL)
-            return 0;
+        cut_a = best;
+        cut_b = best + best_n;
     } else {
-        e = s + strlen(s);
-        /* A dictated command often ends with a full stop. */
-        while (e > s && (e[-1] == ' ' || e[-1] == '.' || e[-1] == '!'))
-            e--;
+        size_t at = tutor_ed_find_in(c, a, b, &sp.x);
+        if (at == (size_t)-1) {
+            tutor_ed_err(c, "I could not find \"%.*s\" in that sentence.", sp.x.p, sp.x.n);
+            return LX_EINVAL;
+        }
+        if (sp.how == 'a') {
+            cut_a = cut_b = at + sp.x.n;
+        } else if (sp.how == 't' && is_conjunction(sp.x.p, sp.x.n)) {
+            cut_a = at;
+            cut_b = at + sp.x.n;
+        } else {
+            cut_a = cut_b = at;
+        }
     }
-    while (e > s && e[-1] == ' ')
-        e--;
-    if (e == s)
+    /* The first part loses trailing commas and spaces, the second its
+     * leading ones. */
+    while (cut_a > a && (c->t[cut_a - 1] == ' ' || c->t[cut_a - 1] == ',' ||
+                         c->t[cut_a - 1] == ';' || c->t[cut_a - 1] == ':'))
+        cut_a--;
+    while (cut_b < b && (c->t[cut_b] == ' ' || c->t[cut_b] == ',' || c->t[cut_b] == ';'))
+        cut_b++;
+    if (cut_a <= a || cut_b >= tutor_ed_sentence_body(c, (size_t)k)) {
+        tutor_ed_err(c, "That would leave an empty sentence.", NULL, 0);
+        return LX_EINVAL;
+    }
+    tutor_ed_piece *v = tutor_ed_pieces_new(c, &m);
+    int rc;
+    if (v == NULL)
+        return LX_ENOMEM;
+    tutor_ed_piece p1 = tutor_ed_new_piece(c, c->t + a, cut_a - a),
+                   p2 = tutor_ed_new_piece(c, c->t + cut_b, b - cut_b);
+    if (p1.p == NULL || p2.p == NULL) {
+        free(v);
+        return LX_ENOMEM;
+    }
+    v[k] = p1;
+    tutor_ed_pieces_insert(v, &m, (size_t)k + 1, p2);
+    rc = tutor_ed_emit(c, v, m, out);
+    free(v);
+    return rc;
+}
+
+/* join SREF and|with SREF2 [using 'X'] | join the first/last two sentences
+ * | join sentences N and M */
+typedef struct ed_join {
+    tutor_ed_sref second;
+    int next; /* +1: the one after, -1: the one before, 0: second */
+    tutor_ed_arg with;
+    int has_with;
+} ed_join;
+
+static int parse_connector(tutor_ed_ctx *c, const char *tail, ed_join *jn)
+{
+    const char *q = tail;
+
+    jn->has_with = 0;
+    if (tutor_ed_at_end(q))
+        return 1;
+    if (!(tutor_ed_kw(&q, "using") || tutor_ed_kw(&q, "with")))
         return 0;
-    *a = s;
-    *alen = (size_t)(e - s);
-    *p = e;
-    return 1;
+    if (tutor_ed_kw(&q, "a comma") || tutor_ed_kw(&q, "commas")) {
+        jn->with.p = ",";
+        jn->with.n = 1;
+        jn->has_with = 1;
+        return tutor_ed_at_end(q);
+    }
+    if (tutor_ed_kw(&q, "a semicolon") || tutor_ed_kw(&q, "a semi-colon")) {
+        jn->with.p = ";";
+        jn->with.n = 1;
+        jn->has_with = 1;
+        return tutor_ed_at_end(q);
+    }
+    jn->has_with = tutor_ed_arg_take(c, &q, NULL, NULL, NULL, &jn->with);
+    return jn->has_with;
 }
 
-static int starts_with_word(const char *s, const char *w, const char **rest)
+static int connector_tail(tutor_ed_ctx *c, const char *tail, void *st)
 {
-    size_t n = strlen(w);
+    return parse_connector(c, tail, st);
+}
 
-    if (!iprefix(s, w) || (s[n] != ' ' && s[n] != '\0'))
+static int parse_join_tail(tutor_ed_ctx *c, const char *tail, void *st)
+{
+    static const char *const next[] = {
+        "the next one",      "the next sentence",      "the one after it", "the one after",
+        "the following one", "the following sentence", "the next",         NULL};
+    static const char *const prev[] = {"the previous one", "the previous sentence",
+                                       "the one before it", "the one before", NULL};
+    ed_join *jn = st;
+    const char *q = tail;
+
+    if (!(tutor_ed_kw(&q, "and") || tutor_ed_kw(&q, "with") || tutor_ed_kw(&q, "to") ||
+          tutor_ed_kw(&q, "onto") || tutor_ed_kw(&q, "&")))
         return 0;
-    *rest = s + n;
-    return 1;
+    const char *r = q;
+    if (tutor_ed_kw_any(&r, next) >= 0 && parse_connector(c, r, jn)) {
+        jn->next = 1;
+        return 1;
+    }
+    r = q;
+    if (tutor_ed_kw_any(&r, prev) >= 0 && parse_connector(c, r, jn)) {
+        jn->next = -1;
+        return 1;
+    }
+    jn->next = 0;
+    return tutor_ed_sref_parse(c, &q, connector_tail, jn, &jn->second);
 }
 
-/* Skips spaces and the words of phrase (case-insensitive) at *p. */
-static int take_phrase(const char **p, const char *phrase)
+static int do_join(tutor_ed_ctx *c, const char *rest, char **out)
 {
-    const char *s = *p;
-    size_t n = strlen(phrase);
+    ed_join jn = {0};
+    tutor_ed_sref r = {0};
+    const char *q = rest;
+    long k1 = -1, k2 = -1, v1, v2;
 
-    while (*s == ' ')
-        s++;
-    if (!iprefix(s, phrase) || tutor_is_alpha((unsigned char)s[n]))
-        return 0;
-    *p = s + n;
-    return 1;
-}
-
-/* Whether the rest of the command (after an argument) is only spaces and
- * end punctuation. */
-static int at_end(const char *p)
-{
-    while (*p == ' ' || *p == '.' || *p == '!')
-        p++;
-    return *p == '\0';
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, const char *x, size_t xlen)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    if (x != NULL)
-        snprintf(err, errlen, fmt, (int)(xlen > 200 ? 200 : xlen), x);
-    else
-        snprintf(err, errlen, "%s", fmt);
-}
-
-static int ends_with_punct(const char *s, size_t n)
-{
-    while (n > 0 && (s[n - 1] == '"' || s[n - 1] == '\'' || s[n - 1] == ')'))
-        n--;
-    return n > 0 && (s[n - 1] == '.' || s[n - 1] == '!' || s[n - 1] == '?');
-}
-
-/* X as a sentence: first letter capitalised, full stop if it has none. */
-static void add_sentence(tutor_buf *b, const char *x, size_t xl)
-{
-    size_t at = b->len;
-
-    tutor_buf_add(b, x, xl);
-    if (!b->oom && xl > 0)
-        b->p[at] = (char)tutor_upper((unsigned char)b->p[at]);
-    if (!ends_with_punct(x, xl))
-        tutor_buf_add(b, ".", 1);
-}
-
-/* Applies command to text into *out (caller-owned); LX_EINVAL with err
- * for the student (offline.h). */
-int tutor_offline_edit(const char *text, const char *command, char **out, char *err, size_t errlen)
-{
-    const char *c, *x = NULL, *y = NULL, *rest;
-    size_t xl = 0, yl = 0, tl;
-    enum { ED_REPLACE, ED_DELETE, ED_APPEND, ED_PREPEND } op;
+    tutor_ed_kw(&q, "together");
+    rest = q;
+    /* "the first two sentences", "the last two sentences" */
+    tutor_ed_kw(&q, "the");
+    if ((tutor_ed_kw(&q, "first") || tutor_ed_kw(&q, "last")) && tutor_ed_number(&q, &v1) &&
+        v1 == 2 && (tutor_ed_kw(&q, "sentences") || tutor_ed_kw(&q, "sentence")) &&
+        parse_connector(c, q, &jn)) {
+        int is_last = tutor_ed_iprefix(tutor_ed_skip(rest), "the last") ||
+                      tutor_ed_iprefix(tutor_ed_skip(rest), "last");
+        k1 = is_last ? (long)c->n - 2 : 0;
+        k2 = k1 + 1;
+    }
+    /* "sentences 2 and 3" */
+    q = rest;
+    if (k1 < 0 && tutor_ed_kw(&q, "sentences") && tutor_ed_number(&q, &v1) &&
+        (tutor_ed_kw(&q, "and") || tutor_ed_kw(&q, "&") || tutor_ed_kw(&q, "with")) &&
+        tutor_ed_number(&q, &v2) && parse_connector(c, q, &jn)) {
+        k1 = v1 - 1;
+        k2 = v2 - 1;
+    }
+    /* "the second and third sentences" */
+    q = rest;
+    tutor_ed_kw(&q, "the");
+    if (k1 < 0 && tutor_ed_ordinal(&q, &v1) && tutor_ed_kw(&q, "and") &&
+        (tutor_ed_kw(&q, "the"), 1) && tutor_ed_ordinal(&q, &v2) &&
+        (tutor_ed_kw(&q, "sentences") || tutor_ed_kw(&q, "sentence")) &&
+        parse_connector(c, q, &jn)) {
+        k1 = v1 < 0 ? (long)c->n + v1 : v1;
+        k2 = v2 < 0 ? (long)c->n + v2 : v2;
+    }
+    if (k1 < 0) {
+        q = rest;
+        if (!tutor_ed_sref_parse(c, &q, parse_join_tail, &jn, &r)) {
+            if (c->err == NULL || c->err[0] == '\0')
+                tutor_ed_err(
+                    c,
+                    "Which sentences? Say, for example, \"Join the first two sentences\" or "
+                    "\"Join the second sentence with the next one\".",
+                    NULL, 0);
+            return LX_EINVAL;
+        }
+        if ((k1 = tutor_ed_resolve(c, &r)) < 0)
+            return LX_EINVAL;
+        if (jn.next != 0)
+            k2 = k1 + jn.next;
+        else if ((k2 = tutor_ed_resolve(c, &jn.second)) < 0)
+            return LX_EINVAL;
+    }
+    if (k1 < 0 || k2 < 0 || k1 >= (long)c->n || k2 >= (long)c->n) {
+        tutor_ed_err_no_sentence(c, k1 < 0 || k1 >= (long)c->n ? k1 : k2);
+        return LX_EINVAL;
+    }
+    if (k1 == k2) {
+        tutor_ed_err(c, "Those are the same sentence.", NULL, 0);
+        return LX_EINVAL;
+    }
+    if (k2 < k1) {
+        long t = k1;
+        k1 = k2;
+        k2 = t;
+    }
+    /* First without its end, the connector, the second with a small first
+     * word lower-cased. */
     tutor_buf b = {0};
+    size_t a1 = c->s[k1].a, e1 = tutor_ed_sentence_body(c, (size_t)k1), a2 = c->s[k2].a;
+    size_t m;
+    tutor_buf_add(&b, c->t + a1, e1 - a1);
+    if (jn.has_with && jn.with.n == 1 && strchr(",;", jn.with.p[0]) != NULL) {
+        tutor_buf_add(&b, jn.with.p, 1);
+        tutor_buf_add(&b, " ", 1);
+    } else {
+        tutor_buf_add(&b, " ", 1);
+        tutor_buf_add(&b, jn.has_with ? jn.with.p : "and", jn.has_with ? jn.with.n : 3);
+        tutor_buf_add(&b, " ", 1);
+    }
+    size_t at2 = b.len;
+    tutor_buf_add(&b, c->t + a2, c->s[k2].b - a2);
+    if (!b.oom && tutor_ed_can_lower(c, a2))
+        b.p[at2] = (char)tutor_lower((unsigned char)b.p[at2]);
+    char *joined = tutor_buf_take(&b);
+    tutor_ed_piece *v = tutor_ed_pieces_new(c, &m);
+    int rc;
+    if (joined == NULL || v == NULL || tutor_ed_own(c, joined) == NULL) {
+        if (v == NULL)
+            free(joined);
+        free(v);
+        return LX_ENOMEM;
+    }
+    v[k1].p = joined;
+    v[k1].n = strlen(joined);
+    v[k1].orig = -1;
+    tutor_ed_pieces_remove(v, &m, (size_t)k2);
+    rc = tutor_ed_emit(c, v, m, out);
+    free(v);
+    return rc;
+}
+
+/* ---- the command --------------------------------------------------------------- */
+
+/* The command without polite words around it and end punctuation, into
+ * buf (a copy): "Could you please remove 'very'?" -> "remove 'very'". */
+static void clean_command(const char *command, char *buf, size_t size)
+{
+    static const char *const lead[] = {"please",
+                                       "can you",
+                                       "could you",
+                                       "would you",
+                                       "will you",
+                                       "can we",
+                                       "could we",
+                                       "i want you to",
+                                       "i'd like you to",
+                                       "i want to",
+                                       "i'd like to",
+                                       "i would like to",
+                                       "i need to",
+                                       "let's",
+                                       "lets",
+                                       "go ahead and",
+                                       "you can",
+                                       "try to",
+                                       "now",
+                                       "ok",
+                                       "okay",
+                                       "so",
+                                       "and",
+                                       "then",
+                                       "also",
+                                       "just",
+                                       "hey",
+                                       "um",
+                                       "uh",
+                                       NULL};
+    static const char *const trail[] = {" please", " for me", " thanks", " thank you", NULL};
+    size_t n = 0;
+    char *s;
+
+    for (const char *p = command; *p != '\0' && n + 1 < size; p++)
+        buf[n++] = (*p == '\t' || *p == '\n' || *p == '\r') ? ' ' : *p;
+    buf[n] = '\0';
+    for (int changed = 1; changed;) {
+        changed = 0;
+        while (n > 0 && strchr(" .!?;,", buf[n - 1]) != NULL)
+            buf[--n] = '\0';
+        for (size_t i = 0; trail[i] != NULL; i++) {
+            size_t k = strlen(trail[i]);
+            if (n >= k && tutor_ieq(buf + n - k, k, trail[i], k)) {
+                n -= k;
+                buf[n] = '\0';
+                changed = 1;
+            }
+        }
+    }
+    s = buf;
+    for (const char *q = s; tutor_ed_kw_any(&q, lead) >= 0; s = (char *)q)
+        ;
+    s = (char *)tutor_ed_skip(s);
+    memmove(buf, s, strlen(s) + 1);
+}
+
+/* Verbs whose edits need a language model. */
+static int needs_a_model(const char *cmd)
+{
+    static const char *const verbs[] = {
+        "rephrase",    "reword",    "rewrite",  "paraphrase", "simplify",   "shorten",
+        "summarise",   "summarize", "sum up",   "expand",     "improve",    "elaborate",
+        "clarify",     "polish",    "explain",  "fix",        "reorganise", "reorganize",
+        "restructure", "translate", "continue", "finish",     "complete",   "proofread",
+        "edit",        "tidy",      "clean up", "say",        "write more", "lengthen",
+        "condense",    "tighten",   "vary",     "correct",    "use",        "change",
+        "turn",        "break up",  "reduce",   NULL};
+    const char *q = cmd;
+
+    return tutor_ed_kw_any(&q, verbs) >= 0;
+}
+
+/* The edit a cleaned command asks for: LX_OK with *out, LX_EINVAL with a
+ * message in c->err, TUTOR_ED_NOPARSE when no verb's words fit, LX_ENOMEM. */
+static int run_command(tutor_ed_ctx *c, const char *cmd, char **out)
+{
+    static const char *const rm[] = {"remove", "delete",   "erase",      "drop",
+                                     "cut",    "take out", "get rid of", "leave out",
+                                     "omit",   "strike",   NULL};
+    static const char *const with_by[] = {" with ", " by ", NULL};
+    static const char *const to_into[] = {" to ", " into ", NULL};
+    static const char *const for_with[] = {" for ", " with ", " and ", NULL};
+    static const char *const instead[] = {" instead of ", " in place of ", NULL};
+    static const char *const for_only[] = {" for ", NULL};
+    static const char *const upper[] = {"uppercase", "upper-case", "upper case", NULL};
+    static const char *const lower[] = {
+        "lowercase",    "lower-case",   "lower case",   "uncapitalise",
+        "uncapitalize", "decapitalise", "decapitalize", NULL};
+    static const char *const joins[] = {"join", "combine", "merge", "connect", "link", NULL};
+    const char *q = cmd;
+    int rc;
+
+    if (tutor_ed_kw_any(&q, rm) >= 0)
+        return do_remove(c, q, out);
+    if (tutor_ed_kw(&q, "replace"))
+        return do_replace(c, q, with_by, 0, 0, out);
+    if (tutor_ed_kw(&q, "change") || tutor_ed_kw(&q, "correct") || tutor_ed_kw(&q, "turn") ||
+        tutor_ed_kw(&q, "switch"))
+        return do_replace(c, q, to_into, 0, 1, out);
+    if (tutor_ed_kw(&q, "swap") || tutor_ed_kw(&q, "exchange"))
+        return do_replace(c, q, for_with, 0, 1, out);
+    if (tutor_ed_kw(&q, "substitute")) {
+        rc = do_replace(c, q, for_only, 1, 0, out);
+        return rc != TUTOR_ED_NOPARSE ? rc : do_replace(c, q, with_by, 0, 0, out);
+    }
+    if (tutor_ed_kw(&q, "use") || tutor_ed_kw(&q, "say") || tutor_ed_kw(&q, "write") ||
+        tutor_ed_kw(&q, "put")) {
+        /* "use Y instead of X", "put Y in place of X" */
+        rc = do_replace(c, q, instead, 1, 0, out);
+        if (rc != TUTOR_ED_NOPARSE || tutor_ed_iprefix(cmd, "use") || tutor_ed_iprefix(cmd, "say"))
+            return rc;
+        if (tutor_ed_iprefix(cmd, "put")) {
+            tutor_ed_place pl = {.allow_updown = 1};
+            tutor_ed_sref ref;
+            const char *r = q;
+            if (tutor_ed_sref_parse(c, &r, tutor_ed_place_parse, &pl, &ref))
+                return do_move(c, q, out); /* "put the last sentence first" */
+        }
+        return do_add(c, q, 0, out);
+    }
+    if (tutor_ed_kw(&q, "add") || tutor_ed_kw(&q, "insert") || tutor_ed_kw(&q, "type"))
+        return do_add(c, q, 0, out);
+    if (tutor_ed_kw(&q, "append"))
+        return do_add(c, q, 'e', out);
+    if (tutor_ed_kw(&q, "prepend"))
+        return do_add(c, q, 's', out);
+    if (tutor_ed_kw(&q, "move") || tutor_ed_kw(&q, "bring") || tutor_ed_kw(&q, "shift"))
+        return do_move(c, q, out);
+    if (tutor_ed_kw(&q, "capitalise") || tutor_ed_kw(&q, "capitalize"))
+        return do_case(c, q, 'c', out);
+    if (tutor_ed_kw_any(&q, upper) >= 0)
+        return do_case(c, q, 'u', out);
+    if (tutor_ed_kw_any(&q, lower) >= 0)
+        return do_case(c, q, 'l', out);
+    if (tutor_ed_kw(&q, "make"))
+        return do_make(c, q, out);
+    if (tutor_ed_kw(&q, "split") || tutor_ed_kw(&q, "break") || tutor_ed_kw(&q, "divide"))
+        return do_split(c, q, out);
+    if (tutor_ed_kw_any(&q, joins) >= 0)
+        return do_join(c, q, out);
+    return TUTOR_ED_NOPARSE;
+}
+
+int tutor_offline_edit(const char *text, const char *command, char **out, char *err, size_t errlen,
+                       int *needs_model)
+{
+    char cmd[ED_MAX_COMMAND + 1];
+    tutor_ed_ctx c = {0};
+    int rc;
 
     if (out != NULL)
         *out = NULL;
+    if (needs_model != NULL)
+        *needs_model = 0;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
+    c.err = err;
+    c.errlen = errlen;
     if (text == NULL || command == NULL || out == NULL) {
-        set_err(err, errlen, "Nothing to edit.", NULL, 0);
+        tutor_ed_err(&c, "Nothing to edit.", NULL, 0);
         return LX_EINVAL;
     }
-    tl = strlen(text);
-    c = command;
-    while (*c == ' ' || *c == '\t' || *c == '\n')
-        c++;
-    if ((starts_with_word(c, "replace", &rest) && take_arg(&rest, " with ", &x, &xl) &&
-         take_phrase(&rest, "with")) ||
-        (starts_with_word(c, "change", &rest) && take_arg(&rest, " to ", &x, &xl) &&
-         take_phrase(&rest, "to"))) {
-        if (!take_arg(&rest, NULL, &y, &yl) || !at_end(rest))
-            goto unknown;
-        op = ED_REPLACE;
-    } else if ((starts_with_word(c, "delete", &rest) || starts_with_word(c, "remove", &rest)) &&
-               take_arg(&rest, NULL, &x, &xl) && at_end(rest)) {
-        op = ED_DELETE;
-    } else if (starts_with_word(c, "append", &rest) && take_arg(&rest, NULL, &x, &xl) &&
-               at_end(rest)) {
-        op = ED_APPEND;
-    } else if (starts_with_word(c, "prepend", &rest) && take_arg(&rest, NULL, &x, &xl) &&
-               at_end(rest)) {
-        op = ED_PREPEND;
-    } else if (starts_with_word(c, "add", &rest)) {
-        const char *r2 = rest;
-
-        if (take_arg(&r2, " at the end", &x, &xl) && take_phrase(&r2, "at the end") && at_end(r2))
-            op = ED_APPEND;
-        else if ((r2 = rest, take_arg(&r2, " at the start", &x, &xl)) &&
-                 take_phrase(&r2, "at the start") && at_end(r2))
-            op = ED_PREPEND;
-        else if ((r2 = rest, take_arg(&r2, " at the beginning", &x, &xl)) &&
-                 take_phrase(&r2, "at the beginning") && at_end(r2))
-            op = ED_PREPEND;
-        else if ((r2 = rest, take_arg(&r2, NULL, &x, &xl)) && at_end(r2))
-            op = ED_APPEND;
-        else
-            goto unknown;
-    } else {
-        goto unknown;
+    if (strlen(command) > ED_MAX_COMMAND) {
+        tutor_ed_err(&c, "That edit is too long: say one change at a time.", NULL, 0);
+        return LX_EINVAL;
     }
-    if (op == ED_APPEND) {
-        size_t e = tl;
-
-        while (e > 0 && tutor_is_space((unsigned char)text[e - 1]))
-            e--;
-        tutor_buf_add(&b, text, e);
-        if (e > 0 && !ends_with_punct(text, e))
-            tutor_buf_add(&b, ".", 1);
-        if (e > 0)
-            tutor_buf_add(&b, " ", 1);
-        add_sentence(&b, x, xl);
-    } else if (op == ED_PREPEND) {
-        size_t s = 0;
-
-        while (s < tl && tutor_is_space((unsigned char)text[s]))
-            s++;
-        add_sentence(&b, x, xl);
-        if (s < tl) {
-            tutor_buf_add(&b, " ", 1);
-            tutor_buf_add(&b, text + s, tl - s);
-        }
-    } else {
-        size_t i = 0, last = 0;
-        int found = 0;
-
-        while (i < tl) {
-            if (!match_at(text, tl, i, x, xl)) {
-                i++;
-                continue;
-            }
-            found = 1;
-            if (op == ED_REPLACE) {
-                size_t at;
-
-                tutor_buf_add(&b, text + last, i - last);
-                at = b.len;
-                tutor_buf_add(&b, y, yl);
-                /* "Cat" replaced by "dog" at a sentence start stays capitalised. */
-                if (!b.oom && yl > 0 && tutor_is_upper((unsigned char)text[i]) &&
-                    tutor_is_lower((unsigned char)x[0]))
-                    b.p[at] = (char)tutor_upper((unsigned char)b.p[at]);
-                last = i + xl;
-            } else {
-                size_t from = i, to = i + xl;
-
-                /* Take one neighbouring space with the deleted words. */
-                if (from > last && text[from - 1] == ' ')
-                    from--;
-                else if (to < tl && text[to] == ' ')
-                    to++;
-                tutor_buf_add(&b, text + last, from - last);
-                last = to;
-            }
-            i += xl;
-        }
-        if (!found) {
-            set_err(err, errlen, "I could not find \"%.*s\" in your text.", x, xl);
-            free(b.p);
-            return LX_EINVAL;
-        }
-        tutor_buf_add(&b, text + last, tl - last);
+    clean_command(command, cmd, sizeof cmd);
+    c.t = text;
+    c.tl = strlen(text);
+    if (tutor_sentence_spans(c.t, c.tl, &c.s, &c.n) != LX_OK)
+        return LX_ENOMEM;
+    rc = run_command(&c, cmd, out);
+    if (rc == TUTOR_ED_NOPARSE && needs_a_model(cmd))
+        c.needs_model = 1;
+    if (rc != LX_OK && *out != NULL) {
+        free(*out);
+        *out = NULL;
     }
-    *out = tutor_buf_take(&b);
-    return *out != NULL ? LX_OK : LX_ENOMEM;
-unknown:
-    set_err(err, errlen,
-            "I did not understand that edit. Try \"replace X with Y\", \"delete X\", "
-            "\"add X at the end\" or \"add X at the start\".",
-            NULL, 0);
-    return LX_EINVAL;
+    if (rc == TUTOR_ED_NOPARSE && c.needs_model) {
+        size_t vn = strlen(cmd);
+        if (vn > 60) { /* at a word, never inside a UTF-8 sequence */
+            vn = 60;
+            while (vn > 0 && cmd[vn] != ' ')
+                vn--;
+        }
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen,
+                     "\"%.*s\" needs a language model, and this LexiAid works without one "
+                     "(offline). Ask whoever runs it to turn on Gemini (GOOGLE_API_KEY) or an "
+                     "OpenAI-compatible model (OPENAI_API_KEY, or a local server such as "
+                     "Ollama). Without a model you can still say, for example: %s.",
+                     (int)vn, cmd, ed_examples);
+        if (needs_model != NULL)
+            *needs_model = 1;
+        rc = LX_EINVAL;
+    } else if (rc == TUTOR_ED_NOPARSE) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "I did not understand that edit. Try, for example: %s.",
+                     ed_examples);
+        rc = LX_EINVAL;
+    } else if (rc == LX_EINVAL && err != NULL && errlen > 0 && err[0] == '\0') {
+        snprintf(err, errlen, "I did not understand that edit. Try, for example: %s.", ed_examples);
+    }
+    free(c.s);
+    for (int k = 0; k < c.n_owned; k++)
+        free(c.owned[k]);
+    return rc;
 }

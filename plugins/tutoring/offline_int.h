@@ -1,11 +1,13 @@
 /*
- * The offline tutor's internals shared by its three files (offline.h has
+ * The offline tutor's internals shared by its files (offline.h has
  * the public contracts):
  *
  *   offline.c       words, stop words, stemming, sentences, extractive
  *                   answers, readability (and the helpers below)
  *   offline_quiz.c  gap-fill quizzes and picking an option
- *   offline_edit.c  transcript clean-up and edit commands
+ *   offline_refine.c  transcript clean-up
+ *   offline_edit.c  edit commands (remove, replace, add, move, capitalise,
+ *                   split, join) on words and sentences
  *
  * Words everywhere are the same thing (tutor_word_at): runs of ASCII
  * letters and digits, apostrophes, hyphens, a '.' or ',' between two
@@ -106,5 +108,15 @@ int tutor_is_abbreviation(const char *text, size_t len, size_t dot);
  * tutor_sentences in offline.h). LX_OK or LX_ENOMEM; on failure the
  * sentences appended so far stay in *sv for the caller to free. */
 int tutor_split_sentences(const char *text, size_t len, tutor_strv *sv);
+
+/* A byte range [a, b) of a text. */
+typedef struct tutor_span {
+    size_t a, b;
+} tutor_span;
+
+/* The sentences of text[0, len) as byte ranges, by the same rules, each
+ * trimmed of white space and never empty, in order: *out malloc'd (NULL
+ * when there is none), *n of them. LX_OK or LX_ENOMEM (*out NULL). */
+int tutor_sentence_spans(const char *text, size_t len, tutor_span **out, size_t *n);
 
 #endif

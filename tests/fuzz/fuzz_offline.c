@@ -14,7 +14,8 @@
  *   tutor_offline_refine (A): output words (runs of ASCII letters and
  *       digits, case folded) a subsequence of the input's;
  *   tutor_offline_edit (text A, command B): LX_OK with output or LX_EINVAL
- *       with a message, valid UTF-8 in gives valid UTF-8 out;
+ *       with a message (needs_model only then), valid UTF-8 in gives
+ *       valid UTF-8 out;
  *   tutor_fk_grade (A) within 0..18, tutor_word_count (A) not negative.
  * Copies of exactly the input's size make reads past the end show.
  */
@@ -230,11 +231,12 @@ static void fuzz_refine(const char *a, int valid)
 static void fuzz_edit(const char *a, const char *b, int valid)
 {
     char err[128], *out = NULL;
-    int rc;
+    int rc, needs_model = -1;
 
     err[0] = '\0';
-    rc = tutor_offline_edit(a, b, &out, err, sizeof err);
+    rc = tutor_offline_edit(a, b, &out, err, sizeof err, &needs_model);
     fuzz_check(rc == LX_OK || rc == LX_EINVAL || rc == LX_ENOMEM);
+    fuzz_check(needs_model == 0 || (needs_model == 1 && rc == LX_EINVAL));
     if (rc == LX_OK) {
         fuzz_check(out != NULL);
         if (valid)

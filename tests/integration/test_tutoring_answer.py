@@ -174,7 +174,9 @@ class AnswerCase(lxtest.TestCase):
         self.assertIn("falls as rain", ed2["refined_answer"])
         # Not understood, or nothing to change: 400 with a message; the text stays.
         self.assertError(self.edit(s, sid, "make it sound more clever please"), 400,
-                         "EDIT_NOT_UNDERSTOOD")
+                         "EDIT_NEEDS_MODEL", "needs a language model")
+        self.assertError(self.edit(s, sid, "do a little dance"), 400, "EDIT_NOT_UNDERSTOOD",
+                         "Try, for example")
         self.assertError(self.edit(s, sid, "replace dinosaurs with cats"), 400,
                          "EDIT_NOT_UNDERSTOOD")
         st, ed3 = self.edit(s, sid, "change water cycle to rain cycle")
@@ -182,6 +184,41 @@ class AnswerCase(lxtest.TestCase):
         self.assertEqual(ed3["iteration_count"], 4)
         self.assertIn("rain cycle", ed3["refined_answer"])
         self.assertIn("falls as rain", ed3["refined_answer"])
+
+    def test_edit_understands_the_frontend_examples_offline(self):
+        # VoiceEditMode's own examples, sent as the frontend sends them
+        # (useAnswerFormulation.editAnswer: {session_id, edit_command}); it
+        # shows refined_answer, or response.data.error when it fails.
+        s = tutor_server(self)
+        st, body = self.refine(s, "the colonists were upset about taxes so they threw tea "
+                                  "into the harbor at the boston tea party and it was very "
+                                  "very important", question="Why did the Boston Tea Party "
+                                                             "happen?")
+        self.assertEqual(st, 200, body)
+        sid = body["session_id"]
+        text = body["refined_answer"]
+        self.assertIn("upset", text)
+        st, ed = self.edit(s, sid, "Change 'upset' to 'angry'")
+        self.assertEqual(st, 200, ed)
+        self.assertIn("angry about taxes", ed["refined_answer"])
+        st, ed = self.edit(s, sid, "Add 'in 1773' after 'boston tea party'")
+        self.assertEqual(st, 200, ed)
+        self.assertIn("boston tea party in 1773", ed["refined_answer"].lower())
+        st, ed = self.edit(s, sid, "Remove the word 'very'")
+        self.assertEqual(st, 200, ed)
+        self.assertNotIn("very", ed["refined_answer"])
+        st, ed = self.edit(s, sid, "Split the first sentence after 'taxes'")
+        self.assertEqual(st, 200, ed)
+        self.assertTrue(ed["refined_answer"].startswith("The colonists were angry about taxes. "),
+                        ed)
+        st, ed = self.edit(s, sid, "Move the sentence about taxes to the end")
+        self.assertEqual(st, 200, ed)
+        self.assertTrue(ed["refined_answer"].endswith("angry about taxes."), ed)
+        self.assertEqual(ed["iteration_count"], 6)
+        body = self.assertError(self.edit(s, sid, "Rephrase the second sentence"), 400,
+                                "EDIT_NEEDS_MODEL")
+        for word in ("language model", "Gemini", "OpenAI", "Remove the word 'very'"):
+            self.assertIn(word, body["error"])
 
     def test_edit_is_scoped_to_the_user_and_needs_its_fields(self):
         s = tutor_server(self)

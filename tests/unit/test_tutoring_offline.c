@@ -400,12 +400,30 @@ static void test_refine_keeps_ended_text_and_adds_no_word(void **state)
 
 static void expect_edit(const char *text, const char *command, const char *want)
 {
-    char err[256] = "", *out = NULL;
+    char err[1024] = "", *out = NULL;
+    int needs_model = -1;
 
-    assert_int_equal(tutor_offline_edit(text, command, &out, err, sizeof err), LX_OK);
+    if (tutor_offline_edit(text, command, &out, err, sizeof err, &needs_model) != LX_OK)
+        fail_msg("\"%s\" on \"%s\": %s", command, text, err);
+    assert_int_equal(needs_model, 0);
     assert_non_null(out);
-    assert_string_equal(out, want);
+    if (strcmp(out, want) != 0)
+        fail_msg("\"%s\":\n got  \"%s\"\n want \"%s\"", command, out, want);
     free(out);
+}
+
+/* The command fails with a message containing `has` (and says whether it
+ * needs a model). */
+static void expect_refusal(const char *text, const char *command, int needs_model, const char *has)
+{
+    char err[1024] = "", *out = (char *)"x";
+    int nm = -1;
+
+    assert_int_equal(tutor_offline_edit(text, command, &out, err, sizeof err, &nm), LX_EINVAL);
+    assert_null(out);
+    assert_int_equal(nm, needs_model);
+    if (strstr(err, has) == NULL)
+        fail_msg("\"%s\": \"%s\" lacks \"%s\"", command, err, has);
 }
 
 static void test_edit_applies_every_command_form(void **state)
@@ -431,31 +449,165 @@ static void test_edit_applies_every_command_form(void **state)
     expect_edit("The cat sat at home.", "replace at with in", "The cat sat in home.");
 }
 
+/* The frontend's own examples (VoiceEditMode.tsx), and the forms a student
+ * says them in: quoted or not, "the word", polite words around. */
+static const char *const tea =
+    "The colonists were upset about taxes. They threw tea into the harbor at the Boston Tea "
+    "Party. It was very important.";
+
+static void test_edit_understands_the_frontend_examples(void **state)
+{
+    (void)state;
+    expect_edit(tea, "Change 'upset' to 'angry'",
+                "The colonists were angry about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit(tea, "Add 'in 1773' after 'Boston Tea Party'",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party in 1773. It was very important.");
+    expect_edit(tea, "add in 1773 after Boston Tea Party",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party in 1773. It was very important.");
+    const char *no_very = "The colonists were upset about taxes. They threw tea into the harbor "
+                          "at the Boston Tea Party. It was important.";
+    expect_edit(tea, "Remove the word 'very'", no_very);
+    expect_edit(tea, "remove the word very", no_very);
+    expect_edit(tea, "Could you please remove \xe2\x80\x9cvery\xe2\x80\x9d?", no_very);
+    expect_edit(tea, "delete very.", no_very);
+    expect_edit(tea, "Move the sentence about taxes to the end",
+                "They threw tea into the harbor at the Boston Tea Party. It was very important. "
+                "The colonists were upset about taxes.");
+    expect_refusal(tea, "Rephrase the second sentence", 1, "needs a language model");
+    expect_refusal(tea, "Rephrase the second sentence", 1, "Gemini");
+    expect_refusal(tea, "Rephrase the second sentence", 1, "OpenAI");
+    expect_refusal(tea, "Rephrase the second sentence", 1, "Remove the word 'very'");
+}
+
+static void test_edit_sentences_by_position_and_content(void **state)
+{
+    const char *t = "First one. Second one! Third one?";
+
+    (void)state;
+    expect_edit(t, "delete the second sentence", "First one. Third one?");
+    expect_edit(t, "remove sentence 3", "First one. Second one!");
+    expect_edit(t, "remove the last sentence", "First one. Second one!");
+    expect_edit(t, "move the last sentence to the start", "Third one? First one. Second one!");
+    expect_edit(t, "put the last sentence first", "Third one? First one. Second one!");
+    expect_edit(t, "move the first sentence after the second sentence",
+                "Second one! First one. Third one?");
+    expect_edit(t, "move the first sentence down", "Second one! First one. Third one?");
+    expect_edit(t, "move sentence 2 up", "Second one! First one. Third one?");
+    expect_edit(t, "move the sentence with 'third' before the second sentence",
+                "First one. Third one? Second one!");
+    expect_edit(t, "replace the second sentence with 'A new one.'",
+                "First one. A new one. Third one?");
+    expect_edit(t, "add 'Between.' after the first sentence",
+                "First one. Between. Second one! Third one?");
+    expect_edit(tea, "remove the sentence about taxes",
+                "They threw tea into the harbor at the Boston Tea Party. It was very important.");
+    expect_edit(tea, "move the sentence starting with 'it' to the start",
+                "It was very important. The colonists were upset about taxes. They threw tea "
+                "into the harbor at the Boston Tea Party.");
+    /* White space between sentences that stay neighbours is kept. */
+    expect_edit("One.\n\nTwo. Three.", "move the first sentence to the end", "Two. Three. One.");
+    expect_edit("One.\n\nTwo. Three.", "remove the last sentence", "One.\n\nTwo.");
+    expect_refusal(t, "move the fifth sentence to the end", 0, "has 3 sentences");
+    expect_refusal(t, "remove the sentence about dragons", 0, "dragons");
+}
+
+static void test_edit_words_in_place(void **state)
+{
+    (void)state;
+    expect_edit(tea, "insert 'really' before 'important'",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was very really important.");
+    expect_edit(tea, "add 'Sadly,' before 'it was'",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. Sadly, it was very important.");
+    expect_edit(tea, "add 'today' at the end of the first sentence",
+                "The colonists were upset about taxes today. They threw tea into the harbor at "
+                "the Boston Tea Party. It was very important.");
+    expect_edit(tea, "use furious instead of upset",
+                "The colonists were furious about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit(tea, "swap upset for angry",
+                "The colonists were angry about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit(tea, "remove 'very' from the third sentence",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was important.");
+    expect_refusal(tea, "remove 'very' from the first sentence", 0, "in that sentence");
+    expect_edit(tea, "move the word 'very' after 'was'",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit("So, it rains a lot.", "remove so", "It rains a lot.");
+    expect_edit("I said don't go.", "change don't to do not", "I said do not go.");
+}
+
+static void test_edit_case_split_join(void **state)
+{
+    (void)state;
+    expect_edit(tea, "capitalise 'harbor'",
+                "The colonists were upset about taxes. They threw tea into the Harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit(tea, "make 'tea' uppercase",
+                "The colonists were upset about taxes. They threw TEA into the harbor at the "
+                "Boston TEA Party. It was very important.");
+    expect_edit("the sky is blue. grass is green.", "capitalise every sentence",
+                "The sky is blue. Grass is green.");
+    expect_edit("the sky is blue. grass is green.", "capitalize the second sentence",
+                "the sky is blue. Grass is green.");
+    expect_edit(tea, "lowercase 'Boston Tea Party'",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "boston tea party. It was very important.");
+    expect_edit(tea, "split the second sentence after 'harbor'",
+                "The colonists were upset about taxes. They threw tea into the harbor. At the "
+                "Boston Tea Party. It was very important.");
+    expect_edit("It rained all day and the river rose over the road.",
+                "split the sentence at 'and'", "It rained all day. The river rose over the road.");
+    expect_edit("It rained all day, and the river rose.", "split the first sentence",
+                "It rained all day. The river rose.");
+    expect_refusal("It rained.", "split the sentence", 0, "Where should I split");
+    expect_edit(tea, "join the first two sentences",
+                "The colonists were upset about taxes and they threw tea into the harbor at the "
+                "Boston Tea Party. It was very important.");
+    expect_edit(tea, "join the second sentence with the next one",
+                "The colonists were upset about taxes. They threw tea into the harbor at the "
+                "Boston Tea Party and it was very important.");
+    expect_edit(tea, "join sentences 1 and 3 using 'because'",
+                "The colonists were upset about taxes because it was very important. They threw "
+                "tea into the harbor at the Boston Tea Party.");
+    expect_edit("We like Boston. Boston is big.", "join the first two sentences",
+                "We like Boston and Boston is big.");
+    expect_edit("Plants need rain. Don't forget the sun.", "combine the last two sentences",
+                "Plants need rain and don't forget the sun.");
+    expect_refusal("One sentence.", "join the first two sentences", 0, "has 1 sentence");
+}
+
 static void test_edit_refuses_missing_text_and_unknown_commands(void **state)
 {
     const char *t = "The cat sat on the mat.";
     char err[256] = "", *out = (char *)"x";
 
     (void)state;
-    assert_int_equal(tutor_offline_edit(t, "replace dog with cat", &out, err, sizeof err),
+    assert_int_equal(tutor_offline_edit(t, "replace dog with cat", &out, err, sizeof err, NULL),
                      LX_EINVAL);
     assert_null(out);
     assert_non_null(strstr(err, "\"dog\""));
-    err[0] = '\0';
-    assert_int_equal(tutor_offline_edit(t, "delete 'the rug'", &out, err, sizeof err), LX_EINVAL);
-    assert_non_null(strstr(err, "the rug"));
-    err[0] = '\0';
+    expect_refusal(t, "delete 'the rug'", 0, "the rug");
     /* "at" is not a word of the text, only part of "cat" and "sat". */
-    assert_int_equal(tutor_offline_edit(t, "delete at", &out, err, sizeof err), LX_EINVAL);
-    assert_true(strlen(err) > 0);
-    err[0] = '\0';
-    assert_int_equal(tutor_offline_edit(t, "make it better", &out, err, sizeof err), LX_EINVAL);
-    assert_non_null(strstr(err, "replace X with Y"));
-    err[0] = '\0';
-    assert_int_equal(tutor_offline_edit(t, "replace cat", &out, err, sizeof err), LX_EINVAL);
-    assert_true(strlen(err) > 0);
-    assert_int_equal(tutor_offline_edit(t, "delete", &out, err, sizeof err), LX_EINVAL);
-    assert_int_equal(tutor_offline_edit(t, "", &out, err, sizeof err), LX_EINVAL);
+    expect_refusal(t, "delete at", 0, "\"at\"");
+    expect_refusal(t, "do a little dance", 0, "Remove the word 'very'");
+    expect_refusal(t, "replace cat", 0, "did not understand");
+    expect_refusal(t, "delete", 0, "did not understand");
+    expect_refusal(t, "", 0, "did not understand");
+    /* What only a model can do, offline. */
+    expect_refusal(t, "make it better", 1, "needs a language model");
+    expect_refusal(t, "simplify it", 1, "needs a language model");
+    expect_refusal(t, "rewrite the first sentence", 1, "needs a language model");
+    expect_refusal(t, "change the first sentence to sound nicer", 1, "needs a language model");
+    /* A message cut short by a small buffer stays a string. */
+    assert_int_equal(tutor_offline_edit(t, "rephrase it", &out, err, 16, NULL), LX_EINVAL);
+    assert_int_equal(strlen(err), 15);
 }
 
 /* ---- reading level and counts ---- */
@@ -505,6 +657,10 @@ int main(void)
         cmocka_unit_test(test_refine_drops_clause_fillers_and_capitalises_sentences),
         cmocka_unit_test(test_refine_keeps_ended_text_and_adds_no_word),
         cmocka_unit_test(test_edit_applies_every_command_form),
+        cmocka_unit_test(test_edit_understands_the_frontend_examples),
+        cmocka_unit_test(test_edit_sentences_by_position_and_content),
+        cmocka_unit_test(test_edit_words_in_place),
+        cmocka_unit_test(test_edit_case_split_join),
         cmocka_unit_test(test_edit_refuses_missing_text_and_unknown_commands),
         cmocka_unit_test(test_fk_grade_ranks_simple_below_complex),
         cmocka_unit_test(test_word_count_counts_words_not_punctuation),
