@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "cors.h"
 #include "log.h"
 #include "request.h"
 #include "worker.h"
@@ -995,16 +996,6 @@ static lx_req *lx_req_new(lx_worker *w)
     return req;
 }
 
-static const char *lx_cors_origin(const lx_server_conf *sc, const char *origin)
-{
-    if (origin == NULL || sc->n_cors_origins == 0)
-        return NULL;
-    for (size_t i = 0; i < sc->n_cors_origins; i++)
-        if (strcmp(sc->cors_origins[i], "*") == 0 || strcmp(sc->cors_origins[i], origin) == 0)
-            return origin;
-    return NULL;
-}
-
 void lx_req_on_request(struct evhttp_request *evreq, void *arg)
 {
     lx_worker *w = arg;
@@ -1046,7 +1037,8 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     size_t body_len = in ? evbuffer_get_length(in) : 0;
 
     /* CORS */
-    const char *origin = lx_cors_origin(sc, evhttp_find_header(req->in_headers, "Origin"));
+    const char *origin =
+        lx_cors_allowed(sc, evhttp_find_header(req->in_headers, "Origin"), req->req_id);
     if (origin != NULL) {
         evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
         evhttp_add_header(out, "Vary", "Origin");
@@ -1059,20 +1051,20 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
         lx_router_match(w->rt->router, req->method, req->raw_path, &req->match, allow,
                         sizeof(allow));
 
+    /* A preflight from an allowed origin: 204 whatever the path (cors.c). */
+    if (origin != NULL && st != LX_ROUTE_FOUND && strcmp(req->method, "OPTIONS") == 0 &&
+        lx_cors_preflight(req->in_headers, out, sc, w->rt->router, req->raw_path)) {
+        lx_req_send(req, 204, NULL, NULL);
+        req->is_ended = 1;
+        lx_req_maybe_free(req);
+        return;
+    }
     if (strcmp(req->method, "OPTIONS") == 0 && st != LX_ROUTE_FOUND) {
         if (st == LX_ROUTE_BAD_PATH) {
             lx_req_core_error(req, 400, "BAD_PATH", "the request path is malformed");
         } else if (lx_router_allowed(w->rt->router, req->raw_path, allow, sizeof(allow)) == 0) {
             lx_req_core_error(req, 404, "NOT_FOUND", "no route for this path");
         } else {
-            const char *acrm = evhttp_find_header(req->in_headers, "Access-Control-Request-Method");
-            if (origin != NULL && acrm != NULL) {
-                char age[32];
-                snprintf(age, sizeof(age), "%lld", sc->cors_max_age_s);
-                evhttp_add_header(out, "Access-Control-Allow-Methods", allow);
-                evhttp_add_header(out, "Access-Control-Allow-Headers", sc->cors_headers);
-                evhttp_add_header(out, "Access-Control-Max-Age", age);
-            }
             evhttp_add_header(out, "Allow", allow);
             lx_req_send(req, 204, NULL, NULL);
         }

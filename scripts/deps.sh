@@ -11,7 +11,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libtesseract-dev libleptonica-dev tesseract-ocr-eng python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
-           postgresql python3-pil fonts-dejavu-core)
+           postgresql python3-pil fonts-dejavu-core chromium chromium-driver)
 fi
 
 missing=()

@@ -3,6 +3,7 @@
 CORS, middleware chains, streaming, big bodies, slow clients, keep-alive."""
 
 import json
+import os
 import re
 import threading
 import time
@@ -271,6 +272,47 @@ class TestHttp(lxtest.TestCase):
         self.assertIn("content-type", allow_headers)
         self.assertTrue(hdrs.get("access-control-max-age", "").isdigit(), hdrs)
         self.assertEqual(hdrs.get("access-control-allow-credentials"), "true")
+
+    def test_http_cors_preflight_to_any_path_is_204_and_the_request_gets_the_real_404(self):
+        # A browser needs a 2xx preflight before it sends the real request:
+        # an unknown path (or a method the path lacks, or a bad path) must
+        # not turn into a CORS failure, but reach its real JSON error.
+        for path, method in (("/api/no/such/route", "GET"), ("/echo", "DELETE"),
+                             ("/echo/%00", "GET")):
+            status, hdrs, body = self.srv.request("OPTIONS", path, headers={
+                "Origin": ORIGIN, "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization,x-request-id"})
+            self.assertEqual(status, 204, (path, body[:300]))
+            self.assertEqual(hdrs.get("access-control-allow-origin"), ORIGIN)
+            methods = [m.strip() for m in hdrs.get("access-control-allow-methods", "").split(",")]
+            self.assertIn(method, methods, path)
+            self.assertIn("authorization", hdrs.get("access-control-allow-headers", "").lower())
+            self.assertIn("x-request-id", hdrs.get("access-control-allow-headers", "").lower())
+            self.assertEqual(hdrs.get("access-control-allow-credentials"), "true")
+        status, hdrs, body = self.srv.request("GET", "/api/no/such/route", headers={
+            "Origin": ORIGIN, "Authorization": "Bearer x"})
+        self.assertJsonError(status, body, 404, "NOT_FOUND")
+        self.assertEqual(hdrs.get("access-control-allow-origin"), ORIGIN)
+        # A plain OPTIONS (no preflight) keeps its answer: the path's methods.
+        status, hdrs, _ = self.srv.request("OPTIONS", "/echo")
+        self.assertEqual(status, 204)
+        self.assertIn("GET", hdrs.get("allow", ""))
+        status, _, body = self.srv.request("OPTIONS", "/api/no/such/route")
+        self.assertJsonError(status, body, 404, "NOT_FOUND")
+
+    def test_http_cors_refused_origin_is_logged_once(self):
+        origin = "http://refused-%d.example:8080" % os.getpid()
+        for _ in range(3):
+            status, hdrs, _ = self.srv.get("/echo", headers={"Origin": origin})
+            self.assertEqual(status, 200)
+            self.assertNotIn("access-control-allow-origin", hdrs)
+        line = self.srv.wait_log(lambda l: origin in l.get("msg", ""))
+        self.assertIsNotNone(line, "no warning names the refused origin")
+        self.assertEqual(line["level"], "warn")
+        self.assertIn("LEXIAID_CORS_ORIGINS", line["msg"])
+        # Once (per worker process), not once per request.
+        self.srv.get("/echo", headers={"Origin": ORIGIN})
+        self.assertEqual(sum(1 for l in self.srv.logs() if origin in l.get("msg", "")), 1)
 
     def test_http_cors_simple_request_gets_allow_origin_and_vary(self):
         status, hdrs, _ = self.srv.get("/echo", headers={"Origin": ORIGIN})
