@@ -136,6 +136,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_auth.py \
 	tests/integration/test_auth_emulator.py \
 	tests/integration/test_frontend_accounts.py \
+	tests/integration/test_emulator_restart.py \
 	tests/integration/test_sdk.sh \
 	tests/build/test_plugin_boundary.sh \
 	tests/integration/test_storage_extract.py \

@@ -59,6 +59,13 @@ def emulator_env():
     return env
 
 
+def cache_dir():
+    """Where firebase-tools is installed for the tests (scripts/emulator.sh
+    accepts the same directory as LEXIAID_EMULATOR_DIR)."""
+    return os.environ.get("LX_AUTH_EMULATOR_CACHE") or os.path.join(
+        lxtest.BUILDDIR, "tests", "auth-emulator")
+
+
 def install_firebase_tools():
     """npm ci into the cache directory unless it holds this very lock;
     returns the path of the firebase binary. Raises AssertionError."""
@@ -75,8 +82,7 @@ def install_firebase_tools():
     if major < 20:
         raise AssertionError("node %s is too old: firebase-tools 15 needs node >= 20 (Debian 12's "
                              "nodejs is 18; use NodeSource's nodejs 20.x)" % (v or "?"))
-    cache = os.environ.get("LX_AUTH_EMULATOR_CACHE") or os.path.join(
-        lxtest.BUILDDIR, "tests", "auth-emulator")
+    cache = cache_dir()
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(PKG_DIR, "package-lock.json"), "rb") as f:
         want = hashlib.sha256(f.read()).hexdigest()
