@@ -3,9 +3,10 @@
 #
 #   tests/container/run.sh [--write-doc]
 #
-# - Makes sure an engine answers and debian:bookworm-slim exists, with
-#   ../shared/tools/docker-offline-base.sh (no image registry needed; $LX_SHARED_DIR overrides
-#   ../shared). A dockerd started here is stopped at the end.
+# - Makes sure an engine answers and debian:bookworm-slim exists: present, pulled, or made by
+#   ../shared/tools/docker-offline-base.sh where no image registry is reachable ($LX_SHARED_DIR
+#   overrides ../shared); a clear failure when none works (tests/container/lib.sh). A dockerd
+#   started here is stopped at the end.
 # - Builds lexiaid:local from the repository, runs it on a free port of 127.0.0.1 and checks:
 #   /health, uid 1000 and lexiaid as PID 1, the engine's health status, NAME_FILE secrets, data on
 #   a named volume surviving `docker restart` and re-creation, `docker stop` < 2 s with exit 0,
