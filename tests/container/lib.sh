@@ -64,6 +64,10 @@ engine_start() {
         fi
         echo "engine: $why; using $base_tool"
         bash "$base_tool" "$work" | tee "$tmp/base.log"
+        # It installs Debian's engine: from now on its own client.
+        if [ -z "${LX_DOCKER:-}" ] && [ -x /usr/bin/docker ]; then
+            DOCKER=/usr/bin/docker
+        fi
         if grep -q '^engine: started dockerd' "$tmp/base.log"; then
             started_dockerd="$(cat "$work/dockerd.pid")"
         fi
