@@ -91,7 +91,7 @@ else
     missing "$(cat /tmp/lexiaid-pg-bindir.$$)"
 fi
 rm -f /tmp/lexiaid-pg-bindir.$$
-pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py tests/integration/test_tutoring_chat.py tests/integration/test_tutoring_answer.py tests/integration/test_tutoring_providers.py tests/integration/test_tutoring_stream.py"
+pg_tests="tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py tests/integration/test_tutoring_chat.py tests/integration/test_tutoring_answer.py tests/integration/test_tutoring_providers.py tests/integration/test_tutoring_stream.py tests/integration/test_frontend_accounts.py"
 
 # check_in BUILDDIR LABEL TESTS: make check (TESTS empty: all of them) and counts.
 check_in() {
