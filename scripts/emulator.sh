@@ -143,9 +143,13 @@ EOF
         "accounts: ${emu_data:-in memory only}; log: $emu_run/emulator.log)"
     # node itself (not npx, whose death would orphan node), in a session of its
     # own so that a terminal's Ctrl-C reaches lexiaid first; CI and
-    # NO_UPDATE_NOTIFIER: no prompts, no update check; its own config dir.
+    # NO_UPDATE_NOTIFIER: no prompts, no update check; its own config dir, and
+    # its own TMPDIR: the hub's locator file (TMPDIR/hub-PROJECT.json) is how
+    # the export at exit finds its hub, and another emulator of the same
+    # project would otherwise be found instead.
+    mkdir -p "$emu_run/tmp"
     (cd "$emu_run" && CI=true NO_UPDATE_NOTIFIER=1 XDG_CONFIG_HOME="$emu_run/config" \
-        exec setsid node "$emu_dir/node_modules/firebase-tools/lib/bin/firebase.js" \
+        TMPDIR="$emu_run/tmp" exec setsid node "$emu_dir/node_modules/firebase-tools/lib/bin/firebase.js" \
         emulators:start --only auth --project "$emu_project" "${keep[@]}" \
         </dev/null >"$emu_run/emulator.log" 2>&1) &
     emu_pid=$!

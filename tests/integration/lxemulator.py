@@ -127,6 +127,9 @@ class Emulator:
         self.log = open(self.log_path, "wb")
         env = emulator_env()
         env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        # Its hub's locator file (TMPDIR/hub-PROJECT.json) of its own: other
+        # emulators of the same project run at the same time.
+        env["TMPDIR"] = self.dir
         self.proc = subprocess.Popen([firebase, "emulators:start", "--only", "auth",
                                       "--project", PROJECT] + list(extra_args),
                                      cwd=self.dir, env=env, stdout=self.log,

@@ -88,9 +88,10 @@ class TestEmulatorRestart(lxtest.TestCase):
 
         err = self.stop()
         self.assertIn(os.path.join(self.data, "auth-emulator"), err)
+        log = os.path.join(self.tmp, "run", "emulator.log")
         self.assertTrue(os.path.exists(os.path.join(self.data, "auth-emulator",
                                                     "firebase-export-metadata.json")),
-                        os.listdir(self.data))
+                        (err, open(log).read()[-3000:] if os.path.exists(log) else "no log"))
         self.start()
         status, j = self.sign_in(email)
         self.assertEqual(status, 200, j)
