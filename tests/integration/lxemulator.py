@@ -16,6 +16,7 @@ package-lock.json is unchanged.
         emu.stop()
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -68,7 +69,19 @@ def cache_dir():
 
 def install_firebase_tools():
     """npm ci into the cache directory unless it holds this very lock;
-    returns the path of the firebase binary. Raises AssertionError."""
+    returns the path of the firebase binary. Raises AssertionError. Test
+    programs that run side by side take turns (a file lock): one installs,
+    the others then find it installed."""
+    os.makedirs(cache_dir(), exist_ok=True)
+    with open(os.path.join(cache_dir(), ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _install_firebase_tools()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _install_firebase_tools():
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             raise AssertionError("%s is not installed: the Auth Emulator tests need node >= 20 "

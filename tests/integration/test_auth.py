@@ -517,6 +517,8 @@ class FakeGoogle(Fake):
         self.routes[base + "accounts"] = self.on_signup
         self.routes[base + "accounts:sendOobCode"] = self.on_oob
         self.routes[base + "accounts:delete"] = self.on_delete
+        self.routes[base + "accounts:batchGet"] = self.on_batch_get
+        self.routes[base + "accounts:update"] = self.on_update
         self.certs("/certs", "k1")
 
     def authorized(self, headers):
@@ -563,6 +565,26 @@ class FakeGoogle(Fake):
         if uid == "gone":
             return 400, {}, '{"error":{"message":"USER_NOT_FOUND"}}'
         return 200, {}, '{"kind":"identitytoolkit#DeleteAccountResponse"}'
+
+    def on_batch_get(self, method, path, headers, body):
+        """The account listing (accounts.v1's list): one page of every
+        user the fake knows (its query, page size and token, is not seen)."""
+        if not self.authorized(headers) or method != "GET":
+            return 401, {}, "{}"
+        users = [dict(u, localId=uid) for uid, u in sorted(self.users.items())]
+        return 200, {}, json.dumps({"kind": "identitytoolkit#DownloadAccountResponse",
+                                    "users": users})
+
+    def on_update(self, method, path, headers, body):
+        if not self.authorized(headers):
+            return 401, {}, "{}"
+        j = json.loads(body)
+        u = self.users.get(j["localId"])
+        if u is None:
+            return 400, {}, '{"error":{"message":"USER_NOT_FOUND"}}'
+        if "displayName" in j:
+            u["displayName"] = j["displayName"]
+        return 200, {}, json.dumps({"localId": j["localId"]})
 
     def bodies(self, path):
         with self.lock:

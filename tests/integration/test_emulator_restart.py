@@ -34,7 +34,7 @@ class TestEmulatorRestart(lxtest.TestCase):
         self.env = dict(os.environ, LEXIAID_EMULATOR_DIR=cache_dir(),
                         LEXIAID_EMULATOR_RUN_DIR=os.path.join(self.tmp, "run"),
                         LEXIAID_DATA_DIR=self.data, FIREBASE_AUTH_EMULATOR_HOST=self.host,
-                        FIREBASE_PROJECT_ID=PROJECT, LEXIAID_EMULATOR_TIMEOUT="90")
+                        FIREBASE_PROJECT_ID=PROJECT, LEXIAID_EMULATOR_TIMEOUT="240")
         self.env.pop("LEXIAID_EMULATOR_DATA", None)
         self.pid = None
 
@@ -45,7 +45,7 @@ class TestEmulatorRestart(lxtest.TestCase):
 
     def emulator(self, *args):
         p = subprocess.run([SCRIPT] + list(args), env=self.env, capture_output=True, text=True,
-                           timeout=180, stdin=subprocess.DEVNULL)
+                           timeout=400, stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
         return p.stdout.strip(), p.stderr
 

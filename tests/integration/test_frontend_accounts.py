@@ -270,6 +270,52 @@ class TestFrontendAccounts(lxtest.TestCase):
         self.assertEqual(j["data"], {"processed": n_accounts, "fixed": 0})
 
 
+class TestFrontendAccountsWithAServiceAccount(lxtest.TestCase):
+    """The production path of accounts.v1: the service account's JWT-bearer
+    grant, then the Identity Toolkit with that OAuth token (loopback fakes
+    of Google's endpoints, test_auth.FakeGoogle); the first calls wait for
+    the token together."""
+
+    def test_frontend_accounts_through_the_service_account(self):
+        import lxkeys
+        from test_auth import FakeGoogle, write_sa
+        lxkeys.make_keys()
+        fake = FakeGoogle()
+        self.addCleanup(fake.close)
+        fake.users = {"sa-1": {"email": "one@example.com", "displayName": "One",
+                               "emailVerified": True, "createdAt": "1795869452123",
+                               "lastLoginAt": "1795869999000"},
+                      "sa-2": {"email": "two@example.com", "disabled": True}}
+        s = StorageServer(self, auth_cfg={
+            "certs_url": fake.url + "/certs", "google_application_credentials": write_sa(),
+            "token_url": fake.url + "/token", "identity_toolkit_url": fake.url + "/"})
+        admin = s.token("boss", email="admin@example.com")
+        status, _, body = s.request("GET", "/api/admin/users?limit=20", token=admin)
+        self.assertEqual(status, 200, body)
+        d = lxtest.parse_json(body)["data"]
+        self.assertEqual(d["source"], "auth")
+        self.assertEqual([u["uid"] for u in d["users"]], ["sa-1", "sa-2"])
+        one, two = d["users"]
+        self.assertEqual((one["email"], one["displayName"], one["emailVerified"]),
+                         ("one@example.com", "One", True))
+        self.assertEqual(one["createdAt"], "2026-11-28T12:37:32.123Z")
+        self.assertIs(two["disabled"], True)
+        self.assertEqual(fake.counts["/token"], 1)
+        status, _, body = s.request("POST", "/api/admin/users/sync", token=admin)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(lxtest.parse_json(body)["data"], {"processed": 2, "fixed": 2})
+        # A new display name goes to the account with the same token.
+        status, _, body = s.request("PUT", "/api/users/profile", token=s.token("sa-1"),
+                                    body={"displayName": "Uno"})
+        self.assertEqual(status, 200, body)
+        self.assertIs(lxtest.parse_json(body)["displayNameSynced"], True)
+        self.assertEqual(fake.users["sa-1"]["displayName"], "Uno")
+        self.assertEqual(fake.counts["/token"], 1)
+        for _, path, headers, _ in fake.requests:
+            if path.startswith("/v1/projects/"):
+                self.assertEqual(headers.get("Authorization"), "Bearer " + fake.access, path)
+
+
 class TestFrontendAccountsWithoutAdminCredentials(lxtest.TestCase):
     """No service account and no emulator: the list falls back to the
     stored users (source "storage"), sync says what is missing, and a new

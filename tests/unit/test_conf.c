@@ -274,7 +274,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_true(conf->plugins[2].is_enabled);
     assert_string_equal(conf->plugins[3].name, "tutoring");
 
-    assert_int_equal(conf->n_routes, 25);
+    assert_int_equal(conf->n_routes, 26);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -290,9 +290,12 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->routes[11].pattern, "/api/documents/upload");
     assert_string_equal(conf->routes[11].handler, "storage.upload");
     assert_int_equal(conf->routes[11].max_body, 25 * 1024 * 1024);
-    assert_string_equal(conf->routes[20].handler, "storage.admin_feedback");
-    assert_string_equal(conf->routes[21].pattern, "/api/v2/agent/chat");
-    assert_int_equal(conf->routes[21].timeout_ms, 130000);
+    assert_string_equal(conf->routes[20].pattern, "/api/admin/users/sync");
+    assert_string_equal(conf->routes[20].handler, "storage.admin_users_sync");
+    assert_int_equal(conf->routes[20].timeout_ms, 300000);
+    assert_string_equal(conf->routes[21].handler, "storage.admin_feedback");
+    assert_string_equal(conf->routes[22].pattern, "/api/v2/agent/chat");
+    assert_int_equal(conf->routes[22].timeout_ms, 130000);
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 
