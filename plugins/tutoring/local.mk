@@ -4,7 +4,8 @@ plugin_LTLIBRARIES += plugins/tutoring/tutoring.la
 # Pure pieces (no host calls, no I/O), also linked into unit tests and fuzzers.
 LX_TUTOR_PURE = plugins/tutoring/buf.c plugins/tutoring/buf.h plugins/tutoring/offline.c plugins/tutoring/offline.h \
 	plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c \
-	plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit.h \
+	plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c \
+	plugins/tutoring/offline_edit_sentences.c plugins/tutoring/offline_edit.h \
 	plugins/tutoring/offline_int.h
 LX_TUTOR_WIRE = plugins/tutoring/llm_wire.c plugins/tutoring/llm.h \
 	plugins/tutoring/prompt.c plugins/tutoring/prompt.h

@@ -1,5 +1,5 @@
 /*
- * The offline tutor's edit commands, shared by their three files (offline.h
+ * The offline tutor's edit commands, shared by their files (offline.h
  * has the public contract, tutor_offline_edit):
  *
  *   offline_edit.c       the command: clean it, read its verb, run the edit
@@ -9,6 +9,7 @@
  *                        end"), scopes ("from the first sentence")
  *   offline_edit_text.c  the text: finding words, rebuilding it from
  *                        sentences, word edits (replace, insert, case)
+ *   offline_edit_sentences.c  split and join sentences
  *
  * Everything works on one tutor_ed_ctx (the text, its sentences, the
  * caller's message buffer). Pure: no I/O, thread-safe; inputs borrowed,
@@ -197,5 +198,13 @@ int tutor_ed_replace(tutor_ed_ctx *c, const tutor_ed_arg *x, const char *y, size
 int tutor_ed_insert(tutor_ed_ctx *c, size_t at, const tutor_ed_arg *x, int is_before, char **out);
 int tutor_ed_case(tutor_ed_ctx *c, const tutor_ed_arg *x, int mode, size_t lo, size_t hi,
                   char **out);
+
+/* ---- offline_edit_sentences.c: splitting and joining ---------------------- */
+
+/* "split SREF [after|before|at X]", "join SREF and|with SREF2 [using 'X']"
+ * (rest: the words after the verb), into *out: LX_OK, LX_EINVAL with a
+ * message saying what is missing, LX_ENOMEM. */
+int tutor_ed_split(tutor_ed_ctx *c, const char *rest, char **out);
+int tutor_ed_join(tutor_ed_ctx *c, const char *rest, char **out);
 
 #endif
