@@ -63,6 +63,8 @@ int lx_head_find_end(const char *p, size_t len, size_t max_head, lx_head_scan *s
             break;
         }
         size_t q = (size_t)(nl - p);
+        if (q + 1 > max_head)
+            break; /* this line ends past the limit */
         size_t line_len = q - st->line_start;
         if (line_len > 0 && p[q - 1] == '\r')
             line_len--;
@@ -71,16 +73,10 @@ int lx_head_find_end(const char *p, size_t len, size_t max_head, lx_head_scan *s
             st->has_line = 1;
         } else if (line_len == 0) {
             st->pos = i;
-            if (i > max_head) {
-                *status = 431;
-                return LX_HEAD_BAD;
-            }
             *end = i;
             return LX_HEAD_DONE;
         }
         st->line_start = i;
-        if (i > max_head)
-            break;
     }
     st->pos = i;
     if (len >= max_head) {
@@ -302,10 +298,12 @@ int lx_head_parse(const char *p, size_t len, lx_head *h)
 
 enum {
     CK_SIZE,         /* hex digits of a chunk size */
-    CK_EXT,          /* after the size or an extension: BWS, then ';' or CR */
+    CK_EXT,          /* after the size or an extension: BWS then ';', or CR */
+    CK_EXT_WS,       /* BWS after the size or an extension: ';' must follow */
     CK_EXT_NAME0,    /* after ';': BWS, then the name's first char */
     CK_EXT_NAME,     /* in the name */
-    CK_EXT_AFTER,    /* after the name: BWS, then '=', ';' or CR */
+    CK_EXT_AFTER,    /* after the name: CR, or BWS then '=' or ';' */
+    CK_EXT_AFTER_WS, /* BWS after the name: '=' or ';' must follow */
     CK_EXT_VAL0,     /* after '=': BWS, then a token or a quoted string */
     CK_EXT_TOKEN,    /* in a token value */
     CK_EXT_QUOTED,   /* in a quoted string */
@@ -359,9 +357,9 @@ static int lx_chunked_size_byte(lx_chunked *c, unsigned char b)
         switch (c->state) {
         case CK_SIZE:
             if (lx_is_hex(b, &v)) {
-                if (c->size > (UINT64_MAX >> 4))
+                if (c->next_size > (UINT64_MAX >> 4))
                     return lx_chunked_fail(c, "chunk size too large");
-                c->size = (c->size << 4) | v;
+                c->next_size = (c->next_size << 4) | v;
                 c->n_digits = 1;
                 return -1;
             }
@@ -370,13 +368,16 @@ static int lx_chunked_size_byte(lx_chunked *c, unsigned char b)
             c->state = CK_EXT;
             continue;
         case CK_EXT:
-            if (b == ' ' || b == '\t')
+        case CK_EXT_WS:
+            if (b == ' ' || b == '\t') {
+                c->state = CK_EXT_WS;
                 return -1;
+            }
             if (b == ';') {
                 c->state = CK_EXT_NAME0;
                 return -1;
             }
-            if (b == '\r') {
+            if (b == '\r' && c->state == CK_EXT) {
                 c->state = CK_SIZE_LF;
                 return -1;
             }
@@ -394,13 +395,16 @@ static int lx_chunked_size_byte(lx_chunked *c, unsigned char b)
             c->state = CK_EXT_AFTER;
             continue;
         case CK_EXT_AFTER:
-            if (b == ' ' || b == '\t')
+        case CK_EXT_AFTER_WS:
+            if (b == ' ' || b == '\t') {
+                c->state = CK_EXT_AFTER_WS;
                 return -1;
+            }
             if (b == '=') {
                 c->state = CK_EXT_VAL0;
                 return -1;
             }
-            c->state = CK_EXT;
+            c->state = c->state == CK_EXT_AFTER ? CK_EXT : CK_EXT_WS;
             continue;
         case CK_EXT_VAL0:
             if (b == ' ' || b == '\t')
@@ -437,6 +441,8 @@ static int lx_chunked_size_byte(lx_chunked *c, unsigned char b)
                 return lx_chunked_fail(c, "chunk size line not ended by CRLF");
             c->line_len = 0;
             c->n_digits = 0;
+            c->size = c->next_size;
+            c->next_size = 0;
             if (c->size == 0) {
                 c->state = CK_TRAILER;
                 return -1;

@@ -111,7 +111,9 @@ enum { LX_CHUNK_MORE = 0, LX_CHUNK_DATA = 1, LX_CHUNK_DONE = 2, LX_CHUNK_BAD = 3
 
 typedef struct lx_chunked {
     int state;
-    uint64_t size;      /* data bytes of the current chunk still to come */
+    uint64_t size;      /* data bytes of the current chunk still to come
+                           (0 outside a chunk's data) */
+    uint64_t next_size; /* the chunk size being read */
     uint64_t total;     /* sum of the chunk sizes announced so far */
     size_t line_len;    /* bytes of the current framing line so far */
     size_t trailer_len; /* bytes of the trailer section so far */

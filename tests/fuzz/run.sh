@@ -24,6 +24,7 @@ cc=${CC:-clang}
 # target name -> its core sources (relative to the root); extra flags below.
 declare -A sources=(
     [fuzz_router]="core/router.c"
+    [fuzz_http]="core/http_parse.c"
     [fuzz_env]="core/env.c"
     [fuzz_conf]="core/conf.c core/cfg.c core/env.c core/errs.c"
     [fuzz_jwt]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
@@ -51,7 +52,7 @@ declare -A incdirs=(
     [fuzz_prompt]="plugins/tutoring"
     [fuzz_llm]="plugins/tutoring"
 )
-targets=(fuzz_router fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm)
+targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR
