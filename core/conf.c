@@ -403,6 +403,12 @@ static void lx_conf_server_defaults(lx_conf_ctx *ctx)
     sv->request_timeout_ms = 30000;
     sv->idle_timeout_ms = 60000;
     sv->shutdown_grace_ms = 10000;
+    sv->header_timeout_ms = 10000;
+    sv->body_timeout_ms = 30000;
+    sv->body_min_rate = 4u << 10;
+    sv->max_body_memory = 128u << 20;
+    sv->max_unsent = 256u << 10;
+    sv->multipart_allowance = 64u << 10;
     sv->data_dir = lx_conf_strdup(ctx, LX_CONF_DEFAULT_DATA_DIR);
     sv->plugin_dir = lx_conf_strdup(ctx, LX_PLUGIN_DIR);
     sv->log_level = LX_LOG_INFO;
@@ -473,6 +479,24 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
         } else if (strcmp(key, "shutdown_grace") == 0) {
             if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
                 sv->shutdown_grace_ms = ll;
+        } else if (strcmp(key, "header_timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
+                sv->header_timeout_ms = ll;
+        } else if (strcmp(key, "body_timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
+                sv->body_timeout_ms = ll;
+        } else if (strcmp(key, "body_min_rate") == 0) {
+            if (lx_conf_get_size(ctx, s, 0, 1u << 30, &sz) == LX_OK)
+                sv->body_min_rate = sz;
+        } else if (strcmp(key, "max_body_memory") == 0) {
+            if (lx_conf_get_size(ctx, s, 64u << 10, (size_t)INT64_MAX, &sz) == LX_OK)
+                sv->max_body_memory = sz;
+        } else if (strcmp(key, "max_unsent") == 0) {
+            if (lx_conf_get_size(ctx, s, 4u << 10, 1u << 30, &sz) == LX_OK)
+                sv->max_unsent = sz;
+        } else if (strcmp(key, "multipart_allowance") == 0) {
+            if (lx_conf_get_size(ctx, s, 0, 16u << 20, &sz) == LX_OK)
+                sv->multipart_allowance = sz;
         } else if (strcmp(key, "data_dir") == 0) {
             if (lx_conf_get_string(ctx, s, &str) != LX_OK)
                 continue;
@@ -529,6 +553,14 @@ static void lx_conf_server(lx_conf_ctx *ctx, const config_setting_t *group)
         lx_conf_err(ctx, group, "expected a group { ... }");
     else if (group != NULL)
         lx_conf_server_keys(ctx, group);
+    const config_setting_t *mb = group != NULL && config_setting_is_group(group)
+                                     ? config_setting_get_member(group, "max_body")
+                                     : NULL;
+    if (mb != NULL && sv->max_body > sv->max_body_memory)
+        lx_conf_err(ctx, mb,
+                    "%zu bytes is more than server.max_body_memory (%zu): such a body could "
+                    "never be read",
+                    sv->max_body, sv->max_body_memory);
     if (sv->workers == 0) {
         int n_cpus = lx_cpu_count();
         sv->workers = n_cpus > LX_CONF_MAX_WORKERS ? LX_CONF_MAX_WORKERS : n_cpus;
@@ -733,6 +765,7 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
     memset(rc, 0, sizeof(*rc));
     rc->max_body = conf->server.max_body;
     rc->timeout_ms = conf->server.request_timeout_ms;
+    rc->body_timeout_ms = conf->server.body_timeout_ms;
     rc->file = lx_conf_setting_file(g);
     rc->line = lx_conf_setting_line(g);
 
@@ -787,11 +820,21 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
         } else if (strcmp(key, "before") == 0) {
             lx_conf_route_before(ctx, rc, s);
         } else if (strcmp(key, "max_body") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
+            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) != LX_OK)
+                continue;
+            if (sz > conf->server.max_body_memory)
+                lx_conf_err(ctx, s,
+                            "%zu bytes is more than server.max_body_memory (%zu): such a body "
+                            "could never be read",
+                            sz, conf->server.max_body_memory);
+            else
                 rc->max_body = sz;
         } else if (strcmp(key, "timeout") == 0) {
             if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
                 rc->timeout_ms = ll;
+        } else if (strcmp(key, "body_timeout") == 0) {
+            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
+                rc->body_timeout_ms = ll;
         } else {
             lx_conf_err_unknown(ctx, s);
         }

@@ -28,6 +28,7 @@ typedef struct lx_route_conf {
     size_t n_before;
     size_t max_body;       /* bytes; server.max_body when not set */
     long long timeout_ms;  /* server.request_timeout when not set */
+    long long body_timeout_ms; /* server.body_timeout when not set */
     const char *file;      /* where the route was written */
     int line;
 } lx_route_conf;
@@ -51,6 +52,12 @@ typedef struct lx_server_conf {
     long long request_timeout_ms; /* default 30000; 504 after */
     long long idle_timeout_ms;  /* keep-alive and slow clients; default 60000 */
     long long shutdown_grace_ms;/* default 10000 */
+    long long header_timeout_ms;/* a head, from accept or its first byte; default 10000 */
+    long long body_timeout_ms;  /* a body, plus a second per body_min_rate; default 30000 */
+    size_t body_min_rate;       /* bytes that earn a body one more second; default 4K */
+    size_t max_body_memory;     /* request bodies a worker holds at once; default 128M */
+    size_t max_unsent;          /* input a connection holds unprocessed; default 256K */
+    size_t multipart_allowance; /* max_body + this for multipart/form-data; default 64K */
     char *data_dir;             /* default "./data" */
     char *plugin_dir;           /* default the installed plugin directory */
     int log_level;              /* LX_LOG_*; default info */

@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "conn.h"
 #include "cors.h"
 #include "log.h"
 #include "request.h"
@@ -55,6 +56,7 @@ struct lx_req {
     lx_req *prev, *next; /* the worker's live list */
     struct evhttp_request *evreq;  /* NULL once answered or lost */
     struct evhttp_connection *evcon;
+    lx_conn *conn; /* NULL once answered or lost */
     const lx_route *route;
     size_t step;
     const char *method;
@@ -78,6 +80,7 @@ struct lx_req {
     uint64_t start_us;
     int status;
     size_t bytes;
+    size_t body_reserved;   /* of the worker's max_body_memory */
     int busy;               /* > 0 while core code up the stack uses req */
     unsigned is_answered : 1; /* the client has its answer, or is gone */
     unsigned is_ended : 1;    /* the plugin side has ended the request */
@@ -88,6 +91,8 @@ struct lx_req {
     unsigned has_query : 1;
     unsigned has_hdr_copy : 1;
     unsigned is_logged : 1;
+    unsigned has_body : 1;      /* the head announced a body */
+    unsigned is_body_ready : 1; /* ... and it has been read */
     char req_id[LX_REQ_ID_MAX + 1];
     /* -- not reset -- */
     lx_route_match match;
@@ -119,15 +124,21 @@ const char *lx_status_reason(int status)
     case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 410: return "Gone";
+    case 411: return "Length Required";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
     default: return status < 400 ? "OK" : "Error";
     }
 }
@@ -208,22 +219,22 @@ static void lx_req_log(lx_req *req)
                            req->status, dur);
 }
 
-static void lx_on_conn_closed_writing(struct evhttp_connection *evcon, void *arg)
+static void lx_on_conn_closed_writing(void *arg)
 {
     lx_worker *w = arg;
-    (void)evcon;
     if (w->n_writing > 0)
         w->n_writing--;
 }
 
 static void lx_on_complete(struct evhttp_request *evreq, void *arg)
 {
-    lx_worker *w = arg;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
-    if (evcon != NULL)
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    lx_conn *conn = arg;
+    lx_worker *w = lx_conn_worker(conn);
+    (void)evreq;
+    lx_conn_on_close(conn, NULL, NULL);
     if (w->n_writing > 0)
         w->n_writing--;
+    lx_conn_response_done(conn);
 }
 
 /* Stops watching the connection for this request. */
@@ -239,14 +250,31 @@ static void lx_req_unwatch(lx_req *req)
     }
 }
 
+/* Before the response's head goes out: a stopping worker closes its
+ * connections, and so does a request whose body was not read (where the
+ * next request would start is unknown); that one lingers after the close,
+ * so that a client still sending its body reads the answer. */
+static void lx_req_close_if_needed(lx_req *req)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
+    int is_body_unread = req->has_body && !req->is_body_ready;
+
+    if (!is_body_unread && !req->w->is_stopping)
+        return;
+    if (evhttp_find_header(out, "Connection") == NULL)
+        evhttp_add_header(out, "Connection", "close");
+    if (is_body_unread)
+        lx_conn_linger(req->conn);
+}
+
 /* Hands the response to evhttp: the evhttp request is not ours after this. */
 static void lx_req_handoff(lx_req *req)
 {
     lx_worker *w = req->w;
+
     lx_req_unwatch(req);
-    if (req->evcon != NULL)
-        evhttp_connection_set_closecb(req->evcon, lx_on_conn_closed_writing, w);
-    evhttp_request_set_on_complete_cb(req->evreq, lx_on_complete, w);
+    lx_conn_on_close(req->conn, lx_on_conn_closed_writing, w);
+    evhttp_request_set_on_complete_cb(req->evreq, lx_on_complete, req->conn);
     w->n_writing++;
 }
 
@@ -257,8 +285,7 @@ static void lx_req_send(lx_req *req, int status, const char *ctype, struct evbuf
 
     if (ctype != NULL && status != 204 && status != 304)
         evhttp_add_header(out, "Content-Type", ctype);
-    if (req->w->is_stopping)
-        evhttp_add_header(out, "Connection", "close");
+    lx_req_close_if_needed(req);
     req->status = status;
     req->bytes = buf ? evbuffer_get_length(buf) : 0;
     if (req->bytes > 0 && strcmp(req->method, "HEAD") == 0) {
@@ -274,6 +301,7 @@ static void lx_req_send(lx_req *req, int status, const char *ctype, struct evbuf
     evhttp_send_reply(ev, status, lx_status_reason(status), buf);
     req->evreq = NULL;
     req->evcon = NULL;
+    req->conn = NULL;
     req->is_answered = 1;
     lx_req_log(req);
 }
@@ -285,6 +313,7 @@ static void lx_req_stream_end(lx_req *req)
     evhttp_send_reply_end(req->evreq);
     req->evreq = NULL;
     req->evcon = NULL;
+    req->conn = NULL;
     req->is_answered = 1;
     lx_req_log(req);
 }
@@ -377,6 +406,7 @@ static void lx_req_abort(lx_req *req, int is_timeout)
         req->is_answered = 1;
         req->evreq = NULL;
         req->evcon = NULL;
+        req->conn = NULL;
         lx_req_unwatch(req);
         if (!req->is_streaming)
             req->status = 499; /* nginx's "client closed request" */
@@ -387,12 +417,11 @@ static void lx_req_abort(lx_req *req, int is_timeout)
     lx_req_maybe_free(req);
 }
 
-static void lx_on_conn_closed_pending(struct evhttp_connection *evcon, void *arg)
+static void lx_on_conn_closed_pending(void *arg)
 {
     lx_req *req = arg;
     struct evhttp_request *ev = req->evreq;
 
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
     if (ev != NULL && evhttp_request_get_connection(ev) == NULL) {
         /* evhttp detached it (client EOF): it is ours to free */
         req->evreq = NULL;
@@ -413,9 +442,10 @@ static void lx_on_peer_closed(evutil_socket_t fd, short what, void *arg)
     if (evcon == NULL || req->is_answered)
         return;
     lx_req_keep_inputs(req);
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    lx_conn_on_close(req->conn, NULL, NULL);
     req->evreq = NULL; /* freed with the connection */
     req->evcon = NULL;
+    req->conn = NULL;
     evhttp_connection_free(evcon);
     lx_req_abort(req, 0);
 }
@@ -449,7 +479,7 @@ static void lx_req_hold(lx_req *req)
             if (req->ev_closed != NULL)
                 event_add(req->ev_closed, NULL);
         }
-        evhttp_connection_set_closecb(req->evcon, lx_on_conn_closed_pending, req);
+        lx_conn_on_close(req->conn, lx_on_conn_closed_pending, req);
     }
 }
 
@@ -472,6 +502,7 @@ static void lx_req_release(lx_req *req)
         evhttp_clear_headers(&req->hdr_copy);
     if (req->body != NULL)
         evbuffer_free(req->body);
+    w->body_mem -= req->body_reserved < w->body_mem ? req->body_reserved : w->body_mem;
     free(req->path);
     for (lx_arena_block *b = req->blocks, *nx; b != NULL; b = nx) {
         nx = b->next;
@@ -505,8 +536,8 @@ void lx_req_free_all(lx_worker *w)
         lx_req *req = w->live;
         if (req->evreq != NULL) {
             /* still attached: evhttp_free will free it with its connection */
-            if (req->evcon != NULL)
-                evhttp_connection_set_closecb(req->evcon, NULL, NULL);
+            if (req->conn != NULL)
+                lx_conn_detach(req->conn);
             req->evreq = NULL;
         }
         req->is_answered = req->is_ended = 1;
@@ -579,6 +610,12 @@ const char *lx_req_header(lx_req *req, const char *name)
 
 const char *lx_req_body(lx_req *req, size_t *len)
 {
+    if (!req->is_body_ready) {
+        /* a head-only step: the body is not read yet */
+        if (len != NULL)
+            *len = 0;
+        return "";
+    }
     if (req->body_flat == NULL) {
         if (req->body == NULL || evbuffer_get_length(req->body) == 0) {
             req->body_flat = "";
@@ -764,8 +801,7 @@ int lx_req_reply_start(lx_req *req, int status, const char *ctype)
         evhttp_add_header(out, "Cache-Control", "no-cache");
         evhttp_add_header(out, "X-Accel-Buffering", "no");
     }
-    if (req->w->is_stopping)
-        evhttp_add_header(out, "Connection", "close");
+    lx_req_close_if_needed(req);
     req->is_streaming = 1;
     req->status = status;
     if (req->ev_timeout != NULL) { /* a stream may outlive the route timeout */
@@ -902,6 +938,100 @@ void lx_req_resume(lx_req *req, lx_rc rc)
     lx_req_maybe_free(req);
 }
 
+/* ------------------------------------------------------------------ */
+/* The body                                                            */
+
+/* The bytes a route admits: its max_body, and for multipart/form-data the
+ * allowance for the parts' boundaries and headers, so that max_body counts
+ * the file (the storage plugin checks the file part itself). */
+static size_t lx_req_body_limit(lx_req *req)
+{
+    const char *ct = lx_req_header(req, "Content-Type");
+    size_t limit = req->route->max_body;
+    if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
+        limit += req->w->rt->conf->server.multipart_allowance;
+    return limit;
+}
+
+/* The client went away while its body was being read (is_closing: evhttp
+ * is freeing the connection already): as lx_on_peer_closed, for a request
+ * no plugin holds. */
+static void lx_req_body_lost(lx_req *req, int is_closing)
+{
+    struct evhttp_connection *evcon = req->evcon;
+
+    lx_req_keep_inputs(req);
+    lx_conn_on_close(req->conn, NULL, NULL);
+    req->evreq = NULL; /* freed with the connection */
+    req->evcon = NULL;
+    req->conn = NULL;
+    req->busy++;
+    if (!is_closing && evcon != NULL)
+        evhttp_connection_free(evcon);
+    lx_req_abort(req, 0);
+    req->busy--;
+    req->is_ended = 1;
+    lx_req_maybe_free(req);
+}
+
+/* lx_conn's answer to lx_req_read_body. */
+static void lx_req_on_body(void *arg, int status, const char *code, const char *message)
+{
+    lx_req *req = arg;
+
+    if (status == 0) {
+        req->is_body_ready = 1;
+        lx_req_run(req);
+    } else if (status == LX_BODY_GONE || status == LX_BODY_CLOSED) {
+        lx_req_body_lost(req, status == LX_BODY_CLOSED);
+    } else {
+        lx_req_core_error(req, status, code, message);
+        req->is_ended = 1;
+        lx_req_maybe_free(req);
+    }
+}
+
+/* Reads the body before the first step that needs it. Returns 0 when it is
+ * there, 1 when it is being read (lx_req_on_body goes on), -1 when the
+ * request was refused. */
+static int lx_req_read_body(lx_req *req)
+{
+    const lx_server_conf *sc = &req->w->rt->conf->server;
+    int status = 0;
+    const char *code = NULL, *message = NULL;
+
+    if (!req->has_body) {
+        req->is_body_ready = 1;
+        return 0;
+    }
+    if (req->body == NULL && (req->body = evbuffer_new()) == NULL) {
+        lx_req_core_error(req, 500, "INTERNAL", "out of memory");
+        return -1;
+    }
+    /* while the body comes, the connection watches the client and the
+     * deadline (not the route's timeout) */
+    lx_req_unwatch(req);
+    lx_conn_on_close(req->conn, NULL, NULL);
+    lx_body_job job = {
+        .dst = req->body,
+        .limit = lx_req_body_limit(req),
+        .timeout_ms = req->route->body_timeout_ms,
+        .min_rate = sc->body_min_rate,
+        .reserved = &req->body_reserved,
+        .done = lx_req_on_body,
+        .arg = req,
+    };
+    int rc = lx_conn_read_body(req->conn, &job, &status, &code, &message);
+    if (rc == 0) {
+        req->is_body_ready = 1;
+        return 0;
+    }
+    if (rc > 0)
+        return 1;
+    lx_req_core_error(req, status, code, message);
+    return -1;
+}
+
 /* Runs steps from req->step on; stops at the end, a reply, or LX_ASYNC. */
 static void lx_req_run(lx_req *req)
 {
@@ -910,6 +1040,13 @@ static void lx_req_run(lx_req *req)
     req->busy++;
     while (req->step < route->n_steps) {
         const lx_step *s = &route->steps[req->step];
+        if (!req->is_body_ready && !s->is_head_only) {
+            int rc = lx_req_read_body(req);
+            if (rc < 0)
+                req->is_ended = 1;
+            if (rc != 0)
+                break;
+        }
         lx_rc rc = s->fn(req, s->state);
 
         if (req->is_ended)
@@ -996,22 +1133,60 @@ static lx_req *lx_req_new(lx_worker *w)
     return req;
 }
 
+/* Out of memory before there is an lx_req: a bare JSON 503, and close. */
+static void lx_req_refuse_bare(struct evhttp_request *evreq)
+{
+    static const char body[] = "{\"error\":\"out of memory\",\"code\":\"SERVER_BUSY\"}";
+    struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
+    struct evbuffer *buf = evbuffer_new();
+
+    evhttp_add_header(out, "Content-Type", "application/json");
+    evhttp_add_header(out, "Connection", "close");
+    if (buf != NULL)
+        evbuffer_add_reference(buf, body, sizeof(body) - 1, NULL, NULL);
+    evhttp_send_reply(evreq, 503, "Service Unavailable", buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+}
+
+/* The framing fields were renamed before evhttp read the head (so that it
+ * would not read a body): plugins see them under their own names again. */
+static void lx_req_restore_framing(lx_req *req, const lx_head *h)
+{
+    char num[32];
+    if (h->has_length) {
+        evhttp_remove_header(req->in_headers, LX_HTTP_CL_ALIAS);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)h->length);
+        evhttp_add_header(req->in_headers, "Content-Length", num);
+    }
+    if (h->is_chunked) {
+        evhttp_remove_header(req->in_headers, LX_HTTP_TE_ALIAS);
+        evhttp_add_header(req->in_headers, "Transfer-Encoding", "chunked");
+    }
+}
+
 void lx_req_on_request(struct evhttp_request *evreq, void *arg)
 {
     lx_worker *w = arg;
     const lx_server_conf *sc = &w->rt->conf->server;
-    lx_req *req = lx_req_new(w);
+    lx_conn *conn = lx_conn_of(w, evhttp_request_get_connection(evreq));
+    const lx_conn_head *ch = conn ? lx_conn_take_head(conn) : NULL;
+    lx_req *req = conn ? lx_req_new(w) : NULL;
 
     if (req == NULL) {
-        evhttp_send_error(evreq, 503, "Service Unavailable");
+        if (conn != NULL)
+            lx_conn_linger(conn);
+        lx_req_refuse_bare(evreq);
         return;
     }
     req->start_us = lx_now_us();
     req->evreq = evreq;
     req->evcon = evhttp_request_get_connection(evreq);
+    req->conn = conn;
     req->in_headers = evhttp_request_get_input_headers(evreq);
     req->method = lx_method_name(evhttp_request_get_command(evreq));
     req->is_ended = 0;
+    req->has_body = lx_head_has_body(&ch->head);
     lx_metrics_request_start(w->rt->metrics, w->index);
 
     const char *rid = evhttp_find_header(req->in_headers, "X-Request-Id");
@@ -1033,8 +1208,17 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     req->raw_path = (path != NULL && *path != '\0') ? path : "/";
     req->query_str = uri ? evhttp_uri_get_query(uri) : NULL;
 
-    struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
-    size_t body_len = in ? evbuffer_get_length(in) : 0;
+    if (ch->head.status != 0) {
+        /* the head was refused before evhttp saw it: log what the client
+         * sent, answer, close */
+        req->method = ch->method[0] ? lx_req_strdup(req, ch->method) : "-";
+        req->raw_path = ch->target[0] ? lx_req_strdup(req, ch->target) : "-";
+        req->query_str = NULL;
+        req->has_body = 1;
+        lx_req_core_error(req, ch->head.status, ch->head.code, ch->head.message);
+        goto ended;
+    }
+    lx_req_restore_framing(req, &ch->head);
 
     /* CORS */
     const char *origin =
@@ -1090,16 +1274,10 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     }
 
     req->route = req->match.data;
-    if (body_len > req->route->max_body) {
+    if (ch->head.has_length && ch->head.length > lx_req_body_limit(req)) {
+        /* refused at head time: the body is never read */
         lx_req_core_error(req, 413, "BODY_TOO_LARGE", "the request body is larger than allowed");
         goto ended;
-    }
-    if (body_len > 0) {
-        req->body = evbuffer_new();
-        if (req->body == NULL || evbuffer_add_buffer(req->body, in) != 0) {
-            lx_req_core_error(req, 500, "INTERNAL", "out of memory");
-            goto ended;
-        }
     }
     lx_req_run(req);
     return;

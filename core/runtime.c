@@ -55,6 +55,7 @@ static int lx_step_resolve(lx_runtime *rt, const lx_route_conf *rc, const char *
     out->fn = h->fn;
     out->name = qualified;
     out->is_middleware = want_middleware;
+    out->is_head_only = want_middleware && (flags & LX_H_HEAD_ONLY) != 0;
     /* state is filled after init, see lx_runtime_bind_states */
     out->state = (void *)it;
     return LX_OK;
@@ -137,6 +138,7 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
         r->pattern = rc_->pattern;
         r->max_body = rc_->max_body;
         r->timeout_ms = rc_->timeout_ms;
+        r->body_timeout_ms = rc_->body_timeout_ms;
         r->steps = calloc(rc_->n_before + 1, sizeof(*r->steps));
         if (r->steps == NULL) {
             rc = LX_ENOMEM;

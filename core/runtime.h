@@ -23,6 +23,7 @@ typedef struct lx_step {
     void *state;       /* the owning plugin's state */
     const char *name;  /* "plugin.handler", borrowed from the conf */
     int is_middleware;
+    int is_head_only; /* LX_H_HEAD_ONLY middleware: runs before the body is read */
 } lx_step;
 
 typedef struct lx_route {
@@ -33,6 +34,7 @@ typedef struct lx_route {
     size_t n_steps;
     size_t max_body;
     long long timeout_ms;
+    long long body_timeout_ms;
 } lx_route;
 
 typedef struct lx_service {

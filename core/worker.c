@@ -15,6 +15,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "conn.h"
 #include "host.h"
 #include "log.h"
 #include "request.h"
@@ -162,29 +163,43 @@ static void lx_on_signal(evutil_socket_t sig, short what, void *arg)
     lx_worker_begin_stop(w, sig == SIGQUIT);
 }
 
-/* accept() failed: out of descriptors (our connection limit) or memory.
- * Pause accepting for a moment instead of spinning. */
+void lx_worker_accept_update(lx_worker *w)
+{
+    if (w->bound == NULL)
+        return;
+    struct evconnlistener *lev = evhttp_bound_socket_get_listener(w->bound);
+    int is_full = w->n_conns >= (size_t)w->rt->conf->server.max_connections;
+    if (w->is_stopping || w->is_accept_paused || is_full)
+        evconnlistener_disable(lev);
+    else
+        evconnlistener_enable(lev);
+}
+
+/* accept() failed: out of descriptors or memory. Pause accepting for a
+ * moment instead of spinning. */
 static void lx_on_accept_retry(evutil_socket_t fd, short what, void *arg)
 {
     lx_worker *w = arg;
     (void)fd;
     (void)what;
-    if (w->bound != NULL)
-        evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+    w->is_accept_paused = 0;
+    lx_worker_accept_update(w);
 }
 
 static void lx_on_accept_error(struct evconnlistener *lev, void *arg)
 {
     lx_worker *w = arg;
     int e = EVUTIL_SOCKET_ERROR();
+    (void)lev;
     if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-        evconnlistener_disable(lev);
+        w->is_accept_paused = 1;
+        lx_worker_accept_update(w);
         struct timeval tv = {0, 100 * 1000};
         if (w->ev_accept_retry != NULL)
             evtimer_add(w->ev_accept_retry, &tv);
         lx_log(LX_LOG_WARN, "core", NULL,
-               "worker %d: cannot accept (%s): at the connection limit; pausing 100 ms",
-               w->index, strerror(e));
+               "worker %d: cannot accept (%s): out of descriptors; pausing 100 ms", w->index,
+               strerror(e));
     }
 }
 
@@ -242,11 +257,15 @@ int lx_worker_run(lx_runtime *rt, int index, int listen_fd)
         return 3;
     }
     evhttp_set_gencb(w->http, lx_req_on_request, w);
+    /* The core checks every head before evhttp reads it and reads bodies
+     * itself (core/conn.c): evhttp's own limits are only a safety net, and
+     * it never reads a body. */
+    evhttp_set_bevcb(w->http, lx_conn_bevcb, w);
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)sc->max_header);
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)rt->max_body_all);
-    evhttp_set_timeout_tv(w->http, &(struct timeval){(time_t)(sc->idle_timeout_ms / 1000),
-                                                     (suseconds_t)(sc->idle_timeout_ms % 1000) *
-                                                         1000});
+    evhttp_set_max_body_size(w->http, 0);
+    evhttp_set_timeout_tv(w->http,
+                          &(struct timeval){(time_t)(sc->idle_timeout_ms / 1000),
+                                            (suseconds_t)(sc->idle_timeout_ms % 1000) * 1000});
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
@@ -260,9 +279,14 @@ int lx_worker_run(lx_runtime *rt, int index, int listen_fd)
                index);
         return 3;
     }
+    w->ev_conns = event_new(w->base, -1, 0, lx_conn_on_pending, w);
+    w->ev_accept_retry = evtimer_new(w->base, lx_on_accept_retry, w);
+    if (w->ev_conns == NULL || w->ev_accept_retry == NULL) {
+        lx_log(LX_LOG_ERROR, "core", NULL, "worker %d: out of memory", index);
+        return 3;
+    }
     w->bound = evhttp_bind_listener(w->http, lev);
     evconnlistener_set_error_cb(lev, lx_on_accept_error);
-    w->ev_accept_retry = evtimer_new(w->base, lx_on_accept_retry, w);
 
     char err[512] = "";
     w->offload = lx_offload_new(w->base, 4, err, sizeof(err));
@@ -320,6 +344,7 @@ stop:
     lx_offload_free(w->offload);
     lx_req_free_all(w);
     evhttp_free(w->http);
+    lx_conn_free_all(w);
     lx_req_free_spares(w);
     event_free(w->ev_term);
     event_free(w->ev_int);
@@ -328,6 +353,7 @@ stop:
     if (w->ev_drain != NULL)
         event_free(w->ev_drain);
     event_free(w->ev_accept_retry);
+    event_free(w->ev_conns);
     event_base_free(w->base);
     lx_log_flush();
     return code;

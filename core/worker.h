@@ -40,12 +40,25 @@ struct lx_worker {
     uint32_t rid_prefix;
     uint64_t rid_counter;
     struct lx_health_check *checks; /* /ready checks not yet fully reported */
+    /* Connections (core/conn.c) */
+    struct lx_conn **conn_by_fd; /* by socket, for lx_conn_of */
+    size_t n_conn_by_fd;
+    struct lx_conn *conns;         /* every connection alive */
+    struct lx_conn *conns_pending; /* to adopt or to reap on the next pass */
+    struct event *ev_conns;
+    size_t n_conns;       /* counted against max_connections */
+    size_t body_mem;      /* bytes of request bodies reserved */
+    int is_accept_paused; /* accept() failed: retrying in a moment */
 };
 
 /* Runs a worker until it is told to stop; returns the process exit code.
  * listen_fd is inherited from the master (the worker does not close the
  * master's copy: it is a different process). */
 int lx_worker_run(lx_runtime *rt, int index, int listen_fd);
+
+/* Accepts new connections, or stops, as the worker's state says: not when
+ * stopping, not at server.max_connections, not while accept() is failing. */
+void lx_worker_accept_update(lx_worker *w);
 
 /* Microseconds on a monotonic clock. */
 uint64_t lx_now_us(void);

@@ -132,6 +132,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_config.py \
 	tests/integration/test_http.py \
 	tests/integration/test_cors_browser.py \
+	tests/integration/test_hostile.py \
 	tests/integration/test_plugins.py \
 	tests/integration/test_log.py \
 	tests/integration/test_signals.py \

@@ -33,7 +33,8 @@
  *   LX_ABI_MAJOR  changes on any incompatible change. A plugin of another
  *                 major is refused.
  *   LX_ABI_MINOR  grows when lx_host, lx_plugin or another structure the
- *                 core and plugins share gains members at its end; every
+ *                 core and plugins share gains members at its end, or a
+ *                 flag gains a meaning (1.2: LX_H_HEAD_ONLY); every
  *                 member added after 1.0 says "Since 1.N". A plugin declares
  *                 the minor it was built for in its descriptor
  *                 (LX_PLUGIN_HEADER: this header's); a plugin declaring a
@@ -79,7 +80,7 @@ extern "C" {
 #endif
 
 #define LX_ABI_MAJOR 1
-#define LX_ABI_MINOR 1
+#define LX_ABI_MINOR 2
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LX_EXPORT __attribute__((visibility("default")))
@@ -138,6 +139,18 @@ typedef lx_rc (*lx_handler_fn)(lx_req *req, void *state);
 #define LX_H_MIDDLEWARE 0x1u /* may be listed in a route's `before` */
 #define LX_H_ENDPOINT 0x2u   /* may be a route's `handler` (the default when
                                 flags is 0) */
+/* Since 1.2: middleware that looks only at the request's head (method, path,
+ * params, query, headers, peer), so the core runs it before it reads the
+ * body, as nginx runs its access checks before a handler asks for the body.
+ * The core reads a body only when the first step without this flag is
+ * reached; a head-only step that answers (401, 403, ...) refuses the request
+ * without its body ever being read (the connection is then closed). In a
+ * head-only step req_body() returns "" (length 0). It may return LX_ASYNC:
+ * the body stays unread, in the client's socket, until it resumes.
+ * Meaningful on middleware only. A plugin that declares an older minor, to
+ * load on older cores, may set it all the same: a 1.1 core ignores it and
+ * reads the body first, as it always did. */
+#define LX_H_HEAD_ONLY 0x4u
 
 /* Frozen: read as an array (see "Versioning"). */
 typedef struct lx_handler {
@@ -344,7 +357,9 @@ struct lx_host {
     const char *(*req_param)(lx_req *req, const char *name); /* {name}, decoded */
     const char *(*req_query)(lx_req *req, const char *name); /* first value, decoded */
     const char *(*req_header)(lx_req *req, const char *name); /* case-insensitive */
-    /* The whole body (NUL-terminated for convenience); *len may be NULL. */
+    /* The whole body (NUL-terminated for convenience); *len may be NULL.
+     * "" with length 0 in an LX_H_HEAD_ONLY step (the body is not read yet).
+     * The core has already removed the chunked framing. */
     const char *(*req_body)(lx_req *req, size_t *len);
     const char *(*req_id)(lx_req *req);
     const char *(*req_peer)(lx_req *req);     /* client address */

@@ -612,9 +612,9 @@ static void auth_health(void *state, lx_worker *w, lx_health_report_fn report, v
 /* The descriptor                                                           */
 
 static const lx_handler auth_handlers[] = {
-    {"require_user", auth_require_user, LX_H_MIDDLEWARE},
-    {"optional_user", auth_optional_user, LX_H_MIDDLEWARE},
-    {"require_admin", auth_require_admin, LX_H_MIDDLEWARE},
+    {"require_user", auth_require_user, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
+    {"optional_user", auth_optional_user, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
+    {"require_admin", auth_require_admin, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
     {"me", auth_me, LX_H_ENDPOINT},
     {"signup", auth_signup, LX_H_ENDPOINT},
     {"verify_email", auth_verify_email, LX_H_ENDPOINT},

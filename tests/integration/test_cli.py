@@ -25,7 +25,11 @@ class TestCli(lxtest.TestCase):
     def test_cli_version_prints_version_and_abi(self):
         rc, out, err = run(["-v"])
         self.assertEqual(rc, 0, err)
-        self.assertMentions(out + err, "ABI 1.1")
+        with open(os.path.join(lxtest.SRCDIR, "include", "lexiaid", "plugin.h")) as f:
+            h = f.read()
+        abi = "ABI %s.%s" % (re.search(r"#define LX_ABI_MAJOR (\d+)", h).group(1),
+                             re.search(r"#define LX_ABI_MINOR (\d+)", h).group(1))
+        self.assertMentions(out + err, abi)
         self.assertRegex(out + err, r"\d+\.\d+\.\d+")
 
     def test_cli_help_prints_usage_and_exits_0(self):

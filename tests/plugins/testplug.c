@@ -12,6 +12,10 @@
  *   set_user  middleware: ctx "test.user" = "alice", access-log uid alice
  *   deny      middleware: 401 UNAUTHENTICATED
  *   async_mw  middleware: resumes after 50 ms
+ *   head_gate head-only middleware (LX_H_HEAD_ONLY): 401 unless the request
+ *             has "X-Allow: yes"; notes the body length it saw (echo's
+ *             head_body_len)
+ *   head_async head-only middleware: resumes after 50 ms
  *   stream    chunked text/event-stream of three events
  *   big       ?n=BYTES of 'x'
  *   offload   sleeps ?ms=N on the offload pool, then answers
@@ -220,6 +224,12 @@ static lx_rc testplug_echo(lx_req *req, void *state)
     jbuf_cstr(&b, host->req_id(req));
     jbuf_lit(&b, ",\"user\":");
     jbuf_cstr(&b, user);
+    jbuf_lit(&b, ",\"content_length\":");
+    jbuf_cstr(&b, host->req_header(req, "Content-Length"));
+    jbuf_lit(&b, ",\"transfer_encoding\":");
+    jbuf_cstr(&b, host->req_header(req, "Transfer-Encoding"));
+    jbuf_lit(&b, ",\"head_body_len\":");
+    jbuf_cstr(&b, host->ctx_get(req, "test.head_body_len"));
     jbuf_printf(&b, ",\"worker\":%d}", host->worker_index(host->req_worker(req)));
     return jbuf_reply(req, 200, &b);
 }
@@ -532,6 +542,26 @@ static lx_rc testplug_deny(lx_req *req, void *state)
     return LX_DONE;
 }
 
+static lx_rc testplug_head_gate(lx_req *req, void *state)
+{
+    (void)state;
+    size_t len = 0;
+    const char *allow = host->req_header(req, "X-Allow");
+    char *seen = malloc(24);
+
+    if (seen == NULL)
+        return LX_FAIL;
+    host->req_body(req, &len);
+    snprintf(seen, 24, "%zu", len);
+    if (host->ctx_set(req, "test.head_body_len", seen, free) != LX_OK)
+        return LX_FAIL;
+    if (allow == NULL || strcmp(allow, "yes") != 0) {
+        host->reply_error(req, 401, "UNAUTHENTICATED", "sign in first");
+        return LX_DONE;
+    }
+    return LX_NEXT;
+}
+
 static void testplug_async_mw_fire(void *arg)
 {
     testplug_wait *w = arg;
@@ -697,6 +727,8 @@ static const lx_handler testplug_handlers[] = {
     {.name = "set_user", .fn = testplug_set_user, .flags = LX_H_MIDDLEWARE},
     {.name = "deny", .fn = testplug_deny, .flags = LX_H_MIDDLEWARE},
     {.name = "async_mw", .fn = testplug_async_mw, .flags = LX_H_MIDDLEWARE},
+    {.name = "head_gate", .fn = testplug_head_gate, .flags = LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
+    {.name = "head_async", .fn = testplug_async_mw, .flags = LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
     {.name = NULL},
 };
 
