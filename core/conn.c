@@ -391,14 +391,25 @@ static void lx_conn_vet_fresh(lx_conn *c, struct evbuffer *in, size_t len, size_
     size_t n = len < max ? len : max;
     size_t end = 0;
     int status = 0;
-    char *p = (char *)evbuffer_pullup(in, (ev_ssize_t)n);
+    /* the head is almost always within the first chain: look there first,
+     * and copy only when it is not */
+    size_t n0 = evbuffer_get_contiguous_space(in);
+    if (n0 == 0 || n0 > n)
+        n0 = n;
+    char *p = (char *)evbuffer_pullup(in, (ev_ssize_t)n0);
 
     memset(&c->scan, 0, sizeof(c->scan));
+    int rc = p ? lx_head_find_end(p, n0, max, &c->scan, &end, &status) : LX_HEAD_PARTIAL;
+    if (p != NULL && rc == LX_HEAD_PARTIAL && n0 < n) {
+        p = (char *)evbuffer_pullup(in, (ev_ssize_t)n);
+        if (p != NULL)
+            rc = lx_head_find_end(p, n, max, &c->scan, &end, &status);
+    }
     if (p == NULL) {
         lx_conn_head_refuse(c, 503, "SERVER_BUSY", "out of memory");
         return;
     }
-    switch (lx_head_find_end(p, n, max, &c->scan, &end, &status)) {
+    switch (rc) {
     case LX_HEAD_DONE:
         if (!lx_conn_head_check(c, p, end)) {
             lx_head *h = &c->head.head;

@@ -127,7 +127,6 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
         rc = LX_ENOMEM;
         goto fail;
     }
-    rt->max_body_all = conf->server.max_body;
     for (size_t i = 0; i < conf->n_routes; i++) {
         const lx_route_conf *rc_ = &conf->routes[i];
         lx_route *r = &rt->routes[rt->n_routes];
@@ -165,8 +164,6 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
             rc = LX_EINVAL;
             continue;
         }
-        if (r->max_body > rt->max_body_all)
-            rt->max_body_all = r->max_body;
         rt->route_methods[rt->n_routes] = r->method;
         rt->route_patterns[rt->n_routes] = r->pattern;
         rt->n_routes++;

@@ -56,7 +56,6 @@ typedef struct lx_runtime {
     lx_metrics *metrics;     /* owned; NULL until lx_runtime_prepare_metrics */
     lx_service *services;    /* the registry */
     size_t n_services;
-    size_t max_body_all;     /* the largest body any route accepts */
     int uses_http_client;    /* some plugin set LX_PLUGIN_USES_HTTP_CLIENT */
     int is_initialised;
 } lx_runtime;

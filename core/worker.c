@@ -168,7 +168,20 @@ void lx_worker_accept_update(lx_worker *w)
     if (w->bound == NULL)
         return;
     struct evconnlistener *lev = evhttp_bound_socket_get_listener(w->bound);
-    int is_full = w->n_conns >= (size_t)w->rt->conf->server.max_connections;
+    int max = w->rt->conf->server.max_connections;
+    int is_full = w->n_conns >= (size_t)max;
+    if (is_full && !w->is_full) {
+        /* once a minute at most: under a flood this flips all the time */
+        uint64_t now = lx_now_us();
+        if (now - w->full_logged_us >= 60u * 1000000u || w->full_logged_us == 0) {
+            w->full_logged_us = now;
+            lx_log(LX_LOG_WARN, "core", NULL,
+                   "worker %d: %d connections (server.max_connections): not accepting more "
+                   "until one closes",
+                   w->index, max);
+        }
+    }
+    w->is_full = is_full;
     if (w->is_stopping || w->is_accept_paused || is_full)
         evconnlistener_disable(lev);
     else

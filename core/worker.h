@@ -49,6 +49,8 @@ struct lx_worker {
     size_t n_conns;       /* counted against max_connections */
     size_t body_mem;      /* bytes of request bodies reserved */
     int is_accept_paused; /* accept() failed: retrying in a moment */
+    int is_full;          /* at max_connections */
+    uint64_t full_logged_us;
 };
 
 /* Runs a worker until it is told to stop; returns the process exit code.

@@ -83,6 +83,43 @@ class TestConfigRefusals(lxtest.TestCase):
         self.assertRefused(text, ["bogus_opt"], line_of(text, "bogus_opt"))
 
 
+    def test_config_refuses_bad_client_limits_naming_each(self):
+        text = config(server={"header_timeout": "soon", "body_timeout": "5ms",
+                              "body_min_rate": "lots", "max_unsent": "1",
+                              "max_body_memory": "1K", "multipart_allowance": "1G"})
+        both = self.assertRefused(text, ["header_timeout", "body_timeout", "body_min_rate",
+                                         "max_unsent", "max_body_memory", "multipart_allowance"],
+                                  line_of(text, "header_timeout"))
+        # `lexiaid -t` says the same
+        path = write_config(text)
+        rc, out, err = lxtest.run(["-t", "-c", path])
+        self.assertNotEqual(rc, 0)
+        self.assertMentions(out + err, path + ":", "header_timeout", "max_unsent")
+        self.assertIn("soon", both)
+
+    def test_config_refuses_a_route_body_larger_than_max_body_memory(self):
+        text = config(server={"max_body_memory": "1M"},
+                      routes=[route("POST", "/big", "testplug.echo", max_body="2M"),
+                              route("POST", "/ok", "testplug.echo", max_body="1M",
+                                    body_timeout="2m")])
+        self.assertRefused(text, ["max_body_memory", "2097152"], line_of(text, '"/big"'))
+
+    def test_config_refuses_server_max_body_larger_than_max_body_memory(self):
+        text = config(server={"max_body_memory": "1M", "max_body": "4M"})
+        self.assertRefused(text, ["max_body_memory", "max_body"], line_of(text, "max_body"))
+
+    def test_config_accepts_the_client_limits(self):
+        srv = self.start(config(server={"header_timeout": "2s", "body_timeout": "1m",
+                                        "body_min_rate": "1K", "max_unsent": "64K",
+                                        "max_body_memory": "32M", "multipart_allowance": "16K",
+                                        "max_connections": "64"},
+                                routes=[route("POST", "/echo", "testplug.echo",
+                                              body_timeout="10s")]))
+        status, _, body = srv.request("POST", "/echo", body=b"abc")
+        self.assertEqual(status, 200)
+        self.assertEqual(lxtest.parse_json(body)["body"], "abc")
+
+
 class TestConfigEnvironment(lxtest.TestCase):
 
     LISTEN = "${TEST_LISTEN:-127.0.0.1:0}"
