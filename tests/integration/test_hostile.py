@@ -350,6 +350,32 @@ class TestHeadTime(HostileCase):
         self.assertLess(grown, 64 * 1024, "the worker grew by %d kB" % grown)
         self.assertEqual(self.srv.get("/echo")[0], 200)
 
+    def test_head_refusal_reaches_a_client_that_is_still_sending(self):
+        # the client does not wait for an answer before sending its 8 MiB:
+        # the server answers 401 from the head and then reads and drops the
+        # rest (a lingering close), so the client reads the answer instead
+        # of a reset
+        s = self.srv.socket(timeout=10)
+        try:
+            s.sendall(b"POST /gate HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (8 * MB))
+            try:
+                s.sendall(b"x" * (8 * MB))
+            except OSError:
+                pass
+            buf = b""
+            while True:
+                try:
+                    b = s.recv(65536)
+                except ConnectionResetError:
+                    self.fail("reset before the answer was read: %r" % buf[:200])
+                if not b:
+                    break
+                buf += b
+        finally:
+            s.close()
+        resps = parse_responses(buf)[0]
+        self.assertEqual([r[0] for r in resps], [401], buf[:300])
+
     def test_head_only_middleware_sees_no_body_and_the_handler_gets_it(self):
         resps, _ = exchange(self.srv, b"POST /gate HTTP/1.1\r\nHost: t\r\nX-Allow: yes\r\n"
                             b"Content-Length: 5\r\nConnection: close\r\n\r\nhello")
