@@ -28,7 +28,9 @@ measures, it does not judge: it exits 0 after a complete run.
 """
 
 import errno
+import multiprocessing
 import os
+import re
 import resource
 import select
 import signal
@@ -56,7 +58,7 @@ def log(msg):
 
 CONFIG = """
 server = {
-    listen = "127.0.0.1:0"; workers = 2; log_level = "warn"; log_format = "json";
+    listen = "127.0.0.1:0"; workers = 2; log_level = "info"; log_format = "json";
     data_dir = "%(dir)s";
     %(extra)s
 };
@@ -82,17 +84,21 @@ class Server:
         with open(path, "w") as f:
             f.write(CONFIG % {"dir": self.dir, "plugins": PLUGINS, "extra": extra})
         self.out = open(os.path.join(self.dir, "out.log"), "wb")
+        env = dict(os.environ)
+        httpc = os.path.join(PLUGINS, "core", ".libs", "lx_http_client.so")
+        if "LEXIAID_HTTP_CLIENT_MODULE" not in env and os.path.exists(httpc):
+            env["LEXIAID_HTTP_CLIENT_MODULE"] = httpc  # auth needs it; no `make install` here
         self.proc = subprocess.Popen([BIN, "-c", path], stdout=self.out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
         self.port = None
         deadline = time.time() + 15
         while time.time() < deadline and self.port is None:
             time.sleep(0.05)
             with open(os.path.join(self.dir, "out.log"), "rb") as f:
                 text = f.read().decode("utf-8", "replace")
-            for word in text.split():
-                if word.startswith("127.0.0.1:") and word[10:].rstrip('",').isdigit():
-                    self.port = int(word[10:].rstrip('",'))
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
             if self.proc.poll() is not None:
                 raise SystemExit("lexiaid exited:\n" + text)
         if self.port is None:
@@ -160,46 +166,56 @@ class Server:
 
 # ---------------------------------------------------------------- measuring
 
-class Probe(threading.Thread):
-    """A well-behaved client: a new connection and GET /health every 50 ms."""
+def _probe_loop(port, stop, out):
+    req = b"GET /health HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n"
+    lat, failed = [], 0
+    while not stop.is_set():
+        t0 = time.time()
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            s.settimeout(2)
+            s.sendall(req)
+            buf = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                buf += b
+            s.close()
+            if buf.startswith(b"HTTP/1.1 200"):
+                lat.append(time.time() - t0)
+            else:
+                failed += 1
+        except OSError:
+            failed += 1
+        stop.wait(0.05)
+    out.put((lat, failed))
+
+
+class Probe:
+    """A well-behaved client in a process of its own (so that the attack's
+    loops cannot starve it): a new connection and GET /health every 50 ms."""
 
     def __init__(self, srv):
-        super().__init__(daemon=True)
-        self.srv = srv
-        self.lat = []
-        self.failed = 0
-        self.stop_ev = threading.Event()
+        self.stop_ev = multiprocessing.Event()
+        self.out = multiprocessing.Queue()
+        self.proc = multiprocessing.Process(target=_probe_loop,
+                                            args=(srv.port, self.stop_ev, self.out), daemon=True)
 
-    def run(self):
-        req = b"GET /health HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n"
-        while not self.stop_ev.is_set():
-            t0 = time.time()
-            try:
-                s = self.srv.connect(timeout=2)
-                s.settimeout(2)
-                s.sendall(req)
-                buf = b""
-                while True:
-                    b = s.recv(4096)
-                    if not b:
-                        break
-                    buf += b
-                s.close()
-                if buf.startswith(b"HTTP/1.1 200"):
-                    self.lat.append(time.time() - t0)
-                else:
-                    self.failed += 1
-            except OSError:
-                self.failed += 1
-            self.stop_ev.wait(0.05)
+    def start(self):
+        self.proc.start()
 
     def summary(self):
         self.stop_ev.set()
-        self.join(5)
-        n = len(self.lat) + self.failed
-        if not self.lat:
+        try:
+            lat, failed = self.out.get(timeout=10)
+        except Exception:  # noqa: BLE001 - the probe died: say so
+            return "probe lost"
+        self.proc.join(5)
+        n = len(lat) + failed
+        if not lat:
             return "0 of %d answered" % n
-        lat = sorted(self.lat)
+        lat = sorted(lat)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         return "%d of %d answered, p50 %.1f ms, p99 %.1f ms" % (
             len(lat), n, statistics.median(lat) * 1000, p99 * 1000)
@@ -242,10 +258,10 @@ def open_many(srv, n):
     return socks
 
 
-def wait_closed(socks, limit):
-    """Seconds until the server closed each socket (None: still open at
-    the limit); what each received."""
-    t0 = time.time()
+def wait_closed(socks, limit, t0=None):
+    """Seconds from t0 (default: now) until the server closed each socket
+    (None: still open at the limit); what each received."""
+    t0 = t0 or time.time()
     when = {s: None for s in socks}
     got = {s: b"" for s in socks}
     live = set(socks)
@@ -281,11 +297,12 @@ def scenario_idle(rows):
         base_socks = srv.sockets()
         probe.start()
         samp.start()
+        t_open = time.time()
         socks = open_many(srv, n)
         time.sleep(1.0)
         held = srv.sockets() - base_socks
         rss = (srv.rss_kb() - samp.base) / 1024.0
-        when, _ = wait_closed(socks, 20)
+        when, _ = wait_closed(socks, 20, t0=t_open)
         grown = samp.done()
         rows.append(("idle", "%d connections that send nothing (header_timeout 10s)" % len(socks),
                      "%d held; %.1f MiB for them (%.1f KiB each); closed after %s; "
@@ -305,11 +322,12 @@ def scenario_limit(rows):
         probe, samp = Probe(srv), Sampler(srv)
         base_socks = srv.sockets()
         samp.start()
+        t_open = time.time()
         socks = open_many(srv, n)
         time.sleep(1.0)
         held = srv.sockets() - base_socks
         probe.start()
-        when, _ = wait_closed(socks, 40)
+        when, _ = wait_closed(socks, 40, t0=t_open)
         grown = samp.done()
         rows.append(("limit", "%d idle connections against max_connections 64 x 2 workers" % len(socks),
                      "at most %d held at once; the rest waited in the kernel's queue and were served "
@@ -447,6 +465,7 @@ def scenario_bodyhold(rows):
         t0 = time.time()
         while time.time() - t0 < push_s and live:
             r, w, _ = select.select(list(live), list(live), [], 0.2)
+            time.sleep(0.005)
             for s in r:
                 try:
                     b = s.recv(65536)

@@ -44,6 +44,7 @@ struct lx_conn {
     struct evhttp_connection *evcon;
     evutil_socket_t fd;
     struct event *timer;
+    struct evbuffer_cb_entry *input_cb;
     enum lx_conn_state state;
     enum lx_conn_timer timer_kind;
     unsigned is_guarded : 1;    /* the core itself is moving input bytes */
@@ -51,6 +52,7 @@ struct lx_conn {
     unsigned is_pending : 1;    /* on w->conns_pending */
     unsigned wants_linger : 1;
     unsigned is_registered : 1; /* in w->conn_by_fd */
+    unsigned is_throttled : 1;  /* the read watermark is set (max_unsent) */
     lx_conn_head head;
     /* a partial head, out of evhttp's sight */
     char *hb;
@@ -75,6 +77,34 @@ static void lx_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info
 static const lx_server_conf *lx_conn_conf(const lx_conn *c)
 {
     return &c->w->rt->conf->server;
+}
+
+/* A checked head is at the front of the input: evhttp reads it next, and
+ * the input callback need not watch evhttp take it line by line. */
+static void lx_conn_set_head_ready(lx_conn *c)
+{
+    c->is_head_ready = 1;
+    evbuffer_cb_clear_flags(bufferevent_get_input(c->bev), c->input_cb, EVBUFFER_CB_ENABLED);
+}
+
+static void lx_conn_clear_head_ready(lx_conn *c)
+{
+    c->is_head_ready = 0;
+    evbuffer_cb_set_flags(bufferevent_get_input(c->bev), c->input_cb, EVBUFFER_CB_ENABLED);
+}
+
+/* A connection holding max_unsent bytes it has not processed is read no
+ * further until they are: a read watermark, set only then (libevent runs a
+ * watermark's callback on every change of the buffer). */
+static void lx_conn_throttle(lx_conn *c, struct evbuffer *in)
+{
+    const lx_server_conf *sc = lx_conn_conf(c);
+    size_t wm = sc->max_unsent > sc->max_header + 1024 ? sc->max_unsent : sc->max_header + 1024;
+
+    if (!c->is_throttled && evbuffer_get_length(in) >= wm) {
+        c->is_throttled = 1;
+        bufferevent_setwatermark(c->bev, EV_READ, 0, wm);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -148,7 +178,7 @@ static void lx_conn_destroy(lx_conn *c)
 
     if (c->is_registered && w->conn_by_fd[c->fd] == c)
         w->conn_by_fd[c->fd] = NULL;
-    evbuffer_remove_cb(bufferevent_get_input(c->bev), lx_conn_input_cb, c);
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_decref(c->bev);
@@ -323,7 +353,7 @@ static void lx_conn_head_refuse(lx_conn *c, int status, const char *code, const 
     c->hb_len = 0;
     evbuffer_drain(in, evbuffer_get_length(in));
     evbuffer_prepend(in, lx_synthetic_head, sizeof(lx_synthetic_head) - 1);
-    c->is_head_ready = 1;
+    lx_conn_set_head_ready(c);
     c->wants_linger = 1;
     lx_conn_timer_stop(c);
 }
@@ -343,13 +373,13 @@ static int lx_conn_head_check(lx_conn *c, char *p, size_t end)
 {
     lx_head *h = &c->head.head;
 
-    c->head.method[0] = c->head.target[0] = '\0';
     c->head.is_vetted = 1;
-    int rc = lx_head_parse(p, end, h);
-    lx_conn_copy_text(c->head.method, sizeof(c->head.method), p + h->method_off, h->method_len);
-    lx_conn_copy_text(c->head.target, sizeof(c->head.target), p + h->target_off, h->target_len);
-    if (rc != LX_HEAD_DONE)
+    if (lx_head_parse(p, end, h) != LX_HEAD_DONE) {
+        /* for the access line of the refusal */
+        lx_conn_copy_text(c->head.method, sizeof(c->head.method), p + h->method_off, h->method_len);
+        lx_conn_copy_text(c->head.target, sizeof(c->head.target), p + h->target_off, h->target_len);
         return 0;
+    }
     if (h->is_absolute) {
         /* what evhttp will make of it must be what the router sees */
         char *t = strndup(p + h->target_off, h->target_len);
@@ -417,7 +447,7 @@ static void lx_conn_vet_fresh(lx_conn *c, struct evbuffer *in, size_t len, size_
             return;
         }
         evbuffer_drain(in, c->scan.skip);
-        c->is_head_ready = 1;
+        lx_conn_set_head_ready(c);
         lx_conn_timer_stop(c);
         return;
     case LX_HEAD_BAD:
@@ -459,7 +489,7 @@ static void lx_conn_vet_more(lx_conn *c, struct evbuffer *in, size_t len, size_t
             return;
         }
         evbuffer_prepend(in, c->hb + c->scan.skip, end - c->scan.skip);
-        c->is_head_ready = 1;
+        lx_conn_set_head_ready(c);
         lx_conn_timer_stop(c);
         return;
     case LX_HEAD_BAD:
@@ -504,6 +534,8 @@ static void lx_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info
         lx_conn_adopt(c);
     if (c->state == LX_CONN_HEAD && !c->is_head_ready)
         lx_conn_vet(c);
+    if (!c->is_throttled && c->state <= LX_CONN_BODY)
+        lx_conn_throttle(c, buf);
 }
 
 const lx_conn_head *lx_conn_take_head(lx_conn *c)
@@ -516,7 +548,7 @@ const lx_conn_head *lx_conn_take_head(lx_conn *c)
         c->head.head.message = "malformed request";
         c->wants_linger = 1;
     }
-    c->is_head_ready = 0;
+    lx_conn_clear_head_ready(c);
     c->state = LX_CONN_BUSY;
     if (c->timer_kind == LX_TIMER_HEADER)
         lx_conn_timer_stop(c);
@@ -528,7 +560,7 @@ void lx_conn_response_done(lx_conn *c)
     if (c->state != LX_CONN_BUSY)
         return;
     c->state = LX_CONN_HEAD;
-    c->is_head_ready = 0;
+    lx_conn_clear_head_ready(c);
     lx_conn_vet(c);
 }
 
@@ -782,7 +814,7 @@ struct bufferevent *lx_conn_bevcb(struct event_base *base, void *arg)
     lx_conn *c = bev ? calloc(1, sizeof(*c)) : NULL;
 
     if (c == NULL || (c->timer = evtimer_new(base, lx_conn_on_timer, c)) == NULL ||
-        evbuffer_add_cb(bufferevent_get_input(bev), lx_conn_input_cb, c) == NULL) {
+        (c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), lx_conn_input_cb, c)) == NULL) {
         /* evhttp makes a plain one; the request is refused 503 (lx_conn_of
          * finds nothing) */
         if (c != NULL && c->timer != NULL)
@@ -798,8 +830,6 @@ struct bufferevent *lx_conn_bevcb(struct event_base *base, void *arg)
     c->fd = -1;
     c->state = LX_CONN_NEW;
     bufferevent_incref(bev);
-    size_t wm = sc->max_unsent > sc->max_header + 1024 ? sc->max_unsent : sc->max_header + 1024;
-    bufferevent_setwatermark(bev, EV_READ, 0, wm);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;

@@ -5,18 +5,32 @@
 
 #include "http_parse.h"
 
-/* RFC 9110 §5.6.2: token characters. */
-static int lx_is_tchar(unsigned char c)
+/* Character classes: a token character (RFC 9110 §5.6.2), a field value
+ * character (VCHAR, obs-text, SP, HTAB). */
+enum { LX_C_TCHAR = 1, LX_C_VALUE = 2 };
+static unsigned char lx_cclass[256];
+
+static void lx_cclass_init(void)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (lx_cclass['a'] != 0)
+        return;
+    for (int c = 0; c < 256; c++) {
+        int is_t = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c != 0 && strchr(extra, c) != NULL);
+        int is_v = c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+        lx_cclass[c] = (unsigned char)((is_t ? LX_C_TCHAR : 0) | (is_v ? LX_C_VALUE : 0));
+    }
 }
 
-/* A field value byte: VCHAR, obs-text, SP or HTAB. */
+static int lx_is_tchar(unsigned char c)
+{
+    return (lx_cclass[c] & LX_C_TCHAR) != 0;
+}
+
 static int lx_is_value_char(unsigned char c)
 {
-    return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+    return (lx_cclass[c] & LX_C_VALUE) != 0;
 }
 
 static int lx_is_hex(unsigned char c, unsigned *v)
@@ -263,6 +277,7 @@ int lx_head_parse(const char *p, size_t len, lx_head *h)
     size_t pos = 0, ls, le;
     int has_host = 0, has_te = 0;
 
+    lx_cclass_init();
     memset(h, 0, sizeof(*h));
     h->len = len;
     while (pos < len && (p[pos] == '\n' || (p[pos] == '\r' && pos + 1 < len && p[pos + 1] == '\n')))
@@ -323,6 +338,7 @@ enum {
 
 void lx_chunked_init(lx_chunked *c, size_t trailer_max)
 {
+    lx_cclass_init();
     memset(c, 0, sizeof(*c));
     c->state = CK_SIZE;
     c->trailer_max = trailer_max;
