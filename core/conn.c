@@ -95,7 +95,10 @@ static void lx_conn_clear_head_ready(lx_conn *c)
 
 /* A connection holding max_unsent bytes it has not processed is read no
  * further until they are: a read watermark, set only then (libevent runs a
- * watermark's callback on every change of the buffer). */
+ * watermark's callback on every change of the buffer). Checked after each
+ * read the input callback sees, and each time a request starts or ends
+ * (reads that land while evhttp takes a checked head pass the callback
+ * by). */
 static void lx_conn_throttle(lx_conn *c, struct evbuffer *in)
 {
     const lx_server_conf *sc = lx_conn_conf(c);
@@ -349,7 +352,6 @@ static void lx_conn_head_refuse(lx_conn *c, int status, const char *code, const 
     c->head.head.status = status;
     c->head.head.code = code;
     c->head.head.message = message;
-    c->head.is_vetted = 1;
     c->hb_len = 0;
     evbuffer_drain(in, evbuffer_get_length(in));
     evbuffer_prepend(in, lx_synthetic_head, sizeof(lx_synthetic_head) - 1);
@@ -373,7 +375,6 @@ static int lx_conn_head_check(lx_conn *c, char *p, size_t end)
 {
     lx_head *h = &c->head.head;
 
-    c->head.is_vetted = 1;
     if (lx_head_parse(p, end, h) != LX_HEAD_DONE) {
         /* for the access line of the refusal */
         lx_conn_copy_text(c->head.method, sizeof(c->head.method), p + h->method_off, h->method_len);
@@ -552,6 +553,8 @@ const lx_conn_head *lx_conn_take_head(lx_conn *c)
     c->state = LX_CONN_BUSY;
     if (c->timer_kind == LX_TIMER_HEADER)
         lx_conn_timer_stop(c);
+    if (!c->is_throttled)
+        lx_conn_throttle(c, bufferevent_get_input(c->bev));
     return &c->head;
 }
 
@@ -561,6 +564,8 @@ void lx_conn_response_done(lx_conn *c)
         return;
     c->state = LX_CONN_HEAD;
     lx_conn_clear_head_ready(c);
+    if (!c->is_throttled)
+        lx_conn_throttle(c, bufferevent_get_input(c->bev));
     lx_conn_vet(c);
 }
 

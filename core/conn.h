@@ -48,7 +48,6 @@ typedef struct lx_conn lx_conn;
 /* What the core knows of the head evhttp has just dispatched. */
 typedef struct lx_conn_head {
     lx_head head;    /* framing and, when status != 0, the error */
-    int is_vetted;   /* 0: evhttp dispatched a head the core never saw */
     char method[16]; /* for the access log of a refused head */
     char target[128];
 } lx_conn_head;
