@@ -479,12 +479,14 @@ def scenario_bodyhold(rows):
                 socks.append(s)
             except OSError:
                 break
+        # an attacker goes on sending after the answer and the server's FIN,
+        # until the server stops reading (its lingering close ends)
         chunk = b"x" * 65536
         got, first, pushed = {s: b"" for s in socks}, {}, {s: 0 for s in socks}
-        live = set(socks)
+        live, reading = set(socks), set(socks)
         t0 = time.time()
         while time.time() - t0 < push_s and live:
-            r, w = ready(live, live)
+            r, w = ready(reading, live)
             time.sleep(0.005)
             for s in r:
                 try:
@@ -495,20 +497,21 @@ def scenario_bodyhold(rows):
                     first[s] = time.time() - t_sent[s]
                 got[s] += b
                 if not b:
-                    live.discard(s)
+                    reading.discard(s)
             for s in w:
                 if s in live:
                     try:
                         pushed[s] += s.send(chunk)
                     except OSError:
                         live.discard(s)
+        cut = time.time() - t0
         grown = samp.done()
         n401 = sum(1 for s in socks if got[s].startswith(b"HTTP/1.1 401"))
         rows.append(("bodyhold", "%d unauthenticated 24 MiB uploads, body pushed for up to %d s" %
                      (len(socks), push_s),
-                     "%d answered 401 after %s; the server read and dropped %.0f MiB of body and "
-                     "kept none" % (n401, dist(first.values()).replace(" s", " s"),
-                                    sum(pushed.values()) / MB),
+                     "%d answered 401 after %s, before any body; then the server read and dropped "
+                     "%.0f MiB more (lingering close) and cut them all within %.1f s" %
+                     (n401, dist(first.values()), sum(pushed.values()) / MB, cut),
                      "+%.1f MiB" % grown, probe.summary()))
         for s in socks:
             s.close()
