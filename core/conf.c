@@ -406,7 +406,7 @@ static void lx_conf_server_defaults(lx_conf_ctx *ctx)
     sv->header_timeout_ms = 10000;
     sv->body_timeout_ms = 30000;
     sv->body_min_rate = 4u << 10;
-    sv->max_body_memory = 128u << 20;
+    sv->max_body_memory = 64u << 20;
     sv->max_unsent = 256u << 10;
     sv->multipart_allowance = 64u << 10;
     sv->data_dir = lx_conf_strdup(ctx, LX_CONF_DEFAULT_DATA_DIR);

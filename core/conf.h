@@ -55,7 +55,7 @@ typedef struct lx_server_conf {
     long long header_timeout_ms;/* a head, from accept or its first byte; default 10000 */
     long long body_timeout_ms;  /* a body, plus a second per body_min_rate; default 30000 */
     size_t body_min_rate;       /* bytes that earn a body one more second; default 4K */
-    size_t max_body_memory;     /* request bodies a worker holds at once; default 128M */
+    size_t max_body_memory;     /* request bodies a worker holds at once; default 64M */
     size_t max_unsent;          /* input a connection holds unprocessed; default 256K */
     size_t multipart_allowance; /* max_body + this for multipart/form-data; default 64K */
     char *data_dir;             /* default "./data" */

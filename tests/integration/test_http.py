@@ -134,9 +134,8 @@ class TestHttp(lxtest.TestCase):
         self.assertIn("x-request-id", hdrs)
 
     def test_http_body_over_every_limit_is_413_and_server_survives(self):
-        # Larger than any route's max_body (2M here): libevent 2.1 stops
-        # reading and answers 413 itself (its own page: it has no error
-        # hook), and the worker goes on serving.
+        # Larger than any route's max_body (2M here): the core answers 413
+        # from the head, and the worker goes on serving.
         # The server may answer and close before the body is all sent: send
         # what it takes, then read the answer.
         s = self.srv.socket(timeout=5)
