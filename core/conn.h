@@ -17,8 +17,9 @@
  *     at head time (route, method, max_body, head-only middleware) and reads
  *     the body itself when a step needs it (lx_conn_read_body);
  *   - a connection holds at most server.max_unsent bytes it has not
- *     processed (a read watermark): a client that pipelines without reading
- *     stops being read, and evhttp's write timeout drops it;
+ *     processed (a read watermark, set when it gets there): a client that
+ *     pipelines without reading stops being read, and evhttp's write
+ *     timeout drops it;
  *   - connections are counted: at server.max_connections the worker stops
  *     accepting until one closes;
  *   - a connection closed with input left unread lingers a few seconds,
