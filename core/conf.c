@@ -28,6 +28,8 @@
 #define LX_CONF_DEFAULT_DATA_DIR "./data"
 #define LX_CONF_DEFAULT_CORS_HEADERS "Authorization, Content-Type, X-Request-Id"
 #define LX_CONF_MAX_WORKERS 256
+#define LX_CONF_DEFAULT_OFFLOAD_THREADS 4
+#define LX_CONF_MAX_OFFLOAD_THREADS 64 /* core/offload.c's limit */
 #define LX_CONF_DAY_MS (24LL * 3600 * 1000)
 
 /* ------------------------------------------------------------------------ */
@@ -409,6 +411,7 @@ static void lx_conf_server_defaults(lx_conf_ctx *ctx)
     sv->max_body_memory = 64u << 20;
     sv->max_unsent = 256u << 10;
     sv->multipart_allowance = 64u << 10;
+    sv->offload_threads = LX_CONF_DEFAULT_OFFLOAD_THREADS;
     sv->data_dir = lx_conf_strdup(ctx, LX_CONF_DEFAULT_DATA_DIR);
     sv->plugin_dir = lx_conf_strdup(ctx, LX_PLUGIN_DIR);
     sv->log_level = LX_LOG_INFO;
@@ -497,6 +500,9 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
         } else if (strcmp(key, "multipart_allowance") == 0) {
             if (lx_conf_get_size(ctx, s, 0, 16u << 20, &sz) == LX_OK)
                 sv->multipart_allowance = sz;
+        } else if (strcmp(key, "offload_threads") == 0) {
+            if (lx_conf_get_int(ctx, s, 1, LX_CONF_MAX_OFFLOAD_THREADS, &ll) == LX_OK)
+                sv->offload_threads = (int)ll;
         } else if (strcmp(key, "data_dir") == 0) {
             if (lx_conf_get_string(ctx, s, &str) != LX_OK)
                 continue;

@@ -58,6 +58,7 @@ typedef struct lx_server_conf {
     size_t max_body_memory;     /* request bodies a worker holds at once; default 64M */
     size_t max_unsent;          /* input a connection holds unprocessed; default 256K */
     size_t multipart_allowance; /* max_body + this for multipart/form-data; default 64K */
+    int offload_threads;        /* per worker: the host->offload pool; default 4 */
     char *data_dir;             /* default "./data" */
     char *plugin_dir;           /* default the installed plugin directory */
     int log_level;              /* LX_LOG_*; default info */

@@ -302,7 +302,7 @@ int lx_worker_run(lx_runtime *rt, int index, int listen_fd)
     evconnlistener_set_error_cb(lev, lx_on_accept_error);
 
     char err[512] = "";
-    w->offload = lx_offload_new(w->base, 4, err, sizeof(err));
+    w->offload = lx_offload_new(w->base, sc->offload_threads, err, sizeof(err));
     if (w->offload == NULL) {
         lx_log(LX_LOG_ERROR, "core", NULL, "worker %d: offload pool: %s", index, err);
         return 3;

@@ -254,6 +254,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_int_equal(sv->request_timeout_ms, 30000);
     assert_int_equal(sv->idle_timeout_ms, 60000);
     assert_int_equal(sv->shutdown_grace_ms, 10000);
+    assert_int_equal(sv->offload_threads, 4);
     assert_string_equal(sv->data_dir, "./data");
     assert_string_equal(sv->plugin_dir, LX_PLUGIN_DIR);
     assert_int_equal(sv->log_level, LX_LOG_INFO);
@@ -490,6 +491,7 @@ static void test_conf_numbers_may_be_strings(void **state)
                                "  request_timeout = 1500;\n"
                                "  idle_timeout = \"2m\";\n"
                                "  shutdown_grace = \"0\";\n"
+                               "  offload_threads = \"9\";\n"
                                "  cors_max_age = \"10m\";\n"
                                "};\n";
     lx_conf *conf = NULL;
@@ -504,6 +506,7 @@ static void test_conf_numbers_may_be_strings(void **state)
     assert_int_equal(conf->server.request_timeout_ms, 1500);
     assert_int_equal(conf->server.idle_timeout_ms, 120000);
     assert_int_equal(conf->server.shutdown_grace_ms, 0);
+    assert_int_equal(conf->server.offload_threads, 9);
     assert_int_equal(conf->server.cors_max_age_s, 600);
     lx_conf_free(conf);
 }
@@ -847,8 +850,10 @@ static void test_conf_range_checks(void **state)
     lx_errs errs = {0};
 
     load_text_fails("server = {\n max_header = \"2M\";\n max_connections = 8;\n"
-                    " workers = -1;\n request_timeout = 0;\n};\n",
+                    " workers = -1;\n request_timeout = 0;\n offload_threads = 65;\n};\n",
                     &errs);
+    assert_has_error(&errs, "test.conf:6: server.offload_threads: must be between 1 and 64 "
+                            "(got 65)");
     assert_has_error(&errs, "test.conf:2: server.max_header: must be between 1024 and 1048576 "
                             "bytes (got 2097152)");
     assert_has_error(&errs, "test.conf:3: server.max_connections: must be between 16 and "
@@ -857,7 +862,7 @@ static void test_conf_range_checks(void **state)
                             "\"auto\" (got -1)");
     assert_has_error(&errs, "test.conf:5: server.request_timeout: must be between 1ms and "
                             "86400000ms (got 0ms)");
-    assert_int_equal(errs.n_lines, 4);
+    assert_int_equal(errs.n_lines, 5);
     lx_errs_clear(&errs);
 }
 
