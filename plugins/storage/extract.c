@@ -367,8 +367,23 @@ static void ex_err_timeout(char *err, size_t errlen, long timeout_ms)
         storage_errf(err, errlen, "text extraction took longer than %ld ms", timeout_ms);
 }
 
+/* Whether cancel_fd (-1: none) is readable now. */
+static int ex_is_cancelled(int cancel_fd)
+{
+    struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
+
+    return cancel_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 int storage_extract(const storage_extract_opts *o, const char *file_type, const void *data,
                     size_t len, storage_extract_result *res, char *err, size_t errlen)
+{
+    return storage_extract_cancellable(o, -1, file_type, data, len, res, err, errlen);
+}
+
+int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
+                                const char *file_type, const void *data, size_t len,
+                                storage_extract_result *res, char *err, size_t errlen)
 {
     ex_run r = {.pid = 0, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     long timeout_ms;
@@ -429,8 +444,8 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
     /* Feed stdin and drain stdout and stderr together: a child that
      * writes before it has read everything never deadlocks with us. */
     while (r.out_fd >= 0 || r.err_fd >= 0) {
-        struct pollfd pfd[3];
-        int nfd = 0, i_in = -1, i_out = -1, i_err = -1;
+        struct pollfd pfd[4];
+        int nfd = 0, i_in = -1, i_out = -1, i_err = -1, i_cancel = -1;
         long long left = deadline - ex_now_ms();
 
         if (left <= 0) {
@@ -451,12 +466,22 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
             pfd[nfd] = (struct pollfd){.fd = r.err_fd, .events = POLLIN};
             i_err = nfd++;
         }
+        if (cancel_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
+            i_cancel = nfd++;
+        }
         if (poll(pfd, (nfds_t)nfd, left > INT_MAX ? INT_MAX : (int)left) < 0) {
             if (errno == EINTR)
                 continue;
             ex_kill(&r);
             storage_errf(err, errlen, "text extraction failed: poll: %s", strerror(errno));
             rc = LX_EIO;
+            goto done;
+        }
+        if (i_cancel >= 0 && pfd[i_cancel].revents != 0) {
+            ex_kill(&r);
+            storage_errf(err, errlen, "text extraction was cancelled");
+            rc = LX_ECANCELED;
             goto done;
         }
         if (i_in >= 0 && pfd[i_in].revents != 0 && ex_write_in(&r, data, len, &written) != 0)
@@ -495,6 +520,12 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
             rc = LX_ETIMEDOUT;
             goto done;
         }
+        if (ex_is_cancelled(cancel_fd)) {
+            ex_kill(&r);
+            storage_errf(err, errlen, "text extraction was cancelled");
+            rc = LX_ECANCELED;
+            goto done;
+        }
         if (wait_ms > left)
             wait_ms = left;
         ts.tv_sec = wait_ms / 1000;
@@ -510,6 +541,10 @@ int storage_extract(const storage_extract_opts *o, const char *file_type, const 
         if (sig == SIGXCPU)
             storage_errf(err, errlen, "text extraction used more than its %s s of CPU time",
                          cpu_arg);
+        else if (sig == SIGKILL) /* not ours: we kill only past the deadline */
+            storage_errf(err, errlen,
+                         "the extractor was killed (signal 9), most likely by the system's "
+                         "out-of-memory killer");
         else
             storage_errf(err, errlen, "the extractor crashed (signal %d)", sig);
         rc = LX_ERROR;

@@ -42,12 +42,22 @@ typedef struct storage_extract_result {
  * res->text); otherwise res is empty and err says why for the document's
  * error field: LX_ETIMEDOUT ("text extraction took longer than 120 s"),
  * LX_ETOOBIG, LX_EIO (could not start the child) or LX_ERROR (the child's
- * own message, or "the extractor crashed (signal 11)"). Thread-safe.
+ * own message, such as "ran out of memory at 1 GiB", or "the extractor
+ * crashed (signal 11)"). Thread-safe.
  * Also LX_EINVAL (bad arguments) and LX_ENOMEM. timeout_ms <= 0 means
  * 120 s and max_output 0 means 64 MiB; max_mem 0 leaves the child's own
  * default (1 GiB). The child runs with OMP_THREAD_LIMIT=1 added to the
  * environment, no signal blocked or ignored, and only fds 0-2 open. */
 int storage_extract(const storage_extract_opts *o, const char *file_type, const void *data,
                     size_t len, storage_extract_result *res, char *err, size_t errlen);
+
+/* storage_extract that can be called off: once cancel_fd (a descriptor the
+ * caller owns, e.g. a pipe's read end; -1 for none) is readable, the child
+ * is killed and reaped and the call returns LX_ECANCELED ("text extraction
+ * was cancelled"). The runner only polls cancel_fd, never reads it, so one
+ * write cancels every extraction watching it. */
+int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
+                                const char *file_type, const void *data, size_t len,
+                                storage_extract_result *res, char *err, size_t errlen);
 
 #endif

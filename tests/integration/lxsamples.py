@@ -11,6 +11,8 @@ make_bad_* and make_*_bomb helpers, a file they must refuse:
   make_docx_xml(document_xml)   a DOCX around the given word/document.xml
   make_docx_bomb(mib)           a DOCX whose document.xml inflates to MiB of zeros
   make_png(lines), make_jpg(lines)  black text on white, for OCR
+  make_text_bomb_pdf(mib)       a PDF whose one page shows MiB of text (deflated)
+  make_big_png(width, height)   a blank RGB PNG of that size (tiny on disk)
 
 make_png and make_jpg need PIL (python3-pil) and DejaVu Sans
 (fonts-dejavu-core); everything else is stdlib only.
@@ -101,6 +103,35 @@ def make_pdf(pages):
     if not pages:
         raise ValueError("a PDF needs at least one page")
     return _pdf_assemble(_pdf_objects(pages))
+
+
+def make_text_bomb_pdf(mib=64):
+    """A valid PDF whose one page's content stream, deflated to a few
+    hundred KiB, inflates to `mib` MiB of text-showing operators: a
+    parser keeps every glyph, so it needs far more memory than the file
+    is large."""
+    import zlib
+    # tiny words, each line in a place of its own inside the page: a text
+    # extractor keeps every one
+    words = b"(" + b"ab " * 300 + b") Tj\n"
+    comp = zlib.compressobj(9)
+    parts = [comp.compress(b"BT\n/F1 0.05 Tf\n")]
+    n_lines = (mib << 20) // (len(words) + 32)
+    for i in range(n_lines):
+        parts.append(comp.compress(b"1 0 0 1 %d %d.%02d Tm " % (10 + i % 500, 10 + (i // 500) % 700,
+                                                               i % 97) + words))
+    parts.append(comp.compress(b"ET\n"))
+    parts.append(comp.flush())
+    data = b"".join(parts)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
+    ]
+    return _pdf_assemble(objects)
 
 
 def _rc4(key, data):
@@ -298,6 +329,24 @@ def make_jpg(lines):
     out = io.BytesIO()
     _image(lines).convert("RGB").save(out, "JPEG", quality=95)
     return out.getvalue()
+
+
+def make_big_png(width=6000, height=6000, gray=False):
+    """A white PNG of width x height pixels (RGB, or 8-bit gray), stdlib
+    only: a few hundred KiB that decode to width * height * 4 bytes (gray:
+    width * height)."""
+    import zlib
+    row = b"\0" + b"\xff" * ((1 if gray else 3) * width)
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0 if gray else 2, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def make_blank_png(width=400, height=300):

@@ -20,6 +20,11 @@ import lxsamples
 EXTRACTOR = os.environ.get("LEXIAID_EXTRACTOR") or os.path.join(
     lxtest.BUILDDIR, "plugins", "storage", "extract", "lexiaid-extract")
 
+# The same program built without the sanitizers, which run it without its
+# address-space limit: the memory tests need the limit for real.
+PLAIN_EXTRACTOR = os.path.join(lxtest.BUILDDIR, "plugins", "storage", "extract",
+                               "lexiaid-extract-plain")
+
 HEADER_RE = re.compile(rb"\ALXEXTRACT 1 pages=(\d+)\n")
 
 
@@ -225,6 +230,46 @@ class TestImages(ExtractTestCase):
     def test_garbage_image_is_refused(self):
         msg = self.refuse("png", b"\x89PNG\r\n\x1a\n this is not a png")
         self.assertTrue(msg.startswith("the image could not be read"), msg)
+
+
+class TestMemoryLimit(ExtractTestCase):
+    """A file that needs more memory than --max-mem allows is refused with
+    "ran out of memory at N MiB" and exit 3, whichever way the library
+    meets the limit: an error it returns (leptonica), or a crash on the
+    NULL it was handed (seen with Tesseract; glib's g_malloc and C++'s
+    operator new abort instead), never "crashed (signal 11)"."""
+
+    def setUp(self):
+        if not os.path.exists(PLAIN_EXTRACTOR):
+            self.fail("missing %s (make builds it)" % PLAIN_EXTRACTOR)
+
+    def run_plain(self, file_type, data, mib):
+        p = subprocess.run([PLAIN_EXTRACTOR, "--max-mem", str(mib << 20), file_type],
+                           input=data, capture_output=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+    def test_an_image_too_large_for_the_limit_runs_out_of_memory(self):
+        # 6000 x 6000 RGB decodes to 144 MB: over a limit of 128 MiB
+        rc, out, err = self.run_plain("png", lxsamples.make_big_png(6000, 6000), 128)
+        self.assertEqual((rc, out, err), (3, b"", "ran out of memory at 128 MiB\n"))
+
+    def test_running_out_of_memory_is_never_a_crash(self):
+        # Where a library meets the limit moves with the limit: step it
+        # across the range where OCR of this image needs more memory than
+        # it may have. Each run works, or says it ran out of memory.
+        png = lxsamples.make_big_png(2000, 2000)
+        outcomes = []
+        for mib in range(100, 260, 10):
+            rc, out, err = self.run_plain("png", png, mib)
+            if rc == 0:
+                self.assertTrue(out.startswith(b"LXEXTRACT 1 pages=1\n"), out[:100])
+                outcomes.append("ok")
+                continue
+            self.assertEqual((rc, out, err), (3, b"", "ran out of memory at %d MiB\n" % mib),
+                             "at %d MiB" % mib)
+            outcomes.append("oom")
+        self.assertIn("oom", outcomes)
+        self.assertIn("ok", outcomes)
 
 
 class TestUsage(ExtractTestCase):

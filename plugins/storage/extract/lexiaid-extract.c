@@ -20,7 +20,9 @@
  *     exit 1  the input is bad (not valid UTF-8, a broken or encrypted PDF,
  *             not a DOCX, an unreadable image, too large),
  *     exit 2  usage error,
- *     exit 3  internal failure (out of memory, OCR language data missing).
+ *     exit 3  internal failure (OCR language data missing; out of memory:
+ *             "ran out of memory at 1 GiB", also when a library aborts or
+ *             crashes after an allocation failed).
  *
  * The libraries' own chatter never reaches our stdout or stderr: both are
  * pointed at /dev/null while they run, and our answer goes out after.
@@ -67,10 +69,14 @@
 #define MAX_FILES 32 /* RLIMIT_NOFILE: tessdata, libgomp, /dev/null, pipes */
 #define MAX_TABLE_DEPTH 32
 
+/* Address and thread sanitizers reserve terabytes of shadow address space
+ * and bring their own malloc: under them the program runs without the
+ * address-space limit and without its malloc wrappers. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LX_UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
 #define LX_UNDER_SANITIZER 1
 #endif
 #endif
@@ -166,6 +172,10 @@ static void stderr_restore(void)
 /* The reason of a failure, for a person: one line. */
 static char why[512];
 
+/* An allocation failed (see "memory" below), and what to say then. */
+static volatile sig_atomic_t ran_out_of_memory;
+static char oom_why[96] = "ran out of memory";
+
 /* Sets why and returns code: `return fail(EX_BAD_INPUT, "...")`. */
 static int fail(int code, const char *fmt, ...)
 {
@@ -181,10 +191,17 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* Our one line on stderr; returns code (for exit). */
+/* Our one line on stderr; returns code (for exit). A failure after an
+ * allocation failed is the memory limit's. */
 static int say_why(int code)
 {
-    size_t n = strlen(why);
+    size_t n;
+
+    if (ran_out_of_memory && code != EX_USAGE) {
+        snprintf(why, sizeof(why), "%s", oom_why);
+        code = EX_INTERNAL;
+    }
+    n = strlen(why);
 
     stderr_restore();
     if (n == 0)
@@ -209,6 +226,122 @@ static int answer(long long pages, const char *text, size_t len)
         return say_why(rc);
     stderr_restore();
     return 0;
+}
+
+/* ---------------------------------------------------------------- memory */
+
+/* The address-space limit makes allocations fail, and the libraries react
+ * in their own ways: leptonica returns an error, glib's g_malloc and
+ * poppler's gmalloc abort(), C++'s operator new throws and an uncaught
+ * bad_alloc ends in abort(), and some code dereferences the NULL. Each
+ * way, the answer must be that the file needed more memory than allowed,
+ * not "crashed (signal 6)". So malloc and its kin are wrapped around
+ * glibc's own (an executable's definitions take precedence over the
+ * libraries' calls: ELF interposition), and a failure is noted; a failure
+ * path (say_why) and the SIGABRT, SIGSEGV and SIGBUS handler then answer
+ * oom_why. Not under the sanitizers (their own allocator, no limit). */
+
+#ifndef LX_UNDER_SANITIZER
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
+
+static void *noted(void *p, size_t n)
+{
+    if (p == NULL && n != 0)
+        ran_out_of_memory = 1;
+    return p;
+}
+
+void *malloc(size_t n)
+{
+    return noted(__libc_malloc(n), n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return noted(__libc_calloc(n, size), n * size);
+}
+
+void *realloc(void *p, size_t n)
+{
+    return noted(__libc_realloc(p, n), n);
+}
+
+void free(void *p)
+{
+    __libc_free(p);
+}
+
+void *memalign(size_t align, size_t n)
+{
+    return noted(__libc_memalign(align, n), n);
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+    return noted(__libc_memalign(align, n), n);
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    void *p;
+
+    if (align < sizeof(void *) || (align & (align - 1)) != 0)
+        return EINVAL;
+    p = noted(__libc_memalign(align, n), n);
+    if (p == NULL && n != 0)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+#endif
+
+/* "ran out of memory at 1 GiB" for a limit of max_mem bytes. */
+static void oom_why_set(unsigned long long max_mem)
+{
+    if (max_mem % (1ULL << 30) == 0)
+        snprintf(oom_why, sizeof(oom_why), "ran out of memory at %llu GiB", max_mem >> 30);
+    else if (max_mem % (1ULL << 20) == 0)
+        snprintf(oom_why, sizeof(oom_why), "ran out of memory at %llu MiB", max_mem >> 20);
+    else
+        snprintf(oom_why, sizeof(oom_why), "ran out of memory at %llu bytes", max_mem);
+}
+
+/* A library aborted or crashed: after a failed allocation, that is the
+ * memory limit (answer and exit 3); else the signal goes on as it came. */
+static void on_fatal_signal(int sig)
+{
+    if (ran_out_of_memory) {
+        int fd = err_fd >= 0 ? err_fd : STDERR_FILENO;
+        size_t n = strlen(oom_why);
+
+        oom_why[n] = '\n';
+        (void)write(fd, oom_why, n + 1);
+        _exit(EX_INTERNAL);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* The handlers of on_fatal_signal, on a stack of their own (the limit may
+ * have been met growing the stack). */
+static void catch_fatal_signals(void)
+{
+    static char alt[64 * 1024];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0};
+    struct sigaction sa;
+    const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS};
+
+    (void)sigaltstack(&ss, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -725,7 +858,11 @@ static int extract_image(const buf *in, const char *kind, buf *out, long long *p
     }
     TessBaseAPISetImage2(api, pix);
     text = TessBaseAPIGetUTF8Text(api);
-    if (text != NULL && buf_adds(out, text) != 0) {
+    if (text == NULL) {
+        rc = fail(EX_INTERNAL, "OCR failed");
+        goto done;
+    }
+    if (buf_adds(out, text) != 0) {
         rc = fail(EX_INTERNAL, "out of memory");
         goto done;
     }
@@ -790,6 +927,8 @@ int main(int argc, char **argv)
         return say_why(fail(EX_USAGE, "unknown file type %.20s; %s", type, usage_line));
 
     rc = limit_self(max_mem, max_cpu);
+    oom_why_set(max_mem);
+    catch_fatal_signals();
     /* a runner that went away: the write fails and we exit */
     signal(SIGPIPE, SIG_IGN);
     if (rc == 0)
@@ -807,6 +946,10 @@ int main(int argc, char **argv)
             rc = extract_image(&in, strcmp(type, "png") == 0 ? "PNG" : "JPEG", &out, &pages);
     }
     free(in.p);
+    /* A library may carry on after an allocation failed, with part of the
+     * text: that run ran out of memory all the same. */
+    if (rc == 0 && ran_out_of_memory)
+        rc = fail(EX_INTERNAL, "%s", oom_why);
     if (rc == 0)
         rc = answer(pages, out.p != NULL ? out.p : "", out.len);
     else
