@@ -307,7 +307,7 @@ static int backup_copy_files(backup_run *b, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         int fd;
         int64_t size;
-        rc = storage_file_open_committed(files, ids[i], &fd, &size, err, errlen);
+        rc = storage_file_open_committed(files, ids[i], &fd, &size, NULL, err, errlen);
         if (rc == LX_ENOENT) {
             /* deleted after the snapshot: leave it out, as the service did */
             rc = storage_doc_delete(c, uids[i], ids[i], err, errlen);

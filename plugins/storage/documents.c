@@ -84,7 +84,8 @@ typedef struct storage_up {
     lx_req *req;
     lx_worker *w;
     char *uid;
-    const char *body; /* the request's body, borrowed while it lives */
+    char owner[STORAGE_ID_LEN + 1]; /* st->owner, for the pool job */
+    const char *body;               /* the request's body, borrowed while it lives */
     size_t body_len;
     char *boundary;
 
@@ -269,7 +270,8 @@ static void storage_up_parse(void *arg)
     storage_ftype ft;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    char id[STORAGE_ID_LEN + 8], now[STORAGE_TS_LEN + 8], err[512] = "";
+    char id[STORAGE_ID_LEN + 8], now[STORAGE_TS_LEN + 8], until[STORAGE_TS_LEN + 8];
+    char err[512] = "";
     char *safe = NULL;
     int rc;
 
@@ -323,6 +325,7 @@ static void storage_up_parse(void *arg)
         goto out;
     }
     storage_now_iso(now, sizeof(now));
+    storage_iso_in(until, sizeof(until), st->claim_lease_ms);
     d->id = strdup(id);
     d->user_id = strdup(up->uid);
     d->original_filename = safe;
@@ -335,9 +338,12 @@ static void storage_up_parse(void *arg)
     d->created_at = strdup(now);
     d->updated_at = strdup(now);
     d->size = (int64_t)file->len;
+    /* This worker extracts it: claimed with the row itself (store.h). */
+    d->claimed_by = strdup(up->owner);
+    d->lease_until = strdup(until);
     if (d->id == NULL || d->user_id == NULL || d->file_type == NULL || d->mime_type == NULL ||
         d->status == NULL || d->error == NULL || d->sha256 == NULL || d->created_at == NULL ||
-        d->updated_at == NULL)
+        d->updated_at == NULL || d->claimed_by == NULL || d->lease_until == NULL)
         goto nomem;
     up->data = file->data;
     up->len = file->len;
@@ -541,6 +547,7 @@ lx_rc storage_h_upload(lx_req *req, void *state)
     up->st = st;
     up->req = req;
     up->w = host->req_worker(req);
+    memcpy(up->owner, st->owner, sizeof(up->owner));
     if (host->req_on_cleanup(req, storage_up_cleanup, up) != LX_OK)
         return LX_FAIL;
     ctype = host->req_header(req, "Content-Type");
@@ -716,6 +723,10 @@ static int storage_delete_job(storage_state *st, storage_conn *c, void *arg, cha
     int rc;
 
     rc = storage_doc_delete(c, o->r.uid, o->r.id, err, errlen);
+    /* A full disk: the reserve's room lets the deletion (which needs some
+     * for SQLite's log) through, and the deletion frees more. */
+    if (rc == STORAGE_ENOSPC && storage_make_room(st))
+        rc = storage_doc_delete(c, o->r.uid, o->r.id, err, errlen);
     if (rc == LX_OK && st->files != NULL &&
         storage_file_remove(st->files, o->r.id, e2, sizeof(e2)) != LX_OK)
         st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL, "document %s deleted, but not its file: %s",
@@ -734,7 +745,8 @@ static void storage_delete_done(storage_state *st, void *arg, int rc, const char
     st->host->reply(o->r.req, 204, NULL, NULL, 0, LX_STATIC);
 }
 
-/* DELETE /api/documents/{id}: 204; the row first, then (SQLite) its file. */
+/* DELETE /api/documents/{id}: 204; the row first, then (SQLite) its file.
+ * Works on a full disk (the disk reserve, files.h). */
 lx_rc storage_h_doc_delete(lx_req *req, void *state)
 {
     return storage_one_route(state, req, 0, storage_delete_job, storage_delete_done);

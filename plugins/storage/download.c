@@ -79,11 +79,16 @@ static char *storage_disposition(const char *name)
 
 static void storage_dl_next(storage_dl *o);
 
-/* Pool, with a connection: the row (ownership), and with SQLite the file. */
+/* Pool, with a connection: the row (ownership), and with SQLite the file:
+ * uploads/<id>, or the .part of an upload that died between its commit
+ * and its rename, rolled forward now (files.h). A document marked failed
+ * for its missing file, whose file is there after all, is extracted
+ * anew. */
 static int storage_dl_open_job(storage_state *st, storage_conn *c, void *arg, char *err,
                                size_t errlen)
 {
     storage_dl *o = arg;
+    char now[STORAGE_TS_LEN + 8], e2[256];
     int rc;
 
     rc = storage_doc_get(c, o->r.uid, o->r.id, 0, &o->r.d, err, errlen);
@@ -92,12 +97,23 @@ static int storage_dl_open_job(storage_state *st, storage_conn *c, void *arg, ch
     o->size = o->r.d.size;
     if (st->files == NULL)
         return LX_OK;
-    rc = storage_file_open(st->files, o->r.id, &o->fd, &o->size, err, errlen);
-    if (rc == LX_OK)
-        o->has_fd = 1;
-    else if (rc == LX_ENOENT)
+    rc = storage_file_open_committed(st->files, o->r.id, &o->fd, &o->size, NULL, err, errlen);
+    if (rc == LX_ENOENT) {
         snprintf(err, errlen, "the document's file is missing");
-    return rc;
+        return rc;
+    }
+    if (rc != LX_OK)
+        return rc;
+    o->has_fd = 1;
+    if (strcmp(o->r.d.status, STORAGE_ST_FAILED) == 0 &&
+        strcmp(o->r.d.error, STORAGE_MISSING_FILE) == 0) {
+        storage_now_iso(now, sizeof(now));
+        if (storage_doc_retry_failed(c, o->r.id, STORAGE_MISSING_FILE, now, e2, sizeof(e2)) ==
+            LX_OK)
+            st->host->log(LX_LOG_INFO, STORAGE_SRC, NULL,
+                          "document %s has its file again: its text is extracted anew", o->r.id);
+    }
+    return LX_OK;
 }
 
 static void storage_dl_end(storage_dl *o)

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@
 #define FILES_DIR_MODE 0750
 #define FILES_FILE_MODE 0640
 #define FILES_PART ".part"
+#define FILES_RESERVE "reserve"          /* in uploads/tmp: the disk reserve */
+#define FILES_RESERVE_NEW "reserve.new." /* + pid: being made */
 /* The check removes an orphan only when it is older than this: the ids it
  * is given were read before it lists the directory, so a document whose
  * row was committed and renamed in between looks like an orphan. A real
@@ -121,6 +124,9 @@ static int files_errno_code(int e)
         return LX_EEXIST;
     case ENOMEM:
         return LX_ENOMEM;
+    case ENOSPC:
+    case EDQUOT:
+        return STORAGE_ENOSPC;
     default:
         return LX_EIO;
     }
@@ -354,13 +360,15 @@ int storage_file_open(storage_files *f, const char *id, int *fd, int64_t *size, 
     return LX_OK;
 }
 
-int storage_file_open_committed(storage_files *f, const char *id, int *fd, int64_t *size, char *err,
-                                size_t errlen)
+int storage_file_open_committed(storage_files *f, const char *id, int *fd, int64_t *size,
+                                int *is_rolled, char *err, size_t errlen)
 {
     char part[STORAGE_ID_LEN + sizeof(FILES_PART)];
     struct stat sb;
     int rc = storage_file_open(f, id, fd, size, err, errlen);
 
+    if (is_rolled != NULL)
+        *is_rolled = 0;
     if (rc != LX_ENOENT)
         return rc;
     files_part_name(id, part);
@@ -378,6 +386,20 @@ int storage_file_open_committed(storage_files *f, const char *id, int *fd, int64
         close(d);
         return LX_EIO;
     }
+    /* Unlocked and still under its name: its upload died after the row
+     * was committed. Finish the rename, as the start-up check would. A
+     * failure to rename leaves it for the next read or start; the bytes
+     * are served from d all the same. */
+    if (flock(d, LOCK_EX | LOCK_NB) == 0) {
+        if (files_is_same(f->tmp_fd, part, d) && fsync(d) == 0 &&
+            renameat(f->tmp_fd, part, f->up_fd, id) == 0) {
+            (void)fsync(f->up_fd);
+            (void)fsync(f->tmp_fd);
+            if (is_rolled != NULL)
+                *is_rolled = 1;
+        }
+        flock(d, LOCK_UN);
+    }
     *fd = d;
     *size = (int64_t)sb.st_size;
     return LX_OK;
@@ -391,7 +413,7 @@ int storage_file_read_all(storage_files *f, const char *id, size_t max, char **d
 
     *data = NULL;
     *len = 0;
-    if ((rc = storage_file_open(f, id, &fd, &size, err, errlen)) != LX_OK)
+    if ((rc = storage_file_open_committed(f, id, &fd, &size, NULL, err, errlen)) != LX_OK)
         return rc;
     if ((uint64_t)size > (uint64_t)max) {
         snprintf(err, errlen, "%s/%s is %lld bytes, over %zu", f->uploads, id, (long long)size,
@@ -434,12 +456,14 @@ int storage_file_remove(storage_files *f, const char *id, char *err, size_t errl
     if ((rc = files_check_id(id, err, errlen)) != LX_OK)
         return rc;
     files_part_name(id, part);
-    if (unlinkat(f->up_fd, id, 0) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove %s/%s: %s", f->uploads, id, strerror(errno));
-        return LX_EIO;
-    }
+    /* The .part first: a read that rolls it forward (rename) either ran
+     * before, and its result goes below, or finds no .part. */
     if (unlinkat(f->tmp_fd, part, 0) != 0 && errno != ENOENT) {
         snprintf(err, errlen, "cannot remove %s/tmp/%s: %s", f->uploads, part, strerror(errno));
+        return LX_EIO;
+    }
+    if (unlinkat(f->up_fd, id, 0) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove %s/%s: %s", f->uploads, id, strerror(errno));
         return LX_EIO;
     }
     /* so that a crash cannot bring the file back as an orphan */
@@ -448,6 +472,74 @@ int storage_file_remove(storage_files *f, const char *id, char *err, size_t errl
         return LX_EIO;
     }
     return LX_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Free space and the disk reserve                                          */
+
+int storage_files_free_space(storage_files *f, uint64_t *free_bytes, char *err, size_t errlen)
+{
+    struct statvfs sv;
+
+    if (fstatvfs(f->up_fd, &sv) != 0) {
+        snprintf(err, errlen, "cannot read the free space of %s: %s", f->uploads, strerror(errno));
+        return LX_EIO;
+    }
+    *free_bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return LX_OK;
+}
+
+int storage_files_has_reserve(storage_files *f)
+{
+    struct stat sb;
+
+    return fstatat(f->tmp_fd, FILES_RESERVE, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int storage_files_reserve(storage_files *f, uint64_t size, char *err, size_t errlen)
+{
+    char name[sizeof(FILES_RESERVE_NEW) + 24];
+    struct stat sb;
+    uint64_t avail = 0;
+    int fd, e = 0, rc;
+
+    if (size == 0 || (fstatat(f->tmp_fd, FILES_RESERVE, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      (uint64_t)sb.st_size >= size))
+        return LX_OK;
+    if ((rc = storage_files_free_space(f, &avail, err, errlen)) != LX_OK)
+        return rc;
+    if (avail / 2 < size) {
+        snprintf(err, errlen, "%llu bytes free in %s: no room for a reserve of %llu yet",
+                 (unsigned long long)avail, f->uploads, (unsigned long long)size);
+        return LX_ETOOBIG;
+    }
+    snprintf(name, sizeof(name), "%s%ld", FILES_RESERVE_NEW, (long)getpid());
+    fd = openat(f->tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                FILES_FILE_MODE);
+    if (fd < 0) {
+        e = errno;
+    } else {
+        /* real blocks, not a hole: the space must be ours to give back */
+        e = posix_fallocate(fd, 0, (off_t)size);
+        if (e == 0 && fsync(fd) != 0)
+            e = errno;
+        close(fd);
+        if (e == 0 && renameat(f->tmp_fd, name, f->tmp_fd, FILES_RESERVE) != 0)
+            e = errno;
+    }
+    if (e != 0) {
+        unlinkat(f->tmp_fd, name, 0);
+        snprintf(err, errlen, "cannot make the disk reserve %s/tmp/%s: %s", f->uploads,
+                 FILES_RESERVE, strerror(e));
+        return files_errno_code(e);
+    }
+    (void)fsync(f->tmp_fd);
+    return LX_OK;
+}
+
+int storage_files_release_reserve(storage_files *f)
+{
+    return unlinkat(f->tmp_fd, FILES_RESERVE, 0) == 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -576,6 +668,16 @@ out:
     return rc;
 }
 
+/* Whether names under dir_fd was last changed more than the grace period
+ * ago (a reserve being made right now is recent). */
+static int files_is_stale(int dir_fd, const char *name, time_t now)
+{
+    struct stat sb;
+
+    return fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+           sb.st_mtime + FILES_ORPHAN_GRACE_S < now;
+}
+
 int storage_files_check(storage_files *f, char *const *ids, size_t n, int repair,
                         storage_files_report *rep, char *err, size_t errlen)
 {
@@ -605,6 +707,10 @@ int storage_files_check(storage_files *f, char *const *ids, size_t n, int repair
     if ((rc = files_list(f->tmp_fd, &names, &n_names, err, errlen, shown)) != LX_OK)
         goto fail;
     for (size_t i = 0; i < n_names; i++) {
+        /* a reserve being made when its process died */
+        if (strncmp(names[i], FILES_RESERVE_NEW, sizeof(FILES_RESERVE_NEW) - 1) == 0 &&
+            files_is_stale(f->tmp_fd, names[i], now))
+            (void)unlinkat(f->tmp_fd, names[i], 0);
         if (!files_part_id(names[i], id))
             continue;
         long k = files_find(sorted, n, id);

@@ -11,8 +11,16 @@
  * A crash between 1 and 2 leaves an unlocked .part with no row: the
  * start-up check removes it (never acknowledged). A crash between 2 and 3
  * leaves a row and an unlocked .part: the check finishes the rename
- * (acknowledged or about to be). A locked .part belongs to an upload in
- * flight in another process and is left alone.
+ * (acknowledged or about to be), and so does the first read of that
+ * document while the server runs (storage_file_open_committed). A locked
+ * .part belongs to an upload in flight and is left alone: it is complete
+ * once its row is committed, so a read uses it where it is.
+ *
+ * The disk reserve: uploads/tmp/reserve, a file of a few MiB that holds
+ * space back for the one kind of write that frees space, deletions
+ * (SQLite needs room in its write-ahead log to delete a row). A deletion
+ * that fails for want of space releases it and tries again; the file is
+ * made again once there is room to spare.
  *
  * All functions BLOCK (offload pool or master) and are thread-safe.
  */
@@ -42,19 +50,38 @@ void storage_file_abort(storage_file_tx *tx);
  * when missing. */
 int storage_file_open(storage_files *f, const char *id, int *fd, int64_t *size, char *err,
                       size_t errlen);
-/* For the backup (backup.c): as storage_file_open, but when uploads/<id> is
- * not there yet, the .part of an upload whose row is committed and whose
- * rename is still to come (complete: it was fsynced before the row was
- * committed). LX_ENOENT when neither exists (the document was deleted).
- * Call it only for ids that have a row. */
+/* The file of a document whose row is committed: call it only for ids
+ * that have a row (the download, the extraction, the backup). As
+ * storage_file_open, but when uploads/<id> is not there yet, its .part
+ * (complete: fsynced before the row was committed): rolled forward into
+ * place when unlocked (its upload died between the commit and the
+ * rename; *is_rolled set, may be NULL), read where it is when locked (the
+ * rename is under way). LX_ENOENT when neither exists (the document was
+ * deleted, or its file lost). */
 int storage_file_open_committed(storage_files *f, const char *id, int *fd, int64_t *size,
-                                char *err, size_t errlen);
-/* Reads the whole file into a malloc'd buffer (extraction); LX_ETOOBIG over
- * max. */
+                                int *is_rolled, char *err, size_t errlen);
+/* Reads the whole committed file (storage_file_open_committed) into a
+ * malloc'd buffer (extraction); LX_ETOOBIG over max. */
 int storage_file_read_all(storage_files *f, const char *id, size_t max, char **data,
                           size_t *len, char *err, size_t errlen);
-/* Removes uploads/<id> (and a stray .part); absent is LX_OK. */
+/* Removes uploads/<id> and a .part of it; absent is LX_OK. The .part
+ * goes first, so that a read rolling it forward meanwhile leaves nothing
+ * behind. */
 int storage_file_remove(storage_files *f, const char *id, char *err, size_t errlen);
+
+/* Bytes free for us on the file system of the uploads (statvfs's
+ * f_bavail), or LX_EIO. */
+int storage_files_free_space(storage_files *f, uint64_t *free_bytes, char *err, size_t errlen);
+/* Makes the disk reserve of `size` bytes when it is absent and at least
+ * twice that is free: LX_OK when it is there afterwards, LX_ETOOBIG when
+ * there is no room for it yet, else STORAGE_ENOSPC or LX_EIO. Safe in
+ * several processes at once (made under another name, then renamed). */
+int storage_files_reserve(storage_files *f, uint64_t size, char *err, size_t errlen);
+/* Whether the reserve is there. */
+int storage_files_has_reserve(storage_files *f);
+/* Removes the reserve to free its space: 1 when this call freed it, 0
+ * when there was none. */
+int storage_files_release_reserve(storage_files *f);
 
 /* What the start-up check found. */
 typedef struct storage_files_report {

@@ -37,8 +37,9 @@ LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LI
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
 	plugins/storage/run.c plugins/storage/reply.c plugins/storage/users.c \
 	plugins/storage/documents.c plugins/storage/download.c \
-	plugins/storage/process.c plugins/storage/feedback.c plugins/storage/admin.c \
-	plugins/storage/admin_users.c \
+	plugins/storage/process.c plugins/storage/extract_queue.c plugins/storage/extract_queue.h \
+	plugins/storage/extract_pool.c plugins/storage/extract_pool.h \
+	plugins/storage/feedback.c plugins/storage/admin.c plugins/storage/admin_users.c \
 	plugins/storage/progress.c plugins/storage/svc.c plugins/storage/backup.c \
 	plugins/storage/files.c plugins/storage/files.h \
 	plugins/storage/extract.c plugins/storage/extract.h \

@@ -48,6 +48,12 @@ void storage_reply_store_error(storage_state *st, lx_req *req, int rc, const cha
     case LX_ESTATE:
         host->reply_error(req, 503, "SHUTTING_DOWN", "the server is shutting down");
         break;
+    case STORAGE_ENOSPC:
+        host->log(LX_LOG_ERROR, STORAGE_SRC, req, "the disk is full: %s",
+                  err != NULL && err[0] != '\0' ? err : "(no message)");
+        host->reply_error(req, 507, "INSUFFICIENT_STORAGE",
+                          "the server's storage is full; deleting documents frees space");
+        break;
     default:
         host->log(LX_LOG_ERROR, STORAGE_SRC, req, "storage error (%d): %s", rc,
                   err != NULL && err[0] != '\0' ? err : "(no message)");

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "storage.h"
 
@@ -61,6 +62,14 @@ static void storage_job_work(void *arg)
         snprintf(j->err, sizeof(j->err), "database call failed (%d)", j->rc);
 }
 
+int64_t storage_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void storage_job_done(void *arg, int status)
 {
     storage_job *j = arg;
@@ -70,6 +79,8 @@ static void storage_job_done(void *arg, int status)
         j->rc = status;
         snprintf(j->err, sizeof(j->err), "the worker is stopping");
     }
+    if (j->rc == STORAGE_ENOSPC) /* for /ready (storage.c) */
+        st->full_at_ms = storage_mono_ms();
     j->done(st, j->arg, j->rc, j->err);
     free(j);
 }

@@ -7,8 +7,8 @@
  * the configuration (the `storage` block of etc/lexiaid.conf), init in the
  * master (migrations and the start-up check of the SQLite files, then every
  * connection closed before the fork), the worker hooks (a database per
- * worker, the extraction queue, re-queuing work a dead worker left), and
- * /ready's health check. See storage.h for the map of the other files.
+ * worker, its claim token, the extraction queue), and /ready's health
+ * check. See storage.h for the map of the other files.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "storage.h"
@@ -26,28 +25,19 @@
 #define LX_EXTRACT_PATH "/usr/local/libexec/lexiaid/lexiaid-extract"
 #endif
 
-#define STORAGE_STALE_AFTER_S 120            /* unfinished work older than this was left */
-#define STORAGE_STALE_DELAY_MS 2000          /* worker 0 looks for it this long after start */
 #define STORAGE_MAX_TEXT (64u * 1024 * 1024) /* extracted text larger fails */
-#define STORAGE_MISSING_REASON "the file is missing"
+#define STORAGE_FULL_BELOW (1024 * 1024)     /* /ready: the disk is full under this free */
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 
 static const char *const storage_cfg_keys[] = {
-    "backend",
-    "sqlite_path",
-    "database_url",
-    "connections",
-    "busy_timeout",
-    "max_upload",
-    "repair",
-    "extractor",
-    "extract_timeout",
-    "extract_memory",
-    "extract_concurrency",
-    "extract_wait",
-    NULL,
+    "backend",          "sqlite_path",         "database_url",
+    "connections",      "busy_timeout",        "max_upload",
+    "repair",           "extractor",           "extract_timeout",
+    "extract_memory",   "extract_concurrency", "extract_wait",
+    "extract_attempts", "claim_lease",         "retry_delay",
+    "retry_delay_max",  "disk_reserve",        NULL,
 };
 
 /* A string key: NULL when absent or empty, else a malloc'd copy. */
@@ -239,6 +229,23 @@ static int storage_configure(storage_state *st, const lx_cfg *cfg, char *err, si
 
     TRY(storage_cfg_num(st, cfg, "extract_wait", 'm', 20000, 0, 600000, &v, err, errlen));
     st->extract_wait_ms = v;
+
+    TRY(storage_cfg_num(st, cfg, "extract_attempts", 'i', 3, 1, 100, &v, err, errlen));
+    st->extract_attempts = (int)v;
+
+    TRY(storage_cfg_num(st, cfg, "claim_lease", 'm', 30000, 1000, 3600000, &v, err, errlen));
+    st->claim_lease_ms = v;
+
+    TRY(storage_cfg_num(st, cfg, "retry_delay", 'm', 1000, 10, 3600000, &v, err, errlen));
+    st->retry_delay_ms = v;
+
+    TRY(storage_cfg_num(st, cfg, "retry_delay_max", 'm', 60000, st->retry_delay_ms, 86400000, &v,
+                        err, errlen));
+    st->retry_delay_max_ms = v;
+
+    TRY(storage_cfg_num(st, cfg, "disk_reserve", 's', 8LL * 1024 * 1024, 0, 1LL << 30, &v, err,
+                        errlen));
+    st->disk_reserve = (uint64_t)v;
     rc = LX_OK;
 out:
 #undef TRY
@@ -251,6 +258,39 @@ out:
 
 /* ------------------------------------------------------------------------ */
 /* Start-up in the master                                                   */
+
+/* Documents failed for a missing file whose file is there now (a .part
+ * rolled forward, a backup restored) are pending again: nothing
+ * recoverable stays failed. */
+static int storage_retry_found(storage_state *st, storage_conn *c, char *err, size_t errlen)
+{
+    char **ids = NULL, now[STORAGE_TS_LEN + 8];
+    size_t n = 0, n_back = 0;
+    int rc = storage_doc_failed_ids(c, STORAGE_MISSING_FILE, &ids, &n, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    storage_now_iso(now, sizeof(now));
+    for (size_t i = 0; i < n; i++) {
+        char e2[256];
+        int64_t size = 0;
+        int fd = -1;
+
+        if (storage_file_open_committed(st->files, ids[i], &fd, &size, NULL, e2, sizeof(e2)) !=
+            LX_OK)
+            continue;
+        close(fd);
+        if (storage_doc_retry_failed(c, ids[i], STORAGE_MISSING_FILE, now, e2, sizeof(e2)) == LX_OK)
+            n_back++;
+    }
+    storage_strv_free(ids, n);
+    if (n_back > 0)
+        st->host->log(LX_LOG_INFO, STORAGE_SRC, NULL,
+                      "files: %zu document(s) failed for a missing file have it again: their "
+                      "text is extracted anew",
+                      n_back);
+    return LX_OK;
+}
 
 /* The start-up check of the SQLite files against the rows (files.h). */
 static int storage_check_files(storage_state *st, storage_conn *c, char *err, size_t errlen)
@@ -274,8 +314,8 @@ static int storage_check_files(storage_state *st, storage_conn *c, char *err, si
         storage_now_iso(now, sizeof(now));
         for (size_t i = 0; i < rep.n_missing_ids; i++) {
             char e2[256];
-            int r = storage_doc_set_status(c, rep.missing_ids[i], STORAGE_ST_FAILED,
-                                           STORAGE_MISSING_REASON, now, e2, sizeof(e2));
+            int r = storage_doc_set_status(c, rep.missing_ids[i], NULL, STORAGE_ST_FAILED,
+                                           STORAGE_MISSING_FILE, now, e2, sizeof(e2));
             if (r != LX_OK && r != LX_ENOENT)
                 host->log(LX_LOG_WARN, STORAGE_SRC, NULL, "cannot mark document %s failed: %s",
                           rep.missing_ids[i], e2);
@@ -294,7 +334,7 @@ static int storage_check_files(storage_state *st, storage_conn *c, char *err, si
                   "to remove the orphans and mark those documents failed",
                   rep.n_orphans, rep.n_missing, st->data_dir);
     storage_files_report_clear(&rep);
-    return LX_OK;
+    return storage_retry_found(st, c, err, errlen);
 }
 
 /* Opens the database, migrates it, checks the files, closes it again: no
@@ -356,7 +396,6 @@ static int storage_init(const lx_host *host, const lx_cfg *cfg, void **state, ch
         return LX_ENOMEM;
     }
     st->host = host;
-    storage_now_iso(st->started_at, sizeof(st->started_at));
     rc = storage_configure(st, cfg, err, errlen);
     if (rc != LX_OK)
         goto fail;
@@ -379,6 +418,12 @@ static int storage_init(const lx_host *host, const lx_cfg *cfg, void **state, ch
         snprintf(err, errlen, "storage: %s", e2);
         goto fail;
     }
+    if (st->files != NULL && st->disk_reserve > 0 &&
+        storage_files_reserve(st->files, st->disk_reserve, e2, sizeof(e2)) != LX_OK)
+        host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
+                  "no disk reserve yet (made once there is room; it keeps deletions working "
+                  "on a full disk): %s",
+                  e2);
     rc = storage_svc_register(st, err, errlen);
     if (rc != LX_OK)
         goto fail;
@@ -397,97 +442,21 @@ static void storage_shutdown(void *state)
 /* ------------------------------------------------------------------------ */
 /* Workers                                                                  */
 
-typedef struct storage_stale {
-    char **ids, **uids;
-    size_t n;
-} storage_stale;
-
-/* "2026-11-28T16:03:47.000Z" of now - seconds (the store's format). */
-static void storage_iso_ago(char *buf, size_t buflen, long seconds)
-{
-    time_t t = time(NULL) - seconds;
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, buflen, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-}
-
-/* Pool: the unfinished documents and their owners. */
-static int storage_stale_job(storage_state *st, storage_conn *c, void *arg, char *err,
-                             size_t errlen)
-{
-    storage_stale *s = arg;
-    char before[64], **all = NULL, **owners = NULL;
-    size_t n_all = 0;
-    int rc;
-
-    storage_iso_ago(before, sizeof(before), STORAGE_STALE_AFTER_S);
-    /* With SQLite this server is the database's only user: whatever is
-     * unfinished from before it started was left by a previous run, however
-     * recent. (PostgreSQL may be shared by replicas: the age rule only.) */
-    if (st->opts.kind == STORAGE_SQLITE && strcmp(st->started_at, before) > 0)
-        snprintf(before, sizeof(before), "%s", st->started_at);
-    rc = storage_doc_stale(c, before, &s->ids, &s->n, err, errlen);
-    if (rc != LX_OK || s->n == 0)
-        return rc;
-    s->uids = calloc(s->n, sizeof(char *));
-    if (s->uids == NULL)
-        return LX_ENOMEM;
-    rc = storage_doc_all_ids(c, &all, &owners, &n_all, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    for (size_t i = 0; i < s->n; i++)
-        for (size_t k = 0; k < n_all; k++)
-            if (strcmp(s->ids[i], all[k]) == 0) {
-                s->uids[i] = owners[k];
-                owners[k] = NULL;
-                break;
-            }
-    storage_strv_free(all, n_all);
-    storage_strv_free(owners, n_all);
-    return LX_OK;
-}
-
-static void storage_stale_done(storage_state *st, void *arg, int rc, const char *err)
-{
-    storage_stale *s = arg;
-    size_t n_queued = 0;
-
-    if (rc != LX_OK && rc != LX_ECANCELED)
-        st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL, "cannot look for unfinished documents: %s",
-                      err);
-    if (rc == LX_OK && st->proc != NULL)
-        for (size_t i = 0; i < s->n; i++)
-            if (s->uids != NULL && s->uids[i] != NULL &&
-                storage_proc_queue(st, s->uids[i], s->ids[i], NULL, NULL, NULL) != NULL)
-                n_queued++;
-    if (n_queued > 0)
-        st->host->log(LX_LOG_INFO, STORAGE_SRC, NULL,
-                      "re-queued %zu document(s) left unfinished for text extraction", n_queued);
-    storage_strv_free(s->ids, s->n);
-    storage_strv_free(s->uids, s->n);
-    free(s);
-}
-
-static void storage_stale_fire(void *arg)
-{
-    storage_state *st = arg;
-    storage_stale *s;
-
-    st->stale_timer = NULL; /* a one-shot timer frees itself */
-    if (st->host->worker_stopping(st->w) || (s = calloc(1, sizeof(*s))) == NULL)
-        return;
-    if (storage_run(st, st->w, storage_stale_job, storage_stale_done, s) != LX_OK)
-        free(s);
-}
-
 static int storage_worker_start(void *state, lx_worker *w, char *err, size_t errlen)
 {
     storage_state *st = state;
     const lx_host *host = st->host;
     int rc;
 
+    (void)host;
     st->w = w;
+    /* This worker's token in claims: a new one in every worker process,
+     * so that a restarted worker never takes its predecessor's claims
+     * for its own. */
+    if (storage_uuid(st->owner, sizeof(st->owner)) != LX_OK) {
+        snprintf(err, errlen, "no random source for the worker's claim token");
+        return LX_EIO;
+    }
     rc = storage_db_open(&st->opts, &st->db, err, errlen);
     if (rc != LX_OK)
         return rc;
@@ -498,8 +467,6 @@ static int storage_worker_start(void *state, lx_worker *w, char *err, size_t err
         st->db = NULL;
         return rc;
     }
-    if (host->worker_index(w) == 0)
-        st->stale_timer = host->timer_start(w, STORAGE_STALE_DELAY_MS, 0, storage_stale_fire, st);
     return LX_OK;
 }
 
@@ -508,12 +475,21 @@ static void storage_worker_stop(void *state, lx_worker *w)
     storage_state *st = state;
 
     (void)w;
-    if (st->stale_timer != NULL) {
-        st->host->timer_stop(st->stale_timer);
-        st->stale_timer = NULL;
-    }
     storage_proc_stop(st);
     storage_run_close_db(st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Disk space                                                               */
+
+int storage_make_room(storage_state *st)
+{
+    if (st->files == NULL || !storage_files_release_reserve(st->files))
+        return 0;
+    st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
+                  "the disk under %s is full: its reserve of %llu bytes was freed for a deletion",
+                  st->data_dir, (unsigned long long)st->disk_reserve);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -522,27 +498,45 @@ static void storage_worker_stop(void *state, lx_worker *w)
 typedef struct storage_health {
     lx_health_report_fn report;
     void *token;
+    uint64_t free_bytes; /* SQLite: free on the data directory's file system */
 } storage_health;
 
 static int storage_health_job(storage_state *st, storage_conn *c, void *arg, char *err,
                               size_t errlen)
 {
-    (void)st;
-    (void)arg;
-    return storage_ping(c, err, errlen);
+    storage_health *h = arg;
+    int rc = storage_ping(c, err, errlen);
+
+    if (rc == LX_OK && st->files != NULL)
+        rc = storage_files_free_space(st->files, &h->free_bytes, err, errlen);
+    return rc;
 }
 
+/* Not ok when the database does not answer, or the disk is full: with
+ * SQLite, under STORAGE_FULL_BELOW free on the data directory; with
+ * PostgreSQL (its disk is not ours to see), when a write of this worker
+ * met a full disk (SQLSTATE 53100) in the last STORAGE_FULL_RECENT_MS. */
 static void storage_health_done(storage_state *st, void *arg, int rc, const char *err)
 {
     storage_health *h = arg;
+    const char *kind = st->opts.kind == STORAGE_SQLITE ? "sqlite" : "postgres";
+    int64_t since = storage_mono_ms() - st->full_at_ms;
     char detail[600];
 
-    if (rc == LX_OK) {
-        h->report(h->token, 1, st->opts.kind == STORAGE_SQLITE ? "sqlite ok" : "postgres ok");
-    } else {
-        snprintf(detail, sizeof(detail), "%s: %s",
-                 st->opts.kind == STORAGE_SQLITE ? "sqlite" : "postgres", err);
+    if (rc != LX_OK) {
+        snprintf(detail, sizeof(detail), "%s: %s", kind, err);
         h->report(h->token, 0, detail);
+    } else if (st->files != NULL && h->free_bytes < STORAGE_FULL_BELOW) {
+        snprintf(detail, sizeof(detail), "disk full on %s: %llu bytes free", st->data_dir,
+                 (unsigned long long)h->free_bytes);
+        h->report(h->token, 0, detail);
+    } else if (st->files == NULL && st->full_at_ms != 0 && since < STORAGE_FULL_RECENT_MS) {
+        snprintf(detail, sizeof(detail),
+                 "postgres: disk full (a write failed for want of space %lld s ago)",
+                 (long long)(since / 1000));
+        h->report(h->token, 0, detail);
+    } else {
+        h->report(h->token, 1, st->opts.kind == STORAGE_SQLITE ? "sqlite ok" : "postgres ok");
     }
     free(h);
 }

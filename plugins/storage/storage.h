@@ -10,7 +10,10 @@
  *   users.c      POST /api/users/init, GET and PUT /api/users/profile
  *   documents.c  upload, list, get, delete
  *   download.c   GET /api/documents/{id}/download: the bytes, streamed
- *   process.c    the text pipeline: extraction queue, status, passages
+ *   extract_queue.c  the text pipeline's queue: fair across users, bounded,
+ *                retried with backoff, fed by claims on documents
+ *   process.c    one document's way: its bytes, extraction, text or failure
+ *   extract_pool.c  the threads extraction waits on (not the core's pool)
  *   feedback.c   POST /api/feedback, GET /api/admin/feedback
  *   admin.c      GET /api/admin/stats
  *   admin_users.c  GET /api/admin/users, POST /api/admin/users/sync (the
@@ -50,6 +53,8 @@
 #include "store.h"
 
 #define STORAGE_SRC "storage" /* `src` of every log line */
+/* The reason of a document whose file is gone (and no .part of it). */
+#define STORAGE_MISSING_FILE "the file is missing"
 
 typedef struct storage_proc storage_proc; /* process.c: the extraction queue */
 
@@ -64,19 +69,23 @@ typedef struct storage_state {
     size_t max_upload;        /* largest file in an upload (the route's max_body too) */
     int repair;               /* the start-up check repairs what it finds */
     storage_extract_opts ex;  /* ex.program owned */
-    int extract_concurrency;  /* extractions at once per worker */
+    int extract_concurrency;  /* extractions at once per worker: its extraction threads */
     long long extract_wait_ms;/* an upload waits this long for its text */
-    /* When this generation's init() ran (the store's time format). */
-    char started_at[STORAGE_TS_LEN + 8];
+    int extract_attempts;     /* runs of a document cut off (its worker died) before it fails */
+    long long claim_lease_ms; /* a claim on a document's extraction lapses unrenewed */
+    long long retry_delay_ms; /* the wait after a transient failure, doubling ... */
+    long long retry_delay_max_ms; /* ... up to this */
+    uint64_t disk_reserve;    /* bytes held back for deletions (SQLite; 0: none) */
 
     /* Per process */
     storage_db *db;           /* worker only; NULL in the master after init */
     storage_files *files;     /* SQLite only; NULL with PostgreSQL */
     lx_worker *w;             /* this worker's loop */
     storage_proc *proc;       /* this worker's extraction queue */
-    lx_timer *stale_timer;    /* worker 0: the look for unfinished work, until it fires */
     size_t n_jobs_out;        /* run.c: jobs submitted, completion not yet run */
     int is_close_pending;     /* run.c: worker_stop asked to close db */
+    char owner[STORAGE_ID_LEN + 1]; /* this worker's token in claims; "" in the master */
+    int64_t full_at_ms;       /* when a write last met a full disk (monotonic); 0: never */
 } storage_state;
 
 /* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a
@@ -114,9 +123,9 @@ int storage_json_parse(const char *s, size_t len, struct json_object **out);
 
 /* Answers a failed store call in one place: LX_ENOENT → 404 NOT_FOUND with
  * `not_found` as the message; LX_EINVAL → 400 INVALID_REQUEST with err;
- * LX_ECANCELED → 503 SHUTTING_DOWN; anything else → 503 STORAGE_UNAVAILABLE
- * "storage is unavailable" with err logged (never sent: it may name
- * internals). */
+ * LX_ECANCELED → 503 SHUTTING_DOWN; STORAGE_ENOSPC → 507
+ * INSUFFICIENT_STORAGE; anything else → 503 STORAGE_UNAVAILABLE "storage
+ * is unavailable" with err logged (never sent: it may name internals). */
 void storage_reply_store_error(storage_state *st, lx_req *req, int rc, const char *err,
                                const char *not_found);
 
@@ -163,13 +172,29 @@ lx_rc storage_h_progress(lx_req *req, void *state);        /* progress.c */
 struct json_object *storage_profile_data(const char *uid, const storage_user *u,
                                          const storage_progress *prog, const lx_principal *p);
 
-/* ---- process.c: the text pipeline of one worker ---- */
+/* Monotonic milliseconds (run.c). */
+int64_t storage_mono_ms(void);
+
+/* A write met a full disk less than this long ago: /ready says so. */
+#define STORAGE_FULL_RECENT_MS 30000
+
+/* ---- extract_queue.c: the text pipeline of one worker ---- */
+/* Starts this worker's queue: its extraction threads, and a tick every
+ * second that renews the claims of the documents it holds and claims
+ * documents nobody holds (their upload's worker died, a database outage
+ * left them) while it has room. LX_OK or LX_ENOMEM. */
 int storage_proc_start(storage_state *st, lx_worker *w);
+/* Stops it (worker_stop): extractions in progress are cancelled (their
+ * children killed), waiters told LX_ECANCELED, and the documents not
+ * being stored given back (claimable at once by another worker). */
 void storage_proc_stop(storage_state *st);
-/* Queues the extraction of document id (copied) of uid; when_done (may be
- * NULL) runs once on the loop when its status is final or the queue gave
- * up (LX_ECANCELED), and may be cancelled with storage_proc_forget(token)
- * when the waiting request went away. Returns a token or NULL (ENOMEM). */
+/* Queues the extraction of document id (copied) of uid, which this worker
+ * claimed (the upload's storage_doc_create); when_done (may be NULL) runs
+ * once on the loop when its status is final, or the document was deleted
+ * or taken over, or the queue stopped (LX_ECANCELED), and may be
+ * cancelled with storage_proc_forget(token) when the waiting request went
+ * away. Transient failures (database, disk full) are retried with a
+ * growing wait and never end it. Returns a token or NULL (ENOMEM). */
 typedef void (*storage_proc_done_fn)(void *arg, int rc);
 void *storage_proc_queue(storage_state *st, const char *uid, const char *id,
                          const char *file_type, storage_proc_done_fn when_done, void *arg);
@@ -291,6 +316,12 @@ typedef struct storage_progress_sum {
 } storage_progress_sum;
 void storage_progress_summarize(const storage_progress *p, const char *today,
                                 storage_progress_sum *out);
+
+/* ---- storage.c ---- */
+/* Pool: a deletion met a full disk. Frees the disk reserve (files.h) so
+ * that it can try once more, and logs it; 1 when there was one to free.
+ * The queue's tick makes the reserve again once there is room. */
+int storage_make_room(storage_state *st);
 
 /* ---- svc.c ---- */
 int storage_svc_register(storage_state *st, char *err, size_t errlen);

@@ -277,18 +277,18 @@ int storage_doc_delete(storage_conn *c, const char *uid, const char *id, char *e
     return c->be->doc_delete(c, uid, id, err, errlen);
 }
 
-int storage_doc_set_status(storage_conn *c, const char *id, const char *status, const char *error,
-                           const char *now, char *err, size_t errlen)
+int storage_doc_set_status(storage_conn *c, const char *id, const char *owner, const char *status,
+                           const char *error, const char *now, char *err, size_t errlen)
 {
-    return c->be->doc_set_status(c, id, status, error, now, err, errlen);
+    return c->be->doc_set_status(c, id, owner, status, error, now, err, errlen);
 }
 
-int storage_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                         int64_t page_count, const char *const *passages, size_t n_passages,
-                         const char *now, char *err, size_t errlen)
+int storage_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                         size_t text_len, int64_t page_count, const char *const *passages,
+                         size_t n_passages, const char *now, char *err, size_t errlen)
 {
-    return c->be->doc_set_text(c, id, text, text_len, page_count, passages, n_passages, now, err,
-                               errlen);
+    return c->be->doc_set_text(c, id, owner, text, text_len, page_count, passages, n_passages, now,
+                               err, errlen);
 }
 
 int storage_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
@@ -297,10 +297,59 @@ int storage_doc_read(storage_conn *c, const char *uid, const char *id, int64_t o
     return c->be->doc_read(c, uid, id, offset, buf, cap, n, err, errlen);
 }
 
-int storage_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                      size_t errlen)
+int storage_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                      int max, storage_pending **out, size_t *n, char *err, size_t errlen)
 {
-    return c->be->doc_stale(c, before, ids, n, err, errlen);
+    *out = NULL;
+    *n = 0;
+    if (owner == NULL || owner[0] == '\0' || max < 1) {
+        storage_errf(err, errlen, "storage: a claim needs an owner and a count");
+        return LX_EINVAL;
+    }
+    return c->be->doc_claim(c, owner, now, until, max, out, n, err, errlen);
+}
+
+int storage_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                              size_t errlen)
+{
+    *is_any = 0;
+    return c->be->doc_any_claimable(c, now, is_any, err, errlen);
+}
+
+int storage_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                      const char *until, int64_t *n_renewed, char *err, size_t errlen)
+{
+    if (n_renewed != NULL)
+        *n_renewed = 0;
+    if (n == 0)
+        return LX_OK;
+    return c->be->doc_renew(c, owner, ids, n, until, n_renewed, err, errlen);
+}
+
+int storage_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                      char *err, size_t errlen)
+{
+    return c->be->doc_start(c, id, owner, now, err, errlen);
+}
+
+int storage_doc_release(storage_conn *c, const char *id, const char *owner, const char *not_before,
+                        char *err, size_t errlen)
+{
+    return c->be->doc_release(c, id, owner, not_before != NULL ? not_before : "", err, errlen);
+}
+
+int storage_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                           size_t errlen)
+{
+    *ids = NULL;
+    *n = 0;
+    return c->be->doc_failed_ids(c, error, ids, n, err, errlen);
+}
+
+int storage_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                             char *err, size_t errlen)
+{
+    return c->be->doc_retry_failed(c, id, error, now, err, errlen);
 }
 
 int storage_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
@@ -528,6 +577,8 @@ void storage_doc_clear(storage_doc *d)
     free(d->created_at);
     free(d->updated_at);
     free(d->text);
+    free(d->claimed_by);
+    free(d->lease_until);
     memset(d, 0, sizeof(*d));
 }
 
@@ -537,6 +588,18 @@ void storage_docs_free(storage_doc *v, size_t n)
         return;
     for (size_t i = 0; i < n; i++)
         storage_doc_clear(&v[i]);
+    free(v);
+}
+
+void storage_pending_free(storage_pending *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].user_id);
+        free(v[i].file_type);
+    }
     free(v);
 }
 
@@ -603,6 +666,11 @@ void storage_recs_free(storage_rec *v, size_t n)
 
 void storage_now_iso(char *buf, size_t buflen)
 {
+    storage_iso_in(buf, buflen, 0);
+}
+
+void storage_iso_in(char *buf, size_t buflen, int64_t ms)
+{
     struct timespec ts;
     struct tm tm;
     char day[24];
@@ -610,6 +678,15 @@ void storage_now_iso(char *buf, size_t buflen)
     if (buflen == 0)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    } else if (ts.tv_nsec < 0) {
+        ts.tv_sec--;
+        ts.tv_nsec += 1000000000L;
+    }
     gmtime_r(&ts.tv_sec, &tm);
     strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, buflen, "%s.%03ldZ", day, (long)(ts.tv_nsec / 1000000));

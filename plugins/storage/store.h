@@ -19,8 +19,11 @@
  *               every query is scoped by uid, never filtered afterwards)
  *   LX_EEXIST   the key is taken
  *   LX_EINVAL   a value the database refused (too long, bad JSON, ...)
- *   LX_EIO      the database failed (disk full, connection lost, corrupt);
+ *   LX_EIO      the database failed (connection lost, corrupt, I/O error);
  *               the transaction was rolled back
+ *   STORAGE_ENOSPC  the disk is full (ENOSPC, SQLITE_FULL, PostgreSQL's
+ *               53100 disk_full); rolled back. A code of this plugin only:
+ *               never handed to another plugin (svc.c answers LX_EIO)
  *   LX_ESTATE   the database is newer than this binary (migrate only)
  * Messages never contain SQL text built from input (there is none: every
  * statement is a constant with bound parameters) nor secrets such as the
@@ -45,10 +48,15 @@
 
 #include <lexiaid/plugin.h>
 
-#define STORAGE_SCHEMA_VERSION 1 /* the newest migration this binary knows */
+#define STORAGE_SCHEMA_VERSION 2 /* the newest migration this binary knows */
 #define STORAGE_ID_LEN 36        /* a UUID v4 in text: 8-4-4-4-12 */
 #define STORAGE_TS_LEN 24        /* "2026-11-28T16:03:47.123Z" */
 #define STORAGE_CHUNK_SIZE (256 * 1024) /* PostgreSQL file chunks, download chunks */
+
+/* The disk is full: a write failed with ENOSPC or EDQUOT (files.c),
+ * SQLITE_FULL, or PostgreSQL's SQLSTATE 53100. The storage plugin's own
+ * code, beyond LX_E*'s range; the routes answer it 507. */
+#define STORAGE_ENOSPC (-100)
 
 typedef struct storage_db storage_db;     /* one open database (a pool of conns) */
 typedef struct storage_conn storage_conn; /* one connection, one thread at a time */
@@ -195,6 +203,12 @@ typedef struct storage_doc {
     int64_t content_length;  /* bytes of the extracted text (0 until processed) */
     int64_t page_count;      /* pages (PDF), 1 for others once processed, 0 before */
     char *text;              /* the extracted text: only when asked, else NULL */
+    /* Since schema 2: the claim on its extraction (see "The extraction
+     * queue" below). storage_doc_create: claimed_by may be NULL (nobody)
+     * and lease_until NULL (claimable at once); read back, "" when none. */
+    char *claimed_by;        /* the token of the worker that holds it */
+    char *lease_until;       /* nobody else may claim it before this time */
+    int64_t interrupted;     /* extractions of it that were cut off */
 } storage_doc;
 
 void storage_doc_clear(storage_doc *d);
@@ -224,18 +238,23 @@ int storage_doc_get(storage_conn *c, const char *uid, const char *id, int with_t
 int storage_doc_delete(storage_conn *c, const char *uid, const char *id, char *err,
                        size_t errlen);
 
-/* Sets status (and error: NULL means "") and updated_at. LX_ENOENT when the
- * row is gone (deleted meanwhile): not an error for the caller to report. */
-int storage_doc_set_status(storage_conn *c, const char *id, const char *status,
+/* Sets status (and error: NULL means "") and updated_at; a final status
+ * (processed, failed) ends the claim. With owner NULL unconditionally;
+ * with an owner only while the document is pending (uploaded or
+ * processing) and claimed by owner. LX_ENOENT when the row is gone
+ * (deleted meanwhile) or, with an owner, not owner's any more: not an
+ * error for the caller to report. */
+int storage_doc_set_status(storage_conn *c, const char *id, const char *owner, const char *status,
                            const char *error, const char *now, char *err, size_t errlen);
 
 /* Stores the extracted text of a document and its passages for search, sets
- * status "processed", content_length, page_count and updated_at: one
- * transaction. passages[i] are the pieces of text that search returns
- * (text.c cuts them), n_passages may be 0 (an empty document). */
-int storage_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                         int64_t page_count, const char *const *passages, size_t n_passages,
-                         const char *now, char *err, size_t errlen);
+ * status "processed", content_length, page_count and updated_at and ends
+ * the claim: one transaction. passages[i] are the pieces of text that
+ * search returns (text.c cuts them), n_passages may be 0 (an empty
+ * document). owner as storage_doc_set_status (LX_ENOENT: not stored). */
+int storage_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                         size_t text_len, int64_t page_count, const char *const *passages,
+                         size_t n_passages, const char *now, char *err, size_t errlen);
 
 /* Reads up to cap bytes of the stored file from offset (PostgreSQL only:
  * chunks; the caller loops). *n is 0 at the end. LX_ENOENT when absent or
@@ -243,16 +262,78 @@ int storage_doc_set_text(storage_conn *c, const char *id, const char *text, size
 int storage_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
                      size_t cap, size_t *n, char *err, size_t errlen);
 
-/* Ids of documents (any user) whose status is uploaded or processing and
- * whose updated_at is older than `before` (an ISO timestamp): work that a
- * dead worker left. malloc'd, free with storage_strv_free. */
-int storage_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                      size_t errlen);
-
 /* Every document id with its owner (SQLite start-up check of files).
  * Parallel malloc'd arrays; free both with storage_strv_free. */
 int storage_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
                         size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* The extraction queue                                                     */
+
+/* A document whose text is still to come (status uploaded or processing)
+ * is held by one worker at a time: claimed_by is that worker's token (any
+ * string unique to a worker process, never ""), lease_until (an ISO time)
+ * is when the claim lapses unless renewed. An upload claims its document
+ * in storage_doc_create; a worker looking for work claims documents whose
+ * lease has passed (their holder died, or they wait for nobody) with
+ * storage_doc_claim. The holder renews its claims (storage_doc_renew),
+ * marks the start of the extraction (storage_doc_start), and ends with
+ * storage_doc_set_text or storage_doc_set_status(failed) given its token,
+ * or hands the document back (storage_doc_release). Every one of these is
+ * conditional on the claim: a worker whose claim was taken over stores
+ * nothing. */
+
+typedef struct storage_pending {
+    char *id;
+    char *user_id;
+    char *file_type;
+    int64_t interrupted; /* with this claim, if it took over a cut-off run */
+} storage_pending;
+
+void storage_pending_free(storage_pending *v, size_t n);
+
+/* Claims at most max (>= 1) pending documents of any user whose lease is
+ * before now, oldest lease first, for owner until `until`. A document
+ * taken over while "processing" was cut off: its interrupted count grows
+ * by one. Exactly one caller gets each document however many workers and
+ * processes claim at once (SQLite: one write transaction; PostgreSQL: FOR
+ * UPDATE SKIP LOCKED). *out malloc'd (storage_pending_free), *n entries;
+ * none is LX_OK with *out NULL. */
+int storage_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                      int max, storage_pending **out, size_t *n, char *err, size_t errlen);
+
+/* Whether any pending document's lease is before now: a cheap read, so
+ * that looking for work takes no write lock when there is none. */
+int storage_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                              size_t errlen);
+
+/* Moves the lease of documents ids[0..n) to `until`, those of them still
+ * pending and owner's; *n_renewed (may be NULL) gets how many. One
+ * transaction. */
+int storage_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                      const char *until, int64_t *n_renewed, char *err, size_t errlen);
+
+/* The extraction of document id begins: status "processing", error "",
+ * updated_at now. LX_ENOENT when it is no longer pending and owner's. */
+int storage_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                      char *err, size_t errlen);
+
+/* Gives document id back: status "uploaded", nobody's claim, claimable
+ * from not_before ("" at once). LX_ENOENT when it is not pending and
+ * owner's. */
+int storage_doc_release(storage_conn *c, const char *id, const char *owner, const char *not_before,
+                        char *err, size_t errlen);
+
+/* Ids of the failed documents whose error is exactly `error` (any user).
+ * malloc'd, free with storage_strv_free. */
+int storage_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                           size_t errlen);
+
+/* A failed document whose error is exactly `error` is pending again:
+ * status "uploaded", error "", nobody's claim, claimable at once.
+ * LX_ENOENT when it is not failed with that error. */
+int storage_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                             char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Passage search                                                           */
@@ -434,6 +515,8 @@ int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, c
 
 /* "2026-11-28T16:03:47.123Z" of the real-time clock into buf (>= 25). */
 void storage_now_iso(char *buf, size_t buflen);
+/* The same of the real-time clock plus ms (may be negative). */
+void storage_iso_in(char *buf, size_t buflen, int64_t ms);
 /* A random UUID v4 (RAND_bytes) into buf (>= 37). LX_EIO when the random
  * source fails. */
 int storage_uuid(char *buf, size_t buflen);

@@ -15,7 +15,8 @@
  *
  * Errors: a lost connection and any failure of the server are LX_EIO (the
  * pool then drops the connection); unique_violation is LX_EEXIST; data
- * and constraint errors (classes 22, 23) are LX_EINVAL. Messages are the
+ * and constraint errors and program limits (classes 22, 23, 54) are
+ * LX_EINVAL; disk_full (53100) is STORAGE_ENOSPC. Messages are the
  * server's primary message or libpq's, never the connection string.
  *
  * This file: the connection and reconnecting, the statement table and its
@@ -128,6 +129,16 @@ static const char pg_migration_1[] =
     " PRIMARY KEY (uid, kind, key, seq),"
     " FOREIGN KEY (uid, kind, key) REFERENCES records (uid, kind, key) ON DELETE CASCADE);";
 
+/* Migration 2: store_sqlite.c's migration 2, the claims of the extraction
+ * queue (store.h). */
+static const char pg_migration_2[] =
+    "ALTER TABLE documents"
+    " ADD COLUMN claimed_by text COLLATE \"C\" NOT NULL DEFAULT '',"
+    " ADD COLUMN lease_until text COLLATE \"C\" NOT NULL DEFAULT '',"
+    " ADD COLUMN interrupted bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX documents_pending ON documents (lease_until)"
+    " WHERE status IN ('uploaded', 'processing');";
+
 typedef struct pg_migration {
     int version;
     const char *sql; /* constant DDL, may hold several statements */
@@ -137,6 +148,7 @@ typedef struct pg_migration {
  * the same version is the same schema on both backends. */
 static const pg_migration pg_migrations[] = {
     {1, pg_migration_1},
+    {2, pg_migration_2},
 };
 
 #define PG_N_MIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))
@@ -267,7 +279,10 @@ static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t err
         return LX_EIO;
     if (strcmp(state, "23505") == 0)
         return LX_EEXIST;
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+    if (strcmp(state, "53100") == 0)
+        return STORAGE_ENOSPC;
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+        strncmp(state, "54", 2) == 0)
         return LX_EINVAL;
     return LX_EIO;
 }
@@ -421,7 +436,8 @@ int storage_pg_in_tx(storage_pg_conn *p, storage_pg_tx_fn body, void *arg, char 
     rc = pg_exec(p, "COMMIT", err, errlen);
     if (rc != LX_OK) {
         PQclear(PQexec(p->pg, "ROLLBACK"));
-        return rc == LX_EEXIST || rc == LX_EINVAL ? rc : LX_EIO; /* deferred checks */
+        /* deferred checks, or the commit record did not fit */
+        return rc == LX_EEXIST || rc == LX_EINVAL || rc == STORAGE_ENOSPC ? rc : LX_EIO;
     }
     return LX_OK;
 }
@@ -638,7 +654,13 @@ const storage_backend storage_pg_backend = {
     .doc_set_status = storage_pg_doc_set_status,
     .doc_set_text = storage_pg_doc_set_text,
     .doc_read = storage_pg_doc_read,
-    .doc_stale = storage_pg_doc_stale,
+    .doc_claim = storage_pg_doc_claim,
+    .doc_any_claimable = storage_pg_doc_any_claimable,
+    .doc_renew = storage_pg_doc_renew,
+    .doc_start = storage_pg_doc_start,
+    .doc_release = storage_pg_doc_release,
+    .doc_failed_ids = storage_pg_doc_failed_ids,
+    .doc_retry_failed = storage_pg_doc_retry_failed,
     .doc_all_ids = storage_pg_doc_all_ids,
     .doc_search = storage_pg_doc_search,
     .doc_passages = storage_pg_doc_passages,

@@ -70,15 +70,28 @@ int storage_pg_doc_get(storage_conn *c, const char *uid, const char *id, int wit
                        storage_doc *d, char *err, size_t errlen);
 int storage_pg_doc_delete(storage_conn *c, const char *uid, const char *id, char *err,
                           size_t errlen);
-int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *status,
-                              const char *error, const char *now, char *err, size_t errlen);
-int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                            int64_t page_count, const char *const *passages, size_t n_passages,
-                            const char *now, char *err, size_t errlen);
+int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *owner,
+                              const char *status, const char *error, const char *now, char *err,
+                              size_t errlen);
+int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                            size_t text_len, int64_t page_count, const char *const *passages,
+                            size_t n_passages, const char *now, char *err, size_t errlen);
 int storage_pg_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
                         size_t cap, size_t *n, char *err, size_t errlen);
-int storage_pg_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                         size_t errlen);
+int storage_pg_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                         int max, storage_pending **out, size_t *n, char *err, size_t errlen);
+int storage_pg_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                                 size_t errlen);
+int storage_pg_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                         const char *until, int64_t *n_renewed, char *err, size_t errlen);
+int storage_pg_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                         char *err, size_t errlen);
+int storage_pg_doc_release(storage_conn *c, const char *id, const char *owner,
+                           const char *not_before, char *err, size_t errlen);
+int storage_pg_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                              size_t errlen);
+int storage_pg_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                                char *err, size_t errlen);
 int storage_pg_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
                            size_t errlen);
 int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,

@@ -28,7 +28,26 @@ static void pg_fill_doc(const PGresult *r, int row, void *item, int *is_oom)
     d->size = storage_pg_int(r, row, 11);
     d->content_length = storage_pg_int(r, row, 12);
     d->page_count = storage_pg_int(r, row, 13);
-    d->text = PQnfields(r) > 14 ? storage_pg_dup(r, row, 14, is_oom) : NULL;
+    d->claimed_by = storage_pg_dup(r, row, 14, is_oom);
+    d->lease_until = storage_pg_dup(r, row, 15, is_oom);
+    d->interrupted = storage_pg_int(r, row, 16);
+    d->text = PQnfields(r) > 17 ? storage_pg_dup(r, row, 17, is_oom) : NULL;
+}
+
+/* (id, user_id, file_type, interrupted) of a claim. */
+static void pg_fill_pending(const PGresult *r, int row, void *item, int *is_oom)
+{
+    storage_pending *p = item;
+
+    p->id = storage_pg_dup(r, row, 0, is_oom);
+    p->user_id = storage_pg_dup(r, row, 1, is_oom);
+    p->file_type = storage_pg_dup(r, row, 2, is_oom);
+    p->interrupted = storage_pg_int(r, row, 3);
+}
+
+static void pg_drop_pending(void *v, size_t n)
+{
+    storage_pending_free(v, n);
 }
 
 static void pg_drop_docs(void *v, size_t n)
@@ -105,7 +124,7 @@ static int pg_doc_insert(storage_pg_conn *p, void *arg, char *err, size_t errlen
     const pg_doc_new *a = arg;
     const storage_doc *d = a->d;
     storage_pg_num sb, cb, pb;
-    const char *vals[14] = {d->id,
+    const char *vals[16] = {d->id,
                             d->user_id,
                             d->name,
                             d->original_filename,
@@ -118,7 +137,9 @@ static int pg_doc_insert(storage_pg_conn *p, void *arg, char *err, size_t errlen
                             d->updated_at,
                             storage_pg_i64(&sb, d->size),
                             storage_pg_i64(&cb, d->content_length),
-                            storage_pg_i64(&pb, d->page_count)};
+                            storage_pg_i64(&pb, d->page_count),
+                            d->claimed_by,
+                            d->lease_until};
     int rc = storage_pg_do(p, PGS_DOC_INSERT, vals, NULL, err, errlen);
 
     for (size_t off = 0, seq = 0; rc == LX_OK && off < a->len; off += STORAGE_CHUNK_SIZE, seq++) {
@@ -182,10 +203,11 @@ int storage_pg_doc_delete(storage_conn *c, const char *uid, const char *id, char
     return storage_pg_do_one(storage_pg_of(c), PGS_DOC_DELETE, vals, "document", err, errlen);
 }
 
-int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *status,
-                              const char *error, const char *now, char *err, size_t errlen)
+int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *owner,
+                              const char *status, const char *error, const char *now, char *err,
+                              size_t errlen)
 {
-    const char *vals[4] = {id, status, error, now};
+    const char *vals[5] = {id, status, error, now, owner};
 
     return storage_pg_do_one(storage_pg_of(c), PGS_DOC_STATUS, vals, "document", err, errlen);
 }
@@ -217,13 +239,13 @@ static int pg_doc_text_put(storage_pg_conn *p, void *arg, char *err, size_t errl
     return rc;
 }
 
-int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                            int64_t page_count, const char *const *passages, size_t n_passages,
-                            const char *now, char *err, size_t errlen)
+int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                            size_t text_len, int64_t page_count, const char *const *passages,
+                            size_t n_passages, const char *now, char *err, size_t errlen)
 {
     storage_pg_num lb, pb;
-    const char *doc[4] = {id, storage_pg_i64(&lb, (int64_t)text_len),
-                          storage_pg_i64(&pb, page_count), now};
+    const char *doc[5] = {id, storage_pg_i64(&lb, (int64_t)text_len),
+                          storage_pg_i64(&pb, page_count), now, owner};
     char *copy = NULL, *arr = NULL;
     int rc;
 
@@ -335,21 +357,89 @@ int storage_pg_doc_read(storage_conn *c, const char *uid, const char *id, int64_
 /* ------------------------------------------------------------------------ */
 /* Scans                                                                    */
 
-int storage_pg_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                         size_t errlen)
+/* ------------------------------------------------------------------------ */
+/* The extraction queue                                                     */
+
+int storage_pg_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                         int max, storage_pending **out, size_t *n, char *err, size_t errlen)
 {
-    const char *vals[1] = {before};
+    storage_pg_num mb;
+    const char *vals[4] = {owner, now, until, storage_pg_i64(&mb, max)};
+    void *v;
+    int rc = storage_pg_list(storage_pg_of(c), PGS_DOC_CLAIM, vals, sizeof(**out), pg_fill_pending,
+                             pg_drop_pending, &v, n, err, errlen);
+
+    *out = v;
+    return rc;
+}
+
+int storage_pg_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                                 size_t errlen)
+{
+    const char *vals[1] = {now};
     PGresult *r;
+    int rc = storage_pg_run(storage_pg_of(c), PGS_DOC_CLAIMABLE, vals, &r, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    *is_any = PQntuples(r) > 0;
+    PQclear(r);
+    return LX_OK;
+}
+
+int storage_pg_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                         const char *until, int64_t *n_renewed, char *err, size_t errlen)
+{
+    char *arr = pg_text_array(ids, n);
+    const char *vals[3] = {owner, arr, until};
     int rc;
 
-    *ids = NULL;
-    *n = 0;
-    rc = storage_pg_run(storage_pg_of(c), PGS_DOC_STALE, vals, &r, err, errlen);
+    if (arr == NULL)
+        return storage_pg_oom(err, errlen);
+    rc = storage_pg_do(storage_pg_of(c), PGS_DOC_RENEW, vals, n_renewed, err, errlen);
+    free(arr);
+    return rc;
+}
+
+int storage_pg_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                         char *err, size_t errlen)
+{
+    const char *vals[3] = {id, owner, now};
+
+    return storage_pg_do_one(storage_pg_of(c), PGS_DOC_START, vals, "document held by this worker",
+                             err, errlen);
+}
+
+int storage_pg_doc_release(storage_conn *c, const char *id, const char *owner,
+                           const char *not_before, char *err, size_t errlen)
+{
+    const char *vals[3] = {id, owner, not_before};
+
+    return storage_pg_do_one(storage_pg_of(c), PGS_DOC_RELEASE, vals,
+                             "document held by this worker", err, errlen);
+}
+
+int storage_pg_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                              size_t errlen)
+{
+    const char *vals[1] = {error};
+    PGresult *r;
+    int rc = storage_pg_run(storage_pg_of(c), PGS_DOC_FAILED_IDS, vals, &r, err, errlen);
+
     if (rc != LX_OK)
         return rc;
     rc = storage_pg_strv(r, 0, ids, n);
     PQclear(r);
     return rc == LX_OK ? LX_OK : storage_pg_oom(err, errlen);
+}
+
+int storage_pg_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                                char *err, size_t errlen)
+{
+    const char *vals[3] = {id, error, now};
+
+    return storage_pg_do_one(storage_pg_of(c), PGS_DOC_RETRY_FAILED, vals,
+                             "document failed for that reason", err, errlen);
 }
 
 int storage_pg_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,

@@ -12,7 +12,8 @@
  * (store_pg_docs.c, store_pg_users.c) read them in this order. */
 #define PG_DOC_COLS                                                                                \
     "d.id, d.user_id, d.name, d.original_filename, d.file_type, d.mime_type, d.status, "           \
-    "d.error, d.sha256, d.created_at, d.updated_at, d.size, d.content_length, d.page_count"
+    "d.error, d.sha256, d.created_at, d.updated_at, d.size, d.content_length, d.page_count, "      \
+    "d.claimed_by, d.lease_until, d.interrupted"
 #define PG_USER_COLS "uid, email, display_name, profile_json, created_at, updated_at, last_login"
 #define PG_FB_COLS "id, user_id, email, type, description, browser_info, status, created_at"
 #define PG_REC_COLS "key, json, n_items, created_at, updated_at"
@@ -58,13 +59,15 @@
     X(USER_PAGE, 2,                                                                                \
       "SELECT " PG_USER_COLS " FROM users WHERE uid > $1::text"                                    \
       " ORDER BY uid LIMIT $2::bigint")                                                            \
-    X(DOC_INSERT, 14,                                                                              \
+    X(DOC_INSERT, 16,                                                                              \
       "INSERT INTO documents (id, user_id, name, original_filename,"                               \
       " file_type, mime_type, status, error, sha256, created_at, updated_at,"                      \
-      " size, content_length, page_count) VALUES ($1::text, $2::text,"                             \
+      " size, content_length, page_count, claimed_by, lease_until)"                                \
+      " VALUES ($1::text, $2::text,"                                                               \
       " $3::text, $4::text, $5::text, $6::text, coalesce($7::text, 'uploaded'),"                   \
       " coalesce($8::text, ''), coalesce($9::text, ''),"                                           \
-      " $10::text, $11::text, $12::bigint, $13::bigint, $14::bigint)")                             \
+      " $10::text, $11::text, $12::bigint, $13::bigint, $14::bigint,"                              \
+      " coalesce($15::text, ''), coalesce($16::text, ''))")                                        \
     X(CHUNK_INSERT, 3,                                                                             \
       "INSERT INTO doc_chunks (doc_id, seq, data)"                                                 \
       " VALUES ($1::text, $2::integer, $3::bytea)")                                                \
@@ -79,14 +82,22 @@
       " LEFT JOIN doc_texts t ON t.doc_id = d.id"                                                  \
       " WHERE d.id = $1::text AND d.user_id = $2::text")                                           \
     X(DOC_DELETE, 2, "DELETE FROM documents WHERE id = $1::text AND user_id = $2::text")           \
-    X(DOC_STATUS, 4,                                                                               \
+    /* $5: the claim's owner, NULL for none; a final status ends the claim */                      \
+    X(DOC_STATUS, 5,                                                                               \
       "UPDATE documents SET status = $2::text,"                                                    \
-      " error = coalesce($3::text, ''), updated_at = $4::text"                                     \
-      " WHERE id = $1::text")                                                                      \
-    X(DOC_PROCESSED, 4,                                                                            \
+      " error = coalesce($3::text, ''), updated_at = $4::text,"                                    \
+      " claimed_by = CASE WHEN $2::text IN ('uploaded', 'processing')"                             \
+      " THEN claimed_by ELSE '' END,"                                                              \
+      " lease_until = CASE WHEN $2::text IN ('uploaded', 'processing')"                            \
+      " THEN lease_until ELSE '' END"                                                              \
+      " WHERE id = $1::text AND ($5::text IS NULL OR (claimed_by = $5::text"                       \
+      " AND status IN ('uploaded', 'processing')))")                                               \
+    X(DOC_PROCESSED, 5,                                                                            \
       "UPDATE documents SET status = 'processed', error = '',"                                     \
       " content_length = $2::bigint, page_count = $3::bigint,"                                     \
-      " updated_at = $4::text WHERE id = $1::text")                                                \
+      " updated_at = $4::text, claimed_by = '', lease_until = ''"                                  \
+      " WHERE id = $1::text AND ($5::text IS NULL OR (claimed_by = $5::text"                       \
+      " AND status IN ('uploaded', 'processing')))")                                               \
     X(TEXT_PUT, 2,                                                                                 \
       "INSERT INTO doc_texts (doc_id, text) VALUES ($1::text, $2::text)"                           \
       " ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text")                                  \
@@ -102,9 +113,38 @@
       " LEFT JOIN doc_chunks c ON c.doc_id = d.id"                                                 \
       " AND c.seq BETWEEN $3::integer AND $4::integer"                                             \
       " WHERE d.id = $1::text AND d.user_id = $2::text ORDER BY c.seq")                            \
-    X(DOC_STALE, 1,                                                                                \
-      "SELECT id FROM documents WHERE status IN ('uploaded', 'processing')"                        \
-      " AND updated_at < $1::text ORDER BY updated_at, id")                                        \
+    /* The claims (store.h, "The extraction queue"): the rows are locked                           \
+     * by the inner SELECT and skipped by every other claimer, so each                             \
+     * document goes to one; a takeover of one still "processing" counts                           \
+     * a cut-off run. */                                                                           \
+    X(DOC_CLAIM, 4,                                                                                \
+      "UPDATE documents d SET claimed_by = $1::text, lease_until = $3::text,"                      \
+      " interrupted = d.interrupted"                                                               \
+      " + CASE WHEN d.status = 'processing' THEN 1 ELSE 0 END"                                     \
+      " FROM (SELECT id FROM documents WHERE status IN ('uploaded', 'processing')"                 \
+      " AND lease_until < $2::text ORDER BY lease_until, id LIMIT $4::bigint"                      \
+      " FOR UPDATE SKIP LOCKED) p WHERE d.id = p.id"                                               \
+      " RETURNING d.id, d.user_id, d.file_type, d.interrupted")                                    \
+    X(DOC_CLAIMABLE, 1,                                                                            \
+      "SELECT 1 FROM documents WHERE status IN ('uploaded', 'processing')"                         \
+      " AND lease_until < $1::text LIMIT 1")                                                       \
+    X(DOC_RENEW, 3,                                                                                \
+      "UPDATE documents SET lease_until = $3::text WHERE claimed_by = $1::text"                    \
+      " AND id = ANY ($2::text[]) AND status IN ('uploaded', 'processing')")                       \
+    X(DOC_START, 3,                                                                                \
+      "UPDATE documents SET status = 'processing', error = '', updated_at = $3::text"              \
+      " WHERE id = $1::text AND claimed_by = $2::text"                                             \
+      " AND status IN ('uploaded', 'processing')")                                                 \
+    X(DOC_RELEASE, 3,                                                                              \
+      "UPDATE documents SET status = 'uploaded', claimed_by = '', lease_until = $3::text"          \
+      " WHERE id = $1::text AND claimed_by = $2::text"                                             \
+      " AND status IN ('uploaded', 'processing')")                                                 \
+    X(DOC_FAILED_IDS, 1,                                                                           \
+      "SELECT id FROM documents WHERE status = 'failed' AND error = $1::text ORDER BY id")         \
+    X(DOC_RETRY_FAILED, 3,                                                                         \
+      "UPDATE documents SET status = 'uploaded', error = '', claimed_by = '',"                     \
+      " lease_until = '', updated_at = $3::text"                                                   \
+      " WHERE id = $1::text AND status = 'failed' AND error = $2::text")                           \
     X(DOC_ALL, 0, "SELECT id, user_id FROM documents ORDER BY id")                                 \
     X(DOC_OWNED, 2, "SELECT 1 FROM documents WHERE id = $1::text AND user_id = $2::text")          \
     /* The words ($3, a text[]) each through plainto_tsquery, OR'd together                        \

@@ -30,6 +30,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -138,6 +139,16 @@ static const char sq_migration_1[] =
     "  PRIMARY KEY (uid, kind, key, seq),"
     "  FOREIGN KEY (uid, kind, key) REFERENCES records (uid, kind, key) ON DELETE CASCADE);";
 
+/* Migration 2: the claims of the extraction queue (store.h). Documents
+ * pending from before are nobody's and claimable at once (''). The
+ * partial index serves the claims' scan of pending documents only. */
+static const char sq_migration_2[] =
+    "ALTER TABLE documents ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE documents ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE documents ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX documents_pending ON documents (lease_until)"
+    "  WHERE status IN ('uploaded', 'processing');";
+
 /* Every migration, oldest first; a new one is one more entry (and
  * STORAGE_SCHEMA_VERSION in store.h follows). */
 static const struct {
@@ -145,6 +156,7 @@ static const struct {
     const char *sql;
 } sq_migrations[] = {
     {1, sq_migration_1},
+    {2, sq_migration_2},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -178,23 +190,48 @@ static const char *const sq_sql[SQ_N] = {
 
     [SQ_DOC_INSERT] = "INSERT INTO documents (" SQ_DOC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                       "coalesce(?7, 'uploaded'), coalesce(?8, ''), coalesce(?9, ''), ?10, ?11, "
-                      "?12, ?13, ?14)",
+                      "?12, ?13, ?14, coalesce(?15, ''), coalesce(?16, ''), 0)",
     [SQ_DOC_LIST] = "SELECT " SQ_DOC_COLS " FROM documents WHERE user_id = ?1 "
                     "ORDER BY created_at DESC, rowid DESC",
     [SQ_DOC_GET] = "SELECT " SQ_DOC_COLS " FROM documents WHERE id = ?1 AND user_id = ?2",
     [SQ_DOC_TEXT] = "SELECT text FROM doc_texts WHERE doc_id = ?1",
     [SQ_DOC_OWNED] = "SELECT 1 FROM documents WHERE id = ?1 AND user_id = ?2",
     [SQ_DOC_DELETE] = "DELETE FROM documents WHERE id = ?1 AND user_id = ?2",
+    /* ?5: the claim's owner, NULL for none; a final status ends the claim */
     [SQ_DOC_STATUS] = "UPDATE documents SET status = ?2, error = coalesce(?3, ''), "
-                      "updated_at = ?4 WHERE id = ?1",
+                      "updated_at = ?4, claimed_by = CASE WHEN ?2 IN ('uploaded', 'processing') "
+                      "THEN claimed_by ELSE '' END, lease_until = CASE WHEN ?2 IN ('uploaded', "
+                      "'processing') THEN lease_until ELSE '' END WHERE id = ?1 AND (?5 IS NULL OR "
+                      "(claimed_by = ?5 AND status IN ('uploaded', 'processing')))",
     [SQ_DOC_PROCESSED] = "UPDATE documents SET status = 'processed', error = '', "
-                         "content_length = ?2, page_count = ?3, updated_at = ?4 WHERE id = ?1",
+                         "content_length = ?2, page_count = ?3, updated_at = ?4, "
+                         "claimed_by = '', lease_until = '' WHERE id = ?1 AND (?5 IS NULL OR "
+                         "(claimed_by = ?5 AND status IN ('uploaded', 'processing')))",
     [SQ_TEXT_PUT] = "INSERT INTO doc_texts (doc_id, text) VALUES (?1, ?2) "
                     "ON CONFLICT (doc_id) DO UPDATE SET text = excluded.text",
     [SQ_PASSAGES_CLEAR] = "DELETE FROM passages WHERE doc_id = ?1",
     [SQ_PASSAGE_INSERT] = "INSERT INTO passages (doc_id, seq, text) VALUES (?1, ?2, ?3)",
-    [SQ_DOC_STALE] = "SELECT id FROM documents WHERE status IN ('uploaded', 'processing') "
-                     "AND updated_at < ?1 ORDER BY updated_at, id",
+    /* The claims (store.h, "The extraction queue"). A takeover of a
+     * document still "processing" counts a cut-off run. */
+    [SQ_DOC_CLAIM] = "UPDATE documents SET claimed_by = ?1, lease_until = ?3, "
+                     "interrupted = interrupted + (status = 'processing') WHERE id IN "
+                     "(SELECT id FROM documents WHERE status IN ('uploaded', 'processing') "
+                     "AND lease_until < ?2 ORDER BY lease_until, id LIMIT ?4) "
+                     "RETURNING id, user_id, file_type, interrupted",
+    [SQ_DOC_CLAIMABLE] = "SELECT 1 FROM documents WHERE status IN ('uploaded', 'processing') "
+                         "AND lease_until < ?1 LIMIT 1",
+    [SQ_DOC_RENEW] = "UPDATE documents SET lease_until = ?3 WHERE id = ?2 AND claimed_by = ?1 "
+                     "AND status IN ('uploaded', 'processing')",
+    [SQ_DOC_START] = "UPDATE documents SET status = 'processing', error = '', updated_at = ?3 "
+                     "WHERE id = ?1 AND claimed_by = ?2 AND status IN ('uploaded', 'processing')",
+    [SQ_DOC_RELEASE] = "UPDATE documents SET status = 'uploaded', claimed_by = '', "
+                       "lease_until = ?3 WHERE id = ?1 AND claimed_by = ?2 "
+                       "AND status IN ('uploaded', 'processing')",
+    [SQ_DOC_FAILED_IDS] = "SELECT id FROM documents WHERE status = 'failed' AND error = ?1 "
+                          "ORDER BY id",
+    [SQ_DOC_RETRY_FAILED] = "UPDATE documents SET status = 'uploaded', error = '', "
+                            "claimed_by = '', lease_until = '', updated_at = ?3 "
+                            "WHERE id = ?1 AND status = 'failed' AND error = ?2",
     [SQ_DOC_ALL] = "SELECT id, user_id FROM documents ORDER BY id",
     [SQ_SEARCH] = "SELECT p.seq, -bm25(passages_fts), p.text FROM passages_fts "
                   "JOIN passages p ON p.id = passages_fts.rowid "
@@ -261,9 +298,14 @@ static const char *const sq_sql[SQ_N] = {
 
 int storage_sq_error(storage_sq_conn *s, int rc, const char *what, char *err, size_t errlen)
 {
+    int sys = sqlite3_system_errno(s->db);
+
     storage_errf(err, errlen, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         return LX_EEXIST;
+    if ((rc & 0xff) == SQLITE_FULL ||
+        ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+        return STORAGE_ENOSPC;
     switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
     case SQLITE_TOOBIG:
@@ -816,7 +858,13 @@ const storage_backend storage_sqlite_backend = {
     .doc_set_status = storage_sq_doc_set_status,
     .doc_set_text = storage_sq_doc_set_text,
     .doc_read = storage_sq_doc_read,
-    .doc_stale = storage_sq_doc_stale,
+    .doc_claim = storage_sq_doc_claim,
+    .doc_any_claimable = storage_sq_doc_any_claimable,
+    .doc_renew = storage_sq_doc_renew,
+    .doc_start = storage_sq_doc_start,
+    .doc_release = storage_sq_doc_release,
+    .doc_failed_ids = storage_sq_doc_failed_ids,
+    .doc_retry_failed = storage_sq_doc_retry_failed,
     .doc_all_ids = storage_sq_doc_all_ids,
     .doc_search = storage_sq_doc_search,
     .doc_passages = storage_sq_doc_passages,

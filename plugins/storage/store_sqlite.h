@@ -29,7 +29,8 @@
  * (store_sqlite_docs.c, store_sqlite_users.c) read them in this order. */
 #define SQ_DOC_COLS                                                                                \
     "id, user_id, name, original_filename, file_type, mime_type, status, error, sha256, "          \
-    "created_at, updated_at, size, content_length, page_count"
+    "created_at, updated_at, size, content_length, page_count, claimed_by, lease_until, "          \
+    "interrupted"
 #define SQ_USER_COLS "uid, email, display_name, profile_json, created_at, updated_at, last_login"
 #define SQ_FB_COLS "id, user_id, email, type, description, browser_info, status, created_at"
 #define SQ_FB_FILTER "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR type = ?2)"
@@ -66,7 +67,13 @@ enum sq_id {
     SQ_TEXT_PUT,
     SQ_PASSAGES_CLEAR,
     SQ_PASSAGE_INSERT,
-    SQ_DOC_STALE,
+    SQ_DOC_CLAIM,
+    SQ_DOC_CLAIMABLE,
+    SQ_DOC_RENEW,
+    SQ_DOC_START,
+    SQ_DOC_RELEASE,
+    SQ_DOC_FAILED_IDS,
+    SQ_DOC_RETRY_FAILED,
     SQ_DOC_ALL,
     SQ_SEARCH,
     SQ_PASSAGES,
@@ -116,7 +123,9 @@ typedef int (*storage_sq_row_fn)(sqlite3_stmt *st, void *out);
 
 /* The LX_E* code of a failed SQLite call `rc` (extended codes are on):
  * LX_EEXIST for a taken key, LX_EINVAL for a refused value, LX_ENOMEM,
- * else LX_EIO; "sqlite: WHAT: message" in err. */
+ * STORAGE_ENOSPC for a full disk (SQLITE_FULL, or an I/O error whose
+ * system error is ENOSPC or EDQUOT), else LX_EIO; "sqlite: WHAT: message"
+ * in err. */
 int storage_sq_error(storage_sq_conn *s, int rc, const char *what, char *err, size_t errlen);
 
 /* LX_ENOMEM with "sqlite: out of memory" in err. */
@@ -223,15 +232,28 @@ int storage_sq_doc_get(storage_conn *c, const char *uid, const char *id, int wit
                        storage_doc *d, char *err, size_t errlen);
 int storage_sq_doc_delete(storage_conn *c, const char *uid, const char *id, char *err,
                           size_t errlen);
-int storage_sq_doc_set_status(storage_conn *c, const char *id, const char *status,
-                              const char *error, const char *now, char *err, size_t errlen);
-int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                            int64_t page_count, const char *const *passages, size_t n_passages,
-                            const char *now, char *err, size_t errlen);
+int storage_sq_doc_set_status(storage_conn *c, const char *id, const char *owner,
+                              const char *status, const char *error, const char *now, char *err,
+                              size_t errlen);
+int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                            size_t text_len, int64_t page_count, const char *const *passages,
+                            size_t n_passages, const char *now, char *err, size_t errlen);
 int storage_sq_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
                         size_t cap, size_t *n, char *err, size_t errlen);
-int storage_sq_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                         size_t errlen);
+int storage_sq_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                         int max, storage_pending **out, size_t *n, char *err, size_t errlen);
+int storage_sq_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                                 size_t errlen);
+int storage_sq_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                         const char *until, int64_t *n_renewed, char *err, size_t errlen);
+int storage_sq_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                         char *err, size_t errlen);
+int storage_sq_doc_release(storage_conn *c, const char *id, const char *owner,
+                           const char *not_before, char *err, size_t errlen);
+int storage_sq_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                              size_t errlen);
+int storage_sq_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                                char *err, size_t errlen);
 int storage_sq_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
                            size_t errlen);
 int storage_sq_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,

@@ -15,6 +15,8 @@
 #include "store_sqlite.h"
 
 #define SQ_NO_DOC "no such document"
+#define SQ_NOT_HELD "the document is not pending or not held by this worker"
+#define SQ_NOT_FAILED "the document has not failed for that reason"
 #define SQ_NO_BYTES "sqlite: file bytes are kept on disk, not in the database"
 
 /* A storage_sq_row_fn: *out (a storage_doc) from a row of SQ_DOC_COLS (text
@@ -29,11 +31,28 @@ static int sq_doc_row(sqlite3_stmt *st, void *out)
     d->size = sqlite3_column_int64(st, 11);
     d->content_length = sqlite3_column_int64(st, 12);
     d->page_count = sqlite3_column_int64(st, 13);
-    if (storage_sq_cols(st, strs, (int)(sizeof(strs) / sizeof(strs[0]))) != LX_OK) {
+    d->claimed_by = storage_sq_col(st, 14);
+    d->lease_until = storage_sq_col(st, 15);
+    d->interrupted = sqlite3_column_int64(st, 16);
+    if (storage_sq_cols(st, strs, (int)(sizeof(strs) / sizeof(strs[0]))) != LX_OK ||
+        d->claimed_by == NULL || d->lease_until == NULL) {
         storage_doc_clear(d);
         return LX_ENOMEM;
     }
     return LX_OK;
+}
+
+/* A storage_sq_row_fn: *out (a storage_pending) from (id, user_id,
+ * file_type, interrupted). */
+static int sq_pending_row(sqlite3_stmt *st, void *out)
+{
+    storage_pending *p = out;
+
+    p->id = storage_sq_col(st, 0);
+    p->user_id = storage_sq_col(st, 1);
+    p->file_type = storage_sq_col(st, 2);
+    p->interrupted = sqlite3_column_int64(st, 3);
+    return p->id != NULL && p->user_id != NULL && p->file_type != NULL ? LX_OK : LX_ENOMEM;
 }
 
 /* A storage_sq_row_fn: *out (a char *) from text column 0. */
@@ -85,9 +104,10 @@ int storage_sq_doc_create(storage_conn *c, const storage_doc *d, const void *byt
         return LX_EINVAL;
     }
     rc = storage_sq_write(storage_sq_of(c), SQ_DOC_INSERT, "document", NULL, err, errlen,
-                          "tttttttttttiii", d->id, d->user_id, d->name, d->original_filename,
+                          "tttttttttttiiitt", d->id, d->user_id, d->name, d->original_filename,
                           d->file_type, d->mime_type, d->status, d->error, d->sha256, d->created_at,
-                          d->updated_at, d->size, d->content_length, d->page_count);
+                          d->updated_at, d->size, d->content_length, d->page_count, d->claimed_by,
+                          d->lease_until);
     if (rc == LX_EEXIST)
         storage_errf(err, errlen, "document id is taken");
     return rc;
@@ -147,11 +167,12 @@ int storage_sq_doc_delete(storage_conn *c, const char *uid, const char *id, char
                             errlen, "tt", id, uid);
 }
 
-int storage_sq_doc_set_status(storage_conn *c, const char *id, const char *status,
-                              const char *error, const char *now, char *err, size_t errlen)
+int storage_sq_doc_set_status(storage_conn *c, const char *id, const char *owner,
+                              const char *status, const char *error, const char *now, char *err,
+                              size_t errlen)
 {
     return storage_sq_write(storage_sq_of(c), SQ_DOC_STATUS, "document status", SQ_NO_DOC, err,
-                            errlen, "tttt", id, status, error, now);
+                            errlen, "ttttt", id, status, error, now, owner);
 }
 
 /* Stores the text of document id: text_len bytes, not NUL-terminated
@@ -177,17 +198,17 @@ static int sq_text_put(storage_sq_conn *s, const char *id, const char *text, siz
     return rc;
 }
 
-int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *text, size_t text_len,
-                            int64_t page_count, const char *const *passages, size_t n_passages,
-                            const char *now, char *err, size_t errlen)
+int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
+                            size_t text_len, int64_t page_count, const char *const *passages,
+                            size_t n_passages, const char *now, char *err, size_t errlen)
 {
     storage_sq_conn *s = storage_sq_of(c);
     int rc = storage_sq_begin(s, 1, err, errlen);
 
     if (rc != LX_OK)
         return rc;
-    rc = storage_sq_run(s, SQ_DOC_PROCESSED, "document", SQ_NO_DOC, NULL, err, errlen, "tiit", id,
-                        (int64_t)text_len, page_count, now);
+    rc = storage_sq_run(s, SQ_DOC_PROCESSED, "document", SQ_NO_DOC, NULL, err, errlen, "tiitt", id,
+                        (int64_t)text_len, page_count, now, owner);
     if (rc == LX_OK)
         rc = sq_text_put(s, id, text, text_len, err, errlen);
     if (rc == LX_OK)
@@ -214,13 +235,91 @@ int storage_sq_doc_read(storage_conn *c, const char *uid, const char *id, int64_
     return LX_EINVAL;
 }
 
-int storage_sq_doc_stale(storage_conn *c, const char *before, char ***ids, size_t *n, char *err,
-                         size_t errlen)
+/* ------------------------------------------------------------------------ */
+/* The extraction queue                                                     */
+
+int storage_sq_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
+                         int max, storage_pending **out, size_t *n, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    storage_pending *v = NULL;
+    size_t n_v = 0;
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    rc = storage_sq_list(s, SQ_DOC_CLAIM, "claim", sq_pending_row, sizeof(*v), (void **)&v, &n_v,
+                         err, errlen, "tttn", owner, now, until, max);
+    rc = storage_sq_finish(s, rc, err, errlen);
+    if (rc != LX_OK) {
+        storage_pending_free(v, n_v);
+        return rc;
+    }
+    *out = v;
+    *n = n_v;
+    return LX_OK;
+}
+
+int storage_sq_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
+                                 size_t errlen)
+{
+    int rc = storage_sq_row(storage_sq_of(c), SQ_DOC_CLAIMABLE, "claimable", "", NULL, NULL, err,
+                            errlen, "t", now);
+
+    *is_any = rc == LX_OK;
+    return rc == LX_ENOENT ? LX_OK : rc;
+}
+
+int storage_sq_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
+                         const char *until, int64_t *n_renewed, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int64_t total = 0;
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    for (size_t i = 0; rc == LX_OK && i < n; i++) {
+        int changes = 0;
+
+        rc = storage_sq_run(s, SQ_DOC_RENEW, "renew", NULL, &changes, err, errlen, "ttt", owner,
+                            ids[i], until);
+        total += changes;
+    }
+    rc = storage_sq_finish(s, rc, err, errlen);
+    if (rc == LX_OK && n_renewed != NULL)
+        *n_renewed = total;
+    return rc;
+}
+
+int storage_sq_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
+                         char *err, size_t errlen)
+{
+    return storage_sq_write(storage_sq_of(c), SQ_DOC_START, "start", SQ_NOT_HELD, err, errlen,
+                            "ttt", id, owner, now);
+}
+
+int storage_sq_doc_release(storage_conn *c, const char *id, const char *owner,
+                           const char *not_before, char *err, size_t errlen)
+{
+    return storage_sq_write(storage_sq_of(c), SQ_DOC_RELEASE, "release", SQ_NOT_HELD, err, errlen,
+                            "ttt", id, owner, not_before);
+}
+
+int storage_sq_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
+                              size_t errlen)
 {
     char ***cols[] = {ids};
 
-    return storage_sq_strings(storage_sq_of(c), SQ_DOC_STALE, "stale documents", 1, cols, n, err,
-                              errlen, "t", before);
+    return storage_sq_strings(storage_sq_of(c), SQ_DOC_FAILED_IDS, "failed documents", 1, cols, n,
+                              err, errlen, "t", error);
+}
+
+int storage_sq_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
+                                char *err, size_t errlen)
+{
+    return storage_sq_write(storage_sq_of(c), SQ_DOC_RETRY_FAILED, "retry", SQ_NOT_FAILED, err,
+                            errlen, "ttt", id, error, now);
 }
 
 int storage_sq_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,

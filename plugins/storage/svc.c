@@ -305,6 +305,8 @@ static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char 
     }
     case OP_USER_PURGE:
         rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
+        if (rc == STORAGE_ENOSPC && storage_make_room(st)) /* a full disk: the reserve */
+            rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
         if (rc != LX_OK)
             return rc;
         /* After the commit: a crash now leaves orphans for the start-up

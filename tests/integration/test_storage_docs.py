@@ -342,8 +342,9 @@ class TestDocuments(DocsCase):
         parent = os.path.dirname(os.path.abspath(s.data_dir))
         for root in (parent, os.path.dirname(parent)):
             self.assertFalse(os.path.exists(os.path.join(root, "evil.txt")))
-        allowed = re.compile(r"^(lexiaid\.lock|lexiaid\.db(-wal|-shm|-journal)?|uploads/[0-9a-f-]{36}"
-                             r"|uploads/tmp/[0-9a-f-]{36}\.part)$")
+        allowed = re.compile(r"^(lexiaid\.lock|lexiaid\.db(-wal|-shm|-journal)?"
+                             r"|uploads/[0-9a-f-]{36}|uploads/tmp/[0-9a-f-]{36}\.part"
+                             r"|uploads/tmp/reserve)$")
         for dirpath, _, files in os.walk(s.data_dir):
             for f in files:
                 rel = os.path.relpath(os.path.join(dirpath, f), s.data_dir)

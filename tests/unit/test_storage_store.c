@@ -216,7 +216,8 @@ static int setup(void **state)
     if (fx_db(f, 4) != 0)
         goto fail;
     if (storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)) != LX_OK ||
-        storage_migrate(f->c, &version, f->err, sizeof(f->err)) != LX_OK || version != 1) {
+        storage_migrate(f->c, &version, f->err, sizeof(f->err)) != LX_OK ||
+        version != STORAGE_SCHEMA_VERSION) {
         fprintf(stderr, "setup: %s\n", f->err);
         goto fail;
     }
@@ -242,7 +243,9 @@ static int teardown(void **state)
 /* "2026-11-28T10:MM:SS.000Z" for i = MM * 60 + SS: increasing in i. */
 static void ts(char *buf, int i)
 {
-    snprintf(buf, STORAGE_TS_LEN + 1, "2026-11-28T10:%02d:%02d.000Z", (i / 60) % 60, i % 60);
+    unsigned u = (unsigned)i;
+
+    snprintf(buf, STORAGE_TS_LEN + 1, "2026-11-28T10:%02u:%02u.000Z", (u / 60) % 60, u % 60);
 }
 
 /* Creates document `id` (a fresh UUID when id is NULL; copied into out_id
@@ -318,7 +321,7 @@ static void test_store_migrate_twice_is_idempotent(void **state)
 
     assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(version, STORAGE_SCHEMA_VERSION);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, 2);
     assert_rc(storage_migrate(f->c, NULL, f->err, sizeof(f->err)), LX_OK);
     assert_rc(storage_ping(f->c, f->err, sizeof(f->err)), LX_OK);
 
@@ -328,7 +331,7 @@ static void test_store_migrate_twice_is_idempotent(void **state)
     assert_ptr_not_equal(c2, f->c);
     version = -1;
     assert_rc(storage_migrate(c2, &version, f->err, sizeof(f->err)), LX_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, STORAGE_SCHEMA_VERSION);
     storage_db_release(f->db, c2, 0);
 
     storage_doc *docs = NULL;
@@ -348,7 +351,7 @@ static void test_store_migrate_refuses_newer_database(void **state)
                      0);
     assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_ESTATE);
     assert_non_null(strstr(f->err, "version 99"));
-    assert_non_null(strstr(f->err, "(1)"));
+    assert_non_null(strstr(f->err, "(2)"));
     assert_non_null(strstr(f->err, "upgrade lexiaid"));
 }
 
@@ -594,7 +597,7 @@ static void test_store_doc_create_list_get_delete(void **state)
     /* Text set: status, length, pages and text follow. */
     const char *text = "Line one.\nLine two.";
     const char *passages[] = {"Line one.", "Line two."};
-    assert_rc(storage_doc_set_text(f->c, id2, text, strlen(text), 3, passages, 2,
+    assert_rc(storage_doc_set_text(f->c, id2, NULL, text, strlen(text), 3, passages, 2,
                                    "2026-11-28T11:00:00.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_rc(storage_doc_get(f->c, "alice", id2, 1, &d, f->err, sizeof(f->err)), LX_OK);
@@ -609,7 +612,7 @@ static void test_store_doc_create_list_get_delete(void **state)
     assert_rc(storage_doc_get(f->c, "alice", id2, 1, &d, f->err, sizeof(f->err)), LX_ENOENT);
     assert_null(d.id);
     assert_rc(storage_doc_delete(f->c, "alice", id2, f->err, sizeof(f->err)), LX_ENOENT);
-    assert_rc(storage_doc_set_text(f->c, id2, text, strlen(text), 1, passages, 2,
+    assert_rc(storage_doc_set_text(f->c, id2, NULL, text, strlen(text), 1, passages, 2,
                                    "2026-11-28T11:00:00.000Z", f->err, sizeof(f->err)),
               LX_ENOENT);
     assert_rc(storage_doc_list(f->c, "alice", &docs, &n, f->err, sizeof(f->err)), LX_OK);
@@ -658,19 +661,16 @@ static void test_store_doc_duplicate_id_is_eexist(void **state)
     assert_rc(storage_doc_get(f->c, "bob", id, 0, &got, f->err, sizeof(f->err)), LX_ENOENT);
 }
 
-static void test_store_doc_set_status_and_stale(void **state)
+static void test_store_doc_set_status(void **state)
 {
     fx *f = *state;
-    char id1[STORAGE_ID_LEN + 1], id2[STORAGE_ID_LEN + 1], id3[STORAGE_ID_LEN + 1];
+    char id1[STORAGE_ID_LEN + 1], id2[STORAGE_ID_LEN + 1];
     storage_doc d = {0};
-    char **ids = NULL;
-    size_t n = 0;
 
     assert_int_equal(make_doc(f, "alice", "a", 1, id1), LX_OK);
     assert_int_equal(make_doc(f, "alice", "b", 2, id2), LX_OK);
-    assert_int_equal(make_doc(f, "bob", "c", 3, id3), LX_OK);
 
-    assert_rc(storage_doc_set_status(f->c, id1, STORAGE_ST_PROCESSING, NULL,
+    assert_rc(storage_doc_set_status(f->c, id1, NULL, STORAGE_ST_PROCESSING, NULL,
                                      "2026-11-28T10:00:05.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_rc(storage_doc_get(f->c, "alice", id1, 0, &d, f->err, sizeof(f->err)), LX_OK);
@@ -678,31 +678,304 @@ static void test_store_doc_set_status_and_stale(void **state)
     assert_string_equal(d.error, "");
     assert_string_equal(d.updated_at, "2026-11-28T10:00:05.000Z");
     storage_doc_clear(&d);
-    assert_rc(storage_doc_set_status(f->c, id2, STORAGE_ST_FAILED, "not a PDF",
+    assert_rc(storage_doc_set_status(f->c, id2, NULL, STORAGE_ST_FAILED, "not a PDF",
                                      "2026-11-28T10:00:06.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_rc(storage_doc_get(f->c, "alice", id2, 0, &d, f->err, sizeof(f->err)), LX_OK);
     assert_string_equal(d.status, STORAGE_ST_FAILED);
     assert_string_equal(d.error, "not a PDF");
     storage_doc_clear(&d);
-    assert_rc(storage_doc_set_status(f->c, "00000000-0000-4000-8000-000000000000",
+    assert_rc(storage_doc_set_status(f->c, "00000000-0000-4000-8000-000000000000", NULL,
                                      STORAGE_ST_FAILED, "x", "2026-11-28T10:00:07.000Z", f->err,
                                      sizeof(f->err)),
               LX_ENOENT);
+}
 
-    /* Stale: uploaded or processing, updated before the time given. id1
-     * (processing at :05) and id3 (uploaded at :03); not id2 (failed). */
-    assert_rc(storage_doc_stale(f->c, "2026-11-28T10:00:10.000Z", &ids, &n, f->err, sizeof(f->err)),
+/* Claims of n documents by owner at ts(at) until ts(until): the count,
+ * with the claimed ids and interrupted counts into ids/cut (may be NULL). */
+static size_t claim(fx *f, storage_conn *c, const char *owner, int at, int until, int max,
+                    char ids[][STORAGE_ID_LEN + 1], int64_t *cut)
+{
+    char now[STORAGE_TS_LEN + 1], end[STORAGE_TS_LEN + 1];
+    storage_pending *v = NULL;
+    size_t n = 0;
+
+    ts(now, at);
+    ts(end, until);
+    assert_rc(storage_doc_claim(c, owner, now, end, max, &v, &n, f->err, sizeof(f->err)), LX_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(v[i].user_id);
+        assert_string_equal(v[i].file_type, "txt");
+        if (ids != NULL)
+            snprintf(ids[i], STORAGE_ID_LEN + 1, "%s", v[i].id);
+        if (cut != NULL)
+            cut[i] = v[i].interrupted;
+    }
+    storage_pending_free(v, n);
+    return n;
+}
+
+/* The document's claim as stored: claimed_by and status into the buffers. */
+static void claim_of(fx *f, const char *uid, const char *id, char *owner, char *status,
+                     int64_t *cut)
+{
+    storage_doc d = {0};
+
+    assert_rc(storage_doc_get(f->c, uid, id, 0, &d, f->err, sizeof(f->err)), LX_OK);
+    snprintf(owner, 64, "%s", d.claimed_by);
+    snprintf(status, 16, "%s", d.status);
+    if (cut != NULL)
+        *cut = d.interrupted;
+    storage_doc_clear(&d);
+}
+
+/* The extraction queue's claims (store.h): each document to one worker; a
+ * lease that passes makes it anybody's, a takeover of a "processing" one
+ * counts a cut-off run; start, the text, a failure and a release are the
+ * holder's only; a failed document can be made pending again. */
+static void test_store_claims_hand_each_document_to_one_worker(void **state)
+{
+    fx *f = *state;
+    char a[STORAGE_ID_LEN + 1], b[STORAGE_ID_LEN + 1], c[STORAGE_ID_LEN + 1];
+    char got[4][STORAGE_ID_LEN + 1], now[STORAGE_TS_LEN + 1], later[STORAGE_TS_LEN + 1];
+    char owner[64], status[16], **ids = NULL;
+    const char *passages[] = {"some text"};
+    int64_t cut[4] = {0}, n_renewed = 0;
+    int is_any = 0;
+    size_t n;
+
+    assert_int_equal(make_doc(f, "alice", "a", 1, a), LX_OK);
+    assert_int_equal(make_doc(f, "alice", "b", 2, b), LX_OK);
+    assert_int_equal(make_doc(f, "bob", "c", 3, c), LX_OK);
+    ts(now, 10);
+    assert_rc(storage_doc_any_claimable(f->c, now, &is_any, f->err, sizeof(f->err)), LX_OK);
+    assert_true(is_any);
+
+    /* Two for w1, the third for w2, none left. */
+    assert_int_equal(claim(f, f->c, "w1", 10, 40, 2, got, cut), 2);
+    assert_int_equal(cut[0] + cut[1], 0);
+    assert_int_equal(claim(f, f->c, "w2", 10, 40, 5, got + 2, NULL), 1);
+    assert_int_equal(claim(f, f->c, "w3", 10, 40, 5, NULL, NULL), 0);
+    assert_rc(storage_doc_any_claimable(f->c, now, &is_any, f->err, sizeof(f->err)), LX_OK);
+    assert_false(is_any);
+    for (int i = 0; i < 3; i++)
+        assert_true(strcmp(got[i], a) == 0 || strcmp(got[i], b) == 0 || strcmp(got[i], c) == 0);
+    assert_string_not_equal(got[0], got[1]);
+    assert_string_not_equal(got[0], got[2]);
+    assert_string_not_equal(got[1], got[2]);
+    const char *uid0 = strcmp(got[0], c) == 0 ? "bob" : "alice";
+    claim_of(f, uid0, got[0], owner, status, NULL);
+    assert_string_equal(owner, "w1");
+    assert_string_equal(status, STORAGE_ST_UPLOADED);
+
+    /* Only the holder starts it, stores its text (which ends the claim). */
+    assert_rc(storage_doc_start(f->c, got[0], "w2", now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_doc_start(f->c, got[0], "w1", now, f->err, sizeof(f->err)), LX_OK);
+    claim_of(f, uid0, got[0], owner, status, NULL);
+    assert_string_equal(status, STORAGE_ST_PROCESSING);
+    assert_rc(storage_doc_set_text(f->c, got[0], "w2", "some text", 9, 1, passages, 1, now, f->err,
+                                   sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_set_text(f->c, got[0], "w1", "some text", 9, 1, passages, 1, now, f->err,
+                                   sizeof(f->err)),
               LX_OK);
-    assert_int_equal(n, 2);
-    assert_true((strcmp(ids[0], id1) == 0 && strcmp(ids[1], id3) == 0) ||
-                (strcmp(ids[0], id3) == 0 && strcmp(ids[1], id1) == 0));
-    storage_strv_free(ids, n);
-    assert_rc(storage_doc_stale(f->c, "2026-11-28T10:00:04.000Z", &ids, &n, f->err, sizeof(f->err)),
+    claim_of(f, uid0, got[0], owner, status, NULL);
+    assert_string_equal(status, STORAGE_ST_PROCESSED);
+    assert_string_equal(owner, "");
+    assert_rc(storage_doc_start(f->c, got[0], "w1", now, f->err, sizeof(f->err)), LX_ENOENT);
+
+    /* w2 renews its one claim; w1's other lease passes: anybody's, and
+     * not cut off (it never started). */
+    ts(later, 80);
+    const char *renewing[] = {got[2], got[0], got[1]}; /* w1's and a finished one: not renewed */
+    assert_rc(storage_doc_renew(f->c, "w2", renewing, 3, later, &n_renewed, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n_renewed, 1);
+    assert_int_equal(claim(f, f->c, "w3", 50, 100, 5, got + 3, cut), 1);
+    assert_string_equal(got[3], got[1]);
+    assert_int_equal(cut[0], 0);
+
+    /* w2 starts and dies: at its lease's end w4 takes over a cut-off run. */
+    const char *uid2 = strcmp(got[2], c) == 0 ? "bob" : "alice";
+    assert_rc(storage_doc_start(f->c, got[2], "w2", now, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(claim(f, f->c, "w4", 79, 99, 5, NULL, NULL), 0);
+    assert_int_equal(claim(f, f->c, "w4", 81, 99, 5, got + 3, cut), 1);
+    assert_string_equal(got[3], got[2]);
+    assert_int_equal(cut[0], 1);
+    claim_of(f, uid2, got[2], owner, status, cut);
+    assert_string_equal(owner, "w4");
+    assert_int_equal(cut[0], 1);
+    /* The old holder can no longer store anything. */
+    assert_rc(storage_doc_set_status(f->c, got[2], "w2", STORAGE_ST_FAILED, "x", now, f->err,
+                                     sizeof(f->err)),
+              LX_ENOENT);
+
+    /* w4 gives it back, not before 95; a release is no cut-off run. */
+    ts(later, 95);
+    assert_rc(storage_doc_release(f->c, got[2], "w2", later, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_doc_release(f->c, got[2], "w4", later, f->err, sizeof(f->err)), LX_OK);
+    claim_of(f, uid2, got[2], owner, status, NULL);
+    assert_string_equal(owner, "");
+    assert_string_equal(status, STORAGE_ST_UPLOADED);
+    assert_int_equal(claim(f, f->c, "w5", 94, 120, 5, NULL, NULL), 0);
+    assert_int_equal(claim(f, f->c, "w5", 96, 120, 5, got + 3, cut), 1);
+    assert_int_equal(cut[0], 1);
+
+    /* A failure ends it; failed for a reason, it can be made pending again. */
+    assert_rc(storage_doc_set_status(f->c, got[2], "w5", STORAGE_ST_FAILED, "the file is missing",
+                                     now, f->err, sizeof(f->err)),
+              LX_OK);
+    claim_of(f, uid2, got[2], owner, status, NULL);
+    assert_string_equal(owner, "");
+    assert_rc(storage_doc_failed_ids(f->c, "the file is missing", &ids, &n, f->err, sizeof(f->err)),
               LX_OK);
     assert_int_equal(n, 1);
-    assert_string_equal(ids[0], id3);
+    assert_string_equal(ids[0], got[2]);
     storage_strv_free(ids, n);
+    assert_rc(storage_doc_retry_failed(f->c, got[2], "another reason", now, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(
+        storage_doc_retry_failed(f->c, got[2], "the file is missing", now, f->err, sizeof(f->err)),
+        LX_OK);
+    claim_of(f, uid2, got[2], owner, status, NULL);
+    assert_string_equal(status, STORAGE_ST_UPLOADED);
+    assert_int_equal(claim(f, f->c, "w6", 100, 120, 5, got + 3, NULL), 1);
+    assert_string_equal(got[3], got[2]);
+}
+
+/* A document made with its claim (as an upload makes it) is nobody
+ * else's until the lease passes. */
+static void test_store_doc_create_with_a_claim(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], when[STORAGE_TS_LEN + 1], until[STORAGE_TS_LEN + 1];
+    char owner[64], status[16];
+    storage_doc d = {0};
+
+    assert_int_equal(storage_uuid(id, sizeof(id)), LX_OK);
+    ts(when, 1);
+    ts(until, 30);
+    d.id = id;
+    d.user_id = (char *)"alice";
+    d.name = (char *)"mine";
+    d.original_filename = (char *)"notes.txt";
+    d.file_type = (char *)"txt";
+    d.mime_type = (char *)"text/plain";
+    d.status = (char *)STORAGE_ST_UPLOADED;
+    d.error = (char *)"";
+    d.sha256 = (char *)"00ff";
+    d.created_at = d.updated_at = when;
+    d.claimed_by = (char *)"uploader";
+    d.lease_until = until;
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err)), LX_OK);
+    claim_of(f, "alice", id, owner, status, NULL);
+    assert_string_equal(owner, "uploader");
+    assert_int_equal(claim(f, f->c, "w1", 29, 60, 5, NULL, NULL), 0);
+    assert_rc(storage_doc_start(f->c, id, "uploader", when, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(claim(f, f->c, "w1", 31, 60, 5, NULL, NULL), 1);
+}
+
+#define N_CLAIMERS 4
+#define N_QUEUED 60
+
+typedef struct claimer {
+    storage_db *db;
+    char owner[16];
+    char ids[N_QUEUED][STORAGE_ID_LEN + 1];
+    int n;
+    int rc;
+    char err[256];
+} claimer;
+
+static void *claimer_main(void *arg)
+{
+    claimer *k = arg;
+    storage_conn *c = NULL;
+
+    k->rc = storage_db_acquire(k->db, &c, k->err, sizeof(k->err));
+    while (k->rc == LX_OK) {
+        storage_pending *v = NULL;
+        size_t n = 0;
+
+        k->rc = storage_doc_claim(c, k->owner, "2026-11-28T11:00:00.000Z",
+                                  "2026-11-28T12:00:00.000Z", 3, &v, &n, k->err, sizeof(k->err));
+        for (size_t i = 0; k->rc == LX_OK && i < n && k->n < N_QUEUED; i++)
+            snprintf(k->ids[k->n++], STORAGE_ID_LEN + 1, "%s", v[i].id);
+        storage_pending_free(v, n);
+        if (n == 0)
+            break;
+    }
+    storage_db_release(k->db, c, 0);
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Workers claiming at once from one queue: every document is claimed, by
+ * exactly one of them. */
+static void test_store_concurrent_claimers_take_each_document_once(void **state)
+{
+    fx *f = *state;
+    pthread_t th[N_CLAIMERS];
+    claimer *k = calloc(N_CLAIMERS, sizeof(*k));
+    static char all[N_QUEUED * 2][STORAGE_ID_LEN + 1];
+    int total = 0;
+
+    assert_non_null(k);
+    for (int i = 0; i < N_QUEUED; i++)
+        assert_int_equal(make_doc(f, i % 2 ? "alice" : "bob", "q", i % 60, NULL), LX_OK);
+    storage_db_release(f->db, f->c, 0);
+    f->c = NULL;
+    for (int i = 0; i < N_CLAIMERS; i++) {
+        k[i].db = f->db;
+        snprintf(k[i].owner, sizeof(k[i].owner), "claimer%d", i);
+        assert_int_equal(pthread_create(&th[i], NULL, claimer_main, &k[i]), 0);
+    }
+    for (int i = 0; i < N_CLAIMERS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N_CLAIMERS; i++) {
+        if (k[i].rc != LX_OK)
+            fprintf(stderr, "%s: %s\n", k[i].owner, k[i].err);
+        assert_rc(k[i].rc, LX_OK);
+        for (int j = 0; j < k[i].n && total < N_QUEUED * 2; j++)
+            memcpy(all[total++], k[i].ids[j], STORAGE_ID_LEN + 1);
+    }
+    assert_int_equal(total, N_QUEUED);
+    qsort(all, (size_t)total, sizeof(all[0]), cmp_id);
+    for (int i = 1; i < total; i++)
+        assert_string_not_equal(all[i - 1], all[i]);
+    free(k);
+    assert_rc(storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)), LX_OK);
+}
+
+/* A database of schema 1 with work left pending: migration 2 makes that
+ * work claimable at once. */
+static void test_store_migration_2_leaves_old_pending_work_claimable(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], sql[512];
+    int version = 0;
+
+    assert_int_equal(make_doc(f, "alice", "old", 1, id), LX_OK);
+    /* Back to schema 1 behind the store's back, its document "processing". */
+    snprintf(sql, sizeof(sql),
+             "DROP INDEX documents_pending;"
+             "ALTER TABLE documents DROP COLUMN claimed_by;"
+             "ALTER TABLE documents DROP COLUMN lease_until;"
+             "ALTER TABLE documents DROP COLUMN interrupted;"
+             "DELETE FROM schema_migrations WHERE version = 2;"
+             "UPDATE documents SET status = 'processing' WHERE id = '%s'",
+             id);
+    storage_db_release(f->db, f->c, 1);
+    f->c = NULL;
+    assert_int_equal(raw_exec(f, sql), 0);
+    assert_rc(storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(version, 2);
+    assert_int_equal(claim(f, f->c, "w1", 0, 30, 5, NULL, NULL), 1);
 }
 
 /* Another user's document and records are absent for every call. */
@@ -719,7 +992,7 @@ static void test_store_other_uid_sees_nothing(void **state)
     int64_t seq = 0;
 
     assert_int_equal(make_doc(f, "alice", "secret", 1, id), LX_OK);
-    assert_rc(storage_doc_set_text(f->c, id, passages[0], strlen(passages[0]), 1, passages, 1,
+    assert_rc(storage_doc_set_text(f->c, id, NULL, passages[0], strlen(passages[0]), 1, passages, 1,
                                    "2026-11-28T10:00:02.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_rc(storage_rec_put(f->c, "alice", "chat.thread", "t1", "{\"title\":\"x\"}",
@@ -859,11 +1132,11 @@ static void test_store_search_ranks_and_ignores_syntax(void **state)
 
     assert_int_equal(make_doc(f, "alice", "biology", 1, id), LX_OK);
     assert_int_equal(make_doc(f, "alice", "other", 2, other), LX_OK);
-    assert_rc(storage_doc_set_text(f->c, id, "all", 3, 1, passages, 5, "2026-11-28T10:00:03.000Z",
-                                   f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 5,
+                                   "2026-11-28T10:00:03.000Z", f->err, sizeof(f->err)),
               LX_OK);
-    assert_rc(storage_doc_set_text(f->c, other, "x", 1, 1, others, 1, "2026-11-28T10:00:03.000Z",
-                                   f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, other, NULL, "x", 1, 1, others, 1,
+                                   "2026-11-28T10:00:03.000Z", f->err, sizeof(f->err)),
               LX_OK);
 
     assert_rc(storage_doc_search(f->c, "alice", id, "What is chlorophyll Photosynthesis?", 10, &p,
@@ -944,8 +1217,8 @@ static void test_store_search_ranks_and_ignores_syntax(void **state)
 
     /* New text replaces the old passages in the index. */
     const char *again[] = {"Volcanoes erupt lava.", "Glaciers carve valleys."};
-    assert_rc(storage_doc_set_text(f->c, id, "new", 3, 1, again, 2, "2026-11-28T10:00:04.000Z",
-                                   f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "new", 3, 1, again, 2,
+                                   "2026-11-28T10:00:04.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_rc(
         storage_doc_search(f->c, "alice", id, "photosynthesis", 10, &p, &n, f->err, sizeof(f->err)),
@@ -1283,16 +1556,16 @@ static void test_store_stats(void **state)
                   LX_OK);
     }
     assert_int_equal(make_doc(f, "u0", "a", 1, id), LX_OK);
-    assert_rc(storage_doc_set_text(f->c, id, "x", 1, 1, p, 1, "2026-11-28T10:00:01.000Z", f->err,
-                                   sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "x", 1, 1, p, 1, "2026-11-28T10:00:01.000Z",
+                                   f->err, sizeof(f->err)),
               LX_OK);
     assert_int_equal(make_doc(f, "u0", "b", 2, id), LX_OK);
-    assert_rc(storage_doc_set_status(f->c, id, STORAGE_ST_PROCESSING, NULL,
+    assert_rc(storage_doc_set_status(f->c, id, NULL, STORAGE_ST_PROCESSING, NULL,
                                      "2026-11-28T10:00:02.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_int_equal(make_doc(f, "u1", "c", 3, id), LX_OK);
-    assert_rc(storage_doc_set_status(f->c, id, STORAGE_ST_FAILED, "bad", "2026-11-28T10:00:03.000Z",
-                                     f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_status(f->c, id, NULL, STORAGE_ST_FAILED, "bad",
+                                     "2026-11-28T10:00:03.000Z", f->err, sizeof(f->err)),
               LX_OK);
     assert_int_equal(make_doc(f, "u1", "d", 4, NULL), LX_OK);
     assert_int_equal(make_doc(f, "u1", "e", 5, NULL), LX_OK);
@@ -1617,11 +1890,11 @@ static void test_store_user_delete_removes_only_that_user(void **state)
     assert_int_equal(make_doc(f, "alice", "a1", 1, a1), LX_OK);
     assert_int_equal(make_doc(f, "alice", "a2", 2, a2), LX_OK);
     assert_int_equal(make_doc(f, "bob", "b1", 3, b1), LX_OK);
-    assert_rc(storage_doc_set_text(f->c, a1, "x", 1, 1, passages, 1, "2026-11-28T10:00:04.000Z",
-                                   f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, a1, NULL, "x", 1, 1, passages, 1,
+                                   "2026-11-28T10:00:04.000Z", f->err, sizeof(f->err)),
               LX_OK);
-    assert_rc(storage_doc_set_text(f->c, b1, "x", 1, 1, passages, 1, "2026-11-28T10:00:04.000Z",
-                                   f->err, sizeof(f->err)),
+    assert_rc(storage_doc_set_text(f->c, b1, NULL, "x", 1, 1, passages, 1,
+                                   "2026-11-28T10:00:04.000Z", f->err, sizeof(f->err)),
               LX_OK);
     add_feedback(f, "alice", "bug", "new", 5);
     add_feedback(f, "bob", "bug", "new", 6);
@@ -1954,7 +2227,11 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_user_page_by_uid),
     STORE_TEST(test_store_doc_create_list_get_delete),
     STORE_TEST(test_store_doc_duplicate_id_is_eexist),
-    STORE_TEST(test_store_doc_set_status_and_stale),
+    STORE_TEST(test_store_doc_set_status),
+    STORE_TEST(test_store_claims_hand_each_document_to_one_worker),
+    STORE_TEST(test_store_doc_create_with_a_claim),
+    STORE_TEST(test_store_concurrent_claimers_take_each_document_once),
+    STORE_TEST(test_store_migration_2_leaves_old_pending_work_claimable),
     STORE_TEST(test_store_other_uid_sees_nothing),
     STORE_TEST(test_store_doc_bytes),
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
