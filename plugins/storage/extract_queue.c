@@ -3,11 +3,12 @@
  * storage_proc_*): which document goes next, how many at once, the waits
  * of retries, the claims, stopping.
  *
- * Fairness: a FIFO per user; the users with documents queued form a ring
- * served round robin, one document each turn, so one user's ten slow
- * PDFs let another user's text through after at most one of them. At
- * most extract_concurrency documents run at once (one extraction thread
- * each, extract_pool.c); a document waiting to retry gives its slot up.
+ * Fairness: a FIFO per user; the users with documents queued form a ring.
+ * A free slot goes to the user with the fewest documents running, round
+ * robin among equals, one document a turn: one user's ten slow PDFs let
+ * another user's text through as soon as one of them ends. At most
+ * extract_concurrency documents run at once (one extraction thread each,
+ * extract_pool.c); a document waiting to retry gives its slot up.
  *
  * Claims: every STORAGE_TICK_MS a tick job renews the claims of the
  * documents held here (every claim_lease/3) and, while there is room,
@@ -100,10 +101,42 @@ static void uq_unlink(storage_proc *p, storage_userq *q)
     free(q);
 }
 
-/* The next document, round robin over the users; NULL when none waits. */
+/* Documents of uid holding a slot now. */
+static int uq_n_running(const storage_proc *p, const char *uid)
+{
+    int n = 0;
+
+    for (const storage_item *it = p->all; it != NULL; it = it->all_next)
+        n += it->is_running && strcmp(it->uid, uid) == 0;
+    return n;
+}
+
+/* The user to serve: the one with the fewest documents running, the
+ * first of those in ring order from p->ring. (A user alone took every
+ * slot: when another comes, the next free slot is the newcomer's.) */
+static storage_userq *uq_next(storage_proc *p)
+{
+    storage_userq *q = p->ring, *best = NULL;
+    int best_n = 0;
+
+    if (q == NULL || q->next == q)
+        return q;
+    do {
+        int n = uq_n_running(p, q->uid);
+
+        if (best == NULL || n < best_n) {
+            best = q;
+            best_n = n;
+        }
+        q = q->next;
+    } while (q != p->ring && best_n > 0);
+    return best;
+}
+
+/* The next document, fair across users (uq_next); NULL when none waits. */
 static storage_item *uq_pop(storage_proc *p)
 {
-    storage_userq *q = p->ring;
+    storage_userq *q = uq_next(p);
     storage_item *it;
 
     if (q == NULL)
