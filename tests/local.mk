@@ -150,6 +150,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_docs.py \
 	tests/integration/test_storage_users.py \
 	tests/integration/test_storage_crash.py \
+	tests/integration/test_storage_faults.py \
 	tests/integration/test_storage_backup.py \
 	tests/integration/test_storage_options.py \
 	tests/integration/test_tutoring_chat.py \
@@ -160,7 +161,8 @@ LX_INTEGRATION_TESTS = \
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
-	tests/integration/lxfakellm.py tests/integration/lxemulator.py tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
+	tests/integration/lxfakellm.py tests/integration/lxemulator.py tests/integration/gated_extract.py \
+	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
 	tests/fuzz/run.sh tests/fuzz/check_utf8.h tests/fuzz/corpus \
