@@ -278,11 +278,7 @@ static void retry_fire(void *arg)
     storage_item *it = arg;
     storage_proc *p = it->p;
 
-    it->timer = NULL;     /* a one-shot timer frees itself */
-    if (it->is_running) { /* a STORE retry kept its slot */
-        storage_process_run(it);
-        return;
-    }
+    it->timer = NULL; /* a one-shot timer frees itself */
     for (storage_item **pp = &p->waiting; *pp != NULL; pp = &(*pp)->next)
         if (*pp == it) {
             *pp = it->next;
@@ -307,21 +303,20 @@ void storage_queue_retry(storage_item *it)
     }
     ms = retry_wait_ms(p, ++it->n_failures);
     if (it->step != STORAGE_STEP_STORE) {
-        /* LOAD again later, without a slot meanwhile */
+        /* LOAD again; a STORE keeps its text for the next try */
         it->step = STORAGE_STEP_LOAD;
         storage_process_clear(it);
-        it->is_running = 0;
-        p->n_running--;
-        it->next = p->waiting;
-        p->waiting = it;
-        p->n_waiting++;
     }
+    /* No slot meanwhile: a document that keeps failing holds up nobody. */
+    it->is_running = 0;
+    p->n_running--;
+    it->next = p->waiting;
+    p->waiting = it;
+    p->n_waiting++;
     it->timer = p->st->host->timer_start(p->w, (uint64_t)ms, 0, retry_fire, it);
     if (it->timer == NULL) {
-        if (!it->is_running) {
-            p->waiting = it->next;
-            p->n_waiting--;
-        }
+        p->waiting = it->next;
+        p->n_waiting--;
         storage_queue_done(it, LX_ENOMEM); /* its claim lapses: another takes it */
         return;
     }
@@ -569,14 +564,6 @@ void storage_proc_stop(storage_state *st)
         p->waiting = it->next;
         p->n_waiting--;
         storage_queue_done(it, LX_ECANCELED);
-    }
-    /* STORE retries waiting with their slot */
-    for (it = p->all; it != NULL;) {
-        storage_item *next = it->all_next;
-
-        if (it->timer != NULL)
-            storage_queue_done(it, LX_ECANCELED);
-        it = next;
     }
     /* Extractions: their children are killed; their dones end them. */
     storage_xpool_free(p->pool);

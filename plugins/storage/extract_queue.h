@@ -87,7 +87,7 @@ struct storage_proc {
     storage_xpool *pool;   /* the extraction threads */
     storage_userq *ring;   /* users with documents queued, round robin: the next to serve */
     storage_item *all;     /* every live item */
-    storage_item *waiting; /* waiting to retry their LOAD (they hold no slot) */
+    storage_item *waiting; /* waiting for a retry (they hold no slot) */
     int n_queued;          /* in the users' FIFOs */
     int n_running;         /* holding a slot */
     int n_waiting;
@@ -108,10 +108,10 @@ struct storage_proc {
  * starts. */
 void storage_queue_done(storage_item *it, int rc);
 
-/* A transient failure at it->step: after a wait growing with
- * it->n_failures, the item goes on from there (a LOAD or EXTRACT failure
- * gives its slot up meanwhile and is queued again, behind its user's
- * others; a STORE failure keeps its slot and its text). */
+/* A transient failure at it->step: the item gives its slot up and, after
+ * a wait growing with it->n_failures, is queued again behind its user's
+ * others, to go on from LOAD (a LOAD or EXTRACT failure) or STORE (which
+ * keeps its text). */
 void storage_queue_retry(storage_item *it);
 
 /* process.c, for extract_queue.c */
