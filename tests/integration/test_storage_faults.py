@@ -108,7 +108,7 @@ def gated_text(name, text="some text to read"):
 class FaultsCase(lxtest.TestCase):
 
     def server(self, workers=1, storage=None, server=None, env=None, gates=None, **kw):
-        cfg = {"extract_wait": "0", "claim_lease": "2s", "retry_delay": "100ms",
+        cfg = {"extract_wait": "0", "claim_lease": "3s", "retry_delay": "100ms",
                "retry_delay_max": "1s"}
         e = dict(env or {})
         if gates is not None:
@@ -168,6 +168,22 @@ class TestTakeover(FaultsCase):
         one = self.wait_final(s, doc_id)
         self.assertEqual(one["processing_status"], "processed", one)
         self.assertIn("taken over", one["content"])
+
+    def test_faults_reload_mid_extraction_hands_the_document_on(self):
+        gates = Gates()
+        s = self.server(gates=gates, storage={"claim_lease": "1h"})
+        doc_id = self.upload(s, "r.txt", gated_text("r1", "handed on"))
+        old = gates.wait_started("r1")
+        gates.forget("r1")
+        # The old worker stops: it kills its extraction and gives the
+        # document back at once (no lease to wait for: it is an hour).
+        s.srv.signal(signal.SIGHUP)
+        new = gates.wait_started("r1")
+        self.assertNotEqual(new, old)
+        gates.go("r1")
+        one = self.wait_final(s, doc_id)
+        self.assertEqual(one["processing_status"], "processed", one)
+        self.assertIn("handed on", one["content"])
 
     def test_faults_poison_document_fails_after_its_attempts(self):
         gates = Gates()
