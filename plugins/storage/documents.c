@@ -461,6 +461,7 @@ static void storage_up_stored(storage_state *st, void *arg, int rc, const char *
         storage_reply_store_error(st, up->req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
+    st->full_at_ms = 0; /* a file and a row were written: there is room again */
     host->log(LX_LOG_INFO, STORAGE_SRC, up->req, "document %s uploaded: %s, %lld bytes", d->id,
               d->file_type, (long long)d->size);
     if (up->is_aborted) {

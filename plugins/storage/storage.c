@@ -515,7 +515,8 @@ static int storage_health_job(storage_state *st, storage_conn *c, void *arg, cha
 /* Not ok when the database does not answer, or the disk is full: with
  * SQLite, under STORAGE_FULL_BELOW free on the data directory; with
  * PostgreSQL (its disk is not ours to see), when a write of this worker
- * met a full disk (SQLSTATE 53100) in the last STORAGE_FULL_RECENT_MS. */
+ * met a full disk (SQLSTATE 53100) in the last STORAGE_FULL_RECENT_MS and
+ * no upload was stored since. */
 static void storage_health_done(storage_state *st, void *arg, int rc, const char *err)
 {
     storage_health *h = arg;

@@ -85,7 +85,8 @@ typedef struct storage_state {
     size_t n_jobs_out;        /* run.c: jobs submitted, completion not yet run */
     int is_close_pending;     /* run.c: worker_stop asked to close db */
     char owner[STORAGE_ID_LEN + 1]; /* this worker's token in claims; "" in the master */
-    int64_t full_at_ms;       /* when a write last met a full disk (monotonic); 0: never */
+    int64_t full_at_ms;       /* when a write last met a full disk (monotonic); 0: never, or
+                                 an upload was stored since */
 } storage_state;
 
 /* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a

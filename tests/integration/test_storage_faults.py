@@ -357,9 +357,9 @@ def pg_bindir():
     return None
 
 
-class TestDatabaseOutage(FaultsCase):
-    """Item 9: PostgreSQL killed while uploads are in flight. The test runs
-    a cluster of its own (the shared one serves other tests meanwhile)."""
+class OwnPostgres(FaultsCase):
+    """A PostgreSQL cluster of the test's own (scripts/pg-test.sh): the
+    shared one serves other tests meanwhile."""
 
     def setUp(self):
         super().setUp()
@@ -385,11 +385,18 @@ class TestDatabaseOutage(FaultsCase):
             raise AssertionError("pg-test.sh %s: %s" % (cmd, p.stderr))
         return p.stdout
 
+    def pg_server(self, dbname, **kw):
+        return self.server(pg_db=dbname, storage=dict(
+            {"backend": "postgres", "database_url": self.url + " dbname=" + dbname},
+            **kw.pop("storage", {})), **kw)
+
+
+class TestDatabaseOutage(OwnPostgres):
+    """Item 9: PostgreSQL killed while uploads are in flight."""
+
     def test_faults_database_killed_mid_write_every_acknowledged_upload_ends_processed(self):
         lxstorage._psql('CREATE DATABASE "outage"', url=self.url)
-        s = self.server(workers=2, pg_db="outage",
-                        storage={"backend": "postgres",
-                                 "database_url": self.url + " dbname=outage"})
+        s = self.pg_server("outage", workers=2)
         stop = threading.Event()
         acked, refused = [], []
 
@@ -434,21 +441,20 @@ class TestDatabaseOutage(FaultsCase):
             self.assertEqual(self.status(s, doc_id, uid="out%d" % k), "processed")
 
 
-class TestDiskFull(FaultsCase):
-    """Item 12: the data directory on a real, small file system."""
+def mount_tmpfs(test, mib, options=""):
+    """A tmpfs of mib MiB, unmounted at the test's end (mount needs root)."""
+    mnt = tempfile.mkdtemp(prefix="lxfull", dir="/tmp")
+    os.chmod(mnt, 0o755)
+    test.addCleanup(os.rmdir, mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm%s" % (mib, options), "lxfull",
+                        mnt], capture_output=True, text=True)
+    need(p.returncode == 0, "cannot mount a tmpfs (root needed): %s" % p.stderr.strip())
+    test.addCleanup(subprocess.run, ["umount", "-l", mnt], capture_output=True)
+    return mnt
 
-    SIZE_MIB = 24
 
-    def setUp(self):
-        super().setUp()
-        if BACKEND != "sqlite":
-            self.skipTest("SQLite only: PostgreSQL's disk is its own")
-        self.mnt = tempfile.mkdtemp(prefix="lxfull")
-        self.addCleanup(os.rmdir, self.mnt)
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % self.SIZE_MIB,
-                            "lxfull", self.mnt], capture_output=True, text=True)
-        need(p.returncode == 0, "cannot mount a tmpfs (root needed): %s" % p.stderr.strip())
-        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt], capture_output=True)
+class FullDisk:
+    """Filling a file system up."""
 
     def fill(self):
         """Fills the file system up; returns the filler's path."""
@@ -468,6 +474,16 @@ class TestDiskFull(FaultsCase):
     def ready(self, s):
         status, _, body = s.request("GET", "/ready", uid=None)
         return status, lxtest.parse_json(body)["plugins"]["storage"]
+
+
+class TestDiskFull(FullDisk, FaultsCase):
+    """Item 12: the data directory on a real, small file system."""
+
+    def setUp(self):
+        super().setUp()
+        if BACKEND != "sqlite":
+            self.skipTest("SQLite only: PostgreSQL's disk is its own (TestPostgresDiskFull)")
+        self.mnt = mount_tmpfs(self, 24, ",mode=0755")
 
     def test_faults_disk_full_507_ready_says_why_deletes_work_then_recovers(self):
         gates = Gates()
@@ -528,6 +544,47 @@ class TestDiskFull(FaultsCase):
         os.unlink(filler)
         status, _, body = s.request("DELETE", "/api/documents/" + doc_id)
         self.assertEqual(status, 204, body[:300])
+
+
+class TestPostgresDiskFull(FullDisk, OwnPostgres):
+    """Item 12 on PostgreSQL: the database's tables in a tablespace on a
+    small tmpfs (its write-ahead log stays on the cluster's own disk, as a
+    full disk under the tables alone answers SQLSTATE 53100, disk_full)."""
+
+    def test_faults_postgres_disk_full_507_ready_says_why_deletes_work(self):
+        import pwd
+        need(os.getuid() == 0, "a tablespace on a tmpfs needs root")
+        pg = pwd.getpwnam("postgres")
+        self.mnt = mount_tmpfs(self, 16, ",mode=0700,uid=%d,gid=%d" % (pg.pw_uid, pg.pw_gid))
+        lxstorage._psql("CREATE TABLESPACE small LOCATION '%s'" % self.mnt, url=self.url)
+        lxstorage._psql('CREATE DATABASE "full" TABLESPACE small', url=self.url)
+        self.addCleanup(lxstorage._psql, "DROP TABLESPACE IF EXISTS small", self.url)
+        self.addCleanup(lxstorage._psql, 'DROP DATABASE IF EXISTS "full" WITH (FORCE)', self.url)
+        gates = Gates()
+        s = self.pg_server("full", gates=gates)
+        kept = [self.upload(s, "k%d.txt" % i, ("document %d " % i).encode() * 2000)
+                for i in range(3)]
+        held = self.upload(s, "held.txt", gated_text("held", "stored after all"))
+        gates.wait_started("held")
+
+        filler = self.fill()
+        status, out = s.upload("more.txt", b"y" * 300000, mime="text/plain")
+        self.assertEqual(status, 507, out)
+        self.assertEqual(out["code"], "INSUFFICIENT_STORAGE")
+        status, item = self.ready(s)
+        self.assertEqual(status, 503)
+        self.assertRegex(item["detail"], r"^postgres: disk full")
+        gates.go("held")  # its text waits for room, retried
+        status, _, body = s.request("DELETE", "/api/documents/" + kept[0])
+        self.assertEqual(status, 204, body[:300])
+
+        os.unlink(filler)
+        again = self.upload(s, "again.txt", b"uploads work again")
+        self.assertEqual(self.wait_final(s, again)["processing_status"], "processed")
+        self.assertEqual(self.ready(s)[0], 200)
+        one = self.wait_final(s, held)
+        self.assertEqual(one["processing_status"], "processed", one)
+        self.assert_all_processed(s, ["u1"])
 
 
 class TestOutOfMemory(FaultsCase):
