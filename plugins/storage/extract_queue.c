@@ -23,6 +23,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,11 @@ static long long retry_wait_ms(storage_proc *p, int n_failures)
         ms *= 2;
     if (ms > st->retry_delay_max_ms)
         ms = st->retry_delay_max_ms;
-    return ms - (ms / 4) * (rand() % 1000) / 1000;
+    /* xorshift32: the loop's own generator, no libc state shared */
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 17;
+    p->rng ^= p->rng << 5;
+    return ms - (ms / 4) * (long long)(p->rng % 1000) / 1000;
 }
 
 static void retry_fire(void *arg)
@@ -594,6 +599,9 @@ int storage_proc_start(storage_state *st, lx_worker *w)
         return LX_ENOMEM;
     }
     p->renewed_at_ms = storage_mono_ms();
+    p->rng = (uint32_t)p->renewed_at_ms ^ (uint32_t)(uintptr_t)p ^ 0x9e3779b9u;
+    if (p->rng == 0)
+        p->rng = 1;
     st->proc = p;
     return LX_OK;
 }

@@ -97,6 +97,7 @@ struct storage_proc {
     int is_ticking;      /* a tick job is out */
     int is_tick_failing; /* the last tick failed (logged once) */
     int64_t renewed_at_ms;
+    uint32_t rng; /* the jitter of retries' waits (xorshift32) */
     int is_stopped;
 };
 
