@@ -108,7 +108,7 @@ def gated_text(name, text="some text to read"):
 class FaultsCase(lxtest.TestCase):
 
     def server(self, workers=1, storage=None, server=None, env=None, gates=None, **kw):
-        cfg = {"extract_wait": "0", "claim_lease": "3s", "retry_delay": "100ms",
+        cfg = {"extract_wait": "0", "claim_lease": "5s", "retry_delay": "100ms",
                "retry_delay_max": "1s"}
         e = dict(env or {})
         if gates is not None:
