@@ -5,10 +5,11 @@
  *
  * Fairness: a FIFO per user; the users with documents queued form a ring.
  * A free slot goes to the user with the fewest documents running, round
- * robin among equals, one document a turn: one user's ten slow PDFs let
- * another user's text through as soon as one of them ends. At most
- * extract_concurrency documents run at once (one extraction thread each,
- * extract_pool.c); a document waiting to retry gives its slot up.
+ * robin among equals, one document a turn; and with two slots or more,
+ * the last free one only to a user with nothing running: one user's ten
+ * slow PDFs leave a slot for another user's text, which runs at once. At
+ * most extract_concurrency documents run at once (one extraction thread
+ * each, extract_pool.c); a document waiting to retry gives its slot up.
  *
  * Claims: every STORAGE_TICK_MS a tick job renews the claims of the
  * documents held here (every claim_lease/3) and, while there is room,
@@ -134,10 +135,9 @@ static storage_userq *uq_next(storage_proc *p)
     return best;
 }
 
-/* The next document, fair across users (uq_next); NULL when none waits. */
-static storage_item *uq_pop(storage_proc *p)
+/* The next document of q; NULL when q is NULL. */
+static storage_item *uq_pop_from(storage_proc *p, storage_userq *q)
 {
-    storage_userq *q = uq_next(p);
     storage_item *it;
 
     if (q == NULL)
@@ -152,6 +152,12 @@ static storage_item *uq_pop(storage_proc *p)
     if (q->head == NULL)
         uq_unlink(p, q);
     return it;
+}
+
+/* The next document, fair across users (uq_next); NULL when none waits. */
+static storage_item *uq_pop(storage_proc *p)
+{
+    return uq_pop_from(p, uq_next(p));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -219,9 +225,18 @@ static void kick(storage_proc *p)
 
 static void pump(storage_proc *p)
 {
-    while (!p->is_stopped && p->n_running < p->st->extract_concurrency && p->ring != NULL) {
-        storage_item *it = uq_pop(p);
+    int n_slots = p->st->extract_concurrency;
 
+    while (!p->is_stopped && p->n_running < n_slots && p->ring != NULL) {
+        storage_userq *q = uq_next(p);
+        storage_item *it;
+
+        /* The last free slot is kept for a user with nothing running, so
+         * that one who comes while another's slow documents run is served
+         * at once (with two slots or more). */
+        if (n_slots > 1 && p->n_running == n_slots - 1 && uq_n_running(p, q->uid) > 0)
+            break;
+        it = uq_pop_from(p, q);
         it->is_running = 1;
         p->n_running++;
         storage_process_run(it);

@@ -224,7 +224,7 @@ static int storage_configure(storage_state *st, const lx_cfg *cfg, char *err, si
     st->ex.max_mem = (size_t)v;
     st->ex.max_output = STORAGE_MAX_TEXT;
 
-    TRY(storage_cfg_num(st, cfg, "extract_concurrency", 'i', 1, 1, 16, &v, err, errlen));
+    TRY(storage_cfg_num(st, cfg, "extract_concurrency", 'i', 2, 1, 16, &v, err, errlen));
     st->extract_concurrency = (int)v;
 
     TRY(storage_cfg_num(st, cfg, "extract_wait", 'm', 20000, 0, 600000, &v, err, errlen));
