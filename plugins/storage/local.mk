@@ -63,7 +63,7 @@ plugins_storage_extract_lexiaid_extract_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) $
 noinst_PROGRAMS = plugins/storage/extract/lexiaid-extract-plain
 plugins_storage_extract_lexiaid_extract_plain_SOURCES = plugins/storage/extract/lexiaid-extract.c
 plugins_storage_extract_lexiaid_extract_plain_CFLAGS = -std=c11 -O2 -g -Wall -Wextra \
-	$(POPPLER_CFLAGS) $(LIBZIP_CFLAGS) $(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
+	$(LX_STORAGE_FEATURES) $(POPPLER_CFLAGS) $(LIBZIP_CFLAGS) $(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
 plugins_storage_extract_lexiaid_extract_plain_LDFLAGS =
 plugins_storage_extract_lexiaid_extract_plain_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) \
 	$(LIBXML_LIBS) $(TESSERACT_LIBS)

@@ -13,6 +13,7 @@ make_bad_* and make_*_bomb helpers, a file they must refuse:
   make_png(lines), make_jpg(lines)  black text on white, for OCR
   make_text_bomb_pdf(mib)       a PDF whose one page shows MiB of text (deflated)
   make_big_png(width, height)   a blank RGB PNG of that size (tiny on disk)
+  make_big_docx(mib)            a DOCX of about mib MiB of text (deflated)
 
 make_png and make_jpg need PIL (python3-pil) and DejaVu Sans
 (fonts-dejavu-core); everything else is stdlib only.
@@ -279,6 +280,20 @@ def make_docx_bomb(mib=100):
 
 
 # ---------------------------------------------------------------- images
+
+def make_big_docx(mib=40):
+    """A valid DOCX of about `mib` MiB of plain text in paragraphs (a few
+    hundred KiB deflated): its text needs that much memory and more."""
+    par = "<w:p><w:r><w:t>" + "lorem ipsum dolor sit amet " * 40 + "</w:t></w:r></w:p>"
+    return make_docx_xml(docx_document_xml_raw(par * ((mib << 20) // len(par))))
+
+
+def docx_document_xml_raw(body):
+    """word/document.xml around `body`, WordprocessingML already."""
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            "<w:body>" + body + "</w:body></w:document>")
+
 
 def have_pil():
     """True when PIL can be imported. python3-pil is installed for Debian's

@@ -248,11 +248,18 @@ class TestMemoryLimit(ExtractTestCase):
                            input=data, capture_output=True, timeout=120)
         return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
+    def test_a_document_too_large_for_the_limit_runs_out_of_memory(self):
+        # 40 MiB of text: its XML and its text both held at once
+        rc, out, err = self.run_plain("docx", lxsamples.make_big_docx(40), 128)
+        self.assertEqual((rc, out, err), (3, b"", "ran out of memory at 128 MiB\n"))
+
+    @unittest.skipUnless(lxtest.HAVE_OCR, "configured --disable-ocr: no image decoder")
     def test_an_image_too_large_for_the_limit_runs_out_of_memory(self):
         # 6000 x 6000 RGB decodes to 144 MB: over a limit of 128 MiB
         rc, out, err = self.run_plain("png", lxsamples.make_big_png(6000, 6000), 128)
         self.assertEqual((rc, out, err), (3, b"", "ran out of memory at 128 MiB\n"))
 
+    @unittest.skipUnless(lxtest.HAVE_OCR, "configured --disable-ocr: no image decoder")
     def test_running_out_of_memory_is_never_a_crash(self):
         # Where a library meets the limit moves with the limit: step it
         # across the range where OCR of this image needs more memory than
