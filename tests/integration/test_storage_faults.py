@@ -254,6 +254,7 @@ class TestCommittedPart(FaultsCase):
     def test_faults_committed_part_is_rolled_forward_on_download(self):
         s = self.server()
         doc_id = self.upload(s, "a.txt", b"bytes that were never renamed")
+        self.wait_final(s, doc_id)  # its extraction read the file: nobody else will
         part = self.to_part(s, doc_id)
         status, _, body = s.request("GET", "/api/documents/%s/download" % doc_id)
         self.assertEqual((status, body), (200, b"bytes that were never renamed"))
@@ -263,6 +264,7 @@ class TestCommittedPart(FaultsCase):
     def test_faults_committed_part_in_flight_is_read_where_it_is(self):
         s = self.server()
         doc_id = self.upload(s, "b.txt", b"an upload still renaming")
+        self.wait_final(s, doc_id)
         part = self.to_part(s, doc_id)
         with open(part, "rb") as f:
             fcntl.flock(f, fcntl.LOCK_EX)  # as its upload holds it
