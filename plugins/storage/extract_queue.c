@@ -205,6 +205,8 @@ static void proc_free(storage_proc *p)
 }
 
 static void pump(storage_proc *p);
+static void claim_more(storage_proc *p);
+static void tick_fire(void *arg);
 
 static void kick_fire(void *arg)
 {
@@ -269,6 +271,7 @@ void storage_queue_done(storage_item *it, int rc)
         return;
     }
     pump(p);
+    claim_more(p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -465,8 +468,23 @@ static void tick_done(storage_state *st, void *arg, int rc, const char *err)
     if (n_taken > 0)
         host->log(LX_LOG_INFO, STORAGE_SRC, NULL,
                   "claimed %zu document(s) whose text nobody was extracting", n_taken);
+    /* A full batch: there may be more. Claim again once there is room,
+     * not a tick later (a backlog left by a dead worker drains at the
+     * speed of extraction). */
+    p->has_more = rc == LX_OK && t->want > 0 && t->n_got >= (size_t)t->want;
     tick_free(t);
     pump(p); /* also what a kick without a timer left */
+    claim_more(p);
+}
+
+/* A tick now, when the last claim may have left documents behind and
+ * there is room for more. */
+static void claim_more(storage_proc *p)
+{
+    int room = 2 * p->st->extract_concurrency - (p->n_queued + p->n_running + p->n_waiting);
+
+    if (p->has_more && !p->is_ticking && !p->is_stopped && room > 0)
+        tick_fire(p);
 }
 
 static void tick_fire(void *arg)
@@ -483,7 +501,9 @@ static void tick_fire(void *arg)
     if (t == NULL)
         return;
     t->p = p;
-    t->want = st->extract_concurrency - (p->n_queued + p->n_running + p->n_waiting);
+    /* Room for its slots and as many again queued, so that no slot waits
+     * a tick for work while there is some. */
+    t->want = 2 * st->extract_concurrency - (p->n_queued + p->n_running + p->n_waiting);
     t->has_reserve_to_make = st->files != NULL && st->disk_reserve > 0;
     is_renew_due = p->n_live > 0 && storage_mono_ms() - p->renewed_at_ms >= st->claim_lease_ms / 3;
     if (is_renew_due && (t->renew = calloc((size_t)p->n_live, sizeof(char *))) != NULL) {

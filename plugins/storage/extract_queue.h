@@ -96,6 +96,7 @@ struct storage_proc {
     lx_timer *kick;      /* a pump on the next turn of the loop */
     int is_ticking;      /* a tick job is out */
     int is_tick_failing; /* the last tick failed (logged once) */
+    int has_more;        /* the last claim was a full batch: more may wait */
     int64_t renewed_at_ms;
     uint32_t rng; /* the jitter of retries' waits (xorshift32) */
     int is_stopped;
