@@ -400,6 +400,7 @@ static void lx_conf_server_defaults(lx_conf_ctx *ctx)
     sv->workers = 0;
     sv->backlog = 511;
     sv->max_connections = 4096;
+    sv->max_websockets = 1024;
     sv->max_body = 1u << 20;
     sv->max_header = 16u << 10;
     sv->request_timeout_ms = 30000;
@@ -467,6 +468,9 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
         } else if (strcmp(key, "max_connections") == 0) {
             if (lx_conf_get_int(ctx, s, 16, 1000000, &ll) == LX_OK)
                 sv->max_connections = (int)ll;
+        } else if (strcmp(key, "max_websockets") == 0) {
+            if (lx_conf_get_int(ctx, s, 0, 1000000, &ll) == LX_OK)
+                sv->max_websockets = (int)ll;
         } else if (strcmp(key, "max_body") == 0) {
             if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
                 sv->max_body = sz;
@@ -760,6 +764,68 @@ static void lx_conf_route_before(lx_conf_ctx *ctx, lx_route_conf *rc, const conf
     }
 }
 
+/* The keys of a WebSocket route (`websocket`, `max_message`, `idle_timeout`,
+ * `ping_interval`). Returns 1 when `key` is one of them (parsed into rc;
+ * *where remembers the first for the checks of lx_conf_route_ws_check). */
+static int lx_conf_route_ws_key(lx_conf_ctx *ctx, lx_route_conf *rc, const char *key,
+                                const config_setting_t *s, const config_setting_t **where)
+{
+    const char *str;
+    long long ll;
+    size_t sz;
+
+    if (strcmp(key, "websocket") == 0) {
+        rc->is_websocket = 1;
+        if (lx_conf_get_string(ctx, s, &str) != LX_OK)
+            return 1;
+        if (!lx_conf_is_handler_ref(str))
+            lx_conf_err(ctx, s, "expected \"plugin.handler\" (got '%s')", str);
+        else if (rc->handler == NULL)
+            lx_conf_set_str(ctx, &rc->handler, str);
+        return 1;
+    }
+    if (strcmp(key, "max_message") == 0) {
+        if (lx_conf_get_size(ctx, s, 1, (size_t)1 << 30, &sz) == LX_OK)
+            rc->ws.max_message = sz;
+    } else if (strcmp(key, "idle_timeout") == 0) {
+        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
+            rc->ws.idle_timeout_ms = ll;
+    } else if (strcmp(key, "ping_interval") == 0) {
+        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
+            rc->ws.ping_interval_ms = ll;
+    } else {
+        return 0;
+    }
+    if (*where == NULL)
+        *where = s;
+    return 1;
+}
+
+/* What a route may not mix: `handler` with `websocket`, a WebSocket route
+ * with a method other than GET or a body limit, WebSocket limits on a plain
+ * route. */
+static void lx_conf_route_ws_check(lx_conf_ctx *ctx, lx_route_conf *rc, const config_setting_t *g,
+                                   int has_handler, const config_setting_t *method_s,
+                                   const config_setting_t *max_body_s,
+                                   const config_setting_t *ws_key_s)
+{
+    if (!rc->is_websocket) {
+        if (ws_key_s != NULL)
+            lx_conf_err(ctx, ws_key_s, "'%s' applies to WebSocket routes only (websocket = ...)",
+                        config_setting_name(ws_key_s));
+        return;
+    }
+    if (has_handler)
+        lx_conf_err(ctx, g, "a route has either 'handler' or 'websocket', not both");
+    if (method_s != NULL && rc->method != NULL && strcmp(rc->method, "GET") != 0)
+        lx_conf_err(ctx, method_s, "a WebSocket route's method is GET (got '%s')", rc->method);
+    if (max_body_s != NULL)
+        lx_conf_err(ctx, max_body_s, "a WebSocket route takes no body: 'max_body' does not apply");
+    if (rc->method == NULL && method_s == NULL)
+        lx_conf_set_str(ctx, &rc->method, "GET");
+    rc->max_body = 0;
+}
+
 static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
 {
     static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
@@ -767,11 +833,15 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
     lx_conf *conf = ctx->conf;
     lx_route_conf *rc = &conf->routes[conf->n_routes++];
     int has_method = 0, has_path = 0, has_handler = 0;
+    const config_setting_t *method_s = NULL, *max_body_s = NULL, *ws_key_s = NULL;
 
     memset(rc, 0, sizeof(*rc));
     rc->max_body = conf->server.max_body;
     rc->timeout_ms = conf->server.request_timeout_ms;
     rc->body_timeout_ms = conf->server.body_timeout_ms;
+    rc->ws.max_message = 1u << 20;
+    rc->ws.idle_timeout_ms = 5 * 60 * 1000;
+    rc->ws.ping_interval_ms = 30 * 1000;
     rc->file = lx_conf_setting_file(g);
     rc->line = lx_conf_setting_line(g);
 
@@ -785,6 +855,7 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
 
         if (strcmp(key, "method") == 0) {
             has_method = 1;
+            method_s = s;
             if (lx_conf_get_string(ctx, s, &str) != LX_OK)
                 continue;
             const char *m = NULL;
@@ -826,6 +897,7 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
         } else if (strcmp(key, "before") == 0) {
             lx_conf_route_before(ctx, rc, s);
         } else if (strcmp(key, "max_body") == 0) {
+            max_body_s = s;
             if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) != LX_OK)
                 continue;
             if (sz > conf->server.max_body_memory)
@@ -841,15 +913,16 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
         } else if (strcmp(key, "body_timeout") == 0) {
             if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
                 rc->body_timeout_ms = ll;
-        } else {
+        } else if (!lx_conf_route_ws_key(ctx, rc, key, s, &ws_key_s)) {
             lx_conf_err_unknown(ctx, s);
         }
     }
-    if (!has_method)
+    lx_conf_route_ws_check(ctx, rc, g, has_handler, method_s, max_body_s, ws_key_s);
+    if (!has_method && !rc->is_websocket)
         lx_conf_err(ctx, g, "missing 'method'");
     if (!has_path)
         lx_conf_err(ctx, g, "missing 'path'");
-    if (!has_handler)
+    if (!has_handler && !rc->is_websocket)
         lx_conf_err(ctx, g, "missing 'handler'");
 }
 

@@ -20,10 +20,20 @@
 
 enum { LX_LOG_FORMAT_JSON = 0, LX_LOG_FORMAT_TEXT = 1 };
 
+/* A WebSocket route's limits (see include/lexiaid/plugin.h). */
+typedef struct lx_ws_limits {
+    size_t max_message;         /* bytes; default 1M */
+    long long idle_timeout_ms;  /* no message either way: close 1001; default 5m; 0 = never */
+    long long ping_interval_ms; /* ping a quiet peer, drop it one interval later; default 30s;
+                                   0 = never */
+} lx_ws_limits;
+
 typedef struct lx_route_conf {
     char *method;          /* upper case: GET HEAD POST PUT PATCH DELETE OPTIONS */
     char *pattern;         /* "/api/documents/{id}" */
-    char *handler;         /* "plugin.handler" */
+    char *handler;         /* "plugin.handler" (the `websocket` key's, on a WebSocket route) */
+    int is_websocket;      /* written `websocket = "plugin.handler"` */
+    lx_ws_limits ws;       /* max_message, idle_timeout, ping_interval */
     char **before;         /* middleware, "plugin.handler" each */
     size_t n_before;
     size_t max_body;       /* bytes; server.max_body when not set */
@@ -47,6 +57,7 @@ typedef struct lx_server_conf {
     int workers;                /* resolved; "auto" or 0 = lx_cpu_count() */
     int backlog;                /* default 511 */
     int max_connections;        /* per worker; default 4096 */
+    int max_websockets;         /* open WebSocket sessions per worker; default 1024 */
     size_t max_body;            /* default 1M */
     size_t max_header;          /* default 16K (request line + headers) */
     long long request_timeout_ms; /* default 30000; 504 after */

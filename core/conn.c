@@ -30,6 +30,7 @@ enum lx_conn_state {
     LX_CONN_HEAD,   /* evhttp waits for a head */
     LX_CONN_BUSY,   /* evhttp has a request (handlers, the reply) */
     LX_CONN_BODY,   /* the core reads the current request's body */
+    LX_CONN_TAKEN,  /* taken over after a 101 (WebSockets): no longer HTTP */
     LX_CONN_CLOSED, /* evhttp freed it; to reap */
     LX_CONN_LINGER, /* closed with input unread: reading and dropping */
 };
@@ -265,6 +266,19 @@ void lx_conn_detach(lx_conn *c)
             lx_conn_timer_stop(c);
         lx_conn_body_restore(c);
     }
+}
+
+void lx_conn_take_over(lx_conn *c)
+{
+    evbuffer_cb_clear_flags(bufferevent_get_input(c->bev), c->input_cb, EVBUFFER_CB_ENABLED);
+    c->is_head_ready = 0;
+    if (c->is_throttled) {
+        c->is_throttled = 0;
+        bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    }
+    lx_conn_timer_stop(c);
+    c->on_close = NULL;
+    c->state = LX_CONN_TAKEN;
 }
 
 void lx_conn_linger(lx_conn *c)

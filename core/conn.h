@@ -73,6 +73,14 @@ void lx_conn_response_done(lx_conn *c);
  * come: linger after the close (read and drop for a few seconds). */
 void lx_conn_linger(lx_conn *c);
 
+/* A 101 (WebSockets, core/websocket.c) takes the connection over: its
+ * bytes are no longer HTTP. The core stops vetting heads (the input
+ * callback is disabled) and throttling reads, stops the connection's timer
+ * and removes the request's close hook; the counting and the close
+ * notification stay: the session ends the connection with
+ * evhttp_connection_free, which reaches lx_conn_closed as always. */
+void lx_conn_take_over(lx_conn *c);
+
 /* fn(arg) runs once when evhttp frees the connection, before it frees the
  * request on it; a NULL fn removes the hook. One hook at a time. */
 void lx_conn_on_close(lx_conn *c, void (*fn)(void *arg), void *arg);

@@ -11,7 +11,9 @@
 #include "host.h"
 #include "log.h"
 #include "request.h"
+#include "websocket.h"
 #include "worker.h"
+#include "ws_session.h"
 
 /* ------------------------------------------------------------------ */
 /* Logging and configuration                                           */
@@ -394,6 +396,15 @@ static const lx_host lx_host_table = {
     .metrics_render = lx_host_metrics_render,
     .alloc = lx_host_alloc,
     .free = lx_host_free,
+    .req_is_websocket = lx_ws_req_is_websocket,
+    .ws_accept = lx_ws_accept,
+    .ws_reject = lx_ws_reject,
+    .ws_send = lx_ws_send,
+    .ws_queued = lx_ws_queued,
+    .ws_close = lx_ws_close,
+    .ws_resume = lx_ws_resume,
+    .ws_id = lx_ws_id,
+    .ws_worker = lx_ws_worker,
 };
 
 const lx_host *lx_host_get(void)

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +325,47 @@ static void lx_wr_jstr(lx_wr *w, const char *s, size_t max)
     lx_wr_lit(w, "\"");
 }
 
+/* Whether a query parameter's name says it carries a credential. */
+static int lx_log_is_secret_name(const char *name, size_t len)
+{
+    static const char *const words[] = {"token", "key", "secret",  "pass",
+                                        "auth",  "sig", "session", "credential"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t wl = strlen(words[i]);
+        for (size_t k = 0; k + wl <= len; k++)
+            if (strncasecmp(name + k, words[i], wl) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+void lx_log_redact_query(char *dst, size_t cap, const char *query)
+{
+    static const char redacted[] = "[REDACTED]";
+    size_t n = 0;
+
+    if (cap == 0)
+        return;
+    for (const char *p = query; *p != '\0';) {
+        const char *end = strchr(p, '&');
+        if (end == NULL)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *val_end = end;
+        if (eq != NULL && lx_log_is_secret_name(p, (size_t)(eq - p)))
+            val_end = eq + 1; /* keep "name=", then the marker */
+        for (const char *c = p; c < val_end && n + 1 < cap; c++)
+            dst[n++] = *c;
+        if (val_end != end)
+            for (const char *c = redacted; *c != '\0' && n + 1 < cap; c++)
+                dst[n++] = *c;
+        if (*end == '&' && n + 1 < cap)
+            dst[n++] = '&';
+        p = *end == '&' ? end + 1 : end;
+    }
+    dst[n] = '\0';
+}
+
 void lx_log_access(const lx_access *a)
 {
     char ts[40], line[LX_LOG_LINE];
@@ -336,6 +378,13 @@ void lx_log_access(const lx_access *a)
         char rid[160], path[1024];
         lx_json_escape(rid, sizeof(rid), a->req_id);
         lx_json_escape(path, sizeof(path), a->path);
+        if (a->query != NULL) {
+            size_t plen = strlen(path);
+            if (plen + 1 < sizeof(path)) {
+                path[plen] = '?';
+                lx_json_escape(path + plen + 1, sizeof(path) - plen - 1, a->query);
+            }
+        }
         int n =
             snprintf(line, sizeof(line), "%s INFO  access[%d] req=%s: %s %s %d %zuB %lluus%s%s\n",
                      ts, lx_log_pid(), rid, a->method ? a->method : "-", path, a->status, a->bytes,
@@ -358,6 +407,10 @@ void lx_log_access(const lx_access *a)
         lx_wr_jstr(&w, a->route, 512);
         lx_wr_lit(&w, ",\"path\":");
         lx_wr_jstr(&w, a->path ? a->path : "", 1024);
+        if (a->query != NULL) {
+            lx_wr_lit(&w, ",\"query\":");
+            lx_wr_jstr(&w, a->query, 1024);
+        }
         lx_wr_lit(&w, ",\"status\":");
         lx_wr_u64(&w, (uint64_t)(a->status < 0 ? 0 : a->status));
         lx_wr_lit(&w, ",\"bytes\":");

@@ -28,6 +28,7 @@ typedef struct lx_access {
     const char *method;
     const char *route;  /* matched pattern, NULL when none matched */
     const char *path;   /* raw path without the query */
+    const char *query;  /* logged when set (already redacted), else left out */
     int status;
     size_t bytes;       /* response body bytes */
     uint64_t dur_us;
@@ -49,6 +50,12 @@ void lx_log_access(const lx_access *a);
 /* Writes out buffered lines. Returns the bytes still pending (0 normally). */
 size_t lx_log_flush(void);
 size_t lx_log_pending(void);
+
+/* Copies a raw query string into dst (always NUL-terminated, truncated to
+ * cap-1), replacing the value of every parameter whose name holds token,
+ * key, secret, pass, auth, sig, session or credential (any case) by
+ * "[REDACTED]". */
+void lx_log_redact_query(char *dst, size_t cap, const char *query);
 
 /* JSON-escapes s (without quotes) into dst; always NUL-terminates; returns
  * the length written, truncated to cap-1. Control bytes and non-ASCII

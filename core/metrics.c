@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,21 @@ typedef struct lx_route_counters {
     _Atomic uint64_t count;
 } lx_route_counters;
 
+/* WebSocket close codes with their own series; the rest are "other". */
+static const int lx_ws_codes[] = {1000, 1001, 1002, 1003, 1005, 1006, 1007,
+                                  1008, 1009, 1010, 1011, 4001, 4003};
+#define LX_N_WS_CODES (sizeof(lx_ws_codes) / sizeof(lx_ws_codes[0]))
+
+typedef struct lx_ws_counters {
+    _Atomic int64_t open;
+    _Atomic uint64_t messages[2]; /* in, out */
+    _Atomic uint64_t bytes[2];
+    _Atomic uint64_t closes[LX_N_WS_CODES + 1];
+} lx_ws_counters;
+
 typedef struct lx_worker_slot {
     _Atomic int64_t in_flight;
+    lx_ws_counters ws;
     lx_route_counters routes[]; /* n_routes + 1 */
 } lx_worker_slot;
 
@@ -148,6 +162,34 @@ void lx_metrics_request_end(lx_metrics *m, int worker, int route, int status, ui
     lx_inc(&rc->count, 1);
 }
 
+void lx_metrics_ws_open(lx_metrics *m, int worker, int delta)
+{
+    if (m == NULL || worker < 0 || worker >= m->n_workers)
+        return;
+    _Atomic int64_t *c = &lx_slot(m, worker)->ws.open;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
+}
+
+void lx_metrics_ws_message(lx_metrics *m, int worker, int is_out, size_t bytes)
+{
+    if (m == NULL || worker < 0 || worker >= m->n_workers)
+        return;
+    lx_ws_counters *c = &lx_slot(m, worker)->ws;
+    lx_inc(&c->messages[is_out ? 1 : 0], 1);
+    lx_inc(&c->bytes[is_out ? 1 : 0], bytes);
+}
+
+void lx_metrics_ws_close(lx_metrics *m, int worker, int code)
+{
+    if (m == NULL || worker < 0 || worker >= m->n_workers)
+        return;
+    size_t i = 0;
+    while (i < LX_N_WS_CODES && lx_ws_codes[i] != code)
+        i++;
+    lx_inc(&lx_slot(m, worker)->ws.closes[i], 1);
+}
+
 typedef struct lx_sbuf {
     char *p;
     size_t len, cap;
@@ -199,6 +241,56 @@ static void lx_label(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
+static uint64_t lx_ws_sum(const lx_metrics *m, size_t offset)
+{
+    uint64_t total = 0;
+    for (int w = 0; w < m->n_workers; w++)
+        total +=
+            atomic_load_explicit((_Atomic uint64_t *)((unsigned char *)&lx_slot(m, w)->ws + offset),
+                                 memory_order_relaxed);
+    return total;
+}
+
+static void lx_metrics_render_ws(const lx_metrics *m, lx_sbuf *b)
+{
+    static const char *const dir[2] = {"in", "out"};
+
+    lx_sb_printf(b, "# HELP lexiaid_websocket_sessions Open WebSocket sessions.\n"
+                    "# TYPE lexiaid_websocket_sessions gauge\n");
+    for (int w = 0; w < m->n_workers; w++)
+        lx_sb_printf(
+            b, "lexiaid_websocket_sessions{worker=\"%d\"} %lld\n", w,
+            (long long)atomic_load_explicit(&lx_slot(m, w)->ws.open, memory_order_relaxed));
+    lx_sb_printf(b, "# HELP lexiaid_websocket_messages_total WebSocket messages, by direction.\n"
+                    "# TYPE lexiaid_websocket_messages_total counter\n");
+    for (int d = 0; d < 2; d++)
+        lx_sb_printf(b, "lexiaid_websocket_messages_total{direction=\"%s\"} %llu\n", dir[d],
+                     (unsigned long long)lx_ws_sum(m, offsetof(lx_ws_counters, messages) +
+                                                          (size_t)d * sizeof(uint64_t)));
+    lx_sb_printf(b, "# HELP lexiaid_websocket_bytes_total WebSocket message payload bytes, by "
+                    "direction.\n"
+                    "# TYPE lexiaid_websocket_bytes_total counter\n");
+    for (int d = 0; d < 2; d++)
+        lx_sb_printf(b, "lexiaid_websocket_bytes_total{direction=\"%s\"} %llu\n", dir[d],
+                     (unsigned long long)lx_ws_sum(m, offsetof(lx_ws_counters, bytes) +
+                                                          (size_t)d * sizeof(uint64_t)));
+    lx_sb_printf(b, "# HELP lexiaid_websocket_closes_total WebSocket sessions ended, by close "
+                    "code.\n"
+                    "# TYPE lexiaid_websocket_closes_total counter\n");
+    for (size_t i = 0; i <= LX_N_WS_CODES; i++) {
+        uint64_t n = lx_ws_sum(m, offsetof(lx_ws_counters, closes) + i * sizeof(uint64_t));
+        if (n == 0)
+            continue;
+        char code[16];
+        if (i < LX_N_WS_CODES)
+            snprintf(code, sizeof(code), "%d", lx_ws_codes[i]);
+        else
+            snprintf(code, sizeof(code), "other");
+        lx_sb_printf(b, "lexiaid_websocket_closes_total{code=\"%s\"} %llu\n", code,
+                     (unsigned long long)n);
+    }
+}
+
 int lx_metrics_render(const lx_metrics *m, char **out, size_t *len)
 {
     lx_sbuf b = {malloc(8192), 0, 8192, 0};
@@ -226,6 +318,7 @@ int lx_metrics_render(const lx_metrics *m, char **out, size_t *len)
                      (long long)atomic_load_explicit(&lx_slot(m, w)->in_flight,
                                                      memory_order_relaxed));
 
+    lx_metrics_render_ws(m, &b);
     lx_sb_printf(&b, "# HELP lexiaid_http_requests_total Requests answered, by route and status.\n"
                      "# TYPE lexiaid_http_requests_total counter\n");
     for (size_t r = 0; r <= m->n_routes; r++) {

@@ -27,6 +27,13 @@ void lx_metrics_count_restart(void);
 void lx_metrics_request_start(lx_metrics *m, int worker);
 void lx_metrics_request_end(lx_metrics *m, int worker, int route, int status, uint64_t dur_us);
 
+/* WebSocket sessions: one opened (+1) or ended (-1); a message in or out
+ * with its payload bytes; a session's end by close code (the code its
+ * on_close saw). */
+void lx_metrics_ws_open(lx_metrics *m, int worker, int delta);
+void lx_metrics_ws_message(lx_metrics *m, int worker, int is_out, size_t bytes);
+void lx_metrics_ws_close(lx_metrics *m, int worker, int code);
+
 /* Prometheus text exposition; *out malloc'd. LX_OK or LX_ENOMEM. */
 int lx_metrics_render(const lx_metrics *m, char **out, size_t *len);
 

@@ -19,7 +19,9 @@
 #include "cors.h"
 #include "log.h"
 #include "request.h"
+#include "websocket.h"
 #include "worker.h"
+#include "ws_handshake.h"
 
 #define LX_REQ_MAX_SPARE 64
 #define LX_REQ_ID_MAX 64
@@ -77,6 +79,7 @@ struct lx_req {
     lx_arena_block *blocks;
     size_t inline_used;
     struct event *ev_timeout, *ev_closed;
+    void *ws_hs; /* core/websocket.c's handshake, on a WebSocket route */
     uint64_t start_us;
     int status;
     size_t bytes;
@@ -203,11 +206,18 @@ static void lx_req_log(lx_req *req)
         return;
     req->is_logged = 1;
     uint64_t dur = lx_now_us() - req->start_us;
+    char query[512];
+    /* A WebSocket handshake's query carries the browser's parameters, its
+     * ID token among them (browsers cannot set headers there): logged,
+     * with credentials redacted. */
+    if (req->ws_hs != NULL && req->query_str != NULL)
+        lx_log_redact_query(query, sizeof(query), req->query_str);
     lx_access a = {
         .req_id = req->req_id,
         .method = req->method,
         .route = req->route ? req->route->pattern : NULL,
         .path = req->raw_path,
+        .query = req->ws_hs != NULL && req->query_str != NULL ? query : NULL,
         .status = req->status,
         .bytes = req->bytes,
         .dur_us = dur,
@@ -852,6 +862,44 @@ int lx_req_reply_end(lx_req *req)
 }
 
 /* ------------------------------------------------------------------ */
+/* WebSocket routes (core/websocket.c)                                 */
+
+void lx_req_set_ws(lx_req *req, void *hs)
+{
+    req->ws_hs = hs;
+}
+
+void *lx_req_ws(lx_req *req)
+{
+    return req->ws_hs;
+}
+
+int lx_req_take_connection(lx_req *req, struct evhttp_request **evreq,
+                           struct evhttp_connection **evcon)
+{
+    if (req->is_ended || req->is_streaming)
+        return LX_ESTATE;
+    if (req->is_answered)
+        return lx_req_end_unanswerable(req);
+    lx_req_unwatch(req);
+    if (req->conn != NULL)
+        lx_conn_take_over(req->conn); /* head vetting, its timer and hooks stop */
+    *evreq = req->evreq;
+    *evcon = req->evcon;
+    req->evreq = NULL;
+    req->evcon = NULL;
+    req->conn = NULL;
+    req->status = 101;
+    req->bytes = 0;
+    req->is_answered = 1;
+    req->is_ended = 1;
+    req->is_held = 0;
+    lx_req_log(req);
+    lx_req_maybe_free(req);
+    return LX_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Context                                                             */
 
 int lx_req_ctx_set(lx_req *req, const char *key, void *val, lx_free_fn free_val)
@@ -1261,6 +1309,10 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     case LX_ROUTE_FOUND:
         break;
     case LX_ROUTE_METHOD_NOT_ALLOWED:
+        if (lx_ws_is_upgrade(evhttp_find_header(req->in_headers, "Upgrade"))) {
+            lx_req_core_error(req, 400, "BAD_HANDSHAKE", "a WebSocket handshake is a GET request");
+            goto ended;
+        }
         evhttp_add_header(out, "Allow", allow);
         lx_req_core_error(req, 405, "METHOD_NOT_ALLOWED", "this route does not accept that method");
         goto ended;
@@ -1274,6 +1326,8 @@ void lx_req_on_request(struct evhttp_request *evreq, void *arg)
     }
 
     req->route = req->match.data;
+    if (lx_ws_route_check(req, req->route, 0))
+        return; /* answered: req may be gone */
     if (ch->head.has_length && ch->head.length > lx_req_body_limit(req)) {
         /* refused at head time: the body is never read */
         lx_req_core_error(req, 413, "BODY_TOO_LARGE", "the request body is larger than allowed");

@@ -54,6 +54,24 @@ void lx_req_resume(lx_req *req, lx_rc rc);
 int lx_req_on_abort(lx_req *req, void (*fn)(lx_req *req, void *arg), void *arg);
 int lx_req_is_gone(lx_req *req);
 
+/* For core/websocket.c: the handshake state of a request on a WebSocket
+ * route (NULL when none), set once its checks passed. */
+void lx_req_set_ws(lx_req *req, void *hs);
+void *lx_req_ws(lx_req *req);
+
+struct evhttp_connection;
+/* For core/websocket.c: takes the connection out of a request whose
+ * handshake is accepted. Stops watching it (route timeout, close
+ * detection), ends the request as answered with 101 (access line and
+ * metrics now) and returns evhttp's request and connection: from now on
+ * the caller owns the connection (its bufferevent, and freeing it with
+ * evhttp_connection_free, which frees the request too). The lx_req may be
+ * freed before this returns. LX_OK; LX_ESTATE when the request was
+ * already ended; LX_EGONE when the client went away or the route timed out
+ * while it was held (the request is ended, as by a reply). */
+int lx_req_take_connection(lx_req *req, struct evhttp_request **evreq,
+                           struct evhttp_connection **evcon);
+
 /* Reason phrase for a status code ("OK", "Not Found", ...). */
 const char *lx_status_reason(int status);
 

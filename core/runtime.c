@@ -11,8 +11,11 @@ lx_runtime *lx_current_runtime;
 /* The plugin whose init is running, so registrations know their provider. */
 static lx_loaded *lx_initialising;
 
-static int lx_step_resolve(lx_runtime *rt, const lx_route_conf *rc, const char *qualified,
-                           int want_middleware, lx_step *out, lx_errs *errs)
+/* What a step of a route must be. */
+enum { LX_STEP_MIDDLEWARE, LX_STEP_ENDPOINT, LX_STEP_WEBSOCKET };
+
+static int lx_step_resolve(lx_runtime *rt, const lx_route_conf *rc, const char *qualified, int want,
+                           lx_step *out, lx_errs *errs)
 {
     const char *dot = strchr(qualified, '.');
     if (dot == NULL) {
@@ -42,20 +45,27 @@ static int lx_step_resolve(lx_runtime *rt, const lx_route_conf *rc, const char *
         return LX_EINVAL;
     }
     unsigned flags = h->flags ? h->flags : LX_H_ENDPOINT;
-    if (want_middleware && !(flags & LX_H_MIDDLEWARE)) {
+    if (want == LX_STEP_MIDDLEWARE && !(flags & LX_H_MIDDLEWARE)) {
         lx_errs_add(errs, "%s:%d: route %s %s: '%s' is not a middleware handler", rc->file,
                     rc->line, rc->method, rc->pattern, qualified);
         return LX_EINVAL;
     }
-    if (!want_middleware && !(flags & LX_H_ENDPOINT)) {
-        lx_errs_add(errs, "%s:%d: route %s %s: '%s' is middleware, not an endpoint handler",
+    if (want == LX_STEP_ENDPOINT && !(flags & LX_H_ENDPOINT)) {
+        lx_errs_add(errs, "%s:%d: route %s %s: '%s' is %s, not an endpoint handler", rc->file,
+                    rc->line, rc->method, rc->pattern, qualified,
+                    (flags & LX_H_WEBSOCKET) ? "a WebSocket handler (websocket = ...)"
+                                             : "middleware");
+        return LX_EINVAL;
+    }
+    if (want == LX_STEP_WEBSOCKET && !(flags & LX_H_WEBSOCKET)) {
+        lx_errs_add(errs, "%s:%d: route %s %s: '%s' is not a WebSocket handler (LX_H_WEBSOCKET)",
                     rc->file, rc->line, rc->method, rc->pattern, qualified);
         return LX_EINVAL;
     }
     out->fn = h->fn;
     out->name = qualified;
-    out->is_middleware = want_middleware;
-    out->is_head_only = want_middleware && (flags & LX_H_HEAD_ONLY) != 0;
+    out->is_middleware = want == LX_STEP_MIDDLEWARE;
+    out->is_head_only = want == LX_STEP_MIDDLEWARE && (flags & LX_H_HEAD_ONLY) != 0;
     /* state is filled after init, see lx_runtime_bind_states */
     out->state = (void *)it;
     return LX_OK;
@@ -138,15 +148,20 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
         r->max_body = rc_->max_body;
         r->timeout_ms = rc_->timeout_ms;
         r->body_timeout_ms = rc_->body_timeout_ms;
+        r->is_websocket = rc_->is_websocket;
+        r->ws = rc_->ws;
         r->steps = calloc(rc_->n_before + 1, sizeof(*r->steps));
         if (r->steps == NULL) {
             rc = LX_ENOMEM;
             goto fail;
         }
         for (size_t b = 0; b < rc_->n_before; b++)
-            if (lx_step_resolve(rt, rc_, rc_->before[b], 1, &r->steps[b], errs) != LX_OK)
+            if (lx_step_resolve(rt, rc_, rc_->before[b], LX_STEP_MIDDLEWARE, &r->steps[b], errs) !=
+                LX_OK)
                 ok = 0;
-        if (lx_step_resolve(rt, rc_, rc_->handler, 0, &r->steps[rc_->n_before], errs) != LX_OK)
+        if (lx_step_resolve(rt, rc_, rc_->handler,
+                            rc_->is_websocket ? LX_STEP_WEBSOCKET : LX_STEP_ENDPOINT,
+                            &r->steps[rc_->n_before], errs) != LX_OK)
             ok = 0;
         r->n_steps = rc_->n_before + 1;
         int arc = lx_router_add(rt->router, rc_->method, rc_->pattern, r, err, sizeof(err));

@@ -35,6 +35,8 @@ typedef struct lx_route {
     size_t max_body;
     long long timeout_ms;
     long long body_timeout_ms;
+    int is_websocket; /* the last step is an LX_H_WEBSOCKET handler */
+    lx_ws_limits ws;
 } lx_route;
 
 typedef struct lx_service {

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "request.h"
 #include "worker.h"
+#include "ws_session.h"
 
 #ifndef LX_HTTPC_MODULE_PATH
 #define LX_HTTPC_MODULE_PATH "/usr/local/lib/lexiaid/lx_http_client.so"
@@ -114,11 +115,13 @@ static void lx_on_drain_check(evutil_socket_t fd, short what, void *arg)
     lx_worker *w = arg;
     (void)fd;
     (void)what;
-    if ((w->n_active == 0 && w->n_writing == 0) || lx_now_us() >= w->stop_deadline_us) {
-        if (w->n_active > 0 || w->n_writing > 0)
+    if ((w->n_active == 0 && w->n_writing == 0 && w->n_ws == 0) ||
+        lx_now_us() >= w->stop_deadline_us) {
+        if (w->n_active > 0 || w->n_writing > 0 || w->n_ws > 0)
             lx_log(LX_LOG_WARN, "core", NULL,
-                   "worker %d: grace period over with %zu requests in flight; closing them",
-                   w->index, w->n_active);
+                   "worker %d: grace period over with %zu requests and %zu WebSocket sessions "
+                   "in flight; closing them",
+                   w->index, w->n_active, w->n_ws);
         event_base_loopbreak(w->base);
     }
 }
@@ -136,6 +139,7 @@ static void lx_worker_begin_stop(lx_worker *w, int is_fast)
         event_base_loopbreak(w->base);
         return;
     }
+    lx_ws_worker_stopping(w);
     w->stop_deadline_us =
         lx_now_us() + (uint64_t)w->rt->conf->server.shutdown_grace_ms * 1000u;
     if (w->ev_drain == NULL) {
@@ -346,6 +350,7 @@ stop:
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
+    lx_ws_worker_exit(w);
     while (n_started-- > 0) {
         lx_loaded *it = &ps->items[ps->order[n_started]];
         if (it->desc->worker_stop != NULL)
@@ -355,6 +360,7 @@ stop:
     if (w->httpc != NULL)
         lx_httpc_mod->destroy(w->httpc);
     lx_offload_free(w->offload);
+    lx_ws_free_all(w);
     lx_req_free_all(w);
     evhttp_free(w->http);
     lx_conn_free_all(w);

@@ -51,6 +51,9 @@ struct lx_worker {
     int is_accept_paused; /* accept() failed: retrying in a moment */
     int is_full;          /* at max_connections */
     uint64_t full_logged_us;
+    struct lx_ws *ws_live;          /* every WebSocket session alive (core/ws_session.c) */
+    size_t n_ws;                    /* sessions alive: open, closing, or ended but held */
+    size_t n_ws_handshakes;         /* handshakes past the checks, not yet upgraded */
 };
 
 /* Runs a worker until it is told to stop; returns the process exit code.

@@ -80,7 +80,7 @@ extern "C" {
 #endif
 
 #define LX_ABI_MAJOR 1
-#define LX_ABI_MINOR 2
+#define LX_ABI_MINOR 3
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LX_EXPORT __attribute__((visibility("default")))
@@ -126,6 +126,7 @@ typedef struct lx_worker lx_worker; /* one worker process's event loop; opaque *
 typedef struct lx_cfg lx_cfg;       /* a node of the configuration tree; opaque */
 typedef struct lx_timer lx_timer;   /* a timer on a worker loop; opaque */
 typedef struct lx_http_call lx_http_call; /* an outbound HTTP call in flight */
+typedef struct lx_ws lx_ws;               /* one WebSocket session (since 1.3); opaque */
 typedef struct lx_host lx_host;
 
 /* ------------------------------------------------------------------------ */
@@ -151,6 +152,8 @@ typedef lx_rc (*lx_handler_fn)(lx_req *req, void *state);
  * load on older cores, may set it all the same: a 1.1 core ignores it and
  * reads the body first, as it always did. */
 #define LX_H_HEAD_ONLY 0x4u
+/* Since 1.3: may be a route's `websocket` (see "WebSocket sessions" below). */
+#define LX_H_WEBSOCKET 0x8u
 
 /* Frozen: read as an array (see "Versioning"). */
 typedef struct lx_handler {
@@ -246,6 +249,89 @@ typedef struct lx_plugin {
 typedef const lx_plugin *(*lx_plugin_entry_fn)(void);
 #define LX_PLUGIN_ENTRY_SYMBOL "lx_plugin_entry"
 LX_EXPORT const lx_plugin *lx_plugin_entry(void);
+
+/* ------------------------------------------------------------------------ */
+/* WebSocket sessions (since 1.3)                                           */
+/*
+ * A route written `websocket = "plugin.name"` (instead of `handler`) takes
+ * RFC 6455 WebSocket sessions on the server's own port. The core checks
+ * the handshake first (JSON 400, 426 for a version other than 13, 403 for
+ * an Origin that server.cors_origins does not allow and that is not the
+ * server's own, 503 when the worker holds max_websockets sessions), then
+ * runs the route's `before` middleware, then the handler named by
+ * `websocket` (flag LX_H_WEBSOCKET), an ordinary lx_handler_fn: it is the
+ * session's "open". It reads the request as any handler does (headers,
+ * query, params, the context values middleware set, such as the auth
+ * plugin's principal) and then either
+ *   - accepts: host->ws_accept(req, &my_ws_handler, my_session, &ws), then
+ *     returns LX_DONE; from then on the core calls my_ws_handler's
+ *     callbacks with my_session;
+ *   - refuses with an HTTP error before the upgrade (host->reply_error), or
+ *     with a close code after it (host->ws_reject): browsers see close
+ *     codes, not HTTP statuses;
+ *   - or returns LX_ASYNC and does one of those later, as any handler.
+ * The request ends at ws_accept/ws_reject like at a reply: copy from it
+ * what the session needs (the user's id, say) before; `req` must not be
+ * used after.
+ *
+ * The session runs on the worker loop that accepted it. Frames, masking,
+ * fragmentation, ping/pong, UTF-8 of text and the close handshake are the
+ * core's; a plugin sees whole messages of at most the route's max_message
+ * bytes (a bigger one closes the session with 1009). The core pings a
+ * quiet peer every ping_interval and drops one that does not answer, and
+ * closes a session without messages either way for idle_timeout with 1001.
+ * At SIGTERM or SIGHUP every session of the old worker gets 1001 ("going
+ * away") after the messages already queued; the worker exits when they are
+ * closed, at most shutdown_grace later.
+ */
+
+enum { LX_WS_TEXT = 1, LX_WS_BINARY = 2 }; /* message types */
+
+/* Close codes (RFC 6455 §7.4.1). Applications may use 4000-4999. */
+enum {
+    LX_WS_NORMAL = 1000,         /* done */
+    LX_WS_GOING_AWAY = 1001,     /* server stopping, idle timeout, page left */
+    LX_WS_PROTOCOL_ERROR = 1002, /* bad frame (e.g. unmasked from a client) */
+    LX_WS_UNSUPPORTED = 1003,    /* a message type the endpoint cannot take */
+    LX_WS_NO_STATUS = 1005,      /* the peer's close frame had no code */
+    LX_WS_ABNORMAL = 1006,       /* the connection ended without a close frame */
+    LX_WS_INVALID_DATA = 1007,   /* text that is not UTF-8 */
+    LX_WS_POLICY = 1008,         /* refused for a reason of policy */
+    LX_WS_TOO_BIG = 1009,        /* a message over max_message */
+    LX_WS_INTERNAL = 1011,       /* the server failed */
+};
+
+/* The callbacks of a session, given to ws_accept. Keep the table static:
+ * the core borrows it for the life of the session. Every callback runs on
+ * the session's worker loop, never inside a host->ws_* call. */
+typedef struct lx_ws_handler {
+    uint32_t struct_size; /* sizeof(lx_ws_handler): set it */
+
+    /* Mandatory. One whole message; `data` is borrowed for the call (copy
+     * what you keep). type is LX_WS_TEXT (valid UTF-8, not NUL-terminated)
+     * or LX_WS_BINARY. Return LX_DONE for the next message; LX_ASYNC to
+     * hold the session (hand the work to host->offload or http_fetch and
+     * call ws_resume when it is done: until then no callback of this
+     * session runs, nothing more is read from the peer, and the session
+     * stays valid even if the peer goes away); LX_FAIL to end the session
+     * with 1011. */
+    lx_rc (*on_message)(lx_ws *ws, int type, const void *data, size_t len, void *arg);
+
+    /* Mandatory. Runs exactly once, last: the session is gone when it
+     * returns (free `arg` here). `code` is the peer's close code (1005 when
+     * its close frame had none); when the peer sent none, the code the core
+     * closed with (1001 at shutdown or idle timeout, 1002, 1007 or 1009 for
+     * a bad frame, 1011 after LX_FAIL), or 1006 when the connection simply
+     * ended (the peer vanished, no answer to a ping). `reason` is the
+     * peer's reason, borrowed for the call, "" when none. A held session
+     * gets it only after ws_resume. */
+    void (*on_close)(lx_ws *ws, int code, const char *reason, void *arg);
+
+    /* Optional. Runs when everything queued with ws_send has been written
+     * to the socket (ws_queued fell to 0): the moment for a producer to
+     * send more. */
+    void (*on_drain)(lx_ws *ws, void *arg);
+} lx_ws_handler;
 
 /* ------------------------------------------------------------------------ */
 /* Outbound HTTP (libcurl's multi interface on the worker loop)             */
@@ -462,6 +548,54 @@ struct lx_host {
     /* -- Memory owned across the boundary */
     void *(*alloc)(size_t size);
     void (*free)(void *p);
+
+    /* -- WebSocket sessions (since 1.3; see "WebSocket sessions" above).
+     * All on the worker loop. */
+
+    /* 1 when req is a valid handshake on a WebSocket route (middleware
+     * uses it to read credentials a browser can send there, and to refuse
+     * with ws_reject), else 0. */
+    int (*req_is_websocket)(lx_req *req);
+    /* Completes the handshake (101 Switching Protocols, with the headers
+     * given to set_header, e.g. Sec-WebSocket-Protocol) and ends the
+     * request (the access line shows 101). `h` is borrowed for the session's
+     * life; `arg` is handed to every callback. Returns LX_OK and *out (may
+     * be NULL) valid until on_close returns; LX_EINVAL (not a WebSocket
+     * route, or h without on_message/on_close); LX_ESTATE (the request was
+     * answered); LX_EGONE (the client went away while the request was
+     * held: no callback will run); LX_ENOMEM (the core answers 500). On
+     * failure nothing of `arg` is touched. */
+    int (*ws_accept)(lx_req *req, const lx_ws_handler *h, void *arg, lx_ws **out);
+    /* Ends a request on a WebSocket route with an upgrade and, at once, a
+     * close with `code` (1000-1003, 1007-1011 or 3000-4999) and `reason`
+     * (at most 123 bytes of UTF-8, copied). Browsers see a close code but
+     * never an HTTP status (a 401 reaches page code as 1006), so this is how
+     * middleware refuses them. LX_OK, LX_EINVAL, LX_ESTATE, LX_EGONE. */
+    int (*ws_reject)(lx_req *req, int code, const char *reason);
+    /* Queues one message (LX_WS_TEXT or LX_WS_BINARY); `data` is copied
+     * before it returns. Messages go out in order, each whole, after those
+     * queued before. Returns LX_OK; LX_EINVAL (bad type, text that is not
+     * UTF-8); LX_ETOOBIG (the queue would pass 4 x max_message + 64 KiB:
+     * the peer is not reading, see ws_queued); LX_ESTATE (closing: ws_close
+     * was called, or the close handshake has begun); LX_EGONE (the
+     * connection ended); LX_ENOMEM. */
+    int (*ws_send)(lx_ws *ws, int type, const void *data, size_t len);
+    /* Bytes queued and not yet written to the socket: back-pressure. A
+     * producer sends while it is low and waits for on_drain otherwise.
+     * While it is over max_message the core stops reading from the peer. */
+    size_t (*ws_queued)(lx_ws *ws);
+    /* Closes the session with `code` and `reason` (as ws_reject) after the
+     * messages already queued; no message is delivered after it. on_close
+     * follows when the peer answers (at most 5 s later). LX_OK, LX_EINVAL,
+     * LX_ESTATE (already closing). */
+    int (*ws_close)(lx_ws *ws, int code, const char *reason);
+    /* Ends a hold (on_message returned LX_ASYNC): the next message, or
+     * on_close, comes later from the loop. Ignored when not held. */
+    void (*ws_resume)(lx_ws *ws);
+    /* The handshake's request id, for log lines (borrowed, session's life). */
+    const char *(*ws_id)(lx_ws *ws);
+    /* The session's worker, for offload, timers and http_fetch. */
+    lx_worker *(*ws_worker)(lx_ws *ws);
 };
 
 /* True when the core has every member of ABI 1.`minor`. Needed only by a
