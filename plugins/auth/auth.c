@@ -615,6 +615,7 @@ static const lx_handler auth_handlers[] = {
     {"require_user", auth_require_user, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
     {"optional_user", auth_optional_user, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
     {"require_admin", auth_require_admin, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
+    {"websocket_user", auth_websocket_user, LX_H_MIDDLEWARE | LX_H_HEAD_ONLY},
     {"me", auth_me, LX_H_ENDPOINT},
     {"signup", auth_signup, LX_H_ENDPOINT},
     {"verify_email", auth_verify_email, LX_H_ENDPOINT},

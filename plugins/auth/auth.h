@@ -146,6 +146,7 @@ struct auth_rq {
     const char *token; /* borrowed from the request's headers */
     size_t token_len;
     int is_cookie;
+    int is_ws;         /* auth.websocket_user on a WebSocket route: refuse with a close */
     auth_keysrc *src;  /* the keys the token needs, or NULL */
     int has_refetched; /* an unknown kid already caused a refetch */
     int is_pending;    /* returned LX_ASYNC and not yet ended or resumed */
@@ -198,6 +199,13 @@ int auth_rq_hold(auth_rq *rq);
  * (the reply ends it), or, when aborted, just ends it. Never touch rq
  * afterwards when rq->is_pending was set (the core may free it). */
 void auth_rq_end_error(auth_rq *rq, int status, const char *code, const char *message);
+
+/* Refuses req: reply_error(status, code, message), or on a WebSocket route
+ * under auth.websocket_user (is_ws), ws_reject with the close code a
+ * browser can read: 4001 for 401 (missing, bad, expired or revoked token),
+ * 4003 for 403, 1011 otherwise; the reason is the message. */
+void auth_refuse(const lx_host *host, lx_req *req, int is_ws, int status, const char *code,
+                 const char *message);
 
 /* A new auth_rq in request memory (host->req_alloc: it dies with the
  * request, never free it), zeroed but for aw, req and role; or NULL. */

@@ -3,8 +3,10 @@
  * auth.require_admin (see middleware.h for what each answers).
  *
  * The flow, for one request:
- *   auth_mw            finds the token (Authorization header, else the
- *                      session cookie) and picks the keys it needs;
+ *   auth_mw            finds the token (Authorization header, else, for
+ *                      auth.websocket_user on a WebSocket route, the
+ *                      `token` query parameter, else the session cookie)
+ *                      and picks the keys it needs;
  *   auth_mw_verify     the verified-token cache, else the keys (waiting for
  *                      a fetch, or a refetch on an unknown kid) and
  *                      auth_verify; fills rq->principal;
@@ -15,9 +17,10 @@
  * A request runs synchronously when the keys are at hand (the common case).
  * It is held (LX_ASYNC) while keys are fetched, while an unknown kid causes
  * a refetch, and while the user is looked up; it is then re-verified from
- * the start when it wakes. Every reply is an error through host->reply_error
- * (auth_mw_error once an auth_rq exists). Tokens never reach a log line or a
- * reply.
+ * the start when it wakes. Every reply is an error through auth_refuse
+ * (auth_mw_error once an auth_rq exists): host->reply_error, or on a
+ * WebSocket route under auth.websocket_user host->ws_reject with close 4001,
+ * 4003 or 1011. Tokens never reach a log line or a reply.
  *
  * Ownership: the token is borrowed from the request's headers; the
  * principal is malloc'd, held in rq->principal, and handed to the request
@@ -341,31 +344,54 @@ static lx_rc auth_mw_verify(auth_rq *rq)
     }
 }
 
-/* The entry of all three middlewares: the checks that need no token, the
- * token, then auth_mw_verify. Returns what the middleware returns (see
- * middleware.h). */
-static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
+/* A token from the `token` query parameter (already percent-decoded): the
+ * characters of a JWT, 1..AUTH_MAX_TOKEN of them. */
+static int auth_query_token_ok(const char *t, size_t len)
+{
+    if (len == 0 || len > AUTH_MAX_TOKEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '=' || c == '+' || c == '/'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The entry of every middleware: the checks that need no token, the token,
+ * then auth_mw_verify. for_ws: auth.websocket_user, which on a WebSocket
+ * route also reads the `token` query parameter and refuses with a close.
+ * Returns what the middleware returns (see middleware.h). */
+static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role, int for_ws)
 {
     const lx_host *host = st->host;
     auth_worker *aw = st->aw;
     const char *hdr, *token = NULL;
     size_t len = 0;
     int is_cookie = 0;
+    int is_ws = for_ws && LX_HOST_HAS(host, req_is_websocket) && host->req_is_websocket(req);
     auth_rq *rq;
 
     if (st->not_configured_why != NULL) {
-        host->reply_error(req, 503, "AUTH_NOT_CONFIGURED", st->not_configured_why);
+        auth_refuse(host, req, is_ws, 503, "AUTH_NOT_CONFIGURED", st->not_configured_why);
         return LX_DONE;
     }
     if (aw == NULL) {
-        host->reply_error(req, 503, "AUTH_UNAVAILABLE", "authentication is not running");
+        auth_refuse(host, req, is_ws, 503, "AUTH_UNAVAILABLE", "authentication is not running");
         return LX_DONE;
     }
     hdr = host->req_header(req, "Authorization");
     if (hdr != NULL) {
         if (auth_bearer_parse(hdr, &token, &len) != 0) {
-            host->reply_error(req, 401, "UNAUTHENTICATED",
-                              "the Authorization header must be: Bearer <token>");
+            auth_refuse(host, req, is_ws, 401, "UNAUTHENTICATED",
+                        "the Authorization header must be: Bearer <token>");
+            return LX_DONE;
+        }
+    } else if (is_ws && (token = host->req_query(req, "token")) != NULL) {
+        len = strlen(token);
+        if (!auth_query_token_ok(token, len)) {
+            auth_refuse(host, req, is_ws, 401, "TOKEN_INVALID", "malformed token");
             return LX_DONE;
         }
     } else if (st->mode == AUTH_CFG_FIREBASE && (hdr = host->req_header(req, "Cookie")) != NULL &&
@@ -375,7 +401,8 @@ static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
     if (token == NULL) {
         if (role == AUTH_ROLE_OPTIONAL)
             return LX_NEXT;
-        host->reply_error(req, 401, "UNAUTHENTICATED", "missing Authorization header");
+        auth_refuse(host, req, is_ws, 401, "UNAUTHENTICATED",
+                    is_ws ? "missing token" : "missing Authorization header");
         return LX_DONE;
     }
     rq = auth_rq_new(aw, req, role);
@@ -384,6 +411,7 @@ static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
     rq->token = token;
     rq->token_len = len;
     rq->is_cookie = is_cookie;
+    rq->is_ws = is_ws;
     if (st->mode == AUTH_CFG_EMULATOR)
         rq->src = NULL;
     else if (is_cookie)
@@ -395,15 +423,20 @@ static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role)
 
 lx_rc auth_require_user(lx_req *req, void *state)
 {
-    return auth_mw(req, state, AUTH_ROLE_USER);
+    return auth_mw(req, state, AUTH_ROLE_USER, 0);
 }
 
 lx_rc auth_optional_user(lx_req *req, void *state)
 {
-    return auth_mw(req, state, AUTH_ROLE_OPTIONAL);
+    return auth_mw(req, state, AUTH_ROLE_OPTIONAL, 0);
 }
 
 lx_rc auth_require_admin(lx_req *req, void *state)
 {
-    return auth_mw(req, state, AUTH_ROLE_ADMIN);
+    return auth_mw(req, state, AUTH_ROLE_ADMIN, 0);
+}
+
+lx_rc auth_websocket_user(lx_req *req, void *state)
+{
+    return auth_mw(req, state, AUTH_ROLE_USER, 1);
 }

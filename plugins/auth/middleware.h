@@ -8,6 +8,15 @@
  *   auth.require_admin  as require_user, then 403 FORBIDDEN unless the user
  *                       is an admin (custom claim "admin": true, or one of
  *                       admin_emails)
+ *   auth.websocket_user as require_user; on a WebSocket route (browsers
+ *                       cannot set headers there) the token may also come
+ *                       in the `token` query parameter, and every refusal
+ *                       is an upgrade then a close: 4001 for a missing,
+ *                       bad, expired or revoked token (what the LexiAid web
+ *                       client shows as "Authentication failed"; a 401
+ *                       would reach it only as 1006), 4003 for 403, 1011
+ *                       for 5xx. The core logs the query with the token
+ *                       redacted. Elsewhere the query is never read.
  *
  * The token is "Authorization: Bearer <token>", or (Firebase mode only,
  * when there is no Authorization header) the session cookie named by
@@ -28,5 +37,6 @@
 lx_rc auth_require_user(lx_req *req, void *state);
 lx_rc auth_optional_user(lx_req *req, void *state);
 lx_rc auth_require_admin(lx_req *req, void *state);
+lx_rc auth_websocket_user(lx_req *req, void *state);
 
 #endif

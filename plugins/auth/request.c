@@ -9,6 +9,7 @@
  * frees it. The principal it may hold is malloc'd and freed here when the
  * request ends without passing it on.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,10 +58,23 @@ int auth_rq_hold(auth_rq *rq)
     return LX_OK;
 }
 
+void auth_refuse(const lx_host *host, lx_req *req, int is_ws, int status, const char *code,
+                 const char *message)
+{
+    if (is_ws) {
+        int close = status == 401 ? 4001 : status == 403 ? 4003 : LX_WS_INTERNAL;
+        char reason[124];
+        snprintf(reason, sizeof(reason), "%s", message);
+        if (host->ws_reject(req, close, reason) != LX_EINVAL)
+            return;
+    }
+    host->reply_error(req, status, code, message);
+}
+
 void auth_rq_end_error(auth_rq *rq, int status, const char *code, const char *message)
 {
     free(rq->principal);
     rq->principal = NULL;
     rq->is_pending = 0;
-    rq->aw->st->host->reply_error(rq->req, status, code, message);
+    auth_refuse(rq->aw->st->host, rq->req, rq->is_ws, status, code, message);
 }
