@@ -65,7 +65,7 @@ LX_TEST_PLUGIN_LDFLAGS = $(LX_PLUGIN_LDFLAGS) -rpath /nowhere
 check_LTLIBRARIES += tests/plugins/testplug.la tests/plugins/bad_abi_major.la \
 	tests/plugins/newer_minor.la tests/plugins/no_entry.la tests/plugins/init_fails.la \
 	tests/plugins/needs_missing.la tests/plugins/svc_provider.la tests/plugins/svc_consumer.la \
-	tests/plugins/no_init.la tests/plugins/storage_client.la
+	tests/plugins/no_init.la tests/plugins/storage_client.la tests/plugins/ws_echo.la
 
 tests_plugins_testplug_la_SOURCES = tests/plugins/testplug.c
 tests_plugins_testplug_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
@@ -94,6 +94,9 @@ tests_plugins_svc_consumer_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
 tests_plugins_no_init_la_SOURCES = tests/plugins/no_init.c
 tests_plugins_no_init_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
 tests_plugins_no_init_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
+tests_plugins_ws_echo_la_SOURCES = tests/plugins/ws_echo.c
+tests_plugins_ws_echo_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
+tests_plugins_ws_echo_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
 tests_plugins_storage_client_la_SOURCES = tests/plugins/storage_client.c
 tests_plugins_storage_client_la_CFLAGS = $(LX_PLUGIN_CFLAGS)
 tests_plugins_storage_client_la_LDFLAGS = $(LX_TEST_PLUGIN_LDFLAGS)
