@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -200,7 +203,7 @@ static void lx_ws_deliver(lx_ws *ws, int type, const void *data, size_t len)
     if (rc == LX_ASYNC) {
         ws->is_held = 1;
     } else if (rc == LX_FAIL && !ws->is_closing) {
-        lx_log(LX_LOG_ERROR, "websocket", ws->req_id, "on_message failed: closing with 1011");
+        lx_log(LX_LOG_WARN, "websocket", ws->req_id, "on_message failed: closing with 1011");
         lx_ws_close(ws, LX_WS_INTERNAL, "internal error");
     }
 }
@@ -609,6 +612,13 @@ int lx_ws_session_start(lx_ws *ws, struct bufferevent *bev, struct evhttp_connec
         return LX_ENOMEM;
     }
     ws->is_reading = 1;
+    /* Messages are small and interactive: no Nagle delay on the last
+     * segment of each (40 ms with the peer's delayed ACK). */
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd >= 0) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     /* The bytes that came with the request head (a client may send its
      * first frames without waiting for the 101), and the work the plugin
      * queued before returning from its handler: on the next loop pass. */
