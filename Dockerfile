@@ -27,7 +27,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential autoconf automake libtool pkg-config \
-      libevent-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev \
+      libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev \
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev \
       libtesseract-dev libleptonica-dev python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -74,8 +74,8 @@ RUN set -eu; \
 FROM debian:bookworm-slim AS runtime
 
 ARG DEBIAN_FRONTEND=noninteractive
-# Runtime libraries only: libevent (+pthreads), json-c, libconfig, libcurl (the HTTP client
-# module), libssl (libcrypto: auth), sqlite3 and libpq (storage), CA certificates for outbound
+# Runtime libraries only: libevent (+pthreads), wslay (WebSocket frames), json-c, libconfig,
+# libcurl (the HTTP client module), libssl (libcrypto: auth, the WebSocket handshake), sqlite3 and libpq (storage), CA certificates for outbound
 # HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
 # and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG).
 # dpkg leaves out what nothing here reads (documentation but the copyright files, manuals,
@@ -86,7 +86,7 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
       'path-exclude=/usr/share/fonts/*' >/etc/dpkg/dpkg.cfg.d/90-lexiaid-slim \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
-      libevent-2.1-7 libevent-pthreads-2.1-7 libjson-c5 libconfig9 libcurl4 libssl3 \
+      libevent-2.1-7 libevent-pthreads-2.1-7 libwslay1 libjson-c5 libconfig9 libcurl4 libssl3 \
       libsqlite3-0 libpq5 libpoppler-glib8 libzip4 libxml2 libtesseract5 liblept5 \
       tesseract-ocr-eng ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log

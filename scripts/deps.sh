@@ -6,12 +6,12 @@
 set -euo pipefail
 
 pkgs=(build-essential autoconf automake libtool pkg-config
-      libevent-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
+      libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev
       libtesseract-dev libleptonica-dev tesseract-ocr-eng python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
     pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
-           postgresql python3-pil fonts-dejavu-core chromium chromium-driver)
+           postgresql python3-pil fonts-dejavu-core chromium chromium-driver python3-websockets)
 fi
 
 missing=()

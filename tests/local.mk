@@ -160,11 +160,15 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_tutoring_answer.py \
 	tests/integration/test_tutoring_providers.py \
 	tests/integration/test_tutoring_stream.py \
-	tests/integration/test_storage_svc.py
+	tests/integration/test_storage_svc.py \
+	tests/integration/test_websocket.py \
+	tests/integration/test_websocket_auth.py \
+	tests/integration/test_websocket_browser.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
 	tests/integration/lxfakellm.py tests/integration/lxemulator.py tests/integration/gated_extract.py \
+	tests/integration/lxws.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
