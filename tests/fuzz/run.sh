@@ -34,6 +34,7 @@ declare -A sources=(
     [fuzz_offline]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
     [fuzz_llm]="plugins/tutoring/buf.c plugins/tutoring/llm_wire.c"
     [fuzz_prompt]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/prompt.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
+    [fuzz_ws_session]="core/ws_session.c core/log.c core/metrics.c sdk/utf8.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
@@ -42,6 +43,11 @@ declare -A extra=(
     [fuzz_sniff]="pkg-config --cflags --libs libzip"
     [fuzz_prompt]="pkg-config --cflags --libs json-c"
     [fuzz_llm]="pkg-config --cflags --libs json-c"
+    [fuzz_ws_session]="pkg-config --cflags --libs libevent"
+)
+# target name -> libraries without a pkg-config file.
+declare -A libs=(
+    [fuzz_ws_session]="-lwslay"
 )
 # target name -> include directories (relative to the root) besides include/ and core/.
 declare -A incdirs=(
@@ -52,7 +58,7 @@ declare -A incdirs=(
     [fuzz_prompt]="plugins/tutoring"
     [fuzz_llm]="plugins/tutoring"
 )
-targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm)
+targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm fuzz_ws_session)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR
@@ -107,6 +113,9 @@ for t in "${targets[@]}"; do
     fi
     for d in ${incdirs[$t]:-}; do
         flags+=("-I$root/$d")
+    done
+    for l in ${libs[$t]:-}; do
+        flags+=("$l")
     done
     bin="$work/$t"
     echo "== building $t" >&2
