@@ -7,7 +7,7 @@ LX_TEST_LIBS = $(LX_CORE_DEPS_LIBS) $(CMOCKA_LIBS)
 # ---------------------------------------------------------------- unit tests
 check_PROGRAMS += tests/unit/test_env tests/unit/test_conf tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_abi tests/unit/test_offload tests/unit/test_http_client \
-	tests/unit/test_http_parse
+	tests/unit/test_http_parse tests/unit/test_ws_handshake
 
 tests_unit_test_env_SOURCES = tests/unit/test_env.c core/env.c
 tests_unit_test_env_CFLAGS = $(LX_TEST_CFLAGS)
@@ -24,6 +24,10 @@ tests_unit_test_router_LDADD = $(LX_TEST_LIBS)
 tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c core/http_parse.c
 tests_unit_test_http_parse_CFLAGS = $(LX_TEST_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(LX_TEST_LIBS)
+
+tests_unit_test_ws_handshake_SOURCES = tests/unit/test_ws_handshake.c core/ws_handshake.c core/log.c
+tests_unit_test_ws_handshake_CFLAGS = $(LX_TEST_CFLAGS)
+tests_unit_test_ws_handshake_LDADD = $(LX_TEST_LIBS)
 
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c core/loader.c core/errs.c
 tests_unit_test_loader_CFLAGS = $(LX_TEST_CFLAGS)

@@ -8,10 +8,13 @@
  *
  *     plugins = ( { name = "hello"; file = "/path/to/hello.so"; } );
  *     routes  = ( { method = "GET"; path = "/hello"; handler = "hello.greet"; },
- *                 { method = "POST"; path = "/hello/form"; handler = "hello.form"; } );
+ *                 { method = "POST"; path = "/hello/form"; handler = "hello.form"; },
+ *                 { path = "/hello/ws"; websocket = "hello.ws"; } );
  *
  * hello.form shows the SDK's helper library (liblexiaid_sdk, linked by the
  * pkg-config flags): <lexiaid/multipart.h> parses a multipart/form-data body.
+ * hello.ws is a WebSocket route: each message is answered with a JSON text
+ * message counting what the session has seen.
  *
  * State: everything the handlers need is in the hello struct that init()
  * allocates and shutdown() frees, handed back as `state`. Never keep it in
@@ -73,6 +76,62 @@ static lx_rc hello_form(lx_req *req, void *state)
     return LX_DONE;
 }
 
+/* One WebSocket session of /hello/ws: the per-session pointer the core
+ * hands to every callback. */
+typedef struct hello_session {
+    const hello *h;
+    unsigned long n_messages;
+    size_t n_bytes;
+} hello_session;
+
+/* A whole message (text or binary): answered with {"messages":N,"bytes":B}.
+ * data is borrowed for the call. */
+static lx_rc hello_ws_message(lx_ws *ws, int type, const void *data, size_t len, void *arg)
+{
+    hello_session *s = arg;
+    char json[96];
+
+    (void)type;
+    (void)data;
+    s->n_messages++;
+    s->n_bytes += len;
+    snprintf(json, sizeof(json), "{\"messages\":%lu,\"bytes\":%zu}", s->n_messages, s->n_bytes);
+    s->h->host->ws_send(ws, LX_WS_TEXT, json, strlen(json)); /* copied by the core */
+    return LX_DONE;
+}
+
+/* Exactly once, last: the session is over, free what is ours. */
+static void hello_ws_close(lx_ws *ws, int code, const char *reason, void *arg)
+{
+    (void)ws;
+    (void)code;
+    (void)reason;
+    free(arg);
+}
+
+static const lx_ws_handler hello_ws_handler = {
+    .struct_size = sizeof(lx_ws_handler),
+    .on_message = hello_ws_message,
+    .on_close = hello_ws_close,
+};
+
+/* GET /hello/ws: the session's open. The request (headers, query, what
+ * middleware set) is readable here; ws_accept answers 101 and ends it. */
+static lx_rc hello_ws(lx_req *req, void *state)
+{
+    hello_session *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return LX_FAIL;
+    s->h = state;
+    int rc = s->h->host->ws_accept(req, &hello_ws_handler, s, NULL);
+    if (rc != LX_OK) {
+        free(s);
+        return rc == LX_EINVAL ? LX_FAIL : LX_DONE; /* otherwise the request has ended */
+    }
+    return LX_DONE;
+}
+
 /* Runs once per generation in the master, before its workers fork: the
  * state, with the host table in it. */
 static int hello_init(const lx_host *host, const lx_cfg *cfg, void **state, char *err,
@@ -103,6 +162,7 @@ static void hello_shutdown(void *state)
 static const lx_handler hello_handlers[] = {
     {.name = "greet", .fn = hello_greet, .flags = LX_H_ENDPOINT},
     {.name = "form", .fn = hello_form, .flags = LX_H_ENDPOINT},
+    {.name = "ws", .fn = hello_ws, .flags = LX_H_WEBSOCKET},
     {.name = NULL},
 };
 

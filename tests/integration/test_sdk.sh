@@ -134,6 +134,7 @@ plugins = (
 routes = (
   { method = "GET"; path = "/hello"; handler = "hello.greet"; },
   { method = "POST"; path = "/hello/form"; handler = "hello.form"; },
+  { path = "/hello/ws"; websocket = "hello.ws"; },
   { method = "GET"; path = "/health"; handler = "health.live"; }
 );
 EOC
@@ -189,6 +190,29 @@ print(post(good), post(b"--XyZ\r\nno headers--XyZ--\r\n")[0])
 case "$form" in
     "(200, {'fields': 2, 'first': 'query'}) 400") ok "POST /hello/form -> $form (liblexiaid_sdk)" ;;
     *) fail "POST /hello/form returned [$form], want 2 fields then a 400" ;;
+esac
+
+# A WebSocket route of an out-of-tree plugin: the handshake, one masked
+# text frame, its JSON answer (python3's stdlib over a socket).
+wsr=$(python3 -c '
+import base64, os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /hello/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, buf = buf.split(b"\r\n\r\n", 1)
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x85]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(b"hello")))
+while len(buf) < 2 or len(buf) < 2 + (buf[1] & 0x7f):
+    buf += s.recv(4096)
+print(head.split(b"\r\n")[0].decode(), buf[2:2 + (buf[1] & 0x7f)].decode())
+' "$port") || fail "the WebSocket route failed"
+case "$wsr" in
+    'HTTP/1.1 101 Switching Protocols {"messages":1,"bytes":5}') ok "GET /hello/ws -> $wsr" ;;
+    *) fail "GET /hello/ws gave [$wsr], want 101 then {\"messages\":1,\"bytes\":5}" ;;
 esac
 
 kill -TERM "$pid"
