@@ -171,6 +171,8 @@ static int lx_ws_upgrade(lx_req *req, const lx_ws_handler *h, void *arg, lx_ws *
     rc = lx_ws_session_start(ws, bev, evcon);
     if (rc != LX_OK)
         return rc;
+    if (w->is_stopping && h != NULL) /* accepted after the worker's call to go away */
+        lx_ws_close(ws, LX_WS_GOING_AWAY, "server going away");
     if (out != NULL)
         *out = ws;
     return LX_OK;

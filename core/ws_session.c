@@ -36,7 +36,8 @@ struct lx_ws {
     struct evhttp_connection *evcon; /* owns bev, when set */
     wslay_event_context_ptr ctx;     /* NULL once the connection is gone */
     struct event *ev;                /* timers, and work deferred to the loop */
-    const lx_ws_handler *h;          /* NULL: a session that only closes */
+    lx_ws_handler h;                 /* the plugin's callbacks (members its
+                                        struct_size covers); none: only closes */
     void *arg;
     lx_ws_limits lim;
     lx_ws_msg *pend, *pend_tail; /* read while held, in order */
@@ -198,7 +199,7 @@ static void lx_ws_pend(lx_ws *ws, int type, const uint8_t *data, size_t len)
 static void lx_ws_deliver(lx_ws *ws, int type, const void *data, size_t len)
 {
     ws->busy++;
-    lx_rc rc = ws->h->on_message(ws, type, data, len, ws->arg);
+    lx_rc rc = ws->h.on_message(ws, type, data, len, ws->arg);
     ws->busy--;
     if (rc == LX_ASYNC) {
         ws->is_held = 1;
@@ -237,7 +238,7 @@ static void lx_ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_o
     ws->n_in++;
     ws->b_in += a->msg_length;
     lx_metrics_ws_message(lx_ws_metrics(ws), ws->w->index, 0, a->msg_length);
-    if (ws->is_closing || ws->h == NULL)
+    if (ws->is_closing || ws->h.on_message == NULL)
         return;
     if (ws->is_held || ws->pend != NULL)
         lx_ws_pend(ws, type, a->msg, a->msg_length);
@@ -323,14 +324,14 @@ static void lx_ws_settle(lx_ws *ws)
         ws->pend = m->next;
         if (ws->pend == NULL)
             ws->pend_tail = NULL;
-        if (!ws->is_closing && ws->h != NULL)
+        if (!ws->is_closing && ws->h.on_message != NULL)
             lx_ws_deliver(ws, m->type, m->data, m->len);
         free(m);
     }
     if (ws->is_gone && !ws->is_held && ws->pend == NULL && !ws->is_closed_cb) {
         ws->is_closed_cb = 1;
-        if (ws->h != NULL)
-            ws->h->on_close(ws, ws->end_code, ws->peer_reason ? ws->peer_reason : "", ws->arg);
+        if (ws->h.on_close != NULL)
+            ws->h.on_close(ws, ws->end_code, ws->peer_reason ? ws->peer_reason : "", ws->arg);
     }
     ws->busy--;
     if (ws->busy == 0 && ws->is_gone && ws->is_closed_cb)
@@ -439,9 +440,9 @@ static void lx_ws_write_cb(struct bufferevent *bev, void *arg)
     ws->t_stall = lx_now_us();
     ws->busy++;
     lx_ws_pump(ws);
-    if (!ws->is_gone && !ws->is_closing && !ws->is_held && ws->h != NULL &&
-        ws->h->on_drain != NULL && lx_ws_queued(ws) == 0)
-        ws->h->on_drain(ws, ws->arg);
+    if (!ws->is_gone && !ws->is_closing && !ws->is_held && ws->h.on_drain != NULL &&
+        lx_ws_queued(ws) == 0)
+        ws->h.on_drain(ws, ws->arg);
     ws->busy--;
     lx_ws_settle(ws);
 }
@@ -568,9 +569,13 @@ lx_ws *lx_ws_session_new(lx_worker *w, const lx_ws_limits *lim, const char *req_
     wslay_event_config_set_max_recv_msg_length(ws->ctx, lim->max_message);
     ws->w = w;
     ws->lim = *lim;
-    ws->h = h;
+    if (h != NULL) {
+        /* members the plugin's struct has; later ones stay NULL */
+        size_t n = h->struct_size < sizeof(ws->h) ? h->struct_size : sizeof(ws->h);
+        memcpy(&ws->h, h, n);
+    }
     ws->arg = arg;
-    ws->is_closed_cb = h == NULL;
+    ws->is_closed_cb = ws->h.on_close == NULL;
     ws->end_code = LX_WS_ABNORMAL;
     snprintf(ws->req_id, sizeof(ws->req_id), "%s", req_id ? req_id : "");
     ws->next = w->ws_live;

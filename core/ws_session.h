@@ -30,8 +30,9 @@ struct evhttp_connection;
 #define LX_WS_CLOSE_WAIT_MS 5000
 
 /* A new session of worker w (counted at once in w->n_ws), not yet running.
- * `h` may be NULL for a session that only closes (ws_reject). req_id is
- * copied. NULL when out of memory. */
+ * `h` may be NULL for a session that only closes (ws_reject); its members
+ * that h->struct_size covers are copied. req_id is copied. NULL when out of
+ * memory. */
 lx_ws *lx_ws_session_new(lx_worker *w, const lx_ws_limits *lim, const char *req_id,
                          const lx_ws_handler *h, void *arg);
 

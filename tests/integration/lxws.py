@@ -150,7 +150,8 @@ def close_payload(code, reason=b""):
 class Raw:
     """A WebSocket client over a bare socket."""
 
-    def __init__(self, srv, path="/ws", headers=None, extra=b"", timeout=10.0, key=None):
+    def __init__(self, srv, path="/ws", headers=None, extra=b"", timeout=10.0, key=None,
+                 wait=True):
         self.key = key or base64.b64encode(os.urandom(16)).decode()
         self.sock = socket.create_connection((srv.host, srv.port), timeout=timeout)
         hdrs = {"Host": "%s:%d" % (srv.host, srv.port), "Upgrade": "websocket",
@@ -161,6 +162,13 @@ class Raw:
         req += "".join("%s: %s\r\n" % (k, v) for k, v in hdrs.items() if v is not None)
         self.sock.sendall(req.encode() + b"\r\n" + extra)
         self.buf = b""
+        self.status = None
+        self.headers = {}
+        if wait:
+            self.read_head()
+
+    def read_head(self):
+        """Reads the response head (the constructor does, unless wait=False)."""
         head = self._read_until(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         self.status = int(lines[0].split()[1])

@@ -452,6 +452,19 @@ class TestWebSocketLifecycle(WsCase):
         self.assertEqual(rc, 0)
         self.assertLess(time.time() - t0, 1.5 + 2.0)
 
+    def test_ws_session_accepted_while_stopping_gets_1001(self):
+        srv = self.start(ws_config())
+        with Raw(srv, "/ws/late?ms=1500", wait=False) as r:
+            self.assertIsNotNone(srv.wait_log(
+                lambda l: "ws_echo late accept in 1500 ms" in l.get("msg", "")))
+            srv.signal(signal.SIGTERM)
+            r.read_head()
+            self.assertEqual(r.status, 101)
+            code, reason, _ = r.recv_until_close()
+            self.assertEqual((code, reason), (1001, "server going away"))
+            r.send_frame(OP_CLOSE, close_payload(1001))
+        self.assertEqual(srv.proc.wait(10), 0)
+
     def test_ws_sighup_old_generation_drains_new_sessions_reach_the_new_one(self):
         srv = self.start(ws_config())
         old = lxws.connect(srv)

@@ -21,7 +21,8 @@
  *             When a principal is set (auth middleware before it), the
  *             first message is {"uid": "..."}.
  *   reject    ws_reject(4001, "Authentication failed")
- *   late      accepts 100 ms after the handshake, from a timer (LX_ASYNC)
+ *   late      accepts ?ms=N (default 100) after the handshake, from a timer
+ *             (LX_ASYNC); logs "ws_echo late accept in N ms" first
  *   refuse    answers the handshake with a JSON 403 (reply_error)
  *
  * Every session logs "ws_echo closed code=C reason=R messages=N" once from
@@ -241,7 +242,13 @@ static lx_rc ws_echo_late_open(lx_req *req, void *state)
         return LX_FAIL;
     l->st = st;
     l->req = req;
-    if (st->host->timer_start(st->host->req_worker(req), 100, 0, ws_echo_late_fire, l) == NULL) {
+    const char *q = st->host->req_query(req, "ms");
+    long ms = q != NULL ? atol(q) : 100;
+    if (ms < 0 || ms > 60000)
+        ms = 100;
+    st->host->log(LX_LOG_INFO, WS_ECHO_SRC, req, "ws_echo late accept in %ld ms", ms);
+    if (st->host->timer_start(st->host->req_worker(req), (uint64_t)ms, 0, ws_echo_late_fire, l) ==
+        NULL) {
         free(l);
         return LX_FAIL;
     }
