@@ -121,6 +121,15 @@ static lx_worker_slot *lx_slot(const lx_metrics *m, int worker)
     return (lx_worker_slot *)(m->map + m->slot_size * (size_t)worker);
 }
 
+void lx_metrics_worker_start(lx_metrics *m, int worker)
+{
+    if (m == NULL || worker < 0 || worker >= m->n_workers)
+        return;
+    lx_worker_slot *s = lx_slot(m, worker);
+    atomic_store_explicit(&s->in_flight, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->ws.open, 0, memory_order_relaxed);
+}
+
 void lx_metrics_request_start(lx_metrics *m, int worker)
 {
     if (m == NULL || worker < 0 || worker >= m->n_workers)

@@ -23,6 +23,10 @@ void lx_metrics_free(lx_metrics *m);
 int lx_metrics_global_init(void);
 void lx_metrics_count_restart(void);
 
+/* A worker (re)starts at this index: its gauges (requests in flight, open
+ * WebSocket sessions) describe the new process, not one that died. */
+void lx_metrics_worker_start(lx_metrics *m, int worker);
+
 /* Worker side. route is 0..n_routes-1, or -1 for unmatched. */
 void lx_metrics_request_start(lx_metrics *m, int worker);
 void lx_metrics_request_end(lx_metrics *m, int worker, int route, int status, uint64_t dur_us);

@@ -255,6 +255,7 @@ int lx_worker_run(lx_runtime *rt, int index, int listen_fd)
         w->rid_prefix = (uint32_t)getpid() * 2654435761u;
 
     lx_worker_raise_fd_limit(sc->max_connections);
+    lx_metrics_worker_start(rt->metrics, index);
 
     /* One thread per loop: no locks. The epoll changelist folds the read
      * and write toggles evhttp makes on every request into one epoll_ctl

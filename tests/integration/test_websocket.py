@@ -509,6 +509,17 @@ class TestWebSocketLifecycle(WsCase):
             for c in by_pid[survivor]:
                 c.send("alive")
                 self.assertEqual(c.recv(), "alive")
+            # the restarted worker's gauge counts its own sessions (none), not the dead one's
+            self.assertEqual(len(srv.wait_workers(2, exclude=(victim,))), 2)
+            deadline = time.time() + 10
+            while True:
+                text = srv.get("/metrics")[2].decode()
+                open_now = sum(int(n) for n in re.findall(
+                    r'^lexiaid_websocket_sessions\{worker="\d+"\} (-?\d+)$', text, re.M))
+                if open_now == len(by_pid[survivor]) or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(open_now, len(by_pid[survivor]), text)
         finally:
             for c in clients:
                 c.done()
