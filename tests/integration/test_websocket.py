@@ -430,13 +430,13 @@ class TestWebSocketLifecycle(WsCase):
             for c in clients:
                 c.send("x")
                 c.recv()
-            t0 = time.time()
             srv.signal(signal.SIGTERM)
             codes = [c.wait_closed(timeout=10)[:2] for c in clients]
             self.assertEqual(codes, [(1001, "server going away")] * 3)
-            rc = srv.proc.wait(10)
+            rc = srv.proc.wait(15)
             self.assertEqual(rc, 0, srv.output()[-2000:])
-            self.assertLess(time.time() - t0, 5.0)
+            # drained: the sessions ended, the grace period did not have to cut them
+            self.assertNotIn("grace period over", srv.output())
         finally:
             for c in clients:
                 c.done()
@@ -444,13 +444,14 @@ class TestWebSocketLifecycle(WsCase):
     def test_ws_sigterm_with_a_silent_peer_exits_within_shutdown_grace(self):
         srv = self.start(ws_config(server={"shutdown_grace": "1500ms"}))
         with Raw(srv) as r:
-            t0 = time.time()
             srv.signal(signal.SIGTERM)
             fin, op, payload = r.recv_frame()  # the close frame, never answered
             self.assertEqual((op, payload[:2]), (OP_CLOSE, close_payload(1001)))
             rc = srv.proc.wait(15)
+            self.assertTrue(r.is_closed_by_server())
         self.assertEqual(rc, 0)
-        self.assertLess(time.time() - t0, 1.5 + 2.0)
+        # the grace period (1.5 s, under the close handshake's 5 s) ended it
+        self.assertIn("grace period over with 0 requests and 1 WebSocket sessions", srv.output())
 
     def test_ws_session_accepted_while_stopping_gets_1001(self):
         srv = self.start(ws_config())
