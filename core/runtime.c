@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "ws_handshake.h"
 
 lx_runtime *lx_current_runtime;
 
@@ -185,6 +186,16 @@ int lx_runtime_build(lx_conf *conf, int generation, int do_init, const lx_host *
     }
     if (rc != LX_OK)
         goto fail;
+    for (size_t i = 0; i < rt->n_routes; i++)
+        if (rt->routes[i].is_websocket) {
+            if (lx_ws_crypto_load(err, sizeof(err)) != 0) {
+                lx_errs_add(errs, "%s:%d: route %s %s: %s", conf->routes[i].file,
+                            conf->routes[i].line, rt->routes[i].method, rt->routes[i].pattern, err);
+                rc = LX_EINVAL;
+                goto fail;
+            }
+            break;
+        }
 
     if (do_init && (rc = lx_runtime_init(rt, host, errs)) != LX_OK)
         goto fail;

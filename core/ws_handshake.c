@@ -1,11 +1,58 @@
 #include "config.h"
 
+#include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
+#include <openssl/evp.h> /* types only: libcrypto is loaded when needed */
 
 #include "ws_handshake.h"
+
+/* libcrypto's soname for the OpenSSL 3 series (configure requires >= 3.0). */
+#define LX_LIBCRYPTO "libcrypto.so.3"
+
+/* The three libcrypto functions the handshake needs, loaded by
+ * lx_ws_crypto_load: a server without WebSocket routes never maps libcrypto
+ * (about 0.8 MB resident per process) unless a plugin links it. */
+static struct {
+    int is_loaded;
+    int (*digest)(const void *data, size_t count, unsigned char *md, unsigned int *size,
+                  const EVP_MD *type, ENGINE *impl);
+    const EVP_MD *(*sha1)(void);
+    int (*encode_block)(unsigned char *t, const unsigned char *f, int n);
+} lx_crypto;
+
+static int lx_ws_sym(void *dl, const char *name, void *fnp, size_t size)
+{
+    void *sym = dlsym(dl, name);
+    if (sym == NULL)
+        return -1;
+    memcpy(fnp, &sym, size); /* object pointer to function pointer, as POSIX allows */
+    return 0;
+}
+
+int lx_ws_crypto_load(char *err, size_t errlen)
+{
+    if (lx_crypto.is_loaded)
+        return 0;
+    void *dl = dlopen(LX_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "cannot load %s for WebSocket handshakes: %s", LX_LIBCRYPTO,
+                 why ? why : "unknown error");
+        return -1;
+    }
+    if (lx_ws_sym(dl, "EVP_Digest", &lx_crypto.digest, sizeof(lx_crypto.digest)) != 0 ||
+        lx_ws_sym(dl, "EVP_sha1", &lx_crypto.sha1, sizeof(lx_crypto.sha1)) != 0 ||
+        lx_ws_sym(dl, "EVP_EncodeBlock", &lx_crypto.encode_block,
+                  sizeof(lx_crypto.encode_block)) != 0) {
+        snprintf(err, errlen, "%s lacks EVP_Digest, EVP_sha1 or EVP_EncodeBlock", LX_LIBCRYPTO);
+        return -1; /* never dlclosed: a library stays mapped once loaded */
+    }
+    lx_crypto.is_loaded = 1;
+    return 0;
+}
 
 #define LX_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define LX_WS_KEY_LEN 24 /* base64 of 16 bytes */
@@ -64,15 +111,17 @@ int lx_ws_accept_key(const char *key, char accept[LX_WS_ACCEPT_LEN + 1])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     size_t klen = strlen(key);
+    char err[256];
 
-    if (klen > LX_WS_KEY_LEN)
+    if (klen > LX_WS_KEY_LEN || lx_ws_crypto_load(err, sizeof(err)) != 0)
         return -1;
     memcpy(buf, key, klen);
     memcpy(buf + klen, LX_WS_GUID, sizeof(LX_WS_GUID) - 1);
-    if (EVP_Digest(buf, klen + sizeof(LX_WS_GUID) - 1, md, &md_len, EVP_sha1(), NULL) != 1 ||
+    if (lx_crypto.digest(buf, klen + sizeof(LX_WS_GUID) - 1, md, &md_len, lx_crypto.sha1(),
+                         NULL) != 1 ||
         md_len != 20)
         return -1;
-    return EVP_EncodeBlock((unsigned char *)accept, md, 20) == LX_WS_ACCEPT_LEN ? 0 : -1;
+    return lx_crypto.encode_block((unsigned char *)accept, md, 20) == LX_WS_ACCEPT_LEN ? 0 : -1;
 }
 
 static int lx_ws_refuse(lx_ws_refusal *r, int status, const char *code, const char *message)

@@ -49,8 +49,13 @@ int lx_ws_has_token(const char *list, const char *token);
 int lx_ws_handshake_check(const lx_ws_hs_request *in, char accept[LX_WS_ACCEPT_LEN + 1],
                           lx_ws_refusal *r);
 
+/* Loads libcrypto (once per process; the master does it before the fork
+ * when a route is a WebSocket route, so a missing library refuses the
+ * start). Returns 0, or -1 with a message in err. */
+int lx_ws_crypto_load(char *err, size_t errlen);
+
 /* Sec-WebSocket-Accept for a key: base64(SHA-1(key + the RFC's GUID)).
- * Returns 0, or -1 if the digest failed. */
+ * Returns 0, or -1 if libcrypto cannot be loaded or the digest failed. */
 int lx_ws_accept_key(const char *key, char accept[LX_WS_ACCEPT_LEN + 1]);
 
 /* Whether a browser's Origin may open a session: no Origin (not a
