@@ -121,6 +121,7 @@ class TestWebSocketBrowser(lxtest.TestCase):
         proc = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-dev-shm-usage",
              "--disable-sync", "--user-data-dir=" + profile, page.origin + "/page.html"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
 
