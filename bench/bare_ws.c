@@ -123,7 +123,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void on_request(struct evhttp_request *req, void *arg)
 {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    const char *key = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-WebSocket-Key");
+    const char *key =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-WebSocket-Key");
     unsigned char buf[128], md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     char accept[64];
@@ -188,8 +189,8 @@ int main(int argc, char **argv)
     sin.sin_port = htons((unsigned short)atoi(argv[1]));
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct evconnlistener *lev = evconnlistener_new_bind(
-        base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE,
-        1024, (struct sockaddr *)&sin, (int)sizeof sin);
+        base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE, 1024,
+        (struct sockaddr *)&sin, (int)sizeof sin);
     if (lev == NULL) {
         fprintf(stderr, "bare_ws: bind 127.0.0.1:%s: %s\n", argv[1], strerror(errno));
         return 1;

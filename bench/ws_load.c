@@ -409,8 +409,7 @@ int main(int argc, char **argv)
     printf("open=%d failed=%d sent=%llu received=%llu late=%llu seconds=%.2f rate=%.1f "
            "p50_us=%llu p99_us=%llu closed=%d\n",
            n_open, n_failed, (unsigned long long)n_sent, (unsigned long long)n_received,
-           (unsigned long long)n_late, secs,
-           secs > 0 ? (double)n_received / secs : 0.0, (unsigned long long)p50,
-           (unsigned long long)p99, n_closed);
+           (unsigned long long)n_late, secs, secs > 0 ? (double)n_received / secs : 0.0,
+           (unsigned long long)p50, (unsigned long long)p99, n_closed);
     return 0;
 }

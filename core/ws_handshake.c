@@ -45,8 +45,8 @@ int lx_ws_crypto_load(char *err, size_t errlen)
     }
     if (lx_ws_sym(dl, "EVP_Digest", &lx_crypto.digest, sizeof(lx_crypto.digest)) != 0 ||
         lx_ws_sym(dl, "EVP_sha1", &lx_crypto.sha1, sizeof(lx_crypto.sha1)) != 0 ||
-        lx_ws_sym(dl, "EVP_EncodeBlock", &lx_crypto.encode_block,
-                  sizeof(lx_crypto.encode_block)) != 0) {
+        lx_ws_sym(dl, "EVP_EncodeBlock", &lx_crypto.encode_block, sizeof(lx_crypto.encode_block)) !=
+            0) {
         snprintf(err, errlen, "%s lacks EVP_Digest, EVP_sha1 or EVP_EncodeBlock", LX_LIBCRYPTO);
         return -1; /* never dlclosed: a library stays mapped once loaded */
     }
@@ -117,8 +117,8 @@ int lx_ws_accept_key(const char *key, char accept[LX_WS_ACCEPT_LEN + 1])
         return -1;
     memcpy(buf, key, klen);
     memcpy(buf + klen, LX_WS_GUID, sizeof(LX_WS_GUID) - 1);
-    if (lx_crypto.digest(buf, klen + sizeof(LX_WS_GUID) - 1, md, &md_len, lx_crypto.sha1(),
-                         NULL) != 1 ||
+    if (lx_crypto.digest(buf, klen + sizeof(LX_WS_GUID) - 1, md, &md_len, lx_crypto.sha1(), NULL) !=
+            1 ||
         md_len != 20)
         return -1;
     return lx_crypto.encode_block((unsigned char *)accept, md, 20) == LX_WS_ACCEPT_LEN ? 0 : -1;
