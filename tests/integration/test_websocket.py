@@ -406,6 +406,16 @@ class TestWebSocket(WsCase):
 
 class TestWebSocketLifecycle(WsCase):
 
+    def test_ws_session_outlives_the_http_idle_timeout(self):
+        # evhttp armed its read timeout (server.idle_timeout) on the connection;
+        # the takeover must leave none behind
+        srv = self.start(ws_config(server={"idle_timeout": "300ms"}, routes=[
+            ws_route("/ws", idle_timeout=0, ping_interval=0)]))
+        with Raw(srv) as r:
+            time.sleep(1.2)  # four HTTP idle timeouts: the session must not notice
+            r.send_frame(OP_TEXT, "still here")
+            self.assertEqual(r.recv_frame(), (True, OP_TEXT, b"still here"))
+
     def test_ws_session_cap_answers_503_before_the_upgrade(self):
         srv = self.start(ws_config(server={"max_websockets": 2}))
         a, b = lxws.connect(srv), lxws.connect(srv)
