@@ -370,7 +370,7 @@ static lx_rc auth_mw(lx_req *req, auth_state *st, auth_role role, int for_ws)
     const char *hdr, *token = NULL;
     size_t len = 0;
     int is_cookie = 0;
-    int is_ws = for_ws && LX_HOST_HAS(host, req_is_websocket) && host->req_is_websocket(req);
+    int is_ws = for_ws && host->req_is_websocket(req);
     auth_rq *rq;
 
     if (st->not_configured_why != NULL) {

@@ -268,11 +268,6 @@ static int ws_echo_init(const lx_host *host, const lx_cfg *cfg, void **state, ch
     static const char *const keys[] = {NULL};
     ws_echo_state *st;
 
-    if (!LX_HOST_HAS(host, ws_worker)) {
-        snprintf(err, errlen, "the host has no WebSocket API (ABI %u.%u)", host->abi_major,
-                 host->abi_minor);
-        return LX_EINVAL;
-    }
     if (cfg != NULL && host->cfg_check_keys(cfg, keys, err, errlen) != LX_OK)
         return LX_EINVAL;
     st = calloc(1, sizeof(*st));

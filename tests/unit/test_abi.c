@@ -76,7 +76,16 @@
     X(health_check, 0) \
     X(metrics_render, 0) \
     X(alloc, 0) \
-    X(free, 0)
+    X(free, 0) \
+    X(req_is_websocket, 3) \
+    X(ws_accept, 3) \
+    X(ws_reject, 3) \
+    X(ws_send, 3) \
+    X(ws_queued, 3) \
+    X(ws_close, 3) \
+    X(ws_resume, 3) \
+    X(ws_id, 3) \
+    X(ws_worker, 3)
 /* clang-format on */
 
 enum {
@@ -114,6 +123,18 @@ LX_SAME(lx_plugin, struct abi_plugin_1_1, health);
 LX_SAME(lx_plugin, struct abi_plugin_1_1, commands);
 _Static_assert(sizeof(lx_plugin) == sizeof(struct abi_plugin_1_1),
                "lx_plugin grew: add the member here and its size to core/loader.c's table");
+
+/* lx_ws_handler (1.3): struct_size, then its callbacks; grows at its end
+ * (the core reads only what struct_size covers). */
+struct abi_ws_handler_1_3 {
+    uint32_t struct_size;
+    void *on_message, *on_close, *on_drain;
+};
+LX_SAME(lx_ws_handler, struct abi_ws_handler_1_3, on_message);
+LX_SAME(lx_ws_handler, struct abi_ws_handler_1_3, on_close);
+LX_SAME(lx_ws_handler, struct abi_ws_handler_1_3, on_drain);
+_Static_assert(sizeof(lx_ws_handler) == sizeof(struct abi_ws_handler_1_3),
+               "lx_ws_handler grew: add the member here, at its end, with a minor bump");
 
 /* ---------------------------------------------------------------- frozen */
 
