@@ -301,9 +301,9 @@ enum {
     LX_WS_INTERNAL = 1011,       /* the server failed */
 };
 
-/* The callbacks of a session, given to ws_accept. Keep the table static:
- * the core borrows it for the life of the session. Every callback runs on
- * the session's worker loop, never inside a host->ws_* call. */
+/* The callbacks of a session, given to ws_accept, which copies the members
+ * struct_size covers (a static const table is usual). Every callback runs
+ * on the session's worker loop, never inside a host->ws_* call. */
 typedef struct lx_ws_handler {
     uint32_t struct_size; /* sizeof(lx_ws_handler): set it */
 
@@ -313,8 +313,9 @@ typedef struct lx_ws_handler {
      * hold the session (hand the work to host->offload or http_fetch and
      * call ws_resume when it is done: until then no callback of this
      * session runs, nothing more is read from the peer, and the session
-     * stays valid even if the peer goes away); LX_FAIL to end the session
-     * with 1011. */
+     * stays valid even if the peer goes away; messages it had already sent
+     * are delivered after, in order, then on_close); LX_FAIL to end the
+     * session with 1011. */
     lx_rc (*on_message)(lx_ws *ws, int type, const void *data, size_t len, void *arg);
 
     /* Mandatory. Runs exactly once, last: the session is gone when it
@@ -558,8 +559,8 @@ struct lx_host {
     int (*req_is_websocket)(lx_req *req);
     /* Completes the handshake (101 Switching Protocols, with the headers
      * given to set_header, e.g. Sec-WebSocket-Protocol) and ends the
-     * request (the access line shows 101). `h` is borrowed for the session's
-     * life; `arg` is handed to every callback. Returns LX_OK and *out (may
+     * request (the access line shows 101). `h` is copied (see
+     * lx_ws_handler); `arg` is handed to every callback. Returns LX_OK and *out (may
      * be NULL) valid until on_close returns; LX_EINVAL (not a WebSocket
      * route, or h without on_message/on_close); LX_ESTATE (the request was
      * answered); LX_EGONE (the client went away while the request was
