@@ -416,6 +416,24 @@ class TestWebSocketLifecycle(WsCase):
             r.send_frame(OP_TEXT, "still here")
             self.assertEqual(r.recv_frame(), (True, OP_TEXT, b"still here"))
 
+    def test_ws_sessions_count_as_connections_and_give_them_back(self):
+        # a taken-over connection stays counted against max_connections while
+        # its session lives, and is given back when it ends
+        srv = self.start(ws_config(server={"max_connections": 16}))
+        for round_ in range(3):
+            clients = [lxws.connect(srv) for _ in range(12)]
+            try:
+                for c in clients:
+                    c.send("r%d" % round_)
+                    self.assertEqual(c.recv(), "r%d" % round_)
+            finally:
+                for c in clients:
+                    c.done()
+            ids = [c.response_headers["X-Request-Id"] for c in clients]
+            for rid in ids:
+                self.assertIsNotNone(closed_line(srv, rid))
+        self.assertEqual(srv.get("/echo")[0], 200)
+
     def test_ws_session_cap_answers_503_before_the_upgrade(self):
         srv = self.start(ws_config(server={"max_websockets": 2}))
         a, b = lxws.connect(srv), lxws.connect(srv)
