@@ -206,6 +206,8 @@ static void proc_free(storage_proc *p)
 
 static void pump(storage_proc *p);
 static void claim_more(storage_proc *p);
+struct storage_tick;
+static void release_claimed(storage_proc *p, const struct storage_tick *t);
 static void tick_fire(void *arg);
 
 static void kick_fire(void *arg)
@@ -427,6 +429,10 @@ static void tick_done(storage_state *st, void *arg, int rc, const char *err)
     p->is_ticking = 0;
     p->n_live--;
     if (p->is_stopped) {
+        /* What it claimed as the worker stopped goes back at once, not
+         * when the claims lapse. */
+        if (rc == LX_OK)
+            release_claimed(p, t);
         tick_free(t);
         if (p->n_live == 0)
             proc_free(p);
@@ -573,7 +579,27 @@ static void release_all(storage_proc *p)
         if (!(it->is_job_out && it->step == STORAGE_STEP_STORE) &&
             (r->ids[r->n] = strdup(it->id)) != NULL)
             r->n++;
-    if (r->n == 0 || storage_run(p->st, p->w, release_job, release_done, r) != LX_OK) {
+    if (r->n == 0 || storage_run_kept(p->st, p->w, release_job, release_done, r) != LX_OK) {
+        storage_strv_free(r->ids, r->n);
+        free(r);
+    }
+}
+
+/* The documents a tick claimed for a worker that stopped meanwhile (those
+ * it failed are not claims any more). */
+static void release_claimed(storage_proc *p, const storage_tick *t)
+{
+    storage_release *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || t->n_got == 0 || (r->ids = calloc(t->n_got, sizeof(char *))) == NULL) {
+        free(r);
+        return;
+    }
+    for (size_t i = 0; i < t->n_got; i++)
+        if (!(t->is_failed != NULL && t->is_failed[i]) &&
+            (r->ids[r->n] = strdup(t->got[i].id)) != NULL)
+            r->n++;
+    if (r->n == 0 || storage_run_kept(p->st, p->w, release_job, release_done, r) != LX_OK) {
         storage_strv_free(r->ids, r->n);
         free(r);
     }

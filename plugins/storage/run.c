@@ -22,6 +22,7 @@ typedef struct storage_job {
     storage_done_fn done;
     void *arg;
     int rc;
+    int is_kept; /* storage_run_kept: run here when the pool cancels it */
     char err[512];
 } storage_job;
 
@@ -75,7 +76,11 @@ static void storage_job_done(void *arg, int status)
     storage_job *j = arg;
     storage_state *st = j->st;
 
-    if (status != LX_OK) {
+    if (status == LX_ECANCELED && j->is_kept) {
+        /* The worker's loop has ended (its pool cancels only then): the
+         * job runs here, waiting for a connection if it must. */
+        storage_job_work(j);
+    } else if (status != LX_OK) {
         j->rc = status;
         snprintf(j->err, sizeof(j->err), "the worker is stopping");
     }
@@ -85,7 +90,8 @@ static void storage_job_done(void *arg, int status)
     free(j);
 }
 
-int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done, void *arg)
+static int storage_run_job(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
+                           void *arg, int is_kept)
 {
     storage_job *j = calloc(1, sizeof(*j));
     int rc;
@@ -96,11 +102,31 @@ int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done
     j->fn = fn;
     j->done = done;
     j->arg = arg;
+    j->is_kept = is_kept;
     /* Counted as a job out by storage_offload; its done runs storage_job_done. */
     rc = storage_offload(st, w, storage_job_work, storage_job_done, j);
+    if (rc == LX_ESTATE && is_kept && st->db != NULL) {
+        /* The pool or the database is closing: the worker's loop has
+         * ended, so it runs here and now. */
+        storage_job_work(j);
+        j->done(st, j->arg, j->rc, j->err);
+        free(j);
+        return LX_OK;
+    }
     if (rc != LX_OK)
         free(j);
     return rc;
+}
+
+int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done, void *arg)
+{
+    return storage_run_job(st, w, fn, done, arg, 0);
+}
+
+int storage_run_kept(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
+                     void *arg)
+{
+    return storage_run_job(st, w, fn, done, arg, 1);
 }
 
 /* Pool work without a connection, counted as a job out (storage.h). */

@@ -62,31 +62,31 @@ typedef struct storage_state {
     const lx_host *host;
 
     /* Configuration (owned strings) */
-    storage_opts opts;        /* opts.sqlite_path / opts.pg_url point at the two below */
-    char *sqlite_path;        /* DATA_DIR/lexiaid.db unless configured */
-    char *pg_url;             /* never logged: it may hold a password */
+    storage_opts opts; /* opts.sqlite_path / opts.pg_url point at the two below */
+    char *sqlite_path; /* DATA_DIR/lexiaid.db unless configured */
+    char *pg_url;      /* never logged: it may hold a password */
     char *data_dir;
-    size_t max_upload;        /* largest file in an upload (the route's max_body too) */
-    int repair;               /* the start-up check repairs what it finds */
-    storage_extract_opts ex;  /* ex.program owned */
-    int extract_concurrency;  /* extractions at once per worker: its extraction threads */
-    long long extract_wait_ms;/* an upload waits this long for its text */
-    int extract_attempts;     /* runs of a document cut off (its worker died) before it fails */
-    long long claim_lease_ms; /* a claim on a document's extraction lapses unrenewed */
-    long long retry_delay_ms; /* the wait after a transient failure, doubling ... */
+    size_t max_upload;            /* largest file in an upload (the route's max_body too) */
+    int repair;                   /* the start-up check repairs what it finds */
+    storage_extract_opts ex;      /* ex.program owned */
+    int extract_concurrency;      /* extractions at once per worker: its extraction threads */
+    long long extract_wait_ms;    /* an upload waits this long for its text */
+    int extract_attempts;         /* runs of a document cut off (its worker died) before it fails */
+    long long claim_lease_ms;     /* a claim on a document's extraction lapses unrenewed */
+    long long retry_delay_ms;     /* the wait after a transient failure, doubling ... */
     long long retry_delay_max_ms; /* ... up to this */
-    uint64_t disk_reserve;    /* bytes held back for deletions (SQLite; 0: none) */
+    uint64_t disk_reserve;        /* bytes held back for deletions (SQLite; 0: none) */
 
     /* Per process */
-    storage_db *db;           /* worker only; NULL in the master after init */
-    storage_files *files;     /* SQLite only; NULL with PostgreSQL */
-    lx_worker *w;             /* this worker's loop */
-    storage_proc *proc;       /* this worker's extraction queue */
-    size_t n_jobs_out;        /* run.c: jobs submitted, completion not yet run */
-    int is_close_pending;     /* run.c: worker_stop asked to close db */
+    storage_db *db;                 /* worker only; NULL in the master after init */
+    storage_files *files;           /* SQLite only; NULL with PostgreSQL */
+    lx_worker *w;                   /* this worker's loop */
+    storage_proc *proc;             /* this worker's extraction queue */
+    size_t n_jobs_out;              /* run.c: jobs submitted, completion not yet run */
+    int is_close_pending;           /* run.c: worker_stop asked to close db */
     char owner[STORAGE_ID_LEN + 1]; /* this worker's token in claims; "" in the master */
-    int64_t full_at_ms;       /* when a write last met a full disk (monotonic); 0: never, or
-                                 an upload was stored since */
+    int64_t full_at_ms;             /* when a write last met a full disk (monotonic); 0: never, or
+                                       an upload was stored since */
 } storage_state;
 
 /* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a
@@ -102,6 +102,17 @@ typedef int (*storage_job_fn)(storage_state *st, storage_conn *c, void *arg, cha
 typedef void (*storage_done_fn)(storage_state *st, void *arg, int rc, const char *err);
 int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
                 void *arg);
+
+/* storage_run for work that must happen even when the worker stops before
+ * the pool starts it (giving claims back at worker_stop): a job the
+ * stopping pool cancels runs on the calling thread instead, in the pool's
+ * shutdown after the worker's loop has ended, blocking until a connection
+ * is free; done then gets its result, never LX_ECANCELED. Called when the
+ * pool or the database is already closing (from the done of a job that
+ * ends then), it runs fn and done before it returns. Loop thread only,
+ * like storage_run. */
+int storage_run_kept(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
+                     void *arg);
 
 /* Closes st->db for worker_stop: at once when no storage_run job is out,
  * else when the last one's done has run (the core drains the offload pool
@@ -147,20 +158,20 @@ struct json_object *storage_body_json(storage_state *st, lx_req *req);
 void storage_reply_obj(storage_state *st, lx_req *req, int status, struct json_object *o);
 
 /* ---- handlers (names in the config: "storage.<name>") ---- */
-lx_rc storage_h_user_init(lx_req *req, void *state);       /* users.c */
+lx_rc storage_h_user_init(lx_req *req, void *state); /* users.c */
 lx_rc storage_h_profile_get(lx_req *req, void *state);
 lx_rc storage_h_profile_put(lx_req *req, void *state);
-lx_rc storage_h_upload(lx_req *req, void *state);          /* documents.c */
+lx_rc storage_h_upload(lx_req *req, void *state); /* documents.c */
 lx_rc storage_h_doc_list(lx_req *req, void *state);
 lx_rc storage_h_doc_get(lx_req *req, void *state);
 lx_rc storage_h_doc_delete(lx_req *req, void *state);
 lx_rc storage_h_doc_download(lx_req *req, void *state);
-lx_rc storage_h_feedback(lx_req *req, void *state);        /* feedback.c */
+lx_rc storage_h_feedback(lx_req *req, void *state); /* feedback.c */
 lx_rc storage_h_admin_feedback(lx_req *req, void *state);
-lx_rc storage_h_admin_stats(lx_req *req, void *state);     /* admin.c */
-lx_rc storage_h_admin_users(lx_req *req, void *state);     /* admin_users.c */
+lx_rc storage_h_admin_stats(lx_req *req, void *state); /* admin.c */
+lx_rc storage_h_admin_users(lx_req *req, void *state); /* admin_users.c */
 lx_rc storage_h_admin_users_sync(lx_req *req, void *state);
-lx_rc storage_h_progress(lx_req *req, void *state);        /* progress.c */
+lx_rc storage_h_progress(lx_req *req, void *state); /* progress.c */
 
 /* ---- users.c ---- */
 /* The profile as GET /api/users/profile's "data" and storage.v1's
@@ -197,8 +208,8 @@ void storage_proc_stop(storage_state *st);
  * away. Transient failures (database, disk full) are retried with a
  * growing wait and never end it. Returns a token or NULL (ENOMEM). */
 typedef void (*storage_proc_done_fn)(void *arg, int rc);
-void *storage_proc_queue(storage_state *st, const char *uid, const char *id,
-                         const char *file_type, storage_proc_done_fn when_done, void *arg);
+void *storage_proc_queue(storage_state *st, const char *uid, const char *id, const char *file_type,
+                         storage_proc_done_fn when_done, void *arg);
 void storage_proc_forget(storage_state *st, void *token);
 
 /* ---- reply.c: what the routes share ---- */
