@@ -131,6 +131,105 @@ static void lx_host_timer_stop(lx_timer *t)
 }
 
 /* ------------------------------------------------------------------ */
+/* Descriptor watches (ABI 1.4)                                        */
+
+struct lx_watch {
+    struct event_base *base;
+    struct event *ev;
+    int fd;
+    unsigned events;
+    void (*fn)(int fd, unsigned ready, void *arg);
+    void *arg;
+    int is_running;
+    int is_stopped;
+};
+
+static short lx_watch_ev_flags(unsigned events)
+{
+    return (short)(EV_PERSIST | ((events & LX_WATCH_READ) ? EV_READ : 0) |
+                   ((events & LX_WATCH_WRITE) ? EV_WRITE : 0));
+}
+
+static void lx_watch_fire(evutil_socket_t fd, short what, void *p)
+{
+    lx_watch *wt = p;
+    unsigned ready =
+        ((what & EV_READ) ? LX_WATCH_READ : 0) | ((what & EV_WRITE) ? LX_WATCH_WRITE : 0);
+
+    wt->is_running = 1;
+    wt->fn((int)fd, ready, wt->arg);
+    wt->is_running = 0;
+    if (wt->is_stopped) {
+        event_free(wt->ev);
+        free(wt);
+    }
+}
+
+/* (Re)arms the event for wt->events; a paused watch has no event added. */
+static int lx_watch_arm(lx_watch *wt)
+{
+    if (wt->ev != NULL) {
+        event_del(wt->ev);
+        event_assign(wt->ev, wt->base, wt->fd, lx_watch_ev_flags(wt->events), lx_watch_fire, wt);
+    } else {
+        wt->ev = event_new(wt->base, wt->fd, lx_watch_ev_flags(wt->events), lx_watch_fire, wt);
+        if (wt->ev == NULL)
+            return LX_ENOMEM;
+    }
+    if ((wt->events & (LX_WATCH_READ | LX_WATCH_WRITE)) != 0 && event_add(wt->ev, NULL) != 0)
+        return LX_ERROR;
+    return LX_OK;
+}
+
+static lx_watch *lx_host_watch_start(lx_worker *w, int fd, unsigned events,
+                                     void (*fn)(int fd, unsigned ready, void *arg), void *arg)
+{
+    lx_watch *wt;
+
+    if (w == NULL || fd < 0 || fn == NULL)
+        return NULL;
+    wt = calloc(1, sizeof(*wt));
+    if (wt == NULL)
+        return NULL;
+    wt->base = w->base;
+    wt->fd = fd;
+    wt->events = events & (LX_WATCH_READ | LX_WATCH_WRITE);
+    wt->fn = fn;
+    wt->arg = arg;
+    if (lx_watch_arm(wt) != LX_OK) {
+        if (wt->ev != NULL)
+            event_free(wt->ev);
+        free(wt);
+        return NULL;
+    }
+    return wt;
+}
+
+static int lx_host_watch_set(lx_watch *wt, unsigned events)
+{
+    if (wt == NULL || wt->is_stopped)
+        return LX_EINVAL;
+    events &= LX_WATCH_READ | LX_WATCH_WRITE;
+    if (events == wt->events)
+        return LX_OK;
+    wt->events = events;
+    return lx_watch_arm(wt);
+}
+
+static void lx_host_watch_stop(lx_watch *wt)
+{
+    if (wt == NULL || wt->is_stopped)
+        return;
+    if (wt->is_running) { /* freed when its callback returns */
+        wt->is_stopped = 1;
+        event_del(wt->ev);
+        return;
+    }
+    event_free(wt->ev);
+    free(wt);
+}
+
+/* ------------------------------------------------------------------ */
 /* Workers, health, metrics                                            */
 
 static int lx_host_worker_index(lx_worker *w)
@@ -405,6 +504,9 @@ static const lx_host lx_host_table = {
     .ws_resume = lx_ws_resume,
     .ws_id = lx_ws_id,
     .ws_worker = lx_ws_worker,
+    .watch_start = lx_host_watch_start,
+    .watch_set = lx_host_watch_set,
+    .watch_stop = lx_host_watch_stop,
 };
 
 const lx_host *lx_host_get(void)

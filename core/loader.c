@@ -17,6 +17,7 @@ static const size_t lx_plugin_size_of_minor[] = {
     [1] = LX_PLUGIN_SIZE_UPTO(commands),
     [2] = LX_PLUGIN_SIZE_UPTO(commands), /* 1.2 gave LX_H_HEAD_ONLY a meaning */
     [3] = LX_PLUGIN_SIZE_UPTO(commands), /* 1.3: WebSocket sessions, in lx_host */
+    [4] = LX_PLUGIN_SIZE_UPTO(commands), /* 1.4: descriptor watches, in lx_host */
 };
 _Static_assert(sizeof(lx_plugin_size_of_minor) / sizeof(lx_plugin_size_of_minor[0]) ==
                    LX_ABI_MINOR + 1,

@@ -80,7 +80,7 @@ extern "C" {
 #endif
 
 #define LX_ABI_MAJOR 1
-#define LX_ABI_MINOR 3
+#define LX_ABI_MINOR 4
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LX_EXPORT __attribute__((visibility("default")))
@@ -127,6 +127,7 @@ typedef struct lx_cfg lx_cfg;       /* a node of the configuration tree; opaque 
 typedef struct lx_timer lx_timer;   /* a timer on a worker loop; opaque */
 typedef struct lx_http_call lx_http_call; /* an outbound HTTP call in flight */
 typedef struct lx_ws lx_ws;               /* one WebSocket session (since 1.3); opaque */
+typedef struct lx_watch lx_watch;         /* a descriptor watched on a worker loop (1.4) */
 typedef struct lx_host lx_host;
 
 /* ------------------------------------------------------------------------ */
@@ -597,7 +598,29 @@ struct lx_host {
     const char *(*ws_id)(lx_ws *ws);
     /* The session's worker, for offload, timers and http_fetch. */
     lx_worker *(*ws_worker)(lx_ws *ws);
+
+    /* -- Since 1.4: descriptors watched on the worker loop (pipes and
+     * sockets to the plugin's own child processes, for example), so that
+     * the loop, never a thread, waits for them.
+     * watch_start watches `fd` for `events` (LX_WATCH_READ and/or
+     * LX_WATCH_WRITE; 0 starts paused) and calls fn(fd, ready, arg) on the
+     * loop each time it is ready (level-triggered: again on the next pass
+     * while it stays ready), `ready` saying which of the watched events
+     * are. The descriptor stays the plugin's: make it non-blocking, and
+     * stop the watch before closing it. NULL when out of memory or fd < 0.
+     * watch_set changes the events watched (0 pauses); LX_OK or LX_EINVAL.
+     * watch_stop frees the watch (also from inside fn: fn is not called
+     * again). Watches a plugin still holds when its worker stops are its
+     * own to stop in worker_stop (the loop no longer runs by then). */
+    lx_watch *(*watch_start)(lx_worker *w, int fd, unsigned events,
+                             void (*fn)(int fd, unsigned ready, void *arg), void *arg);
+    int (*watch_set)(lx_watch *watch, unsigned events);
+    void (*watch_stop)(lx_watch *watch);
 };
+
+/* Events of watch_start / watch_set (since 1.4). */
+#define LX_WATCH_READ 0x1u
+#define LX_WATCH_WRITE 0x2u
 
 /* True when the core has every member of ABI 1.`minor`. Needed only by a
  * plugin that declares an older minor than this header's (see

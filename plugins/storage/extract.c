@@ -4,21 +4,21 @@
  * deadline, always reaped. See extract.h for the contract and the child's
  * protocol.
  *
- * Runs on offload-pool threads, several at once: no global state, every
- * descriptor is created close-on-exec (a child spawned by another thread
- * never inherits our pipes) and the child closes everything above 2.
+ * Runs on offload-pool threads, several at once: no global state. The
+ * child is started by the SDK's lx_child_spawn (<lexiaid/child.h>, shared
+ * with the speech plugin's helpers): close-on-exec pipes (a child spawned by
+ * another thread never inherits ours), a clean signal state, nothing open
+ * above fd 2.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* pipe2, posix_spawn_file_actions_addclosefrom_np */
+#define _GNU_SOURCE 1
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,12 +29,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lexiaid/child.h>
 #include <lexiaid/plugin.h>
 
 #include "errf.h"
 #include "extract.h"
 
-extern char **environ;
+/* Tesseract's OpenMP would otherwise start a thread per core in every
+ * child (libgomp reads it before main). */
+static const char *const ex_env[] = {"OMP_THREAD_LIMIT=1", NULL};
 
 #define EX_DEFAULT_TIMEOUT_MS 120000L     /* when o->timeout_ms <= 0 */
 #define EX_DEFAULT_MAX_OUTPUT (64u << 20) /* when o->max_output is 0 */
@@ -44,15 +47,11 @@ extern char **environ;
 
 /* The state of one run, so that every exit path cleans up the same way. */
 typedef struct ex_run {
-    pid_t pid; /* > 0 until reaped */
-    int in_fd; /* our ends: stdin's write end, stdout's and stderr's read ends */
-    int out_fd;
-    int err_fd;
-    char *out; /* the child's stdout */
+    lx_child child; /* pid (> 0 until reaped) and our ends of its three pipes */
+    char *out;      /* the child's stdout */
     size_t out_len, out_cap;
     char msg[EX_STDERR_KEEP + 1]; /* the start of the child's stderr */
     size_t msg_len;
-    int status;    /* waitpid's, once reaped */
     int saw_epipe; /* a write raised SIGPIPE (blocked, to be consumed) */
 } ex_run;
 
@@ -70,155 +69,6 @@ static void ex_close(int *fd)
         close(*fd);
         *fd = -1;
     }
-}
-
-/* A close-on-exec pipe whose ends are both above 2, so that the child's
- * dup2 onto 0, 1 and 2 never clobbers another of its pipes (a daemon may
- * run with 0-2 closed). Returns 0 or an errno. */
-static int ex_pipe(int fds[2])
-{
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return errno;
-    for (int i = 0; i < 2; i++) {
-        if (fds[i] <= STDERR_FILENO) {
-            int high = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-            int e = errno;
-
-            close(fds[i]);
-            fds[i] = high;
-            if (high < 0) {
-                if (i == 0)
-                    close(fds[1]);
-                else
-                    close(fds[0]);
-                fds[0] = fds[1] = -1;
-                return e;
-            }
-        }
-    }
-    return 0;
-}
-
-static int ex_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* The environment of the child: ours, with OMP_THREAD_LIMIT=1 (Tesseract's
- * OpenMP would otherwise start a thread per core in every child, and
- * libgomp reads it before main). The array is malloc'd; its strings are
- * environ's. NULL: out of memory. */
-static char **ex_env(void)
-{
-    static char omp[] = "OMP_THREAD_LIMIT=1";
-    size_t n = 0, j = 0;
-    char **env;
-
-    while (environ != NULL && environ[n] != NULL)
-        n++;
-    env = calloc(n + 2, sizeof(*env));
-    if (env == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "OMP_THREAD_LIMIT=", 17) != 0)
-            env[j++] = environ[i];
-    env[j++] = omp;
-    env[j] = NULL;
-    return env;
-}
-
-/* Starts the child with its three pipes. 0 or an errno (r->pid stays 0). */
-static int ex_spawn(ex_run *r, char *const argv[])
-{
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, dfl;
-    char **env = NULL;
-    int rc, have_fa = 0, have_attr = 0;
-
-    if ((rc = ex_pipe(in)) != 0 || (rc = ex_pipe(out)) != 0 || (rc = ex_pipe(errp)) != 0)
-        goto done;
-    if ((env = ex_env()) == NULL) {
-        rc = ENOMEM;
-        goto done;
-    }
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
-        goto done;
-    have_fa = 1;
-    if ((rc = posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO)) != 0 ||
-        (rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1)) != 0)
-        goto done;
-    if ((rc = posix_spawnattr_init(&attr)) != 0)
-        goto done;
-    have_attr = 1;
-    /* Pool threads block every signal and workers ignore SIGPIPE; the
-     * child starts with nothing blocked and every disposition default. */
-    sigemptyset(&none);
-    sigfillset(&dfl);
-    sigdelset(&dfl, SIGKILL);
-    sigdelset(&dfl, SIGSTOP);
-    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-        (rc = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0 ||
-        (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0)
-        goto done;
-    rc = posix_spawn(&r->pid, argv[0], &fa, &attr, argv, env);
-    if (rc != 0) {
-        r->pid = 0;
-        goto done;
-    }
-    r->in_fd = in[1];
-    r->out_fd = out[0];
-    r->err_fd = errp[0];
-    in[1] = out[0] = errp[0] = -1;
-    if (ex_nonblock(r->in_fd) != 0 || ex_nonblock(r->out_fd) != 0 || ex_nonblock(r->err_fd) != 0)
-        rc = errno; /* the caller kills and reaps the child */
-
-done:
-    if (have_attr)
-        posix_spawnattr_destroy(&attr);
-    if (have_fa)
-        posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    ex_close(&in[0]);
-    ex_close(&in[1]);
-    ex_close(&out[0]);
-    ex_close(&out[1]);
-    ex_close(&errp[0]);
-    ex_close(&errp[1]);
-    return rc;
-}
-
-/* SIGKILL and reap: the child is gone when this returns. */
-static void ex_kill(ex_run *r)
-{
-    if (r->pid <= 0)
-        return;
-    kill(r->pid, SIGKILL);
-    while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
-        ;
-    r->pid = 0;
-}
-
-/* Reaps the child if it has exited: 1 reaped, 0 still running. */
-static int ex_reap(ex_run *r)
-{
-    pid_t got;
-
-    do
-        got = waitpid(r->pid, &r->status, WNOHANG);
-    while (got < 0 && errno == EINTR);
-    if (got == 0)
-        return 0;
-    /* got < 0 (ECHILD: someone else reaped it) counts as gone too */
-    r->pid = 0;
-    if (got < 0)
-        r->status = 0x7f00; /* "exited 127": no answer */
-    return 1;
 }
 
 /* Reads what is there from stdout. 0, 1 at EOF, -1 over the cap, -2 error. */
@@ -241,7 +91,7 @@ static int ex_read_out(ex_run *r, size_t cap)
             r->out = p;
             r->out_cap = want;
         }
-        n = read(r->out_fd, r->out + r->out_len, r->out_cap - r->out_len - 1);
+        n = read(r->child.out_fd, r->out + r->out_len, r->out_cap - r->out_len - 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -260,7 +110,7 @@ static int ex_read_err(ex_run *r)
     char chunk[4096];
 
     for (;;) {
-        ssize_t n = read(r->err_fd, chunk, sizeof(chunk));
+        ssize_t n = read(r->child.err_fd, chunk, sizeof(chunk));
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -285,7 +135,7 @@ static int ex_write_in(ex_run *r, const char *data, size_t len, size_t *written)
 {
     while (*written < len) {
         size_t chunk = len - *written > EX_IO_CHUNK ? EX_IO_CHUNK : len - *written;
-        ssize_t n = write(r->in_fd, data + *written, chunk);
+        ssize_t n = write(r->child.in_fd, data + *written, chunk);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -385,7 +235,7 @@ int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
                                 const char *file_type, const void *data, size_t len,
                                 storage_extract_result *res, char *err, size_t errlen)
 {
-    ex_run r = {.pid = 0, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    ex_run r = {.child = {.pid = 0, .in_fd = -1, .out_fd = -1, .err_fd = -1}};
     long timeout_ms;
     size_t max_output, written = 0;
     char mem_arg[32], cpu_arg[32];
@@ -432,38 +282,38 @@ int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
         had_pipe_pending = 1;
 
     deadline = ex_now_ms() + timeout_ms;
-    sp = ex_spawn(&r, argv);
+    sp = lx_child_spawn(&r.child, argv, ex_env, 0);
     if (sp != 0) {
         storage_errf(err, errlen, "could not start the text extractor: %s", strerror(sp));
         rc = LX_EIO;
         goto done;
     }
     if (len == 0)
-        ex_close(&r.in_fd);
+        ex_close(&r.child.in_fd);
 
     /* Feed stdin and drain stdout and stderr together: a child that
      * writes before it has read everything never deadlocks with us. */
-    while (r.out_fd >= 0 || r.err_fd >= 0) {
+    while (r.child.out_fd >= 0 || r.child.err_fd >= 0) {
         struct pollfd pfd[4];
         int nfd = 0, i_in = -1, i_out = -1, i_err = -1, i_cancel = -1;
         long long left = deadline - ex_now_ms();
 
         if (left <= 0) {
-            ex_kill(&r);
+            lx_child_kill(&r.child);
             ex_err_timeout(err, errlen, timeout_ms);
             rc = LX_ETIMEDOUT;
             goto done;
         }
-        if (r.in_fd >= 0) {
-            pfd[nfd] = (struct pollfd){.fd = r.in_fd, .events = POLLOUT};
+        if (r.child.in_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.child.in_fd, .events = POLLOUT};
             i_in = nfd++;
         }
-        if (r.out_fd >= 0) {
-            pfd[nfd] = (struct pollfd){.fd = r.out_fd, .events = POLLIN};
+        if (r.child.out_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.child.out_fd, .events = POLLIN};
             i_out = nfd++;
         }
-        if (r.err_fd >= 0) {
-            pfd[nfd] = (struct pollfd){.fd = r.err_fd, .events = POLLIN};
+        if (r.child.err_fd >= 0) {
+            pfd[nfd] = (struct pollfd){.fd = r.child.err_fd, .events = POLLIN};
             i_err = nfd++;
         }
         if (cancel_fd >= 0) {
@@ -473,55 +323,55 @@ int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
         if (poll(pfd, (nfds_t)nfd, left > INT_MAX ? INT_MAX : (int)left) < 0) {
             if (errno == EINTR)
                 continue;
-            ex_kill(&r);
+            lx_child_kill(&r.child);
             storage_errf(err, errlen, "text extraction failed: poll: %s", strerror(errno));
             rc = LX_EIO;
             goto done;
         }
         if (i_cancel >= 0 && pfd[i_cancel].revents != 0) {
-            ex_kill(&r);
+            lx_child_kill(&r.child);
             storage_errf(err, errlen, "text extraction was cancelled");
             rc = LX_ECANCELED;
             goto done;
         }
         if (i_in >= 0 && pfd[i_in].revents != 0 && ex_write_in(&r, data, len, &written) != 0)
-            ex_close(&r.in_fd);
+            ex_close(&r.child.in_fd);
         if (i_out >= 0 && pfd[i_out].revents != 0) {
             int got = ex_read_out(&r, max_output + EX_HEADER_MAX);
 
             if (got == -1) {
-                ex_kill(&r);
+                lx_child_kill(&r.child);
                 storage_errf(err, errlen, "the text is larger than %zu bytes", max_output);
                 rc = LX_ETOOBIG;
                 goto done;
             }
             if (got == -2) {
-                ex_kill(&r);
+                lx_child_kill(&r.child);
                 storage_errf(err, errlen, "out of memory reading the extracted text");
                 rc = LX_ENOMEM;
                 goto done;
             }
             if (got == 1)
-                ex_close(&r.out_fd);
+                ex_close(&r.child.out_fd);
         }
         if (i_err >= 0 && pfd[i_err].revents != 0 && ex_read_err(&r) != 0)
-            ex_close(&r.err_fd);
+            ex_close(&r.child.err_fd);
     }
-    ex_close(&r.in_fd);
+    ex_close(&r.child.in_fd);
 
     /* Both outputs are closed; the child exits now, or at the deadline. */
-    while (!ex_reap(&r)) {
+    while (!lx_child_reap(&r.child)) {
         long long left = deadline - ex_now_ms();
         struct timespec ts;
 
         if (left <= 0) {
-            ex_kill(&r);
+            lx_child_kill(&r.child);
             ex_err_timeout(err, errlen, timeout_ms);
             rc = LX_ETIMEDOUT;
             goto done;
         }
         if (ex_is_cancelled(cancel_fd)) {
-            ex_kill(&r);
+            lx_child_kill(&r.child);
             storage_errf(err, errlen, "text extraction was cancelled");
             rc = LX_ECANCELED;
             goto done;
@@ -535,8 +385,8 @@ int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
             wait_ms *= 2;
     }
 
-    if (WIFSIGNALED(r.status)) {
-        int sig = WTERMSIG(r.status);
+    if (WIFSIGNALED(r.child.status)) {
+        int sig = WTERMSIG(r.child.status);
 
         if (sig == SIGXCPU)
             storage_errf(err, errlen, "text extraction used more than its %s s of CPU time",
@@ -548,19 +398,20 @@ int storage_extract_cancellable(const storage_extract_opts *o, int cancel_fd,
         else
             storage_errf(err, errlen, "the extractor crashed (signal %d)", sig);
         rc = LX_ERROR;
-    } else if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
+    } else if (!WIFEXITED(r.child.status) || WEXITSTATUS(r.child.status) != 0) {
         r.msg[r.msg_len] = '\0';
-        ex_child_message(&r, err, errlen, WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1);
+        ex_child_message(&r, err, errlen,
+                         WIFEXITED(r.child.status) ? WEXITSTATUS(r.child.status) : -1);
         rc = LX_ERROR;
     } else {
         rc = ex_parse(&r, max_output, res, err, errlen);
     }
 
 done:
-    ex_kill(&r); /* no-op once reaped */
-    ex_close(&r.in_fd);
-    ex_close(&r.out_fd);
-    ex_close(&r.err_fd);
+    lx_child_kill(&r.child); /* no-op once reaped */
+    ex_close(&r.child.in_fd);
+    ex_close(&r.child.out_fd);
+    ex_close(&r.child.err_fd);
     free(r.out);
     if (r.saw_epipe && !had_pipe_pending) {
         static const struct timespec zero = {0, 0};

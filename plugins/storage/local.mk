@@ -90,4 +90,4 @@ tests_unit_test_storage_extract_SOURCES = tests/unit/test_storage_extract.c \
 	plugins/storage/extract.c plugins/storage/extract.h
 tests_unit_test_storage_extract_CFLAGS = $(LX_STORAGE_TEST_CFLAGS) \
 	-DLX_TEST_EXTRACT='"$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract"'
-tests_unit_test_storage_extract_LDADD = $(LX_STORAGE_TEST_LIBS)
+tests_unit_test_storage_extract_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LIBS)

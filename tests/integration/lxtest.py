@@ -123,6 +123,7 @@ TESTPLUG_ROUTES = [
     ("GET", "/offload", "testplug.offload"),
     ("GET", "/fetch", "testplug.fetch"),
     ("GET", "/aborts", "testplug.aborts"),
+    ("GET", "/watch", "testplug.watch"),
 ]
 
 

@@ -263,6 +263,15 @@ class TestPluginAsync(lxtest.TestCase):
         self.assertEqual(results, [200] * 4)
         self.assertLess(time.time() - t0, 4 * 0.6)
 
+    def test_plugin_watch_moves_a_megabyte_through_a_pipe_on_the_loop(self):
+        # host->watch_* (ABI 1.4): a write watch and a paused read watch on
+        # one pipe, switched and stopped from inside their callbacks.
+        status, _, j = self.srv.get_json("/watch?n=1000000")
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j, {"watched": 1000000})
+        status, _, j = self.srv.get_json("/watch")
+        self.assertEqual((status, j), (200, {"watched": 3}))
+
     def test_plugin_offload_answers(self):
         status, _, j = self.srv.get_json("/offload?ms=100")
         self.assertEqual(status, 200)

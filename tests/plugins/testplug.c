@@ -26,6 +26,8 @@
  *   aborts    how many times never's on_abort ran in this worker
  *   state     {"label": the config's label, "alive": whether the state it
  *             was handed is still whole (not yet shut down)}
+ *   watch     pushes ?n=BYTES (default 3) through a pipe it watches on the
+ *             loop (host->watch_*, ABI 1.4), then answers {"watched": n}
  *
  * Commands (`lexiaid -c FILE NAME ARGS...`):
  *   echo-args  prints {"argv": [...], "healthy": ..., "data_dir": ...} on
@@ -53,12 +55,15 @@
 #define _GNU_SOURCE /* dladdr */
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lexiaid/plugin.h>
 
@@ -711,6 +716,107 @@ static void testplug_health(void *state, lx_worker *w, lx_health_report_fn repor
     report(token, st->is_healthy, st->is_healthy ? "fine" : "configured unhealthy");
 }
 
+/* watch: the write end is watched for WRITE until n bytes went in; then
+ * it is closed and the read end, started paused, is switched on and read
+ * to EOF. Both watches stop from inside their callbacks. */
+typedef struct testplug_watch_job {
+    lx_req *req;
+    int fds[2];
+    lx_watch *rd, *wr;
+    long long want, sent, got;
+} testplug_watch_job;
+
+static void testplug_watch_end(testplug_watch_job *j, int ok)
+{
+    char buf[64];
+
+    if (j->rd != NULL)
+        host->watch_stop(j->rd);
+    if (j->wr != NULL)
+        host->watch_stop(j->wr);
+    if (j->fds[0] >= 0)
+        close(j->fds[0]);
+    if (j->fds[1] >= 0)
+        close(j->fds[1]);
+    if (ok) {
+        snprintf(buf, sizeof(buf), "{\"watched\":%lld}", j->got);
+        host->reply_json(j->req, 200, buf);
+    } else {
+        host->reply_error(j->req, 500, "WATCH_FAILED", "the pipe failed");
+    }
+    free(j);
+}
+
+static void testplug_watch_rd(int fd, unsigned ready, void *arg)
+{
+    testplug_watch_job *j = arg;
+    char buf[4096];
+    ssize_t n;
+
+    if (!(ready & LX_WATCH_READ))
+        return;
+    n = read(fd, buf, sizeof(buf));
+    if (n > 0)
+        j->got += n;
+    else if (n == 0)
+        testplug_watch_end(j, j->got == j->want);
+    else if (errno != EAGAIN && errno != EINTR)
+        testplug_watch_end(j, 0);
+}
+
+static void testplug_watch_wr(int fd, unsigned ready, void *arg)
+{
+    testplug_watch_job *j = arg;
+    char buf[8192];
+    long long left = j->want - j->sent;
+    ssize_t n;
+
+    if (!(ready & LX_WATCH_WRITE))
+        return;
+    memset(buf, 'w', sizeof(buf));
+    n = left > 0 ? write(fd, buf, left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf)) : 0;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        testplug_watch_end(j, 0);
+        return;
+    }
+    if (n > 0)
+        j->sent += n;
+    if (j->sent == j->want) {
+        host->watch_stop(j->wr);
+        j->wr = NULL;
+        close(j->fds[1]);
+        j->fds[1] = -1;
+        host->watch_set(j->rd, LX_WATCH_READ);
+    } else if (j->sent - j->got > 32768) {
+        /* let the reader drain: both directions at once on the loop */
+        host->watch_set(j->rd, LX_WATCH_READ);
+    }
+}
+
+static lx_rc testplug_watch(lx_req *req, void *state)
+{
+    testplug_watch_job *j;
+    lx_worker *w = host->req_worker(req);
+
+    (void)state;
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return LX_FAIL;
+    j->req = req;
+    j->want = query_num(req, "n", 3);
+    if (pipe2(j->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        free(j);
+        return LX_FAIL;
+    }
+    j->rd = host->watch_start(w, j->fds[0], 0, testplug_watch_rd, j);
+    j->wr = host->watch_start(w, j->fds[1], LX_WATCH_WRITE, testplug_watch_wr, j);
+    if (j->rd == NULL || j->wr == NULL) {
+        testplug_watch_end(j, 0);
+        return LX_ASYNC;
+    }
+    return LX_ASYNC;
+}
+
 static const lx_handler testplug_handlers[] = {
     {.name = "echo", .fn = testplug_echo, .flags = LX_H_ENDPOINT},
     {.name = "crash", .fn = testplug_crash, .flags = LX_H_ENDPOINT},
@@ -724,6 +830,7 @@ static const lx_handler testplug_handlers[] = {
     {.name = "fetch", .fn = testplug_fetch, .flags = LX_H_ENDPOINT},
     {.name = "aborts", .fn = testplug_aborts, .flags = LX_H_ENDPOINT},
     {.name = "state", .fn = testplug_state_h, .flags = LX_H_ENDPOINT},
+    {.name = "watch", .fn = testplug_watch, .flags = LX_H_ENDPOINT},
     {.name = "set_user", .fn = testplug_set_user, .flags = LX_H_MIDDLEWARE},
     {.name = "deny", .fn = testplug_deny, .flags = LX_H_MIDDLEWARE},
     {.name = "async_mw", .fn = testplug_async_mw, .flags = LX_H_MIDDLEWARE},

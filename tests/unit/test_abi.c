@@ -85,7 +85,10 @@
     X(ws_close, 3) \
     X(ws_resume, 3) \
     X(ws_id, 3) \
-    X(ws_worker, 3)
+    X(ws_worker, 3) \
+    X(watch_start, 4) \
+    X(watch_set, 4) \
+    X(watch_stop, 4)
 /* clang-format on */
 
 enum {
