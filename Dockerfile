@@ -29,7 +29,8 @@ RUN apt-get update \
       build-essential autoconf automake libtool pkg-config \
       libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev \
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev \
-      libtesseract-dev libleptonica-dev python3 ca-certificates \
+      libtesseract-dev libleptonica-dev flite1-dev libespeak-ng-dev libmp3lame-dev \
+      python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -39,6 +40,7 @@ COPY configure.ac Makefile.am lexiaid-plugin.pc.in ./
 COPY tests/local.mk tests/local.mk
 COPY plugins/storage/local.mk plugins/storage/local.mk
 COPY plugins/tutoring/local.mk plugins/tutoring/local.mk
+COPY plugins/speech/local.mk plugins/speech/local.mk
 RUN autoreconf -fi
 
 # Then everything else (.dockerignore keeps .git, build outputs, data and .env out).
@@ -77,7 +79,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only: libevent (+pthreads), wslay (WebSocket frames), json-c, libconfig,
 # libcurl (the HTTP client module), libssl (libcrypto: auth, the WebSocket handshake), sqlite3 and libpq (storage), CA certificates for outbound
 # HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
-# and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG).
+# and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG); for the speech helper
+# (libexec/lexiaid/lexiaid-speech): flite's voices, espeak-ng with its data, LAME.
 # dpkg leaves out what nothing here reads (documentation but the copyright files, manuals,
 # message catalogues, X11 input-method data, fonts): less to unpack.
 RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
@@ -88,11 +91,12 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
  && apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-pthreads-2.1-7 libwslay1 libjson-c5 libconfig9 libcurl4 libssl3 \
       libsqlite3-0 libpq5 libpoppler-glib8 libzip4 libxml2 libtesseract5 liblept5 \
-      tesseract-ocr-eng ca-certificates \
+      tesseract-ocr-eng libflite1 libespeak-ng1 espeak-ng-data libmp3lame0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
 # The install tree: bin/lexiaid, lib/lexiaid/{lx_http_client.so,plugins/*.so},
-# libexec/lexiaid/lexiaid-extract, etc/lexiaid/lexiaid.conf (whatever `make install` installs).
+# libexec/lexiaid/{lexiaid-extract,lexiaid-speech}, etc/lexiaid/lexiaid.conf (whatever
+# `make install` installs).
 COPY --from=builder /out/usr/local/ /usr/local/
 COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 
@@ -102,11 +106,13 @@ COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN set -eu; \
     chmod 0755 /usr/local/bin/docker-entrypoint.sh; \
     for f in /usr/local/bin/lexiaid /usr/local/libexec/lexiaid/lexiaid-extract \
+             /usr/local/libexec/lexiaid/lexiaid-speech \
              $(find /usr/local/lib/lexiaid -name '*.so'); do \
       if ldd "$f" | grep 'not found'; then echo "unresolved library in $f" >&2; exit 1; fi; \
     done; \
     d=$(mktemp -d); LEXIAID_DATA_DIR="$d" lexiaid -t; rm -rf "$d"; \
     printf 'extractor ok\n' | /usr/local/libexec/lexiaid/lexiaid-extract txt | grep -q 'extractor ok'; \
+    /usr/local/libexec/lexiaid/lexiaid-speech --check; \
     lexiaid -v
 
 # The final root, computed rather than listed by hand:
@@ -114,8 +120,9 @@ RUN set -eu; \
 # - the entrypoint's /bin/sh (dash) and cat, and id for `docker exec ... id` (no other tools);
 # - the shared libraries all of these load: the closure that ldd reports for every ELF file
 #   (it follows DT_NEEDED through every level), the dynamic loader, and an ld.so.cache for them;
-# - data the libraries read at run time: Tesseract's tessdata (eng), the CA bundle that libcurl
-#   uses for HTTPS, OpenSSL's config, nsswitch.conf, localtime; /etc/passwd and /etc/group;
+# - data the libraries read at run time: Tesseract's tessdata (eng), espeak-ng's voices and
+#   dictionaries, the CA bundle that libcurl uses for HTTPS, OpenSSL's config, nsswitch.conf,
+#   localtime; /etc/passwd and /etc/group;
 # - the Debian copyright files of every package a shipped file comes from, and the list of those
 #   packages with their versions (/usr/share/doc/lexiaid/debian-packages.txt: no dpkg database
 #   in the image, so this is what says which Debian builds it holds).
@@ -143,6 +150,7 @@ RUN set -eu; \
     put /usr/local; \
     for t in sh cat id; do put "$(command -v "$t")"; done; \
     put /usr/share/tesseract-ocr; \
+    for d in /usr/lib/*/espeak-ng-data; do put "$d"; done; \
     put /etc/ssl/certs/ca-certificates.crt; put /etc/ssl/openssl.cnf; \
     put /usr/lib/ssl/openssl.cnf; put /usr/lib/ssl/cert.pem; \
     put /etc/nsswitch.conf; put /etc/localtime; \
@@ -170,13 +178,15 @@ RUN set -eu; \
     cat "$R/usr/share/doc/lexiaid/debian-packages.txt"
 
 # The final root on its own, as appuser: lexiaid loads every plugin of the shipped config
-# (`lexiaid -t`), the extractor and the shell start. The extractor wants /dev/null, made here for
+# (`lexiaid -t`), the speech helper (a word from each engine), the extractor and the shell
+# start. The extractor wants /dev/null, made here for
 # the check only (skipped where the builder may not mknod, e.g. rootless engines).
 RUN set -eu; \
     R=/rootfs; \
     mkdir -p "$R/tmp/lx-check"; chown 1000:1000 "$R/tmp/lx-check"; \
     LEXIAID_DATA_DIR=/tmp/lx-check chroot --userspec=1000:1000 "$R" /usr/local/bin/lexiaid -t; \
     chroot --userspec=1000:1000 "$R" /bin/sh -c 'cat /etc/group && id appuser'; \
+    chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-speech --check; \
     if mkdir "$R/dev" && mknod -m 666 "$R/dev/null" c 1 3; then \
       printf 'extractor ok\n' | chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-extract txt \
         | grep -q 'extractor ok'; \

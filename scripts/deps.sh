@@ -8,10 +8,13 @@ set -euo pipefail
 pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev
-      libtesseract-dev libleptonica-dev tesseract-ocr-eng python3 ca-certificates curl)
+      libtesseract-dev libleptonica-dev tesseract-ocr-eng flite1-dev libespeak-ng-dev libmp3lame-dev
+      python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
+    # ffmpeg: ffprobe and ffmpeg check the speech plugin's MP3 (test-only tools)
     pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
-           postgresql python3-pil fonts-dejavu-core chromium chromium-driver python3-websockets)
+           postgresql python3-pil fonts-dejavu-core chromium chromium-driver python3-websockets
+           ffmpeg)
 fi
 
 missing=()

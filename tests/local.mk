@@ -125,14 +125,17 @@ AM_TESTS_ENVIRONMENT = \
 	LX_BINARY='$(abs_top_builddir)/lexiaid'; \
 	LEXIAID_HTTP_CLIENT_MODULE='$(abs_top_builddir)/core/.libs/lx_http_client.so'; \
 	LEXIAID_EXTRACTOR='$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract'; \
+	LEXIAID_SPEECH_HELPER='$(abs_top_builddir)/plugins/speech/helper/lexiaid-speech'; \
 	MAKE='$(MAKE)'; LX_NOUNDEF='$(LX_NOUNDEF)'; \
 	LX_HAVE_POSTGRES='$(LX_HAVE_POSTGRES)'; LX_HAVE_OCR='$(LX_HAVE_OCR)'; \
+	LX_HAVE_SPEECH_FLITE='$(LX_HAVE_SPEECH_FLITE)'; LX_HAVE_SPEECH_ESPEAK_NG='$(LX_HAVE_SPEECH_ESPEAK_NG)'; \
 	ASAN_OPTIONS='handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0'; \
 	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
 	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1'; \
 	TSAN_OPTIONS='handle_segv=0:handle_abort=0:exitcode=66:second_deadlock_stack=1:suppressions=$(abs_top_srcdir)/tests/tsan.supp'; \
 	export LX_SRCDIR LX_BUILDDIR LX_BINARY LEXIAID_HTTP_CLIENT_MODULE LEXIAID_EXTRACTOR MAKE LX_NOUNDEF \
-	LX_HAVE_POSTGRES LX_HAVE_OCR ASAN_OPTIONS \
+	LEXIAID_SPEECH_HELPER LX_HAVE_POSTGRES LX_HAVE_OCR LX_HAVE_SPEECH_FLITE LX_HAVE_SPEECH_ESPEAK_NG \
+	ASAN_OPTIONS \
 	LSAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS;
 LX_INTEGRATION_TESTS = \
 	tests/integration/test_cli.py \
@@ -167,12 +170,14 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_storage_svc.py \
 	tests/integration/test_websocket.py \
 	tests/integration/test_websocket_auth.py \
-	tests/integration/test_websocket_browser.py
+	tests/integration/test_websocket_browser.py \
+	tests/integration/test_speech_helper.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
 	tests/integration/lxfakellm.py tests/integration/lxemulator.py tests/integration/gated_extract.py \
 	tests/integration/lxws.py \
+	tests/integration/lxspeech.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
@@ -181,4 +186,4 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/fuzz/fuzz_keys.c \
 	tests/fuzz/fuzz_llm.c tests/fuzz/fuzz_multipart.c tests/fuzz/fuzz_offline.c \
 	tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_router.c tests/fuzz/fuzz_sniff.c \
-	tests/fuzz/fuzz_ws_session.c
+	tests/fuzz/fuzz_ws_session.c tests/fuzz/fuzz_speech_words.c tests/fuzz/fuzz_speech_proto.c

@@ -35,6 +35,8 @@ declare -A sources=(
     [fuzz_llm]="plugins/tutoring/buf.c plugins/tutoring/llm_wire.c"
     [fuzz_prompt]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/prompt.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
     [fuzz_ws_session]="core/ws_session.c core/log.c core/metrics.c sdk/utf8.c"
+    [fuzz_speech_words]="sdk/utf8.c plugins/speech/words.c plugins/speech/align.c"
+    [fuzz_speech_proto]="plugins/speech/proto.c"
 )
 declare -A extra=(
     [fuzz_conf]="pkg-config --cflags --libs libconfig"
@@ -57,8 +59,11 @@ declare -A incdirs=(
     [fuzz_offline]="plugins/tutoring"
     [fuzz_prompt]="plugins/tutoring"
     [fuzz_llm]="plugins/tutoring"
+    [fuzz_speech_words]="plugins/speech"
+    [fuzz_speech_proto]="plugins/speech"
 )
-targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm fuzz_ws_session)
+targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm
+         fuzz_ws_session fuzz_speech_words fuzz_speech_proto)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR

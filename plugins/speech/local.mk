@@ -1,0 +1,25 @@
+# The speech plugin (included by Makefile.am): read-aloud with word times,
+# flite and espeak-ng in the lexiaid-speech helper (see plugins/speech/speech.h).
+
+# Pure pieces (no host calls, no I/O), also linked into the helper, unit
+# tests and fuzzers (the plugin that uses them comes next).
+LX_SPEECH_PURE = plugins/speech/words.c plugins/speech/words.h \
+	plugins/speech/align.c plugins/speech/align.h \
+	plugins/speech/proto.c plugins/speech/proto.h
+# The helper: the engines' process-global state lives here, never in a
+# worker (pool.h). Not built with --disable-speech-flite --disable-speech-espeak-ng.
+if LX_SPEECH_HELPER
+pkglibexec_PROGRAMS += plugins/speech/helper/lexiaid-speech
+plugins_speech_helper_lexiaid_speech_SOURCES = plugins/speech/helper/lexiaid-speech.c \
+	plugins/speech/helper/engine.h plugins/speech/helper/espeak.c \
+	plugins/speech/helper/flite.c plugins/speech/helper/mp3.c $(LX_SPEECH_PURE)
+plugins_speech_helper_lexiaid_speech_CFLAGS = $(AM_CFLAGS) $(ESPEAK_NG_CFLAGS)
+plugins_speech_helper_lexiaid_speech_LDADD = sdk/liblexiaid_sdk.la $(FLITE_LIBS) \
+	$(ESPEAK_NG_LIBS) $(LAME_LIBS) -lm
+endif
+
+# ---------------------------------------------------------------- speech tests
+check_PROGRAMS += tests/unit/test_speech_words
+tests_unit_test_speech_words_SOURCES = tests/unit/test_speech_words.c $(LX_SPEECH_PURE)
+tests_unit_test_speech_words_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/speech
+tests_unit_test_speech_words_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS)

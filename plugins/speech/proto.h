@@ -1,0 +1,128 @@
+/*
+ * The wire protocol between a worker and its lexiaid-speech helpers
+ * (plugins/speech/helper/), over the helper's stdin and stdout.
+ *
+ * A frame is a little-endian u32 length, then that many bytes: a type byte
+ * and the type's fields (u32 little-endian; strings and byte strings as a
+ * u32 length and the bytes). One request at a time: the worker writes one
+ * request frame and reads exactly one answer frame before the next.
+ *
+ *   'V' voices?  u32 version
+ *   'L' voices   u32 version, u32 n, n x {str name, str language codes
+ *                (comma separated, BCP 47), str gender (MALE, FEMALE,
+ *                NEUTRAL), u32 natural sample rate, str provider}
+ *   'S' speak    u32 version, str voice, i32 rate (x1000), i32 pitch
+ *                (semitones x100), u32 MP3 kbit/s, u32 paragraph pause ms,
+ *                u32 n, n x {u8 ends paragraph, str segment text}
+ *   'A' audio    u32 sample rate, u32 samples (low), u32 samples (high),
+ *                u32 n segments, n x u32 end of the segment's speech (ms),
+ *                u32 m, m x {u32 segment, u32 byte offset, u32 ms},
+ *                bytes MP3 (CBR, with a LAME Info frame)
+ *   'E' error    u32 code (SPEECH_ERR_*), str message for a person
+ *
+ * Pure code, shared by the plugin and the helper; the decoders take
+ * untrusted bytes (a helper may be killed halfway through a frame) and are
+ * fuzzed (tests/fuzz/fuzz_speech_proto.c).
+ */
+#ifndef SPEECH_PROTO_H
+#define SPEECH_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "align.h"
+
+#define SPEECH_PROTO_VERSION 1
+#define SPEECH_FRAME_MAX (512u << 20) /* an answer of hours of audio fits */
+
+enum {
+    SPEECH_MSG_VOICES = 'V',
+    SPEECH_MSG_VOICE_LIST = 'L',
+    SPEECH_MSG_SPEAK = 'S',
+    SPEECH_MSG_AUDIO = 'A',
+    SPEECH_MSG_ERROR = 'E',
+};
+
+enum {
+    SPEECH_ERR_VOICE = 1,   /* no such voice */
+    SPEECH_ERR_ENGINE = 2,  /* the engine failed */
+    SPEECH_ERR_REQUEST = 3, /* a malformed request (a bug) */
+    SPEECH_ERR_MEMORY = 4,
+    SPEECH_ERR_TOO_LONG = 5, /* more audio than the helper may make */
+};
+
+/* A growing frame being written. */
+typedef struct speech_wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    size_t open; /* where the frame begun last starts */
+    int failed;  /* LX_ENOMEM, or LX_ETOOBIG over SPEECH_FRAME_MAX */
+} speech_wbuf;
+
+void speech_w_begin(speech_wbuf *b, uint8_t type); /* starts a frame at the end of b */
+void speech_w_u8(speech_wbuf *b, uint8_t v);
+void speech_w_u32(speech_wbuf *b, uint32_t v);
+void speech_w_bytes(speech_wbuf *b, const void *p, size_t len); /* u32 length + bytes */
+void speech_w_str(speech_wbuf *b, const char *s);
+/* Ends the frame begun last (writes its length): LX_OK, or LX_ENOMEM /
+ * LX_ETOOBIG when a write failed. */
+int speech_w_end(speech_wbuf *b);
+void speech_wbuf_free(speech_wbuf *b);
+
+/* A frame in a stream buffer: 1 with the payload (type byte first) at
+ * buf[*off..*off + *plen) and *consumed bytes used; 0 when more bytes are
+ * needed; -1 when the length is 0 or over SPEECH_FRAME_MAX. */
+int speech_frame_next(const unsigned char *buf, size_t len, size_t *off, size_t *plen,
+                      size_t *consumed);
+
+/* Decoded messages own their memory (free with the matching function). */
+typedef struct speech_voice_info {
+    char *name, *languages, *gender, *provider;
+    uint32_t sample_rate;
+} speech_voice_info;
+
+typedef struct speech_voice_list {
+    speech_voice_info *v;
+    size_t n;
+} speech_voice_list;
+
+typedef struct speech_speak {
+    char *voice;
+    int32_t rate_milli, pitch_centi;
+    uint32_t kbps, pause_ms;
+    size_t n;
+    char **text; /* NUL-terminated copies */
+    uint32_t *len;
+    uint8_t *ends_para;
+} speech_speak;
+
+typedef struct speech_audio {
+    uint32_t sample_rate;
+    uint64_t n_samples;
+    uint32_t *seg_end_ms;
+    size_t n_segs;
+    speech_mark *marks;
+    size_t n_marks;
+    unsigned char *mp3;
+    size_t mp3_len;
+} speech_audio;
+
+typedef struct speech_error {
+    uint32_t code;
+    char *message;
+} speech_error;
+
+/* Decoders of one payload (type byte included). LX_OK, LX_EINVAL (not that
+ * message, or malformed: truncated, trailing bytes, counts that do not
+ * fit, strings with NUL) or LX_ENOMEM. *out is zeroed first. */
+int speech_voice_list_decode(const unsigned char *p, size_t len, speech_voice_list *out);
+int speech_speak_decode(const unsigned char *p, size_t len, speech_speak *out);
+int speech_audio_decode(const unsigned char *p, size_t len, speech_audio *out);
+int speech_error_decode(const unsigned char *p, size_t len, speech_error *out);
+
+void speech_voice_list_free(speech_voice_list *l);
+void speech_speak_free(speech_speak *s);
+void speech_audio_free(speech_audio *a);
+void speech_error_free(speech_error *e);
+
+#endif
