@@ -1,11 +1,23 @@
 # The speech plugin (included by Makefile.am): read-aloud with word times,
 # flite and espeak-ng in the lexiaid-speech helper (see plugins/speech/speech.h).
 
+plugin_LTLIBRARIES += plugins/speech/speech.la
+
 # Pure pieces (no host calls, no I/O), also linked into the helper, unit
-# tests and fuzzers (the plugin that uses them comes next).
+# tests and fuzzers.
 LX_SPEECH_PURE = plugins/speech/words.c plugins/speech/words.h \
 	plugins/speech/align.c plugins/speech/align.h \
 	plugins/speech/proto.c plugins/speech/proto.h
+plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech.h \
+	plugins/speech/routes.c plugins/speech/routes.h \
+	plugins/speech/synth.c plugins/speech/synth.h plugins/speech/provider.h \
+	plugins/speech/local.c plugins/speech/pool.c plugins/speech/pool.h \
+	plugins/speech/cache.c plugins/speech/cache.h plugins/speech/body.c plugins/speech/body.h \
+	plugins/speech/voices.c plugins/speech/voices.h $(LX_SPEECH_PURE)
+plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
+plugins_speech_speech_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) $(LIBCRYPTO_LIBS) -lm
+plugins_speech_speech_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
+
 # The helper: the engines' process-global state lives here, never in a
 # worker (pool.h). Not built with --disable-speech-flite --disable-speech-espeak-ng.
 if LX_SPEECH_HELPER

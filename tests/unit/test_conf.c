@@ -263,7 +263,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(sv->cors_origins[0], "http://localhost:5173");
     assert_int_equal(sv->cors_max_age_s, 600);
 
-    assert_int_equal(conf->n_plugins, 4);
+    assert_int_equal(conf->n_plugins, 5);
     assert_string_equal(conf->plugins[0].name, "health");
     assert_string_equal(conf->plugins[0].path, LX_PLUGIN_DIR "/health.so");
     assert_true(conf->plugins[0].is_enabled);
@@ -274,8 +274,11 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->plugins[2].path, LX_PLUGIN_DIR "/storage.so");
     assert_true(conf->plugins[2].is_enabled);
     assert_string_equal(conf->plugins[3].name, "tutoring");
+    assert_string_equal(conf->plugins[4].name, "speech");
+    assert_string_equal(conf->plugins[4].path, LX_PLUGIN_DIR "/speech.so");
+    assert_true(conf->plugins[4].is_enabled);
 
-    assert_int_equal(conf->n_routes, 26);
+    assert_int_equal(conf->n_routes, 28);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -297,6 +300,10 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->routes[21].handler, "storage.admin_feedback");
     assert_string_equal(conf->routes[22].pattern, "/api/v2/agent/chat");
     assert_int_equal(conf->routes[22].timeout_ms, 130000);
+    assert_string_equal(conf->routes[26].pattern, "/api/tts/synthesize");
+    assert_string_equal(conf->routes[26].handler, "speech.synthesize");
+    assert_int_equal(conf->routes[26].max_body, 2 * 1024 * 1024);
+    assert_string_equal(conf->routes[27].handler, "speech.voices");
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 
