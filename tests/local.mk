@@ -172,7 +172,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_websocket_auth.py \
 	tests/integration/test_websocket_browser.py \
 	tests/integration/test_speech_helper.py \
-	tests/integration/test_speech_tts.py
+	tests/integration/test_speech_tts.py \
+	tests/integration/test_speech_reply.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \

@@ -20,6 +20,7 @@
 #include "routes.h"
 #include "speech.h"
 #include "synth.h"
+#include "svc.h"
 
 #ifndef LX_SPEECH_HELPER_PATH
 #define LX_SPEECH_HELPER_PATH "/usr/local/libexec/lexiaid/lexiaid-speech"
@@ -269,6 +270,9 @@ static int speech_init(const lx_host *host, const lx_cfg *cfg, void **state, cha
         if (rc != LX_OK)
             goto fail;
     }
+    rc = speech_svc_register(st, err, errlen);
+    if (rc != LX_OK)
+        goto fail;
     *state = st;
     return LX_OK;
 fail:
@@ -347,12 +351,15 @@ static const lx_handler speech_handlers[] = {
     {NULL, NULL, 0},
 };
 
+static const char *const speech_provides[] = {LX_SPEECH_V1, NULL};
+
 static const lx_plugin speech_plugin = {
     LX_PLUGIN_HEADER,
     .name = "speech",
     .version = "0.1.0",
     .description = "read-aloud with word times: flite and espeak-ng in helper processes",
     .handlers = speech_handlers,
+    .provides = speech_provides,
     .init = speech_init,
     .worker_start = speech_worker_start,
     .worker_stop = speech_worker_stop,

@@ -39,6 +39,7 @@
 #include "llm.h"
 #include "offline.h"
 #include "prompt.h"
+#include "reply_audio.h"
 #include "tutoring.h"
 
 #define ANSWER_MIN_WORDS 5
@@ -68,6 +69,9 @@ typedef struct answer_job {
     int64_t iteration_count;
     json_object *prev;   /* the session's value while a model call runs, or NULL */
     tutor_llm_call *llm; /* the model call in flight, or NULL */
+    tutor_audio audio;   /* the answer read aloud (reply_audio.h) */
+    int audio_asked;
+    int abort_watched; /* answer_on_abort is registered */
 } answer_job;
 
 static void answer_job_free(void *arg)
@@ -85,6 +89,7 @@ static void answer_job_free(void *arg)
     json_object_put(j->prev);
     if (j->llm != NULL)
         tutor_llm_cancel(j->llm);
+    tutor_audio_clear(&j->audio);
     free(j);
 }
 
@@ -261,7 +266,16 @@ static json_object *answer_reading_level(const char *text)
     return json_object_new_double_s(g, buf);
 }
 
-/* Answers 200 with the session's fields; the request (and the job) ends. */
+static void answer_on_abort(lx_req *req, void *arg);
+static void answer_reply_ok(answer_job *j);
+
+static void answer_reply_resume(void *arg)
+{
+    answer_reply_ok(arg);
+}
+
+/* Answers 200 with the session's fields, read aloud first when speech.v1
+ * wants replies read; the request (and the job) ends. */
 static void answer_reply_ok(answer_job *j)
 {
     const lx_host *host = j->st->host;
@@ -271,6 +285,17 @@ static void answer_reply_ok(answer_job *j)
     json_object *o = json_object_new_object();
     const char *json;
 
+    if (!j->audio_asked) {
+        j->audio_asked = 1;
+        if ((j->abort_watched || host->req_on_abort(req, answer_on_abort, j) == LX_OK) &&
+            tutor_audio_start(j->st, j->w, req, j->uid, j->refined, &j->audio,
+                              answer_reply_resume, j)) {
+            j->abort_watched = 1;
+            json_object_put(o);
+            return;
+        }
+        j->abort_watched = 1;
+    }
     if (o == NULL)
         goto nomem;
     if (json_object_object_add(o, "refined_answer", json_object_new_string(j->refined)) != 0 ||
@@ -279,8 +304,7 @@ static void answer_reply_ok(answer_job *j)
                                json_object_new_string(j->is_edit ? "edited" : "refined")) != 0 ||
         (!j->is_edit && json_object_object_add(o, "fidelity_score", NULL) != 0) ||
         json_object_object_add(o, "iteration_count", json_object_new_int64(count)) != 0 ||
-        json_object_object_add(o, "audio_content_base64", NULL) != 0 ||
-        json_object_object_add(o, "timepoints", NULL) != 0 ||
+        tutor_audio_put(&j->audio, o) != 0 ||
         json_object_object_add(o, "provider", json_object_new_string(provider)) != 0 ||
         json_object_object_add(o, "reading_level", answer_reading_level(j->refined)) != 0)
         goto nomem;
@@ -451,6 +475,9 @@ static void answer_on_abort(lx_req *req, void *arg)
         tutor_llm_cancel(j->llm);
         j->llm = NULL;
         j->st->host->reply_error(req, 503, "CLIENT_GONE", "The client went away");
+    } else if (j->audio.call != NULL) {
+        tutor_audio_clear(&j->audio);
+        j->st->host->reply_error(req, 503, "CLIENT_GONE", "The client went away");
     }
 }
 
@@ -467,10 +494,11 @@ static int answer_llm(answer_job *j, const char *system, const char *user, doubl
                           .max_tokens = 4096};
     int rc;
 
-    if (j->st->host->req_on_abort(j->req, answer_on_abort, j) != LX_OK) {
+    if (!j->abort_watched && j->st->host->req_on_abort(j->req, answer_on_abort, j) != LX_OK) {
         j->st->host->reply_error(j->req, 500, "INTERNAL", "out of memory");
         return 1;
     }
+    j->abort_watched = 1;
     rc = tutor_llm_start(j->st->host, j->w, &j->st->llm, &p, NULL, done, j, &j->llm);
     if (rc != LX_OK) {
         j->llm = NULL;

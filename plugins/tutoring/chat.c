@@ -76,6 +76,7 @@ static void chat_free(chat_ctx *c)
     json_object_put(c->context);
     if (c->llm != NULL)
         tutor_llm_cancel(c->llm);
+    tutor_audio_clear(&c->audio);
     free(c);
 }
 
@@ -88,6 +89,9 @@ static void chat_on_abort(lx_req *req, void *arg)
         /* Nothing else is in flight: stop the model call and end here. */
         tutor_llm_cancel(c->llm);
         c->llm = NULL;
+        tutor_chat_fail(c, 503, "CLIENT_GONE", "The client went away");
+    } else if (c->audio.call != NULL) {
+        /* the turn is saved; only its audio was on the way */
         tutor_chat_fail(c, 503, "CLIENT_GONE", "The client went away");
     }
 }
@@ -245,14 +249,31 @@ static char *chat_paragraphs(const char *prefix, const char *answer)
 /* ------------------------------------------------------------------------ */
 /* The end of the chain: the reply                                          */
 
+static void chat_reply(chat_ctx *c);
+
+static void chat_reply_resume(void *arg)
+{
+    chat_reply(arg);
+}
+
 static void chat_reply(chat_ctx *c)
 {
-    json_object *o = json_object_new_object();
+    json_object *o;
     int quiz_active = c->have_quiz && c->quiz.index < c->quiz.n;
     char grade[32];
     double g;
     const char *text;
 
+    /* A chat answer is read aloud first (quiz turns are not: the frontend
+     * synthesises those itself). */
+    if (!c->audio_asked) {
+        c->audio_asked = 1;
+        if (c->act == ACT_CHAT && !c->aborted &&
+            tutor_audio_start(c->st, c->w, c->req, c->uid, c->response, &c->audio,
+                              chat_reply_resume, c))
+            return;
+    }
+    o = json_object_new_object();
     if (o == NULL) {
         tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;
@@ -275,8 +296,7 @@ static void chat_reply(chat_ctx *c)
     json_object_object_add(o, "document_id",
                            c->doc_id != NULL ? json_object_new_string(c->doc_id) : NULL);
     json_object_object_add(o, "processing_mode", json_object_new_string("text"));
-    json_object_object_add(o, "audio_content_base64", NULL);
-    json_object_object_add(o, "timepoints", NULL);
+    tutor_audio_put(&c->audio, o);
     json_object_object_add(o, "error_detail", NULL);
     json_object_object_add(o, "provider", json_object_new_string(c->st->provider));
     json_object_object_add(o, "reading_level", json_object_new_double_s(g, grade));

@@ -28,6 +28,7 @@
 #include "llm.h"
 #include "offline.h"
 #include "quiz.h"
+#include "reply_audio.h"
 #include "tutoring.h"
 
 #define CHAT_MSG_NOT_READY                                                                         \
@@ -76,6 +77,9 @@ typedef struct chat_ctx {
     /* streaming (Accept: text/event-stream) */
     int stream;         /* answer as server-sent events */
     int stream_started; /* reply_start was made: errors become an "error" event */
+    /* the reply read aloud (reply_audio.h) */
+    tutor_audio audio;
+    int audio_asked;
 } chat_ctx;
 
 /* chat.c */

@@ -15,7 +15,8 @@ plugins_tutoring_tutoring_la_SOURCES = plugins/tutoring/tutoring.c plugins/tutor
 	plugins/tutoring/chat_input.c plugins/tutoring/chat_input.h \
 	plugins/tutoring/quiz.c plugins/tutoring/quiz.h \
 	plugins/tutoring/llm.c \
-	plugins/tutoring/answer.c $(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
+	plugins/tutoring/answer.c plugins/tutoring/reply_audio.c plugins/tutoring/reply_audio.h \
+	$(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
 plugins_tutoring_tutoring_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS)
 plugins_tutoring_tutoring_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) -lm
 plugins_tutoring_tutoring_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
