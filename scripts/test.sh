@@ -4,7 +4,7 @@
 #      integration tests against the real binary, the out-of-tree SDK test,
 #      the build checks), then the storage and tutoring suites again on a
 #      throwaway PostgreSQL server (scripts/pg-test.sh);
-#   2. ThreadSanitizer build: the logging, offload, storage and tutoring suites
+#   2. ThreadSanitizer build: the logging, offload, storage, tutoring and speech suites
 #      (unit and integration), on SQLite and on PostgreSQL;
 #   3. the release tarball: `make distcheck` with --without-postgres
 #      --disable-ocr, its contents against the repository, a build without
@@ -131,9 +131,10 @@ step_done "ASan+UBSan build and tests:"
 # ---------------------------------------------------------------- 2. ThreadSanitizer
 # The code that runs on more than one thread: logging from pool threads, the
 # offload pool, the storage plugin's jobs and connection pool, the tutoring
-# plugin over storage.v1 (and the plugin boundary, which must also hold with
-# the TSan runtime).
-tsan_tests="tests/unit/test_offload tests/unit/test_storage_store tests/unit/test_storage_parse tests/unit/test_storage_extract tests/unit/test_tutoring_offline tests/unit/test_tutoring_llm tests/unit/test_tutoring_prompt tests/build/test_plugin_boundary.sh tests/integration/test_log.py tests/integration/test_plugins.py tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py tests/integration/test_storage_extract.py tests/integration/test_storage_crash.py tests/integration/test_storage_backup.py tests/integration/test_tutoring_chat.py tests/integration/test_tutoring_answer.py tests/integration/test_tutoring_providers.py tests/integration/test_tutoring_stream.py"
+# plugin over storage.v1, the speech plugin (its cache's jobs; in its helper,
+# the engine's thread and the MP3 encoder's) (and the plugin boundary, which
+# must also hold with the TSan runtime).
+tsan_tests="tests/unit/test_offload tests/unit/test_storage_store tests/unit/test_storage_parse tests/unit/test_storage_extract tests/unit/test_tutoring_offline tests/unit/test_tutoring_llm tests/unit/test_tutoring_prompt tests/build/test_plugin_boundary.sh tests/integration/test_log.py tests/integration/test_plugins.py tests/integration/test_storage_docs.py tests/integration/test_storage_users.py tests/integration/test_storage_svc.py tests/integration/test_storage_extract.py tests/integration/test_storage_crash.py tests/integration/test_storage_backup.py tests/integration/test_tutoring_chat.py tests/integration/test_tutoring_answer.py tests/integration/test_tutoring_providers.py tests/integration/test_tutoring_stream.py tests/integration/test_speech_helper.py tests/integration/test_speech_tts.py tests/integration/test_speech_reply.py"
 if [ "${LX_TSAN:-1}" != 0 ] || [ "$ci" = 1 ]; then
     tbuild="$root/_build-tsan"
     rm -rf "$tbuild"

@@ -27,7 +27,7 @@ plugins_speech_helper_lexiaid_speech_SOURCES = plugins/speech/helper/lexiaid-spe
 	plugins/speech/helper/flite.c plugins/speech/helper/mp3.c $(LX_SPEECH_PURE)
 plugins_speech_helper_lexiaid_speech_CFLAGS = $(AM_CFLAGS) $(ESPEAK_NG_CFLAGS)
 plugins_speech_helper_lexiaid_speech_LDADD = sdk/liblexiaid_sdk.la $(FLITE_LIBS) \
-	$(ESPEAK_NG_LIBS) $(LAME_LIBS) -lm
+	$(ESPEAK_NG_LIBS) $(LAME_LIBS) $(PTHREAD_LIBS) -lm
 endif
 
 # ---------------------------------------------------------------- speech tests
