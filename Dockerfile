@@ -30,6 +30,7 @@ RUN apt-get update \
       libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev \
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev \
       libtesseract-dev libleptonica-dev flite1-dev libespeak-ng-dev libmp3lame-dev \
+      libopus-dev libogg-dev libspeexdsp-dev libpocketsphinx-dev libsphinxbase-dev \
       python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
@@ -41,6 +42,7 @@ COPY tests/local.mk tests/local.mk
 COPY plugins/storage/local.mk plugins/storage/local.mk
 COPY plugins/tutoring/local.mk plugins/tutoring/local.mk
 COPY plugins/speech/local.mk plugins/speech/local.mk
+COPY plugins/speech/audio/local.mk plugins/speech/audio/local.mk
 RUN autoreconf -fi
 
 # Then everything else (.dockerignore keeps .git, build outputs, data and .env out).

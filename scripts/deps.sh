@@ -9,12 +9,14 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libwslay-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev libconfig-dev
       libssl-dev libcmocka-dev libpq-dev libpoppler-glib-dev libzip-dev libxml2-dev
       libtesseract-dev libleptonica-dev tesseract-ocr-eng flite1-dev libespeak-ng-dev libmp3lame-dev
+      libopus-dev libogg-dev libspeexdsp-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
       python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
-    # ffmpeg: ffprobe and ffmpeg check the speech plugin's MP3 (test-only tools)
+    # ffmpeg: ffprobe and ffmpeg check the speech plugin's MP3 and convert the dictation
+    # tests' audio; espeak-ng speaks it (test-only tools)
     pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
            postgresql python3-pil fonts-dejavu-core chromium chromium-driver python3-websockets
-           ffmpeg)
+           espeak-ng ffmpeg)
 fi
 
 missing=()

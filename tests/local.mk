@@ -183,9 +183,10 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
-	tests/fuzz/run.sh tests/fuzz/check_utf8.h tests/fuzz/corpus \
+	tests/fuzz/run.sh tests/fuzz/check_utf8.h tests/fuzz/corpus tests/fuzz/make-speech-seeds.sh \
 	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_env.c tests/fuzz/fuzz_http.c tests/fuzz/fuzz_jwt.c \
 	tests/fuzz/fuzz_keys.c \
 	tests/fuzz/fuzz_llm.c tests/fuzz/fuzz_multipart.c tests/fuzz/fuzz_offline.c \
 	tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_router.c tests/fuzz/fuzz_sniff.c \
-	tests/fuzz/fuzz_ws_session.c tests/fuzz/fuzz_speech_words.c tests/fuzz/fuzz_speech_proto.c
+	tests/fuzz/fuzz_ws_session.c tests/fuzz/fuzz_speech_words.c tests/fuzz/fuzz_speech_proto.c \
+	tests/fuzz/fuzz_speech_webm.c tests/fuzz/fuzz_speech_ogg.c tests/fuzz/fuzz_speech_input.c
