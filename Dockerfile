@@ -42,7 +42,7 @@ COPY tests/local.mk tests/local.mk
 COPY plugins/storage/local.mk plugins/storage/local.mk
 COPY plugins/tutoring/local.mk plugins/tutoring/local.mk
 COPY plugins/speech/local.mk plugins/speech/local.mk
-COPY plugins/speech/audio/local.mk plugins/speech/audio/local.mk
+COPY plugins/speech/dictation.mk plugins/speech/dictation.mk
 RUN autoreconf -fi
 
 # Then everything else (.dockerignore keeps .git, build outputs, data and .env out).

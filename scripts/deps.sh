@@ -13,10 +13,10 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       python3 ca-certificates curl)
 if [ "${1:-}" = "--test" ]; then
     # ffmpeg: ffprobe and ffmpeg check the speech plugin's MP3 and convert the dictation
-    # tests' audio; espeak-ng speaks it (test-only tools)
+    # tests' audio; espeak-ng and flite speak it (test-only tools)
     pkgs+=(clang libclang-rt-14-dev libtsan2 procps iproute2 python3-yaml openssl
            postgresql python3-pil fonts-dejavu-core chromium chromium-driver python3-websockets
-           espeak-ng ffmpeg)
+           espeak-ng flite ffmpeg)
 fi
 
 missing=()

@@ -1,4 +1,4 @@
-# Dictation's audio input (included by Makefile.am): pure code, linked into
+# Dictation (included by Makefile.am). The audio input: pure code, linked into
 # the speech plugin, its unit tests and fuzzers. Needs --enable-dictation
 # (the default): libopus, libogg, speexdsp.
 
@@ -18,4 +18,17 @@ tests_unit_test_speech_audio_SOURCES = tests/unit/test_speech_audio.c $(LX_SPEEC
 tests_unit_test_speech_audio_CFLAGS = $(LX_TEST_CFLAGS) $(SPEECH_AUDIO_CFLAGS) \
 	-I$(top_srcdir)/plugins/speech/audio
 tests_unit_test_speech_audio_LDADD = $(LX_TEST_LIBS) $(SPEECH_AUDIO_LIBS) -lm
+endif
+
+EXTRA_DIST += plugins/speech/helper/sphinx.c plugins/speech/helper/sphinx.h \
+	tests/unit/test_speech_sphinx.c
+if LX_HAVE_POCKETSPHINX
+# pocketsphinx on speech flite reads (flite and the model: test-only and runtime data).
+check_PROGRAMS += tests/unit/test_speech_sphinx
+tests_unit_test_speech_sphinx_SOURCES = tests/unit/test_speech_sphinx.c $(LX_SPEECH_AUDIO) \
+	plugins/speech/helper/sphinx.c plugins/speech/helper/sphinx.h
+tests_unit_test_speech_sphinx_CFLAGS = $(LX_TEST_CFLAGS) $(SPEECH_AUDIO_CFLAGS) $(POCKETSPHINX_CFLAGS) \
+	-I$(top_srcdir)/plugins/speech/audio -I$(top_srcdir)/plugins/speech/helper \
+	-DLX_TEST_SPHINX_MODEL='"$(LX_POCKETSPHINX_MODEL)"'
+tests_unit_test_speech_sphinx_LDADD = $(LX_TEST_LIBS) $(SPEECH_AUDIO_LIBS) $(POCKETSPHINX_LIBS) -lm
 endif
