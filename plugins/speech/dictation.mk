@@ -8,7 +8,8 @@ LX_SPEECH_AUDIO = plugins/speech/audio/audio.h \
 	plugins/speech/audio/wav.c plugins/speech/audio/wav.h \
 	plugins/speech/audio/opusdec.c plugins/speech/audio/opusdec.h \
 	plugins/speech/audio/input.c plugins/speech/audio/input.h \
-	plugins/speech/audio/vad.c plugins/speech/audio/vad.h
+	plugins/speech/audio/vad.c plugins/speech/audio/vad.h \
+	plugins/speech/dictate.c plugins/speech/dictate.h
 EXTRA_DIST += $(LX_SPEECH_AUDIO) tests/unit/test_speech_audio.c
 
 if LX_HAVE_DICTATION
@@ -16,7 +17,7 @@ if LX_HAVE_DICTATION
 check_PROGRAMS += tests/unit/test_speech_audio
 tests_unit_test_speech_audio_SOURCES = tests/unit/test_speech_audio.c $(LX_SPEECH_AUDIO)
 tests_unit_test_speech_audio_CFLAGS = $(LX_TEST_CFLAGS) $(SPEECH_AUDIO_CFLAGS) \
-	-I$(top_srcdir)/plugins/speech/audio
+	-I$(top_srcdir)/plugins/speech/audio -I$(top_srcdir)/plugins/speech
 tests_unit_test_speech_audio_LDADD = $(LX_TEST_LIBS) $(SPEECH_AUDIO_LIBS) -lm
 endif
 

@@ -25,8 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dictate.h"
 #include "input.h"
 #include "vad.h"
+#include "wav.h"
 #include "webm.h"
 
 static char dir[64];
@@ -504,6 +506,62 @@ static void test_vad_two_phrases_around_a_pause(void **state)
     free(b.p);
 }
 
+/* MediaRecorder's pieces, a second each: the phrase runs on over the
+ * short pauses between sentences and ends with the last piece, which is
+ * shorter; a stop in the middle of a second ends it there too. */
+static void test_dictate_ends_the_phrase_at_a_short_last_piece(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_TOOLS();
+    blob live = slurp("live.webm");
+    size_t cuts[256], n_cuts;
+    blob mr = mediarecorder_shape(live, cuts, &n_cuts);
+    speech_dictate_opts o = {.limits = {0, 0}, .timeslice_ms = 1000};
+    for (int stop_early = 0; stop_early < 2; stop_early++) {
+        speech_dictate *d;
+        assert_int_equal(speech_dictate_new(&o, &d), LX_OK);
+        size_t last = stop_early ? n_cuts / 2 : n_cuts, ends = 0, audio = 0;
+        for (size_t i = 0; i <= last; i++) {
+            size_t from = i == 0 ? 0 : cuts[i - 1];
+            size_t to = i == n_cuts ? mr.len : cuts[i];
+            if (stop_early && i == last)
+                to = from + (to - from) / 2; /* stop() half-way through a second */
+            assert_int_equal(speech_dictate_piece(d, mr.p + from, to - from, 0), LX_OK);
+            for (size_t k = 0; k < d->vad.n_pieces; k++) {
+                ends += (size_t)d->vad.pieces[k].ends;
+                audio += d->vad.pieces[k].n;
+            }
+            if (i < last)
+                assert_int_equal(ends, 0);
+        }
+        assert_int_equal(ends, 1);
+        assert_true(d->looked_last);
+        assert_true(audio > SPEECH_PCM_RATE * (stop_early ? 2 : 4));
+        speech_dictate_free(d);
+    }
+    free(mr.p);
+    free(live.p);
+}
+
+/* The WAV a network recognizer is sent reads back as the same samples. */
+static void test_wav_write_reads_back(void **state)
+{
+    (void)state;
+    int16_t pcm[1000];
+    for (int i = 0; i < 1000; i++)
+        pcm[i] = (int16_t)(i * 37 - 18000);
+    size_t len;
+    unsigned char *w = speech_wav_write(pcm, 1000, SPEECH_PCM_RATE, &len);
+    assert_non_null(w);
+    assert_int_equal(len, 44 + 2000);
+    decoded d = decode((blob){w, len}, 3, NULL);
+    assert_int_equal(d.rc, LX_OK);
+    assert_int_equal(d.n, 1000);
+    assert_memory_equal(d.pcm, pcm, sizeof(pcm));
+    free(d.pcm);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +574,8 @@ int main(void)
         cmocka_unit_test(test_other_codecs_are_named),
         cmocka_unit_test(test_endless_stream_is_cut_at_the_limits),
         cmocka_unit_test(test_vad_two_phrases_around_a_pause),
+        cmocka_unit_test(test_dictate_ends_the_phrase_at_a_short_last_piece),
+        cmocka_unit_test(test_wav_write_reads_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -299,3 +299,33 @@ int speech_wav_finish(speech_wav *w, char *err, size_t errlen)
     }
     return LX_OK; /* a partial last frame is dropped */
 }
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+unsigned char *speech_wav_write(const int16_t *pcm, size_t n, uint32_t rate, size_t *len)
+{
+    if (n > (UINT32_MAX - 44) / 2)
+        return NULL;
+    size_t data = n * 2;
+    unsigned char *b = malloc(44 + data);
+    if (b == NULL)
+        return NULL;
+    memcpy(b, "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0", 24);
+    put32(b + 4, (uint32_t)(36 + data));
+    put32(b + 24, rate);
+    put32(b + 28, rate * 2);
+    memcpy(b + 32, "\x02\0\x10\0data", 8);
+    put32(b + 40, (uint32_t)data);
+    for (size_t i = 0; i < n; i++) {
+        b[44 + 2 * i] = (unsigned char)((uint16_t)pcm[i] & 0xFF);
+        b[45 + 2 * i] = (unsigned char)((uint16_t)pcm[i] >> 8);
+    }
+    *len = 44 + data;
+    return b;
+}

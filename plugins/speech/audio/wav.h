@@ -36,4 +36,9 @@ int speech_wav_finish(speech_wav *w, char *err, size_t errlen);
 /* The sample rate, 0 until the format chunk was read. */
 uint32_t speech_wav_rate(const speech_wav *w);
 
+/* A WAV file of pcm[0..n) (mono, signed 16-bit, `rate` Hz): malloc'd
+ * bytes the caller frees, *len set; NULL when out of memory or over 4 GiB.
+ * For network recognizers, in memory only. */
+unsigned char *speech_wav_write(const int16_t *pcm, size_t n, uint32_t rate, size_t *len);
+
 #endif
