@@ -33,3 +33,12 @@ tests_unit_test_speech_sphinx_CFLAGS = $(LX_TEST_CFLAGS) $(SPEECH_AUDIO_CFLAGS) 
 	-DLX_TEST_SPHINX_MODEL='"$(LX_POCKETSPHINX_MODEL)"'
 tests_unit_test_speech_sphinx_LDADD = $(LX_TEST_LIBS) $(SPEECH_AUDIO_LIBS) $(POCKETSPHINX_LIBS) -lm
 endif
+
+# Network recognizers' wire formats (OpenAI-compatible, Google).
+LX_SPEECH_STT_WIRE = plugins/speech/stt_wire.c plugins/speech/stt_wire.h
+EXTRA_DIST += $(LX_SPEECH_STT_WIRE) tests/unit/test_speech_stt_wire.c
+check_PROGRAMS += tests/unit/test_speech_stt_wire
+tests_unit_test_speech_stt_wire_SOURCES = tests/unit/test_speech_stt_wire.c $(LX_SPEECH_STT_WIRE)
+tests_unit_test_speech_stt_wire_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS) \
+	-I$(top_srcdir)/plugins/speech
+tests_unit_test_speech_stt_wire_LDADD = $(LX_TEST_LIBS) $(JSONC_LIBS) $(LIBCRYPTO_LIBS)
