@@ -17,6 +17,19 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
 plugins_speech_speech_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) $(LIBCRYPTO_LIBS) -lm
 plugins_speech_speech_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
+# Dictation (plugins/speech/dictation.mk): the routes and configuration
+# always; the streams, the audio input and the recognizers unless
+# --disable-dictation.
+plugins_speech_speech_la_SOURCES += plugins/speech/stt.h plugins/speech/stt_conf.c \
+	plugins/speech/stt_routes.c plugins/speech/stt_routes.h plugins/speech/recognizer.h
+if LX_HAVE_DICTATION
+plugins_speech_speech_la_SOURCES += plugins/speech/stt.c plugins/speech/stt_local.c \
+	plugins/speech/stt_net.c $(LX_SPEECH_STT_WIRE) $(LX_SPEECH_AUDIO)
+plugins_speech_speech_la_CFLAGS += $(SPEECH_AUDIO_CFLAGS)
+plugins_speech_speech_la_LIBADD += $(SPEECH_AUDIO_LIBS)
+else
+plugins_speech_speech_la_SOURCES += plugins/speech/stt_off.c
+endif
 
 # The helper: the engines' process-global state lives here, never in a
 # worker (pool.h). Not built with --disable-speech-flite --disable-speech-espeak-ng.
@@ -28,6 +41,13 @@ plugins_speech_helper_lexiaid_speech_SOURCES = plugins/speech/helper/lexiaid-spe
 plugins_speech_helper_lexiaid_speech_CFLAGS = $(AM_CFLAGS) $(ESPEAK_NG_CFLAGS)
 plugins_speech_helper_lexiaid_speech_LDADD = sdk/liblexiaid_sdk.la $(FLITE_LIBS) \
 	$(ESPEAK_NG_LIBS) $(LAME_LIBS) $(PTHREAD_LIBS) -lm
+if LX_HAVE_POCKETSPHINX
+# dictation's offline recognizer (plugins/speech/dictation.mk has the rest)
+plugins_speech_helper_lexiaid_speech_SOURCES += plugins/speech/helper/sphinx.c \
+	plugins/speech/helper/sphinx.h
+plugins_speech_helper_lexiaid_speech_CFLAGS += $(POCKETSPHINX_CFLAGS)
+plugins_speech_helper_lexiaid_speech_LDADD += $(POCKETSPHINX_LIBS)
+endif
 endif
 
 # ---------------------------------------------------------------- speech tests

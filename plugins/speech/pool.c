@@ -34,6 +34,9 @@ struct pool_job {
     long long timeout_ms;
     int late_status; /* != LX_OK: fail with this when the timer fires */
     char late_msg[256];
+    const void *owner;      /* a dictation stream, or NULL */
+    int release;            /* the owner's reservation ends with this answer */
+    speech_pool_raw_fn raw; /* the answer as a frame (dictation), or NULL */
 };
 
 struct pool_helper {
@@ -46,6 +49,7 @@ struct pool_helper {
     size_t tx_off;
     pool_job *job;
     long long idle_since;
+    const void *owner; /* the stream this helper is reserved for, or NULL */
 };
 
 struct speech_pool {
@@ -120,10 +124,14 @@ static void pool_job_end(pool_job *j, int status, const char *msg, uint32_t code
                          speech_audio *audio)
 {
     speech_pool_done_fn done = j->done;
+    speech_pool_raw_fn raw = j->raw;
     void *arg = j->arg;
 
     pool_job_free(j);
-    done(arg, status, msg, code, audio);
+    if (raw != NULL)
+        raw(arg, status, msg, NULL, 0);
+    else
+        done(arg, status, msg, code, audio);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -162,13 +170,14 @@ static void pool_helper_fail(pool_helper *hp, int status, const char *why)
     char how[128] = "", msg[400];
 
     hp->job = NULL;
+    hp->owner = NULL;
     pool_helper_stop(hp, how, sizeof(how));
     if (j != NULL) {
         if (status == LX_ETIMEDOUT)
             snprintf(msg, sizeof(msg), "%s", why);
         else
-            snprintf(msg, sizeof(msg), "the speech engine stopped during synthesis (%s%s%s)", why,
-                     how[0] ? "; it " : "", how);
+            snprintf(msg, sizeof(msg), "the speech engine stopped during %s (%s%s%s)",
+                     j->raw != NULL ? "recognition" : "synthesis", why, how[0] ? "; it " : "", how);
         p->h->log(LX_LOG_WARN, "speech", NULL, "speech helper %d: %s", hp->index, msg);
         pool_job_end(j, status, msg, 0, NULL);
     } else {
@@ -189,6 +198,24 @@ static void pool_helper_answer(pool_helper *hp, const unsigned char *f, size_t l
 
     if (j == NULL) {
         pool_helper_fail(hp, LX_EIO, "it answered nothing that was asked");
+        return;
+    }
+    if (j->raw != NULL) {
+        speech_pool_raw_fn raw = j->raw;
+        void *arg = j->arg;
+
+        hp->job = NULL;
+        hp->idle_since = pool_now_ms();
+        if (j->release)
+            hp->owner = NULL;
+        pool_job_free(j);
+        if (f[0] == SPEECH_MSG_ERROR && speech_error_decode(f, len, &e) == LX_OK) {
+            raw(arg, LX_EINVAL, e.message, NULL, 0);
+            speech_error_free(&e);
+        } else {
+            raw(arg, LX_OK, "", f, len);
+        }
+        pool_dispatch(p);
         return;
     }
     if (f[0] == SPEECH_MSG_AUDIO) {
@@ -299,7 +326,7 @@ static void pool_on_in(int fd, unsigned ready, void *arg)
 static int pool_helper_start(pool_helper *hp, char *err, size_t errlen)
 {
     speech_pool *p = hp->pool;
-    char *argv[4];
+    char *argv[20];
     int argc = 0, rc;
 
     argv[argc++] = (char *)p->o.program;
@@ -307,6 +334,8 @@ static int pool_helper_start(pool_helper *hp, char *err, size_t errlen)
         argv[argc++] = "--max-mem";
         argv[argc++] = p->mem_arg;
     }
+    for (int i = 0; p->o.args != NULL && p->o.args[i] != NULL && argc < 19; i++)
+        argv[argc++] = (char *)p->o.args[i];
     argv[argc] = NULL;
     rc = lx_child_spawn(&hp->child, argv, NULL, LX_CHILD_INHERIT_STDERR);
     if (rc != 0) {
@@ -335,23 +364,35 @@ static void pool_helper_run(pool_helper *hp, pool_job *j)
         hp->pool->h->watch_set(hp->w_in, LX_WATCH_WRITE);
 }
 
-/* Gives queued jobs to idle helpers, starting helpers in empty slots. */
+/* Gives queued jobs to idle helpers, starting helpers in empty slots. A
+ * job of an owner goes to the helper reserved for it (and waits while it
+ * is busy); any other to an idle helper nobody reserved. */
 static void pool_dispatch(speech_pool *p)
 {
-    while (p->head != NULL) {
-        pool_helper *idle = NULL, *empty = NULL;
-        pool_job *j = p->head;
+    pool_job *next;
 
+    for (pool_job *j = p->head; j != NULL; j = next) {
+        pool_helper *idle = NULL, *empty = NULL, *mine = NULL;
+
+        next = j->next;
         for (int i = 0; i < p->o.n_helpers; i++) {
             pool_helper *hp = &p->helpers[i];
 
-            if (hp->child.pid > 0 && hp->job == NULL && idle == NULL)
+            if (j->owner != NULL && hp->child.pid > 0 && hp->owner == j->owner)
+                mine = hp;
+            if (hp->child.pid > 0 && hp->job == NULL && hp->owner == NULL && idle == NULL)
                 idle = hp;
             if (hp->child.pid <= 0 && empty == NULL)
                 empty = hp;
         }
+        if (mine != NULL) {
+            if (mine->job != NULL)
+                continue; /* its helper is busy with its previous request */
+            idle = mine;
+            empty = NULL;
+        }
         if (idle == NULL && empty == NULL)
-            return;
+            continue;
         pool_unqueue(p, j);
         if (idle == NULL) {
             char err[300];
@@ -364,7 +405,10 @@ static void pool_dispatch(speech_pool *p)
             }
             idle = empty;
         }
+        if (j->owner != NULL)
+            idle->owner = j->release ? NULL : j->owner;
         pool_helper_run(idle, j);
+        next = p->head; /* running may have failed and changed the queue */
     }
 }
 
@@ -389,10 +433,11 @@ static void pool_on_timer(void *arg)
         return;
     }
     if (j->timeout_ms % 1000 == 0)
-        snprintf(msg, sizeof(msg), "speech synthesis took longer than %lld s",
-                 j->timeout_ms / 1000);
+        snprintf(msg, sizeof(msg), "speech %s took longer than %lld s",
+                 j->raw != NULL ? "recognition" : "synthesis", j->timeout_ms / 1000);
     else
-        snprintf(msg, sizeof(msg), "speech synthesis took longer than %lld ms", j->timeout_ms);
+        snprintf(msg, sizeof(msg), "speech %s took longer than %lld ms",
+                 j->raw != NULL ? "recognition" : "synthesis", j->timeout_ms);
     if (j->helper != NULL) {
         pool_helper_fail(j->helper, LX_ETIMEDOUT, msg); /* kills the helper */
         return;
@@ -409,7 +454,8 @@ static void pool_on_idle_check(void *arg)
     for (int i = 0; i < p->o.n_helpers; i++) {
         pool_helper *hp = &p->helpers[i];
 
-        if (hp->child.pid > 0 && hp->job == NULL && now - hp->idle_since >= p->o.idle_ms)
+        if (hp->child.pid > 0 && hp->job == NULL && hp->owner == NULL &&
+            now - hp->idle_since >= p->o.idle_ms)
             pool_helper_stop(hp, NULL, 0);
     }
 }
@@ -524,6 +570,75 @@ int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long lo
     p->n_queued++;
     pool_dispatch(p);
     return LX_OK;
+}
+
+int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, unsigned char *frame,
+                             size_t len, long long timeout_ms, speech_pool_raw_fn done, void *arg)
+{
+    pool_job *j = calloc(1, sizeof(*j));
+    int has_helper = 0, busy = 1;
+
+    if (j == NULL) {
+        free(frame);
+        return LX_ENOMEM;
+    }
+    j->pool = p;
+    j->frame = frame;
+    j->len = len;
+    j->raw = done;
+    j->arg = arg;
+    j->owner = owner;
+    j->release = release;
+    j->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    for (int i = 0; i < p->o.n_helpers; i++) {
+        has_helper |= p->helpers[i].child.pid > 0 && p->helpers[i].owner == owner;
+        if (busy)
+            busy = p->helpers[i].child.pid > 0 &&
+                   (p->helpers[i].job != NULL || p->helpers[i].owner != NULL);
+    }
+    if (!has_helper && busy && p->n_queued >= p->o.max_queue) {
+        char msg[200];
+
+        snprintf(msg, sizeof(msg),
+                 "all %d recognizers of this worker are busy and %d requests are waiting",
+                 p->o.n_helpers, p->n_queued);
+        if (pool_fail_later(p, j, LX_ESTATE, msg) != LX_OK) {
+            free(j);
+            free(frame);
+            return LX_ENOMEM;
+        }
+        return LX_OK;
+    }
+    j->timer = p->h->timer_start(p->w, (uint64_t)j->timeout_ms, 0, pool_on_timer, j);
+    if (j->timer == NULL) {
+        free(j);
+        free(frame);
+        return LX_ENOMEM;
+    }
+    if (p->tail != NULL)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->n_queued++;
+    pool_dispatch(p);
+    return LX_OK;
+}
+
+void speech_pool_release(speech_pool *p, const void *owner)
+{
+    for (int i = 0; p != NULL && i < p->o.n_helpers; i++) {
+        pool_helper *hp = &p->helpers[i];
+
+        if (hp->owner != owner)
+            continue;
+        if (hp->job != NULL)
+            hp->job->release = 1;
+        else
+            hp->owner = NULL;
+    }
+    if (p != NULL)
+        pool_dispatch(p);
 }
 
 int speech_pool_n_running(const speech_pool *p)

@@ -30,11 +30,12 @@
 typedef struct speech_pool speech_pool;
 
 typedef struct speech_pool_opts {
-    const char *program; /* lexiaid-speech */
-    int n_helpers;       /* >= 1 */
-    int max_queue;       /* >= 0 */
-    size_t max_mem;      /* a helper's RLIMIT_AS; 0 leaves it */
-    long long idle_ms;   /* 0: never stop idle helpers */
+    const char *program;     /* lexiaid-speech */
+    int n_helpers;           /* >= 1 */
+    int max_queue;           /* >= 0 */
+    size_t max_mem;          /* a helper's RLIMIT_AS; 0 leaves it */
+    long long idle_ms;       /* 0: never stop idle helpers */
+    const char *const *args; /* more arguments for the helper, NULL-terminated, or NULL */
 } speech_pool_opts;
 
 /* An answer: status LX_OK with the decoded 'A' frame (*audio is the
@@ -59,6 +60,28 @@ void speech_pool_free(speech_pool *p);
  * is freed, done never runs). */
 int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long long timeout_ms,
                        speech_pool_done_fn done, void *arg);
+
+/* Dictation. A phrase's requests must all reach the helper whose decoder
+ * holds the phrase, so they carry an owner (the stream): the first request
+ * of an owner takes an idle helper and reserves it; the owner's later
+ * requests run there, in order, and no other request does, until one
+ * submitted with `release` has been answered. A helper that dies or times
+ * out loses its reservation with the request it was doing; the owner's
+ * next request starts afresh elsewhere. A raw answer: LX_OK with the
+ * helper's answer frame (type byte first, borrowed for the call), or the
+ * statuses of speech_pool_done_fn with a message. Runs on the loop,
+ * exactly once, never from inside the submit. */
+typedef void (*speech_pool_raw_fn)(void *arg, int status, const char *message,
+                                   const unsigned char *frame, size_t len);
+
+/* As speech_pool_submit, for an owner's phrase. LX_OK or LX_ENOMEM. */
+int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, unsigned char *frame,
+                             size_t len, long long timeout_ms, speech_pool_raw_fn done, void *arg);
+
+/* Ends owner's reservation (its stream went away with a phrase open): at
+ * once when its helper is idle, else when the running request ends. The
+ * owner must have no request queued. */
+void speech_pool_release(speech_pool *p, const void *owner);
 
 /* Helpers running now (for tests and /ready). */
 int speech_pool_n_running(const speech_pool *p);

@@ -345,6 +345,72 @@ int speech_error_decode(const unsigned char *p, size_t len, speech_error *out)
     return rc;
 }
 
+int speech_recognize_decode(const unsigned char *p, size_t len, speech_recognize *out)
+{
+    rd r;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (!r_start(&r, p, len, SPEECH_MSG_RECOGNIZE) || r_u32(&r) != SPEECH_PROTO_VERSION)
+        return LX_EINVAL;
+    out->flags = r_u8(&r);
+    out->pcm = r_bytes(&r, &n);
+    if (n % 2 != 0)
+        r.bad = 1;
+    out->n_samples = n / 2;
+    return r_finish(&r, 0);
+}
+
+int speech_transcript_decode(const unsigned char *p, size_t len, speech_transcript *out)
+{
+    rd r;
+    int nomem = 0, rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!r_start(&r, p, len, SPEECH_MSG_TRANSCRIPT))
+        return LX_EINVAL;
+    out->is_final = r_u8(&r) != 0;
+    out->confidence_milli = (int32_t)r_u32(&r);
+    out->text = r_str(&r, &nomem);
+    rc = r_finish(&r, nomem);
+    if (rc != LX_OK)
+        speech_transcript_free(out);
+    return rc;
+}
+
+unsigned char *speech_recognize_frame(const int16_t *pcm, size_t n, uint8_t flags, size_t *len)
+{
+    speech_wbuf b = {0};
+    unsigned char *le;
+
+    if (n > SPEECH_FRAME_MAX / 2)
+        return NULL;
+    le = malloc(n ? n * 2 : 1);
+    if (le == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        le[2 * i] = (unsigned char)((uint16_t)pcm[i] & 0xFF);
+        le[2 * i + 1] = (unsigned char)((uint16_t)pcm[i] >> 8);
+    }
+    speech_w_begin(&b, SPEECH_MSG_RECOGNIZE);
+    speech_w_u32(&b, SPEECH_PROTO_VERSION);
+    speech_w_u8(&b, flags);
+    speech_w_bytes(&b, le, n * 2);
+    free(le);
+    if (speech_w_end(&b) != LX_OK) {
+        speech_wbuf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+void speech_transcript_free(speech_transcript *t)
+{
+    free(t->text);
+    t->text = NULL;
+}
+
 void speech_voice_list_free(speech_voice_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {

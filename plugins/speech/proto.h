@@ -19,6 +19,12 @@
  *                u32 m, m x {u32 segment, u32 byte offset, u32 ms},
  *                bytes MP3 (CBR, with a LAME Info frame)
  *   'E' error    u32 code (SPEECH_ERR_*), str message for a person
+ *   'R' recognize u32 version, u8 flags (SPEECH_REC_*), bytes PCM (16 kHz
+ *                mono, signed 16-bit little-endian): audio of the phrase
+ *                in progress (dictation; a helper started with
+ *                --stt-model)
+ *   'T' transcript u8 is final, i32 confidence (x1000, -1 unknown), str
+ *                text (the phrase so far, or all of it when final)
  *
  * Pure code, shared by the plugin and the helper; the decoders take
  * untrusted bytes (a helper may be killed halfway through a frame) and are
@@ -41,6 +47,14 @@ enum {
     SPEECH_MSG_SPEAK = 'S',
     SPEECH_MSG_AUDIO = 'A',
     SPEECH_MSG_ERROR = 'E',
+    SPEECH_MSG_RECOGNIZE = 'R',
+    SPEECH_MSG_TRANSCRIPT = 'T',
+};
+
+/* 'R' flags */
+enum {
+    SPEECH_REC_ENDS = 1,  /* the phrase ends with this audio: answer its final text */
+    SPEECH_REC_FRESH = 2, /* drop any phrase in progress first (a new stream's) */
 };
 
 enum {
@@ -112,6 +126,22 @@ typedef struct speech_error {
     char *message;
 } speech_error;
 
+typedef struct speech_recognize {
+    uint8_t flags;
+    const unsigned char *pcm; /* borrowed from the payload decoded */
+    size_t n_samples;
+} speech_recognize;
+
+typedef struct speech_transcript {
+    int is_final;
+    int32_t confidence_milli;
+    char *text;
+} speech_transcript;
+
+/* A whole 'R' frame for pcm[0..n) with flags, malloc'd (*len). NULL when
+ * out of memory or too large. */
+unsigned char *speech_recognize_frame(const int16_t *pcm, size_t n, uint8_t flags, size_t *len);
+
 /* Decoders of one payload (type byte included). LX_OK, LX_EINVAL (not that
  * message, or malformed: truncated, trailing bytes, counts that do not
  * fit, strings with NUL) or LX_ENOMEM. *out is zeroed first. */
@@ -119,10 +149,13 @@ int speech_voice_list_decode(const unsigned char *p, size_t len, speech_voice_li
 int speech_speak_decode(const unsigned char *p, size_t len, speech_speak *out);
 int speech_audio_decode(const unsigned char *p, size_t len, speech_audio *out);
 int speech_error_decode(const unsigned char *p, size_t len, speech_error *out);
+int speech_recognize_decode(const unsigned char *p, size_t len, speech_recognize *out);
+int speech_transcript_decode(const unsigned char *p, size_t len, speech_transcript *out);
 
 void speech_voice_list_free(speech_voice_list *l);
 void speech_speak_free(speech_speak *s);
 void speech_audio_free(speech_audio *a);
 void speech_error_free(speech_error *e);
+void speech_transcript_free(speech_transcript *t);
 
 #endif

@@ -19,6 +19,7 @@
 #include "provider.h"
 #include "routes.h"
 #include "speech.h"
+#include "stt_routes.h"
 #include "synth.h"
 #include "svc.h"
 
@@ -32,14 +33,15 @@
 /* Configuration                                                            */
 
 static const char *const speech_cfg_keys[] = {
-    "provider",    "helper",      "default_voice", "max_text",    "helpers",
-    "queue",       "timeout",     "helper_memory", "mp3_bitrate", "paragraph_pause",
-    "helper_idle", "reply_audio", "cache_size",    "cache_dir",   NULL,
+    "provider",    "helper",          "default_voice", "max_text",
+    "helpers",     "queue",           "timeout",       "helper_memory",
+    "mp3_bitrate", "paragraph_pause", "helper_idle",   "reply_audio",
+    "cache_size",  "cache_dir",       "stt",           NULL,
 };
 
 /* A string key: NULL when absent or empty, else a malloc'd copy. */
-static int speech_cfg_str(const lx_host *h, const lx_cfg *cfg, const char *key, char **out,
-                          char *err, size_t errlen)
+int speech_cfg_str(const lx_host *h, const lx_cfg *cfg, const char *key, char **out, char *err,
+                   size_t errlen)
 {
     const char *v = NULL;
     int rc;
@@ -61,9 +63,8 @@ static int speech_cfg_str(const lx_host *h, const lx_cfg *cfg, const char *key, 
 
 /* A number key (kind 'i' integer, 'm' milliseconds, 's' bytes): def when
  * absent, else within [lo, hi] (LX_EINVAL naming FILE:LINE otherwise). */
-static int speech_cfg_num(const lx_host *h, const lx_cfg *cfg, const char *key, int kind,
-                          long long def, long long lo, long long hi, long long *out, char *err,
-                          size_t errlen)
+int speech_cfg_num(const lx_host *h, const lx_cfg *cfg, const char *key, int kind, long long def,
+                   long long lo, long long hi, long long *out, char *err, size_t errlen)
 {
     const char *unit = kind == 'm' ? " ms" : kind == 's' ? " bytes" : "";
     char where[256] = "";
@@ -150,6 +151,7 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
         else if (rc != LX_ENOENT)
             goto out;
     }
+    TRY(speech_stt_configure(st, cfg != NULL ? h->cfg_child(cfg, "stt") : NULL, err, errlen));
     rc = LX_OK;
 out:
 #undef TRY
@@ -165,6 +167,7 @@ static void speech_state_free(speech_state *st)
     if (st == NULL)
         return;
     speech_voices_free(&st->voices);
+    speech_stt_cfg_free(&st->stt);
     free(st->helper);
     free(st->default_voice);
     free(st->cache_dir);
@@ -294,6 +297,8 @@ static int speech_worker_start(void *state, lx_worker *w, char *err, size_t errl
 
     st->w = w;
     st->sv = st->host->svc_lookup(LX_STORAGE_V1, &st->sv_state);
+    if (speech_stt_worker_start(st, err, errlen) != LX_OK)
+        return LX_ENOMEM;
     if (st->why_unavailable[0] != '\0')
         return LX_OK;
     st->local = speech_local_new(st, w);
@@ -316,6 +321,7 @@ static void speech_worker_stop(void *state, lx_worker *w)
 
     (void)w;
     speech_synth_stop(st);
+    speech_stt_worker_stop(st);
     st->local = NULL; /* what calls back later (storage, the cache) sees it */
     if (local != NULL)
         local->destroy(local);
@@ -348,6 +354,8 @@ static void speech_health(void *state, lx_worker *w, lx_health_report_fn report,
 static const lx_handler speech_handlers[] = {
     {"synthesize", speech_h_synthesize, LX_H_ENDPOINT},
     {"voices", speech_h_voices, LX_H_ENDPOINT},
+    {"transcribe", speech_h_transcribe, LX_H_ENDPOINT},
+    {"languages", speech_h_languages, LX_H_ENDPOINT},
     {NULL, NULL, 0},
 };
 
@@ -357,7 +365,8 @@ static const lx_plugin speech_plugin = {
     LX_PLUGIN_HEADER,
     .name = "speech",
     .version = "0.1.0",
-    .description = "read-aloud with word times: flite and espeak-ng in helper processes",
+    .description = "read-aloud with word times (flite, espeak-ng) and dictation (pocketsphinx, "
+                   "OpenAI-compatible, Google) in helper processes",
     .handlers = speech_handlers,
     .provides = speech_provides,
     .init = speech_init,

@@ -41,6 +41,29 @@
 #define SPEECH_SRC "speech"
 
 typedef struct speech_provider speech_provider;
+typedef struct speech_pool speech_pool;
+typedef struct speech_rec_ops speech_rec_ops;
+
+/* Dictation's engines (stt_conf.c). */
+enum { SPEECH_STT_OFF = 0, SPEECH_STT_LOCAL, SPEECH_STT_OPENAI, SPEECH_STT_GOOGLE };
+
+typedef struct speech_stt_cfg {
+    int provider;              /* SPEECH_STT_* */
+    const speech_rec_ops *rec; /* NULL: dictation is off (why_off says why) */
+    char why_off[256];
+    int helpers, queue;               /* local: decoders per worker, phrases waiting for one */
+    long long timeout_ms;             /* one recognizer call */
+    size_t max_bytes;                 /* of one stream or upload */
+    long long max_ms;                 /* of audio in one stream or upload */
+    long long end_silence_ms;         /* a pause that ends a phrase */
+    long long max_phrase_ms;          /* a phrase is cut at this length */
+    long long piece_wait_ms;          /* no piece for this long ends the phrase */
+    char *model_dir;                  /* pocketsphinx's */
+    int fast;                         /* pocketsphinx without the lattice pass */
+    char *language;                   /* BCP 47, e.g. en-US */
+    char *base_url, *api_key, *model; /* network recognizers */
+    int retries;                      /* on 429 and 5xx */
+} speech_stt_cfg;
 typedef struct speech_op speech_op;
 typedef struct speech_cache speech_cache;
 
@@ -67,8 +90,12 @@ typedef struct speech_state {
     const speech_voice *dflt;
     char why_unavailable[256]; /* "" when synthesis works */
 
+    speech_stt_cfg stt; /* dictation */
+
     /* per worker (each worker is its own process) */
     lx_worker *w;
+    speech_pool *stt_pool;   /* the recognizer helpers (local dictation) */
+    const char *stt_args[4]; /* their extra arguments */
     speech_provider *local;
     speech_cache *cache;
     speech_op *in_flight;       /* syntheses running, for sharing */
@@ -83,5 +110,21 @@ typedef struct speech_fail {
     const char *code; /* TEXT_EMPTY, TEXT_TOO_LONG, INVALID_UTF8, UNKNOWN_VOICE, ... */
     char message[4096];
 } speech_fail;
+
+/* Configuration helpers (speech.c). A string key: NULL when absent or
+ * empty, else a malloc'd copy. A number key (kind 'i' integer, 'm'
+ * milliseconds, 's' bytes): def when absent, else within [lo, hi]
+ * (LX_EINVAL naming FILE:LINE otherwise). */
+int speech_cfg_str(const lx_host *h, const lx_cfg *cfg, const char *key, char **out, char *err,
+                   size_t errlen);
+int speech_cfg_num(const lx_host *h, const lx_cfg *cfg, const char *key, int kind, long long def,
+                   long long lo, long long hi, long long *out, char *err, size_t errlen);
+
+/* Dictation (stt_conf.c): the `stt` group of the plugin's config (may be
+ * NULL), in init; the recognizer helpers of a worker. */
+int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t errlen);
+void speech_stt_cfg_free(speech_stt_cfg *c);
+int speech_stt_worker_start(speech_state *st, char *err, size_t errlen);
+void speech_stt_worker_stop(speech_state *st);
 
 #endif

@@ -7,13 +7,18 @@
  * synthesis (the worker answers 503 and starts another helper), not a
  * worker.
  *
- *   lexiaid-speech [--max-mem BYTES] [--max-seconds N]
+ *   lexiaid-speech [--max-mem BYTES] [--max-seconds N] [--stt-model DIR [--stt-fast]]
  *   lexiaid-speech --check   speaks a word with the first voice of each
  *                            engine and says so on stdout (exit 0), or why
  *                            not (exit 1): the image build's self-test
  *
  * Requests: 'V' lists the voices of every engine built in; 'S' speaks the
  * segments with one voice and answers 'A' (MP3 and word marks) or 'E'.
+ * 'R' (dictation, with --stt-model: the pocketsphinx model directory,
+ * loaded once at start) feeds phrase audio to the recognizer and answers
+ * 'T', the phrase's text so far or, when the phrase ends, its final text.
+ * Dictated audio is only ever in this process's memory: never written,
+ * never logged.
  * Times are times in the MP3 as decoders play it (mp3.c: the encoder's
  * delay comes first).
  * Each segment is synthesised on its own (its word marks are byte offsets
@@ -33,9 +38,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #include <lexiaid/plugin.h>
 
 #include "engine.h"
+#ifdef LX_HAVE_POCKETSPHINX
+#include "sphinx.h"
+#endif
 
 #define HX_DEFAULT_MAX_SECONDS (4 * 3600) /* of audio in one answer */
 
@@ -356,6 +366,48 @@ static int hx_check(void)
     return bad || hx_n_engines == 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Dictation                                                                */
+
+#ifdef LX_HAVE_POCKETSPHINX
+static hx_sphinx *hx_rec;
+#endif
+
+static int hx_recognize(const speech_recognize *rq)
+{
+#ifdef LX_HAVE_POCKETSPHINX
+    hx_sphinx_result res;
+    speech_wbuf b = {0};
+    char err[256];
+    int16_t *pcm;
+
+    if (hx_rec == NULL)
+        return hx_send_error(SPEECH_ERR_ENGINE, "this helper has no recognizer (no --stt-model)");
+    if (rq->flags & SPEECH_REC_FRESH)
+        hx_sphinx_reset(hx_rec);
+    pcm = malloc(rq->n_samples ? rq->n_samples * sizeof(int16_t) : 1);
+    if (pcm == NULL)
+        return hx_send_error(SPEECH_ERR_MEMORY, "out of memory");
+    for (size_t i = 0; i < rq->n_samples; i++)
+        pcm[i] = (int16_t)(uint16_t)(rq->pcm[2 * i] | rq->pcm[2 * i + 1] << 8);
+    int rc = hx_sphinx_feed(hx_rec, pcm, rq->n_samples, (rq->flags & SPEECH_REC_ENDS) != 0, &res,
+                            err, sizeof(err));
+    free(pcm);
+    if (rc != 0)
+        return hx_send_error(SPEECH_ERR_ENGINE, err);
+    speech_w_begin(&b, SPEECH_MSG_TRANSCRIPT);
+    speech_w_u8(&b, (uint8_t)res.is_final);
+    speech_w_u32(&b, (uint32_t)(int32_t)(res.confidence < 0 ? -1 : res.confidence * 1000 + 0.5));
+    speech_w_str(&b, res.text);
+    free(res.text);
+    return hx_send(&b);
+#else
+    (void)rq;
+    return hx_send_error(SPEECH_ERR_ENGINE, "lexiaid was built without pocketsphinx "
+                                            "(configure --disable-speech-pocketsphinx)");
+#endif
+}
+
 static int hx_serve(void)
 {
     for (;;) {
@@ -378,6 +430,13 @@ static int hx_serve(void)
                 rc = hx_send_error(drc == LX_ENOMEM ? SPEECH_ERR_MEMORY : SPEECH_ERR_REQUEST,
                                    "a request this helper cannot read");
             }
+        } else if (p[0] == SPEECH_MSG_RECOGNIZE) {
+            speech_recognize rq;
+
+            if (speech_recognize_decode(p, len, &rq) == LX_OK)
+                rc = hx_recognize(&rq);
+            else
+                rc = hx_send_error(SPEECH_ERR_REQUEST, "a request this helper cannot read");
         } else {
             rc = hx_send_error(SPEECH_ERR_REQUEST, "an unknown request");
         }
@@ -397,7 +456,8 @@ int main(int argc, char **argv)
     if (getppid() != parent)
         return 0;
     setrlimit(RLIMIT_CORE, &core);
-    int check = 0;
+    int check = 0, stt_fast = 0;
+    const char *stt_model = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--check") == 0) {
@@ -420,13 +480,29 @@ int main(int argc, char **argv)
 
             if (v > 0)
                 hx_max_seconds = v;
+        } else if (strcmp(argv[i], "--stt-model") == 0 && i + 1 < argc) {
+            stt_model = argv[++i];
+        } else if (strcmp(argv[i], "--stt-fast") == 0) {
+            stt_fast = 1;
         } else {
-            fprintf(stderr,
-                    "usage: lexiaid-speech [--check] [--max-mem BYTES] [--max-seconds N]\n");
+            fprintf(stderr, "usage: lexiaid-speech [--check] [--max-mem BYTES] [--max-seconds N] "
+                            "[--stt-model DIR [--stt-fast]]\n");
             return 2;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    if (stt_model != NULL) {
+#ifdef LX_HAVE_POCKETSPHINX
+        char err[512];
+        hx_sphinx_opts so = {stt_model, stt_fast};
+
+        /* A helper that cannot recognize says so on each request. */
+        if ((hx_rec = hx_sphinx_new(&so, err, sizeof(err))) == NULL)
+            fprintf(stderr, "lexiaid-speech: %s\n", err);
+#else
+        (void)stt_fast;
+#endif
+    }
     if (hx_flite_engine() != NULL)
         hx_engines[hx_n_engines++] = hx_flite_engine();
     if (hx_espeak_engine() != NULL)

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Dictation over HTTP: POST /api/stt/transcribe and GET /api/stt/languages
+with the real binary, the real speech helpers running pocketsphinx, and
+speech flite reads (lxaudio.py makes every recording at test time).
+
+What a student would see: the words come back (recall measured against
+the text read: pocketsphinx with flite's rms voice gets about 0.88; the
+floor is 0.8), in WAV, Ogg/Opus, WebM and MediaRecorder's WebM alike; bad
+recordings get a 400 saying what is wrong; a recording over the limits a
+413; a recognizer that dies mid-way a 503, and the next recording works;
+nothing of the audio lands on disk."""
+
+import os
+import signal
+import threading
+import time
+import unittest
+
+import lxaudio
+import lxtest
+from lxspeech import helper_pids, speech_server
+from lxstorage import multipart
+
+RECALL_FLOOR = 0.8
+USER = ["auth.require_user"]
+STT_ROUTES = [
+    lxtest.route("POST", "/api/stt/transcribe", "speech.transcribe", before=USER,
+                 max_body="50M", timeout="5m"),
+    lxtest.route("GET", "/api/stt/languages", "speech.languages", before=USER),
+]
+
+
+def stt_server(stt=None, **kw):
+    cfg = {"stt": dict({"provider": "local", "helpers": 1}, **(stt or {}))}
+    return speech_server(None, speech_cfg=cfg, extra_routes=list(STT_ROUTES), **kw)
+
+
+def transcribe(server, audio, field="audio", filename="recording.webm", uid="u1"):
+    body, ctype = multipart([(field, filename, "application/octet-stream", audio)])
+    status, _, out = server.request("POST", "/api/stt/transcribe", uid=uid, body=body,
+                                    headers={"Content-Type": ctype})
+    return status, (lxtest.parse_json(out) if out else None)
+
+
+class TestTranscribe(lxtest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wav = lxaudio.speak()
+        cls.s = stt_server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def assertHeard(self, body):
+        self.assertEqual(body["status"], "success")
+        self.assertEqual(body["language_code"], "en-US")
+        r = lxaudio.recall(lxaudio.TEXT, body["transcription"])
+        self.assertGreaterEqual(r, RECALL_FLOOR, "recall %.2f: %r" % (r, body["transcription"]))
+        c = body["confidence"]
+        self.assertTrue(c is None or 0 <= c <= 1, c)
+
+    def test_wav_ogg_webm_and_mediarecorder_webm(self):
+        for fmt in ("wav", "ogg", "webm", "live"):
+            audio = self.wav if fmt == "wav" else lxaudio.convert(self.wav, fmt)
+            status, body = transcribe(self.s, audio)
+            self.assertEqual(status, 200, (fmt, body))
+            with self.subTest(fmt=fmt):
+                self.assertHeard(body)
+
+    def test_raw_audio_body_and_the_audio_file_field(self):
+        status, _, out = self.s.request("POST", "/api/stt/transcribe", body=self.wav,
+                                        headers={"Content-Type": "audio/wav"})
+        self.assertEqual(status, 200, out)
+        self.assertHeard(lxtest.parse_json(out))
+        status, body = transcribe(self.s, self.wav, field="audio_file")
+        self.assertEqual(status, 200, body)
+
+    def test_bad_recordings_say_what_is_wrong(self):
+        status, body = transcribe(self.s, os.urandom(5000))
+        self.assertEqual((status, body["code"]), (400, "INVALID_AUDIO"), body)
+        self.assertIn("not WebM/Opus, Ogg/Opus or WAV", body["error"])
+        webm = lxaudio.convert(self.wav, "webm")
+        status, body = transcribe(self.s, webm[:len(webm) // 2 + 3])
+        self.assertEqual((status, body["code"]), (400, "INVALID_AUDIO"), body)
+        self.assertIn("truncated", body["error"])
+        ogg = lxaudio.convert(self.wav, "ogg")
+        status, body = transcribe(self.s, ogg[:len(ogg) // 2])
+        self.assertEqual(status, 400, body)
+        status, body = transcribe(self.s, b"")
+        self.assertEqual((status, body["code"]), (400, "NO_AUDIO"), body)
+        status, _, out = self.s.request("POST", "/api/stt/transcribe", body=b"{}",
+                                        headers={"Content-Type": "application/json"})
+        self.assertJsonError(status, out, 400, "NO_AUDIO")
+
+    def test_signed_in_only_and_languages(self):
+        status, body = transcribe(self.s, self.wav, uid=None)
+        self.assertEqual(status, 401, body)
+        status, _, out = self.s.request("GET", "/api/stt/languages")
+        self.assertEqual(status, 200, out)
+        j = lxtest.parse_json(out)
+        self.assertEqual(j["status"], "success")
+        self.assertEqual(j["languages"][0]["language_code"], "en-US")
+        self.assertEqual(j["provider"], "pocketsphinx")
+
+    def test_no_audio_on_disk(self):
+        def files():
+            out = set()
+            for root, _, names in os.walk(self.s.data_dir):
+                out.update(os.path.join(root, n) for n in names)
+            return out
+
+        before = files()
+        status, _ = transcribe(self.s, lxaudio.convert(self.wav, "ogg"))
+        self.assertEqual(status, 200)
+        self.assertEqual(files() - before, set())
+
+
+class TestLimitsAndFailures(lxtest.TestCase):
+
+    def test_over_the_limits_is_413(self):
+        wav = lxaudio.speak()
+        with stt_server({"max_seconds": 3}) as s:
+            status, body = transcribe(s, wav)
+            self.assertEqual((status, body["code"]), (413, "AUDIO_TOO_LARGE"), body)
+            self.assertIn("longer than the limit of 3 s", body["error"])
+        with stt_server({"max_audio": "20K"}) as s:
+            status, body = transcribe(s, wav)
+            self.assertEqual((status, body["code"]), (413, "AUDIO_TOO_LARGE"), body)
+            self.assertIn("larger than the limit", body["error"])
+
+    def test_a_helper_killed_mid_way_fails_that_one_and_the_next_works(self):
+        wav = lxaudio.speak(" ".join([lxaudio.TEXT] * 4))
+        with stt_server() as s:
+            # warm: the helper is up and has its model
+            status, _ = transcribe(s, lxaudio.speak("Plants need light."))
+            self.assertEqual(status, 200)
+            result = {}
+
+            def call():
+                result["r"] = transcribe(s, wav)
+
+            t = threading.Thread(target=call)
+            t.start()
+            killed = False
+            deadline = time.time() + 60
+            while t.is_alive() and time.time() < deadline and not killed:
+                pids = [p for p in helper_pids(s) if b"--stt-model" in _cmdline(p)]
+                busy = [p for p in pids if _cpu_ticks(p) > 0]
+                if busy:
+                    time.sleep(0.3)
+                    for p in busy:
+                        os.kill(p, signal.SIGKILL)
+                    killed = True
+                time.sleep(0.05)
+            t.join(120)
+            self.assertTrue(killed, "no recognizer helper to kill")
+            status, body = result["r"]
+            if status != 200:  # killed in time: a clear error
+                self.assertEqual(status, 503, body)
+                self.assertIn("stopped during recognition", body["error"])
+            status, body = transcribe(s, self.wav_short())
+            self.assertEqual(status, 200, body)
+            self.assertIn("light", body["transcription"])
+
+    def wav_short(self):
+        return lxaudio.speak("Plants need light and water to grow.")
+
+    def test_off_says_why(self):
+        with stt_server({"provider": "none"}) as s:
+            status, body = transcribe(s, b"RIFF")
+            self.assertEqual((status, body["code"]), (503, "STT_UNAVAILABLE"), body)
+            self.assertIn("stt.provider = none", body["error"])
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _cpu_ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return int(parts[11]) + int(parts[12])
+    except OSError:
+        return 0
+
+
+if __name__ == "__main__":
+    lxtest.main()
