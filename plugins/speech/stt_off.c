@@ -38,18 +38,48 @@ int speech_stt_http_status(const speech_state *st, int status)
     return 503;
 }
 
+struct speech_stt_whole {
+    speech_state *st;
+    lx_timer *timer;
+    speech_stt_done_fn done;
+    void *arg;
+};
+
+static void off_answer(void *arg)
+{
+    speech_stt_whole *t = arg;
+    speech_stt_done_fn done = t->done;
+    void *darg = t->arg;
+    speech_state *st = t->st;
+
+    free(t);
+    done(darg, LX_ENOENT, st->stt.why_off, "", -1);
+}
+
 speech_stt_whole *speech_stt_transcribe(speech_state *st, const void *audio, size_t len,
                                         speech_stt_done_fn done, void *arg)
 {
-    (void)st;
+    speech_stt_whole *t = calloc(1, sizeof(*t));
+
     (void)audio;
     (void)len;
-    (void)done;
-    (void)arg;
-    return NULL; /* the routes check st->stt.rec first: never reached */
+    if (t == NULL)
+        return NULL;
+    t->st = st;
+    t->done = done;
+    t->arg = arg;
+    t->timer = st->host->timer_start(st->w, 0, 0, off_answer, t);
+    if (t->timer == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 void speech_stt_cancel(speech_stt_whole *t)
 {
-    (void)t;
+    if (t == NULL)
+        return;
+    t->st->host->timer_stop(t->timer);
+    free(t);
 }

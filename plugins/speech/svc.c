@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stt.h"
 #include "svc.h"
 #include "synth.h"
 
@@ -110,11 +111,92 @@ static void svc_cancel(lx_speech_call *c)
     free(c);
 }
 
+/* ---- transcription ------------------------------------------------------ */
+
+struct lx_speech_transcription {
+    speech_state *st;
+    speech_stt_whole *t;
+    lx_speech_text_fn done;
+    void *arg;
+};
+
+static const char *svc_stt_code(int status)
+{
+    switch (status) {
+    case LX_EINVAL:
+        return "INVALID_AUDIO";
+    case LX_ETOOBIG:
+        return "AUDIO_TOO_LARGE";
+    case LX_ESTATE:
+        return "STT_BUSY";
+    case LX_ETIMEDOUT:
+        return "STT_TIMEOUT";
+    case LX_ENOENT:
+        return "STT_UNAVAILABLE";
+    case LX_EIO:
+        return "STT_FAILED";
+    default:
+        return "INTERNAL";
+    }
+}
+
+static void svc_text_done(void *arg, int status, const char *message, const char *text,
+                          double confidence)
+{
+    lx_speech_transcription *c = arg;
+    lx_speech_text_fn done = c->done;
+    void *darg = c->arg;
+    int http = status == LX_ENOENT ? 503 : speech_stt_http_status(c->st, status);
+
+    free(c);
+    if (status == LX_OK)
+        done(darg, LX_OK, 200, "", "", text, confidence);
+    else
+        done(darg, status, http, svc_stt_code(status), message, NULL, -1);
+}
+
+static int svc_transcribe(void *state, lx_worker *w, const void *audio, size_t len,
+                          lx_speech_text_fn done, void *arg, lx_speech_transcription **t)
+{
+    speech_state *st = state;
+    lx_speech_transcription *c;
+
+    (void)w; /* each worker is its own process: st is this worker's */
+    if (t != NULL)
+        *t = NULL;
+    if (audio == NULL || done == NULL)
+        return LX_EINVAL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return LX_ENOMEM;
+    c->st = st;
+    c->done = done;
+    c->arg = arg;
+    c->t = speech_stt_transcribe(st, audio, len, svc_text_done, c);
+    if (c->t == NULL) {
+        free(c);
+        return LX_ENOMEM;
+    }
+    if (t != NULL)
+        *t = c;
+    return LX_OK;
+}
+
+static void svc_transcribe_cancel(lx_speech_transcription *c)
+{
+    if (c == NULL)
+        return;
+    speech_stt_cancel(c->t);
+    free(c);
+}
+
 static const lx_speech_v1 speech_svc_table = {
     .struct_size = sizeof(lx_speech_v1),
     .reply_audio = svc_reply_audio,
     .synthesize = svc_synthesize,
     .cancel = svc_cancel,
+    .transcribe = svc_transcribe,
+    .transcribe_cancel = svc_transcribe_cancel,
 };
 
 int speech_svc_register(speech_state *st, char *err, size_t errlen)

@@ -24,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include <lexiaid/svc/speech_v1.h>
 
 #include "chat.h"
 #include "chat_input.h"
@@ -799,19 +802,159 @@ static void chat_on_thread(void *arg, int status, const char *message, const lx_
     chat_decide(c);
 }
 
+/* A chat turn with its query: from the request, or from a voice message. */
+static lx_rc chat_begin(tutor_state *st, lx_req *req, const lx_principal *p, chat_input *in);
+
+/* ---- voice messages (audio_file): transcribed through speech.v1 ---------- */
+
+typedef struct chat_voice {
+    tutor_state *st;
+    lx_req *req;
+    const lx_principal *p;
+    chat_input in;
+    const lx_speech_v1 *speech;
+    lx_speech_transcription *t;
+} chat_voice;
+
+static void chat_voice_cleanup(void *arg)
+{
+    chat_voice *v = arg;
+
+    if (v->t != NULL)
+        v->speech->transcribe_cancel(v->t);
+    v->t = NULL;
+    tutor_chat_input_free(&v->in);
+}
+
+static void chat_voice_abort(lx_req *req, void *arg)
+{
+    chat_voice *v = arg;
+
+    if (v->t == NULL)
+        return;
+    v->speech->transcribe_cancel(v->t);
+    v->t = NULL;
+    v->st->host->reply_error(req, 503, "CLIENT_GONE", "The client went away");
+}
+
+/* What the audio is, for the review answer's audio_format. */
+static const char *chat_audio_format(const char *a, size_t len)
+{
+    if (len >= 4 && memcmp(a, "\x1a\x45\xdf\xa3", 4) == 0)
+        return "webm";
+    if (len >= 4 && memcmp(a, "OggS", 4) == 0)
+        return "ogg";
+    if (len >= 12 && memcmp(a, "RIFF", 4) == 0 && memcmp(a + 8, "WAVE", 4) == 0)
+        return "wav";
+    return "unknown";
+}
+
+static void chat_voice_done(void *arg, int status, int http, const char *code, const char *message,
+                            const char *text, double confidence)
+{
+    chat_voice *v = arg;
+    const lx_host *h = v->st->host;
+
+    (void)confidence;
+    v->t = NULL;
+    if (status != LX_OK) {
+        h->reply_error(v->req, http, code, message);
+        return;
+    }
+    if (text[0] == '\0' && !v->in.review) {
+        h->reply_error(v->req, 400, "STT_NO_SPEECH",
+                       "No words were heard in the recording: try again, or type the message");
+        return;
+    }
+    if (v->in.review) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "transcript", json_object_new_string(text));
+        json_object_object_add(o, "thread_id",
+                               v->in.thread_id != NULL ? json_object_new_string(v->in.thread_id)
+                                                       : NULL);
+        json_object_object_add(o, "processing_mode", json_object_new_string("review"));
+        json_object_object_add(
+            o, "audio_format",
+            json_object_new_string(chat_audio_format(v->in.audio, v->in.audio_len)));
+        h->reply_json(v->req, 200, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return;
+    }
+    if (strlen(text) > TUTOR_MAX_QUERY) {
+        h->reply_error(v->req, 400, "QUERY_TOO_LONG", "The message is too long");
+        return;
+    }
+    v->in.query = strdup(text);
+    if (v->in.query == NULL) {
+        h->reply_error(v->req, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    v->in.audio = NULL;
+    chat_begin(v->st, v->req, v->p, &v->in); /* takes what it uses of in */
+}
+
+/* direct_send or review: transcribe, then chat or answer the transcript. */
+static lx_rc chat_voice_start(tutor_state *st, lx_req *req, const lx_principal *p, chat_input *in)
+{
+    const lx_host *h = st->host;
+    void *sp = NULL;
+    const lx_speech_v1 *speech = h->svc_lookup(LX_SPEECH_V1, &sp);
+    chat_voice *v;
+
+    if (speech == NULL || speech->struct_size < offsetof(lx_speech_v1, transcribe_cancel) +
+                                                    sizeof(speech->transcribe_cancel)) {
+        tutor_chat_input_free(in);
+        h->reply_error(req, 503, "STT_UNAVAILABLE",
+                       "Voice messages cannot be understood on this server (no speech plugin): "
+                       "send the text of your message as query or transcript");
+        return LX_DONE;
+    }
+    v = h->req_alloc(req, sizeof(*v));
+    if (v == NULL) {
+        tutor_chat_input_free(in);
+        return LX_FAIL;
+    }
+    memset(v, 0, sizeof(*v));
+    v->st = st;
+    v->req = req;
+    v->p = p;
+    v->in = *in;
+    v->speech = speech;
+    memset(in, 0, sizeof(*in));
+    h->req_on_cleanup(req, chat_voice_cleanup, v);
+    h->req_on_abort(req, chat_voice_abort, v);
+    h->req_set_user(req, p->uid);
+    if (speech->transcribe(sp, h->req_worker(req), v->in.audio, v->in.audio_len, chat_voice_done, v,
+                           &v->t) != LX_OK) {
+        h->reply_error(req, 500, "INTERNAL", "Out of memory");
+        return LX_DONE;
+    }
+    return LX_ASYNC;
+}
+
 lx_rc tutor_h_chat(lx_req *req, void *state)
 {
     tutor_state *st = state;
-    const lx_host *h = st->host;
     const lx_principal *p = tutor_require_user(st, req);
     chat_input in;
-    chat_ctx *c;
-    int rc;
 
     if (p == NULL)
         return LX_DONE;
     if (tutor_chat_input(st, req, &in) != LX_OK)
         return LX_DONE;
+    if (in.query == NULL)
+        return chat_voice_start(st, req, p, &in);
+    return chat_begin(st, req, p, &in);
+}
+
+static lx_rc chat_begin(tutor_state *st, lx_req *req, const lx_principal *p, chat_input *in_)
+{
+    const lx_host *h = st->host;
+    chat_input in = *in_;
+    chat_ctx *c;
+    int rc;
+
+    memset(in_, 0, sizeof(*in_));
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         tutor_chat_input_free(&in);

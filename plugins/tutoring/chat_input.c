@@ -32,7 +32,8 @@
 /* The raw fields, before the query is chosen. All owned, NULL when absent. */
 typedef struct in_fields {
     char *query, *transcript, *thread_id, *doc, *doc_alt, *mode, *stt_mode;
-    int has_audio; /* a non-empty audio_file part */
+    const char *audio; /* a non-empty audio_file part: borrowed from the body */
+    size_t audio_len;
 } in_fields;
 
 static void in_fields_free(in_fields *f)
@@ -277,7 +278,10 @@ static int in_from_form(const lx_host *h, lx_req *req, const char *ctype, in_fie
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && rc == LX_OK; i++)
         rc = in_form_text(h, req, &mp, names[i].name, names[i].slot);
     audio = lx_mp_get(&mp, "audio_file");
-    f->has_audio = audio != NULL && audio->len > 0;
+    if (audio != NULL && audio->len > 0) { /* points into the request's body */
+        f->audio = audio->data;
+        f->audio_len = audio->len;
+    }
     lx_mp_free(&mp);
     return rc;
 }
@@ -313,25 +317,32 @@ int tutor_chat_input(tutor_state *st, lx_req *req, chat_input *in)
 
     /* The query; else the transcript (dictated text sent directly). */
     query = !in_is_blank(f.query) ? &f.query : !in_is_blank(f.transcript) ? &f.transcript : NULL;
-    if (query == NULL && f.has_audio) {
-        h->reply_error(req, 422, "AUDIO_NOT_SUPPORTED",
-                       "Voice messages cannot be understood here yet: send the text of your "
-                       "message as query or transcript");
-        rc = LX_EINVAL;
-        goto fail;
-    }
-    if (query == NULL) {
+    if (query == NULL && f.audio != NULL) {
+        /* A voice message: the caller transcribes it. */
+        if (f.stt_mode != NULL && strcmp(f.stt_mode, "review") != 0 &&
+            strcmp(f.stt_mode, "direct_send") != 0) {
+            h->reply_error(req, 400, "INVALID_REQUEST",
+                           "stt_processing_mode must be review or direct_send");
+            rc = LX_EINVAL;
+            goto fail;
+        }
+        in->audio = f.audio;
+        in->audio_len = f.audio_len;
+        in->review = f.stt_mode != NULL && strcmp(f.stt_mode, "review") == 0;
+    } else if (query == NULL) {
         h->reply_error(req, 400, "QUERY_REQUIRED", "Write a question or message first");
         rc = LX_EINVAL;
         goto fail;
     }
-    if (strlen(*query) > TUTOR_MAX_QUERY) {
+    if (query != NULL && strlen(*query) > TUTOR_MAX_QUERY) {
         h->reply_error(req, 400, "QUERY_TOO_LONG", "The message is too long");
         rc = LX_EINVAL;
         goto fail;
     }
-    in->query = *query;
-    *query = NULL;
+    if (query != NULL) {
+        in->query = *query;
+        *query = NULL;
+    }
     in->thread_id = f.thread_id;
     f.thread_id = NULL;
     /* documentId wins over document_id when both are sent. */

@@ -7,9 +7,10 @@
  *                        stt_processing_mode, audio_file
  * and whether the client asked for a stream (Accept: text/event-stream).
  *
- * The query is `query`, else `transcript` (dictated text sent directly).
- * An audio_file part with neither is 422 AUDIO_NOT_SUPPORTED (there is no
- * speech recognition on this server): the message says to send text.
+ * The query is `query`, else `transcript` (dictated text sent directly),
+ * else the recording in `audio_file`, which the caller transcribes
+ * (speech.v1): stt_processing_mode "review" answers the transcript for the
+ * student to check, "direct_send" (the default) chats with it.
  */
 #ifndef TUTORING_CHAT_INPUT_H
 #define TUTORING_CHAT_INPUT_H
@@ -17,7 +18,12 @@
 #include "tutoring.h"
 
 typedef struct chat_input {
-    char *query;     /* as sent; never NULL or blank on LX_OK; <= TUTOR_MAX_QUERY bytes */
+    char *query;       /* as sent; never blank on LX_OK; <= TUTOR_MAX_QUERY bytes; NULL
+                          only when `audio` is set */
+    const char *audio; /* a voice message (audio_file) and no text: borrowed from the
+                          request's body (valid until the request ends), or NULL */
+    size_t audio_len;
+    int review;      /* stt_processing_mode = review: answer the transcript only */
     char *thread_id; /* as sent, or NULL (the caller checks its form) */
     char *doc;       /* documentId / document_id, or NULL when absent or "" */
     char *mode;      /* or NULL */
@@ -31,9 +37,9 @@ typedef struct chat_input {
  *   400 INVALID_JSON            not one JSON object
  *   400 INVALID_FORM            a malformed multipart body (the parser's message)
  *   400 INVALID_REQUEST         a field that is not a string (JSON) or not UTF-8
- *   400 QUERY_REQUIRED          no query or transcript, or only white space
+ *   400 QUERY_REQUIRED          no query, transcript or audio_file, or only white space
  *   400 QUERY_TOO_LONG          over TUTOR_MAX_QUERY bytes
- *   422 AUDIO_NOT_SUPPORTED     only an audio_file
+ *   400 INVALID_REQUEST         stt_processing_mode other than review or direct_send
  * *in is zeroed on failure. */
 int tutor_chat_input(tutor_state *st, lx_req *req, chat_input *in);
 void tutor_chat_input_free(chat_input *in);

@@ -18,8 +18,9 @@ import unittest
 
 import lxaudio
 import lxtest
-from lxspeech import helper_pids, speech_server
+from lxspeech import helper_pids, speech_plugin, speech_server
 from lxstorage import multipart
+from lxtutor import tutor_server
 
 RECALL_FLOOR = 0.8
 USER = ["auth.require_user"]
@@ -172,6 +173,53 @@ class TestLimitsAndFailures(lxtest.TestCase):
             status, body = transcribe(s, b"RIFF")
             self.assertEqual((status, body["code"]), (503, "STT_UNAVAILABLE"), body)
             self.assertIn("stt.provider = none", body["error"])
+
+
+CHAT = "/api/v2/agent/chat"
+DOC = ("Plants and light\n\nPlants need light and water to grow. The leaves of green plants "
+       "use sunlight to turn water into sugar.\n")
+
+
+class TestChatVoiceMessages(lxtest.TestCase):
+    """The chat route's multipart form with audio_file (the original API):
+    review answers the transcript, direct_send chats with it."""
+
+    def test_review_and_direct_send(self):
+        cfg = {"stt": {"provider": "local", "helpers": 1}, "reply_audio": False}
+        s = tutor_server(self, tutor_cfg={"provider": "offline"},
+                         extra_plugins=[speech_plugin(cfg)])
+        st, j = s.upload("plants.txt", DOC.encode(), name="Plants", mime="text/plain")
+        self.assertEqual(st, 200, j)
+        doc = j["document_id"]
+        said = "What do plants need to grow?"
+        webm = lxaudio.convert(lxaudio.speak(said), "live")
+
+        def post(fields):
+            body, ctype = multipart(fields)
+            st, _, out = s.request("POST", CHAT, body=body, headers={"Content-Type": ctype})
+            return st, lxtest.parse_json(out)
+
+        audio = ("audio_file", "recording.webm", "audio/webm", webm)
+        st, j = post([audio, ("stt_processing_mode", None, None, "review"),
+                      ("thread_id", None, None, "thread_u1_0123abcd")])
+        self.assertEqual(st, 200, j)
+        self.assertEqual(set(j), {"transcript", "thread_id", "processing_mode", "audio_format"})
+        self.assertEqual((j["processing_mode"], j["audio_format"], j["thread_id"]),
+                         ("review", "webm", "thread_u1_0123abcd"))
+        self.assertGreaterEqual(lxaudio.recall(said, j["transcript"]), 0.6, j["transcript"])
+
+        st, j = post([audio, ("stt_processing_mode", None, None, "direct_send"),
+                      ("document_id", None, None, doc)])
+        self.assertEqual(st, 200, j)
+        self.assertIn("light and water", j["response"])
+        heard = j["conversation_history"][0]
+        self.assertEqual(heard["type"], "human")
+        self.assertGreaterEqual(lxaudio.recall(said, heard["content"]), 0.6, heard)
+
+        st, j = post([("audio_file", "x.webm", "audio/webm", b"\x1aE\xdf\xa3" + bytes(range(256)))])
+        self.assertEqual((st, j["code"]), (400, "INVALID_AUDIO"), j)
+        st, j = post([audio, ("stt_processing_mode", None, None, "later")])
+        self.assertEqual((st, j["code"]), (400, "INVALID_REQUEST"), j)
 
 
 def _cmdline(pid):

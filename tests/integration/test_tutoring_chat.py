@@ -434,11 +434,12 @@ class TutoringChatInput(lxtest.TestCase):
         self.assertEqual(j["document_id"], self.doc_id)
         self.assertEqual(j["conversation_history"][0]["content"], said)
 
-    def test_audio_alone_is_refused_and_text_wins_over_audio(self):
+    def test_audio_without_speech_is_refused_and_text_wins_over_audio(self):
         audio = ("audio_file", "note.webm", "audio/webm", b"\x1aE\xdf\xa3" + bytes(range(256)))
+        # Without the speech plugin (speech.v1) nothing can transcribe it.
         msg = self.assertError(self.post_form([audio,
                                                ("stt_processing_mode", None, None, "review")]),
-                               422, "AUDIO_NOT_SUPPORTED")
+                               503, "STT_UNAVAILABLE")
         self.assertIn("text", msg)
         st, j = self.post_form([audio, ("query", None, None, "Which planet is the largest?"),
                                 ("document_id", None, None, self.doc_id)])

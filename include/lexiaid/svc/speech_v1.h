@@ -1,6 +1,7 @@
 /*
- * Service "speech.v1": text to speech with word times, for other plugins
- * (the tutoring plugin reads its chat and answer replies aloud with it).
+ * Service "speech.v1": text to speech with word times, and speech to text,
+ * for other plugins (the tutoring plugin reads its chat and answer replies
+ * aloud with it, and transcribes the chat's voice messages).
  * Provided by the speech plugin.
  *
  *     void *sp;
@@ -71,6 +72,17 @@ typedef void (*lx_speech_done_fn)(void *arg, int status, int http, const char *c
 
 typedef struct lx_speech_call lx_speech_call;
 
+/* A transcription's answer (transcribe below): status LX_OK with `text`
+ * (UTF-8, NUL-terminated; "" when nothing was said) and `confidence` (0..1,
+ * or -1 unknown); or an error (text NULL) with `http` (400 not audio we
+ * read, 413 over the limits, 502/503/504 the recognizer failed, is busy or
+ * off, or was too slow), `code` (INVALID_AUDIO, AUDIO_TOO_LARGE,
+ * STT_UNAVAILABLE, STT_BUSY, STT_FAILED, STT_TIMEOUT) and `message` for a
+ * person. Strings are borrowed for the call. */
+typedef void (*lx_speech_text_fn)(void *arg, int status, int http, const char *code,
+                                  const char *message, const char *text, double confidence);
+typedef struct lx_speech_transcription lx_speech_transcription;
+
 typedef struct lx_speech_v1 {
     uint32_t struct_size;
 
@@ -87,6 +99,19 @@ typedef struct lx_speech_v1 {
 
     /* done will not run. The synthesis may go on and be cached. */
     void (*cancel)(lx_speech_call *call);
+
+    /* Added later: read only when struct_size covers them. */
+
+    /* Transcribes a recording (WebM/Opus, Ogg/Opus or WAV, audio[0..len)
+     * copied before it returns) with the operator's recognizer (dictation:
+     * pocketsphinx, or an OpenAI-compatible or Google service). LX_OK with
+     * *t (may be NULL) valid until done runs or transcribe_cancel is
+     * called; or LX_ENOMEM / LX_EINVAL (bad arguments) and done never runs.
+     * The audio is never written anywhere nor logged. */
+    int (*transcribe)(void *state, lx_worker *w, const void *audio, size_t len,
+                      lx_speech_text_fn done, void *arg, lx_speech_transcription **t);
+    /* done will not run; the recognizer's work is dropped. */
+    void (*transcribe_cancel)(lx_speech_transcription *t);
 } lx_speech_v1;
 
 #ifdef __cplusplus
