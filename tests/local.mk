@@ -174,7 +174,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_helper.py \
 	tests/integration/test_speech_tts.py \
 	tests/integration/test_speech_reply.py \
-	tests/integration/test_speech_stt.py
+	tests/integration/test_speech_stt.py \
+	tests/integration/test_speech_stt_net.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
@@ -182,6 +183,7 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/integration/lxws.py \
 	tests/integration/lxspeech.py \
 	tests/integration/lxaudio.py \
+	tests/integration/lxfakestt.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \
