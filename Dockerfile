@@ -82,7 +82,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 # libcurl (the HTTP client module), libssl (libcrypto: auth, the WebSocket handshake), sqlite3 and libpq (storage), CA certificates for outbound
 # HTTPS; for the text extractor (libexec/lexiaid/lexiaid-extract): poppler-glib (PDF), libzip
 # and libxml2 (DOCX), Tesseract with its English data (OCR of PNG/JPEG); for the speech helper
-# (libexec/lexiaid/lexiaid-speech): flite's voices, espeak-ng with its data, LAME.
+# (libexec/lexiaid/lexiaid-speech): flite's voices, espeak-ng with its data, LAME, and for
+# dictation pocketsphinx with its US English model; in the speech plugin: Opus, Ogg, speexdsp.
 # dpkg leaves out what nothing here reads (documentation but the copyright files, manuals,
 # message catalogues, X11 input-method data, fonts): less to unpack.
 RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
@@ -93,7 +94,9 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
  && apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-pthreads-2.1-7 libwslay1 libjson-c5 libconfig9 libcurl4 libssl3 \
       libsqlite3-0 libpq5 libpoppler-glib8 libzip4 libxml2 libtesseract5 liblept5 \
-      tesseract-ocr-eng libflite1 libespeak-ng1 espeak-ng-data libmp3lame0 ca-certificates \
+      tesseract-ocr-eng libflite1 libespeak-ng1 espeak-ng-data libmp3lame0 \
+      libopus0 libogg0 libspeexdsp1 libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
 # The install tree: bin/lexiaid, lib/lexiaid/{lx_http_client.so,plugins/*.so},
@@ -115,6 +118,7 @@ RUN set -eu; \
     d=$(mktemp -d); LEXIAID_DATA_DIR="$d" lexiaid -t; rm -rf "$d"; \
     printf 'extractor ok\n' | /usr/local/libexec/lexiaid/lexiaid-extract txt | grep -q 'extractor ok'; \
     /usr/local/libexec/lexiaid/lexiaid-speech --check; \
+    /usr/local/libexec/lexiaid/lexiaid-speech --check --stt-model /usr/share/pocketsphinx/model/en-us; \
     lexiaid -v
 
 # The final root, computed rather than listed by hand:
@@ -153,6 +157,7 @@ RUN set -eu; \
     for t in sh cat id; do put "$(command -v "$t")"; done; \
     put /usr/share/tesseract-ocr; \
     for d in /usr/lib/*/espeak-ng-data; do put "$d"; done; \
+    for f in en-us cmudict-en-us.dict en-us.lm.bin; do put "/usr/share/pocketsphinx/model/en-us/$f"; done; \
     put /etc/ssl/certs/ca-certificates.crt; put /etc/ssl/openssl.cnf; \
     put /usr/lib/ssl/openssl.cnf; put /usr/lib/ssl/cert.pem; \
     put /etc/nsswitch.conf; put /etc/localtime; \
@@ -189,6 +194,8 @@ RUN set -eu; \
     LEXIAID_DATA_DIR=/tmp/lx-check chroot --userspec=1000:1000 "$R" /usr/local/bin/lexiaid -t; \
     chroot --userspec=1000:1000 "$R" /bin/sh -c 'cat /etc/group && id appuser'; \
     chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-speech --check; \
+    chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-speech --check \
+      --stt-model /usr/share/pocketsphinx/model/en-us; \
     if mkdir "$R/dev" && mknod -m 666 "$R/dev/null" c 1 3; then \
       printf 'extractor ok\n' | chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-extract txt \
         | grep -q 'extractor ok'; \

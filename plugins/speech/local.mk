@@ -24,7 +24,7 @@ plugins_speech_speech_la_SOURCES += plugins/speech/stt.h plugins/speech/stt_conf
 	plugins/speech/stt_routes.c plugins/speech/stt_routes.h plugins/speech/recognizer.h
 if LX_HAVE_DICTATION
 plugins_speech_speech_la_SOURCES += plugins/speech/stt.c plugins/speech/stt_local.c \
-	plugins/speech/stt_net.c $(LX_SPEECH_STT_WIRE) $(LX_SPEECH_AUDIO)
+	plugins/speech/stt_net.c plugins/speech/stt_ws.c $(LX_SPEECH_STT_WIRE) $(LX_SPEECH_AUDIO)
 plugins_speech_speech_la_CFLAGS += $(SPEECH_AUDIO_CFLAGS)
 plugins_speech_speech_la_LIBADD += $(SPEECH_AUDIO_LIBS)
 else

@@ -507,6 +507,28 @@ int main(int argc, char **argv)
         hx_engines[hx_n_engines++] = hx_flite_engine();
     if (hx_espeak_engine() != NULL)
         hx_engines[hx_n_engines++] = hx_espeak_engine();
+    if (check && stt_model != NULL) {
+#ifdef LX_HAVE_POCKETSPHINX
+        /* the recognizer: its model loaded, and a second of silence heard */
+        static const int16_t silence[16000];
+        hx_sphinx_result res = {0};
+        char err[256] = "";
+
+        if (hx_rec == NULL ||
+            hx_sphinx_feed(hx_rec, silence, 16000, 1, &res, err, sizeof(err)) != 0) {
+            printf("pocketsphinx: no recognizer %s\n", err);
+            fflush(stdout);
+            _exit(1);
+        }
+        printf("pocketsphinx: model %s loaded, a second of silence heard as \"%s\"\n", stt_model,
+               res.text);
+        free(res.text);
+#else
+        printf("pocketsphinx: not built in\n");
+        fflush(stdout);
+        _exit(1);
+#endif
+    }
     /* _exit: the engines keep their voices and dictionaries to the end,
      * which is now; nothing else to flush (frames are written with write()). */
     _exit(check ? hx_check() : hx_serve());
