@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A piece under this share of the longest one so far looks like the last. */
-#define LAST_PIECE_SHARE 0.8
+/* A piece shorter than the longest one so far by more than this looks like
+ * the last: a recorder's regular pieces differ by about one packet (Chrome:
+ * 60 ms), stop() hands over whatever it had. */
+#define LAST_PIECE_SHORTER_MS 150
 
 int speech_dictate_new(const speech_dictate_opts *o, speech_dictate **out)
 {
@@ -61,7 +63,8 @@ int speech_dictate_piece(speech_dictate *d, const unsigned char *p, size_t len, 
     /* The first piece also holds the recorder's start: it sets no norm. A
      * stream whose norm is unknown uses the expected timeslice. */
     uint64_t norm = d->longest ? d->longest : (uint64_t)d->timeslice_ms * (SPEECH_PCM_RATE / 1000);
-    int looks_last = (double)d->piece_samples < LAST_PIECE_SHARE * (double)norm;
+    uint64_t margin = LAST_PIECE_SHORTER_MS * (SPEECH_PCM_RATE / 1000);
+    int looks_last = d->piece_samples + margin < norm;
     if (d->n_pieces > 1 && d->piece_samples > d->longest)
         d->longest = d->piece_samples;
     if (rc != LX_OK || end || looks_last) {

@@ -10,8 +10,9 @@
  * The browser marks no end: the student presses stop, MediaRecorder hands
  * over what it recorded since the last piece, and the socket closes 500 ms
  * later, with no pause needed before it. So a phrase also ends at a piece
- * that looks like the last one: one holding clearly less audio than the
- * pieces before it (a timeslice's worth), which is what stop() gives. A
+ * that looks like the last one: one holding clearly less audio (by more
+ * than 150 ms) than the pieces before it, which is what stop() gives
+ * unless the student stops just before a piece was due anyway. A
  * piece that was not the last only costs a phrase boundary; the stream
  * layer also ends the phrase when no piece comes for a while.
  *

@@ -39,8 +39,8 @@ typedef struct ws_dictation {
     lx_ws *ws;
     speech_stt *s;
     int held;    /* on_message returned LX_ASYNC: resume when the piece is done */
-    int closing; /* CLOSE came, or the stream failed: close after the piece */
-    int gone;    /* on_close ran: the session is being freed */
+    int closing;    /* CLOSE came, or the stream failed: no more pieces */
+    int close_sent; /* ws_close was called */
 } ws_dictation;
 
 static void ws_send_json(ws_dictation *d, json_object *o)
@@ -48,8 +48,8 @@ static void ws_send_json(ws_dictation *d, json_object *o)
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     int rc = d->st->host->ws_send(d->ws, LX_WS_TEXT, s, strlen(s));
 
-    if (rc == LX_ETOOBIG && !d->closing) { /* the peer reads nothing */
-        d->closing = 1;
+    if (rc == LX_ETOOBIG && !d->close_sent) { /* the peer reads nothing */
+        d->closing = d->close_sent = 1;
         d->st->host->ws_close(d->ws, LX_WS_POLICY, "the client does not read its results");
     }
     json_object_put(o);
@@ -79,8 +79,10 @@ static void ws_ready(void *arg)
 {
     ws_dictation *d = arg;
 
-    if (d->closing)
+    if (d->closing && !d->close_sent) {
+        d->close_sent = 1;
         d->st->host->ws_close(d->ws, LX_WS_NORMAL, "end of dictation");
+    }
     ws_resume(d);
 }
 
@@ -108,8 +110,8 @@ static void ws_failed(void *arg, int status, const char *message)
         n--;
     memcpy(reason, message, n);
     reason[n] = '\0';
-    if (!d->closing) {
-        d->closing = 1;
+    if (!d->close_sent) {
+        d->closing = d->close_sent = 1;
         h->ws_close(d->ws, code, reason);
     }
     ws_resume(d);

@@ -10,11 +10,18 @@ never checked in.
                              as Chrome's MediaRecorder writes it
     pieces(live)             the stream cut at its clusters: one piece a
                              second, only the first with the header
+    stop_half_way(wav)       the recording with silence added up to N.5 s:
+                             a student pressing stop half-way through a
+                             second (MediaRecorder's last piece is then half
+                             a second)
     recall(said, heard)      share of said's words heard, in order
 """
 
+import io
+import math
 import os
 import re
+import wave
 import shutil
 import subprocess
 import unittest
@@ -51,6 +58,21 @@ def speak(text=TEXT, voice="rms"):
     _run(["flite", "-voice", voice, "-t", text, "-o", raw])
     return _run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", raw, "-ar", "16000", "-ac", "1",
                  "-f", "wav", "-"])
+
+
+def stop_half_way(wav):
+    with wave.open(io.BytesIO(wav)) as r:
+        rate, ch, width, n = r.getframerate(), r.getnchannels(), r.getsampwidth(), r.getnframes()
+        frames = r.readframes(n)
+    want = int((math.floor(n / rate) + 1.5) * rate)
+    frames += b"\0" * ((want - n) * ch * width)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(ch)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return out.getvalue()
 
 
 def convert(wav, fmt):

@@ -31,9 +31,10 @@ STT_ROUTES = [
 ]
 
 
-def stt_server(stt=None, **kw):
+def stt_server(stt=None, extra_routes=None, **kw):
     cfg = {"stt": dict({"provider": "local", "helpers": 1}, **(stt or {}))}
-    return speech_server(None, speech_cfg=cfg, extra_routes=list(STT_ROUTES), **kw)
+    return speech_server(None, speech_cfg=cfg,
+                         extra_routes=list(STT_ROUTES) + list(extra_routes or []), **kw)
 
 
 def transcribe(server, audio, field="audio", filename="recording.webm", uid="u1"):
