@@ -175,7 +175,9 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_tts.py \
 	tests/integration/test_speech_reply.py \
 	tests/integration/test_speech_stt.py \
-	tests/integration/test_speech_stt_net.py
+	tests/integration/test_speech_stt_net.py \
+	tests/integration/test_speech_stt_ws.py \
+	tests/integration/test_speech_stt_browser.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \

@@ -641,6 +641,25 @@ void speech_pool_release(speech_pool *p, const void *owner)
         pool_dispatch(p);
 }
 
+int speech_pool_prestart(speech_pool *p, int n)
+{
+    int started = 0;
+    char err[300];
+
+    for (int i = 0; i < p->o.n_helpers && started < n; i++) {
+        pool_helper *hp = &p->helpers[i];
+
+        if (hp->child.pid > 0)
+            continue;
+        if (pool_helper_start(hp, err, sizeof(err)) != LX_OK) {
+            p->h->log(LX_LOG_ERROR, "speech", NULL, "%s", err);
+            break;
+        }
+        started++;
+    }
+    return started;
+}
+
 int speech_pool_n_running(const speech_pool *p)
 {
     int n = 0;

@@ -83,6 +83,11 @@ int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, uns
  * owner must have no request queued. */
 void speech_pool_release(speech_pool *p, const void *owner);
 
+/* Starts helpers in up to n empty slots now, so that their start-up (a
+ * recognizer's model, about a second) happens before the first request.
+ * Returns how many were started; a failure is logged. */
+int speech_pool_prestart(speech_pool *p, int n);
+
 /* Helpers running now (for tests and /ready). */
 int speech_pool_n_running(const speech_pool *p);
 

@@ -209,7 +209,7 @@ int speech_stt_worker_start(speech_state *st, char *err, size_t errlen)
         .n_helpers = st->stt.helpers,
         .max_queue = st->stt.queue,
         .max_mem = st->helper_memory,
-        .idle_ms = st->idle_ms,
+        .idle_ms = 0, /* kept warm: a model takes a second to load */
         .args = st->stt_args,
     };
     st->stt_pool = speech_pool_new(st->host, st->w, &o);
@@ -217,6 +217,9 @@ int speech_stt_worker_start(speech_state *st, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return LX_ENOMEM;
     }
+    /* Loaded before the first dictation: a student's first second of
+     * speech must not wait for a model. */
+    speech_pool_prestart(st->stt_pool, st->stt.helpers);
     return LX_OK;
 }
 

@@ -36,8 +36,8 @@ def ws_route():
             "before": ["auth.websocket_user"], "max_message": "4M"}
 
 
-def server(stt=None):
-    return stt_server(stt, extra_routes=[ws_route()])
+def server(stt=None, **kw):
+    return stt_server(stt, extra_routes=[ws_route()], **kw)
 
 
 class Frames:
