@@ -7,9 +7,9 @@
  *   ogg.c    incremental Ogg reader (libogg): Ogg/Opus
  *   wav.c    incremental WAV reader: PCM 8/16/24/32-bit, float, any rate
  *            and channel count
- *   opusdec.c OpusHead and Opus packets -> 48 kHz mono (libopus)
- *   input.c  the pipeline: sniffs the container, decodes, resamples to
- *            16 kHz mono (speexdsp), enforces the byte and duration limits
+ *   opusdec.c OpusHead and Opus packets -> 16 kHz mono (libopus)
+ *   input.c  the pipeline: sniffs the container, decodes, resamples WAV
+ *            to 16 kHz mono (speexdsp), enforces the byte and duration limits
  *   vad.c    an energy voice activity detector and phrase endpointer
  *
  * All pure code: no host calls, no I/O, no globals, so any thread may use

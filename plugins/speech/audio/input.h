@@ -2,9 +2,9 @@
  * Dictation's audio input pipeline: bytes of WebM/Opus, Ogg/Opus or WAV in,
  * 16 kHz mono signed 16-bit PCM out.
  *
- * The container is recognised by its first bytes. Opus is decoded at its
- * own 48 kHz (libopus) and every source rate is converted to 16 kHz with
- * speexdsp's resampler. The stream is bounded in bytes and in seconds of
+ * The container is recognised by its first bytes. libopus decodes Opus
+ * straight to 16 kHz (opusdec.h says why); WAV at any other rate goes
+ * through speexdsp's resampler. The stream is bounded in bytes and in seconds of
  * audio: past a limit it is an LX_ETOOBIG error, so a client that sends a
  * gigabyte is cut off at the limit with a clear message, never buffered.
  * The PCM made waits in the input until the caller takes it.

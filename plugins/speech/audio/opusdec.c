@@ -1,5 +1,5 @@
 /*
- * Opus packets -> 48 kHz mono (opusdec.h).
+ * Opus packets -> 16 kHz mono (opusdec.h).
  */
 #include "opusdec.h"
 
@@ -51,7 +51,8 @@ int speech_opus_new(const unsigned char *head, size_t len, speech_opus **out, ch
     if (gain != 0)
         opus_decoder_ctl(o->dec, OPUS_SET_GAIN(gain));
     o->channels = channels;
-    o->skip = (uint32_t)(head[10] | head[11] << 8);
+    /* the pre-skip counts 48 kHz samples whatever the rate decoded */
+    o->skip = (uint32_t)(head[10] | head[11] << 8) / (48000 / SPEECH_OPUS_RATE);
     *out = o;
     return LX_OK;
 }
