@@ -25,6 +25,17 @@
 # installs nothing. It measures, it does not judge: it exits 0 after a
 # complete run whatever the figures.
 #
+# Dictation (LX_BENCH_SPEECH=stt for this part only, tts for the other):
+# concurrent WebSocket streams to /ws/stt/stream against one worker, each
+# sending MediaRecorder-shaped WebM/Opus one piece a second in real time
+# (bench/speech_stt_client.py): against the offline recognizer
+# (pocketsphinx, LX_BENCH_STT_HELPERS decoders, default 2) and against a
+# fake OpenAI-compatible server (tests/integration/lxfakestt.py, answering
+# at once): the time from the last piece to its final (median, p99), the
+# streams that got their final, and the worker's RSS per stream. Needs a
+# core with WebSocket routes, python3's websockets, flite and ffmpeg; the
+# part is left out, saying why, without them.
+#
 # Output: a markdown report on stdout and in bench/results/speech.md;
 # progress on stderr.
 
@@ -47,6 +58,9 @@ BENCH_NAME=speech.sh
 . "$ROOT/bench/lib.sh"
 bench_args "${BASH_SOURCE[0]}" "$@"
 if ((QUICK)); then COLD=2 CACHED=50 PAR=(1 2 4); else COLD=5 CACHED=200 PAR=(1 2 4 8); fi
+if ((QUICK)); then STT_LOCAL=(1 2) STT_NET=(50 200); else STT_LOCAL=(1 2 4) STT_NET=(100 300 1000); fi
+PART=${LX_BENCH_SPEECH:-all}
+STT_HELPERS=${LX_BENCH_STT_HELPERS:-2}
 
 missing=()
 for t in curl python3 openssl timeout; do
@@ -63,6 +77,7 @@ TOKEN=$(mint_token bench-user-0001)
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_keys keys 0
+if [[ $PART != stt ]]; then
 PORT=$(free_port)
 DATA=$TMP/data
 mkdir -p "$DATA"
@@ -118,6 +133,85 @@ done
 read -r -a pids <<<"$(tree_pids "$pid")"
 read -r RSS PSS NPROC <<<"$(mem_of "${pids[@]}")"
 stop_server "$pid"
+fi
+
+# ------------------------------------------------------------------ dictation
+STT_WHY="" STT_LOCAL_R=() STT_NET_R=() STT_RSS_LOCAL="" STT_RSS_NET="" STT_IDLE_RSS=""
+stt_client() { /usr/bin/python3 "$ROOT/bench/speech_stt_client.py" "$@"; }
+if [[ $PART == tts ]]; then
+    STT_WHY="not asked for (LX_BENCH_SPEECH=tts)"
+elif ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    STT_WHY="python3's websockets is missing (Debian python3-websockets)"
+elif ! command -v flite >/dev/null || ! command -v ffmpeg >/dev/null; then
+    STT_WHY="flite or ffmpeg is missing (scripts/deps.sh --test)"
+else
+    stt_client 0 - make "$TMP/dictation.webm" || die "could not make the dictation audio"
+fi
+
+# stt_server NAME STT_CONFIG: lexiaid with the speech plugin and the
+# WebSocket route; sets PORT and pid, or STT_WHY when the core has no
+# WebSocket routes.
+stt_server() {
+    local name=$1 stt=$2
+    PORT=$(free_port)
+    mkdir -p "$TMP/$name"
+    cat >"$TMP/$name.conf" <<CONF
+server = { listen = "127.0.0.1:$PORT"; workers = 1; data_dir = "$TMP/$name"; log_format = "json";
+           log_level = "warn"; max_websockets = 4096; };
+plugins = (
+    { name = "health"; file = "$PLUGINS/health/.libs/health.so"; },
+    { name = "auth"; file = "$PLUGINS/auth/.libs/auth.so";
+      config = { project_id = "$PROJECT"; certs_url = "http://127.0.0.1:$KPORT/certs"; }; },
+    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so"; },
+    { name = "speech"; file = "$PLUGINS/speech/.libs/speech.so";
+      config = { helper = "$HELPER"; helpers = 1; stt = { $stt }; }; }
+);
+routes = (
+    { method = "GET"; path = "/health"; handler = "health.live"; },
+    { path = "/ws/stt/stream"; websocket = "speech.stream"; before = ["auth.websocket_user"]; }
+);
+CONF
+    if ! "$LEXIAID_BIN" -t -c "$TMP/$name.conf" >"$TMP/$name.check" 2>&1; then
+        STT_WHY="this core has no WebSocket routes ($(grep -m1 -o 'websocket[^;]*' "$TMP/$name.check" || head -c 120 "$TMP/$name.check"))"
+        return 1
+    fi
+    start_server "$name" /dev/null "$LEXIAID_BIN" -c "$TMP/$name.conf"
+    pid=$SPID
+    wait_first_200 "$PORT" "$pid" || die "lexiaid ($name) did not start: $(tail -n 3 "$TMP/$name.err" | tr '\n' ' ')"
+}
+worker_of() { tree_pids "$1" | awk '{print $2}'; }
+# stt_series NAME N...: runs each N, sampling the worker's RSS mid-run.
+stt_series() {
+    local name=$1 n out w rss
+    shift
+    for n in "$@"; do
+        log "dictation ($name): $n streams at once"
+        stt_client "$PORT" "$TOKEN" run --n "$n" --audio "$TMP/dictation.webm" >"$TMP/stt.out" &
+        local cpid=$!
+        sleep 5
+        w=$(worker_of "$pid")
+        read -r rss _ _ <<<"$(mem_of "$w")"
+        wait "$cpid" || true
+        out=$(cat "$TMP/stt.out")
+        printf '%s %s\n' "$rss" "$out"
+    done
+}
+if [[ -z $STT_WHY ]] && stt_server stt-local "provider = \"local\"; helpers = $STT_HELPERS; queue = 64;"; then
+    read -r STT_IDLE_RSS _ _ <<<"$(mem_of "$(worker_of "$pid")")"
+    read -r -a hp <<<"$(tree_pids "$pid")"
+    read -r STT_HELPERS_RSS _ _ <<<"$(mem_of "${hp[@]:2}")"
+    mapfile -t STT_LOCAL_R < <(stt_series local "${STT_LOCAL[@]}")
+    stop_server "$pid"
+    stt_client 0 - fake "$TMP/fake.port" &
+    FAKE_PID=$!
+    STARTED+=("$FAKE_PID")
+    for _ in $(seq 100); do [[ -s $TMP/fake.port ]] && break; sleep 0.1; done
+    FPORT=$(cat "$TMP/fake.port")
+    stt_server stt-net "provider = \"openai\"; base_url = \"http://127.0.0.1:$FPORT\"; timeout = \"60s\";"
+    read -r STT_IDLE_RSS_NET _ _ <<<"$(mem_of "$(worker_of "$pid")")"
+    mapfile -t STT_NET_R < <(stt_series network "${STT_NET[@]}")
+    stop_server "$pid"
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Figures out of the JSON lines.
@@ -146,31 +240,60 @@ report() {
     echo "- Machine: $(nproc) CPUs ($cpu), kernel $(uname -r); repository $rev"
     echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
     echo
-    echo "| 500 words | median | max | CPU per page | audio | real-time factor | answer |"
+    if [[ $PART != stt ]]; then
+        echo "| 500 words | median | max | CPU per page | audio | real-time factor | answer |"
+        echo "|---|---|---|---|---|---|---|"
+        for line in "espeak-ng:en-us (default)|$CPU_ES|$COLD_ES" "flite:cmu_us_slt|$CPU_FL|$COLD_FL"; do
+            local name=${line%%|*} rest=${line#*|} cpu j
+            cpu=${rest%%|*} j=${rest#*|}
+            printf '| cold, %s | %s | %s | %s s | %s | %sx | %s KiB |\n' "$name" \
+                "$(secs "$(stat "$j" latency_s median)")" "$(secs "$(stat "$j" latency_s max)")" "$cpu" \
+                "$(secs "$(stat "$j" audio_s median)")" "$(printf '%.0f' "$(stat "$j" rtf median)")" \
+                "$(($(stat "$j" body_bytes body_bytes) / 1024))"
+        done
+        printf '| cached (a second read-aloud) | %s | %s (p99 %s) | | | | %s KiB |\n' \
+            "$(secs "$(stat "$CACHED_R" latency_s median)")" "$(secs "$(stat "$CACHED_R" latency_s max)")" \
+            "$(secs "$(stat "$CACHED_R" latency_s p99)")" "$(($(stat "$CACHED_R" body_bytes body_bytes) / 1024))"
+        echo
+        echo "Distinct pages at once against the one worker (espeak-ng):"
+        echo
+        echo "| at once | wall | words/s | audio s per s | slowest answer |"
+        echo "|---|---|---|---|---|"
+        for line in "${PAR_R[@]}"; do
+            printf '| %s | %s | %.0f | %.0f | %s |\n' "$(stat "$line" k k)" "$(secs "$(stat "$line" wall_s wall_s)")" \
+                "$(stat "$line" words_per_s words_per_s)" "$(stat "$line" audio_per_s audio_per_s)" \
+                "$(secs "$(stat "$line" latency_s max)")"
+        done
+        echo
+        echo "Memory after the run: $(mib "$RSS") RSS ($(mib "$PSS") PSS) in $NPROC processes (master, worker, helpers)."
+    fi
+    echo
+    echo "## Dictation"
+    echo
+    if [[ -n $STT_WHY ]]; then
+        echo "Left out: $STT_WHY."
+        return
+    fi
+    echo "Concurrent WebSocket streams against one worker, each sending MediaRecorder-shaped WebM/Opus"
+    echo "(128 kbit/s) one piece a second in real time; the time from a stream's last piece to its final."
+    echo
+    echo "| recognizer | streams | finals | last piece -> final, median | p99 | max | worker RSS per stream |"
     echo "|---|---|---|---|---|---|---|"
-    for line in "espeak-ng:en-us (default)|$CPU_ES|$COLD_ES" "flite:cmu_us_slt|$CPU_FL|$COLD_FL"; do
-        local name=${line%%|*} rest=${line#*|} cpu j
-        cpu=${rest%%|*} j=${rest#*|}
-        printf '| cold, %s | %s | %s | %s s | %s | %sx | %s KiB |\n' "$name" \
-            "$(secs "$(stat "$j" latency_s median)")" "$(secs "$(stat "$j" latency_s max)")" "$cpu" \
-            "$(secs "$(stat "$j" audio_s median)")" "$(printf '%.0f' "$(stat "$j" rtf median)")" \
-            "$(($(stat "$j" body_bytes body_bytes) / 1024))"
-    done
-    printf '| cached (a second read-aloud) | %s | %s (p99 %s) | | | | %s KiB |\n' \
-        "$(secs "$(stat "$CACHED_R" latency_s median)")" "$(secs "$(stat "$CACHED_R" latency_s max)")" \
-        "$(secs "$(stat "$CACHED_R" latency_s p99)")" "$(($(stat "$CACHED_R" body_bytes body_bytes) / 1024))"
-    echo
-    echo "Distinct pages at once against the one worker (espeak-ng):"
-    echo
-    echo "| at once | wall | words/s | audio s per s | slowest answer |"
-    echo "|---|---|---|---|---|"
-    for line in "${PAR_R[@]}"; do
-        printf '| %s | %s | %.0f | %.0f | %s |\n' "$(stat "$line" k k)" "$(secs "$(stat "$line" wall_s wall_s)")" \
-            "$(stat "$line" words_per_s words_per_s)" "$(stat "$line" audio_per_s audio_per_s)" \
-            "$(secs "$(stat "$line" latency_s max)")"
+    local idle
+    for line in "${STT_LOCAL_R[@]/#/local }" "${STT_NET_R[@]/#/net }"; do
+        local kind=${line%% *} rest=${line#* } rss j
+        rss=${rest%% *} j=${rest#* }
+        idle=$STT_IDLE_RSS
+        [[ $kind == net ]] && idle=$STT_IDLE_RSS_NET
+        printf '| %s | %s | %s | %.0f ms | %.0f ms | %.0f ms | %s KiB |\n' \
+            "$([[ $kind == local ]] && echo "pocketsphinx ($STT_HELPERS decoders)" || echo "fake OpenAI-compatible")" \
+            "$(stat "$j" n n)" "$(stat "$j" ok ok)" \
+            "$(stat "$j" latency_ms median 2>/dev/null || echo 0)" "$(stat "$j" latency_ms p99 2>/dev/null || echo 0)" \
+            "$(stat "$j" latency_ms max 2>/dev/null || echo 0)" \
+            "$(( (rss - idle) / $(stat "$j" n n) ))"
     done
     echo
-    echo "Memory after the run: $(mib "$RSS") RSS ($(mib "$PSS") PSS) in $NPROC processes (master, worker, helpers)."
+    echo "The worker with no stream: $(mib "$STT_IDLE_RSS"); the $STT_HELPERS recognizer helpers (a pocketsphinx decoder each): $(mib "$STT_HELPERS_RSS")."
 }
 
 mkdir -p "$ROOT/bench/results"

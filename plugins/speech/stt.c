@@ -168,6 +168,8 @@ static void stt_on_rec(void *arg, int status, const char *message, const char *t
     }
     free(s->phrase);
     s->phrase = NULL;
+    if (is_final && text[0] == '\0')
+        is_final = 0; /* nothing was said: an interim "" clears the phrase */
     s->last_final = is_final;
     if (is_final) {
         s->sink->result(s->arg, text, 1, confidence);
