@@ -58,7 +58,9 @@ def helper_path():
 
 
 def speech_plugin(cfg=None):
-    c = {"helper": helper_path(), "helpers": 1}
+    # Dictation off unless a test asks for it: its recognizer helpers load
+    # pocketsphinx's model at worker start (test_speech_stt*.py turn it on).
+    c = {"helper": helper_path(), "helpers": 1, "stt": {"provider": "none"}}
     c.update(cfg or {})
     return {"name": "speech", "file": speech_so(), "config": c}
 
@@ -148,15 +150,17 @@ def expected_marks(text):
     return out
 
 
-def helper_pids(server):
-    """The lexiaid-speech helpers of the server's workers."""
+def helper_pids(server, recognizers=False):
+    """The lexiaid-speech helpers of the server's workers: those that speak,
+    or (recognizers) those that hold a pocketsphinx decoder (--stt-model)."""
     pids = []
     for w in server.srv.worker_pids():
         for c in lxtest.children_of(w):
             try:
                 with open("/proc/%d/cmdline" % c, "rb") as f:
-                    if b"lexiaid-speech" in f.read():
-                        pids.append(c)
+                    cmd = f.read()
+                if b"lexiaid-speech" in cmd and (b"--stt-model" in cmd) == recognizers:
+                    pids.append(c)
             except OSError:
                 pass
     return pids

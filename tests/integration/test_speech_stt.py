@@ -148,7 +148,7 @@ class TestLimitsAndFailures(lxtest.TestCase):
             killed = False
             deadline = time.time() + 60
             while t.is_alive() and time.time() < deadline and not killed:
-                pids = [p for p in helper_pids(s) if b"--stt-model" in _cmdline(p)]
+                pids = helper_pids(s, recognizers=True)
                 busy = [p for p in pids if _cpu_ticks(p) > 0]
                 if busy:
                     time.sleep(0.3)
@@ -221,14 +221,6 @@ class TestChatVoiceMessages(lxtest.TestCase):
         self.assertEqual((st, j["code"]), (400, "INVALID_AUDIO"), j)
         st, j = post([audio, ("stt_processing_mode", None, None, "later")])
         self.assertEqual((st, j["code"]), (400, "INVALID_REQUEST"), j)
-
-
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 def _cpu_ticks(pid):

@@ -21,7 +21,7 @@ import unittest
 import lxaudio
 import lxtest
 from lxspeech import helper_pids
-from test_speech_stt import RECALL_FLOOR, _cmdline, stt_server
+from test_speech_stt import RECALL_FLOOR, stt_server
 
 try:
     import lxws
@@ -192,9 +192,8 @@ class TestBadStreams(DictationCase):
                 c.recv(30)
                 c.send(pieces[1])
                 c.recv(30)
-                for p in helper_pids(s):
-                    if b"--stt-model" in _cmdline(p):
-                        os.kill(p, signal.SIGKILL)
+                for p in helper_pids(s, recognizers=True):
+                    os.kill(p, signal.SIGKILL)
                 code = None
                 for p in pieces[2:]:
                     try:

@@ -278,7 +278,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->plugins[4].path, LX_PLUGIN_DIR "/speech.so");
     assert_true(conf->plugins[4].is_enabled);
 
-    assert_int_equal(conf->n_routes, 28);
+    assert_int_equal(conf->n_routes, 30);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
