@@ -7,7 +7,8 @@
 #   2. ThreadSanitizer build: the logging, offload, storage, tutoring and speech suites
 #      (unit and integration), on SQLite and on PostgreSQL;
 #   3. the release tarball: `make distcheck` with --without-postgres
-#      --disable-ocr, its contents against the repository, a build without
+#      --disable-ocr --disable-dictation --disable-speech-pocketsphinx, its
+#      contents against the repository, a build without
 #      cmocka (scripts/check-dist.sh);
 #   4. each fuzzer for a bounded time;
 #   5. the container image with a real engine (CI, or LX_CONTAINER_TESTS=1).

@@ -11,8 +11,7 @@ LX_SPEECH_AUDIO = plugins/speech/audio/audio.h \
 	plugins/speech/audio/vad.c plugins/speech/audio/vad.h \
 	plugins/speech/dictate.c plugins/speech/dictate.h
 EXTRA_DIST += $(LX_SPEECH_AUDIO) tests/unit/test_speech_audio.c plugins/speech/stt.c \
-	plugins/speech/stt_local.c plugins/speech/stt_net.c plugins/speech/stt_off.c \
-	plugins/speech/stt_ws.c
+	plugins/speech/stt_local.c plugins/speech/stt_net.c plugins/speech/stt_off.c
 
 if LX_HAVE_DICTATION
 # Real audio made by espeak-ng and ffmpeg (test-only tools) in a scratch directory.

@@ -17,14 +17,15 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
 plugins_speech_speech_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) $(LIBCRYPTO_LIBS) -lm
 plugins_speech_speech_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
-# Dictation (plugins/speech/dictation.mk): the routes and configuration
-# always; the streams, the audio input and the recognizers unless
+# Dictation (plugins/speech/dictation.mk): the routes (the WebSocket's
+# too) and configuration always; the streams, the audio input and the recognizers unless
 # --disable-dictation.
 plugins_speech_speech_la_SOURCES += plugins/speech/stt.h plugins/speech/stt_conf.c \
-	plugins/speech/stt_routes.c plugins/speech/stt_routes.h plugins/speech/recognizer.h
+	plugins/speech/stt_routes.c plugins/speech/stt_routes.h plugins/speech/stt_ws.c \
+	plugins/speech/recognizer.h
 if LX_HAVE_DICTATION
 plugins_speech_speech_la_SOURCES += plugins/speech/stt.c plugins/speech/stt_local.c \
-	plugins/speech/stt_net.c plugins/speech/stt_ws.c $(LX_SPEECH_STT_WIRE) $(LX_SPEECH_AUDIO)
+	plugins/speech/stt_net.c $(LX_SPEECH_STT_WIRE) $(LX_SPEECH_AUDIO)
 plugins_speech_speech_la_CFLAGS += $(SPEECH_AUDIO_CFLAGS)
 plugins_speech_speech_la_LIBADD += $(SPEECH_AUDIO_LIBS)
 else

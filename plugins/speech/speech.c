@@ -356,9 +356,7 @@ static const lx_handler speech_handlers[] = {
     {"voices", speech_h_voices, LX_H_ENDPOINT},
     {"transcribe", speech_h_transcribe, LX_H_ENDPOINT},
     {"languages", speech_h_languages, LX_H_ENDPOINT},
-#ifdef LX_H_WEBSOCKET
     {"stream", speech_h_stream, LX_H_WEBSOCKET},
-#endif
     {NULL, NULL, 0},
 };
 

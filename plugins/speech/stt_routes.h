@@ -7,8 +7,8 @@
  *        confidence, language_code}, or {error, code}
  *   GET  /api/stt/languages   -> 200 {status: "success", languages:
  *        [{language_code, name}], provider}
- *   WS   /ws/stt/stream        live dictation (stt_ws.c), with a core that
- *        has WebSocket routes
+ *   WS   /ws/stt/stream        live dictation (stt_ws.c), a WebSocket
+ *        route (ABI 1.3) behind auth.websocket_user
  */
 #ifndef SPEECH_STT_ROUTES_H
 #define SPEECH_STT_ROUTES_H
@@ -18,9 +18,8 @@
 lx_rc speech_h_transcribe(lx_req *req, void *state);
 lx_rc speech_h_languages(lx_req *req, void *state);
 
-#ifdef LX_H_WEBSOCKET
-/* WebSocket /ws/stt/stream (stt_ws.c): live dictation. */
+/* WebSocket /ws/stt/stream (stt_ws.c): live dictation; its open handler
+ * (LX_H_WEBSOCKET). */
 lx_rc speech_h_stream(lx_req *req, void *state);
-#endif
 
 #endif

@@ -16,10 +16,12 @@
  * A text "CLOSE" ends the stream: the last phrase's final, then close 1000.
  * A stream that fails sends {"error", "code"} and closes: 1007 for audio it
  * cannot read, 1009 past a limit, 1013 when every recognizer is busy, 1011
- * when the recognizer failed; dictation off is refused with 1011. Audio is
- * never written or logged.
+ * when the recognizer failed; dictation off (by the operator or the build)
+ * is refused with 1011 and the reason it is off. Audio is never written or
+ * logged.
  *
- * Compiled with a core that has WebSocket routes (ABI 1.2, LX_H_WEBSOCKET).
+ * The core's WebSocket sessions (ABI 1.3: ws_accept, ws_send, ws_close,
+ * ws_resume; see include/lexiaid/plugin.h) carry it.
  */
 #include "config.h"
 
@@ -32,13 +34,11 @@
 #include "stt.h"
 #include "stt_routes.h"
 
-#ifdef LX_H_WEBSOCKET
-
 typedef struct ws_dictation {
     speech_state *st;
     lx_ws *ws;
     speech_stt *s;
-    int held;    /* on_message returned LX_ASYNC: resume when the piece is done */
+    int held;       /* on_message returned LX_ASYNC: resume when the piece is done */
     int closing;    /* CLOSE came, or the stream failed: no more pieces */
     int close_sent; /* ws_close was called */
 } ws_dictation;
@@ -86,6 +86,18 @@ static void ws_ready(void *arg)
     ws_resume(d);
 }
 
+/* A close reason is at most 123 bytes: `message` cut at a character
+ * boundary into `reason` (124 bytes). */
+static void ws_reason(char reason[124], const char *message)
+{
+    size_t n = strlen(message) < 123 ? strlen(message) : 123;
+
+    while (n > 0 && (message[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(reason, message, n);
+    reason[n] = '\0';
+}
+
 static void ws_failed(void *arg, int status, const char *message)
 {
     ws_dictation *d = arg;
@@ -104,12 +116,7 @@ static void ws_failed(void *arg, int status, const char *message)
                                                   : status == LX_ESTATE  ? "STT_BUSY"
                                                                          : "STT_FAILED"));
     ws_send_json(d, o);
-    /* a close reason is at most 123 bytes: cut at a character boundary */
-    size_t n = strlen(message) < sizeof(reason) - 1 ? strlen(message) : sizeof(reason) - 1;
-    while (n > 0 && (message[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(reason, message, n);
-    reason[n] = '\0';
+    ws_reason(reason, message);
     if (!d->close_sent) {
         d->closing = d->close_sent = 1;
         h->ws_close(d->ws, code, reason);
@@ -163,9 +170,11 @@ lx_rc speech_h_stream(lx_req *req, void *state)
     speech_state *st = state;
     const lx_host *h = st->host;
     int why;
+    char reason[124];
 
-    if (st->stt.rec == NULL) {
-        h->ws_reject(req, LX_WS_INTERNAL, "dictation is off on this server");
+    if (st->stt.rec == NULL) { /* off by the operator or by the build: say which */
+        ws_reason(reason, st->stt.why_off);
+        h->ws_reject(req, LX_WS_INTERNAL, reason);
         return LX_DONE;
     }
     ws_dictation *d = calloc(1, sizeof(*d));
@@ -185,5 +194,3 @@ lx_rc speech_h_stream(lx_req *req, void *state)
     }
     return LX_DONE;
 }
-
-#endif

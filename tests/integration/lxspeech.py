@@ -37,6 +37,11 @@ B64_RE = re.compile(r"^[A-Za-z0-9+/=]+$")  # the frontend's own check
 # What this build has (tests/local.mk passes configure's answers).
 HAVE_FLITE = os.environ.get("LX_HAVE_SPEECH_FLITE", "yes") == "yes"
 HAVE_ESPEAK = os.environ.get("LX_HAVE_SPEECH_ESPEAK_NG", "yes") == "yes"
+# Dictation's audio input (--disable-dictation) and its offline recognizer
+# (--disable-speech-pocketsphinx): the test_speech_stt*.py suites that need
+# them run only the checks of what such a build says without them.
+HAVE_DICTATION = os.environ.get("LX_HAVE_DICTATION", "yes") == "yes"
+HAVE_POCKETSPHINX = os.environ.get("LX_HAVE_POCKETSPHINX", "yes") == "yes"
 
 
 def need_both_engines():

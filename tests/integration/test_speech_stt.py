@@ -18,7 +18,7 @@ import unittest
 
 import lxaudio
 import lxtest
-from lxspeech import helper_pids, speech_plugin, speech_server
+from lxspeech import HAVE_DICTATION, HAVE_POCKETSPHINX, helper_pids, speech_plugin, speech_server
 from lxstorage import multipart
 from lxtutor import tutor_server
 
@@ -169,11 +169,32 @@ class TestLimitsAndFailures(lxtest.TestCase):
     def wav_short(self):
         return lxaudio.speak("Plants need light and water to grow.")
 
+
+class TestBuild(lxtest.TestCase):
+    """What dictation says matches what the operator chose and how lexiaid
+    was configured (any build: the other classes need pocketsphinx)."""
+
     def test_off_says_why(self):
         with stt_server({"provider": "none"}) as s:
             status, body = transcribe(s, b"RIFF")
             self.assertEqual((status, body["code"]), (503, "STT_UNAVAILABLE"), body)
             self.assertIn("stt.provider = none", body["error"])
+
+    def test_the_recognizers_are_the_ones_this_build_has(self):
+        with stt_server() as s:  # local: pocketsphinx
+            status, body = s.json("GET", "/api/stt/languages")
+            if HAVE_POCKETSPHINX:
+                self.assertEqual((status, body["provider"]), (200, "pocketsphinx"), body)
+            else:
+                self.assertEqual((status, body["code"]), (503, "STT_UNAVAILABLE"), body)
+                self.assertIn("--disable-speech-pocketsphinx", body["error"])
+        with stt_server({"provider": "openai", "base_url": "http://127.0.0.1:9"}) as s:
+            status, body = s.json("GET", "/api/stt/languages")
+            if HAVE_DICTATION:
+                self.assertEqual((status, body["provider"]), (200, "openai"), body)
+            else:
+                self.assertEqual((status, body["code"]), (503, "STT_UNAVAILABLE"), body)
+                self.assertIn("--disable-dictation", body["error"])
 
 
 CHAT = "/api/v2/agent/chat"
@@ -230,6 +251,13 @@ def _cpu_ticks(pid):
         return int(parts[11]) + int(parts[12])
     except OSError:
         return 0
+
+
+def load_tests(loader, tests, pattern):
+    """Every class for a build with pocketsphinx; only TestBuild otherwise."""
+    if HAVE_POCKETSPHINX:
+        return tests
+    return loader.loadTestsFromTestCase(TestBuild)
 
 
 if __name__ == "__main__":
