@@ -33,7 +33,7 @@
 # fake OpenAI-compatible server (tests/integration/lxfakestt.py, answering
 # at once): the time from the last piece to its final (median, p99), the
 # streams that got their final, and the worker's RSS per stream. Needs a
-# core with WebSocket routes, python3's websockets, flite and ffmpeg; the
+# build with dictation, python3's websockets, flite and ffmpeg; the
 # part is left out, saying why, without them.
 #
 # Output: a markdown report on stdout and in bench/results/speech.md;
@@ -172,7 +172,7 @@ routes = (
 );
 CONF
     if ! "$LEXIAID_BIN" -t -c "$TMP/$name.conf" >"$TMP/$name.check" 2>&1; then
-        STT_WHY="this core has no WebSocket routes ($(grep -m1 -o 'websocket[^;]*' "$TMP/$name.check" || head -c 120 "$TMP/$name.check"))"
+        STT_WHY="lexiaid -t refused the dictation configuration ($(head -c 160 "$TMP/$name.check" | tr '\n' ' '))"
         return 1
     fi
     start_server "$name" /dev/null "$LEXIAID_BIN" -c "$TMP/$name.conf"

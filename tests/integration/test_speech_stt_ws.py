@@ -7,13 +7,14 @@ finals per phrase, the last final right after the last piece, before the
 browser would close (500 ms after stop). The final text recalls most of the
 words. Bad audio, a stream past the limits and a recognizer killed
 mid-stream close with a clear error, and the next stream works. A bad
-token is 4001.
+token is 4001. The route is the one etc/lexiaid.conf ships.
 
 Needs python3's websockets (scripts/deps.sh --test; under CI=true a missing
 one fails)."""
 
 import json
 import os
+import re
 import signal
 import time
 import unittest
@@ -28,8 +29,17 @@ WS_PATH = "/ws/stt/stream"
 
 
 def ws_route():
-    return {lxtest.ROUTE_PATH_KEY: WS_PATH, "websocket": "speech.stream",
-            "before": ["auth.websocket_user"], "max_message": "4M"}
+    """The dictation route as etc/lexiaid.conf ships it: `websocket`,
+    `before` and its limits."""
+    with open(os.path.join(lxtest.SRCDIR, "etc", "lexiaid.conf")) as f:
+        conf = f.read()
+    m = re.search(r'\{[^{}]*path = "%s";[^{}]*\}' % re.escape(WS_PATH), conf)
+    assert m, "etc/lexiaid.conf has no route for %s" % WS_PATH
+    route = {lxtest.ROUTE_PATH_KEY: WS_PATH}
+    for key, value in re.findall(r'(\w+) = ("[^"]*"|\[[^\]]*\]);', m.group(0)):
+        if key != "path":
+            route[key] = json.loads(value)
+    return route
 
 
 def server(stt=None, **kw):
@@ -165,7 +175,7 @@ class TestBadStreams(DictationCase):
                 b"\x00\x7d\x00\x00\x02\x00\x10\x00data\xff\xff\xff\xff")
         with server({"max_audio": "8M", "max_seconds": 86400}) as s, self.connect(s) as c:
             c.send(head)
-            chunk, sent, code = bytes(1 << 20), 0, None
+            chunk, sent, code = bytes(512 << 10), 0, None  # under the route's max_message
             while sent < (1 << 30):
                 try:
                     c.send(chunk)

@@ -278,7 +278,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->plugins[4].path, LX_PLUGIN_DIR "/speech.so");
     assert_true(conf->plugins[4].is_enabled);
 
-    assert_int_equal(conf->n_routes, 30);
+    assert_int_equal(conf->n_routes, 31);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -304,6 +304,14 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->routes[26].handler, "speech.synthesize");
     assert_int_equal(conf->routes[26].max_body, 2 * 1024 * 1024);
     assert_string_equal(conf->routes[27].handler, "speech.voices");
+    /* dictation's WebSocket, behind the middleware that reads ?token= */
+    assert_string_equal(conf->routes[30].method, "GET");
+    assert_string_equal(conf->routes[30].pattern, "/ws/stt/stream");
+    assert_true(conf->routes[30].is_websocket);
+    assert_string_equal(conf->routes[30].handler, "speech.stream");
+    assert_int_equal(conf->routes[30].n_before, 1);
+    assert_string_equal(conf->routes[30].before[0], "auth.websocket_user");
+    assert_int_equal(conf->routes[30].ws.max_message, 1024 * 1024);
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 
