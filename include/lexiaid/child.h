@@ -4,8 +4,8 @@
  * Part of the SDK's helper library, liblexiaid_sdk (sdk/child.c). Work that
  * must not run inside a worker (parsers of untrusted files, engines with
  * process-global state) runs in a child program: the storage plugin's
- * lexiaid-extract (one child per file, driven from an offload thread with
- * poll) and the speech plugin's lexiaid-speech (long-lived helpers, driven
+ * lexiaid-extract (one child per file, driven with poll from one of the
+ * plugin's extraction threads) and the speech plugin's lexiaid-speech (long-lived helpers, driven
  * by the worker loop through host->watch_start). Both start their children
  * here, so that every child starts the same clean way:
  *
