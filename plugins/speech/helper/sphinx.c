@@ -6,6 +6,7 @@
 #include "sphinx.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,14 @@ hx_sphinx *hx_sphinx_new(const hx_sphinx_opts *o, char *err, size_t errlen)
         return NULL;
     }
     s->fast = o->fast;
+    /* pocketsphinx's log is noise to an operator: off, without -logfn
+     * /dev/null, which fails where there is no /dev (the image's build
+     * checks the helper in a chroot). */
+    err_set_logfp(NULL);
     /* -fwdflat no: the second pass costs more than it gives on a phrase;
      * -bestpath (the lattice) gives the words' posteriors, the confidence. */
-    s->config =
-        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn",
-                    "/dev/null", "-fwdflat", "no", "-bestpath", o->fast ? "no" : "yes", NULL);
+    s->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
+                            "-fwdflat", "no", "-bestpath", o->fast ? "no" : "yes", NULL);
     if (s->config != NULL)
         s->ps = ps_init(s->config);
     if (s->ps == NULL) {
