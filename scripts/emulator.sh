@@ -20,6 +20,8 @@
 #                                 _inst/data/auth-emulator); "" keeps them in
 #                                 memory only
 #   LEXIAID_EMULATOR_TIMEOUT      seconds to wait for it (default 120)
+#   LEXIAID_EMULATOR_STOP_TIMEOUT seconds a stop waits for the accounts'
+#                                 export before it kills (default 60)
 #
 # The emulator needs Node.js >= 20 and npm (Debian 12's nodejs is 18: use
 # NodeSource's nodejs 20.x). firebase-tools comes from the npm registry,
@@ -76,19 +78,20 @@ install_firebase_tools() {
 }
 
 # Stops the emulator we started (emu_pid): SIGTERM to its process group, so
-# that it writes its accounts to $emu_data, then up to 15 s for that.
+# that it writes its accounts to $emu_data, then up to LEXIAID_EMULATOR_STOP_TIMEOUT
+# seconds (default 60: the export takes a few seconds on a loaded machine) for that.
 stop_emulator() {
     [ -n "$emu_pid" ] || return 0
-    local pid="$emu_pid"
+    local pid="$emu_pid" wait_s="${LEXIAID_EMULATOR_STOP_TIMEOUT:-60}"
     emu_pid=""
     # It runs in a session of its own (setsid): its pid is its process group.
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 75); do
+    for _ in $(seq 1 $((wait_s * 5))); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.2
     done
     if kill -0 "$pid" 2>/dev/null; then
-        emu_say "the Auth Emulator did not stop within 15 s: killed (accounts made since it" \
+        emu_say "the Auth Emulator did not stop within $wait_s s: killed (accounts made since it" \
             "started may be lost; log: $emu_run/emulator.log)"
     fi
     kill -KILL -- "-$pid" 2>/dev/null || true
@@ -156,7 +159,9 @@ EOF
     started=$SECONDS
     deadline=$((SECONDS + ${LEXIAID_EMULATOR_TIMEOUT:-120}))
     while [ "$SECONDS" -lt "$deadline" ]; do
-        if emulator_answers; then
+        # Ready once it says so: it answers HTTP before it has imported the
+        # accounts kept from its last run (the import goes through that port).
+        if grep -q "All emulators ready" "$emu_run/emulator.log" 2>/dev/null && emulator_answers; then
             emu_say "Auth Emulator ready at http://$emu_host (in $((SECONDS - started)) s)"
             return 0
         fi

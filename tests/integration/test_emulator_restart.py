@@ -87,6 +87,7 @@ class TestEmulatorRestart(lxtest.TestCase):
         self.assertEqual(status, 200, j)
 
         err = self.stop()
+        self.assertNotIn("did not stop", err)
         self.assertIn(os.path.join(self.data, "auth-emulator"), err)
         log = os.path.join(self.tmp, "run", "emulator.log")
         self.assertTrue(os.path.exists(os.path.join(self.data, "auth-emulator",
