@@ -25,7 +25,7 @@ LX_STORAGE_FEATURES += -DSTORAGE_HAVE_OCR=0
 endif
 
 # The database layer: the pool and both backends.
-LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h \
+LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h plugins/storage/store_ops.h \
 	plugins/storage/store_backend.h \
 	plugins/storage/store_sqlite.h plugins/storage/store_sqlite.c \
 	plugins/storage/store_sqlite_docs.c plugins/storage/store_sqlite_users.c \

@@ -206,96 +206,19 @@ storage_kind storage_db_kind(const storage_db *db)
 /* ------------------------------------------------------------------------ */
 /* Forwarding to the backend of the connection                              */
 
-int storage_migrate(storage_conn *c, int *version, char *err, size_t errlen)
-{
-    return c->be->migrate(c, version, err, errlen);
-}
-
-int storage_ping(storage_conn *c, char *err, size_t errlen)
-{
-    return c->be->ping(c, err, errlen);
-}
-
-int storage_user_init(storage_conn *c, const char *uid, const char *email, const char *display_name,
-                      const char *profile_json, const char *now, int *is_created, char *err,
-                      size_t errlen)
-{
-    return c->be->user_init(c, uid, email, display_name, profile_json, now, is_created, err,
-                            errlen);
-}
-
-int storage_user_get(storage_conn *c, const char *uid, storage_user *u, char *err, size_t errlen)
-{
-    return c->be->user_get(c, uid, u, err, errlen);
-}
-
-int storage_user_update(storage_conn *c, const char *uid, const char *email, const char *now,
-                        storage_merge_fn merge, void *arg, storage_user *u, char *err,
-                        size_t errlen)
-{
-    return c->be->user_update(c, uid, email, now, merge, arg, u, err, errlen);
-}
-
-int storage_user_delete(storage_conn *c, const char *uid, char ***doc_ids, size_t *n_docs,
-                        char *err, size_t errlen)
-{
-    return c->be->user_delete(c, uid, doc_ids, n_docs, err, errlen);
-}
-
-int storage_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
-                        int *created, char *err, size_t errlen)
-{
-    return c->be->user_create(c, v, n, now, created, err, errlen);
-}
-
-int storage_user_page(storage_conn *c, const char *after_uid, int limit, storage_user **out,
-                      size_t *n, int *has_more, char *err, size_t errlen)
-{
-    return c->be->user_page(c, after_uid, limit, out, n, has_more, err, errlen);
-}
-
-int storage_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
-                       char *err, size_t errlen)
-{
-    return c->be->doc_create(c, d, bytes, len, err, errlen);
-}
-
-int storage_doc_list(storage_conn *c, const char *uid, storage_doc **docs, size_t *n, char *err,
-                     size_t errlen)
-{
-    return c->be->doc_list(c, uid, docs, n, err, errlen);
-}
-
-int storage_doc_get(storage_conn *c, const char *uid, const char *id, int with_text, storage_doc *d,
-                    char *err, size_t errlen)
-{
-    return c->be->doc_get(c, uid, id, with_text, d, err, errlen);
-}
-
-int storage_doc_delete(storage_conn *c, const char *uid, const char *id, char *err, size_t errlen)
-{
-    return c->be->doc_delete(c, uid, id, err, errlen);
-}
-
-int storage_doc_set_status(storage_conn *c, const char *id, const char *owner, const char *status,
-                           const char *error, const char *now, char *err, size_t errlen)
-{
-    return c->be->doc_set_status(c, id, owner, status, error, now, err, errlen);
-}
-
-int storage_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
-                         size_t text_len, int64_t page_count, const char *const *passages,
-                         size_t n_passages, const char *now, char *err, size_t errlen)
-{
-    return c->be->doc_set_text(c, id, owner, text, text_len, page_count, passages, n_passages, now,
-                               err, errlen);
-}
-
-int storage_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
-                     size_t cap, size_t *n, char *err, size_t errlen)
-{
-    return c->be->doc_read(c, uid, id, offset, buf, cap, n, err, errlen);
-}
+/* Every operation of store_ops.h marked PLAIN is c->be->NAME(...) as is;
+ * those marked CHECKED are written out below. */
+#define STORAGE_FWD_PLAIN(name, params, args)                                                      \
+    int storage_##name params                                                                      \
+    {                                                                                              \
+        return c->be->name args;                                                                   \
+    }
+#define STORAGE_FWD_CHECKED(name, params, args)
+#define STORAGE_OP(name, front, params, args) STORAGE_FWD_##front(name, params, args)
+#include "store_ops.h"
+#undef STORAGE_OP
+#undef STORAGE_FWD_CHECKED
+#undef STORAGE_FWD_PLAIN
 
 int storage_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
                       int max, storage_pending **out, size_t *n, char *err, size_t errlen)
@@ -326,12 +249,6 @@ int storage_doc_renew(storage_conn *c, const char *owner, const char *const *ids
     return c->be->doc_renew(c, owner, ids, n, until, n_renewed, err, errlen);
 }
 
-int storage_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
-                      char *err, size_t errlen)
-{
-    return c->be->doc_start(c, id, owner, now, err, errlen);
-}
-
 int storage_doc_release(storage_conn *c, const char *id, const char *owner, const char *not_before,
                         char *err, size_t errlen)
 {
@@ -344,95 +261,6 @@ int storage_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size
     *ids = NULL;
     *n = 0;
     return c->be->doc_failed_ids(c, error, ids, n, err, errlen);
-}
-
-int storage_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
-                             char *err, size_t errlen)
-{
-    return c->be->doc_retry_failed(c, id, error, now, err, errlen);
-}
-
-int storage_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
-                        size_t errlen)
-{
-    return c->be->doc_all_ids(c, ids, uids, n, err, errlen);
-}
-
-int storage_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,
-                       int limit, storage_passage **out, size_t *n, char *err, size_t errlen)
-{
-    return c->be->doc_search(c, uid, id, query, limit, out, n, err, errlen);
-}
-
-int storage_doc_passages(storage_conn *c, const char *uid, const char *id, int64_t from, int count,
-                         storage_passage **out, size_t *n, char *err, size_t errlen)
-{
-    return c->be->doc_passages(c, uid, id, from, count, out, n, err, errlen);
-}
-
-int storage_feedback_create(storage_conn *c, const storage_feedback *f, char *err, size_t errlen)
-{
-    return c->be->feedback_create(c, f, err, errlen);
-}
-
-int storage_feedback_list(storage_conn *c, const char *status, const char *type, int limit,
-                          int offset, storage_feedback **out, size_t *n, int64_t *total, char *err,
-                          size_t errlen)
-{
-    return c->be->feedback_list(c, status, type, limit, offset, out, n, total, err, errlen);
-}
-
-int storage_stats_get(storage_conn *c, storage_stats *s, char *err, size_t errlen)
-{
-    return c->be->stats_get(c, s, err, errlen);
-}
-
-int storage_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen)
-{
-    return c->be->activity_add(c, a, err, errlen);
-}
-
-int storage_progress_get(storage_conn *c, const char *uid, storage_progress *p, char *err,
-                         size_t errlen)
-{
-    return c->be->progress_get(c, uid, p, err, errlen);
-}
-
-int storage_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
-                    const char *json, const char *now, char *err, size_t errlen)
-{
-    return c->be->rec_put(c, uid, kind, key, json, now, err, errlen);
-}
-
-int storage_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
-                    storage_rec *r, char *err, size_t errlen)
-{
-    return c->be->rec_get(c, uid, kind, key, r, err, errlen);
-}
-
-int storage_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
-                       const char *json, const char *now, int64_t *seq, char *err, size_t errlen)
-{
-    return c->be->rec_append(c, uid, kind, key, json, now, seq, err, errlen);
-}
-
-int storage_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
-                      int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
-                      size_t errlen)
-{
-    return c->be->rec_items(c, uid, kind, key, after_seq, last_n, out, n, err, errlen);
-}
-
-int storage_rec_list(storage_conn *c, const char *uid, const char *kind, int limit,
-                     storage_rec **out, size_t *n, char *err, size_t errlen)
-{
-    return c->be->rec_list(c, uid, kind, limit, out, n, err, errlen);
-}
-
-int storage_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
-                       char *err, size_t errlen)
-{
-    return c->be->rec_delete(c, uid, kind, key, err, errlen);
 }
 
 /* [a-z0-9_.]{1,64} for a record's kind (digits and dots: with_digits_dot),
@@ -496,10 +324,6 @@ int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, c
     storage_op *v;
     int rc;
 
-    if (c->be->batch == NULL) {
-        storage_errf(err, errlen, "batch: this backend has none");
-        return LX_EIO;
-    }
     if (uid == NULL || uid[0] == '\0' || ops == NULL || n == 0 || now == NULL) {
         storage_errf(err, errlen, "batch: a uid, the time and 1 op or more are needed");
         return LX_EINVAL;

@@ -612,7 +612,7 @@ fail:
     return rc == LX_EEXIST || rc == LX_EINVAL ? LX_EIO : rc;
 }
 
-static int pg_migrate(storage_conn *c, int *version, char *err, size_t errlen)
+int storage_pg_migrate(storage_conn *c, int *version, char *err, size_t errlen)
 {
     pg_mig_step st = {0, 0};
 
@@ -627,7 +627,7 @@ static int pg_migrate(storage_conn *c, int *version, char *err, size_t errlen)
     return LX_OK;
 }
 
-static int pg_ping(storage_conn *c, char *err, size_t errlen)
+int storage_pg_ping(storage_conn *c, char *err, size_t errlen)
 {
     return storage_pg_do(storage_pg_of(c), PGS_PING, NULL, NULL, err, errlen);
 }
@@ -639,41 +639,7 @@ const storage_backend storage_pg_backend = {
     .stores_bytes = 1,
     .connect = pg_connect,
     .disconnect = pg_disconnect,
-    .migrate = pg_migrate,
-    .ping = pg_ping,
-    .user_init = storage_pg_user_init,
-    .user_get = storage_pg_user_get,
-    .user_create = storage_pg_user_create,
-    .user_update = storage_pg_user_update,
-    .user_delete = storage_pg_user_delete,
-    .user_page = storage_pg_user_page,
-    .doc_create = storage_pg_doc_create,
-    .doc_list = storage_pg_doc_list,
-    .doc_get = storage_pg_doc_get,
-    .doc_delete = storage_pg_doc_delete,
-    .doc_set_status = storage_pg_doc_set_status,
-    .doc_set_text = storage_pg_doc_set_text,
-    .doc_read = storage_pg_doc_read,
-    .doc_claim = storage_pg_doc_claim,
-    .doc_any_claimable = storage_pg_doc_any_claimable,
-    .doc_renew = storage_pg_doc_renew,
-    .doc_start = storage_pg_doc_start,
-    .doc_release = storage_pg_doc_release,
-    .doc_failed_ids = storage_pg_doc_failed_ids,
-    .doc_retry_failed = storage_pg_doc_retry_failed,
-    .doc_all_ids = storage_pg_doc_all_ids,
-    .doc_search = storage_pg_doc_search,
-    .doc_passages = storage_pg_doc_passages,
-    .feedback_create = storage_pg_feedback_create,
-    .feedback_list = storage_pg_feedback_list,
-    .stats_get = storage_pg_stats_get,
-    .activity_add = storage_pg_activity_add,
-    .progress_get = storage_pg_progress_get,
-    .rec_put = storage_pg_rec_put,
-    .rec_get = storage_pg_rec_get,
-    .rec_append = storage_pg_rec_append,
-    .rec_items = storage_pg_rec_items,
-    .rec_list = storage_pg_rec_list,
-    .rec_delete = storage_pg_rec_delete,
-    .batch = storage_pg_batch,
+#define STORAGE_OP(name, front, params, args) STORAGE_BACKEND_MEMBER(storage_pg_, name)
+#include "store_ops.h"
+#undef STORAGE_OP
 };

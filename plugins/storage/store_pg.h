@@ -44,85 +44,14 @@ static inline storage_pg_conn *storage_pg_of(storage_conn *c)
     return (storage_pg_conn *)(void *)c;
 }
 
-/* The backend's operations, each with exactly the contract of the storage_*
- * function of the same name in store.h; store_pg.c's backend table points
- * at them. Users, feedback, stats, activity, progress and records:
- * store_pg_users.c; documents and passages: store_pg_docs.c. */
-int storage_pg_user_init(storage_conn *c, const char *uid, const char *email,
-                         const char *display_name, const char *profile_json, const char *now,
-                         int *is_created, char *err, size_t errlen);
-int storage_pg_user_create(storage_conn *c, const storage_user_new *v, size_t n, const char *now,
-                           int *created, char *err, size_t errlen);
-int storage_pg_user_get(storage_conn *c, const char *uid, storage_user *u, char *err,
-                        size_t errlen);
-int storage_pg_user_update(storage_conn *c, const char *uid, const char *email, const char *now,
-                           storage_merge_fn merge, void *arg, storage_user *u, char *err,
-                           size_t errlen);
-int storage_pg_user_delete(storage_conn *c, const char *uid, char ***doc_ids, size_t *n_docs,
-                           char *err, size_t errlen);
-int storage_pg_user_page(storage_conn *c, const char *after_uid, int limit, storage_user **out,
-                         size_t *n, int *has_more, char *err, size_t errlen);
-int storage_pg_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
-                          char *err, size_t errlen);
-int storage_pg_doc_list(storage_conn *c, const char *uid, storage_doc **docs, size_t *n, char *err,
-                        size_t errlen);
-int storage_pg_doc_get(storage_conn *c, const char *uid, const char *id, int with_text,
-                       storage_doc *d, char *err, size_t errlen);
-int storage_pg_doc_delete(storage_conn *c, const char *uid, const char *id, char *err,
-                          size_t errlen);
-int storage_pg_doc_set_status(storage_conn *c, const char *id, const char *owner,
-                              const char *status, const char *error, const char *now, char *err,
-                              size_t errlen);
-int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
-                            size_t text_len, int64_t page_count, const char *const *passages,
-                            size_t n_passages, const char *now, char *err, size_t errlen);
-int storage_pg_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
-                        size_t cap, size_t *n, char *err, size_t errlen);
-int storage_pg_doc_claim(storage_conn *c, const char *owner, const char *now, const char *until,
-                         int max, storage_pending **out, size_t *n, char *err, size_t errlen);
-int storage_pg_doc_any_claimable(storage_conn *c, const char *now, int *is_any, char *err,
-                                 size_t errlen);
-int storage_pg_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
-                         const char *until, int64_t *n_renewed, char *err, size_t errlen);
-int storage_pg_doc_start(storage_conn *c, const char *id, const char *owner, const char *now,
-                         char *err, size_t errlen);
-int storage_pg_doc_release(storage_conn *c, const char *id, const char *owner,
-                           const char *not_before, char *err, size_t errlen);
-int storage_pg_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
-                              size_t errlen);
-int storage_pg_doc_retry_failed(storage_conn *c, const char *id, const char *error, const char *now,
-                                char *err, size_t errlen);
-int storage_pg_doc_all_ids(storage_conn *c, char ***ids, char ***uids, size_t *n, char *err,
-                           size_t errlen);
-int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,
-                          int limit, storage_passage **out, size_t *n, char *err, size_t errlen);
-int storage_pg_doc_passages(storage_conn *c, const char *uid, const char *id, int64_t from,
-                            int count, storage_passage **out, size_t *n, char *err, size_t errlen);
-int storage_pg_feedback_create(storage_conn *c, const storage_feedback *f, char *err,
-                               size_t errlen);
-int storage_pg_feedback_list(storage_conn *c, const char *status, const char *type, int limit,
-                             int offset, storage_feedback **out, size_t *n, int64_t *total,
-                             char *err, size_t errlen);
-int storage_pg_stats_get(storage_conn *c, storage_stats *s, char *err, size_t errlen);
-int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen);
-int storage_pg_progress_get(storage_conn *c, const char *uid, storage_progress *p, char *err,
-                            size_t errlen);
-int storage_pg_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
-                       const char *json, const char *now, char *err, size_t errlen);
-int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
-                       storage_rec *r, char *err, size_t errlen);
-int storage_pg_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
-                          const char *json, const char *now, int64_t *seq, char *err,
-                          size_t errlen);
-int storage_pg_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
-                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
-                         size_t errlen);
-int storage_pg_rec_list(storage_conn *c, const char *uid, const char *kind, int limit,
-                        storage_rec **out, size_t *n, char *err, size_t errlen);
-int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, const char *key,
-                          char *err, size_t errlen);
-int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
-                     char *err, size_t errlen);
+/* The backend's operations: storage_pg_NAME for every line of store_ops.h,
+ * with the contract written there; store_pg.c's backend table points at
+ * them. Migrations and ping: store_pg.c; users, feedback, stats, activity,
+ * progress and records: store_pg_users.c; documents and passages:
+ * store_pg_docs.c. */
+#define STORAGE_OP(name, front, params, args) int storage_pg_##name params;
+#include "store_ops.h"
+#undef STORAGE_OP
 
 /* ---------------------------------------------------------------- messages */
 

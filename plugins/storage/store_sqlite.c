@@ -805,7 +805,7 @@ static int sq_migrate_next(storage_sq_conn *s, int64_t *current, int *is_done, c
                           sq_migrations[i].version, now);
 }
 
-static int sq_migrate(storage_conn *c, int *version, char *err, size_t errlen)
+int storage_sq_migrate(storage_conn *c, int *version, char *err, size_t errlen)
 {
     storage_sq_conn *s = storage_sq_of(c);
 
@@ -831,7 +831,7 @@ static int sq_migrate(storage_conn *c, int *version, char *err, size_t errlen)
     }
 }
 
-static int sq_ping(storage_conn *c, char *err, size_t errlen)
+int storage_sq_ping(storage_conn *c, char *err, size_t errlen)
 {
     return storage_sq_run(storage_sq_of(c), SQ_PING, "ping", NULL, NULL, err, errlen, "");
 }
@@ -843,41 +843,7 @@ const storage_backend storage_sqlite_backend = {
     .stores_bytes = 0,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
-    .migrate = sq_migrate,
-    .ping = sq_ping,
-    .user_init = storage_sq_user_init,
-    .user_get = storage_sq_user_get,
-    .user_create = storage_sq_user_create,
-    .user_update = storage_sq_user_update,
-    .user_delete = storage_sq_user_delete,
-    .user_page = storage_sq_user_page,
-    .doc_create = storage_sq_doc_create,
-    .doc_list = storage_sq_doc_list,
-    .doc_get = storage_sq_doc_get,
-    .doc_delete = storage_sq_doc_delete,
-    .doc_set_status = storage_sq_doc_set_status,
-    .doc_set_text = storage_sq_doc_set_text,
-    .doc_read = storage_sq_doc_read,
-    .doc_claim = storage_sq_doc_claim,
-    .doc_any_claimable = storage_sq_doc_any_claimable,
-    .doc_renew = storage_sq_doc_renew,
-    .doc_start = storage_sq_doc_start,
-    .doc_release = storage_sq_doc_release,
-    .doc_failed_ids = storage_sq_doc_failed_ids,
-    .doc_retry_failed = storage_sq_doc_retry_failed,
-    .doc_all_ids = storage_sq_doc_all_ids,
-    .doc_search = storage_sq_doc_search,
-    .doc_passages = storage_sq_doc_passages,
-    .feedback_create = storage_sq_feedback_create,
-    .feedback_list = storage_sq_feedback_list,
-    .stats_get = storage_sq_stats_get,
-    .activity_add = storage_sq_activity_add,
-    .progress_get = storage_sq_progress_get,
-    .rec_put = storage_sq_rec_put,
-    .rec_get = storage_sq_rec_get,
-    .rec_append = storage_sq_rec_append,
-    .rec_items = storage_sq_rec_items,
-    .rec_list = storage_sq_rec_list,
-    .rec_delete = storage_sq_rec_delete,
-    .batch = storage_sq_batch,
+#define STORAGE_OP(name, front, params, args) STORAGE_BACKEND_MEMBER(storage_sq_, name)
+#include "store_ops.h"
+#undef STORAGE_OP
 };

@@ -6,7 +6,10 @@
  *
  * Every call copies its input into one storage_call, checks it, and runs
  * it through storage_run; the answer is converted to the service's structs
- * (borrowed by the caller's callback) on the loop. A call with a bad
+ * (borrowed by the caller's callback) on the loop. Each operation is one
+ * row of storage_svc_ops: its `run` on the pool and its `answer` on the
+ * loop; a new operation is its sv_* entry point, its row, and the member
+ * at the end of lx_storage_v1. A call with a bad
  * argument is answered LX_EINVAL through its callback too, later on the
  * loop, never from inside the call.
  */
@@ -43,6 +46,7 @@ typedef enum storage_call_op {
     OP_USER_PURGE,
     OP_BATCH,
     OP_USER_CREATE,
+    OP_N
 } storage_call_op;
 
 typedef struct storage_call {
@@ -72,18 +76,20 @@ typedef struct storage_call {
     int64_t seq;
     int is_created;
 
-    /* The caller's callback (one of them) */
+    /* The caller's callback: the member of its operation's type */
     void *arg;
-    lx_storage_done_fn done_plain;
-    lx_storage_doc_fn done_doc;
-    lx_storage_passages_fn done_passages;
-    lx_storage_json_fn done_json;
-    lx_storage_record_fn done_record;
-    lx_storage_records_fn done_records;
-    lx_storage_seq_fn done_seq;
-    lx_storage_batch_fn done_batch;
-    void (*done_purge)(void *arg, int rc, const char *err);
-    void (*done_create)(void *arg, int status, const char *message, int is_created);
+    union {
+        lx_storage_done_fn plain;
+        lx_storage_doc_fn doc;
+        lx_storage_passages_fn passages;
+        lx_storage_json_fn json;
+        lx_storage_record_fn record;
+        lx_storage_records_fn records;
+        lx_storage_seq_fn seq;
+        lx_storage_batch_fn batch;
+        void (*purge)(void *arg, int rc, const char *err);
+        void (*create)(void *arg, int status, const char *message, int is_created);
+    } done;
 } storage_call;
 
 static void storage_call_free(storage_call *k)
@@ -237,94 +243,170 @@ static void storage_set_doc_id(storage_call *k, const char *id)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The database side                                                        */
+/* The operations: what each runs on the pool, and how it answers          */
 
-static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+/* Each operation of the services is one row of storage_svc_ops below: a
+ * `run` on a pool thread (with a connection; it fills the call's output)
+ * and an `answer` on the loop (it calls the caller's k->done member of
+ * its type with that output, borrowed for the callback). */
+
+static int run_doc_get(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                       char *err, size_t errlen)
 {
-    storage_call *k = arg;
+    (void)st;
+    (void)now;
+    return storage_doc_get(c, k->uid, k->id, k->with_text, &k->doc, err, errlen);
+}
+
+static int run_doc_search(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                          char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_doc_search(c, k->uid, k->id, k->query, k->limit, &k->passages, &k->n_passages,
+                              err, errlen);
+}
+
+static int run_doc_passages(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                            char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_doc_passages(c, k->uid, k->id, k->from, k->count, &k->passages, &k->n_passages,
+                                err, errlen);
+}
+
+static int run_profile_get(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                           char *err, size_t errlen)
+{
+    int rc = storage_user_get(c, k->uid, &k->user, err, errlen);
+
+    (void)st;
+    (void)now;
+    return rc == LX_OK ? storage_progress_get(c, k->uid, &k->prog, err, errlen) : rc;
+}
+
+static int run_activity_add(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                            char *err, size_t errlen)
+{
     storage_activity a;
-    char now[STORAGE_TS_LEN + 8], day[16], id[STORAGE_ID_LEN + 8];
+    char day[16];
+
+    (void)st;
+    snprintf(day, sizeof(day), "%.10s", now);
+    memset(&a, 0, sizeof(a));
+    a.uid = k->uid;
+    a.kind = k->kind;
+    a.points = k->points;
+    a.score = k->score;
+    a.max_score = k->max_score;
+    a.day = day;
+    a.now = now;
+    return storage_activity_add(c, &a, err, errlen);
+}
+
+static int run_rec_put(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                       char *err, size_t errlen)
+{
+    char id[STORAGE_ID_LEN + 8];
+    int rc;
+
+    (void)st;
+    if (k->key == NULL) {
+        rc = storage_uuid(id, sizeof(id));
+        if (rc != LX_OK) {
+            snprintf(err, errlen, "no random source for a key");
+            return rc;
+        }
+        if ((k->key = strdup(id)) == NULL)
+            return LX_ENOMEM;
+    }
+    rc = storage_rec_put(c, k->uid, k->kind, k->key, k->json, now, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
+}
+
+static int run_rec_get(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                       char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
+}
+
+static int run_rec_append(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                          char *err, size_t errlen)
+{
+    (void)st;
+    return storage_rec_append(c, k->uid, k->kind, k->key, k->json, now, &k->seq, err, errlen);
+}
+
+static int run_rec_items(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                         char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_rec_items(c, k->uid, k->kind, k->key, k->after_seq, k->last_n, &k->recs,
+                             &k->n_recs, err, errlen);
+}
+
+static int run_rec_list(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                        char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_rec_list(c, k->uid, k->kind, k->limit, &k->recs, &k->n_recs, err, errlen);
+}
+
+static int run_rec_delete(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                          char *err, size_t errlen)
+{
+    (void)st;
+    (void)now;
+    return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
+}
+
+static int run_batch(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                     char *err, size_t errlen)
+{
+    (void)st;
+    return storage_batch(c, k->uid, k->ops, k->n_ops, now, err, errlen);
+}
+
+static int run_user_create(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                           char *err, size_t errlen)
+{
+    storage_user_new u = {k->uid, k->email, k->display_name};
+
+    (void)st;
+    return storage_user_create(c, &u, 1, now, &k->is_created, err, errlen);
+}
+
+static int run_user_purge(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                          char *err, size_t errlen)
+{
     char **ids = NULL;
     size_t n_ids = 0;
     int rc;
 
-    storage_now_iso(now, sizeof(now));
-    switch (k->op) {
-    case OP_DOC_GET:
-        return storage_doc_get(c, k->uid, k->id, k->with_text, &k->doc, err, errlen);
-    case OP_DOC_SEARCH:
-        return storage_doc_search(c, k->uid, k->id, k->query, k->limit, &k->passages,
-                                  &k->n_passages, err, errlen);
-    case OP_DOC_PASSAGES:
-        return storage_doc_passages(c, k->uid, k->id, k->from, k->count, &k->passages,
-                                    &k->n_passages, err, errlen);
-    case OP_PROFILE_GET:
-        rc = storage_user_get(c, k->uid, &k->user, err, errlen);
-        return rc == LX_OK ? storage_progress_get(c, k->uid, &k->prog, err, errlen) : rc;
-    case OP_ACTIVITY_ADD:
-        snprintf(day, sizeof(day), "%.10s", now);
-        memset(&a, 0, sizeof(a));
-        a.uid = k->uid;
-        a.kind = k->kind;
-        a.points = k->points;
-        a.score = k->score;
-        a.max_score = k->max_score;
-        a.day = day;
-        a.now = now;
-        return storage_activity_add(c, &a, err, errlen);
-    case OP_REC_PUT:
-        if (k->key == NULL) {
-            rc = storage_uuid(id, sizeof(id));
-            if (rc != LX_OK) {
-                snprintf(err, errlen, "no random source for a key");
-                return rc;
-            }
-            if ((k->key = strdup(id)) == NULL)
-                return LX_ENOMEM;
-        }
-        rc = storage_rec_put(c, k->uid, k->kind, k->key, k->json, now, err, errlen);
-        if (rc != LX_OK)
-            return rc;
-        return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
-    case OP_REC_GET:
-        return storage_rec_get(c, k->uid, k->kind, k->key, &k->rec, err, errlen);
-    case OP_REC_APPEND:
-        return storage_rec_append(c, k->uid, k->kind, k->key, k->json, now, &k->seq, err, errlen);
-    case OP_REC_ITEMS:
-        return storage_rec_items(c, k->uid, k->kind, k->key, k->after_seq, k->last_n, &k->recs,
-                                 &k->n_recs, err, errlen);
-    case OP_REC_LIST:
-        return storage_rec_list(c, k->uid, k->kind, k->limit, &k->recs, &k->n_recs, err, errlen);
-    case OP_REC_DELETE:
-        return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
-    case OP_BATCH:
-        return storage_batch(c, k->uid, k->ops, k->n_ops, now, err, errlen);
-    case OP_USER_CREATE: {
-        storage_user_new u = {k->uid, k->email, k->display_name};
-        return storage_user_create(c, &u, 1, now, &k->is_created, err, errlen);
-    }
-    case OP_USER_PURGE:
+    (void)now;
+    rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
+    if (rc == STORAGE_ENOSPC && storage_make_room(st)) /* a full disk: the reserve */
         rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
-        if (rc == STORAGE_ENOSPC && storage_make_room(st)) /* a full disk: the reserve */
-            rc = storage_user_delete(c, k->uid, &ids, &n_ids, err, errlen);
-        if (rc != LX_OK)
-            return rc;
-        /* After the commit: a crash now leaves orphans for the start-up
-         * check, never a row without its file. */
-        for (size_t i = 0; st->files != NULL && i < n_ids; i++) {
-            char e2[256];
-            if (storage_file_remove(st->files, ids[i], e2, sizeof(e2)) != LX_OK)
-                st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
-                              "user data deleted, but not the file of document %s: %s", ids[i], e2);
-        }
-        storage_strv_free(ids, n_ids);
-        return LX_OK;
+    if (rc != LX_OK)
+        return rc;
+    /* After the commit: a crash now leaves orphans for the start-up
+     * check, never a row without its file. */
+    for (size_t i = 0; st->files != NULL && i < n_ids; i++) {
+        char e2[256];
+        if (storage_file_remove(st->files, ids[i], e2, sizeof(e2)) != LX_OK)
+            st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
+                          "user data deleted, but not the file of document %s: %s", ids[i], e2);
     }
-    return LX_EINVAL;
+    storage_strv_free(ids, n_ids);
+    return LX_OK;
 }
-
-/* ------------------------------------------------------------------------ */
-/* Answers                                                                  */
 
 /* The profile as GET /api/users/profile gives it (users.c), without the
  * token's extras; malloc'd JSON text or NULL when out of memory. */
@@ -334,8 +416,8 @@ static char *storage_profile_text(const storage_call *k)
     char *out = NULL;
 
     if (o != NULL)
-        out = strdup(json_object_to_json_string_ext(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     return out;
 }
@@ -354,6 +436,153 @@ static void storage_to_record(lx_storage_record *r, const storage_rec *s)
     r->updated_at = storage_s(s->updated_at);
 }
 
+static void answer_doc(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_doc d;
+
+    memset(&d, 0, sizeof(d));
+    d.struct_size = sizeof(d);
+    if (rc == LX_OK) {
+        d.id = storage_s(k->doc.id);
+        d.name = storage_s(k->doc.name);
+        d.original_filename = storage_s(k->doc.original_filename);
+        d.file_type = storage_s(k->doc.file_type);
+        d.status = storage_s(k->doc.status);
+        d.error = storage_s(k->doc.error);
+        d.created_at = storage_s(k->doc.created_at);
+        d.updated_at = storage_s(k->doc.updated_at);
+        d.size = k->doc.size;
+        d.content_length = k->doc.content_length;
+        d.page_count = k->doc.page_count;
+        d.text = k->with_text ? storage_s(k->doc.text) : "";
+        d.text_len = strlen(d.text);
+    }
+    k->done.doc(k->arg, rc, msg, rc == LX_OK ? &d : NULL);
+}
+
+static void answer_passages(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_passage *v = NULL;
+
+    if (rc == LX_OK && k->n_passages > 0) {
+        v = calloc(k->n_passages, sizeof(*v));
+        if (v == NULL) {
+            rc = LX_ENOMEM;
+            msg = "out of memory";
+        }
+        for (size_t i = 0; v != NULL && i < k->n_passages; i++) {
+            v[i].seq = k->passages[i].seq;
+            v[i].score = k->op == OP_DOC_PASSAGES ? 0.0 : k->passages[i].score;
+            v[i].text = storage_s(k->passages[i].text);
+        }
+    }
+    k->done.passages(k->arg, rc, msg, v, rc == LX_OK ? k->n_passages : 0);
+    free(v);
+}
+
+static void answer_profile(storage_call *k, int rc, const char *msg)
+{
+    char *json = NULL;
+
+    if (rc == LX_OK && (json = storage_profile_text(k)) == NULL) {
+        rc = LX_ENOMEM;
+        msg = "out of memory";
+    }
+    k->done.json(k->arg, rc, msg, json != NULL ? json : "");
+    free(json);
+}
+
+static void answer_plain(storage_call *k, int rc, const char *msg)
+{
+    k->done.plain(k->arg, rc, msg);
+}
+
+static void answer_record(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_record r;
+
+    memset(&r, 0, sizeof(r));
+    if (rc == LX_OK)
+        storage_to_record(&r, &k->rec);
+    k->done.record(k->arg, rc, msg, rc == LX_OK ? &r : NULL);
+}
+
+static void answer_seq(storage_call *k, int rc, const char *msg)
+{
+    k->done.seq(k->arg, rc, msg, rc == LX_OK ? k->seq : 0);
+}
+
+static void answer_records(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_record *v = NULL;
+
+    if (rc == LX_OK && k->n_recs > 0) {
+        v = calloc(k->n_recs, sizeof(*v));
+        if (v == NULL) {
+            rc = LX_ENOMEM;
+            msg = "out of memory";
+        }
+        for (size_t i = 0; v != NULL && i < k->n_recs; i++)
+            storage_to_record(&v[i], &k->recs[i]);
+    }
+    k->done.records(k->arg, rc, msg, v, rc == LX_OK ? k->n_recs : 0);
+    free(v);
+}
+
+static void answer_purge(storage_call *k, int rc, const char *msg)
+{
+    k->done.purge(k->arg, rc, msg);
+}
+
+static void answer_create(storage_call *k, int rc, const char *msg)
+{
+    k->done.create(k->arg, rc, msg, rc == LX_OK && k->is_created);
+}
+
+static void answer_batch(storage_call *k, int rc, const char *msg)
+{
+    int64_t seqs[LX_STORAGE_BATCH_MAX];
+    size_t n = rc == LX_OK && k->n_ops <= LX_STORAGE_BATCH_MAX ? k->n_ops : 0;
+
+    for (size_t i = 0; i < n; i++)
+        seqs[i] = k->ops[i].seq;
+    k->done.batch(k->arg, rc, msg, rc == LX_OK ? seqs : NULL, n);
+}
+
+typedef struct storage_svc_op {
+    int (*run)(storage_state *st, storage_conn *c, storage_call *k, const char *now, char *err,
+               size_t errlen);
+    void (*answer)(storage_call *k, int rc, const char *msg);
+} storage_svc_op;
+
+/* One row per operation of storage.v1 and userdata.v1 (storage_call_op). */
+static const storage_svc_op storage_svc_ops[OP_N] = {
+    [OP_DOC_GET] = {run_doc_get, answer_doc},
+    [OP_DOC_SEARCH] = {run_doc_search, answer_passages},
+    [OP_DOC_PASSAGES] = {run_doc_passages, answer_passages},
+    [OP_PROFILE_GET] = {run_profile_get, answer_profile},
+    [OP_ACTIVITY_ADD] = {run_activity_add, answer_plain},
+    [OP_REC_PUT] = {run_rec_put, answer_record},
+    [OP_REC_GET] = {run_rec_get, answer_record},
+    [OP_REC_APPEND] = {run_rec_append, answer_seq},
+    [OP_REC_ITEMS] = {run_rec_items, answer_records},
+    [OP_REC_LIST] = {run_rec_list, answer_records},
+    [OP_REC_DELETE] = {run_rec_delete, answer_plain},
+    [OP_USER_PURGE] = {run_user_purge, answer_purge},
+    [OP_BATCH] = {run_batch, answer_batch},
+    [OP_USER_CREATE] = {run_user_create, answer_create},
+};
+
+/* Pool: the call's operation. */
+static int storage_call_job(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_call *k = arg;
+    char now[STORAGE_TS_LEN + 8];
+
+    storage_now_iso(now, sizeof(now));
+    return storage_svc_ops[k->op].run(st, c, k, now, err, errlen);
+}
+
 /* Calls the caller's callback with the outcome; frees the call. */
 static void storage_call_answer(storage_call *k, int rc, const char *err)
 {
@@ -363,106 +592,7 @@ static void storage_call_answer(storage_call *k, int rc, const char *err)
         rc = LX_EIO; /* the contract's codes only */
     if (rc == LX_ENOENT && (err == NULL || err[0] == '\0'))
         msg = "not found";
-
-    switch (k->op) {
-    case OP_DOC_GET: {
-        lx_storage_doc d;
-        memset(&d, 0, sizeof(d));
-        d.struct_size = sizeof(d);
-        if (rc == LX_OK) {
-            d.id = storage_s(k->doc.id);
-            d.name = storage_s(k->doc.name);
-            d.original_filename = storage_s(k->doc.original_filename);
-            d.file_type = storage_s(k->doc.file_type);
-            d.status = storage_s(k->doc.status);
-            d.error = storage_s(k->doc.error);
-            d.created_at = storage_s(k->doc.created_at);
-            d.updated_at = storage_s(k->doc.updated_at);
-            d.size = k->doc.size;
-            d.content_length = k->doc.content_length;
-            d.page_count = k->doc.page_count;
-            d.text = k->with_text ? storage_s(k->doc.text) : "";
-            d.text_len = strlen(d.text);
-        }
-        k->done_doc(k->arg, rc, msg, rc == LX_OK ? &d : NULL);
-        break;
-    }
-    case OP_DOC_SEARCH:
-    case OP_DOC_PASSAGES: {
-        lx_storage_passage *v = NULL;
-        if (rc == LX_OK && k->n_passages > 0) {
-            v = calloc(k->n_passages, sizeof(*v));
-            if (v == NULL) {
-                rc = LX_ENOMEM;
-                msg = "out of memory";
-            }
-            for (size_t i = 0; v != NULL && i < k->n_passages; i++) {
-                v[i].seq = k->passages[i].seq;
-                v[i].score = k->op == OP_DOC_PASSAGES ? 0.0 : k->passages[i].score;
-                v[i].text = storage_s(k->passages[i].text);
-            }
-        }
-        k->done_passages(k->arg, rc, msg, v, rc == LX_OK ? k->n_passages : 0);
-        free(v);
-        break;
-    }
-    case OP_PROFILE_GET: {
-        char *json = NULL;
-        if (rc == LX_OK && (json = storage_profile_text(k)) == NULL) {
-            rc = LX_ENOMEM;
-            msg = "out of memory";
-        }
-        k->done_json(k->arg, rc, msg, json != NULL ? json : "");
-        free(json);
-        break;
-    }
-    case OP_ACTIVITY_ADD:
-    case OP_REC_DELETE:
-        k->done_plain(k->arg, rc, msg);
-        break;
-    case OP_REC_PUT:
-    case OP_REC_GET: {
-        lx_storage_record r;
-        memset(&r, 0, sizeof(r));
-        if (rc == LX_OK)
-            storage_to_record(&r, &k->rec);
-        k->done_record(k->arg, rc, msg, rc == LX_OK ? &r : NULL);
-        break;
-    }
-    case OP_REC_APPEND:
-        k->done_seq(k->arg, rc, msg, rc == LX_OK ? k->seq : 0);
-        break;
-    case OP_REC_ITEMS:
-    case OP_REC_LIST: {
-        lx_storage_record *v = NULL;
-        if (rc == LX_OK && k->n_recs > 0) {
-            v = calloc(k->n_recs, sizeof(*v));
-            if (v == NULL) {
-                rc = LX_ENOMEM;
-                msg = "out of memory";
-            }
-            for (size_t i = 0; v != NULL && i < k->n_recs; i++)
-                storage_to_record(&v[i], &k->recs[i]);
-        }
-        k->done_records(k->arg, rc, msg, v, rc == LX_OK ? k->n_recs : 0);
-        free(v);
-        break;
-    }
-    case OP_USER_PURGE:
-        k->done_purge(k->arg, rc, msg);
-        break;
-    case OP_USER_CREATE:
-        k->done_create(k->arg, rc, msg, rc == LX_OK && k->is_created);
-        break;
-    case OP_BATCH: {
-        int64_t seqs[LX_STORAGE_BATCH_MAX];
-        size_t n = rc == LX_OK && k->n_ops <= LX_STORAGE_BATCH_MAX ? k->n_ops : 0;
-        for (size_t i = 0; i < n; i++)
-            seqs[i] = k->ops[i].seq;
-        k->done_batch(k->arg, rc, msg, rc == LX_OK ? seqs : NULL, n);
-        break;
-    }
-    }
+    storage_svc_ops[k->op].answer(k, rc, msg);
     storage_call_free(k);
 }
 
@@ -515,7 +645,7 @@ static int sv_doc_get(void *state, lx_worker *w, const char *uid, const char *do
         return LX_ENOMEM;
     storage_set_doc_id(k, doc_id);
     k->with_text = with_text != 0;
-    k->done_doc = done;
+    k->done.doc = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -534,7 +664,7 @@ static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char 
     if (limit < 1 || limit > 50)
         storage_bad(k, "limit must be between 1 and 50");
     k->limit = limit;
-    k->done_passages = done;
+    k->done.passages = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -553,7 +683,7 @@ static int sv_doc_passages(void *state, lx_worker *w, const char *uid, const cha
         storage_bad(k, "count must be between 1 and 50");
     k->from = from;
     k->count = count;
-    k->done_passages = done;
+    k->done.passages = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -565,7 +695,7 @@ static int sv_profile_get(void *state, lx_worker *w, const char *uid, lx_storage
 
     if (k == NULL)
         return LX_ENOMEM;
-    k->done_json = done;
+    k->done.json = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -586,7 +716,7 @@ static int sv_activity_add(void *state, lx_worker *w, const char *uid, const cha
     k->points = points;
     k->score = score;
     k->max_score = max_score;
-    k->done_plain = done;
+    k->done.plain = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -602,7 +732,7 @@ static int sv_record_put(void *state, lx_worker *w, const char *uid, const char 
     if (key != NULL)
         storage_set_key(k, key);
     storage_set_json(k, json);
-    k->done_record = done;
+    k->done.record = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -616,7 +746,7 @@ static int sv_record_get(void *state, lx_worker *w, const char *uid, const char 
         return LX_ENOMEM;
     storage_set_kind(k, kind);
     storage_set_key(k, key);
-    k->done_record = done;
+    k->done.record = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -631,7 +761,7 @@ static int sv_record_append(void *state, lx_worker *w, const char *uid, const ch
     storage_set_kind(k, kind);
     storage_set_key(k, key);
     storage_set_json(k, json);
-    k->done_seq = done;
+    k->done.seq = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -652,7 +782,7 @@ static int sv_record_items(void *state, lx_worker *w, const char *uid, const cha
         storage_bad(k, "last_n must be 0 or more");
     k->after_seq = after_seq;
     k->last_n = last_n;
-    k->done_records = done;
+    k->done.records = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -668,7 +798,7 @@ static int sv_record_list(void *state, lx_worker *w, const char *uid, const char
     if (limit < 1 || limit > 1000)
         storage_bad(k, "limit must be between 1 and 1000");
     k->limit = limit;
-    k->done_records = done;
+    k->done.records = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -682,7 +812,7 @@ static int sv_record_delete(void *state, lx_worker *w, const char *uid, const ch
         return LX_ENOMEM;
     storage_set_kind(k, kind);
     storage_set_key(k, key);
-    k->done_plain = done;
+    k->done.plain = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -735,7 +865,7 @@ static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage
 
     if (k == NULL)
         return LX_ENOMEM;
-    k->done_batch = done;
+    k->done.batch = done;
     k->arg = arg;
     if (ops == NULL || n_ops < 1 || n_ops > LX_STORAGE_BATCH_MAX) {
         char msg[64];
@@ -780,7 +910,7 @@ int storage_user_purge(storage_state *st, lx_worker *w, const char *uid,
 
     if (k == NULL)
         return LX_ENOMEM;
-    k->done_purge = done;
+    k->done.purge = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -818,7 +948,7 @@ static int ud_create_user(void *state, lx_worker *w, const char *uid, const char
         storage_bad(k, "email and display_name must be at most 256 bytes of text");
     k->email = storage_dup(k, email);
     k->display_name = storage_dup(k, display_name);
-    k->done_create = done;
+    k->done.create = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
