@@ -5,14 +5,14 @@ plugin_LTLIBRARIES += plugins/storage/storage.la
 
 # Pure pieces, also linked into unit tests and fuzzers.
 # (The multipart parser is the SDK's: sdk/liblexiaid_sdk.la.)
-LX_STORAGE_PURE = plugins/storage/sniff.c plugins/storage/sniff.h \
-	plugins/storage/text.c plugins/storage/text.h plugins/storage/errf.h
+LX_STORAGE_PURE = plugins/storage/text/sniff.c plugins/storage/text/sniff.h \
+	plugins/storage/text/text.c plugins/storage/text/text.h plugins/storage/errf.h
 # The optional parts (configure --without-postgres, --disable-ocr): each is
 # a 0/1 macro for the code, which says at run time what a build without it
 # cannot do.
 if LX_HAVE_POSTGRES
-LX_STORAGE_PG = plugins/storage/store_pg.h plugins/storage/store_pg_sql.h plugins/storage/store_pg.c \
-	plugins/storage/store_pg_docs.c plugins/storage/store_pg_users.c
+LX_STORAGE_PG = plugins/storage/db/store_pg.h plugins/storage/db/store_pg_sql.h \
+	plugins/storage/db/store_pg.c plugins/storage/db/store_pg_docs.c plugins/storage/db/store_pg_users.c
 LX_STORAGE_FEATURES = -DSTORAGE_HAVE_POSTGRES=1
 else
 LX_STORAGE_PG =
@@ -24,25 +24,32 @@ else
 LX_STORAGE_FEATURES += -DSTORAGE_HAVE_OCR=0
 endif
 
-# The database layer: the pool and both backends.
-LX_STORAGE_STORE = plugins/storage/store.c plugins/storage/store.h plugins/storage/store_ops.h \
-	plugins/storage/store_backend.h \
-	plugins/storage/store_sqlite.h plugins/storage/store_sqlite.c \
-	plugins/storage/store_sqlite_docs.c plugins/storage/store_sqlite_users.c \
+# db/: the database layer (the pool, the table of operations, both
+# backends).
+LX_STORAGE_STORE = plugins/storage/db/store.c plugins/storage/db/store.h \
+	plugins/storage/db/store_ops.h plugins/storage/db/store_backend.h \
+	plugins/storage/db/store_sqlite.h plugins/storage/db/store_sqlite.c \
+	plugins/storage/db/store_sqlite_docs.c plugins/storage/db/store_sqlite_users.c \
 	$(LX_STORAGE_PG)
-LX_STORAGE_DEPS_CFLAGS = $(LX_STORAGE_FEATURES) $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) \
+# Every file includes the others by their path under plugins/storage/.
+LX_STORAGE_INC = -I$(top_srcdir)/plugins/storage
+LX_STORAGE_DEPS_CFLAGS = $(LX_STORAGE_INC) $(LX_STORAGE_FEATURES) $(JSONC_CFLAGS) $(SQLITE_CFLAGS) $(LIBPQ_CFLAGS) \
 	$(LIBCRYPTO_CFLAGS) $(LIBZIP_CFLAGS)
 LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS) $(LIBZIP_LIBS) -lm
 
+# The plugin: its state and services at the top, http/ the routes, text/
+# the text pipeline, db/ the database and the files.
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
-	plugins/storage/run.c plugins/storage/reply.c plugins/storage/users.c \
-	plugins/storage/documents.c plugins/storage/download.c \
-	plugins/storage/process.c plugins/storage/extract_queue.c plugins/storage/extract_queue.h \
-	plugins/storage/extract_pool.c plugins/storage/extract_pool.h \
-	plugins/storage/feedback.c plugins/storage/admin.c plugins/storage/admin_users.c \
-	plugins/storage/progress.c plugins/storage/svc.c plugins/storage/backup.c \
-	plugins/storage/files.c plugins/storage/files.h \
-	plugins/storage/extract.c plugins/storage/extract.h \
+	plugins/storage/pool_jobs.c plugins/storage/svc.c \
+	plugins/storage/http/reply.c plugins/storage/http/users.c \
+	plugins/storage/http/documents.c plugins/storage/http/download.c \
+	plugins/storage/http/feedback.c plugins/storage/http/admin.c \
+	plugins/storage/http/admin_users.c plugins/storage/http/progress.c \
+	plugins/storage/text/extract_queue.c plugins/storage/text/extract_queue.h \
+	plugins/storage/text/extract_steps.c \
+	plugins/storage/text/extract_pool.c plugins/storage/text/extract_pool.h \
+	plugins/storage/text/extract.c plugins/storage/text/extract.h \
+	plugins/storage/db/backup.c plugins/storage/db/files.c plugins/storage/db/files.h \
 	$(LX_STORAGE_STORE) $(LX_STORAGE_PURE)
 plugins_storage_storage_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
 plugins_storage_storage_la_LIBADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_DEPS_LIBS)
@@ -69,7 +76,7 @@ plugins_storage_extract_lexiaid_extract_plain_LDADD = $(POPPLER_LIBS) $(LIBZIP_L
 	$(LIBXML_LIBS) $(TESSERACT_LIBS)
 
 # ---------------------------------------------------------------- storage tests
-LX_STORAGE_TEST_CFLAGS = $(LX_TEST_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS) -I$(top_srcdir)/plugins/storage
+LX_STORAGE_TEST_CFLAGS = $(LX_TEST_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
 LX_STORAGE_TEST_LIBS = $(LX_TEST_LIBS) $(LX_STORAGE_DEPS_LIBS)
 
 # The store on SQLite, and on PostgreSQL when LX_TEST_PG_URL is set.
@@ -87,7 +94,7 @@ tests_unit_test_storage_parse_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LI
 # The extractor on documents the test makes itself.
 check_PROGRAMS += tests/unit/test_storage_extract
 tests_unit_test_storage_extract_SOURCES = tests/unit/test_storage_extract.c \
-	plugins/storage/extract.c plugins/storage/extract.h
+	plugins/storage/text/extract.c plugins/storage/text/extract.h
 tests_unit_test_storage_extract_CFLAGS = $(LX_STORAGE_TEST_CFLAGS) \
 	-DLX_TEST_EXTRACT='"$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract"'
 tests_unit_test_storage_extract_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LIBS)

@@ -1,29 +1,38 @@
 /*
- * The storage plugin's own state and the plumbing its files share:
+ * The storage plugin's own state and the plumbing its files share. The
+ * plugin's files, by folder (paths from plugins/storage/, as every
+ * #include names them):
  *
- *   storage.c    the plugin: config, init (migrations and the file check in
- *                the master), worker hooks, /ready, the handler table
- *   run.c        storage_run(): database work on the offload pool
- *   reply.c      what the routes share: the principal, the JSON body,
- *                replies, run-or-answer, query parameters, a document as
- *                JSON, input checks
- *   users.c      POST /api/users/init, GET and PUT /api/users/profile
- *   documents.c  upload, list, get, delete
- *   download.c   GET /api/documents/{id}/download: the bytes, streamed
- *   extract_queue.c  the text pipeline's queue: fair across users, bounded,
- *                retried with backoff, fed by claims on documents
- *   process.c    one document's way: its bytes, extraction, text or failure
- *   extract_pool.c  the threads extraction waits on (not the core's pool)
- *   feedback.c   POST /api/feedback, GET /api/admin/feedback
- *   admin.c      GET /api/admin/stats
- *   admin_users.c  GET /api/admin/users, POST /api/admin/users/sync (the
- *                identity provider's accounts through accounts.v1)
- *   progress.c   GET /api/progress
- *   svc.c        the services storage.v1 and userdata.v1
- *   backup.c     the `lexiaid backup DEST` command
- *   store*.c     the database layer (store.h), files.c the SQLite files,
- *   sniff.c, text.c, extract.c: pure helpers (multipart: the SDK's
- *                <lexiaid/multipart.h>)
+ *   storage.c        the plugin: config, init (migrations and the file check
+ *                    in the master), worker hooks, /ready, the handler table
+ *   pool_jobs.c      storage_run(): database jobs on the offload pool, and
+ *                    the closing of a worker's database
+ *   svc.c            the services storage.v1 and userdata.v1
+ *   http/            the routes:
+ *     reply.c          what they share: the principal, the JSON body,
+ *                      replies, run-or-answer, query parameters, a document
+ *                      as JSON, input checks
+ *     users.c          POST /api/users/init, GET and PUT /api/users/profile
+ *     documents.c      upload, list, get, delete
+ *     download.c       GET /api/documents/{id}/download: the bytes, streamed
+ *     feedback.c       POST /api/feedback, GET /api/admin/feedback
+ *     admin.c          GET /api/admin/stats
+ *     admin_users.c    GET /api/admin/users, POST /api/admin/users/sync (the
+ *                      identity provider's accounts through accounts.v1)
+ *     progress.c       GET /api/progress
+ *   text/            the text pipeline and the pure text helpers:
+ *     extract_queue.c  the queue: fair across users, bounded, retried with
+ *                      backoff, fed by claims on documents
+ *     extract_steps.c  one document's way: its bytes, extraction, text or
+ *                      failure
+ *     extract_pool.c   the threads extraction waits on (not the core's pool)
+ *     extract.c        running the lexiaid-extract child (extract/)
+ *     sniff.c, text.c  type sniffing; normalisation and passages (pure;
+ *                      multipart: the SDK's <lexiaid/multipart.h>)
+ *   db/              the database layer (store.h; each operation declared
+ *                    once in store_ops.h; store_sqlite*.c, store_pg*.c the
+ *                    backends), files.c the SQLite backend's files,
+ *                    backup.c the `lexiaid backup DEST` command
  *
  * Lifetimes:
  *   storage_state  made by init() in the master, one per generation,
@@ -48,15 +57,15 @@
 #include <lexiaid/auth.h>
 #include <lexiaid/plugin.h>
 
-#include "extract.h"
-#include "files.h"
-#include "store.h"
+#include "text/extract.h"
+#include "db/files.h"
+#include "db/store.h"
 
 #define STORAGE_SRC "storage" /* `src` of every log line */
 /* The reason of a document whose file is gone (and no .part of it). */
 #define STORAGE_MISSING_FILE "the file is missing"
 
-typedef struct storage_proc storage_proc; /* process.c: the extraction queue */
+typedef struct storage_proc storage_proc; /* text/extract_queue.c: the extraction queue */
 
 typedef struct storage_state {
     const lx_host *host;
@@ -82,8 +91,8 @@ typedef struct storage_state {
     storage_files *files;           /* SQLite only; NULL with PostgreSQL */
     lx_worker *w;                   /* this worker's loop */
     storage_proc *proc;             /* this worker's extraction queue */
-    size_t n_jobs_out;              /* run.c: jobs submitted, completion not yet run */
-    int is_close_pending;           /* run.c: worker_stop asked to close db */
+    size_t n_jobs_out;              /* pool_jobs.c: jobs submitted, completion not yet run */
+    int is_close_pending;           /* pool_jobs.c: worker_stop asked to close db */
     char owner[STORAGE_ID_LEN + 1]; /* this worker's token in claims; "" in the master */
     int64_t full_at_ms;             /* when a write last met a full disk (monotonic); 0: never, or
                                        an upload was stored since */
@@ -91,7 +100,7 @@ typedef struct storage_state {
 
 /* Database work on the offload pool. fn(st, c, arg, err, errlen) runs on a
  * pool thread with a connection of st->db (acquired before, released
- * after: marked broken when fn returns LX_EIO); it may call store.h and
+ * after: marked broken when fn returns LX_EIO); it may call db/store.h and
  * files.h only (no host function but host->log). Then done(st, arg, rc,
  * err) runs on the worker loop with fn's result, or LX_ECANCELED when the
  * worker stopped first, or the failure to get a connection; `err` is
@@ -117,12 +126,12 @@ int storage_run_kept(storage_state *st, lx_worker *w, storage_job_fn fn, storage
 /* Closes st->db for worker_stop: at once when no storage_run job is out,
  * else when the last one's done has run (the core drains the offload pool
  * after worker_stop). storage_run refuses new work (LX_ESTATE) meanwhile.
- * (run.c) */
+ * (pool_jobs.c) */
 void storage_run_close_db(storage_state *st);
 
 /* host->offload for work that uses st->db itself (storage_db_acquire on
  * the pool thread): counted with the storage_run jobs, so that st->db stays
- * open until its done has run. LX_ESTATE once worker_stop began. (run.c) */
+ * open until its done has run. LX_ESTATE once worker_stop began. (pool_jobs.c) */
 int storage_offload(storage_state *st, lx_worker *w, void (*work)(void *arg),
                     void (*done)(void *arg, int status), void *arg);
 
@@ -184,7 +193,7 @@ lx_rc storage_h_progress(lx_req *req, void *state); /* progress.c */
 struct json_object *storage_profile_data(const char *uid, const storage_user *u,
                                          const storage_progress *prog, const lx_principal *p);
 
-/* Monotonic milliseconds (run.c). */
+/* Monotonic milliseconds (pool_jobs.c). */
 int64_t storage_mono_ms(void);
 
 /* A write met a full disk less than this long ago: /ready says so. */

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for plugins/storage/sniff.c and text.c. The input is a
+ * libFuzzer target for plugins/storage/text/sniff.c and text.c. The input is a
  * file name, LF, then file bytes (no LF: all of it is the name, the file
  * empty). Each input goes through:
  *   storage_sniff (name, bytes), checked against the signatures it claims;
@@ -21,8 +21,8 @@
 
 #include <lexiaid/utf8.h>
 
-#include "sniff.h"
-#include "text.h"
+#include "text/sniff.h"
+#include "text/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

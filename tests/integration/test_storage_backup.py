@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`lexiaid backup DEST` (plugins/storage/backup.c): a consistent copy of a
+"""`lexiaid backup DEST` (plugins/storage/db/backup.c): a consistent copy of a
 live SQLite database and its files, taken while clients upload, update
 profiles and delete; restored into a fresh data directory, a new server
 serves every document and profile that was there before the backup began.

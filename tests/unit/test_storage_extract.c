@@ -29,7 +29,7 @@
 
 #include <lexiaid/plugin.h>
 
-#include "extract.h"
+#include "text/extract.h"
 
 #ifndef LX_TEST_EXTRACT
 #error "LX_TEST_EXTRACT must name the built lexiaid-extract"

@@ -20,8 +20,8 @@
 #include <lexiaid/plugin.h>
 #include <lexiaid/utf8.h>
 
-#include "sniff.h"
-#include "text.h"
+#include "text/sniff.h"
+#include "text/text.h"
 
 /* ---------------------------------------------------------------- helpers */
 

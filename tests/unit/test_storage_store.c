@@ -29,8 +29,8 @@
 
 #include <lexiaid/plugin.h>
 
-#include "store.h"
-#include "store_backend.h" /* storage_query_words */
+#include "db/store.h"
+#include "db/store_backend.h" /* storage_query_words */
 
 /* The backend the current group runs on, and PostgreSQL's conninfo. */
 static storage_kind g_kind = STORAGE_SQLITE;

@@ -243,7 +243,7 @@ static void pump(storage_proc *p)
         it = uq_pop_from(p, q);
         it->is_running = 1;
         p->n_running++;
-        storage_process_run(it);
+        storage_step_run(it);
     }
 }
 
@@ -263,7 +263,7 @@ void storage_queue_done(storage_item *it, int rc)
         p->n_running--;
     if (it->when_done != NULL)
         it->when_done(it->arg, rc);
-    storage_process_clear(it);
+    storage_step_clear(it);
     free(it->uid);
     free(it->id);
     free(it->file_type);
@@ -330,7 +330,7 @@ void storage_queue_retry(storage_item *it)
     if (it->step != STORAGE_STEP_STORE) {
         /* LOAD again; a STORE keeps its text for the next try */
         it->step = STORAGE_STEP_LOAD;
-        storage_process_clear(it);
+        storage_step_clear(it);
     }
     /* No slot meanwhile: a document that keeps failing holds up nobody. */
     it->is_running = 0;

@@ -13,7 +13,7 @@
  * work through storage_run.
  *
  * An upload is committed before it is answered (files.h: the .part, the
- * row, the rename), then queued for text extraction (process.c); the answer
+ * row, the rename), then queued for text extraction (text/extract_steps.c); the answer
  * waits for the text up to extract_wait. A client that goes away meanwhile
  * loses nothing: the document stays and its extraction goes on.
  *
@@ -34,7 +34,7 @@
 #include <lexiaid/multipart.h>
 #include <lexiaid/utf8.h>
 
-#include "sniff.h"
+#include "text/sniff.h"
 #include "storage.h"
 
 #define STORAGE_NAME_MAX 200 /* bytes of a display name */

@@ -28,7 +28,7 @@
 
 #define STORAGE_PASSAGE_TARGET 800
 
-void storage_process_clear(storage_item *it)
+void storage_step_clear(storage_item *it)
 {
     free(it->data);
     it->data = NULL;
@@ -162,7 +162,7 @@ static void storage_load_done(storage_state *st, void *arg, int rc, const char *
         return;
     }
     it->step = it->ex_rc == LX_OK ? STORAGE_STEP_EXTRACT : STORAGE_STEP_STORE;
-    storage_process_run(it);
+    storage_step_run(it);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -221,7 +221,7 @@ static void storage_extract_done(void *arg, int status)
         return;
     }
     it->step = STORAGE_STEP_STORE;
-    storage_process_run(it);
+    storage_step_run(it);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -274,15 +274,15 @@ static void storage_store_done(storage_state *st, void *arg, int rc, const char 
     /* The database refused the text itself: that is the document's. */
     host->log(LX_LOG_ERROR, STORAGE_SRC, NULL, "document %s: its text was refused: %s", it->id,
               err);
-    storage_process_clear(it);
+    storage_step_clear(it);
     it->ex_rc = LX_EINVAL;
     snprintf(it->ex_err, sizeof(it->ex_err), "the text could not be stored");
-    storage_process_run(it);
+    storage_step_run(it);
 }
 
 /* ------------------------------------------------------------------------ */
 
-void storage_process_run(storage_item *it)
+void storage_step_run(storage_item *it)
 {
     storage_proc *p = it->p;
     int rc;

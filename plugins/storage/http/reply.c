@@ -25,7 +25,7 @@
 
 #include <lexiaid/utf8.h>
 
-#include "sniff.h"
+#include "text/sniff.h"
 #include "storage.h"
 
 /* ------------------------------------------------------------------------ */

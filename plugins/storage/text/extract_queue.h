@@ -7,7 +7,7 @@
  *                    once; the waits of retries; the tick that renews this
  *                    worker's claims and claims documents nobody holds;
  *                    stopping
- *   process.c        one document's way, in three steps: LOAD (its row,
+ *   extract_steps.c  one document's way, in three steps: LOAD (its row,
  *                    its bytes, status "processing"; a database job),
  *                    EXTRACT (the child process, on the extraction
  *                    threads), STORE (the text and passages, or the
@@ -15,7 +15,7 @@
  *                    worth a retry
  *
  * Every document in a queue is claimed by this worker (store.h, "The
- * extraction queue"): every write of process.c is conditional on that
+ * extraction queue"): every write of extract_steps.c is conditional on that
  * claim, so a document taken over by another worker (this one was thought
  * dead) is stored once, by the other.
  *
@@ -30,7 +30,7 @@
  * of them: a poison document does not loop.
  *
  * Threads: everything here runs on the worker loop, but work functions
- * of process.c (database jobs and the extraction), which touch only their
+ * of extract_steps.c (database jobs and the extraction), which touch only their
  * own item.
  */
 #ifndef STORAGE_EXTRACT_QUEUE_H
@@ -102,7 +102,7 @@ struct storage_proc {
     int is_stopped;
 };
 
-/* extract_queue.c, for process.c */
+/* extract_queue.c, for extract_steps.c */
 
 /* The item is over (LX_OK: its status is final; LX_ENOENT: deleted or
  * taken over; LX_ECANCELED: the queue stopped; another code: given up,
@@ -116,12 +116,12 @@ void storage_queue_done(storage_item *it, int rc);
  * keeps its text). */
 void storage_queue_retry(storage_item *it);
 
-/* process.c, for extract_queue.c */
+/* extract_steps.c, for extract_queue.c */
 
 /* Runs the item's step (it holds a slot). */
-void storage_process_run(storage_item *it);
+void storage_step_run(storage_item *it);
 
 /* Frees what the steps left in the item (bytes, text, passages). */
-void storage_process_clear(storage_item *it);
+void storage_step_clear(storage_item *it);
 
 #endif
