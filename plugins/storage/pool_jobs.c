@@ -18,6 +18,7 @@
 
 typedef struct storage_job {
     storage_state *st;
+    storage_prep_fn prep; /* may be NULL */
     storage_job_fn fn;
     storage_done_fn done;
     void *arg;
@@ -49,6 +50,10 @@ static void storage_job_work(void *arg)
     storage_conn *c = NULL;
     int rc;
 
+    if (j->prep != NULL && (j->rc = j->prep(j->st, j->arg)) != LX_OK) {
+        j->err[0] = '\0';
+        return;
+    }
     rc = storage_db_acquire(j->st->db, &c, j->err, sizeof(j->err));
     if (rc != LX_OK) {
         j->rc = rc;
@@ -90,8 +95,8 @@ static void storage_job_done(void *arg, int status)
     free(j);
 }
 
-static int storage_run_job(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
-                           void *arg, int is_kept)
+static int storage_run_job(storage_state *st, lx_worker *w, storage_prep_fn prep, storage_job_fn fn,
+                           storage_done_fn done, void *arg, int is_kept)
 {
     storage_job *j = calloc(1, sizeof(*j));
     int rc;
@@ -99,6 +104,7 @@ static int storage_run_job(storage_state *st, lx_worker *w, storage_job_fn fn, s
     if (j == NULL)
         return LX_ENOMEM;
     j->st = st;
+    j->prep = prep;
     j->fn = fn;
     j->done = done;
     j->arg = arg;
@@ -120,13 +126,19 @@ static int storage_run_job(storage_state *st, lx_worker *w, storage_job_fn fn, s
 
 int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done, void *arg)
 {
-    return storage_run_job(st, w, fn, done, arg, 0);
+    return storage_run_job(st, w, NULL, fn, done, arg, 0);
+}
+
+int storage_run_prepared(storage_state *st, lx_worker *w, storage_prep_fn prep, storage_job_fn fn,
+                         storage_done_fn done, void *arg)
+{
+    return storage_run_job(st, w, prep, fn, done, arg, 0);
 }
 
 int storage_run_kept(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
                      void *arg)
 {
-    return storage_run_job(st, w, fn, done, arg, 1);
+    return storage_run_job(st, w, NULL, fn, done, arg, 1);
 }
 
 /* Pool work without a connection, counted as a job out (storage.h). */

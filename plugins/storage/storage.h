@@ -123,6 +123,14 @@ int storage_run(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done
 int storage_run_kept(storage_state *st, lx_worker *w, storage_job_fn fn, storage_done_fn done,
                      void *arg);
 
+/* storage_run with a first step: prep(st, arg) runs on the same pool
+ * thread before a connection is taken (parsing, hashing: work that needs
+ * none), and fn only when it returns LX_OK; otherwise done gets prep's
+ * code with an empty err. One pool round trip for both. */
+typedef int (*storage_prep_fn)(storage_state *st, void *arg);
+int storage_run_prepared(storage_state *st, lx_worker *w, storage_prep_fn prep, storage_job_fn fn,
+                         storage_done_fn done, void *arg);
+
 /* Closes st->db for worker_stop: at once when no storage_run job is out,
  * else when the last one's done has run (the core drains the offload pool
  * after worker_stop). storage_run refuses new work (LX_ESTATE) meanwhile.
@@ -209,16 +217,32 @@ int storage_proc_start(storage_state *st, lx_worker *w);
  * children killed), waiters told LX_ECANCELED, and the documents not
  * being stored given back (claimable at once by another worker). */
 void storage_proc_stop(storage_state *st);
+/* How a document's extraction ended, for the upload that waits for it
+ * (borrowed for the callback). */
+typedef struct storage_proc_result {
+    const char *status;     /* STORAGE_ST_PROCESSED or STORAGE_ST_FAILED */
+    const char *error;      /* why it failed; "" when processed */
+    const char *text;       /* the text stored; "" when failed */
+    int64_t content_length; /* bytes of the text */
+    int64_t page_count;
+    const char *updated_at; /* as stored */
+} storage_proc_result;
+
 /* Queues the extraction of document id (copied) of uid, which this worker
- * claimed (the upload's storage_doc_create); when_done (may be NULL) runs
- * once on the loop when its status is final, or the document was deleted
- * or taken over, or the queue stopped (LX_ECANCELED), and may be
- * cancelled with storage_proc_forget(token) when the waiting request went
- * away. Transient failures (database, disk full) are retried with a
- * growing wait and never end it. Returns a token or NULL (ENOMEM). */
-typedef void (*storage_proc_done_fn)(void *arg, int rc);
+ * claimed (the upload's storage_doc_create, its status "processing").
+ * `data` (may be NULL) is the file's bytes, malloc'd, taken by the queue
+ * (freed even on failure): the extraction starts from them instead of
+ * reading the file back; NULL reads them from the file (or PostgreSQL's
+ * chunks), as after a crash. when_done (may be NULL) runs once on the loop
+ * when its status is final (LX_OK with res: what was stored), or the
+ * document was deleted or taken over, or the queue stopped (LX_ECANCELED;
+ * res NULL), and may be cancelled with storage_proc_forget(token) when the
+ * waiting request went away. Transient failures (database, disk full) are
+ * retried with a growing wait and never end it. Returns a token or NULL
+ * (ENOMEM). */
+typedef void (*storage_proc_done_fn)(void *arg, int rc, const storage_proc_result *res);
 void *storage_proc_queue(storage_state *st, const char *uid, const char *id, const char *file_type,
-                         storage_proc_done_fn when_done, void *arg);
+                         char *data, size_t len, storage_proc_done_fn when_done, void *arg);
 void storage_proc_forget(storage_state *st, void *token);
 
 /* ---- reply.c: what the routes share ---- */

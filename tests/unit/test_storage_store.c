@@ -270,7 +270,7 @@ static int make_doc(fx *f, const char *uid, const char *name, int t, char *out_i
     d.created_at = when;
     d.updated_at = when;
     d.size = 1234;
-    rc = storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err));
+    rc = storage_doc_create(f->c, &d, NULL, 0, NULL, f->err, sizeof(f->err));
     if (out_id != NULL)
         memcpy(out_id, id, sizeof(id));
     return rc;
@@ -653,12 +653,51 @@ static void test_store_doc_duplicate_id_is_eexist(void **state)
     d.sha256 = (char *)"";
     d.created_at = (char *)"2026-11-28T10:00:09.000Z";
     d.updated_at = d.created_at;
-    assert_rc(storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err)), LX_EEXIST);
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, NULL, f->err, sizeof(f->err)), LX_EEXIST);
     /* The first is intact and still alice's. */
     assert_rc(storage_doc_get(f->c, "alice", id, 0, &got, f->err, sizeof(f->err)), LX_OK);
     assert_string_equal(got.name, "first");
     storage_doc_clear(&got);
     assert_rc(storage_doc_get(f->c, "bob", id, 0, &got, f->err, sizeof(f->err)), LX_ENOENT);
+}
+
+/* doc_create's activity is part of the document's transaction: both are
+ * there, or (a taken id) neither. */
+static void test_store_doc_create_with_activity_is_one_transaction(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1];
+    storage_activity a = {.uid = "alice",
+                          .kind = "upload",
+                          .points = 10,
+                          .day = "2026-11-28",
+                          .now = "2026-11-28T10:00:00.000Z"};
+    storage_doc d = {0};
+    storage_progress p = {0};
+
+    assert_int_equal(storage_uuid(id, sizeof(id)), LX_OK);
+    d.id = id;
+    d.user_id = (char *)"alice";
+    d.name = (char *)"with activity";
+    d.original_filename = (char *)"x.txt";
+    d.file_type = (char *)"txt";
+    d.mime_type = (char *)"text/plain";
+    d.status = (char *)STORAGE_ST_PROCESSING;
+    d.error = (char *)"";
+    d.sha256 = (char *)"";
+    d.created_at = (char *)a.now;
+    d.updated_at = d.created_at;
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, &a, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.documents, 1);
+    assert_int_equal(p.points, 10);
+    storage_progress_clear(&p);
+    /* The same id again: refused, and its activity with it. */
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, &a, f->err, sizeof(f->err)), LX_EEXIST);
+    assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(p.documents, 1);
+    assert_int_equal(p.points, 10);
+    storage_progress_clear(&p);
 }
 
 static void test_store_doc_set_status(void **state)
@@ -867,7 +906,7 @@ static void test_store_doc_create_with_a_claim(void **state)
     d.created_at = d.updated_at = when;
     d.claimed_by = (char *)"uploader";
     d.lease_until = until;
-    assert_rc(storage_doc_create(f->c, &d, NULL, 0, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_create(f->c, &d, NULL, 0, NULL, f->err, sizeof(f->err)), LX_OK);
     claim_of(f, "alice", id, owner, status, NULL);
     assert_string_equal(owner, "uploader");
     assert_int_equal(claim(f, f->c, "w1", 29, 60, 5, NULL, NULL), 0);
@@ -1060,7 +1099,7 @@ static void test_store_doc_bytes(void **state)
         d.status = (char *)STORAGE_ST_UPLOADED;
         d.error = d.sha256 = (char *)"";
         d.created_at = d.updated_at = (char *)"2026-11-28T10:00:00.000Z";
-        assert_rc(storage_doc_create(f->c, &d, "abc", 3, f->err, sizeof(f->err)), LX_EINVAL);
+        assert_rc(storage_doc_create(f->c, &d, "abc", 3, NULL, f->err, sizeof(f->err)), LX_EINVAL);
         return;
     }
 
@@ -1085,7 +1124,7 @@ static void test_store_doc_bytes(void **state)
     d.error = d.sha256 = (char *)"";
     d.created_at = d.updated_at = (char *)"2026-11-28T10:00:00.000Z";
     d.size = (int64_t)len;
-    assert_rc(storage_doc_create(f->c, &d, bytes, len, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_create(f->c, &d, bytes, len, NULL, f->err, sizeof(f->err)), LX_OK);
 
     size_t got = 0;
     for (;;) {
@@ -2010,7 +2049,7 @@ static void *writer_main(void *arg)
         d.status = (char *)STORAGE_ST_UPLOADED;
         d.error = d.sha256 = (char *)"";
         d.created_at = d.updated_at = now;
-        if (storage_doc_create(c, &d, NULL, 0, w->err, sizeof(w->err)) != LX_OK)
+        if (storage_doc_create(c, &d, NULL, 0, NULL, w->err, sizeof(w->err)) != LX_OK)
             break;
         /* A read-modify-write on one shared row: seqs must never repeat. */
         if (storage_rec_append(c, "crowd", "log", "shared", "{}", now, &w->seqs[i], w->err,
@@ -2227,6 +2266,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_user_page_by_uid),
     STORE_TEST(test_store_doc_create_list_get_delete),
     STORE_TEST(test_store_doc_duplicate_id_is_eexist),
+    STORE_TEST(test_store_doc_create_with_activity_is_one_transaction),
     STORE_TEST(test_store_doc_set_status),
     STORE_TEST(test_store_claims_hand_each_document_to_one_worker),
     STORE_TEST(test_store_doc_create_with_a_claim),

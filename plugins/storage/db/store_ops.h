@@ -113,15 +113,17 @@ STORAGE_OP(user_page, PLAIN,
 /* ------------------------------------------------------------------------ */
 /* Documents                                                                */
 
-/* Inserts the document row d (every string set; status "uploaded") and,
- * when the backend stores bytes, its bytes in chunks, all in one
- * transaction: either everything is there after a crash or nothing is.
- * With SQLite, bytes must be NULL (the caller keeps the file, files.c);
- * with PostgreSQL bytes/len are the file. LX_EEXIST when d->id is taken. */
+/* Inserts the document row d (every string set; status "uploaded", or
+ * "processing" when its claimant extracts it at once) and, when the backend
+ * stores bytes, its bytes in chunks, and the activity `act` (NULL: none),
+ * all in one transaction: either everything is there after a crash or
+ * nothing is. With SQLite, bytes must be NULL (the caller keeps the file,
+ * files.c); with PostgreSQL bytes/len are the file. LX_EEXIST when d->id
+ * is taken. */
 STORAGE_OP(doc_create, PLAIN,
-           (storage_conn *c, const storage_doc *d, const void *bytes, size_t len, char *err,
-            size_t errlen),
-           (c, d, bytes, len, err, errlen))
+           (storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
+            const storage_activity *act, char *err, size_t errlen),
+           (c, d, bytes, len, act, err, errlen))
 
 /* The user's documents, newest first, without text. *docs is malloc'd
  * (free with storage_docs_free), *n entries; zero documents is LX_OK with

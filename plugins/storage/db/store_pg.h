@@ -53,6 +53,11 @@ static inline storage_pg_conn *storage_pg_of(storage_conn *c)
 #include "store_ops.h"
 #undef STORAGE_OP
 
+/* The activity insert: one statement, inside the caller's transaction when
+ * there is one (store_pg_users.c; doc_create and batch use it too). */
+int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err,
+                           size_t errlen);
+
 /* ---------------------------------------------------------------- messages */
 
 /* "msg" or "msg: detail" (detail may be NULL) into err as one line: runs

@@ -116,9 +116,10 @@ typedef struct pg_doc_new {
     const storage_doc *d;
     const void *bytes;
     size_t len;
+    const storage_activity *act; /* may be NULL */
 } pg_doc_new;
 
-/* The row, then its chunks (binary parameters). */
+/* The row, the activity, then its chunks (binary parameters). */
 static int pg_doc_insert(storage_pg_conn *p, void *arg, char *err, size_t errlen)
 {
     const pg_doc_new *a = arg;
@@ -142,6 +143,8 @@ static int pg_doc_insert(storage_pg_conn *p, void *arg, char *err, size_t errlen
                             d->lease_until};
     int rc = storage_pg_do(p, PGS_DOC_INSERT, vals, NULL, err, errlen);
 
+    if (rc == LX_OK && a->act != NULL)
+        rc = storage_pg_activity_in(p, a->act, err, errlen);
     for (size_t off = 0, seq = 0; rc == LX_OK && off < a->len; off += STORAGE_CHUNK_SIZE, seq++) {
         size_t piece = a->len - off < STORAGE_CHUNK_SIZE ? a->len - off : STORAGE_CHUNK_SIZE;
         storage_pg_num qb;
@@ -158,9 +161,9 @@ static int pg_doc_insert(storage_pg_conn *p, void *arg, char *err, size_t errlen
 }
 
 int storage_pg_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
-                          char *err, size_t errlen)
+                          const storage_activity *act, char *err, size_t errlen)
 {
-    pg_doc_new a = {d, bytes, len};
+    pg_doc_new a = {d, bytes, len, act};
 
     if (bytes == NULL && len > 0) {
         storage_pg_errf(err, errlen, "postgres: no bytes for a file of that size", NULL);

@@ -374,8 +374,9 @@ int storage_pg_stats_get(storage_conn *c, storage_stats *s, char *err, size_t er
 /* Activity and progress                                                    */
 
 /* The activity insert: one statement, on its own or inside the caller's
- * transaction. */
-static int pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err, size_t errlen)
+ * transaction (store_pg.h). */
+int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err,
+                           size_t errlen)
 {
     storage_pg_num pb, sb, mb;
     const char *vals[7] = {a->uid,
@@ -391,7 +392,7 @@ static int pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *e
 
 int storage_pg_activity_add(storage_conn *c, const storage_activity *a, char *err, size_t errlen)
 {
-    return pg_activity_in(storage_pg_of(c), a, err, errlen);
+    return storage_pg_activity_in(storage_pg_of(c), a, err, errlen);
 }
 
 int storage_pg_progress_get(storage_conn *c, const char *uid, storage_progress *prog, char *err,
@@ -554,7 +555,7 @@ static int pg_batch_body(storage_pg_conn *p, void *arg, char *err, size_t errlen
             rc = pg_rec_append_in(p, b->uid, op->kind, op->key, op->json, b->now, &op->seq, err,
                                   errlen);
         else
-            rc = pg_activity_in(p, &op->act, err, errlen);
+            rc = storage_pg_activity_in(p, &op->act, err, errlen);
     }
     return rc;
 }

@@ -218,6 +218,11 @@ int storage_sq_begin(storage_sq_conn *s, int is_write, char *err, size_t errlen)
  * opened. */
 int storage_sq_finish(storage_sq_conn *s, int rc, char *err, size_t errlen);
 
+/* The activity insert inside the caller's transaction
+ * (store_sqlite_users.c; doc_create and batch use it too). */
+int storage_sq_activity_in(storage_sq_conn *s, const storage_activity *a, char *err,
+                           size_t errlen);
+
 /* ------------------------------------------------------------------------ */
 /* The backend's operations: storage_sq_NAME for every line of store_ops.h,
  * with the contract written there. Migrations and ping: store_sqlite.c;

@@ -95,22 +95,27 @@ static int sq_doc_owned(storage_sq_conn *s, const char *uid, const char *id, cha
 }
 
 int storage_sq_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
-                          char *err, size_t errlen)
+                          const storage_activity *act, char *err, size_t errlen)
 {
+    storage_sq_conn *s = storage_sq_of(c);
     int rc;
 
     if (bytes != NULL || len != 0) {
         storage_errf(err, errlen, SQ_NO_BYTES);
         return LX_EINVAL;
     }
-    rc = storage_sq_write(storage_sq_of(c), SQ_DOC_INSERT, "document", NULL, err, errlen,
-                          "tttttttttttiiitt", d->id, d->user_id, d->name, d->original_filename,
-                          d->file_type, d->mime_type, d->status, d->error, d->sha256, d->created_at,
-                          d->updated_at, d->size, d->content_length, d->page_count, d->claimed_by,
-                          d->lease_until);
+    rc = storage_sq_begin(s, 1, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = storage_sq_run(s, SQ_DOC_INSERT, "document", NULL, NULL, err, errlen, "tttttttttttiiitt",
+                        d->id, d->user_id, d->name, d->original_filename, d->file_type,
+                        d->mime_type, d->status, d->error, d->sha256, d->created_at, d->updated_at,
+                        d->size, d->content_length, d->page_count, d->claimed_by, d->lease_until);
     if (rc == LX_EEXIST)
         storage_errf(err, errlen, "document id is taken");
-    return rc;
+    if (rc == LX_OK && act != NULL)
+        rc = storage_sq_activity_in(s, act, err, errlen);
+    return storage_sq_finish(s, rc, err, errlen);
 }
 
 int storage_sq_doc_list(storage_conn *c, const char *uid, storage_doc **docs, size_t *n, char *err,

@@ -329,7 +329,7 @@ int storage_sq_stats_get(storage_conn *c, storage_stats *out, char *err, size_t 
 /* Activity and progress                                                    */
 
 /* The activity insert, inside the caller's write transaction. */
-static int sq_activity_in(storage_sq_conn *s, const storage_activity *a, char *err, size_t errlen)
+int storage_sq_activity_in(storage_sq_conn *s, const storage_activity *a, char *err, size_t errlen)
 {
     return storage_sq_run(s, SQ_ACT_INSERT, "activity", NULL, NULL, err, errlen, "ttiddtt", a->uid,
                           a->kind, a->points, a->score, a->max_score, a->day, a->now);
@@ -342,7 +342,7 @@ int storage_sq_activity_add(storage_conn *c, const storage_activity *a, char *er
 
     if (rc != LX_OK)
         return rc;
-    rc = sq_activity_in(s, a, err, errlen);
+    rc = storage_sq_activity_in(s, a, err, errlen);
     return storage_sq_finish(s, rc, err, errlen);
 }
 
@@ -540,7 +540,7 @@ int storage_sq_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         else if (op->type == STORAGE_OP_APPEND)
             rc = sq_rec_append_in(s, uid, op->kind, op->key, op->json, now, &op->seq, err, errlen);
         else
-            rc = sq_activity_in(s, &op->act, err, errlen);
+            rc = storage_sq_activity_in(s, &op->act, err, errlen);
     }
     rc = storage_sq_finish(s, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)

@@ -12,9 +12,12 @@
  * the loop: parsing, hashing and file I/O run on the offload pool, database
  * work through storage_run.
  *
- * An upload is committed before it is answered (files.h: the .part, the
- * row, the rename), then queued for text extraction (text/extract_steps.c); the answer
- * waits for the text up to extract_wait. A client that goes away meanwhile
+ * An upload is one pool job (parse, hash, then files.h's .part, the row
+ * with its activity in one transaction, the rename) and is committed
+ * before it is answered; its bytes, still in memory, go to the text
+ * pipeline (text/extract_steps.c) which stores the text in a second
+ * transaction and hands the outcome back: the answer waits for it up to
+ * extract_wait, reading nothing back. A client that goes away meanwhile
  * loses nothing: the document stays and its extraction goes on.
  *
  * Ownership: each request's state lives in request memory (req_alloc) with
@@ -93,13 +96,14 @@ typedef struct storage_up {
     int err_status;
     const char *err_code;
     char err_msg[512];
-    storage_doc doc;  /* strings malloc'd here; status "uploaded" */
+    storage_doc doc;  /* strings malloc'd here; status "processing" */
     const char *data; /* the file: into the body */
     size_t len;
+    char *copy; /* the file for the extraction (taken by the queue) */
 
-    storage_doc final; /* read back for the answer */
-    void *token;       /* the extraction queue's, while waiting */
-    lx_timer *timer;   /* extract_wait, while waiting */
+    json_object *snippet; /* the text's start, once extracted */
+    void *token;          /* the extraction queue's, while waiting */
+    lx_timer *timer;      /* extract_wait, while waiting */
     int is_aborted;
     int is_ended;
 } storage_up;
@@ -110,8 +114,9 @@ static void storage_up_cleanup(void *arg)
 
     free(up->uid);
     free(up->boundary);
+    free(up->copy);
     storage_doc_clear(&up->doc);
-    storage_doc_clear(&up->final);
+    json_object_put(up->snippet);
 }
 
 static void storage_up_error(storage_up *up, int status, const char *code, const char *fmt, ...)
@@ -128,10 +133,12 @@ static void storage_up_error(storage_up *up, int status, const char *code, const
     va_end(ap);
 }
 
-/* The answer: the document as read back (d), text snippet included. */
-static void storage_up_reply(storage_up *up, const storage_doc *d)
+/* The answer: the document as stored (up->doc, updated by the
+ * extraction's outcome when it came), text snippet included. */
+static void storage_up_reply(storage_up *up)
 {
     storage_state *st = up->st;
+    const storage_doc *d = &up->doc;
     json_object *o;
 
     if (up->is_ended)
@@ -139,13 +146,13 @@ static void storage_up_reply(storage_up *up, const storage_doc *d)
     up->is_ended = 1;
     o = storage_doc_json(d);
     if (o != NULL) {
-        int is_processed = storage_is_processed(d);
+        int is_processed = storage_is_processed(d) && up->snippet != NULL;
         storage_json_set_str(o, "message", "File uploaded successfully");
         storage_json_set_str(o, "document_id", d->id);
         storage_json_set_str(o, "filename", d->original_filename);
         json_object_object_add(o, "dua_processed", json_object_new_boolean(is_processed));
         json_object_object_add(o, "dua_narrative_snippet",
-                               is_processed ? storage_snippet(d->text)
+                               is_processed ? json_object_get(up->snippet)
                                             : json_object_new_string(""));
     }
     storage_reply_obj(st, up->req, 200, o);
@@ -259,11 +266,11 @@ static char *storage_hex(const unsigned char *b, size_t n)
     return s;
 }
 
-/* Pool, no connection: the multipart body, the checks, the new row. */
-static void storage_up_parse(void *arg)
+/* Pool, before a connection is taken: the multipart body, the checks,
+ * the new row. LX_EINVAL when up->err_status says what to answer. */
+static int storage_up_parse(storage_state *st, void *arg)
 {
     storage_up *up = arg;
-    storage_state *st = up->st;
     storage_doc *d = &up->doc;
     lx_mp mp;
     const lx_mp_part *file;
@@ -279,7 +286,7 @@ static void storage_up_parse(void *arg)
     rc = lx_mp_parse(up->body, up->body_len, up->boundary, &mp, err, sizeof(err));
     if (rc != LX_OK) {
         storage_up_error(up, 400, "INVALID_MULTIPART", "%s", err[0] ? err : "malformed multipart");
-        return;
+        return LX_EINVAL;
     }
     file = lx_mp_get(&mp, "file");
     if (file == NULL) {
@@ -332,7 +339,9 @@ static void storage_up_parse(void *arg)
     safe = NULL;
     d->file_type = strdup(ft.file_type);
     d->mime_type = strdup(ft.mime_type);
-    d->status = strdup(STORAGE_ST_UPLOADED);
+    /* "processing" at once: this worker extracts it from the bytes in
+     * memory (if it dies first, the document counts a cut-off run). */
+    d->status = strdup(STORAGE_ST_PROCESSING);
     d->error = strdup("");
     d->sha256 = storage_hex(md, md_len);
     d->created_at = strdup(now);
@@ -353,9 +362,11 @@ nomem:
 out:
     free(safe);
     lx_mp_free(&mp);
+    return up->err_status != 0 ? LX_EINVAL : LX_OK;
 }
 
-/* Pool, with a connection: the file and the row, committed together. */
+/* Pool, with a connection: the file, the row and its activity, committed
+ * together; then a copy of the bytes for the extraction. */
 static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
 {
     storage_up *up = arg;
@@ -365,11 +376,19 @@ static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char 
     char day[16], e2[256];
     int rc;
 
+    snprintf(day, sizeof(day), "%.10s", d->created_at);
+    memset(&a, 0, sizeof(a));
+    a.uid = d->user_id;
+    a.kind = "upload";
+    a.points = STORAGE_UPLOAD_POINTS;
+    a.day = day;
+    a.now = d->created_at;
+
     if (st->files != NULL) {
         rc = storage_file_begin(st->files, d->id, up->data, up->len, &tx, err, errlen);
         if (rc != LX_OK)
             return rc == LX_ENOENT ? LX_EIO : rc;
-        rc = storage_doc_create(c, d, NULL, 0, err, errlen);
+        rc = storage_doc_create(c, d, NULL, 0, &a, err, errlen);
         if (rc != LX_OK) {
             storage_file_abort(tx);
             return rc;
@@ -382,43 +401,18 @@ static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char 
             return rc == LX_ENOENT ? LX_EIO : rc;
         }
     } else {
-        rc = storage_doc_create(c, d, up->data, up->len, err, errlen);
+        rc = storage_doc_create(c, d, up->data, up->len, &a, err, errlen);
         if (rc != LX_OK)
             return rc;
     }
-    snprintf(day, sizeof(day), "%.10s", d->created_at);
-    memset(&a, 0, sizeof(a));
-    a.uid = d->user_id;
-    a.kind = "upload";
-    a.points = STORAGE_UPLOAD_POINTS;
-    a.day = day;
-    a.now = d->created_at;
-    if (storage_activity_add(c, &a, e2, sizeof(e2)) != LX_OK)
-        st->host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
-                      "document %s: cannot record the upload activity: %s", d->id, e2);
+    /* Short of memory, the queue reads the file back instead. */
+    up->copy = malloc(up->len > 0 ? up->len : 1);
+    if (up->copy != NULL)
+        memcpy(up->copy, up->data, up->len);
     return LX_OK;
 }
 
-/* Pool, with a connection: the document as it is now, with its text. */
-static int storage_up_reread(storage_state *st, storage_conn *c, void *arg, char *err,
-                             size_t errlen)
-{
-    storage_up *up = arg;
-
-    (void)st;
-    return storage_doc_get(c, up->uid, up->doc.id, 1, &up->final, err, errlen);
-}
-
-static void storage_up_reread_done(storage_state *st, void *arg, int rc, const char *err)
-{
-    storage_up *up = arg;
-
-    (void)st;
-    (void)err;
-    storage_up_reply(up, rc == LX_OK ? &up->final : &up->doc);
-}
-
-/* The answer now: read the document back, then reply. */
+/* The answer now, with what is known of the document. */
 static void storage_up_finish(storage_up *up)
 {
     if (up->timer != NULL) {
@@ -429,16 +423,35 @@ static void storage_up_finish(storage_up *up)
         storage_proc_forget(up->st, up->token);
         up->token = NULL;
     }
-    if (storage_run(up->st, up->w, storage_up_reread, storage_up_reread_done, up) != LX_OK)
-        storage_up_reply(up, &up->doc);
+    storage_up_reply(up);
 }
 
-static void storage_up_extracted(void *arg, int rc)
+/* Replaces *field by a copy of s; 0 when out of memory. */
+static int storage_up_set(char **field, const char *s)
+{
+    char *v = strdup(s != NULL ? s : "");
+
+    if (v == NULL)
+        return 0;
+    free(*field);
+    *field = v;
+    return 1;
+}
+
+/* The extraction's outcome, as stored: the answer's document. */
+static void storage_up_extracted(void *arg, int rc, const storage_proc_result *res)
 {
     storage_up *up = arg;
+    storage_doc *d = &up->doc;
 
-    (void)rc;
     up->token = NULL; /* spent */
+    if (rc == LX_OK && res != NULL && storage_up_set(&d->status, res->status) &&
+        storage_up_set(&d->error, res->error) && storage_up_set(&d->updated_at, res->updated_at)) {
+        d->content_length = res->content_length;
+        d->page_count = res->page_count;
+        if (strcmp(res->status, STORAGE_ST_PROCESSED) == 0)
+            up->snippet = storage_snippet(res->text);
+    }
     storage_up_finish(up);
 }
 
@@ -455,8 +468,17 @@ static void storage_up_stored(storage_state *st, void *arg, int rc, const char *
     storage_up *up = arg;
     const lx_host *host = st->host;
     const storage_doc *d = &up->doc;
+    char *copy = up->copy;
 
+    up->copy = NULL;
+    if (up->err_status != 0) { /* the parse's answer */
+        free(copy);
+        up->is_ended = 1;
+        host->reply_error(up->req, up->err_status, up->err_code, up->err_msg);
+        return;
+    }
     if (rc != LX_OK) {
+        free(copy);
         up->is_ended = 1;
         storage_reply_store_error(st, up->req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
@@ -466,11 +488,12 @@ static void storage_up_stored(storage_state *st, void *arg, int rc, const char *
               d->file_type, (long long)d->size);
     if (up->is_aborted) {
         /* The client is gone; the document stays and becomes text. */
-        (void)storage_proc_queue(st, up->uid, d->id, d->file_type, NULL, NULL);
-        storage_up_reply(up, d);
+        (void)storage_proc_queue(st, up->uid, d->id, d->file_type, copy, up->len, NULL, NULL);
+        storage_up_reply(up);
         return;
     }
-    up->token = storage_proc_queue(st, up->uid, d->id, d->file_type, storage_up_extracted, up);
+    up->token = storage_proc_queue(st, up->uid, d->id, d->file_type, copy, up->len,
+                                   storage_up_extracted, up);
     if (up->token == NULL || st->extract_wait_ms <= 0) {
         storage_up_finish(up);
         return;
@@ -478,29 +501,6 @@ static void storage_up_stored(storage_state *st, void *arg, int rc, const char *
     up->timer = host->timer_start(up->w, (uint64_t)st->extract_wait_ms, 0, storage_up_waited, up);
     if (up->timer == NULL)
         storage_up_finish(up);
-}
-
-static void storage_up_parsed(void *arg, int status)
-{
-    storage_up *up = arg;
-    storage_state *st = up->st;
-    int rc;
-
-    if (status != LX_OK) {
-        up->is_ended = 1;
-        storage_reply_store_error(st, up->req, LX_ECANCELED, "", NULL);
-        return;
-    }
-    if (up->err_status != 0) {
-        up->is_ended = 1;
-        st->host->reply_error(up->req, up->err_status, up->err_code, up->err_msg);
-        return;
-    }
-    rc = storage_run(st, up->w, storage_up_store, storage_up_stored, up);
-    if (rc != LX_OK) {
-        up->is_ended = 1;
-        storage_reply_store_error(st, up->req, rc, "cannot queue the upload", NULL);
-    }
 }
 
 /* The client went away or the route timed out. */
@@ -521,7 +521,7 @@ static void storage_up_abort(lx_req *req, void *arg)
             storage_proc_forget(up->st, up->token);
             up->token = NULL;
         }
-        storage_up_reply(up, &up->doc);
+        storage_up_reply(up);
     }
 }
 
@@ -572,7 +572,8 @@ lx_rc storage_h_upload(lx_req *req, void *state)
     }
     if (host->req_on_abort(req, storage_up_abort, up) != LX_OK)
         return LX_FAIL;
-    if (host->offload(up->w, storage_up_parse, storage_up_parsed, up) != LX_OK) {
+    if (storage_run_prepared(st, up->w, storage_up_parse, storage_up_store, storage_up_stored,
+                             up) != LX_OK) {
         storage_reply_store_error(st, req, LX_ESTATE, "", NULL);
         return LX_DONE;
     }

@@ -261,8 +261,20 @@ void storage_queue_done(storage_item *it, int rc)
         it->all_next->all_prev = it->all_prev;
     if (it->is_running)
         p->n_running--;
-    if (it->when_done != NULL)
-        it->when_done(it->arg, rc);
+    if (it->when_done != NULL) {
+        storage_proc_result res;
+        int is_done = rc == LX_OK;
+
+        if (is_done) {
+            res.status = it->ex_rc == LX_OK ? STORAGE_ST_PROCESSED : STORAGE_ST_FAILED;
+            res.error = it->ex_rc == LX_OK ? "" : it->ex_err;
+            res.text = it->ex_rc == LX_OK && it->text != NULL ? it->text : "";
+            res.content_length = it->ex_rc == LX_OK ? (int64_t)it->text_len : 0;
+            res.page_count = it->ex_rc == LX_OK ? it->pages : 0;
+            res.updated_at = it->stored_at;
+        }
+        it->when_done(it->arg, rc, is_done ? &res : NULL);
+    }
     storage_step_clear(it);
     free(it->uid);
     free(it->id);
@@ -668,16 +680,28 @@ int storage_proc_start(storage_state *st, lx_worker *w)
 }
 
 void *storage_proc_queue(storage_state *st, const char *uid, const char *id, const char *file_type,
-                         storage_proc_done_fn when_done, void *arg)
+                         char *data, size_t len, storage_proc_done_fn when_done, void *arg)
 {
     storage_proc *p = st->proc;
     storage_item *it;
 
-    if (p == NULL || p->is_stopped)
+    if (p == NULL || p->is_stopped) {
+        free(data);
         return NULL;
+    }
     it = item_new(p, uid, id, file_type);
-    if (it == NULL)
+    if (it == NULL) {
+        free(data);
         return NULL;
+    }
+    if (data != NULL && file_type != NULL) {
+        /* The upload's bytes: no need to read them back. */
+        it->data = data;
+        it->len = len;
+        it->step = STORAGE_STEP_EXTRACT;
+    } else {
+        free(data);
+    }
     if (uq_push(p, it) != LX_OK) {
         storage_queue_done(it, LX_ENOMEM);
         return NULL;

@@ -75,6 +75,7 @@ struct storage_item {
     int64_t pages;
     char **passages;
     size_t n_passages;
+    char stored_at[32]; /* STORE's time, as written */
     /* a job's outcome */
     int rc;
     char err[512];

@@ -231,9 +231,9 @@ static int storage_store_job(storage_state *st, storage_conn *c, void *arg, char
                              size_t errlen)
 {
     storage_item *it = arg;
-    char now[STORAGE_TS_LEN + 8];
+    char *now = it->stored_at;
 
-    storage_now_iso(now, sizeof(now));
+    storage_now_iso(now, sizeof(it->stored_at));
     if (it->ex_rc == LX_OK)
         return storage_doc_set_text(c, it->id, st->owner, it->text, it->text_len, it->pages,
                                     (const char *const *)it->passages, it->n_passages, now, err,
