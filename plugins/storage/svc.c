@@ -46,6 +46,9 @@ typedef enum storage_call_op {
     OP_USER_PURGE,
     OP_BATCH,
     OP_USER_CREATE,
+    OP_REC_GET_ITEMS,
+    OP_DOC_GET_SEARCH,
+    OP_BATCH_ITEMS,
     OP_N
 } storage_call_op;
 
@@ -87,6 +90,9 @@ typedef struct storage_call {
         lx_storage_records_fn records;
         lx_storage_seq_fn seq;
         lx_storage_batch_fn batch;
+        lx_storage_record_items_fn record_items;
+        lx_storage_doc_passages_fn doc_passages;
+        lx_storage_batch_items_fn batch_items;
         void (*purge)(void *arg, int rc, const char *err);
         void (*create)(void *arg, int status, const char *message, int is_created);
     } done;
@@ -408,6 +414,38 @@ static int run_user_purge(storage_state *st, storage_conn *c, storage_call *k, c
     return LX_OK;
 }
 
+static int run_rec_get_items(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                             char *err, size_t errlen)
+{
+    int rc = run_rec_get(st, c, k, now, err, errlen);
+
+    if (rc != LX_OK || k->last_n == 0)
+        return rc;
+    return storage_rec_items(c, k->uid, k->kind, k->key, 0, k->last_n, &k->recs, &k->n_recs, err,
+                             errlen);
+}
+
+static int run_doc_get_search(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                              char *err, size_t errlen)
+{
+    int rc = run_doc_get(st, c, k, now, err, errlen);
+
+    if (rc != LX_OK || strcmp(k->doc.status, STORAGE_ST_PROCESSED) != 0)
+        return rc;
+    return run_doc_search(st, c, k, now, err, errlen);
+}
+
+static int run_batch_items(storage_state *st, storage_conn *c, storage_call *k, const char *now,
+                           char *err, size_t errlen)
+{
+    int rc = run_batch(st, c, k, now, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    return storage_rec_items(c, k->uid, k->kind, k->key, 0, k->last_n, &k->recs, &k->n_recs, err,
+                             errlen);
+}
+
 /* The profile as GET /api/users/profile gives it (users.c), without the
  * token's extras; malloc'd JSON text or NULL when out of memory. */
 static char *storage_profile_text(const storage_call *k)
@@ -436,47 +474,94 @@ static void storage_to_record(lx_storage_record *r, const storage_rec *s)
     r->updated_at = storage_s(s->updated_at);
 }
 
+/* k->doc as the service hands it over (*d borrows from k). */
+static void storage_to_doc(lx_storage_doc *d, const storage_call *k)
+{
+    memset(d, 0, sizeof(*d));
+    d->struct_size = sizeof(*d);
+    d->id = storage_s(k->doc.id);
+    d->name = storage_s(k->doc.name);
+    d->original_filename = storage_s(k->doc.original_filename);
+    d->file_type = storage_s(k->doc.file_type);
+    d->status = storage_s(k->doc.status);
+    d->error = storage_s(k->doc.error);
+    d->created_at = storage_s(k->doc.created_at);
+    d->updated_at = storage_s(k->doc.updated_at);
+    d->size = k->doc.size;
+    d->content_length = k->doc.content_length;
+    d->page_count = k->doc.page_count;
+    d->text = k->with_text ? storage_s(k->doc.text) : "";
+    d->text_len = strlen(d->text);
+}
+
 static void answer_doc(storage_call *k, int rc, const char *msg)
 {
     lx_storage_doc d;
 
     memset(&d, 0, sizeof(d));
-    d.struct_size = sizeof(d);
-    if (rc == LX_OK) {
-        d.id = storage_s(k->doc.id);
-        d.name = storage_s(k->doc.name);
-        d.original_filename = storage_s(k->doc.original_filename);
-        d.file_type = storage_s(k->doc.file_type);
-        d.status = storage_s(k->doc.status);
-        d.error = storage_s(k->doc.error);
-        d.created_at = storage_s(k->doc.created_at);
-        d.updated_at = storage_s(k->doc.updated_at);
-        d.size = k->doc.size;
-        d.content_length = k->doc.content_length;
-        d.page_count = k->doc.page_count;
-        d.text = k->with_text ? storage_s(k->doc.text) : "";
-        d.text_len = strlen(d.text);
-    }
+    if (rc == LX_OK)
+        storage_to_doc(&d, k);
     k->done.doc(k->arg, rc, msg, rc == LX_OK ? &d : NULL);
+}
+
+/* k's passages as the service hands them over: *v malloc'd (NULL when
+ * none); LX_ENOMEM with *msg set when that fails. */
+static int storage_to_passages(const storage_call *k, lx_storage_passage **v, const char **msg)
+{
+    *v = NULL;
+    if (k->n_passages == 0)
+        return LX_OK;
+    *v = calloc(k->n_passages, sizeof(**v));
+    if (*v == NULL) {
+        *msg = "out of memory";
+        return LX_ENOMEM;
+    }
+    for (size_t i = 0; i < k->n_passages; i++) {
+        (*v)[i].seq = k->passages[i].seq;
+        (*v)[i].score = k->op == OP_DOC_PASSAGES ? 0.0 : k->passages[i].score;
+        (*v)[i].text = storage_s(k->passages[i].text);
+    }
+    return LX_OK;
+}
+
+/* k's records (items) likewise. */
+static int storage_to_records(const storage_call *k, lx_storage_record **v, const char **msg)
+{
+    *v = NULL;
+    if (k->n_recs == 0)
+        return LX_OK;
+    *v = calloc(k->n_recs, sizeof(**v));
+    if (*v == NULL) {
+        *msg = "out of memory";
+        return LX_ENOMEM;
+    }
+    for (size_t i = 0; i < k->n_recs; i++)
+        storage_to_record(&(*v)[i], &k->recs[i]);
+    return LX_OK;
 }
 
 static void answer_passages(storage_call *k, int rc, const char *msg)
 {
     lx_storage_passage *v = NULL;
 
-    if (rc == LX_OK && k->n_passages > 0) {
-        v = calloc(k->n_passages, sizeof(*v));
-        if (v == NULL) {
-            rc = LX_ENOMEM;
-            msg = "out of memory";
-        }
-        for (size_t i = 0; v != NULL && i < k->n_passages; i++) {
-            v[i].seq = k->passages[i].seq;
-            v[i].score = k->op == OP_DOC_PASSAGES ? 0.0 : k->passages[i].score;
-            v[i].text = storage_s(k->passages[i].text);
-        }
-    }
+    if (rc == LX_OK)
+        rc = storage_to_passages(k, &v, &msg);
     k->done.passages(k->arg, rc, msg, v, rc == LX_OK ? k->n_passages : 0);
+    free(v);
+}
+
+static void answer_doc_passages(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_passage *v = NULL;
+    lx_storage_doc d;
+
+    memset(&d, 0, sizeof(d));
+    if (rc == LX_OK) {
+        storage_to_doc(&d, k);
+        rc = storage_to_passages(k, &v, &msg);
+    }
+    k->done.doc_passages(k->arg, rc, msg, rc == LX_OK ? &d : NULL, v,
+                         rc == LX_OK ? k->n_passages : 0);
     free(v);
 }
 
@@ -516,16 +601,22 @@ static void answer_records(storage_call *k, int rc, const char *msg)
 {
     lx_storage_record *v = NULL;
 
-    if (rc == LX_OK && k->n_recs > 0) {
-        v = calloc(k->n_recs, sizeof(*v));
-        if (v == NULL) {
-            rc = LX_ENOMEM;
-            msg = "out of memory";
-        }
-        for (size_t i = 0; v != NULL && i < k->n_recs; i++)
-            storage_to_record(&v[i], &k->recs[i]);
-    }
+    if (rc == LX_OK)
+        rc = storage_to_records(k, &v, &msg);
     k->done.records(k->arg, rc, msg, v, rc == LX_OK ? k->n_recs : 0);
+    free(v);
+}
+
+static void answer_record_items(storage_call *k, int rc, const char *msg)
+{
+    lx_storage_record r, *v = NULL;
+
+    memset(&r, 0, sizeof(r));
+    if (rc == LX_OK) {
+        storage_to_record(&r, &k->rec);
+        rc = storage_to_records(k, &v, &msg);
+    }
+    k->done.record_items(k->arg, rc, msg, rc == LX_OK ? &r : NULL, v, rc == LX_OK ? k->n_recs : 0);
     free(v);
 }
 
@@ -547,6 +638,21 @@ static void answer_batch(storage_call *k, int rc, const char *msg)
     for (size_t i = 0; i < n; i++)
         seqs[i] = k->ops[i].seq;
     k->done.batch(k->arg, rc, msg, rc == LX_OK ? seqs : NULL, n);
+}
+
+static void answer_batch_items(storage_call *k, int rc, const char *msg)
+{
+    int64_t seqs[LX_STORAGE_BATCH_MAX];
+    lx_storage_record *v = NULL;
+    size_t n = rc == LX_OK && k->n_ops <= LX_STORAGE_BATCH_MAX ? k->n_ops : 0;
+
+    for (size_t i = 0; i < n; i++)
+        seqs[i] = k->ops[i].seq;
+    if (rc == LX_OK)
+        rc = storage_to_records(k, &v, &msg);
+    k->done.batch_items(k->arg, rc, msg, rc == LX_OK ? seqs : NULL, rc == LX_OK ? n : 0, v,
+                        rc == LX_OK ? k->n_recs : 0);
+    free(v);
 }
 
 typedef struct storage_svc_op {
@@ -571,6 +677,9 @@ static const storage_svc_op storage_svc_ops[OP_N] = {
     [OP_USER_PURGE] = {run_user_purge, answer_purge},
     [OP_BATCH] = {run_batch, answer_batch},
     [OP_USER_CREATE] = {run_user_create, answer_create},
+    [OP_REC_GET_ITEMS] = {run_rec_get_items, answer_record_items},
+    [OP_DOC_GET_SEARCH] = {run_doc_get_search, answer_doc_passages},
+    [OP_BATCH_ITEMS] = {run_batch_items, answer_batch_items},
 };
 
 /* Pool: the call's operation. */
@@ -650,13 +759,9 @@ static int sv_doc_get(void *state, lx_worker *w, const char *uid, const char *do
     return storage_call_start(k, w);
 }
 
-static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
-                         const char *query, int limit, lx_storage_passages_fn done, void *arg)
+/* A search's document, query and limit into k. */
+static void storage_set_search(storage_call *k, const char *doc_id, const char *query, int limit)
 {
-    storage_call *k = storage_call_new(state, OP_DOC_SEARCH, uid);
-
-    if (k == NULL)
-        return LX_ENOMEM;
     storage_set_doc_id(k, doc_id);
     if (query == NULL || strlen(query) > STORAGE_SVC_QUERY_MAX)
         storage_bad(k, "query must be at most 8192 bytes");
@@ -664,7 +769,31 @@ static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char 
     if (limit < 1 || limit > 50)
         storage_bad(k, "limit must be between 1 and 50");
     k->limit = limit;
+}
+
+static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                         const char *query, int limit, lx_storage_passages_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_DOC_SEARCH, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_search(k, doc_id, query, limit);
     k->done.passages = done;
+    k->arg = arg;
+    return storage_call_start(k, w);
+}
+
+static int sv_doc_get_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                             const char *query, int limit, lx_storage_doc_passages_fn done,
+                             void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_DOC_GET_SEARCH, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_search(k, doc_id, query, limit);
+    k->done.doc_passages = done;
     k->arg = arg;
     return storage_call_start(k, w);
 }
@@ -858,20 +987,15 @@ static void storage_batch_op(storage_call *k, size_t i, const lx_storage_op *o, 
     }
 }
 
-static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
-                    size_t n_ops, lx_storage_batch_fn done, void *arg)
+/* Checks and copies a batch's ops into k; LX_ENOMEM (k freed) when the
+ * copy cannot be made, else LX_OK (a bad op is reported on k). */
+static int storage_set_ops(storage_call *k, const lx_storage_op *ops, size_t n_ops)
 {
-    storage_call *k = storage_call_new(state, OP_BATCH, uid);
-
-    if (k == NULL)
-        return LX_ENOMEM;
-    k->done.batch = done;
-    k->arg = arg;
     if (ops == NULL || n_ops < 1 || n_ops > LX_STORAGE_BATCH_MAX) {
         char msg[64];
         snprintf(msg, sizeof(msg), "a batch has 1 to %d ops", LX_STORAGE_BATCH_MAX);
         storage_bad(k, msg);
-        return storage_call_start(k, w);
+        return LX_OK;
     }
     k->ops = calloc(n_ops, sizeof(*k->ops));
     if (k->ops == NULL) {
@@ -881,6 +1005,58 @@ static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage
     k->n_ops = n_ops;
     for (size_t i = 0; i < n_ops && k->pre_rc == LX_OK; i++)
         storage_batch_op(k, i, &ops[i], &k->ops[i]);
+    return LX_OK;
+}
+
+static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
+                    size_t n_ops, lx_storage_batch_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_BATCH, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->done.batch = done;
+    k->arg = arg;
+    if (storage_set_ops(k, ops, n_ops) != LX_OK)
+        return LX_ENOMEM;
+    return storage_call_start(k, w);
+}
+
+static int sv_batch_items(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
+                          size_t n_ops, const char *kind, const char *key, int last_n,
+                          lx_storage_batch_items_fn done, void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_BATCH_ITEMS, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->done.batch_items = done;
+    k->arg = arg;
+    if (storage_set_ops(k, ops, n_ops) != LX_OK)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    if (last_n < 1 || last_n > 1000)
+        storage_bad(k, "last_n must be between 1 and 1000");
+    k->last_n = last_n;
+    return storage_call_start(k, w);
+}
+
+static int sv_record_get_items(void *state, lx_worker *w, const char *uid, const char *kind,
+                               const char *key, int last_n, lx_storage_record_items_fn done,
+                               void *arg)
+{
+    storage_call *k = storage_call_new(state, OP_REC_GET_ITEMS, uid);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    if (last_n < 0 || last_n > 1000)
+        storage_bad(k, "last_n must be between 0 and 1000");
+    k->last_n = last_n;
+    k->done.record_items = done;
+    k->arg = arg;
     return storage_call_start(k, w);
 }
 
@@ -898,6 +1074,9 @@ static const lx_storage_v1 storage_v1_table = {
     .record_list = sv_record_list,
     .record_delete = sv_record_delete,
     .batch = sv_batch,
+    .record_get_items = sv_record_get_items,
+    .doc_get_search = sv_doc_get_search,
+    .batch_items = sv_batch_items,
 };
 
 /* ------------------------------------------------------------------------ */

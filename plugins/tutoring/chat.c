@@ -1,15 +1,13 @@
 /*
  * POST /api/v2/agent/chat (tutoring.h).
  *
- * One chat turn is a chain of storage.v1 calls, each continuing in the
- * previous one's callback on the worker loop:
+ * One chat turn is a chain of at most three storage.v1 calls, each
+ * continuing in the previous one's callback on the worker loop:
  *
- *   record_get(thread)  → [doc_get → (doc_search | offload: build quiz)]
- *     → batch(thread value, human turn, ai turn[, activity]: one transaction)
- *     → record_items(last 50) → reply
- *
- * (With a storage.v1 older than its batch call, the writes are a chain:
- * record_put → record_append × 2 → [activity_add].)
+ *   record_get_items(thread, its last turns for a model)
+ *     → [doc_get_search (status, name, passages) | doc_get → offload: build quiz]
+ *     → batch_items(thread value, human turn, ai turn[, activity]: one
+ *       transaction; then the last 50 turns) → reply
  *
  * With a model the chat step is chat_model.c's (tutor_chat_model).
  *
@@ -358,61 +356,6 @@ json_object *tutor_chat_turns(const lx_storage_record *items, size_t n)
     return arr;
 }
 
-static void chat_on_items(void *arg, int status, const char *message,
-                          const lx_storage_record *items, size_t n)
-{
-    chat_ctx *c = arg;
-
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Thread not found");
-        return;
-    }
-    c->history = tutor_chat_turns(items, n);
-    if (c->history == NULL) {
-        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-        return;
-    }
-    chat_reply(c);
-}
-
-static void chat_load_history(chat_ctx *c)
-{
-    const lx_storage_v1 *sv = c->st->sv;
-    int rc = sv->record_items(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id, 0,
-                              CHAT_HISTORY_MAX, chat_on_items, c);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_items failed", NULL);
-}
-
-static void chat_on_activity(void *arg, int status, const char *message)
-{
-    chat_ctx *c = arg;
-
-    if (status != LX_OK) /* progress is not worth failing the turn for */
-        c->h->log(LX_LOG_WARN, TUTOR_SRC, c->req, "activity not recorded (%d): %s", status,
-                  message);
-    chat_load_history(c);
-}
-
-static void chat_activity(chat_ctx *c)
-{
-    const lx_storage_v1 *sv = c->st->sv;
-    int rc;
-
-    if (c->add_activity == 0) {
-        chat_load_history(c);
-        return;
-    }
-    if (c->add_activity == 2)
-        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "quiz", 10 * (int64_t)c->final_score,
-                              (double)c->final_score, (double)c->final_max, chat_on_activity, c);
-    else
-        rc = sv->activity_add(c->st->sv_state, c->w, c->uid, "chat", 1, 0.0, 0.0, chat_on_activity,
-                              c);
-    if (rc != LX_OK)
-        chat_on_activity(c, rc, "activity_add refused");
-}
-
 static char *chat_item_json(const char *type, const char *content)
 {
     json_object *o = json_object_new_object();
@@ -429,65 +372,10 @@ static char *chat_item_json(const char *type, const char *content)
     return out;
 }
 
-static void chat_on_ai(void *arg, int status, const char *message, int64_t seq)
-{
-    chat_ctx *c = arg;
-
-    (void)seq;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Thread not found");
-        return;
-    }
-    chat_activity(c);
-}
-
-static void chat_on_human(void *arg, int status, const char *message, int64_t seq)
-{
-    chat_ctx *c = arg;
-    char *item;
-    int rc;
-
-    (void)seq;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Thread not found");
-        return;
-    }
-    item = chat_item_json("ai", c->response);
-    if (item == NULL) {
-        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-        return;
-    }
-    rc = c->st->sv->record_append(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
-                                  item, chat_on_ai, c);
-    free(item);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
-}
-
-static void chat_on_put(void *arg, int status, const char *message, const lx_storage_record *rec)
-{
-    chat_ctx *c = arg;
-    char *item;
-    int rc;
-
-    (void)rec;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Thread not found");
-        return;
-    }
-    item = chat_item_json("human", c->query);
-    if (item == NULL) {
-        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-        return;
-    }
-    rc = c->st->sv->record_append(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
-                                  item, chat_on_human, c);
-    free(item);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_append failed", NULL);
-}
-
-static void chat_on_batch(void *arg, int status, const char *message, const int64_t *seqs, size_t n)
+/* The turn is written; items are the thread's last turns as they are now:
+ * the reply's history. */
+static void chat_on_batch(void *arg, int status, const char *message, const int64_t *seqs, size_t n,
+                          const lx_storage_record *items, size_t n_items)
 {
     chat_ctx *c = arg;
 
@@ -497,11 +385,17 @@ static void chat_on_batch(void *arg, int status, const char *message, const int6
         tutor_chat_fail_storage(c, status, message, "Thread not found");
         return;
     }
-    chat_load_history(c);
+    c->history = tutor_chat_turns(items, n_items);
+    if (c->history == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        return;
+    }
+    chat_reply(c);
 }
 
 /* The turn's writes in one storage transaction (all or nothing, one
- * durable commit): the thread's value, the two turns, the activity. */
+ * durable commit): the thread's value, the two turns, the activity; and
+ * in the same trip the thread's last turns for the reply. */
 static int chat_save_batch(chat_ctx *c, const char *value)
 {
     lx_storage_op ops[4];
@@ -537,16 +431,17 @@ static int chat_save_batch(chat_ctx *c, const char *value)
         }
         n++;
     }
-    rc = c->st->sv->batch(c->st->sv_state, c->w, c->uid, ops, n, chat_on_batch, c);
+    rc = c->st->sv->batch_items(c->st->sv_state, c->w, c->uid, ops, n, TUTOR_KIND_THREAD,
+                                c->thread_id, CHAT_HISTORY_MAX, chat_on_batch, c);
 done:
     free(human);
     free(ai);
     return rc;
 }
 
-/* Writes the thread's value (document, quiz), then its two new turns, and
- * so on to the reply; takes c over (chat.h). With storage.v1's batch all
- * of it is one transaction. */
+/* Writes the thread's value (document, quiz), its two new turns and the
+ * activity in one storage.v1 batch_items, then replies; takes c over
+ * (chat.h). */
 void tutor_chat_save(chat_ctx *c)
 {
     json_object *v;
@@ -581,25 +476,16 @@ void tutor_chat_save(chat_ctx *c)
                            json_object_new_string(c->created_at ? c->created_at : ""));
     s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     c->writing = 1;
-    if (s != NULL && LX_STORAGE_V1_HAS(c->st->sv, batch)) {
-        rc = chat_save_batch(c, s);
-        json_object_put(v);
-        if (rc != LX_OK)
-            tutor_chat_fail_storage(c, rc, "batch failed", NULL);
-        return;
-    }
-    rc = s == NULL ? LX_ENOMEM
-                   : c->st->sv->record_put(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD,
-                                           c->thread_id, s, chat_on_put, c);
+    rc = s != NULL ? chat_save_batch(c, s) : LX_ENOMEM;
     json_object_put(v);
     if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_put failed", NULL);
+        tutor_chat_fail_storage(c, rc, "batch_items failed", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Chat over the document                                                   */
 
-static void chat_on_passages(void *arg, int status, const char *message,
+static void chat_on_passages(void *arg, int status, const char *message, const lx_storage_doc *doc,
                              const lx_storage_passage *items, size_t n)
 {
     chat_ctx *c = arg;
@@ -607,12 +493,8 @@ static void chat_on_passages(void *arg, int status, const char *message,
     char *answer = NULL;
     int found = 0, rc;
 
-    if (tutor_chat_gone(c))
+    if (!tutor_chat_doc_usable(c, status, message, doc))
         return;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Document not found");
-        return;
-    }
     if (n > 0) {
         ps = malloc(n * sizeof(*ps));
         if (ps == NULL) {
@@ -653,19 +535,6 @@ int tutor_chat_doc_usable(chat_ctx *c, int status, const char *message, const lx
         return 0;
     }
     return 1;
-}
-
-static void chat_on_chat_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
-{
-    chat_ctx *c = arg;
-    int rc;
-
-    if (!tutor_chat_doc_usable(c, status, message, doc))
-        return;
-    rc = c->st->sv->doc_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
-                               CHAT_SEARCH_PASSAGES, chat_on_passages, c);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "doc_search failed", "Document not found");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -720,9 +589,10 @@ static void chat_decide(chat_ctx *c)
         tutor_chat_save(c);
         return;
     }
-    rc = sv->doc_get(c->st->sv_state, c->w, c->uid, c->doc_id, 0, chat_on_chat_doc, c);
+    rc = sv->doc_get_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
+                            CHAT_SEARCH_PASSAGES, chat_on_passages, c);
     if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "doc_get failed", "Document not found");
+        tutor_chat_fail_storage(c, rc, "doc_get_search failed", "Document not found");
 }
 
 /* A new thread of this user, for the requested document. */
@@ -751,7 +621,9 @@ static void chat_new_thread(chat_ctx *c)
     chat_decide(c);
 }
 
-static void chat_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec)
+/* The thread's value, and its last turns when the model needs them. */
+static void chat_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec,
+                           const lx_storage_record *items, size_t n_items)
 {
     chat_ctx *c = arg;
     json_object *v = NULL, *q = NULL;
@@ -765,6 +637,10 @@ static void chat_on_thread(void *arg, int status, const char *message, const lx_
     }
     if (status != LX_OK) {
         tutor_chat_fail_storage(c, status, message, NULL);
+        return;
+    }
+    if (n_items > 0 && (c->context = tutor_chat_turns(items, n_items)) == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;
     }
     v = json_tokener_parse(rec->json);
@@ -987,9 +863,10 @@ static lx_rc chat_begin(tutor_state *st, lx_req *req, const lx_principal *p, cha
         chat_new_thread(c);
         return LX_ASYNC;
     }
-    rc = st->sv->record_get(st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
-                            chat_on_thread, c);
+    rc = st->sv->record_get_items(st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id,
+                                  st->llm.kind != TUTOR_LLM_OFFLINE ? TUTOR_HISTORY_TURNS : 0,
+                                  chat_on_thread, c);
     if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_get failed", NULL);
+        tutor_chat_fail_storage(c, rc, "record_get_items failed", NULL);
     return LX_ASYNC;
 }

@@ -3,8 +3,9 @@
  * streamed reply, starting a model call for the turn (its pieces go out
  * as "delta" events), and a chat turn answered by the model:
  *
- *   [record_items(last turns)] → [doc_get → doc_search] → model call
- *     → tutor_chat_save (chat.c)
+ *   [doc_get_search] → model call → tutor_chat_save (chat.c)
+ *
+ * (the thread's last turns came with it: chat.c's record_get_items).
  *
  * The quiz's model calls are in chat_quiz.c.
  */
@@ -177,15 +178,18 @@ static void chat_llm_ask(chat_ctx *c, const char *const *passages, size_t n)
 }
 
 static void chat_on_llm_passages(void *arg, int status, const char *message,
-                                 const lx_storage_passage *items, size_t n)
+                                 const lx_storage_doc *doc, const lx_storage_passage *items,
+                                 size_t n)
 {
     chat_ctx *c = arg;
     const char **ps = NULL;
 
-    if (tutor_chat_gone(c))
+    if (!tutor_chat_doc_usable(c, status, message, doc))
         return;
-    if (status != LX_OK) {
-        tutor_chat_fail_storage(c, status, message, "Document not found");
+    free(c->doc_name);
+    c->doc_name = strdup(doc->name != NULL ? doc->name : "");
+    if (c->doc_name == NULL) {
+        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;
     }
     if (n > 0) {
@@ -201,26 +205,9 @@ static void chat_on_llm_passages(void *arg, int status, const char *message,
     free(ps);
 }
 
-static void chat_on_llm_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
-{
-    chat_ctx *c = arg;
-    int rc;
-
-    if (!tutor_chat_doc_usable(c, status, message, doc))
-        return;
-    free(c->doc_name);
-    c->doc_name = strdup(doc->name != NULL ? doc->name : "");
-    if (c->doc_name == NULL) {
-        tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-        return;
-    }
-    rc = c->st->sv->doc_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
-                               CHAT_LLM_PASSAGES, chat_on_llm_passages, c);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "doc_search failed", "Document not found");
-}
-
-static void chat_llm_doc(chat_ctx *c)
+/* A chat turn answered by the model (chat.h): the thread's last turns are
+ * in c->context already. */
+void tutor_chat_model(chat_ctx *c)
 {
     int rc;
 
@@ -228,43 +215,8 @@ static void chat_llm_doc(chat_ctx *c)
         chat_llm_ask(c, NULL, 0);
         return;
     }
-    rc = c->st->sv->doc_get(c->st->sv_state, c->w, c->uid, c->doc_id, 0, chat_on_llm_doc, c);
+    rc = c->st->sv->doc_get_search(c->st->sv_state, c->w, c->uid, c->doc_id, c->query,
+                                   CHAT_LLM_PASSAGES, chat_on_llm_passages, c);
     if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "doc_get failed", "Document not found");
-}
-
-static void chat_on_context(void *arg, int status, const char *message,
-                            const lx_storage_record *items, size_t n)
-{
-    chat_ctx *c = arg;
-
-    if (tutor_chat_gone(c))
-        return;
-    if (status != LX_OK && status != LX_ENOENT) {
-        tutor_chat_fail_storage(c, status, message, "Thread not found");
-        return;
-    }
-    if (status == LX_OK && n > 0) {
-        c->context = tutor_chat_turns(items, n);
-        if (c->context == NULL) {
-            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-            return;
-        }
-    }
-    chat_llm_doc(c);
-}
-
-/* A chat turn answered by the model (chat.h). */
-void tutor_chat_model(chat_ctx *c)
-{
-    int rc;
-
-    if (c->new_thread) {
-        chat_llm_doc(c);
-        return;
-    }
-    rc = c->st->sv->record_items(c->st->sv_state, c->w, c->uid, TUTOR_KIND_THREAD, c->thread_id, 0,
-                                 TUTOR_HISTORY_TURNS, chat_on_context, c);
-    if (rc != LX_OK)
-        tutor_chat_fail_storage(c, rc, "record_items failed", NULL);
+        tutor_chat_fail_storage(c, rc, "doc_get_search failed", "Document not found");
 }

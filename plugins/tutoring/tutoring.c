@@ -303,8 +303,12 @@ static int tutor_configure(tutor_state *st, const lx_host *host, const lx_cfg *c
                  LX_STORAGE_V1);
         return LX_ENOENT;
     }
-    if (sv->struct_size < offsetof(lx_storage_v1, record_delete) + sizeof(sv->record_delete)) {
-        snprintf(err, errlen, "tutoring: %s is older than this plugin", LX_STORAGE_V1);
+    /* Its minor 2 (record_get_items, doc_get_search, batch_items): the
+     * chat turn's three calls. */
+    if (!LX_STORAGE_V1_HAS(sv, record_get_items) || !LX_STORAGE_V1_HAS(sv, doc_get_search) ||
+        !LX_STORAGE_V1_HAS(sv, batch_items)) {
+        snprintf(err, errlen, "tutoring: %s is older than this plugin (it needs its minor 2)",
+                 LX_STORAGE_V1);
         return LX_EINVAL;
     }
     st->provider = strdup(tutor_llm_kind_name(kind));

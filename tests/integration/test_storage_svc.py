@@ -32,6 +32,9 @@ CLIENT_ROUTES = [
     ("GET", "/svc/profile", "profile"),
     ("POST", "/svc/activity", "activity"),
     ("POST", "/svc/batch", "batch"),
+    ("GET", "/svc/records/{kind}/{key}/with_items", "rec_with_items"),
+    ("GET", "/svc/docs/{id}/find", "doc_find"),
+    ("POST", "/svc/batch/{kind}/{key}", "batch"),
 ]
 
 
@@ -422,6 +425,69 @@ class TestStorageSvc(SvcCase):
         # The same ops without the bad one go through.
         self.assertEqual(self.batch(s, uid, good)["seqs"], [0, 1, 0])
         self.assertEqual(self.progress(s, uid), (1, 2))
+
+    # -- coarser calls (storage.v1 minor 2): one trip where two were
+
+    def test_svc_batch_items_answers_the_thread_as_written(self):
+        s, uid = self.s, "bitems1"
+        turn = [("put", "thread", "t1", {"title": "T"}),
+                ("append", "thread", "t1", '"q1"'),
+                ("append", "thread", "t1", '"a1"'),
+                ("activity", "chat", 1)]
+        path = "/svc/batch/thread/t1" + q(last=3)
+        j = self.ok(s, "POST", path, uid=uid, raw=batch_body(turn))
+        self.assertEqual((j["seqs"], j["n"]), ([0, 1, 2, 0], 4))
+        self.assertEqual([(i["seq"], i["value"]) for i in j["items"]], [(1, "q1"), (2, "a1")])
+        turn[1:3] = [("append", "thread", "t1", '"q2"'), ("append", "thread", "t1", '"a2"')]
+        j = self.ok(s, "POST", path, uid=uid, raw=batch_body(turn))
+        self.assertEqual([(i["seq"], i["value"]) for i in j["items"]],
+                         [(2, "a1"), (3, "q2"), (4, "a2")])
+        self.assertEqual(j["n_items"], 3)
+        # All or nothing as batch: a failing op answers no items, writes nothing.
+        j = self.call(s, "POST", path, uid=uid,
+                      raw=batch_body([("append", "thread", "t1", '"x"'),
+                                      ("append", "thread", "absent", '"y"')]))
+        self.assertEqual(j[0], 404, j)
+        self.assertEqual(self.items(s, "thread", "t1", uid=uid)[-1], (4, "a2"))
+        # Another user's thread of that key is not read back.
+        j = self.ok(s, "POST", path, uid="bitems2",
+                    raw=batch_body([("put", "thread", "t1", {"t": 2})]))
+        self.assertEqual(j["items"], [])
+        for bad in (q(last=0), q(last=1001)):
+            self.error(s, "POST", "/svc/batch/thread/t1" + bad, 400, "INVALID", uid=uid,
+                       raw=batch_body([("put", "thread", "t1", {})]))
+
+    def test_svc_record_get_items_is_the_record_and_its_last_items(self):
+        s, uid = self.s, "ritems1"
+        self.ok(s, "PUT", "/svc/records/thread/r1", uid=uid, body={"v": 1})
+        for i in range(5):
+            self.ok(s, "POST", "/svc/records/thread/r1/items", uid=uid, raw=json.dumps(i))
+        j = self.ok(s, "GET", "/svc/records/thread/r1/with_items" + q(last=2), uid=uid)
+        self.assertEqual((j["record"]["value"], j["record"]["seq"]), ({"v": 1}, 5))
+        self.assertEqual([(i["seq"], i["value"]) for i in j["items"]], [(4, 3), (5, 4)])
+        j = self.ok(s, "GET", "/svc/records/thread/r1/with_items" + q(last=0), uid=uid)
+        self.assertEqual((j["items"], j["n"]), ([], 0))
+        self.error(s, "GET", "/svc/records/thread/r1/with_items" + q(last=2), 404, "NOT_FOUND",
+                   uid="ritems2")
+        self.error(s, "GET", "/svc/records/thread/r1/with_items" + q(last=-1), 400, "INVALID",
+                   uid=uid)
+
+    def test_svc_doc_get_search_is_the_document_and_its_passages(self):
+        s, uid = self.s, "find1"
+        doc_id = self.upload_txt(s, uid, "topics.txt", DOC_TEXT)
+        j = self.ok(s, "GET", "/svc/docs/%s/find%s" % (doc_id, q(q="chlorophyll", limit=2)),
+                    uid=uid)
+        self.assertEqual((j["doc"]["id"], j["doc"]["name"], j["doc"]["status"]),
+                         (doc_id, "topics", "processed"))
+        self.assertEqual(j["doc"]["text"], "")
+        self.assertEqual([p["seq"] for p in j["passages"]], [ORDER.index("photo")])
+        self.assertEqual(j["passages"],
+                         self.ok(s, "GET", "/svc/docs/%s/search%s" %
+                                 (doc_id, q(q="chlorophyll", limit=2)), uid=uid)["passages"])
+        self.error(s, "GET", "/svc/docs/%s/find%s" % (doc_id, q(q="x")), 404, "NOT_FOUND",
+                   uid="find2")
+        self.error(s, "GET", "/svc/docs/%s/find%s" % (doc_id, q(q="x", limit=0)), 400,
+                   "INVALID", uid=uid)
 
     # -- documents
 

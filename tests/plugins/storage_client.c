@@ -21,6 +21,12 @@
  *                                                      append KIND KEY JSON
  *                                                      activity KIND POINTS SCORE MAX_SCORE
  *                                           any other first word is an unknown type
+ *   (storage.v1 minor 2)
+ *   GET    /svc/records/{kind}/{key}/with_items  record_get_items ?last=
+ *                                           -> {record, items, n}
+ *   GET    /svc/docs/{id}/find              doc_get_search ?q=&limit= -> {doc, passages, n}
+ *   POST   /svc/batch/{kind}/{key}          batch_items ?last= (body as /svc/batch)
+ *                                           -> {seqs, n, items, n_items}
  *
  * The service's statuses become HTTP statuses: LX_ENOENT 404 NOT_FOUND,
  * LX_EINVAL 400 INVALID, anything else 503 UNAVAILABLE, with the
@@ -295,6 +301,37 @@ static void sc_on_records(void *arg, int status, const char *message,
     sc_send(req, 200, &b);
 }
 
+/* "items":[...] */
+static void sc_items_json(sc_buf *b, const lx_storage_record *items, size_t n)
+{
+    sc_puts(b, "\"items\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sc_puts(b, ",");
+        sc_record_json(b, &items[i]);
+    }
+    sc_puts(b, "]");
+}
+
+static void sc_on_record_items(void *arg, int status, const char *message,
+                               const lx_storage_record *rec, const lx_storage_record *items,
+                               size_t n)
+{
+    lx_req *req = arg;
+    sc_buf b = {0};
+
+    if (status != LX_OK || rec == NULL) {
+        sc_fail(req, status != LX_OK ? status : LX_EIO, message);
+        return;
+    }
+    sc_puts(&b, "{\"record\":");
+    sc_record_json(&b, rec);
+    sc_puts(&b, ",");
+    sc_items_json(&b, items, n);
+    sc_printf(&b, ",\"n\":%zu}", n);
+    sc_send(req, 200, &b);
+}
+
 static void sc_on_seq(void *arg, int status, const char *message, int64_t seq)
 {
     lx_req *req = arg;
@@ -382,6 +419,20 @@ static lx_rc sc_rec_items(lx_req *req, void *state)
                                                 sc_on_records, req));
 }
 
+static lx_rc sc_rec_with_items(lx_req *req, void *state)
+{
+    sc_state *st = state;
+    int64_t last;
+    SC_UID(req, uid);
+
+    if (!sc_query_int(req, "last", 0, &last) || last < INT32_MIN || last > INT32_MAX)
+        return sc_bad_param(req, "last");
+    return sc_started(req, st->sv->record_get_items(st->sv_state, st->host->req_worker(req), uid,
+                                                    st->host->req_param(req, "kind"),
+                                                    st->host->req_param(req, "key"), (int)last,
+                                                    sc_on_record_items, req));
+}
+
 static lx_rc sc_rec_list(lx_req *req, void *state)
 {
     sc_state *st = state;
@@ -398,6 +449,45 @@ static lx_rc sc_rec_list(lx_req *req, void *state)
 /* ------------------------------------------------------------------------ */
 /* Documents                                                                */
 
+static void sc_doc_json(sc_buf *b, const lx_storage_doc *d)
+{
+    sc_puts(b, "{\"id\":");
+    sc_str(b, d->id);
+    sc_puts(b, ",\"name\":");
+    sc_str(b, d->name);
+    sc_puts(b, ",\"original_filename\":");
+    sc_str(b, d->original_filename);
+    sc_puts(b, ",\"file_type\":");
+    sc_str(b, d->file_type);
+    sc_puts(b, ",\"status\":");
+    sc_str(b, d->status);
+    sc_puts(b, ",\"error\":");
+    sc_str(b, d->error);
+    sc_puts(b, ",\"created_at\":");
+    sc_str(b, d->created_at);
+    sc_puts(b, ",\"updated_at\":");
+    sc_str(b, d->updated_at);
+    sc_printf(b, ",\"size\":%" PRId64 ",\"content_length\":%" PRId64 ",\"page_count\":%" PRId64,
+              d->size, d->content_length, d->page_count);
+    sc_puts(b, ",\"text\":");
+    sc_str_n(b, d->text, d->text_len);
+    sc_printf(b, ",\"text_len\":%zu}", d->text_len);
+}
+
+/* "passages":[...],"n":N */
+static void sc_passages_json(sc_buf *b, const lx_storage_passage *items, size_t n)
+{
+    sc_puts(b, "\"passages\":[");
+    for (size_t i = 0; i < n; i++) {
+        sc_printf(b, "%s{\"seq\":%" PRId64 ",\"score\":", i > 0 ? "," : "", items[i].seq);
+        sc_num(b, items[i].score);
+        sc_puts(b, ",\"text\":");
+        sc_str(b, items[i].text);
+        sc_puts(b, "}");
+    }
+    sc_printf(b, "],\"n\":%zu", n);
+}
+
 static void sc_on_doc(void *arg, int status, const char *message, const lx_storage_doc *d)
 {
     lx_req *req = arg;
@@ -407,27 +497,7 @@ static void sc_on_doc(void *arg, int status, const char *message, const lx_stora
         sc_fail(req, status != LX_OK ? status : LX_EIO, message);
         return;
     }
-    sc_puts(&b, "{\"id\":");
-    sc_str(&b, d->id);
-    sc_puts(&b, ",\"name\":");
-    sc_str(&b, d->name);
-    sc_puts(&b, ",\"original_filename\":");
-    sc_str(&b, d->original_filename);
-    sc_puts(&b, ",\"file_type\":");
-    sc_str(&b, d->file_type);
-    sc_puts(&b, ",\"status\":");
-    sc_str(&b, d->status);
-    sc_puts(&b, ",\"error\":");
-    sc_str(&b, d->error);
-    sc_puts(&b, ",\"created_at\":");
-    sc_str(&b, d->created_at);
-    sc_puts(&b, ",\"updated_at\":");
-    sc_str(&b, d->updated_at);
-    sc_printf(&b, ",\"size\":%" PRId64 ",\"content_length\":%" PRId64 ",\"page_count\":%" PRId64,
-              d->size, d->content_length, d->page_count);
-    sc_puts(&b, ",\"text\":");
-    sc_str_n(&b, d->text, d->text_len);
-    sc_printf(&b, ",\"text_len\":%zu}", d->text_len);
+    sc_doc_json(&b, d);
     sc_send(req, 200, &b);
 }
 
@@ -441,16 +511,42 @@ static void sc_on_passages(void *arg, int status, const char *message,
         sc_fail(req, status, message);
         return;
     }
-    sc_puts(&b, "{\"passages\":[");
-    for (size_t i = 0; i < n; i++) {
-        sc_printf(&b, "%s{\"seq\":%" PRId64 ",\"score\":", i > 0 ? "," : "", items[i].seq);
-        sc_num(&b, items[i].score);
-        sc_puts(&b, ",\"text\":");
-        sc_str(&b, items[i].text);
-        sc_puts(&b, "}");
-    }
-    sc_printf(&b, "],\"n\":%zu}", n);
+    sc_puts(&b, "{");
+    sc_passages_json(&b, items, n);
+    sc_puts(&b, "}");
     sc_send(req, 200, &b);
+}
+
+static void sc_on_doc_passages(void *arg, int status, const char *message,
+                               const lx_storage_doc *d, const lx_storage_passage *items, size_t n)
+{
+    lx_req *req = arg;
+    sc_buf b = {0};
+
+    if (status != LX_OK || d == NULL) {
+        sc_fail(req, status != LX_OK ? status : LX_EIO, message);
+        return;
+    }
+    sc_puts(&b, "{\"doc\":");
+    sc_doc_json(&b, d);
+    sc_puts(&b, ",");
+    sc_passages_json(&b, items, n);
+    sc_puts(&b, "}");
+    sc_send(req, 200, &b);
+}
+
+static lx_rc sc_doc_find(lx_req *req, void *state)
+{
+    sc_state *st = state;
+    int64_t limit;
+    SC_UID(req, uid);
+
+    if (!sc_query_int(req, "limit", 5, &limit) || limit < INT32_MIN || limit > INT32_MAX)
+        return sc_bad_param(req, "limit");
+    return sc_started(req, st->sv->doc_get_search(st->sv_state, st->host->req_worker(req), uid,
+                                                  st->host->req_param(req, "id"),
+                                                  st->host->req_query(req, "q"), (int)limit,
+                                                  sc_on_doc_passages, req));
 }
 
 static lx_rc sc_doc_get(lx_req *req, void *state)
@@ -561,6 +657,25 @@ static void sc_on_batch(void *arg, int status, const char *message, const int64_
     sc_send(req, 200, &b);
 }
 
+static void sc_on_batch_items(void *arg, int status, const char *message, const int64_t *seqs,
+                              size_t n, const lx_storage_record *items, size_t n_items)
+{
+    lx_req *req = arg;
+    sc_buf b = {0};
+
+    if (status != LX_OK) {
+        sc_fail(req, status, message);
+        return;
+    }
+    sc_puts(&b, "{\"seqs\":[");
+    for (size_t i = 0; i < n; i++)
+        sc_printf(&b, "%s%" PRId64, i > 0 ? "," : "", seqs[i]);
+    sc_printf(&b, "],\"n\":%zu,", n);
+    sc_items_json(&b, items, n_items);
+    sc_printf(&b, ",\"n_items\":%zu}", n_items);
+    sc_send(req, 200, &b);
+}
+
 /* Splits line (modified) at tabs into at most max fields; an empty field
  * is NULL. Returns the count. */
 static size_t sc_fields(char *line, char **f, size_t max)
@@ -619,6 +734,7 @@ static int sc_batch_line(char *line, lx_storage_op *op)
     return 1;
 }
 
+/* POST /svc/batch and /svc/batch/{kind}/{key} (batch_items). */
 static lx_rc sc_batch(lx_req *req, void *state)
 {
     sc_state *st = state;
@@ -626,6 +742,7 @@ static lx_rc sc_batch(lx_req *req, void *state)
     size_t n = 0;
     char *body, *line, *next;
     size_t len;
+    int64_t last = 0;
     int rc;
     SC_UID(req, uid);
 
@@ -633,6 +750,8 @@ static lx_rc sc_batch(lx_req *req, void *state)
         st->host->reply_error(req, 501, "NO_BATCH", "storage.v1 has no batch");
         return LX_DONE;
     }
+    if (!sc_query_int(req, "last", 0, &last) || last < INT32_MIN || last > INT32_MAX)
+        return sc_bad_param(req, "last");
     len = strlen(sc_body(req));
     body = malloc(len + 1);
     if (body != NULL)
@@ -654,7 +773,13 @@ static lx_rc sc_batch(lx_req *req, void *state)
         n++;
     }
     /* The service copies the strings before it returns. */
-    rc = st->sv->batch(st->sv_state, st->host->req_worker(req), uid, ops, n, sc_on_batch, req);
+    if (st->host->req_param(req, "key") != NULL)
+        rc = st->sv->batch_items(st->sv_state, st->host->req_worker(req), uid, ops, n,
+                                 st->host->req_param(req, "kind"), st->host->req_param(req, "key"),
+                                 (int)last, sc_on_batch_items, req);
+    else
+        rc = st->sv->batch(st->sv_state, st->host->req_worker(req), uid, ops, n, sc_on_batch,
+                           req);
     free(body);
     return sc_started(req, rc);
 }
@@ -709,6 +834,8 @@ static const lx_handler sc_handlers[] = {
     {.name = "profile", .fn = sc_profile, .flags = LX_H_ENDPOINT},
     {.name = "activity", .fn = sc_activity, .flags = LX_H_ENDPOINT},
     {.name = "batch", .fn = sc_batch, .flags = LX_H_ENDPOINT},
+    {.name = "rec_with_items", .fn = sc_rec_with_items, .flags = LX_H_ENDPOINT},
+    {.name = "doc_find", .fn = sc_doc_find, .flags = LX_H_ENDPOINT},
     {.name = NULL},
 };
 static const char *const sc_requires[] = {LX_STORAGE_V1, NULL};

@@ -123,6 +123,22 @@ typedef struct lx_storage_op {
 typedef void (*lx_storage_batch_fn)(void *arg, int status, const char *message,
                                     const int64_t *seqs, size_t n);
 
+/* record_get_items: the record, and its last items (NULL unless status is
+ * LX_OK). */
+typedef void (*lx_storage_record_items_fn)(void *arg, int status, const char *message,
+                                           const lx_storage_record *rec,
+                                           const lx_storage_record *items, size_t n_items);
+/* doc_get_search: the document (without its text; NULL unless status is
+ * LX_OK) and the passages found (none unless the document is processed). */
+typedef void (*lx_storage_doc_passages_fn)(void *arg, int status, const char *message,
+                                           const lx_storage_doc *doc,
+                                           const lx_storage_passage *items, size_t n);
+/* batch_items: batch's seqs, then the last items of the record named in
+ * the call as they are after the batch (NULL unless status is LX_OK). */
+typedef void (*lx_storage_batch_items_fn)(void *arg, int status, const char *message,
+                                          const int64_t *seqs, size_t n,
+                                          const lx_storage_record *items, size_t n_items);
+
 typedef struct lx_storage_v1 {
     uint32_t struct_size;
 
@@ -185,6 +201,27 @@ typedef struct lx_storage_v1 {
      * (0 for other ops). */
     int (*batch)(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
                  size_t n_ops, lx_storage_batch_fn done, void *arg);
+
+    /* -- storage.v1 minor 2: coarser calls, each ONE trip to the database
+     * where the separate calls make two (check LX_STORAGE_V1_HAS). */
+
+    /* record_get, and the record's last `last_n` items (0..1000; 0: none)
+     * in the same trip. LX_ENOENT when the record is absent. */
+    int (*record_get_items)(void *state, lx_worker *w, const char *uid, const char *kind,
+                            const char *key, int last_n, lx_storage_record_items_fn done,
+                            void *arg);
+    /* doc_get (without the text) and, when the document is processed,
+     * doc_search in the same trip: the caller sees its status and name
+     * with the passages. LX_ENOENT when the document is absent. */
+    int (*doc_get_search)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                          const char *query, int limit, lx_storage_doc_passages_fn done,
+                          void *arg);
+    /* batch, then the last `last_n` items (1..1000) of the record (kind,
+     * key) as they are once the batch committed, in the same trip: the
+     * thread a chat turn just wrote, without reading it in another call. */
+    int (*batch_items)(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
+                       size_t n_ops, const char *kind, const char *key, int last_n,
+                       lx_storage_batch_items_fn done, void *arg);
 } lx_storage_v1;
 
 /* True when the table has `member` (it may come from an older plugin). */
