@@ -64,7 +64,8 @@ typedef struct storage_call {
     int with_text, limit, count, last_n;
     int64_t from, after_seq, points;
     double score, max_score;
-    storage_op *ops; /* OP_BATCH: n_ops of them, their strings owned */
+    storage_op *ops;              /* OP_BATCH: n_ops of them, their strings owned */
+    char now[STORAGE_TS_LEN + 8]; /* OP_BATCH: the time of its writes */
     size_t n_ops;
 
     /* Output */
@@ -373,11 +374,20 @@ static int run_rec_delete(storage_state *st, storage_conn *c, storage_call *k, c
     return storage_rec_delete(c, k->uid, k->kind, k->key, err, errlen);
 }
 
+/* A batch's writes, committed with whatever other writes are waiting
+ * (storage_write), on any pool thread. */
+static int write_batch(storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_call *k = arg;
+
+    return storage_batch(c, k->uid, k->ops, k->n_ops, k->now, err, errlen);
+}
+
 static int run_batch(storage_state *st, storage_conn *c, storage_call *k, const char *now,
                      char *err, size_t errlen)
 {
-    (void)st;
-    return storage_batch(c, k->uid, k->ops, k->n_ops, now, err, errlen);
+    snprintf(k->now, sizeof(k->now), "%s", now);
+    return storage_write(st->db, c, write_batch, k, err, errlen);
 }
 
 static int run_user_create(storage_state *st, storage_conn *c, storage_call *k, const char *now,

@@ -2112,6 +2112,106 @@ static void test_store_concurrent_writers_all_succeed(void **state)
     storage_docs_free(docs, n);
 }
 
+/* Group commit: each thread's write through storage_write keeps its own
+ * outcome whatever it was grouped with. */
+#define N_GROUPERS 4
+#define N_GROUP_WRITES 25
+
+typedef struct grouper {
+    storage_db *db;
+    int index;
+    int n_ok, n_enoent, n_other;
+    char err[256];
+} grouper;
+
+typedef struct group_write {
+    const char *uid;
+    char key[32];
+    int is_bad; /* appends to an absent record after its put: fails whole */
+} group_write;
+
+static int group_write_fn(storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    group_write *g = arg;
+    storage_op ops[3] = {
+        {.type = STORAGE_OP_PUT, .kind = "log", .key = g->key, .json = "{}"},
+        {.type = STORAGE_OP_APPEND, .kind = "log", .key = g->key, .json = "1"},
+        {.type = STORAGE_OP_APPEND, .kind = "log", .key = "absent", .json = "1"},
+    };
+
+    return storage_batch(c, g->uid, ops, g->is_bad ? 3 : 2, "2026-11-28T10:00:00.000Z", err,
+                         errlen);
+}
+
+static void *grouper_main(void *arg)
+{
+    grouper *g = arg;
+    storage_conn *c = NULL;
+    char uid[16];
+
+    snprintf(uid, sizeof(uid), "g%d", g->index);
+    for (int i = 0; i < N_GROUP_WRITES; i++) {
+        group_write w = {.uid = uid, .is_bad = i % 3 == 0};
+        int rc;
+
+        snprintf(w.key, sizeof(w.key), "k%d", i);
+        if (storage_db_acquire(g->db, &c, g->err, sizeof(g->err)) != LX_OK) {
+            g->n_other++;
+            continue;
+        }
+        rc = storage_write(g->db, c, group_write_fn, &w, g->err, sizeof(g->err));
+        storage_db_release(g->db, c, rc == LX_EIO);
+        if (rc == LX_OK)
+            g->n_ok++;
+        else if (rc == LX_ENOENT)
+            g->n_enoent++;
+        else
+            g->n_other++;
+    }
+    return NULL;
+}
+
+static void test_store_group_commit_keeps_each_writes_outcome(void **state)
+{
+    fx *f = *state;
+    pthread_t th[N_GROUPERS];
+    grouper g[N_GROUPERS];
+
+    storage_db_release(f->db, f->c, 0);
+    f->c = NULL;
+    for (int i = 0; i < N_GROUPERS; i++) {
+        memset(&g[i], 0, sizeof(g[i]));
+        g[i].db = f->db;
+        g[i].index = i;
+        assert_int_equal(pthread_create(&th[i], NULL, grouper_main, &g[i]), 0);
+    }
+    for (int i = 0; i < N_GROUPERS; i++)
+        pthread_join(th[i], NULL);
+    assert_rc(storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)), LX_OK);
+    for (int i = 0; i < N_GROUPERS; i++) {
+        char uid[16];
+        storage_rec *v = NULL;
+        size_t n = 0;
+
+        if (g[i].n_other != 0)
+            fprintf(stderr, "grouper %d: %s\n", i, g[i].err);
+        assert_int_equal(g[i].n_other, 0);
+        assert_int_equal(g[i].n_enoent, (N_GROUP_WRITES + 2) / 3);
+        assert_int_equal(g[i].n_ok, N_GROUP_WRITES - (N_GROUP_WRITES + 2) / 3);
+        /* The failed writes left nothing, not even their first put. */
+        snprintf(uid, sizeof(uid), "g%d", i);
+        assert_rc(storage_rec_list(f->c, uid, "log", 1000, &v, &n, f->err, sizeof(f->err)),
+                  LX_OK);
+        assert_int_equal(n, (size_t)g[i].n_ok);
+        for (size_t j = 0; j < n; j++) {
+            int k = atoi(v[j].key + 1);
+            assert_true(k % 3 != 0);
+            assert_int_equal(v[j].seq, 1);
+        }
+        storage_recs_free(v, n);
+    }
+}
+
 typedef struct waiter {
     storage_db *db;
     storage_conn *got;
@@ -2283,6 +2383,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_progress_with_days),
     STORE_TEST(test_store_user_delete_removes_only_that_user),
     STORE_TEST(test_store_concurrent_writers_all_succeed),
+    STORE_TEST(test_store_group_commit_keeps_each_writes_outcome),
     STORE_TEST(test_store_pool_hands_out_at_most_max_conns),
 };
 

@@ -1,5 +1,6 @@
 /*
- * The database layer's common part: the connection pool (storage_db), the
+ * The database layer's common part: the connection pool (storage_db),
+ * group commit (storage_write), the
  * forwarding of every storage_* call of store.h to the backend of the
  * connection, the *_clear / *_free helpers, the clock, UUIDs and the words
  * of a search query. The backends (store_sqlite.c, store_pg.c) know nothing
@@ -28,7 +29,24 @@ struct storage_db {
     storage_conn *idle; /* connections nobody holds, a stack */
     int n_open;         /* idle + out + being connected */
     int n_out;          /* held by a caller */
+
+    /* Group commit (storage_write): the writes waiting for the next
+     * group, and whether a group is being written. */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    struct storage_wreq *queue, **queue_tail;
+    int is_leading;
 };
+
+/* One write handed to storage_write, on its caller's stack. */
+typedef struct storage_wreq {
+    storage_write_fn fn;
+    void *arg;
+    int rc;
+    int is_done;
+    char err[512];
+    struct storage_wreq *next;
+} storage_wreq;
 
 static void storage_errf(char *err, size_t errlen, const char *msg)
 {
@@ -102,6 +120,18 @@ int storage_db_open(const storage_opts *opts, storage_db **out, char *err, size_
         pthread_mutex_destroy(&db->mu);
         goto nomem;
     }
+    if (pthread_mutex_init(&db->gmu, NULL) != 0) {
+        pthread_cond_destroy(&db->cv);
+        pthread_mutex_destroy(&db->mu);
+        goto nomem;
+    }
+    if (pthread_cond_init(&db->gcv, NULL) != 0) {
+        pthread_mutex_destroy(&db->gmu);
+        pthread_cond_destroy(&db->cv);
+        pthread_mutex_destroy(&db->mu);
+        goto nomem;
+    }
+    db->queue_tail = &db->queue;
     *out = db;
     return LX_OK;
 
@@ -125,6 +155,8 @@ void storage_db_close(storage_db *db)
         next = c->next_idle;
         db->be->disconnect(c);
     }
+    pthread_cond_destroy(&db->gcv);
+    pthread_mutex_destroy(&db->gmu);
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
     if (db->pg_url != NULL) /* may hold a password */
@@ -201,6 +233,72 @@ int storage_db_stores_bytes(const storage_db *db)
 storage_kind storage_db_kind(const storage_db *db)
 {
     return db->opts.kind;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Group commit                                                             */
+
+/* The leader: every write of the batch in one transaction on c. */
+static void storage_write_group(storage_db *db, storage_conn *c, storage_wreq *batch)
+{
+    char err[512] = "";
+    int rc = db->be->group_begin(c, err, sizeof(err)), n_ok = 0;
+
+    for (storage_wreq *r = batch; r != NULL; r = r->next) {
+        if (rc != LX_OK) {
+            r->rc = rc;
+            snprintf(r->err, sizeof(r->err), "%s", err);
+            continue;
+        }
+        r->err[0] = '\0';
+        r->rc = db->be->group_run(c, r->fn, r->arg, r->err, sizeof(r->err));
+        n_ok += r->rc == LX_OK;
+    }
+    if (rc != LX_OK)
+        return;
+    rc = db->be->group_end(c, n_ok > 0 ? LX_OK : LX_EINVAL, err, sizeof(err));
+    if (n_ok == 0 || rc == LX_OK)
+        return;
+    for (storage_wreq *r = batch; r != NULL; r = r->next) /* nothing was committed */
+        if (r->rc == LX_OK) {
+            r->rc = rc;
+            snprintf(r->err, sizeof(r->err), "%s", err);
+        }
+}
+
+int storage_write(storage_db *db, storage_conn *c, storage_write_fn fn, void *arg, char *err,
+                  size_t errlen)
+{
+    storage_wreq me = {.fn = fn, .arg = arg};
+    storage_wreq *batch;
+
+    if (db->be->group_begin == NULL)
+        return fn(c, arg, err, errlen);
+    pthread_mutex_lock(&db->gmu);
+    *db->queue_tail = &me;
+    db->queue_tail = &me.next;
+    while (!me.is_done && db->is_leading)
+        pthread_cond_wait(&db->gcv, &db->gmu);
+    if (!me.is_done) {
+        /* Lead: take every write waiting now (this one among them). */
+        db->is_leading = 1;
+        batch = db->queue;
+        db->queue = NULL;
+        db->queue_tail = &db->queue;
+        pthread_mutex_unlock(&db->gmu);
+        storage_write_group(db, c, batch);
+        pthread_mutex_lock(&db->gmu);
+        for (storage_wreq *r = batch, *next; r != NULL; r = next) {
+            next = r->next; /* r may be gone once is_done is seen */
+            r->is_done = 1;
+        }
+        db->is_leading = 0;
+        pthread_cond_broadcast(&db->gcv);
+    }
+    pthread_mutex_unlock(&db->gmu);
+    if (me.rc != LX_OK && err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", me.err);
+    return me.rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -292,6 +292,27 @@ typedef struct storage_op {
 } storage_op;
 
 /* ------------------------------------------------------------------------ */
+/* Group commit                                                             */
+
+/* A write for storage_write: ONE operation of store.h (atomic by itself)
+ * on the connection it is given, which may be another thread's. */
+typedef int (*storage_write_fn)(storage_conn *c, void *arg, char *err, size_t errlen);
+
+/* Runs fn(conn, arg, err, errlen) committed TOGETHER with the writes that
+ * other threads of this process hand to storage_write on db at the same
+ * moment: one transaction and one fsync for all of them (SQLite). The
+ * first thread to come leads: it runs every write queued at that moment on
+ * its connection `c`, each in a savepoint of its own (one write's failure
+ * undoes that write only, as it would alone), and commits once; the others wait and get
+ * their own fn's result (or the commit's failure, then nothing of theirs
+ * was written). fn must touch only its arg and the connection it is
+ * handed: it may run on another thread. A backend without groups
+ * (PostgreSQL, whose server flushes concurrent commits together itself)
+ * runs fn(c) as is. Returns fn's code (err filled) or the commit's. */
+int storage_write(storage_db *db, storage_conn *c, storage_write_fn fn, void *arg, char *err,
+                  size_t errlen);
+
+/* ------------------------------------------------------------------------ */
 /* The operations: int storage_NAME(storage_conn *c, ...), one per line of
  * store_ops.h, where each one's contract is written.                       */
 

@@ -38,6 +38,15 @@ struct storage_backend {
     int (*connect)(const storage_opts *opts, storage_conn **out, char *err, size_t errlen);
     void (*disconnect)(storage_conn *c);
 
+    /* Group commit (storage_write), or NULL: no groups. group_begin opens
+     * the group's write transaction on c; group_run runs fn inside it in
+     * a savepoint of its own, fn's transactions becoming part of it (its
+     * code; its changes undone when it fails); group_end commits (rc
+     * LX_OK) or rolls back, and returns the commit's code. */
+    int (*group_begin)(storage_conn *c, char *err, size_t errlen);
+    int (*group_run)(storage_conn *c, storage_write_fn fn, void *arg, char *err, size_t errlen);
+    int (*group_end)(storage_conn *c, int rc, char *err, size_t errlen);
+
     /* One member per operation of store_ops.h, in its order: int
      * (*NAME)(storage_conn *c, ...), with the contract written there. */
 #define STORAGE_OP(name, front, params, args) int(*name) params;

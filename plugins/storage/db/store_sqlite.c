@@ -167,6 +167,9 @@ static const char *const sq_sql[SQ_N] = {
     [SQ_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_SAVEPOINT] = "SAVEPOINT w",
+    [SQ_RELEASE] = "RELEASE w",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO w",
     [SQ_PING] = "SELECT 1",
     [SQ_MIG_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
     [SQ_MIG_RECORD] = "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -634,6 +637,8 @@ int storage_sq_begin(storage_sq_conn *s, int is_write, char *err, size_t errlen)
 {
     int rc;
 
+    if (s->in_group) /* inside storage_sq_group_run's savepoint */
+        return LX_OK;
     if (is_write && !s->holds_write) {
         pthread_mutex_lock(&sq_write_mu);
         s->holds_write = 1;
@@ -649,6 +654,8 @@ int storage_sq_finish(storage_sq_conn *s, int rc, char *err, size_t errlen)
 {
     char ignored[8];
 
+    if (s->in_group) /* the group commits; the savepoint undoes a failure */
+        return rc;
     if (rc == LX_OK)
         rc = storage_sq_run(s, SQ_COMMIT, "commit", NULL, NULL, err, errlen, "");
     /* A rollback's own failure must not replace the first message. */
@@ -657,6 +664,62 @@ int storage_sq_finish(storage_sq_conn *s, int rc, char *err, size_t errlen)
     if (sqlite3_get_autocommit(s->db))
         sq_write_release(s);
     return rc;
+}
+
+/* Group commit (store_backend.h): one BEGIN IMMEDIATE for the group, a
+ * savepoint per write, one COMMIT (and so one fsync of the log). */
+static int sq_group_begin(storage_conn *c, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc == LX_OK) {
+        s->in_group = 1;
+        s->is_group_lost = 0;
+    }
+    return rc;
+}
+
+static int sq_group_run(storage_conn *c, storage_write_fn fn, void *arg, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    char ignored[8];
+    int rc;
+
+    if (s->is_group_lost) {
+        storage_errf(err, errlen, "sqlite: the group's transaction was rolled back");
+        return LX_EIO;
+    }
+    rc = storage_sq_run(s, SQ_SAVEPOINT, "savepoint", NULL, NULL, err, errlen, "");
+    if (rc != LX_OK)
+        return rc;
+    rc = fn(c, arg, err, errlen);
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite rolled the whole transaction back (a full disk, I/O) */
+        s->is_group_lost = 1;
+        return rc != LX_OK ? rc : LX_EIO;
+    }
+    if (rc != LX_OK)
+        storage_sq_run(s, SQ_ROLLBACK_TO, "rollback to", NULL, NULL, ignored, sizeof(ignored), "");
+    if (storage_sq_run(s, SQ_RELEASE, "release", NULL, NULL, ignored, sizeof(ignored), "") != LX_OK)
+        s->is_group_lost = 1;
+    return rc;
+}
+
+static int sq_group_end(storage_conn *c, int rc, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+
+    s->in_group = 0;
+    if (s->is_group_lost && rc == LX_OK) {
+        storage_errf(err, errlen, "sqlite: the group's transaction was rolled back");
+        rc = LX_EIO;
+    }
+    if (sqlite3_get_autocommit(s->db)) { /* nothing left to end */
+        sq_write_release(s);
+        return rc;
+    }
+    return storage_sq_finish(s, rc, err, errlen);
 }
 
 /* SQLite's busy handler: another process holds the lock. Short sleeps
@@ -843,6 +906,9 @@ const storage_backend storage_sqlite_backend = {
     .stores_bytes = 0,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
+    .group_begin = sq_group_begin,
+    .group_run = sq_group_run,
+    .group_end = sq_group_end,
 #define STORAGE_OP(name, front, params, args) STORAGE_BACKEND_MEMBER(storage_sq_, name)
 #include "store_ops.h"
 #undef STORAGE_OP

@@ -41,6 +41,9 @@ enum sq_id {
     SQ_BEGIN_IMMEDIATE,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
     SQ_PING,
     SQ_MIG_VERSION,
     SQ_MIG_RECORD,
@@ -104,6 +107,9 @@ typedef struct storage_sq_conn {
     sqlite3 *db;
     sqlite3_stmt *st[SQ_N];
     int holds_write;      /* this connection holds the process's writer turn */
+    int in_group;         /* a group commit's transaction is open: begin and finish are
+                             the savepoints of storage_sq_group_run */
+    int is_group_lost;    /* a failure rolled the group's transaction back */
     long busy_timeout_ms; /* how long the busy handler waits for another process */
     double busy_t0;       /* when the current wait began (monotonic ms) */
 } storage_sq_conn;

@@ -365,16 +365,14 @@ out:
     return up->err_status != 0 ? LX_EINVAL : LX_OK;
 }
 
-/* Pool, with a connection: the file, the row and its activity, committed
- * together; then a copy of the bytes for the extraction. */
-static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+/* The row and its activity in one transaction, committed with whatever
+ * other writes are waiting (storage_write): on any pool thread. */
+static int storage_up_insert(storage_conn *c, void *arg, char *err, size_t errlen)
 {
     storage_up *up = arg;
     const storage_doc *d = &up->doc;
-    storage_file_tx *tx = NULL;
     storage_activity a;
-    char day[16], e2[256];
-    int rc;
+    char day[16];
 
     snprintf(day, sizeof(day), "%.10s", d->created_at);
     memset(&a, 0, sizeof(a));
@@ -383,12 +381,26 @@ static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char 
     a.points = STORAGE_UPLOAD_POINTS;
     a.day = day;
     a.now = d->created_at;
+    if (up->st->files != NULL)
+        return storage_doc_create(c, d, NULL, 0, &a, err, errlen);
+    return storage_doc_create(c, d, up->data, up->len, &a, err, errlen);
+}
+
+/* Pool, with a connection: the file, then the row and its activity, then
+ * the file's rename; then a copy of the bytes for the extraction. */
+static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_up *up = arg;
+    const storage_doc *d = &up->doc;
+    storage_file_tx *tx = NULL;
+    char e2[256];
+    int rc;
 
     if (st->files != NULL) {
         rc = storage_file_begin(st->files, d->id, up->data, up->len, &tx, err, errlen);
         if (rc != LX_OK)
             return rc == LX_ENOENT ? LX_EIO : rc;
-        rc = storage_doc_create(c, d, NULL, 0, &a, err, errlen);
+        rc = storage_write(st->db, c, storage_up_insert, up, err, errlen);
         if (rc != LX_OK) {
             storage_file_abort(tx);
             return rc;
@@ -401,7 +413,7 @@ static int storage_up_store(storage_state *st, storage_conn *c, void *arg, char 
             return rc == LX_ENOENT ? LX_EIO : rc;
         }
     } else {
-        rc = storage_doc_create(c, d, up->data, up->len, &a, err, errlen);
+        rc = storage_write(st->db, c, storage_up_insert, up, err, errlen);
         if (rc != LX_OK)
             return rc;
     }

@@ -227,19 +227,28 @@ static void storage_extract_done(void *arg, int status)
 /* ------------------------------------------------------------------------ */
 /* STORE                                                                    */
 
+/* The text, or the failure: committed with whatever other writes are
+ * waiting (storage_write), on any pool thread. */
+static int storage_store_write(storage_conn *c, void *arg, char *err, size_t errlen)
+{
+    storage_item *it = arg;
+    const char *owner = it->p->st->owner, *now = it->stored_at;
+
+    if (it->ex_rc == LX_OK)
+        return storage_doc_set_text(c, it->id, owner, it->text, it->text_len, it->pages,
+                                    (const char *const *)it->passages, it->n_passages, now, err,
+                                    errlen);
+    return storage_doc_set_status(c, it->id, owner, STORAGE_ST_FAILED, it->ex_err, now, err,
+                                  errlen);
+}
+
 static int storage_store_job(storage_state *st, storage_conn *c, void *arg, char *err,
                              size_t errlen)
 {
     storage_item *it = arg;
-    char *now = it->stored_at;
 
-    storage_now_iso(now, sizeof(it->stored_at));
-    if (it->ex_rc == LX_OK)
-        return storage_doc_set_text(c, it->id, st->owner, it->text, it->text_len, it->pages,
-                                    (const char *const *)it->passages, it->n_passages, now, err,
-                                    errlen);
-    return storage_doc_set_status(c, it->id, st->owner, STORAGE_ST_FAILED, it->ex_err, now, err,
-                                  errlen);
+    storage_now_iso(it->stored_at, sizeof(it->stored_at));
+    return storage_write(st->db, c, storage_store_write, it, err, errlen);
 }
 
 static void storage_store_done(storage_state *st, void *arg, int rc, const char *err)
