@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# bench/storage.sh: what the storage plugin's reads and uploads cost, on
-# SQLite and on PostgreSQL. GET /api/documents (20 documents) and
-# GET /api/users/profile with a valid token, against GET /health of the same
-# server in the same run (so the ratio is the database round trip plus auth
-# and JSON); then upload throughput in MB/s (5 MiB text files, 1 and 4
-# clients at once, the answer sent once the file and its row are durable:
-# extract_wait = 0). See docs/performance.md ("Storage").
+# bench/storage.sh: the storage plugin before and after a change, side by
+# side in one run, on SQLite and on PostgreSQL (bench/storage_bench.py does
+# the measuring; see docs/performance.md, "Storage: before and after").
+#
+#   uploads   8 clients uploading 20 KB text files (the answer waits for the
+#             text, as the frontend's does): uploads/s, p50, p99; one alone
+#   chat      4 clients, each on its own 50-turn thread about a document,
+#             the fake model answering at once: turns/s, p50, p99
+#   growth    p50 as the data grows: the document list and one document for
+#             a user with 10/1,000/10,000 documents; a passage search and a
+#             chat turn over 1/10/100 MB of a user's text; the history page
+#             and a chat turn on a thread of 10/1,000/10,000 turns; the
+#             profile and the list with 100,000 users in the table
 #
 # Usage: bench/storage.sh [--quick]
-#   --quick   one 3 s wrk run per figure (default: three 10 s runs, median)
+#   --quick   fewer requests, and 1/10 MB of text only
 #
 # Environment:
-#   LEXIAID_BIN        the binary (default: _build/lexiaid)
-#   LX_BENCH_PLUGINS   the directory above health/, auth/ and storage/
-#                      (default: _build/plugins; each NAME/.libs/NAME.so)
-#   LEXIAID_EXTRACTOR  the text extractor (default:
-#                      _build/plugins/storage/extract/lexiaid-extract)
-#   LX_BENCH_PG=0      skip PostgreSQL (default: on when Debian's
-#                      PostgreSQL 15 server is installed; a throwaway cluster
-#                      is made with scripts/pg-test.sh in the scratch dir)
+#   LX_BENCH_BEFORE  the "before" revision (default 30d6ad8: the storage
+#                    plugin as issue 14 found it)
+#   LX_BENCH_AFTER   the "after" revision (default HEAD; local changes are
+#                    not included: commit first)
+#   LX_BENCH_PG=0    skip PostgreSQL (default: on when scripts/pg-test.sh
+#                    finds a server; a throwaway cluster in the scratch dir)
+#   LX_BENCH_KEEP=1  keep the scratch directory (builds, fixtures, logs)
 #
-# Everything runs on 127.0.0.1: a key server (bench/auth_util.py) for the
-# token's RS256 key, lexiaid with 2 workers and its access log to /dev/null,
-# data in a scratch directory removed at exit. It needs wrk, curl, python3,
-# openssl, awk and timeout, and installs nothing. It measures, it does not
-# judge: it exits 0 after a complete run whatever the figures.
+# Each revision is exported with `git archive` into a scratch directory and
+# built there the same way (configure without sanitizers, -O2, make -j2),
+# with the storage_client test plugin for the passage search. The data of
+# every run is made once per backend by direct SQL into the migrated schema
+# and copied for each revision, so both see the same rows. Everything runs
+# on 127.0.0.1; it needs python3 with `cryptography`, git, psql (for
+# PostgreSQL), and installs nothing. It measures, it does not judge.
 #
 # Output: a markdown report on stdout and in bench/results/storage.md;
 # progress on stderr.
@@ -32,230 +39,121 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LEXIAID_BIN=${LEXIAID_BIN:-$ROOT/_build/lexiaid}
-PLUGINS=${LX_BENCH_PLUGINS:-$ROOT/_build/plugins}
-export LEXIAID_EXTRACTOR=${LEXIAID_EXTRACTOR:-$ROOT/_build/plugins/storage/extract/lexiaid-extract}
-if [[ -z ${LEXIAID_HTTP_CLIENT_MODULE:-} && -r $ROOT/_build/core/.libs/lx_http_client.so ]]; then
-    export LEXIAID_HTTP_CLIENT_MODULE=$ROOT/_build/core/.libs/lx_http_client.so
-fi
-PROJECT=bench-project
-START_TIMEOUT_S=15
-STOP_TIMEOUT_S=12
-SAMPLE_S=0.5
-N_DOCS=20
-UPLOAD_MB=5
-UPLOADS=12 # per figure
+BEFORE=${LX_BENCH_BEFORE:-30d6ad8}
+AFTER=${LX_BENCH_AFTER:-HEAD}
+QUICK=0
+[[ ${1:-} == --quick ]] && QUICK=1
 
-BENCH_NAME=storage.sh
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
-bench_args "${BASH_SOURCE[0]}" "$@"
-CONNS=(64)
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
 
-((BASH_VERSINFO[0] >= 5)) || die "needs bash >= 5 (EPOCHREALTIME); this is $BASH_VERSION"
-missing=()
-for t in wrk curl python3 openssl awk timeout; do
-    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
-done
-((${#missing[@]} == 0)) || die "missing: ${missing[*]}"
-for f in "$LEXIAID_BIN" "$PLUGINS"/{health,auth,storage}/.libs/*.so "$LEXIAID_EXTRACTOR"; do
-    [[ -r $f ]] || die "no $f: build lexiaid first (see docs/performance.md)"
-done
+command -v python3 >/dev/null || die "needs python3"
+python3 -c 'import cryptography' 2>/dev/null || die "needs python3's cryptography (python3-cryptography)"
+BEFORE_REV=$(git -C "$ROOT" rev-parse --short "$BEFORE^{commit}") || die "no revision $BEFORE"
+AFTER_REV=$(git -C "$ROOT" rev-parse --short "$AFTER^{commit}") || die "no revision $AFTER"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/lexiaid-storage-bench.XXXXXX")
+PGDIR=''
+cleanup() {
+    if [[ -n $PGDIR ]]; then "$ROOT/scripts/pg-test.sh" stop "$PGDIR" >/dev/null 2>&1 || true; fi
+    if [[ ${LX_BENCH_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP" "$PGDIR"; fi
+}
+trap cleanup EXIT
+
+# build NAME REV: exports REV and builds it in $TMP/NAME/_build.
+build() {
+    local name=$1 rev=$2 src=$TMP/$1
+    log "$name: building $rev"
+    mkdir -p "$src"
+    git -C "$ROOT" archive "$rev" | tar -x -C "$src"
+    (
+        cd "$src" && autoreconf -fi >/dev/null 2>&1 && mkdir -p _build && cd _build &&
+            ../configure --prefix=/usr/local >"$TMP/$name-configure.log" 2>&1 &&
+            nice make -j2 >"$TMP/$name-make.log" 2>&1 &&
+            nice make -j2 tests/plugins/storage_client.la >>"$TMP/$name-make.log" 2>&1
+    ) || die "$name: the build failed (see $TMP/$name-make.log; LX_BENCH_KEEP=1 keeps it)"
+}
+
+build before "$BEFORE_REV"
+build after "$AFTER_REV"
 
 BACKENDS=(sqlite)
-PG_BIN=/usr/lib/postgresql/15/bin
-if [[ ${LX_BENCH_PG:-1} != 0 && -x $PG_BIN/initdb ]]; then BACKENDS+=(postgres); fi
-
-bench_init
-bench_make_key
-TOKEN=$(mint_token bench-user-0001)
-AUTH=(-H "Authorization: Bearer $TOKEN")
-
-PG_URL='' PGDIR=''
-# The cluster's directory is its own (pg-test.sh hands it to the postgres user when run as root,
-# who cannot enter the private $TMP).
-pg_stop() {
-    [[ -n $PGDIR ]] || return 0
-    "$ROOT/scripts/pg-test.sh" stop "$PGDIR" >/dev/null 2>&1 || true
-    rm -rf "$PGDIR"
-}
-trap 'pg_stop; cleanup' EXIT
-
-# write_conf FILE BACKEND DATADIR
-write_conf() {
-    local db=''
-    [[ $2 == postgres ]] && db="database_url = \"$PG_URL dbname=lexiaid_bench\";"
-    cat >"$1" <<EOF
-# Generated by bench/storage.sh
-server = {
-    listen = "127.0.0.1:$PORT";
-    workers = 2;
-    data_dir = "$3";
-    log_format = "json";
-    max_body = "64M";
-};
-plugins = (
-    { name = "health"; file = "$PLUGINS/health/.libs/health.so"; },
-    { name = "auth"; file = "$PLUGINS/auth/.libs/auth.so";
-      config = { project_id = "$PROJECT"; certs_url = "http://127.0.0.1:$KPORT/certs"; }; },
-    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so";
-      config = { backend = "$2"; $db max_upload = "64M"; extract_wait = 0; }; }
-);
-routes = (
-    { method = "GET"; path = "/health"; handler = "health.live"; },
-    { method = "POST"; path = "/api/users/init"; handler = "storage.user_init"; before = ["auth.require_user"]; },
-    { method = "GET"; path = "/api/users/profile"; handler = "storage.profile_get"; before = ["auth.require_user"]; },
-    { method = "PUT"; path = "/api/users/profile"; handler = "storage.profile_put"; before = ["auth.require_user"]; },
-    { method = "POST"; path = "/api/documents/upload"; handler = "storage.upload";
-      before = ["auth.require_user"]; max_body = "64M"; timeout = "2m"; },
-    { method = "GET"; path = "/api/documents"; handler = "storage.doc_list"; before = ["auth.require_user"]; }
-);
-EOF
-}
-
-api() { # api METHOD PATH [curl args...] -> the status code
-    local m=$1 p=$2
-    shift 2
-    curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X "$m" "${AUTH[@]}" "$@" "http://127.0.0.1:$PORT$p"
-}
-
-declare -A R=()
-PATHS=(/health /api/documents /api/users/profile)
-
-bench_backend() {
-    local be=$1 conf pid pids c run path i st data t0 t1
-    PORT=$(free_port)
-    data=$TMP/data-$be
-    mkdir -p "$data"
-    if [[ $be == postgres ]]; then
-        psql "$PG_URL" -qc 'DROP DATABASE IF EXISTS lexiaid_bench' -c 'CREATE DATABASE lexiaid_bench' >/dev/null ||
-            die "cannot create the bench database"
-    fi
-    conf=$TMP/lexiaid-$be.conf
-    write_conf "$conf" "$be" "$data"
-    log "$be: lexiaid on 127.0.0.1:$PORT"
-    start_server "lexiaid-$be" /dev/null "$LEXIAID_BIN" -c "$conf"
-    pid=$SPID
-    wait_first_200 "$PORT" "$pid" || die "lexiaid did not start: $(tail -n 3 "$TMP/lexiaid-$be.err" | tr '\n' ' ')"
-    for ((i = 0; i < 100; i++)); do
-        st=$(api POST /api/users/init)
-        [[ $st == 200 ]] && break
-        sleep 0.05
-    done
-    [[ $st == 200 ]] || die "$be: POST /api/users/init answered $st"
-    st=$(api PUT /api/users/profile -H 'Content-Type: application/json' \
-        --data '{"dateOfBirth":"2010-05-01","schoolContext":"secondary","preferences":{"fontSize":18}}')
-    [[ $st == 200 ]] || die "$be: PUT /api/users/profile answered $st"
-    for ((i = 1; i <= N_DOCS; i++)); do
-        printf 'Document %d. The water cycle moves water between sea, air and land.\n' "$i" >"$TMP/doc$i.txt"
-        st=$(api POST /api/documents/upload -F "file=@$TMP/doc$i.txt;type=text/plain" -F "metadata={\"name\":\"Doc $i\"}")
-        [[ $st == 200 ]] || die "$be: upload answered $st"
-    done
-    read -r -a pids <<<"$(tree_pids "$pid")"
-    for c in "${CONNS[@]}"; do
-        for ((run = 1; run <= RUNS; run++)); do
-            for path in "${PATHS[@]}"; do
-                WRK_ARGS=()
-                [[ $path != /health ]] && WRK_ARGS=("${AUTH[@]}")
-                log "$be: wrk -t1 -c$c -d${DURATION}s $path, run $run/$RUNS"
-                run_wrk "$be-${path//[^a-z]/}" "$c" "$run" "$path" "${pids[@]}"
-                local key=$be:$path:$c
-                if [[ -n $W_RPS ]]; then
-                    R[$key:rps]+=" $W_RPS" R[$key:p99]+=" $W_P99"
-                    [[ -n $W_USREQ ]] && R[$key:us]+=" $W_USREQ"
-                fi
-                [[ -n $W_NOTE ]] && R[$key:notes]+="run $run: $W_NOTE"$'\n'
-                log "$be: c$c $path: ${W_RPS:-?} req/s, p99 ${W_P99:-?} ms${W_NOTE:+ ($W_NOTE)}"
-            done
-        done
-    done
-    # Upload throughput: UPLOADS files of UPLOAD_MB MiB, by 1 and by 4 clients.
-    head -c $((UPLOAD_MB * 1048576)) /dev/zero | tr '\0' 'a' | fold -w 79 >"$TMP/big.txt"
-    local size par
-    size=$(stat -c %s "$TMP/big.txt")
-    for par in 1 4; do
-        t0=${EPOCHREALTIME/./}
-        seq "$UPLOADS" | xargs -P "$par" -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 120 \
-            "${AUTH[@]}" -F "file=@$TMP/big.txt;type=text/plain" -F 'metadata={"name":"big {}"}' \
-            "http://127.0.0.1:$PORT/api/documents/upload" >"$TMP/up-$be-$par.txt"
-        t1=${EPOCHREALTIME/./}
-        local ok
-        ok=$(grep -c '^200$' "$TMP/up-$be-$par.txt" || true)
-        R[$be:up$par]=$(awk -v n="$ok" -v s="$size" -v dt="$((t1 - t0))" 'BEGIN { printf "%.1f", n * s / 1048576 / (dt / 1e6) }')
-        R[$be:up$par:ok]=$ok
-        log "$be: $par client(s): $ok/$UPLOADS uploads of $((size / 1048576)) MiB, ${R[$be:up$par]} MB/s"
-    done
-    read -r m _ <<<"$(mem_of "${pids[@]}")"
-    R[$be:rss]=$m
-    stop_server "$pid"
-}
-
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-start_keys keys 0
-if [[ " ${BACKENDS[*]} " == *" postgres "* ]]; then
+PG_URL=''
+if [[ ${LX_BENCH_PG:-1} != 0 ]] && "$ROOT/scripts/pg-test.sh" bindir >/dev/null 2>&1; then
     PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/lexiaid-bench-pg.XXXXXX")
-    log "postgres: a throwaway cluster in $PGDIR"
-    PG_URL=$("$ROOT/scripts/pg-test.sh" start "$PGDIR") || die "scripts/pg-test.sh start failed"
+    PG_URL=$("$ROOT/scripts/pg-test.sh" start "$PGDIR" | sed 's/ dbname=[^ ]*//')
+    BACKENDS+=(postgres)
 fi
+
+FIX=()
+((QUICK)) && FIX=(--text-mb "1 10" --users 20000)
+RUN=()
+((QUICK)) && RUN=(--quick)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for be in "${BACKENDS[@]}"; do
-    bench_backend "$be"
+    log "$be: fixtures"
+    python3 "$ROOT/bench/storage_bench.py" fixtures --backend "$be" --dir "$TMP/$be" \
+        --pg-url "$PG_URL" --build "$TMP/after/_build" "${FIX[@]}"
+    for label in before after; do
+        log "$be: $label"
+        python3 "$ROOT/bench/storage_bench.py" run --backend "$be" --dir "$TMP/$be" \
+            --pg-url "$PG_URL" --build "$TMP/$label/_build" --label "$label" \
+            --out "$TMP/$be-$label.json" "${RUN[@]}"
+    done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-med() { # "a b c" -> the median
-    # shellcheck disable=SC2086
-    median $1
-}
-
 report() {
-    local cpu rev be c p hr
-    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev+=" (with local changes)"
     echo "# lexiaid storage bench: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "- Mode: $( ((QUICK)) && echo "quick: 1 run of ${DURATION} s" || echo "full: median of ${RUNS} runs of ${DURATION} s") per figure; \`wrk -t1 -c${CONNS[*]} --latency\`, the three paths back to back in each run"
-    echo "- lexiaid 2 workers, auth (RS256 token, verified-token cache on), storage with $N_DOCS documents and a profile; JSON access log to /dev/null"
-    echo "- Machine: $(nproc) CPUs ($cpu), kernel $(uname -r); repository $rev; PostgreSQL: $( [[ -n $PG_URL ]] && "$PG_BIN/postgres" --version || echo "not run")"
+    echo "- before: $BEFORE_REV; after: $AFTER_REV; both built with -O2, no sanitizers"
+    echo "- $( ((QUICK)) && echo quick || echo full) run; lexiaid 2 workers; machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r)"
     echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
     echo
-    echo "| backend | path | req/s | p99 | CPU/req | ÷ /health |"
-    echo "|---|---|---|---|---|---|"
-    for be in "${BACKENDS[@]}"; do
-        for c in "${CONNS[@]}"; do
-            hr=$(med "${R[$be:/health:$c:rps]:-}")
-            for p in "${PATHS[@]}"; do
-                local r p99 us
-                r=$(med "${R[$be:$p:$c:rps]:-}") p99=$(med "${R[$be:$p:$c:p99]:-}") us=$(med "${R[$be:$p:$c:us]:-}")
-                printf '| %s | %s | %s | %s | %s µs | %s |\n' "$be" "$p" "$(num "$r")" "$(ms "$p99")" "${us:-—}" \
-                    "$(awk -v a="$r" -v b="$hr" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }')"
-            done
-        done
-    done
-    echo
-    echo "Uploads of ${UPLOAD_MB} MiB text files (multipart, fsync of file and row before the answer; text extracted after):"
-    echo
-    echo "| backend | 1 client | 4 clients | RSS of master + workers after |"
-    echo "|---|---|---|---|"
-    for be in "${BACKENDS[@]}"; do
-        printf '| %s | %s MB/s (%s/%s) | %s MB/s (%s/%s) | %s |\n' "$be" "${R[$be:up1]}" "${R[$be:up1:ok]}" "$UPLOADS" \
-            "${R[$be:up4]}" "${R[$be:up4:ok]}" "$UPLOADS" "$(mib "${R[$be:rss]}")"
-    done
-    echo
-    echo "Notes per run:"
-    echo
-    for be in "${BACKENDS[@]}"; do
-        for c in "${CONNS[@]}"; do
-            for p in "${PATHS[@]}"; do
-                while IFS= read -r note; do
-                    if [[ -n $note ]]; then echo "- $be @$c $p $note"; fi
-                done <<<"${R[$be:$p:$c:notes]:-}"
-            done
-        done
-    done
+    python3 - "$TMP" "${BACKENDS[@]}" <<'EOF'
+import json, sys
+tmp, backends = sys.argv[1], sys.argv[2:]
+rows = [
+    ("8 clients upload 20 KB text: uploads/s", "upload_rate", "/s"),
+    ("  p50", "upload_p50", "ms"), ("  p99", "upload_p99", "ms"),
+    ("one upload alone: p50", "upload_alone_p50", "ms"),
+    ("chat, 4 clients on 50-turn threads, 0 s model: turns/s", "chat_rate", "/s"),
+    ("  p50", "chat_p50", "ms"), ("  p99", "chat_p99", "ms"),
+]
+for n in ("10", "1000", "10000"):
+    rows += [("document list, %s documents: p50" % n, "docs%s_list" % n, "ms"),
+             ("one document, %s documents: p50" % n, "docs%s_get" % n, "ms")]
+for mb in ("1", "10", "100"):
+    rows += [("passage search, %s MB of text: p50" % mb, "text%s_search" % mb, "ms"),
+             ("chat turn on a document, %s MB of text: p50" % mb, "text%s_chat" % mb, "ms")]
+for n in ("10", "1000", "10000"):
+    rows += [("history page, thread of %s turns: p50" % n, "turns%s_history" % n, "ms"),
+             ("chat turn, thread of %s turns: p50" % n, "turns%s_chat" % n, "ms")]
+rows += [("profile, few users: p50", "users_few_profile", "ms"),
+         ("profile, 100,000 users: p50", "users_many_profile", "ms"),
+         ("document list, few users: p50", "users_few_list", "ms"),
+         ("document list, 100,000 users: p50", "users_many_list", "ms")]
+for be in backends:
+    b = json.load(open("%s/%s-before.json" % (tmp, be)))
+    a = json.load(open("%s/%s-after.json" % (tmp, be)))
+    print("### %s\n" % be)
+    print("| figure | before | after | after ÷ before |")
+    print("|---|---|---|---|")
+    for name, key, unit in rows:
+        if key not in b and key not in a:
+            continue
+        def f(v):
+            return "—" if v is None else ("%.1f %s" % (v, unit) if unit == "/s" else "%.1f ms" % v)
+        x, y = b.get(key), a.get(key)
+        r = "—" if not x or y is None else "%.2f" % (y / x)
+        print("| %s | %s | %s | %s |" % (name, f(x), f(y), r))
+    print()
+EOF
 }
 
 mkdir -p "$ROOT/bench/results"
 report | tee "$ROOT/bench/results/storage.md"
 log "written to bench/results/storage.md"
-exit 0
