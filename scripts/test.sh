@@ -125,7 +125,8 @@ check_in "$build" asan ""
 if [ -n "$pgdir" ]; then
     echo "== the storage and tutoring suites on PostgreSQL"
     # and the storage-under-faults suite, too slow for the TSan pass
-    LX_TEST_STORAGE=postgres check_in "$build" asan-pg "$pg_tests tests/integration/test_storage_faults.py"
+    LX_TEST_STORAGE=postgres check_in "$build" asan-pg \
+        "$pg_tests tests/integration/test_storage_faults.py tests/integration/test_storage_replicas.py"
 fi
 step_done "ASan+UBSan build and tests:"
 

@@ -170,6 +170,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_tutoring_providers.py \
 	tests/integration/test_tutoring_stream.py \
 	tests/integration/test_storage_svc.py \
+	tests/integration/test_storage_replicas.py \
 	tests/integration/test_websocket.py \
 	tests/integration/test_websocket_auth.py \
 	tests/integration/test_websocket_browser.py \

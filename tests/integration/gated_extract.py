@@ -4,8 +4,9 @@ until the test lets it go, so that "while its extraction runs" is an event
 a test can wait for, not a guess about time.
 
 It takes lexiaid-extract's arguments and stdin. A file that starts with
-the line "GATE <name>" is held: the program writes $LX_GATE_DIR/<name>.started
-(holding the pid of the worker that started it: its parent) and waits until
+the line "GATE <name>" is held: the program appends the pid of the worker
+that started it (its parent) to $LX_GATE_DIR/<name>.runs, writes
+$LX_GATE_DIR/<name>.started (holding that pid) and waits until
 $LX_GATE_DIR/<name>.go exists. Then, like every other file, it is handed to
 the real program, $LX_REAL_EXTRACTOR, whose answer and exit status are its
 own. python3 stdlib only.
@@ -23,6 +24,8 @@ def main():
     if gate_dir and data.startswith(b"GATE "):
         name = data[5:].split(b"\n", 1)[0].decode("ascii").strip()
         started = os.path.join(gate_dir, name + ".started")
+        with open(os.path.join(gate_dir, name + ".runs"), "a") as f:  # every run, in order
+            f.write("%d\n" % os.getppid())
         with open(started + ".tmp", "w") as f:
             f.write("%d\n" % os.getppid())
         os.rename(started + ".tmp", started)  # whole, or not there
