@@ -41,7 +41,7 @@
 #include "quiz.h"
 #include "tutoring.h"
 
-#define CHAT_HISTORY_MAX 50
+#define CHAT_HISTORY_MAX TUTOR_HISTORY_PAGE
 #define CHAT_SEARCH_PASSAGES 5
 #define CHAT_ANSWER_SENTENCES 3
 

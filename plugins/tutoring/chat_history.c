@@ -1,7 +1,9 @@
 /*
- * GET /api/v2/agent/history?thread_id= (tutoring.h): the turns of one of
- * the signed-in user's threads; another user's thread, or an unknown one,
- * is 404 (storage.v1 records are scoped to the user).
+ * GET /api/v2/agent/history?thread_id= (tutoring.h): the last
+ * TUTOR_HISTORY_PAGE turns of one of the signed-in user's threads (what a
+ * chat turn's reply carries), in one storage.v1 call (record_get_items):
+ * never the whole of a long thread. Another user's thread, or an unknown
+ * one, is 404 (storage.v1 records are scoped to the user).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -28,14 +30,17 @@ static void hist_free(hist_ctx *x)
     free(x);
 }
 
-static void hist_on_items(void *arg, int status, const char *message,
-                          const lx_storage_record *items, size_t n)
+static void hist_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec,
+                           const lx_storage_record *items, size_t n)
 {
     hist_ctx *x = arg;
     const lx_host *h = x->st->host;
     json_object *o, *arr;
     const char *s;
 
+    (void)rec;
+    if (status == LX_EINVAL)
+        status = LX_ENOENT;
     if (status != LX_OK) {
         tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
         hist_free(x);
@@ -59,27 +64,6 @@ static void hist_on_items(void *arg, int status, const char *message,
         h->reply_json(x->req, 200, s);
     json_object_put(o);
     hist_free(x);
-}
-
-static void hist_on_thread(void *arg, int status, const char *message, const lx_storage_record *rec)
-{
-    hist_ctx *x = arg;
-    int rc;
-
-    (void)rec;
-    if (status == LX_EINVAL)
-        status = LX_ENOENT;
-    if (status != LX_OK) {
-        tutor_reply_storage_error(x->st, x->req, status, message, "Thread not found");
-        hist_free(x);
-        return;
-    }
-    rc = x->st->sv->record_items(x->st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id, 0,
-                                 0, hist_on_items, x);
-    if (rc != LX_OK) {
-        tutor_reply_storage_error(x->st, x->req, rc, "record_items failed", "Thread not found");
-        hist_free(x);
-    }
 }
 
 lx_rc tutor_h_history(lx_req *req, void *state)
@@ -113,10 +97,10 @@ lx_rc tutor_h_history(lx_req *req, void *state)
     x->req = req;
     x->w = h->req_worker(req);
     h->req_set_user(req, x->uid);
-    rc = st->sv->record_get(st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
-                            hist_on_thread, x);
+    rc = st->sv->record_get_items(st->sv_state, x->w, x->uid, TUTOR_KIND_THREAD, x->thread_id,
+                                  TUTOR_HISTORY_PAGE, hist_on_thread, x);
     if (rc != LX_OK) {
-        tutor_reply_storage_error(st, req, rc, "record_get failed", "Thread not found");
+        tutor_reply_storage_error(st, req, rc, "record_get_items failed", "Thread not found");
         hist_free(x);
         return LX_DONE;
     }

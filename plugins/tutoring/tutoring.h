@@ -47,6 +47,7 @@
 #define TUTOR_KIND_ANSWER "tutoring.answer"
 #define TUTOR_MAX_QUERY 4000   /* bytes of a chat query */
 #define TUTOR_HISTORY_TURNS 10 /* turns kept as context */
+#define TUTOR_HISTORY_PAGE 50  /* turns a chat reply and the history page show */
 #define TUTOR_QUIZ_QUESTIONS 5
 
 typedef struct tutor_state {

@@ -144,6 +144,20 @@ class TutoringChat(lxtest.TestCase):
         self.assertEqual(hist[3]["content"], j2["response"])
         self.assertEqual(self.history(tid), hist)
 
+    def test_history_is_the_last_50_turns_as_the_chat_reply_has_them(self):
+        tid = None
+        for i in range(27):  # 54 turns
+            body = {"query": "Question number %d about Mars?" % i}
+            if tid is not None:
+                body["thread_id"] = tid
+            j = self.chat(body, uid="longthread")
+            tid = j["thread_id"]
+        hist = self.history(tid, uid="longthread")
+        self.assertEqual(len(hist), 50)
+        self.assertEqual(hist, j["conversation_history"])
+        self.assertEqual(hist[-2]["content"], "Question number 26 about Mars?")
+        self.assertEqual(hist[0]["content"], "Question number 2 about Mars?")
+
     def test_absent_fact_is_not_made_up(self):
         j = self.chat({"query": "What is the price of bananas in Peru?",
                        "documentId": self.doc_id})
