@@ -236,10 +236,17 @@ static const char *const sq_sql[SQ_N] = {
                             "claimed_by = '', lease_until = '', updated_at = ?3 "
                             "WHERE id = ?1 AND status = 'failed' AND error = ?2",
     [SQ_DOC_ALL] = "SELECT id, user_id FROM documents ORDER BY id",
+    /* The rowid range of the document's passages (one set_text writes
+     * them in one transaction: consecutive ids) lets FTS5 seek into its
+     * doclists instead of walking every passage of every user that holds
+     * a word; p.doc_id keeps the answer exact whatever the range. */
     [SQ_SEARCH] = "SELECT p.seq, -bm25(passages_fts), p.text FROM passages_fts "
                   "JOIN passages p ON p.id = passages_fts.rowid "
                   "JOIN documents d ON d.id = p.doc_id "
-                  "WHERE passages_fts MATCH ?1 AND p.doc_id = ?2 AND d.user_id = ?3 "
+                  "WHERE passages_fts MATCH ?1 "
+                  "AND passages_fts.rowid >= (SELECT min(id) FROM passages WHERE doc_id = ?2) "
+                  "AND passages_fts.rowid <= (SELECT max(id) FROM passages WHERE doc_id = ?2) "
+                  "AND p.doc_id = ?2 AND d.user_id = ?3 "
                   "ORDER BY bm25(passages_fts), p.seq LIMIT ?4",
     [SQ_PASSAGES] = "SELECT p.seq, p.text FROM passages p JOIN documents d ON d.id = p.doc_id "
                     "WHERE p.doc_id = ?1 AND d.user_id = ?2 AND p.seq >= ?3 AND p.seq < ?4 "
