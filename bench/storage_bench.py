@@ -367,10 +367,10 @@ class Sink:
     def add(self, table, row):
         self.rows[table].append(row)
         if len(self.rows[table]) >= 20000:
-            self.flush(table)
+            self.flush()  # every table, parents first (foreign keys)
 
-    def flush(self, table=None):
-        for t in ([table] if table else list(self.COLS)):
+    def flush(self):
+        for t in self.COLS:  # in the order of the foreign keys
             rows = self.rows[t]
             if not rows:
                 continue
