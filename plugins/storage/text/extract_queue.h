@@ -8,7 +8,8 @@
  *                    worker's claims and claims documents nobody holds;
  *                    stopping
  *   extract_steps.c  one document's way, in three steps: LOAD (its row,
- *                    its bytes, status "processing"; a database job),
+ *                    its bytes, status "processing"; a database job; not
+ *                    for an upload's bytes, handed over in memory),
  *                    EXTRACT (the child process, on the extraction
  *                    threads), STORE (the text and passages, or the
  *                    failure; a database job); and which failures are

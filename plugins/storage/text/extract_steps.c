@@ -3,12 +3,16 @@
  *
  *   LOAD     a database job: its row (still this worker's claim?), its
  *            bytes (SQLite: uploads/<id>, or its .part rolled forward;
- *            PostgreSQL: its chunks), then status "processing";
+ *            PostgreSQL: its chunks), then status "processing". Skipped
+ *            when the upload handed its bytes over (storage_proc_queue):
+ *            disk is the way back after a crash, not the way forward;
  *   EXTRACT  on the extraction threads (extract_pool.c), holding no
  *            database connection and no thread of the core's pool: the
  *            lexiaid-extract child, normalisation, passages;
  *   STORE    a database job: the text and passages (status "processed"),
- *            or the failure with its reason (status "failed").
+ *            or the failure with its reason (status "failed"), committed
+ *            with other writes waiting then (storage_write); the outcome
+ *            goes to the waiting upload (storage_proc_result).
  *
  * Each write is conditional on this worker's claim; LX_ENOENT (deleted,
  * or taken over by another worker) ends the run quietly. A transient
