@@ -14,7 +14,7 @@
 #             profile and the list with 100,000 users in the table
 #
 # Usage: bench/storage.sh [--quick]
-#   --quick   fewer requests, and 1/10 MB of text only
+#   --quick   fewer requests, one round, and 1/10 MB of text only
 #
 # Environment:
 #   LX_BENCH_BEFORE  the "before" revision (default 30d6ad8: the storage
@@ -23,6 +23,9 @@
 #                    not included: commit first)
 #   LX_BENCH_PG=0    skip PostgreSQL (default: on when scripts/pg-test.sh
 #                    finds a server; a throwaway cluster in the scratch dir)
+#   LX_BENCH_ROUNDS  rounds per backend (default 3; --quick 1): before and
+#                    after run alternately, each figure is the median of
+#                    its rounds (the machine's other load moves single runs)
 #   LX_BENCH_KEEP=1  keep the scratch directory (builds, fixtures, logs)
 #
 # Each revision is exported with `git archive` into a scratch directory and
@@ -92,16 +95,20 @@ FIX=()
 ((QUICK)) && FIX=(--text-mb "1 10" --users 20000)
 RUN=()
 ((QUICK)) && RUN=(--quick)
+ROUNDS=${LX_BENCH_ROUNDS:-3}
+((QUICK)) && ROUNDS=${LX_BENCH_ROUNDS:-1}
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for be in "${BACKENDS[@]}"; do
     log "$be: fixtures"
     python3 "$ROOT/bench/storage_bench.py" fixtures --backend "$be" --dir "$TMP/$be" \
         --pg-url "$PG_URL" --build "$TMP/after/_build" "${FIX[@]}"
-    for label in before after; do
-        log "$be: $label"
-        python3 "$ROOT/bench/storage_bench.py" run --backend "$be" --dir "$TMP/$be" \
-            --pg-url "$PG_URL" --build "$TMP/$label/_build" --label "$label" \
-            --out "$TMP/$be-$label.json" "${RUN[@]}"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for label in before after; do
+            log "$be: $label, round $round/$ROUNDS"
+            python3 "$ROOT/bench/storage_bench.py" run --backend "$be" --dir "$TMP/$be" \
+                --pg-url "$PG_URL" --build "$TMP/$label/_build" --label "$label" \
+                --out "$TMP/$be-$label-$round.json" "${RUN[@]}"
+        done
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -110,12 +117,20 @@ report() {
     echo "# lexiaid storage bench: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "- before: $BEFORE_REV; after: $AFTER_REV; both built with -O2, no sanitizers"
-    echo "- $( ((QUICK)) && echo quick || echo full) run; lexiaid 2 workers; machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r)"
+    echo "- $( ((QUICK)) && echo quick || echo full) run, median of $ROUNDS round(s) (before and after alternately); lexiaid 2 workers; machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r)"
     echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
     echo
     python3 - "$TMP" "${BACKENDS[@]}" <<'EOF'
-import json, sys
+import glob, json, statistics, sys
 tmp, backends = sys.argv[1], sys.argv[2:]
+
+
+def load(be, label):
+    """{figure: median over the rounds}"""
+    runs = [json.load(open(f)) for f in sorted(glob.glob("%s/%s-%s-*.json" % (tmp, be, label)))]
+    keys = {k for r in runs for k, v in r.items() if isinstance(v, (int, float))}
+    return {k: statistics.median([r[k] for r in runs if r.get(k) is not None]) for k in keys}
+
 rows = [
     ("8 clients upload 20 KB text: uploads/s", "upload_rate", "/s"),
     ("  p50", "upload_p50", "ms"), ("  p99", "upload_p99", "ms"),
@@ -137,8 +152,7 @@ rows += [("profile, few users: p50", "users_few_profile", "ms"),
          ("document list, few users: p50", "users_few_list", "ms"),
          ("document list, 100,000 users: p50", "users_many_list", "ms")]
 for be in backends:
-    b = json.load(open("%s/%s-before.json" % (tmp, be)))
-    a = json.load(open("%s/%s-after.json" % (tmp, be)))
+    b, a = load(be, "before"), load(be, "after")
     print("### %s\n" % be)
     print("| figure | before | after | after ÷ before |")
     print("|---|---|---|---|")
