@@ -40,7 +40,8 @@ LX_STORAGE_DEPS_LIBS = $(JSONC_LIBS) $(SQLITE_LIBS) $(LIBPQ_LIBS) $(LIBCRYPTO_LI
 # The plugin: its state and services at the top, http/ the routes, text/
 # the text pipeline, db/ the database and the files.
 plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/storage.h \
-	plugins/storage/pool_jobs.c plugins/storage/svc.c \
+	plugins/storage/pool_jobs.c plugins/storage/svc.c plugins/storage/svc_ops.c \
+	plugins/storage/svc_call.h \
 	plugins/storage/http/reply.c plugins/storage/http/users.c \
 	plugins/storage/http/documents.c plugins/storage/http/download.c \
 	plugins/storage/http/feedback.c plugins/storage/http/admin.c \

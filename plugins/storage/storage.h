@@ -7,7 +7,8 @@
  *                    in the master), worker hooks, /ready, the handler table
  *   pool_jobs.c      storage_run(): database jobs on the offload pool, and
  *                    the closing of a worker's database
- *   svc.c            the services storage.v1 and userdata.v1
+ *   svc.c            the services storage.v1 and userdata.v1: entry points
+ *   svc_ops.c        their operations' pool work and answers (svc_call.h)
  *   http/            the routes:
  *     reply.c          what they share: the principal, the JSON body,
  *                      replies, run-or-answer, query parameters, a document

@@ -25,7 +25,7 @@
  * backend that lacks a body (an undefined symbol), and a body whose
  * parameters differ from the line here. To offer it to other plugins as
  * well, add a member at the end of lx_storage_v1 (storage_v1.h, with the
- * minor it arrives in) and one row of svc.c's storage_svc_ops.
+ * minor it arrives in) and one row of svc_ops.c's storage_svc_ops.
  *
  * The rules of every operation (threads, errors, ownership, time) are
  * store.h's header comment: each BLOCKS, runs on a pool thread with a
