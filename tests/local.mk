@@ -179,6 +179,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_reply.py \
 	tests/integration/test_speech_stt.py \
 	tests/integration/test_speech_stt_net.py \
+	tests/integration/test_speech_tts_cloud.py \
 	tests/integration/test_speech_stt_ws.py \
 	tests/integration/test_speech_stt_browser.py
 TESTS += $(LX_INTEGRATION_TESTS)
@@ -189,6 +190,7 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/integration/lxspeech.py \
 	tests/integration/lxaudio.py \
 	tests/integration/lxfakestt.py \
+	tests/integration/lxfaketts.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \

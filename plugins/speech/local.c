@@ -100,6 +100,30 @@ static int local_synthesize(speech_provider *pv, const char *text, const speech_
     return LX_OK;
 }
 
+int speech_local_encode(speech_provider *local, const unsigned char *pcm_le, size_t n,
+                        uint32_t rate, speech_provider_done_fn done, void *arg)
+{
+    local_provider *lp = (local_provider *)local;
+    size_t len;
+    unsigned char *frame = speech_encode_frame(pcm_le, n, rate, lp->st->kbps, &len);
+    local_call *c;
+
+    if (frame == NULL)
+        return n > SPEECH_FRAME_MAX / 2 ? LX_ETOOBIG : LX_ENOMEM;
+    c = malloc(sizeof(*c));
+    if (c == NULL) {
+        free(frame);
+        return LX_ENOMEM;
+    }
+    c->done = done;
+    c->arg = arg;
+    if (speech_pool_submit(lp->pool, frame, len, lp->st->timeout_ms, local_done, c) != LX_OK) {
+        free(c);
+        return LX_ENOMEM;
+    }
+    return LX_OK;
+}
+
 static void local_destroy(speech_provider *pv)
 {
     local_provider *lp = (local_provider *)pv;

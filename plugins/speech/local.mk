@@ -13,7 +13,11 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 	plugins/speech/synth.c plugins/speech/synth.h plugins/speech/provider.h \
 	plugins/speech/local.c plugins/speech/pool.c plugins/speech/pool.h \
 	plugins/speech/cache.c plugins/speech/cache.h plugins/speech/body.c plugins/speech/body.h \
-	plugins/speech/voices.c plugins/speech/voices.h $(LX_SPEECH_PURE)
+	plugins/speech/voices.c plugins/speech/voices.h $(LX_SPEECH_PURE) \
+	plugins/speech/tts_cloud.c plugins/speech/tts_cloud.h plugins/speech/tts_google.c \
+	plugins/speech/tts_openai.c $(LX_SPEECH_TTS_WIRE)
+# Cloud read-aloud's wire formats (pure: json-c, OpenSSL's base64).
+LX_SPEECH_TTS_WIRE = plugins/speech/tts_wire.c plugins/speech/tts_wire.h
 plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
 plugins_speech_speech_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) $(LIBCRYPTO_LIBS) -lm
 plugins_speech_speech_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)

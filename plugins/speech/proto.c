@@ -405,6 +405,43 @@ unsigned char *speech_recognize_frame(const int16_t *pcm, size_t n, uint8_t flag
     return b.p;
 }
 
+unsigned char *speech_encode_frame(const unsigned char *pcm_le, size_t n, uint32_t rate,
+                                   uint32_t kbps, size_t *len)
+{
+    speech_wbuf b = {0};
+
+    if (n > SPEECH_FRAME_MAX / 2)
+        return NULL;
+    speech_w_begin(&b, SPEECH_MSG_ENCODE);
+    speech_w_u32(&b, SPEECH_PROTO_VERSION);
+    speech_w_u32(&b, rate);
+    speech_w_u32(&b, kbps);
+    speech_w_bytes(&b, pcm_le, n * 2);
+    if (speech_w_end(&b) != LX_OK) {
+        speech_wbuf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+int speech_encode_decode(const unsigned char *p, size_t len, speech_encode *out)
+{
+    rd r;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    if (!r_start(&r, p, len, SPEECH_MSG_ENCODE) || r_u32(&r) != SPEECH_PROTO_VERSION)
+        return LX_EINVAL;
+    out->rate = r_u32(&r);
+    out->kbps = r_u32(&r);
+    out->pcm = r_bytes(&r, &n);
+    if (n % 2 != 0 || out->rate == 0)
+        r.bad = 1;
+    out->n_samples = n / 2;
+    return r_finish(&r, 0);
+}
+
 void speech_transcript_free(speech_transcript *t)
 {
     free(t->text);

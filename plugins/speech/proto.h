@@ -25,6 +25,10 @@
  *                --stt-model)
  *   'T' transcript u8 is final, i32 confidence (x1000, -1 unknown), str
  *                text (the phrase so far, or all of it when final)
+ *   'P' encode   u32 version, u32 sample rate, u32 MP3 kbit/s, bytes PCM
+ *                (mono, signed 16-bit little-endian): a cloud provider's
+ *                audio to MP3; answered by an 'A' with no segment and no
+ *                mark whose samples are the decoder's delay plus the PCM's
  *
  * Pure code, shared by the plugin and the helper; the decoders take
  * untrusted bytes (a helper may be killed halfway through a frame) and are
@@ -49,6 +53,7 @@ enum {
     SPEECH_MSG_ERROR = 'E',
     SPEECH_MSG_RECOGNIZE = 'R',
     SPEECH_MSG_TRANSCRIPT = 'T',
+    SPEECH_MSG_ENCODE = 'P',
 };
 
 /* 'R' flags */
@@ -137,6 +142,18 @@ typedef struct speech_transcript {
     int32_t confidence_milli;
     char *text;
 } speech_transcript;
+
+typedef struct speech_encode {
+    uint32_t rate, kbps;
+    const unsigned char *pcm; /* borrowed from the payload decoded (little-endian) */
+    size_t n_samples;
+} speech_encode;
+
+/* A whole 'P' frame for pcm_le[0..2 * n) at rate, malloc'd (*len). NULL
+ * when out of memory or too large. */
+unsigned char *speech_encode_frame(const unsigned char *pcm_le, size_t n, uint32_t rate,
+                                   uint32_t kbps, size_t *len);
+int speech_encode_decode(const unsigned char *p, size_t len, speech_encode *out);
 
 /* A whole 'R' frame for pcm[0..n) with flags, malloc'd (*len). NULL when
  * out of memory or too large. */

@@ -28,6 +28,9 @@
 /* The result of a synthesis, exactly once, on the loop. status:
  *   LX_OK        *audio is the callee's (free with speech_audio_free);
  *   LX_ENOENT    the provider does not have the voice;
+ *   LX_EINVAL    the voice cannot give word times (a cloud voice refusing
+ *                SSML or marks): 400 naming the voice;
+ *   LX_ERROR     a cloud service failed or answered nonsense (502);
  *   LX_ETOOBIG   more audio than a synthesis may make;
  *   LX_ESTATE    too many syntheses waiting (busy);
  *   LX_ETIMEDOUT it took longer than the timeout;
@@ -53,5 +56,18 @@ struct speech_provider {
 /* The local provider of this worker: the helpers of pool.c running
  * st->helper. NULL when out of memory. */
 speech_provider *speech_local_new(speech_state *st, lx_worker *w);
+
+/* MP3 of a cloud provider's PCM (pcm_le[0..2n): mono, signed 16-bit
+ * little-endian, at `rate`), encoded by local's helpers (never on the
+ * loop) at the configured bit rate. done gets an audio with no segment and
+ * no mark whose n_samples is the MP3 decoder's delay plus n. LX_OK,
+ * LX_ETOOBIG or LX_ENOMEM (then done never runs). */
+int speech_local_encode(speech_provider *local, const unsigned char *pcm_le, size_t n,
+                        uint32_t rate, speech_provider_done_fn done, void *arg);
+
+/* The cloud providers (tts_google.c, tts_openai.c); tts_cloud.h has the
+ * rest. NULL when out of memory. */
+speech_provider *speech_google_new(speech_state *st);
+speech_provider *speech_openai_new(speech_state *st);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "routes.h"
 #include "synth.h"
+#include "tts_cloud.h"
 
 typedef struct route_call {
     speech_state *st;
@@ -147,7 +148,9 @@ lx_rc speech_h_voices(lx_req *req, void *state)
         st->host->reply_error(req, 503, "SPEECH_UNAVAILABLE", msg);
         return LX_DONE;
     }
-    st->host->reply(req, 200, "application/json", st->voices.json, strlen(st->voices.json),
-                    LX_STATIC);
+    const char *json = speech_voices_now(st)->json;
+
+    /* LX_TRANSIENT: a worker's table may be replaced (Google's list) */
+    st->host->reply(req, 200, "application/json", json, strlen(json), LX_TRANSIENT);
     return LX_DONE;
 }

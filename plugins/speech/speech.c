@@ -22,6 +22,7 @@
 #include "stt_routes.h"
 #include "synth.h"
 #include "svc.h"
+#include "tts_cloud.h"
 
 #ifndef LX_SPEECH_HELPER_PATH
 #define LX_SPEECH_HELPER_PATH "/usr/local/libexec/lexiaid/lexiaid-speech"
@@ -33,10 +34,32 @@
 /* Configuration                                                            */
 
 static const char *const speech_cfg_keys[] = {
-    "provider",    "helper",          "default_voice", "max_text",
-    "helpers",     "queue",           "timeout",       "helper_memory",
-    "mp3_bitrate", "paragraph_pause", "helper_idle",   "reply_audio",
-    "cache_size",  "cache_dir",       "stt",           NULL,
+    "provider",
+    "helper",
+    "default_voice",
+    "max_text",
+    "helpers",
+    "queue",
+    "timeout",
+    "helper_memory",
+    "mp3_bitrate",
+    "paragraph_pause",
+    "helper_idle",
+    "reply_audio",
+    "cache_size",
+    "cache_dir",
+    "stt",
+    /* cloud read-aloud (tts_cloud.c) */
+    "base_url",
+    "api_key",
+    "voice",
+    "voices",
+    "model",
+    "request_timeout",
+    "retries",
+    "parallel",
+    "voices_retry",
+    NULL,
 };
 
 /* A string key: NULL when absent or empty, else a malloc'd copy. */
@@ -109,12 +132,16 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
     if (cfg != NULL)
         TRY(h->cfg_check_keys(cfg, speech_cfg_keys, err, errlen));
     TRY(speech_cfg_str(h, cfg, "provider", &provider, err, errlen));
-    if (provider != NULL && strcmp(provider, "local") != 0 && strcmp(provider, "none") != 0) {
+    if (provider != NULL && strcmp(provider, "local") != 0 && strcmp(provider, "none") != 0 &&
+        strcmp(provider, "google") != 0 && strcmp(provider, "openai") != 0) {
         h->cfg_where(cfg, where, sizeof(where));
-        snprintf(err, errlen, "%s: speech: provider must be local or none, not \"%s\"", where,
+        snprintf(err, errlen,
+                 "%s: speech: provider must be local, google, openai or none, not \"%s\"", where,
                  provider);
         TRY(LX_EINVAL);
     }
+    if (provider != NULL && (strcmp(provider, "google") == 0 || strcmp(provider, "openai") == 0))
+        TRY(speech_cloud_configure(st, cfg, provider, err, errlen));
     if (provider != NULL && strcmp(provider, "none") == 0)
         snprintf(st->why_unavailable, sizeof(st->why_unavailable),
                  "the operator turned it off (provider = none)");
@@ -168,6 +195,7 @@ static void speech_state_free(speech_state *st)
         return;
     speech_voices_free(&st->voices);
     speech_stt_cfg_free(&st->stt);
+    speech_cloud_cfg_free(st->cloud_cfg);
     free(st->helper);
     free(st->default_voice);
     free(st->cache_dir);
@@ -306,6 +334,8 @@ static int speech_worker_start(void *state, lx_worker *w, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         return LX_ENOMEM;
     }
+    if (speech_cloud_worker_start(st, err, errlen) != LX_OK)
+        return LX_ENOMEM;
     if (st->cache_size > 0 && st->cache_dir != NULL &&
         (st->cache = speech_cache_new(st->host, w, st->cache_dir, st->cache_size)) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -322,7 +352,8 @@ static void speech_worker_stop(void *state, lx_worker *w)
     (void)w;
     speech_synth_stop(st);
     speech_stt_worker_stop(st);
-    st->local = NULL; /* what calls back later (storage, the cache) sees it */
+    speech_cloud_worker_stop(st); /* before local: its encodings run there */
+    st->local = NULL;             /* what calls back later (storage, the cache) sees it */
     if (local != NULL)
         local->destroy(local);
     speech_cache_free(st->cache);

@@ -102,6 +102,11 @@ typedef struct speech_state {
     struct synth_job *starting; /* syntheses about to start (synth.c) */
     const lx_storage_v1 *sv;
     void *sv_state;
+
+    /* cloud read-aloud (tts_cloud.h) */
+    struct speech_cloud_cfg *cloud_cfg; /* NULL: the local engines speak */
+    speech_provider *cloud;             /* per worker */
+    speech_voices *all_voices;          /* per worker: the local voices and the cloud's */
 } speech_state;
 
 /* 400s and 503s of a synthesis, as the routes and speech.v1 report them. */

@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "provider.h"
 #include "synth.h"
+#include "tts_cloud.h"
 #include "words.h"
 
 #define SYNTH_RATE_MIN 0.25
@@ -166,6 +167,14 @@ static void synth_on_audio(void *arg, int status, const char *message, speech_au
         synth_failf(&fail, 400, "UNKNOWN_VOICE", "%s", message);
         synth_op_end(op, &fail, NULL, 0);
         return;
+    case LX_EINVAL: /* a cloud voice that gives no word times */
+        synth_failf(&fail, 400, "VOICE_UNSUPPORTED", "%s", message);
+        synth_op_end(op, &fail, NULL, 0);
+        return;
+    case LX_ERROR: /* a cloud service failed */
+        synth_failf(&fail, 502, "SPEECH_UPSTREAM_FAILED", "Speech synthesis failed: %s", message);
+        synth_op_end(op, &fail, NULL, 0);
+        return;
     default:
         synth_failf(&fail, 503, "SPEECH_UNAVAILABLE", "Speech synthesis failed: %s; try again",
                     message);
@@ -196,11 +205,13 @@ static void synth_on_audio(void *arg, int status, const char *message, speech_au
 static void synth_run(speech_op *op)
 {
     speech_state *st = op->st;
+    speech_provider *pv = speech_provider_for(st, op->voice);
     speech_fail fail;
 
     op->stage = OP_PROVIDER;
-    if (st->local == NULL || st->local->synthesize(st->local, op->text, &op->t, op->voice, op->rate,
-                                                   op->pitch, synth_on_audio, op) != LX_OK) {
+    if (pv == NULL || st->local == NULL ||
+        pv->synthesize(pv, op->text, &op->t, op->voice, op->rate, op->pitch, synth_on_audio, op) !=
+            LX_OK) {
         synth_failf(&fail, 503, "SPEECH_UNAVAILABLE", "Speech synthesis is not available here");
         synth_op_end(op, &fail, NULL, 0);
     }
@@ -253,10 +264,11 @@ static void synth_start(synth_job *j)
         synth_job_free(j);
         return;
     }
-    v = j->voice_is_asked ? speech_voice_find(&st->voices, j->voice)
-                          : speech_voice_for(&st->voices, j->voice, st->dflt);
+    v = j->voice_is_asked
+            ? speech_voice_find(speech_voices_now(st), j->voice)
+            : speech_voice_for(speech_voices_now(st), j->voice, speech_voice_default(st));
     if (v == NULL)
-        v = st->dflt;
+        v = speech_voice_default(st);
     rate_milli = (int32_t)lround((j->has_rate ? j->rate : 1.0) * 1000.0);
     pitch_centi = (int32_t)lround((j->has_pitch ? j->pitch : 0.0) * 100.0);
 
@@ -335,6 +347,11 @@ static int synth_pref_num(json_object *prefs, const char *key, double *out)
     return 0;
 }
 
+static int st_cloud(const synth_job *j)
+{
+    return j->st->cloud != NULL;
+}
+
 static void synth_on_profile(void *arg, int status, const char *message, const char *json)
 {
     synth_job *j = arg;
@@ -353,7 +370,9 @@ static void synth_on_profile(void *arg, int status, const char *message, const c
             json_object_object_get_ex(data, "preferences", &prefs);
     }
     if (prefs != NULL && json_object_is_type(prefs, json_type_object)) {
-        if (j->voice == NULL && json_object_object_get_ex(prefs, "ttsVoice", &v) &&
+        /* cloudTtsVoice while a cloud provider speaks, else ttsVoice */
+        if (j->voice == NULL &&
+            json_object_object_get_ex(prefs, st_cloud(j) ? "cloudTtsVoice" : "ttsVoice", &v) &&
             json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
             j->voice = strdup(json_object_get_string(v));
         if (!j->has_rate && synth_pref_num(prefs, "ttsSpeed", &d)) {
@@ -395,9 +414,9 @@ int speech_synthesize(speech_state *st, const speech_request *rq, speech_done_fn
         synth_failf(fail, 400, "INVALID_UTF8", "The text is not valid UTF-8");
         return LX_EINVAL;
     }
-    if (rq->voice != NULL && speech_voice_find(&st->voices, rq->voice) == NULL) {
-        synth_failf(fail, 400, "UNKNOWN_VOICE", "There is no voice \"%.100s\". The voices: %s",
-                    rq->voice, st->voices.names);
+    if (rq->voice != NULL && speech_voice_find(speech_voices_now(st), rq->voice) == NULL) {
+        synth_failf(fail, 400, "UNKNOWN_VOICE", "There is no voice \"%.100s\". The voices: %.3500s",
+                    rq->voice, speech_voices_now(st)->names);
         return LX_EINVAL;
     }
     if (rq->has_rate &&

@@ -69,6 +69,8 @@ static char *voices_json(const speech_voices *vs)
         json_object_object_add(o, "natural_sample_rate_hertz",
                                json_object_new_int64((int64_t)v->sample_rate));
         json_object_object_add(o, "provider", json_object_new_string(v->provider));
+        if (strcmp(v->provider, "openai") == 0)
+            json_object_object_add(o, "estimated_timepoints", json_object_new_boolean(1));
         json_object_array_add(arr, o);
     }
     const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |

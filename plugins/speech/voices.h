@@ -26,11 +26,14 @@ typedef struct speech_voice {
 typedef struct speech_voices {
     speech_voice *v;
     size_t n;
-    char *json;  /* {"status":"success","voices":[...]} */
-    char *names; /* "a, b, c" for error messages */
+    char *json;                         /* {"status":"success","voices":[...]} */
+    char *names;                        /* "a, b, c" for error messages */
+    struct speech_voices *next_retired; /* a worker's tables replaced (tts_cloud.c) */
 } speech_voices;
 
-/* Takes the helper's list (copied). LX_OK or LX_ENOMEM. */
+/* Takes the helper's list (copied). LX_OK or LX_ENOMEM. A voice whose
+ * provider is "openai" is listed with "estimated_timepoints": true (its
+ * word times are estimated, tts_openai.c). */
 int speech_voices_build(const speech_voice_list *l, speech_voices *out);
 void speech_voices_free(speech_voices *vs);
 

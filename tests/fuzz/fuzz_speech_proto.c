@@ -81,6 +81,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (speech_error_decode(p, plen, &e) == LX_OK)
                 speech_error_free(&e);
+            {
+                speech_encode enc;
+
+                if (speech_encode_decode(p, plen, &enc) == LX_OK && enc.n_samples * 2 > plen)
+                    abort();
+            }
             check_audio(p, plen);
             free(p);
         }

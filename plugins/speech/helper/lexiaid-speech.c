@@ -17,6 +17,8 @@
  * 'R' (dictation, with --stt-model: the pocketsphinx model directory,
  * loaded once at start) feeds phrase audio to the recognizer and answers
  * 'T', the phrase's text so far or, when the phrase ends, its final text.
+ * 'P' encodes a cloud provider's PCM to MP3 (the same encoder, off the
+ * worker's loop) and answers 'A' without marks.
  * Dictated audio is only ever in this process's memory: never written,
  * never logged.
  * Times are times in the MP3 as decoders play it (mp3.c: the encoder's
@@ -302,6 +304,55 @@ static int hx_speak(const speech_speak *rq)
     return hx_send(&b);
 }
 
+/* 'P': a cloud provider's PCM to MP3, as hx_speak encodes its own. */
+static int hx_encode(const speech_encode *rq)
+{
+    char err[256] = "";
+    hx_mp3 *m;
+    unsigned char *mp3 = NULL;
+    size_t mp3_len = 0;
+    speech_wbuf b = {0};
+    uint64_t total;
+    short buf[4096];
+    int rc = 0;
+
+    if (rq->kbps < 8 || rq->kbps > 320 || rq->rate < 8000 || rq->rate > 48000)
+        return hx_send_error(SPEECH_ERR_REQUEST, "bad encoding parameters");
+    if (rq->n_samples > hx_max_seconds * rq->rate)
+        return hx_send_error(SPEECH_ERR_TOO_LONG, "the speech is longer than allowed");
+    if ((m = hx_mp3_new(rq->rate, rq->kbps, err, sizeof(err))) == NULL)
+        return hx_send_error(SPEECH_ERR_ENGINE, err);
+    total = hx_mp3_delay(m) + rq->n_samples;
+    for (size_t at = 0; at < rq->n_samples && rc == 0;) {
+        size_t n = rq->n_samples - at > 4096 ? 4096 : rq->n_samples - at;
+
+        for (size_t i = 0; i < n; i++)
+            buf[i] =
+                (short)(int16_t)(uint16_t)(rq->pcm[2 * (at + i)] | rq->pcm[2 * (at + i) + 1] << 8);
+        rc = hx_mp3_feed(m, buf, n);
+        at += n;
+    }
+    if (rc != 0) {
+        hx_mp3_free(m);
+        return hx_send_error(SPEECH_ERR_ENGINE, "the MP3 encoder failed");
+    }
+    if (hx_mp3_finish(m, &mp3, &mp3_len) != 0)
+        return hx_send_error(SPEECH_ERR_ENGINE, "the MP3 encoder failed");
+    speech_w_begin(&b, SPEECH_MSG_AUDIO);
+    speech_w_u32(&b, rq->rate);
+    speech_w_u32(&b, (uint32_t)total);
+    speech_w_u32(&b, (uint32_t)(total >> 32));
+    speech_w_u32(&b, 0);
+    speech_w_u32(&b, 0);
+    speech_w_bytes(&b, mp3, mp3_len);
+    free(mp3);
+    if (b.failed) {
+        speech_wbuf_free(&b);
+        return hx_send_error(SPEECH_ERR_TOO_LONG, "the audio is too large to send");
+    }
+    return hx_send(&b);
+}
+
 /* --check: one word with the first voice of each engine, as a request
  * would make it. */
 static int hx_check(void)
@@ -430,6 +481,13 @@ static int hx_serve(void)
                 rc = hx_send_error(drc == LX_ENOMEM ? SPEECH_ERR_MEMORY : SPEECH_ERR_REQUEST,
                                    "a request this helper cannot read");
             }
+        } else if (p[0] == SPEECH_MSG_ENCODE) {
+            speech_encode rq;
+
+            if (speech_encode_decode(p, len, &rq) == LX_OK)
+                rc = hx_encode(&rq);
+            else
+                rc = hx_send_error(SPEECH_ERR_REQUEST, "a request this helper cannot read");
         } else if (p[0] == SPEECH_MSG_RECOGNIZE) {
             speech_recognize rq;
 
