@@ -10,16 +10,42 @@
 #include "pool.h"
 #include "provider.h"
 
+typedef struct local_call {
+    struct local_call *next, **prev; /* the provider's calls in flight */
+    speech_provider_done_fn done;
+    void *arg;
+} local_call;
+
 typedef struct local_provider {
     speech_provider base; /* first: the provider is cast from it */
     speech_state *st;
     speech_pool *pool;
+    local_call *calls; /* freed with the provider: the pool drops their done */
 } local_provider;
 
-typedef struct local_call {
-    speech_provider_done_fn done;
-    void *arg;
-} local_call;
+static local_call *local_call_new(local_provider *lp, speech_provider_done_fn done, void *arg)
+{
+    local_call *c = malloc(sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->done = done;
+    c->arg = arg;
+    c->next = lp->calls;
+    c->prev = &lp->calls;
+    if (lp->calls != NULL)
+        lp->calls->prev = &c->next;
+    lp->calls = c;
+    return c;
+}
+
+static void local_call_free(local_call *c)
+{
+    *c->prev = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c);
+}
 
 static void local_done(void *arg, int status, const char *message, uint32_t helper_code,
                        speech_audio *audio)
@@ -28,7 +54,7 @@ static void local_done(void *arg, int status, const char *message, uint32_t help
     speech_provider_done_fn done = c->done;
     void *darg = c->arg;
 
-    free(c);
+    local_call_free(c);
     if (status == LX_EINVAL) {
         switch (helper_code) {
         case SPEECH_ERR_VOICE:
@@ -86,15 +112,13 @@ static int local_synthesize(speech_provider *pv, const char *text, const speech_
         speech_wbuf_free(&b);
         return LX_ENOMEM;
     }
-    c = malloc(sizeof(*c));
+    c = local_call_new(lp, done, arg);
     if (c == NULL) {
         speech_wbuf_free(&b);
         return LX_ENOMEM;
     }
-    c->done = done;
-    c->arg = arg;
     if (speech_pool_submit(lp->pool, b.p, b.len, st->timeout_ms, local_done, c) != LX_OK) {
-        free(c);
+        local_call_free(c);
         return LX_ENOMEM; /* the pool freed the frame */
     }
     return LX_OK;
@@ -110,15 +134,13 @@ int speech_local_encode(speech_provider *local, const unsigned char *pcm_le, siz
 
     if (frame == NULL)
         return n > SPEECH_FRAME_MAX / 2 ? LX_ETOOBIG : LX_ENOMEM;
-    c = malloc(sizeof(*c));
+    c = local_call_new(lp, done, arg);
     if (c == NULL) {
         free(frame);
         return LX_ENOMEM;
     }
-    c->done = done;
-    c->arg = arg;
     if (speech_pool_submit(lp->pool, frame, len, lp->st->timeout_ms, local_done, c) != LX_OK) {
-        free(c);
+        local_call_free(c);
         return LX_ENOMEM;
     }
     return LX_OK;
@@ -129,6 +151,8 @@ static void local_destroy(speech_provider *pv)
     local_provider *lp = (local_provider *)pv;
 
     speech_pool_free(lp->pool);
+    while (lp->calls != NULL)
+        local_call_free(lp->calls);
     free(lp);
 }
 

@@ -197,5 +197,72 @@ class TestGoogle(CloudCase):
         self.assertEqual(len(fake.synth_requests()), n)
 
 
+class TestOpenAICompatible(CloudCase):
+
+    def server(self, fake, **over):
+        cfg = {"provider": "openai", "base_url": fake.base, "api_key": KEY, "model": "tts-test",
+               "voices": "alloy, nova", "voice": "nova", "request_timeout": "5s",
+               "cache_size": 0}
+        cfg.update(over)
+        return speech_server(self, speech_cfg=cfg)
+
+    def test_mp3_back_and_word_times_estimated_within_the_audio(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        s = self.server(fake)
+        voices = wait_voices(s, "openai")
+        ours = [v for v in voices if v["provider"] == "openai"]
+        self.assertEqual([v["name"] for v in ours], ["alloy", "nova"])
+        self.assertTrue(all(v["estimated_timepoints"] for v in ours))
+        st, body = synthesize(s, {"text": TEXT, "speaking_rate": 1.25})
+        self.assertEqual(st, 200, body)
+        times, length = self.assertTimes(body, TEXT)
+        (r,) = fake.synth_requests()
+        self.assertEqual(r.path, "/v1/audio/speech")
+        self.assertEqual(r.headers["authorization"], "Bearer " + KEY)
+        j = r.json
+        self.assertEqual((j["model"], j["voice"], j["response_format"], j["speed"]),
+                         ("tts-test", "nova", "mp3", 1.25))
+        self.assertIn("Dr. Smith & his <b>class</b> paid $12", j["input"])
+        self.assertIn("apples.\n\nPhotosynthesis", j["input"])
+        # the fake's audio: 0.3 s a word; the estimate spreads the words over it
+        n_words = len(TEXT.split())
+        self.assertAlmostEqual(length, n_words * 0.3, delta=0.15)
+        self.assertLess(times[0], 0.5)
+        self.assertGreater(times[-1], length * 0.6)
+        self.assertKeyNotLogged(s)
+
+    def test_long_texts_go_in_chunks_joined_into_one_mp3(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        s = self.server(fake)
+        text = "\n\n".join(" ".join(["Plants need light and water to grow."] * 12)
+                            for _ in range(12))
+        st, body = synthesize(s, {"text": text})
+        self.assertEqual(st, 200, body)
+        times, length = self.assertTimes(body, text)
+        reqs = fake.synth_requests()
+        self.assertGreater(len(reqs), 1)
+        self.assertTrue(all(len(r.json["input"]) <= 4096 for r in reqs))
+        self.assertAlmostEqual(length, len(text.split()) * 0.3, delta=0.2 * len(reqs))
+        self.assertGreater(times[-1], length * 0.8)
+
+    def test_a_failing_service_is_502_and_the_key_stays_out(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        s = self.server(fake, api_key="wrong-key-5ecret")
+        st, body = synthesize(s, {"text": "Plants need light."})
+        self.assertEqual((st, body["code"]), (502, "SPEECH_UPSTREAM_FAILED"), body)
+        self.assertNotIn("wrong-key-5ecret", body["error"])
+        self.assertKeyNotLogged(s, "wrong-key-5ecret")
+        fake2 = FakeTTS()
+        self.addCleanup(fake2.close)
+        fake2.script(garbage())
+        s2 = self.server(fake2)
+        st, body = synthesize(s2, {"text": "Plants need light."})
+        self.assertEqual((st, body["code"]), (502, "SPEECH_UPSTREAM_FAILED"), body)
+        self.assertIn("not MP3", body["error"])
+
+
 if __name__ == "__main__":
     lxtest.main()
