@@ -14,7 +14,8 @@ import time
 
 import lxtest
 from lxfaketts import (KEY, LEAD, SECONDS_PER_MARK, FakeTTS, garbage, sleep, status)
-from lxspeech import decode_mp3, expected_marks, need_both_engines, speech_server, synthesize
+from lxspeech import (decode_mp3, expected_marks, need_both_engines, speech_plugin, speech_server,
+                      synthesize)
 
 TEXT = ("Dr. Smith & his <b>class</b> paid $12 for 3.5 kg of apples.\n\n"
         "Photosynthesis turns light into sugar.")
@@ -41,7 +42,7 @@ class CloudCase(lxtest.TestCase):
 
     def server(self, fake, **over):
         cfg = {"provider": "google", "base_url": fake.base, "api_key": KEY,
-               "request_timeout": "5s", "cache_size": 0}
+               "request_timeout": "60s", "cache_size": 0}
         cfg.update(over)
         return speech_server(self, speech_cfg=cfg)
 
@@ -201,7 +202,7 @@ class TestOpenAICompatible(CloudCase):
 
     def server(self, fake, **over):
         cfg = {"provider": "openai", "base_url": fake.base, "api_key": KEY, "model": "tts-test",
-               "voices": "alloy, nova", "voice": "nova", "request_timeout": "5s",
+               "voices": "alloy, nova", "voice": "nova", "request_timeout": "60s",
                "cache_size": 0}
         cfg.update(over)
         return speech_server(self, speech_cfg=cfg)
@@ -262,6 +263,29 @@ class TestOpenAICompatible(CloudCase):
         st, body = synthesize(s2, {"text": "Plants need light."})
         self.assertEqual((st, body["code"]), (502, "SPEECH_UPSTREAM_FAILED"), body)
         self.assertIn("not MP3", body["error"])
+
+
+class TestConfig(lxtest.TestCase):
+
+    def check(self, cfg):
+        text = lxtest.config(plugins=[speech_plugin(cfg)], routes=[])
+        return lxtest.run_config(text, timeout=10)
+
+    def test_bad_cloud_settings_refuse_to_start_naming_the_line_never_the_key(self):
+        for cfg, says in (
+                ({"provider": "azure"}, "provider must be local, google, openai or none"),
+                ({"provider": "google"}, "provider google needs api_key"),
+                ({"provider": "google", "api_key": KEY, "base_url": "ftp://x"},
+                 "base_url must start with http"),
+                ({"provider": "openai", "api_key": KEY, "voices": "alloy", "voice": "bob"},
+                 'voice "bob" is not one of voices'),
+                ({"provider": "openai", "api_key": KEY, "request_timeout": "2h"},
+                 "request_timeout must be between")):
+            rc, out, err, path = self.check(cfg)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn(says, err)
+            self.assertRegex(err, re.escape(path) + r":\d+:")
+            self.assertNotIn(KEY, out + err)
 
 
 if __name__ == "__main__":
