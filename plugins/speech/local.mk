@@ -56,6 +56,14 @@ endif
 endif
 
 # ---------------------------------------------------------------- speech tests
+EXTRA_DIST += tests/unit/test_speech_tts_wire.c
+check_PROGRAMS += tests/unit/test_speech_tts_wire
+tests_unit_test_speech_tts_wire_SOURCES = tests/unit/test_speech_tts_wire.c $(LX_SPEECH_TTS_WIRE) \
+	$(LX_SPEECH_PURE)
+tests_unit_test_speech_tts_wire_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS) \
+	-I$(top_srcdir)/plugins/speech
+tests_unit_test_speech_tts_wire_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS) $(JSONC_LIBS) \
+	$(LIBCRYPTO_LIBS) -lm
 check_PROGRAMS += tests/unit/test_speech_words
 tests_unit_test_speech_words_SOURCES = tests/unit/test_speech_words.c $(LX_SPEECH_PURE)
 tests_unit_test_speech_words_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/speech

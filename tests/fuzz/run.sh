@@ -37,6 +37,7 @@ declare -A sources=(
     [fuzz_ws_session]="core/ws_session.c core/log.c core/metrics.c sdk/utf8.c"
     [fuzz_speech_words]="sdk/utf8.c plugins/speech/words.c plugins/speech/align.c"
     [fuzz_speech_proto]="plugins/speech/proto.c"
+    [fuzz_speech_tts_wire]="sdk/utf8.c plugins/speech/tts_wire.c plugins/speech/words.c plugins/speech/proto.c"
     [fuzz_speech_webm]="plugins/speech/audio/webm.c"
     [fuzz_speech_ogg]="plugins/speech/audio/ogg.c"
     [fuzz_speech_input]="plugins/speech/audio/input.c plugins/speech/audio/webm.c plugins/speech/audio/ogg.c plugins/speech/audio/wav.c plugins/speech/audio/opusdec.c plugins/speech/audio/vad.c"
@@ -48,6 +49,7 @@ declare -A extra=(
     [fuzz_sniff]="pkg-config --cflags --libs libzip"
     [fuzz_prompt]="pkg-config --cflags --libs json-c"
     [fuzz_llm]="pkg-config --cflags --libs json-c"
+    [fuzz_speech_tts_wire]="pkg-config --cflags --libs json-c libcrypto"
     [fuzz_ws_session]="pkg-config --cflags --libs libevent"
     [fuzz_speech_ogg]="pkg-config --cflags --libs ogg"
     [fuzz_speech_input]="pkg-config --cflags --libs opus ogg speexdsp"
@@ -66,12 +68,13 @@ declare -A incdirs=(
     [fuzz_llm]="plugins/tutoring"
     [fuzz_speech_words]="plugins/speech"
     [fuzz_speech_proto]="plugins/speech"
+    [fuzz_speech_tts_wire]="plugins/speech"
     [fuzz_speech_webm]="plugins/speech/audio"
     [fuzz_speech_ogg]="plugins/speech/audio"
     [fuzz_speech_input]="plugins/speech/audio"
 )
 targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm
-         fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input)
+         fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_tts_wire fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR
