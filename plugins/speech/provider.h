@@ -6,14 +6,14 @@
  * and marks "a word starts at byte B of segment S at time T"), which
  * align.c turns into timepoints the same way whatever spoke. The local
  * provider (local.c: flite and espeak-ng in helper processes) gives the
- * engines' own word times. Later providers fit the same shape:
- *   - Google Cloud Text-to-Speech: segments under its 5,000-byte limit with
- *     a <mark> per word (the mark's name is the word's byte offset), chunks
- *     in parallel over host->http_fetch, LINEAR16 joined and encoded once;
- *   - an OpenAI-compatible /v1/audio/speech: no word times, so marks
- *     estimated from the local engine's timing of the same text scaled to
- *     the returned audio's length;
- * and dictation (speech-to-text) will add stream members here.
+ * engines' own word times. The cloud providers fit the same shape:
+ *   - Google Cloud Text-to-Speech (tts_google.c): segments cut under its
+ *     5,000-byte limit with a <mark> per word (the mark's name is the
+ *     word's byte offset), chunks in parallel over host->http_fetch,
+ *     LINEAR16 joined and encoded once by the local helpers;
+ *   - an OpenAI-compatible /v1/audio/speech (tts_openai.c): no word times,
+ *     so marks estimated from the local engine's timing of the same text
+ *     scaled to the returned audio's length.
  *
  * All calls on the worker loop that made the provider.
  */

@@ -13,6 +13,10 @@
  *   provider.h   the one interface every engine sits behind
  *   local.c      the local provider: flite and espeak-ng in helper
  *                processes (pool.c) with word times from the engines
+ *   tts_cloud.c  cloud providers' settings, the worker's voices, HTTP calls
+ *   tts_google.c Google Cloud Text-to-Speech (a <mark> per word)
+ *   tts_openai.c an OpenAI-compatible /v1/audio/speech (times estimated)
+ *   tts_wire.c   their bodies and answers (pure, fuzzed)
  *   pool.c       the helper processes of a worker, driven by its loop
  *   cache.c      synthesized answers as files shared by all workers
  *   voices.c     the voice table and GET /api/tts/voices
