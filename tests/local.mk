@@ -177,6 +177,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_helper.py \
 	tests/integration/test_speech_tts.py \
 	tests/integration/test_speech_reply.py \
+	tests/integration/test_speech_assets.py \
 	tests/integration/test_speech_stt.py \
 	tests/integration/test_speech_stt_net.py \
 	tests/integration/test_speech_tts_cloud.py \

@@ -49,6 +49,7 @@ static const char *const speech_cfg_keys[] = {
     "cache_size",
     "cache_dir",
     "stt",
+    "assets", /* read-aloud assets of documents (assets.c) */
     /* cloud read-aloud (tts_cloud.c) */
     "base_url",
     "api_key",
@@ -179,6 +180,7 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
             goto out;
     }
     TRY(speech_stt_configure(st, cfg != NULL ? h->cfg_child(cfg, "stt") : NULL, err, errlen));
+    TRY(speech_assets_configure(st, cfg != NULL ? h->cfg_child(cfg, "assets") : NULL, err, errlen));
     rc = LX_OK;
 out:
 #undef TRY
@@ -196,6 +198,7 @@ static void speech_state_free(speech_state *st)
     speech_voices_free(&st->voices);
     speech_stt_cfg_free(&st->stt);
     speech_cloud_cfg_free(st->cloud_cfg);
+    speech_assets_cfg_free(&st->assets);
     free(st->helper);
     free(st->default_voice);
     free(st->cache_dir);
@@ -304,6 +307,7 @@ static int speech_init(const lx_host *host, const lx_cfg *cfg, void **state, cha
     rc = speech_svc_register(st, err, errlen);
     if (rc != LX_OK)
         goto fail;
+    speech_assets_subscribe(st);
     *state = st;
     return LX_OK;
 fail:
@@ -350,6 +354,7 @@ static void speech_worker_stop(void *state, lx_worker *w)
     speech_provider *local = st->local;
 
     (void)w;
+    speech_make_stop(st); /* first: its waiters are cancelled before synth's stop */
     speech_synth_stop(st);
     speech_stt_worker_stop(st);
     speech_cloud_worker_stop(st); /* before local: its encodings run there */
@@ -388,6 +393,8 @@ static const lx_handler speech_handlers[] = {
     {"transcribe", speech_h_transcribe, LX_H_ENDPOINT},
     {"languages", speech_h_languages, LX_H_ENDPOINT},
     {"stream", speech_h_stream, LX_H_WEBSOCKET},
+    {"tts_assets", speech_h_tts_assets, LX_H_ENDPOINT},
+    {"tts_asset", speech_h_tts_asset, LX_H_ENDPOINT},
     {NULL, NULL, 0},
 };
 

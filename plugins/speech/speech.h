@@ -40,6 +40,7 @@
 #include <lexiaid/plugin.h>
 #include <lexiaid/svc/storage_v1.h>
 
+#include "assets.h"
 #include "voices.h"
 
 #define SPEECH_SRC "speech"
@@ -94,7 +95,8 @@ typedef struct speech_state {
     const speech_voice *dflt;
     char why_unavailable[256]; /* "" when synthesis works */
 
-    speech_stt_cfg stt; /* dictation */
+    speech_stt_cfg stt;       /* dictation */
+    speech_assets_cfg assets; /* read-aloud assets of documents (assets.h) */
 
     /* per worker (each worker is its own process) */
     lx_worker *w;
@@ -111,6 +113,7 @@ typedef struct speech_state {
     struct speech_cloud_cfg *cloud_cfg; /* NULL: the local engines speak */
     speech_provider *cloud;             /* per worker */
     speech_voices *all_voices;          /* per worker: the local voices and the cloud's */
+    speech_maker maker; /* assets_make.c */
 } speech_state;
 
 /* 400s and 503s of a synthesis, as the routes and speech.v1 report them. */

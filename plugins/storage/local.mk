@@ -51,6 +51,7 @@ plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/s
 	plugins/storage/text/extract_pool.c plugins/storage/text/extract_pool.h \
 	plugins/storage/text/extract.c plugins/storage/text/extract.h \
 	plugins/storage/db/backup.c plugins/storage/db/files.c plugins/storage/db/files.h \
+	plugins/storage/db/asset_files.c plugins/storage/svc_assets.c \
 	$(LX_STORAGE_STORE) $(LX_STORAGE_PURE)
 plugins_storage_storage_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
 plugins_storage_storage_la_LIBADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_DEPS_LIBS)

@@ -57,6 +57,7 @@
 
 #include <lexiaid/auth.h>
 #include <lexiaid/plugin.h>
+#include <lexiaid/svc/storage_v1.h>
 
 #include "text/extract.h"
 #include "db/files.h"
@@ -67,6 +68,8 @@
 #define STORAGE_MISSING_FILE "the file is missing"
 
 typedef struct storage_proc storage_proc; /* text/extract_queue.c: the extraction queue */
+
+#define STORAGE_MAX_SUBS 8 /* storage.v1 subscribers */
 
 typedef struct storage_state {
     const lx_host *host;
@@ -95,6 +98,11 @@ typedef struct storage_state {
     size_t n_jobs_out;              /* pool_jobs.c: jobs submitted, completion not yet run */
     int is_close_pending;           /* pool_jobs.c: worker_stop asked to close db */
     char owner[STORAGE_ID_LEN + 1]; /* this worker's token in claims; "" in the master */
+    struct {
+        lx_storage_event_fn fn;
+        void *arg;
+    } subs[STORAGE_MAX_SUBS]; /* svc_assets.c: storage.v1 subscribers (set in init) */
+    int n_subs;
     int64_t full_at_ms;             /* when a write last met a full disk (monotonic); 0: never, or
                                        an upload was stored since */
 } storage_state;
@@ -378,5 +386,17 @@ int storage_user_purge(storage_state *st, lx_worker *w, const char *uid,
 
 /* ---- backup.c ---- */
 extern const lx_command storage_commands[]; /* NULL-terminated */
+
+/* ---- svc_assets.c: storage.v1 minor 3 (contracts in storage_v1.h) ---- */
+int storage_sv_asset_put(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                         const char *name, const void *data, size_t len, lx_storage_done_fn done,
+                         void *arg);
+int storage_sv_asset_get(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                         const char *name, int64_t offset, size_t max, lx_storage_asset_fn done,
+                         void *arg);
+int storage_sv_subscribe(void *state, lx_storage_event_fn fn, void *arg);
+/* Tells every subscriber of st that `event` (LX_STORAGE_EV_*) happened to
+ * uid's document id, on the loop of w, after the commit. */
+void storage_emit(storage_state *st, lx_worker *w, int event, const char *uid, const char *id);
 
 #endif

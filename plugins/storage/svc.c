@@ -523,6 +523,9 @@ static const lx_storage_v1 storage_v1_table = {
     .record_get_items = sv_record_get_items,
     .doc_get_search = sv_doc_get_search,
     .batch_items = sv_batch_items,
+    .asset_put = storage_sv_asset_put, /* minor 3: svc_assets.c */
+    .asset_get = storage_sv_asset_get,
+    .subscribe = storage_sv_subscribe,
 };
 
 /* ------------------------------------------------------------------------ */

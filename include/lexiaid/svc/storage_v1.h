@@ -138,6 +138,24 @@ typedef void (*lx_storage_doc_passages_fn)(void *arg, int status, const char *me
 typedef void (*lx_storage_batch_items_fn)(void *arg, int status, const char *message,
                                           const int64_t *seqs, size_t n,
                                           const lx_storage_record *items, size_t n_items);
+/* Document assets (minor 3): files derived from a document that live and
+ * die with it (read-aloud audio and its timepoints). Only these names. */
+#define LX_STORAGE_ASSET_TTS_AUDIO "tts-audio.mp3"
+#define LX_STORAGE_ASSET_TTS_TIMEPOINTS "tts-timepoints.json"
+
+/* asset_get: bytes [offset, offset + len) of the asset (borrowed for the
+ * callback; NULL when len is 0) and its whole size (NULL/0 unless status
+ * is LX_OK). */
+typedef void (*lx_storage_asset_fn)(void *arg, int status, const char *message, const void *data,
+                                    size_t len, int64_t size);
+
+/* What storage tells its subscribers (minor 3). */
+#define LX_STORAGE_EV_PROCESSED 1 /* a document's text was stored (status processed) */
+#define LX_STORAGE_EV_DELETED 2   /* a document was deleted (DELETE /api/documents/{id}) */
+/* Runs on the worker loop `w` where it happened, after the commit; uid and
+ * doc_id are borrowed for the call. It must not block. */
+typedef void (*lx_storage_event_fn)(void *arg, lx_worker *w, int event, const char *uid,
+                                    const char *doc_id);
 
 typedef struct lx_storage_v1 {
     uint32_t struct_size;
@@ -222,6 +240,31 @@ typedef struct lx_storage_v1 {
     int (*batch_items)(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
                        size_t n_ops, const char *kind, const char *key, int last_n,
                        lx_storage_batch_items_fn done, void *arg);
+    /* -- storage.v1 minor 3: document assets and document events (check
+     * LX_STORAGE_V1_HAS). */
+
+    /* Stores (or replaces) the asset `name` (LX_STORAGE_ASSET_*) of uid's
+     * document doc_id: data[0..len) is copied before the call returns, and
+     * is durable when done gets LX_OK (SQLite: a file next to the
+     * document's, written and renamed; PostgreSQL: a row, so every replica
+     * sees it). It is deleted with the document. LX_ENOENT when the
+     * document is absent or another user's; LX_EINVAL for another name or
+     * more than 256 MiB. */
+    int (*asset_put)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                     const char *name, const void *data, size_t len, lx_storage_done_fn done,
+                     void *arg);
+    /* Reads bytes [offset, offset + max) of the asset (fewer at its end;
+     * max 0: only its size), max at most 64 MiB. LX_ENOENT when the
+     * document or the asset is absent, or the document is another user's;
+     * an offset past the end gives len 0 and the size. */
+    int (*asset_get)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                     const char *name, int64_t offset, size_t max, lx_storage_asset_fn done,
+                     void *arg);
+    /* Subscribes fn(arg, ...) to the LX_STORAGE_EV_* events of this
+     * generation. Only in init() (the master, single-threaded), so every
+     * worker inherits it; arg is the subscriber's state, valid until its
+     * shutdown(). LX_OK, or LX_ETOOBIG past 8 subscribers. */
+    int (*subscribe)(void *state, lx_storage_event_fn fn, void *arg);
 } lx_storage_v1;
 
 /* True when the table has `member` (it may come from an older plugin). */

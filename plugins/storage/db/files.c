@@ -448,6 +448,13 @@ int storage_file_read_all(storage_files *f, const char *id, size_t max, char **d
     return LX_OK;
 }
 
+void storage_files_dirs(storage_files *f, int *up_fd, int *tmp_fd, const char **uploads)
+{
+    *up_fd = f->up_fd;
+    *tmp_fd = f->tmp_fd;
+    *uploads = f->uploads;
+}
+
 int storage_file_remove(storage_files *f, const char *id, char *err, size_t errlen)
 {
     char part[STORAGE_ID_LEN + sizeof(FILES_PART)];
@@ -456,6 +463,8 @@ int storage_file_remove(storage_files *f, const char *id, char *err, size_t errl
     if ((rc = files_check_id(id, err, errlen)) != LX_OK)
         return rc;
     files_part_name(id, part);
+    if ((rc = storage_assets_remove(f, id, err, errlen)) != LX_OK)
+        return rc;
     /* The .part first: a read that rolls it forward (rename) either ran
      * before, and its result goes below, or finds no .part. */
     if (unlinkat(f->tmp_fd, part, 0) != 0 && errno != ENOENT) {

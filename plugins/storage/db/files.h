@@ -38,6 +38,26 @@ typedef struct storage_file_tx storage_file_tx; /* one upload in flight */
 int storage_files_open(const char *data_dir, storage_files **out, char *err, size_t errlen);
 void storage_files_close(storage_files *f);
 
+/* The directories, for asset_files.c: uploads/ and uploads/tmp as
+ * descriptors (borrowed: f's), and uploads/'s path for messages. */
+void storage_files_dirs(storage_files *f, int *up_fd, int *tmp_fd, const char **uploads);
+
+/* ---- asset_files.c: a document's assets (storage.v1 asset_put/asset_get)
+ * as files next to its file, uploads/<id>.<name>, written in tmp/ first,
+ * fsynced and renamed. `name` must be one of LX_STORAGE_ASSET_* (checked:
+ * LX_EINVAL). The caller checks the document's owner. Blocking: pool
+ * threads only. */
+int storage_asset_name_ok(const char *name);
+int storage_asset_write(storage_files *f, const char *id, const char *name, const void *data,
+                        size_t len, char *err, size_t errlen);
+/* Up to cap bytes from offset into buf: *n read, *size the file's size.
+ * LX_ENOENT when there is none. */
+int storage_asset_read(storage_files *f, const char *id, const char *name, int64_t offset,
+                       void *buf, size_t cap, size_t *n, int64_t *size, char *err, size_t errlen);
+/* Removes every asset of id (absent ones are fine); storage_file_remove
+ * calls it. */
+int storage_assets_remove(storage_files *f, const char *id, char *err, size_t errlen);
+
 /* Step 1: writes and fsyncs the .part of `id`; *tx holds the locked fd. */
 int storage_file_begin(storage_files *f, const char *id, const void *data, size_t len,
                        storage_file_tx **tx, char *err, size_t errlen);

@@ -48,7 +48,7 @@
 
 #include <lexiaid/plugin.h>
 
-#define STORAGE_SCHEMA_VERSION 2 /* the newest migration this binary knows */
+#define STORAGE_SCHEMA_VERSION 3 /* the newest migration this binary knows */
 #define STORAGE_ID_LEN 36        /* a UUID v4 in text: 8-4-4-4-12 */
 #define STORAGE_TS_LEN 24        /* "2026-11-28T16:03:47.123Z" */
 #define STORAGE_CHUNK_SIZE (256 * 1024) /* PostgreSQL file chunks, download chunks */

@@ -176,6 +176,26 @@ STORAGE_OP(doc_read, PLAIN,
             size_t cap, size_t *n, char *err, size_t errlen),
            (c, uid, id, offset, buf, cap, n, err, errlen))
 
+/* Stores (replaces) the asset `name` (a checked LX_STORAGE_ASSET_* name)
+ * of uid's document id (PostgreSQL only: one row of doc_assets, deleted
+ * with the document by its foreign key; SQLite keeps assets as files,
+ * db/asset_files.c, and answers LX_EINVAL after the owner check).
+ * LX_ENOENT when the document is absent or another user's. */
+STORAGE_OP(doc_asset_put, PLAIN,
+           (storage_conn *c, const char *uid, const char *id, const char *name,
+            const void *data, size_t len, char *err, size_t errlen),
+           (c, uid, id, name, data, len, err, errlen))
+
+/* Reads up to cap bytes of the asset from offset into buf (PostgreSQL
+ * only, as above); *n bytes read (0 past the end), *size the asset's
+ * whole size. LX_ENOENT when the document or the asset is absent, or the
+ * document is another user's. */
+STORAGE_OP(doc_asset_read, PLAIN,
+           (storage_conn *c, const char *uid, const char *id, const char *name,
+            int64_t offset, void *buf, size_t cap, size_t *n, int64_t *size, char *err,
+            size_t errlen),
+           (c, uid, id, name, offset, buf, cap, n, size, err, errlen))
+
 /* Every document id with its owner (SQLite start-up check of files, the
  * backup). Parallel malloc'd arrays; free both with storage_strv_free. */
 STORAGE_OP(doc_all_ids, PLAIN,

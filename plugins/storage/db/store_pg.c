@@ -139,6 +139,17 @@ static const char pg_migration_2[] =
     "CREATE INDEX documents_pending ON documents (lease_until)"
     " WHERE status IN ('uploaded', 'processing');";
 
+/* Migration 3: document assets (read-aloud audio and timepoints), deleted
+ * with their document. EXTERNAL storage: uncompressed out of line, so a
+ * byte range is read without the whole value. */
+static const char pg_migration_3[] =
+    "CREATE TABLE doc_assets ("
+    " doc_id text COLLATE \"C\" NOT NULL REFERENCES documents (id) ON DELETE CASCADE,"
+    " name text COLLATE \"C\" NOT NULL,"
+    " data bytea NOT NULL,"
+    " PRIMARY KEY (doc_id, name));"
+    "ALTER TABLE doc_assets ALTER COLUMN data SET STORAGE EXTERNAL;";
+
 typedef struct pg_migration {
     int version;
     const char *sql; /* constant DDL, may hold several statements */
@@ -149,6 +160,7 @@ typedef struct pg_migration {
 static const pg_migration pg_migrations[] = {
     {1, pg_migration_1},
     {2, pg_migration_2},
+    {3, pg_migration_3},
 };
 
 #define PG_N_MIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))

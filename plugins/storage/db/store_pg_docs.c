@@ -357,6 +357,67 @@ int storage_pg_doc_read(storage_conn *c, const char *uid, const char *id, int64_
     return LX_OK;
 }
 
+int storage_pg_doc_asset_put(storage_conn *c, const char *uid, const char *id, const char *name,
+                             const void *data, size_t len, char *err, size_t errlen)
+{
+    const char *vals[4] = {id, uid, name, data != NULL ? (const char *)data : ""};
+    int lens[4] = {0, 0, 0, (int)len};
+    int fmts[4] = {0, 0, 0, 1};
+    PGresult *r;
+    int64_t n_rows;
+    int rc;
+
+    if (len > INT32_MAX) {
+        storage_pg_errf(err, errlen, "postgres: the asset is too large", NULL);
+        return LX_EINVAL;
+    }
+    rc = storage_pg_run_fmt(storage_pg_of(c), PGS_ASSET_PUT, vals, lens, fmts, 0, &r, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    n_rows = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return n_rows == 0 ? storage_pg_absent(err, errlen, "document") : LX_OK;
+}
+
+int storage_pg_doc_asset_read(storage_conn *c, const char *uid, const char *id, const char *name,
+                              int64_t offset, void *buf, size_t cap, size_t *n, int64_t *size,
+                              char *err, size_t errlen)
+{
+    storage_pg_num ob, cb;
+    const char *vals[5];
+    PGresult *r;
+    size_t got;
+    int rc;
+
+    *n = 0;
+    *size = 0;
+    if (offset < 0 || cap > INT32_MAX) {
+        storage_pg_errf(err, errlen, "postgres: bad asset range", NULL);
+        return LX_EINVAL;
+    }
+    vals[0] = id;
+    vals[1] = uid;
+    vals[2] = name;
+    vals[3] = storage_pg_i64(&ob, offset);
+    vals[4] = storage_pg_i64(&cb, (int64_t)cap);
+    rc = storage_pg_run_fmt(storage_pg_of(c), PGS_ASSET_READ, vals, NULL, NULL, 1, &r, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return storage_pg_absent(err, errlen, "asset");
+    }
+    *size = pg_be_int(r, 0, 0);
+    got = (size_t)PQgetlength(r, 0, 1);
+    if (got > cap)
+        got = cap;
+    if (got > 0)
+        memcpy(buf, PQgetvalue(r, 0, 1), got);
+    *n = got;
+    PQclear(r);
+    return LX_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Scans                                                                    */
 

@@ -113,6 +113,16 @@
       " LEFT JOIN doc_chunks c ON c.doc_id = d.id"                                                 \
       " AND c.seq BETWEEN $3::integer AND $4::integer"                                             \
       " WHERE d.id = $1::text AND d.user_id = $2::text ORDER BY c.seq")                            \
+    /* Assets: the owner check in the same statement (no row: absent). */                          \
+    X(ASSET_PUT, 4,                                                                                \
+      "INSERT INTO doc_assets (doc_id, name, data)"                                                \
+      " SELECT d.id, $3::text, $4::bytea FROM documents d"                                         \
+      " WHERE d.id = $1::text AND d.user_id = $2::text"                                            \
+      " ON CONFLICT (doc_id, name) DO UPDATE SET data = EXCLUDED.data")                            \
+    X(ASSET_READ, 5,                                                                               \
+      "SELECT octet_length(a.data)::bigint, substring(a.data FROM $4::bigint + 1 FOR $5::bigint)"  \
+      " FROM documents d JOIN doc_assets a ON a.doc_id = d.id AND a.name = $3::text"               \
+      " WHERE d.id = $1::text AND d.user_id = $2::text")                                           \
     /* The claims (store.h, "The extraction queue"): the rows are locked                           \
      * by the inner SELECT and skipped by every other claimer, so each                             \
      * document goes to one; a takeover of one still "processing" counts                           \

@@ -149,6 +149,11 @@ static const char sq_migration_2[] =
     "CREATE INDEX documents_pending ON documents (lease_until)"
     "  WHERE status IN ('uploaded', 'processing');";
 
+/* Migration 3: PostgreSQL's doc_assets. SQLite keeps a document's assets
+ * as files next to its file (db/asset_files.c): nothing to change here, but
+ * the version moves with PostgreSQL's. */
+static const char sq_migration_3[] = "";
+
 /* Every migration, oldest first; a new one is one more entry (and
  * STORAGE_SCHEMA_VERSION in store.h follows). */
 static const struct {
@@ -157,6 +162,7 @@ static const struct {
 } sq_migrations[] = {
     {1, sq_migration_1},
     {2, sq_migration_2},
+    {3, sq_migration_3},
 };
 
 /* ------------------------------------------------------------------------ */

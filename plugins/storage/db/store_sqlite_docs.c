@@ -240,6 +240,40 @@ int storage_sq_doc_read(storage_conn *c, const char *uid, const char *id, int64_
     return LX_EINVAL;
 }
 
+int storage_sq_doc_asset_put(storage_conn *c, const char *uid, const char *id, const char *name,
+                             const void *data, size_t len, char *err, size_t errlen)
+{
+    int rc;
+
+    (void)name;
+    (void)data;
+    (void)len;
+    rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    storage_errf(err, errlen, SQ_NO_BYTES);
+    return LX_EINVAL;
+}
+
+int storage_sq_doc_asset_read(storage_conn *c, const char *uid, const char *id, const char *name,
+                              int64_t offset, void *buf, size_t cap, size_t *n, int64_t *size,
+                              char *err, size_t errlen)
+{
+    int rc;
+
+    (void)name;
+    (void)offset;
+    (void)buf;
+    (void)cap;
+    *n = 0;
+    *size = 0;
+    rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    storage_errf(err, errlen, SQ_NO_BYTES);
+    return LX_EINVAL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The extraction queue                                                     */
 

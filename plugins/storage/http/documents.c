@@ -756,6 +756,7 @@ static void storage_delete_done(storage_state *st, void *arg, int rc, const char
         storage_reply_store_error(st, o->r.req, rc, err, STORAGE_DOC_NOT_FOUND);
         return;
     }
+    storage_emit(st, st->host->req_worker(o->r.req), LX_STORAGE_EV_DELETED, o->r.uid, o->r.id);
     st->host->reply(o->r.req, 204, NULL, NULL, 0, LX_STATIC);
 }
 

@@ -266,6 +266,8 @@ static void storage_store_done(storage_state *st, void *arg, int rc, const char 
         if (it->ex_rc != LX_OK)
             host->log(LX_LOG_INFO, STORAGE_SRC, NULL, "document %s: text extraction failed: %s",
                       it->id, it->ex_err);
+        else /* subscribers (the speech plugin's read-aloud assets) hear of it */
+            storage_emit(st, it->p->w, LX_STORAGE_EV_PROCESSED, it->uid, it->id);
         storage_queue_done(it, LX_OK);
         return;
     }

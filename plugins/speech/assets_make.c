@@ -1,0 +1,557 @@
+/*
+ * The read-aloud assets' maker (assets.h): one worker's queue of documents
+ * whose audio and timepoints are to be made.
+ *
+ *   storage.v1 doc_get (the text) -> chunks of whole paragraphs of at most
+ *   assets.chunk bytes (a longer paragraph is cut between words) -> each
+ *   chunk through speech_synthesize (synth.c: the owner's voice, the
+ *   cache, the helpers), one after another -> the MP3s joined (CBR frames
+ *   without a Xing header: a concatenation is one stream) and the
+ *   timepoints shifted by the audio before them, a PARAGRAPH_BREAK where a
+ *   chunk ended a paragraph -> storage.v1 asset_put: the audio, then the
+ *   timepoints (their presence says both are there).
+ *
+ * At most assets.concurrency documents at once per worker (1), each one
+ * chunk at a time, so a long document holds one helper and ordinary
+ * read-aloud requests keep the others. Everything runs on the loop; the
+ * engines in the helpers, the bytes in storage's offload jobs. A job for a
+ * document deleted meanwhile ends at its next step (storage answers
+ * LX_ENOENT); a job whose worker stops ends without storing.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "assets.h"
+#include "speech.h"
+#include "synth.h"
+
+#define MAKE_MAX_QUEUED 256
+#define MAKE_MAX_AUDIO (64u * 1024 * 1024) /* what asset_get serves at once */
+
+typedef struct make_chunk {
+    size_t start, end; /* bytes of the text */
+    int para_after;    /* a paragraph ends here (and another follows) */
+} make_chunk;
+
+struct speech_make_job {
+    speech_make_job *next;
+    speech_state *st;
+    char *uid, *id;
+    char *text;
+    make_chunk *chunks;
+    size_t n_chunks, i;
+    unsigned char *mp3;
+    size_t mp3_len, mp3_cap;
+    json_object *tps; /* the timepoints so far */
+    double offset;    /* seconds of audio so far */
+    speech_waiter *waiter;
+    int storage_out; /* a storage.v1 call is out: its callback ends the job */
+    int dead;        /* forgotten or stopping: end at the next callback */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Pure helpers                                                             */
+
+static int make_is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Whether the whitespace run [a, b) separates paragraphs (words.h: a blank
+ * line; a form feed counts two newlines). */
+static int make_is_break(const char *t, size_t a, size_t b)
+{
+    int nl = 0;
+
+    for (size_t i = a; i < b; i++)
+        nl += t[i] == '\n' ? 1 : t[i] == '\f' ? 2 : 0;
+    return nl >= 2;
+}
+
+/* Where to cut [s, s + max) of a paragraph ending at pe: after the last
+ * space inside, else at a UTF-8 boundary. */
+static size_t make_cut(const char *t, size_t s, size_t pe, size_t max)
+{
+    size_t lim = s + max < pe ? s + max : pe;
+
+    for (size_t i = lim; i > s; i--)
+        if (make_is_space((unsigned char)t[i - 1]) && i - 1 > s)
+            return i - 1;
+    while (lim > s + 1 && ((unsigned char)t[lim] & 0xc0) == 0x80)
+        lim--;
+    return lim;
+}
+
+static int make_push(make_chunk **v, size_t *n, size_t *cap, size_t s, size_t e, int para_after)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        make_chunk *nv = realloc(*v, nc * sizeof(*nv));
+        if (nv == NULL)
+            return LX_ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[*n].start = s;
+    (*v)[*n].end = e;
+    (*v)[*n].para_after = para_after;
+    (*n)++;
+    return LX_OK;
+}
+
+/* The chunks of t[0..len): whole paragraphs while they fit in max bytes. */
+static int make_plan(const char *t, size_t len, size_t max, make_chunk **out, size_t *n_out)
+{
+    make_chunk *v = NULL;
+    size_t n = 0, cap = 0, pos = 0, cs, ce;
+    int rc = LX_OK;
+
+    while (pos < len && make_is_space((unsigned char)t[pos]))
+        pos++;
+    cs = ce = pos;
+    while (pos < len && rc == LX_OK) {
+        size_t pe = pos, ws, next;
+
+        /* the paragraph [pos, pe) and the run of white space after it */
+        for (;;) {
+            while (pe < len && !make_is_space((unsigned char)t[pe]))
+                pe++;
+            ws = pe;
+            while (ws < len && make_is_space((unsigned char)t[ws]))
+                ws++;
+            if (ws >= len || make_is_break(t, pe, ws))
+                break;
+            pe = ws;
+        }
+        next = ws;
+        if (ce > cs && pe - cs > max) { /* the chunk is full: it ends a paragraph */
+            rc = make_push(&v, &n, &cap, cs, ce, 1);
+            cs = pos;
+        }
+        while (rc == LX_OK && pe - cs > max) { /* a paragraph longer than a chunk */
+            size_t cut = make_cut(t, cs, pe, max);
+            rc = make_push(&v, &n, &cap, cs, cut, 0);
+            cs = cut;
+            while (cs < pe && make_is_space((unsigned char)t[cs]))
+                cs++;
+        }
+        ce = pe;
+        pos = next;
+    }
+    if (rc == LX_OK && ce > cs)
+        rc = make_push(&v, &n, &cap, cs, ce, 0);
+    if (rc != LX_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return LX_OK;
+}
+
+/* Seconds of MPEG audio layer III in mp3[0..len): frames counted from
+ * their headers (CBR without a Xing frame: every frame is audio). */
+static double make_mp3_seconds(const unsigned char *p, size_t len)
+{
+    static const int br1[16] = {0,   32,  40,  48,  56,  64,  80,  96,
+                                112, 128, 160, 192, 224, 256, 320, 0};
+    static const int br2[16] = {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0};
+    static const int sr1[3] = {44100, 48000, 32000};
+    double secs = 0;
+    size_t i = 0;
+
+    while (i + 4 <= len) {
+        unsigned ver, layer, bri, sri, pad, rate, kbps, flen, spf;
+
+        if (p[i] != 0xff || (p[i + 1] & 0xe0) != 0xe0) {
+            i++; /* not a frame: look further (ID3 tags are not written) */
+            continue;
+        }
+        ver = (p[i + 1] >> 3) & 3; /* 3: MPEG 1, 2: MPEG 2, 0: MPEG 2.5 */
+        layer = (p[i + 1] >> 1) & 3;
+        bri = p[i + 2] >> 4;
+        sri = (p[i + 2] >> 2) & 3;
+        pad = (p[i + 2] >> 1) & 1;
+        if (ver == 1 || layer != 1 || bri == 0 || bri == 15 || sri == 3) {
+            i++;
+            continue;
+        }
+        rate = (unsigned)sr1[sri] / (ver == 3 ? 1 : ver == 2 ? 2 : 4);
+        kbps = (unsigned)(ver == 3 ? br1[bri] : br2[bri]);
+        spf = ver == 3 ? 1152 : 576;
+        flen = (spf / 8) * kbps * 1000 / rate + pad;
+        if (flen < 4)
+            break;
+        secs += (double)spf / rate;
+        i += flen;
+    }
+    return secs;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The queue                                                                */
+
+static void make_pump(speech_state *st);
+
+static void make_free(speech_make_job *j)
+{
+    free(j->uid);
+    free(j->id);
+    free(j->text);
+    free(j->chunks);
+    free(j->mp3);
+    json_object_put(j->tps);
+    free(j);
+}
+
+static void make_unlink(speech_make_job **head, speech_make_job *j)
+{
+    for (speech_make_job **pp = head; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            return;
+        }
+}
+
+/* The end of a running job, made or not. */
+static void make_finish(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    make_unlink(&st->maker.running, j);
+    st->maker.n_running--;
+    make_free(j);
+    make_pump(st);
+}
+
+static void make_fail(speech_make_job *j, const char *what, const char *why)
+{
+    j->st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
+                     "document %s: read-aloud assets not made: %s: %s", j->id, what, why);
+    make_finish(j);
+}
+
+static void make_put_tps_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+
+    j->storage_out = 0;
+    if (status == LX_OK && !j->dead)
+        j->st->host->log(LX_LOG_INFO, SPEECH_SRC, NULL,
+                         "document %s: read-aloud assets made (%zu chunks, %.1f s of audio, %zu "
+                         "bytes)",
+                         j->id, j->n_chunks, j->offset, j->mp3_len);
+    if (status != LX_OK && status != LX_ENOENT && status != LX_ECANCELED)
+        make_fail(j, "storing the timepoints", message);
+    else
+        make_finish(j);
+}
+
+static void make_put_audio_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+    speech_state *st = j->st;
+    const char *json;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
+        make_finish(j); /* deleted, or stopping */
+        return;
+    }
+    if (status != LX_OK) {
+        make_fail(j, "storing the audio", message);
+        return;
+    }
+    json = json_object_to_json_string_ext(j->tps,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    j->storage_out = 1;
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_TIMEPOINTS, json,
+                          strlen(json), make_put_tps_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "storing the timepoints", "out of memory");
+    }
+}
+
+static void make_store(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    if (j->mp3_len > MAKE_MAX_AUDIO) {
+        make_fail(j, "the audio", "more than 64 MiB");
+        return;
+    }
+    j->storage_out = 1;
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_AUDIO, j->mp3,
+                          j->mp3_len, make_put_audio_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "storing the audio", "out of memory");
+    }
+}
+
+/* One timepoint {mark_name, time_seconds} at the end of j->tps. */
+static int make_add_tp(speech_make_job *j, const char *mark, double t)
+{
+    char num[32];
+    json_object *o = json_object_new_object();
+
+    snprintf(num, sizeof(num), "%.3f", t);
+    if (o == NULL || json_object_object_add(o, "mark_name", json_object_new_string(mark)) != 0 ||
+        json_object_object_add(o, "time_seconds", json_object_new_double_s(t, num)) != 0 ||
+        json_object_array_add(j->tps, o) != 0) {
+        json_object_put(o);
+        return LX_ENOMEM;
+    }
+    return LX_OK;
+}
+
+/* The chunk's MP3 and timepoints appended to the job's. */
+static int make_append(speech_make_job *j, const speech_body *b, const char **why)
+{
+    const char *tp = b->data + b->tp_off;
+    size_t need = b->audio_len / 4 * 3 + 3, n;
+    struct json_tokener *tok;
+    json_object *arr;
+    int dec, pad = 0, rc = LX_OK;
+
+    *why = "out of memory";
+    if (j->mp3_len + need > j->mp3_cap) {
+        size_t nc = (j->mp3_len + need) * 2;
+        unsigned char *nm = realloc(j->mp3, nc);
+        if (nm == NULL)
+            return LX_ENOMEM;
+        j->mp3 = nm;
+        j->mp3_cap = nc;
+    }
+    dec = EVP_DecodeBlock(j->mp3 + j->mp3_len, (const unsigned char *)b->data + b->audio_off,
+                          (int)b->audio_len);
+    if (dec < 0) {
+        *why = "the audio is not base64";
+        return LX_EINVAL;
+    }
+    for (size_t k = b->audio_len; k > 0 && b->data[b->audio_off + k - 1] == '=' && pad < 2; k--)
+        pad++;
+    j->mp3_len += (size_t)dec - (size_t)pad;
+
+    tok = json_tokener_new();
+    if (tok == NULL)
+        return LX_ENOMEM;
+    arr = json_tokener_parse_ex(tok, tp, (int)b->tp_len);
+    json_tokener_free(tok);
+    if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
+        json_object_put(arr);
+        *why = "the timepoints do not parse";
+        return LX_EINVAL;
+    }
+    n = json_object_array_length(arr);
+    for (size_t k = 0; k < n && rc == LX_OK; k++) {
+        json_object *e = json_object_array_get_idx(arr, k), *m, *t;
+        if (!json_object_object_get_ex(e, "mark_name", &m) ||
+            !json_object_object_get_ex(e, "time_seconds", &t))
+            continue;
+        rc = make_add_tp(j, json_object_get_string(m), j->offset + json_object_get_double(t));
+    }
+    json_object_put(arr);
+    return rc;
+}
+
+static void make_next_chunk(speech_make_job *j);
+
+static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *body, int from)
+{
+    speech_make_job *j = arg;
+    const make_chunk *c = &j->chunks[j->i];
+    size_t before = j->mp3_len;
+    const char *why;
+
+    (void)from;
+    j->waiter = NULL;
+    if (fail != NULL) {
+        make_fail(j, "speaking a chunk", fail->message);
+        return;
+    }
+    if (make_append(j, body, &why) != LX_OK) {
+        make_fail(j, "joining a chunk", why);
+        return;
+    }
+    j->offset += make_mp3_seconds(j->mp3 + before, j->mp3_len - before);
+    if (c->para_after && j->i + 1 < j->n_chunks && make_add_tp(j, "PARAGRAPH_BREAK", j->offset)) {
+        make_fail(j, "joining a chunk", "out of memory");
+        return;
+    }
+    j->i++;
+    if (j->i < j->n_chunks)
+        make_next_chunk(j);
+    else
+        make_store(j);
+}
+
+static void make_next_chunk(speech_make_job *j)
+{
+    const make_chunk *c = &j->chunks[j->i];
+    speech_request rq;
+    speech_fail fail;
+
+    memset(&rq, 0, sizeof(rq));
+    rq.uid = j->uid; /* the owner's voice, speed and pitch */
+    rq.text = j->text + c->start;
+    rq.len = c->end - c->start;
+    if (speech_synthesize(j->st, &rq, make_chunk_done, j, &j->waiter, &fail) != LX_OK) {
+        j->waiter = NULL;
+        make_fail(j, "speaking a chunk", fail.message);
+    }
+}
+
+static void make_doc_done(void *arg, int status, const char *message, const lx_storage_doc *doc)
+{
+    speech_make_job *j = arg;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
+        make_finish(j);
+        return;
+    }
+    if (status != LX_OK) {
+        make_fail(j, "reading the text", message);
+        return;
+    }
+    if (strcmp(doc->status, LX_DOC_PROCESSED) != 0 || doc->text_len == 0 ||
+        doc->text_len > j->st->assets.max_text) {
+        make_finish(j); /* nothing to make (yet): storage's event brings it back */
+        return;
+    }
+    if ((j->text = malloc(doc->text_len + 1)) == NULL ||
+        (j->tps = json_object_new_array()) == NULL) {
+        make_fail(j, "reading the text", "out of memory");
+        return;
+    }
+    memcpy(j->text, doc->text, doc->text_len);
+    j->text[doc->text_len] = '\0';
+    if (make_plan(j->text, doc->text_len, j->st->assets.chunk, &j->chunks, &j->n_chunks) != LX_OK) {
+        make_fail(j, "cutting the text", "out of memory");
+        return;
+    }
+    if (j->n_chunks == 0) {
+        make_finish(j);
+        return;
+    }
+    make_next_chunk(j);
+}
+
+static void make_start(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    j->storage_out = 1;
+    if (st->sv->doc_get(st->sv_state, st->w, j->uid, j->id, 1, make_doc_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "reading the text", "storage refused the call");
+    }
+}
+
+static void make_pump(speech_state *st)
+{
+    speech_maker *m = &st->maker;
+
+    while (!m->stopping && m->queue != NULL && m->n_running < st->assets.concurrency) {
+        speech_make_job *j = m->queue;
+        m->queue = j->next;
+        m->n_queued--;
+        j->next = m->running;
+        m->running = j;
+        m->n_running++;
+        make_start(j);
+    }
+}
+
+static speech_make_job *make_find(speech_make_job *l, const char *id)
+{
+    for (; l != NULL; l = l->next)
+        if (strcmp(l->id, id) == 0)
+            return l;
+    return NULL;
+}
+
+int speech_make_pending(speech_state *st, const char *id)
+{
+    return make_find(st->maker.queue, id) != NULL || make_find(st->maker.running, id) != NULL;
+}
+
+void speech_make_queue(speech_state *st, const char *uid, const char *id)
+{
+    speech_maker *m = &st->maker;
+    speech_make_job *j, **tail;
+
+    if (m->stopping || !st->assets.enabled || st->why_unavailable[0] != '\0' || st->sv == NULL ||
+        !LX_STORAGE_V1_HAS(st->sv, asset_put) || speech_make_pending(st, id))
+        return;
+    if (m->n_queued >= MAKE_MAX_QUEUED) {
+        st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
+                      "document %s: read-aloud assets not queued: %d documents wait already", id,
+                      m->n_queued);
+        return;
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL || (j->uid = strdup(uid)) == NULL || (j->id = strdup(id)) == NULL) {
+        if (j != NULL)
+            make_free(j);
+        return;
+    }
+    j->st = st;
+    for (tail = &m->queue; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = j;
+    m->n_queued++;
+    make_pump(st);
+}
+
+void speech_make_forget(speech_state *st, const char *id)
+{
+    speech_maker *m = &st->maker;
+    speech_make_job *j = make_find(m->queue, id);
+
+    if (j != NULL) {
+        make_unlink(&m->queue, j);
+        m->n_queued--;
+        make_free(j);
+        return;
+    }
+    j = make_find(m->running, id);
+    if (j == NULL)
+        return;
+    j->dead = 1;
+    if (j->waiter != NULL) { /* speaking: stop waiting for it */
+        speech_waiter_cancel(j->waiter);
+        j->waiter = NULL;
+        make_finish(j);
+    }
+}
+
+void speech_make_stop(speech_state *st)
+{
+    speech_maker *m = &st->maker;
+    speech_make_job *j, *next;
+
+    m->stopping = 1;
+    for (j = m->queue; j != NULL; j = next) {
+        next = j->next;
+        make_free(j);
+    }
+    m->queue = NULL;
+    m->n_queued = 0;
+    for (j = m->running; j != NULL; j = next) {
+        next = j->next;
+        j->dead = 1;
+        if (j->waiter != NULL) {
+            speech_waiter_cancel(j->waiter);
+            j->waiter = NULL;
+            make_finish(j);
+        }
+        /* else a storage call is out: its callback ends the job */
+    }
+}

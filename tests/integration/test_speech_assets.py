@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Read-aloud assets of a document, as the LexiAid frontend uses them
+(../shared/docs/lexiaid-speech.md, "Read-aloud of a document"):
+GET /api/documents/{id}/tts-assets (signed in, owner only) gives
+{audio_url, timepoints_url}; the browser then loads both WITHOUT a token:
+fetch(timepoints_url) (a JSON array of {mark_name, time_seconds}) and
+new Audio(audio_url) (audio/mpeg, byte ranges for seeking).
+
+The real binary with auth, storage and speech (the real engines in the real
+helper); the assets are made in the background once the text is extracted
+and stored through storage.v1: files next to the document on SQLite, rows
+on PostgreSQL (LX_TEST_STORAGE=postgres runs the same tests there).
+Gated on events: the server's log line that says the assets were made."""
+
+import json
+import os
+import time
+import urllib.parse
+
+import lxspeech
+import lxstorage
+import lxtest
+from lxspeech import expected_marks, speech_plugin
+
+ASSETS = "/api/documents/%s/tts-assets"
+ROUTES = [
+    lxtest.route("GET", "/api/documents/{id}/tts-assets", "speech.tts_assets",
+                 before=["auth.require_user"]),
+    lxtest.route("GET", "/api/tts-assets/{id}/{file}", "speech.tts_asset"),
+]
+SECRET = "0123456789abcdef0123456789abcdef"
+
+# Three paragraphs; with chunk = 200 the second is cut in two and the
+# three become four syntheses joined into one audio file.
+DOC = """Plants and light
+
+Photosynthesis happens in the leaves of green plants, which use sunlight to turn water and carbon dioxide into sugar and oxygen. The sugar feeds the plant and the oxygen goes into the air that animals breathe, which is why forests matter so much to every living thing.
+
+Light from the Sun takes about 8 minutes to reach the Earth. The Moon moves around the Earth once every 27 days.
+"""
+
+
+def setUpModule():
+    lxspeech.need_both_engines()
+
+
+def server(testcase, assets=None, **kw):
+    a = {"chunk": "200"}
+    a.update(assets or {})
+    return lxspeech.speech_server(testcase, speech_cfg={"assets": a}, extra_routes=ROUTES, **kw)
+
+
+def made(s, doc, timeout=120):
+    """Waits for the log line that says the document's assets are made."""
+    line = s.srv.wait_log(lambda l: "document %s: read-aloud assets made" % doc in json.dumps(l),
+                          timeout=timeout)
+    if line is None:
+        raise AssertionError("assets of %s not made:\n%s" % (doc, s.srv.output()[-3000:]))
+    return json.dumps(line)
+
+
+def path_of(url):
+    """The path and query of an absolute URL, checked to be this server's."""
+    u = urllib.parse.urlsplit(url)
+    return u, u.path + ("?" + u.query if u.query else "")
+
+
+class Assets(lxtest.TestCase):
+
+    def upload(self, s, uid="u1", text=DOC):
+        st, j = s.upload("plants.txt", text.encode(), uid=uid, name="Plants", mime="text/plain")
+        self.assertEqual(st, 200, j)
+        self.assertEqual(j["status"], "processed", j)
+        return j["document_id"]
+
+    def urls(self, s, doc, uid="u1"):
+        st, j = s.json("GET", ASSETS % doc, uid=uid)
+        self.assertEqual(st, 200, j)
+        self.assertEqual(sorted(j), ["audio_url", "expires_at", "timepoints_url"])
+        return j
+
+    def get(self, s, url, headers=None, method="GET"):
+        """A request as the browser makes it: no Authorization header."""
+        u, p = path_of(url)
+        self.assertEqual(u.scheme, "http")
+        self.assertEqual(u.port, s.srv.port)
+        return s.srv.request(method, p, headers=headers or {})
+
+    def test_made_after_upload_and_loaded_without_a_token(self):
+        s = server(self, server={"cors_origins": ["http://localhost:5173"]})
+        doc = self.upload(s)
+        self.assertIn("(4 chunks", made(s, doc))
+        j = self.urls(s, doc)
+        self.assertGreater(j["expires_at"], time.time() + 14 * 60)
+        # fetch(timepoints_url) from the frontend's origin, no token
+        st, h, body = self.get(s, j["timepoints_url"], {"Origin": "http://localhost:5173"})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        self.assertEqual(h.get("access-control-allow-origin"), "http://localhost:5173")
+        tps = json.loads(body)
+        self.assertEqual([t["mark_name"] for t in tps], expected_marks(DOC))
+        times = [t["time_seconds"] for t in tps]
+        self.assertEqual(times, sorted(times))
+        # new Audio(audio_url): the whole MP3, which decodes, and lasts
+        # past the last word
+        st, h, mp3 = self.get(s, j["audio_url"])
+        self.assertEqual(st, 200)
+        self.assertEqual(h["content-type"], "audio/mpeg")
+        self.assertEqual(h["accept-ranges"], "bytes")
+        import base64
+        _, n, sr, dur, codec, _ = lxspeech.decode_mp3(base64.b64encode(mp3).decode())
+        self.assertEqual(codec, "mp3")
+        self.assertLess(times[-1], dur)
+        # four chunks joined: the audio is as long as the four parts
+        self.assertGreater(dur, 15)
+        # SQLite: the files sit next to the document's
+        if s.backend == "sqlite":
+            up = os.path.join(s.data_dir, "uploads")
+            self.assertTrue(os.path.exists(os.path.join(up, doc + ".tts-audio.mp3")))
+            self.assertTrue(os.path.exists(os.path.join(up, doc + ".tts-timepoints.json")))
+
+    def test_byte_ranges_and_head(self):
+        s = server(self)
+        doc = self.upload(s)
+        made(s, doc)
+        url = self.urls(s, doc)["audio_url"]
+        st, _, whole = self.get(s, url)
+        self.assertEqual(st, 200)
+        n = len(whole)
+        st, h, part = self.get(s, url, {"Range": "bytes=0-99"})
+        self.assertEqual(st, 206)
+        self.assertEqual(h["content-range"], "bytes 0-99/%d" % n)
+        self.assertEqual(part, whole[:100])
+        st, h, part = self.get(s, url, {"Range": "bytes=%d-" % (n - 50)})
+        self.assertEqual(st, 206)
+        self.assertEqual(part, whole[-50:])
+        st, h, part = self.get(s, url, {"Range": "bytes=-10"})
+        self.assertEqual(st, 206)
+        self.assertEqual(h["content-range"], "bytes %d-%d/%d" % (n - 10, n - 1, n))
+        self.assertEqual(part, whole[-10:])
+        st, h, part = self.get(s, url, {"Range": "bytes=100-%d" % (n * 2)})
+        self.assertEqual(st, 206)
+        self.assertEqual(part, whole[100:])
+        st, h, body = self.get(s, url, {"Range": "bytes=%d-" % n})
+        self.assertEqual(st, 416)
+        self.assertEqual(h["content-range"], "bytes */%d" % n)
+        self.assertEqual(json.loads(body)["code"], "RANGE_NOT_SATISFIABLE")
+        # a Range that is not one range of bytes is ignored: the whole file
+        for bad in ("bytes=5-1", "items=0-1", "bytes=0-1,5-6", "bytes=x-"):
+            st, _, body = self.get(s, url, {"Range": bad})
+            self.assertEqual((st, len(body)), (200, n), bad)
+        st, h, body = self.get(s, url, method="HEAD")
+        self.assertEqual(st, 200)
+        self.assertEqual(int(h["content-length"]), n)
+        self.assertEqual(body, b"")
+
+    def test_tampered_urls_are_403(self):
+        s = server(self)
+        doc = self.upload(s)
+        made(s, doc)
+        j = self.urls(s, doc)
+        u, _ = path_of(j["audio_url"])
+        q = dict(urllib.parse.parse_qsl(u.query))
+
+        def with_(path=u.path, **over):
+            qq = dict(q)
+            qq.update(over)
+            qq = {k: v for k, v in qq.items() if v is not None}
+            return "http://127.0.0.1:%d%s?%s" % (s.srv.port, path, urllib.parse.urlencode(qq))
+
+        sig = q["s"]
+        flipped = ("0" if sig[0] != "0" else "1") + sig[1:]
+        for url, code in [
+            (with_(s=flipped), "BAD_SIGNATURE"),
+            (with_(s=sig.upper()), "BAD_SIGNATURE"),
+            (with_(s=sig[:-1]), "BAD_SIGNATURE"),
+            (with_(e=str(int(q["e"]) + 3600)), "BAD_SIGNATURE"),  # a longer life
+            (with_(e="1e9"), "BAD_SIGNATURE"),
+            (with_(u="u2"), "BAD_SIGNATURE"),  # another user
+            (with_(path=u.path.replace("audio.mp3", "timepoints.json")), "BAD_SIGNATURE"),
+            (with_(s=None), "BAD_SIGNATURE"),
+            (with_(u=None, e=None, s=None), "BAD_SIGNATURE"),
+        ]:
+            st, h, body = self.get(s, url)
+            self.assertEqual(st, 403, url)
+            self.assertEqual(json.loads(body)["code"], code, url)
+        # never a token's business: a token does not open a tampered URL
+        _, p = path_of(with_(s=flipped))
+        st, _, _ = s.request("GET", p)
+        self.assertEqual(st, 403)
+        # unknown files
+        st, _, body = self.get(s, with_(path=u.path.replace("audio.mp3", "secret.txt")))
+        self.assertEqual(st, 404)
+        self.assertEqual(json.loads(body)["code"], "NOT_FOUND")
+
+    def test_expired_urls_are_403(self):
+        s = server(self, assets={"url_ttl": "1s"})
+        doc = self.upload(s)
+        made(s, doc)
+        j = self.urls(s, doc)
+        st, _, _ = self.get(s, j["timepoints_url"])
+        self.assertEqual(st, 200)
+        while time.time() <= j["expires_at"] + 1:  # the clock passes the expiry
+            time.sleep(0.2)
+        for url in (j["timepoints_url"], j["audio_url"]):
+            st, _, body = self.get(s, url)
+            self.assertEqual(st, 403)
+            self.assertEqual(json.loads(body)["code"], "URL_EXPIRED")
+        # a fresh pair works again
+        st, _, _ = self.get(s, self.urls(s, doc)["timepoints_url"])
+        self.assertEqual(st, 200)
+
+    def test_another_users_document_is_404(self):
+        s = server(self)
+        doc = self.upload(s, uid="u1")
+        made(s, doc)
+        st, j = s.json("GET", ASSETS % doc, uid="u2")
+        self.assertEqual(st, 404, j)
+        self.assertEqual(j["code"], "NOT_FOUND")
+        for bad in ("nope", "00000000-0000-4000-8000-000000000000", "%20"):
+            st, j = s.json("GET", ASSETS % bad)
+            self.assertEqual(st, 404, (bad, j))
+            self.assertEqual(j["code"], "NOT_FOUND")
+        st, j = s.json("GET", ASSETS % doc, uid=None)
+        self.assertEqual(st, 401, j)
+
+    def test_gone_after_delete(self):
+        s = server(self)
+        doc = self.upload(s)
+        made(s, doc)
+        j = self.urls(s, doc)
+        st, _, _ = self.get(s, j["audio_url"])
+        self.assertEqual(st, 200)
+        st, _ = s.json("DELETE", "/api/documents/" + doc)
+        self.assertEqual(st, 204)
+        for url in (j["audio_url"], j["timepoints_url"]):
+            st, _, body = self.get(s, url)
+            self.assertEqual(st, 404, body)
+            self.assertEqual(json.loads(body)["code"], "NOT_FOUND")
+        st, j2 = s.json("GET", ASSETS % doc)
+        self.assertEqual(st, 404, j2)
+        if s.backend == "sqlite":
+            left = [f for f in os.listdir(os.path.join(s.data_dir, "uploads")) if doc in f]
+            self.assertEqual(left, [])
+
+    def test_being_made_says_so_then_they_are_there(self):
+        # not made on extraction: the first request finds none and queues them
+        s = server(self, assets={"on_processed": False})
+        doc = self.upload(s)
+        st, j = s.json("GET", ASSETS % doc)
+        self.assertEqual(st, 409, j)  # an error: the frontend falls back to synthesize
+        self.assertEqual(j["code"], "TTS_ASSETS_PENDING")
+        made(s, doc)
+        self.urls(s, doc)
+        # an empty document has nothing to read
+        empty = self.upload(s, text="   \n")
+        st, j = s.json("GET", ASSETS % empty)
+        self.assertIn(st, (409, 422), j)
+
+    def test_the_secret_persists_and_replicas_share_one(self):
+        if lxstorage.BACKEND == "postgres":
+            # two instances on one database with one configured secret: a
+            # URL made by one works on the other
+            a = server(self, assets={"secret": SECRET})
+            doc = self.upload(a)
+            made(a, doc)
+            j = self.urls(a, doc)
+            b = server(self, assets={"secret": SECRET}, pg_db=a.pg_db)
+            _, p = path_of(j["timepoints_url"])
+            st, _, body = b.srv.request("GET", p)
+            self.assertEqual(st, 200, body)
+            # a replica with another secret refuses it
+            c = server(self, assets={"secret": SECRET[::-1]}, pg_db=a.pg_db)
+            st, _, body = c.srv.request("GET", p)
+            self.assertEqual(st, 403, body)
+            return
+        # SQLite: no secret configured, one is made for the data directory
+        # (0600) and kept: a URL made before a restart works after it
+        s = server(self)
+        path = os.path.join(s.data_dir, "tts-url-secret")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        doc = self.upload(s)
+        made(s, doc)
+        j = self.urls(s, doc)
+        s.restart()
+        _, p = path_of(j["timepoints_url"])
+        st, _, body = s.srv.request("GET", p)
+        self.assertEqual(st, 200, body)
+        with open(path) as f:
+            self.assertNotIn(f.read().strip(), s.srv.output())  # never logged
+
+    def test_a_bad_secret_refuses_to_start_without_showing_it(self):
+        with self.assertRaises(lxtest.StartError) as cm:
+            server(self, assets={"secret": "too-short-key"})
+        msg = str(cm.exception)
+        self.assertIn("assets.secret (LEXIAID_URL_SECRET) must be 16 to 64 bytes", msg)
+        self.assertNotIn("too-short-key", msg)
+
+
+if __name__ == "__main__":
+    lxtest.main()
