@@ -391,7 +391,7 @@ int storage_pg_doc_asset_read(storage_conn *c, const char *uid, const char *id, 
 
     *n = 0;
     *size = 0;
-    if (offset < 0 || cap > INT32_MAX) {
+    if (offset < 0 || offset >= INT32_MAX || cap > INT32_MAX) {
         storage_pg_errf(err, errlen, "postgres: bad asset range", NULL);
         return LX_EINVAL;
     }

@@ -120,7 +120,8 @@
       " WHERE d.id = $1::text AND d.user_id = $2::text"                                            \
       " ON CONFLICT (doc_id, name) DO UPDATE SET data = EXCLUDED.data")                            \
     X(ASSET_READ, 5,                                                                               \
-      "SELECT octet_length(a.data)::bigint, substring(a.data FROM $4::bigint + 1 FOR $5::bigint)"  \
+      "SELECT octet_length(a.data)::bigint,"                                                       \
+      " substring(a.data FROM ($4::bigint + 1)::integer FOR $5::integer)"                          \
       " FROM documents d JOIN doc_assets a ON a.doc_id = d.id AND a.name = $3::text"               \
       " WHERE d.id = $1::text AND d.user_id = $2::text")                                           \
     /* The claims (store.h, "The extraction queue"): the rows are locked                           \
