@@ -321,7 +321,7 @@ static void test_store_migrate_twice_is_idempotent(void **state)
 
     assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(version, STORAGE_SCHEMA_VERSION);
-    assert_int_equal(version, 2);
+    assert_int_equal(version, 3);
     assert_rc(storage_migrate(f->c, NULL, f->err, sizeof(f->err)), LX_OK);
     assert_rc(storage_ping(f->c, f->err, sizeof(f->err)), LX_OK);
 
@@ -351,7 +351,7 @@ static void test_store_migrate_refuses_newer_database(void **state)
                      0);
     assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_ESTATE);
     assert_non_null(strstr(f->err, "version 99"));
-    assert_non_null(strstr(f->err, "(2)"));
+    assert_non_null(strstr(f->err, "(3)"));
     assert_non_null(strstr(f->err, "upgrade lexiaid"));
 }
 
@@ -1005,7 +1005,8 @@ static void test_store_migration_2_leaves_old_pending_work_claimable(void **stat
              "ALTER TABLE documents DROP COLUMN claimed_by;"
              "ALTER TABLE documents DROP COLUMN lease_until;"
              "ALTER TABLE documents DROP COLUMN interrupted;"
-             "DELETE FROM schema_migrations WHERE version = 2;"
+             "DROP TABLE IF EXISTS doc_assets;"
+             "DELETE FROM schema_migrations WHERE version >= 2;"
              "UPDATE documents SET status = 'processing' WHERE id = '%s'",
              id);
     storage_db_release(f->db, f->c, 1);
@@ -1013,7 +1014,7 @@ static void test_store_migration_2_leaves_old_pending_work_claimable(void **stat
     assert_int_equal(raw_exec(f, sql), 0);
     assert_rc(storage_db_acquire(f->db, &f->c, f->err, sizeof(f->err)), LX_OK);
     assert_rc(storage_migrate(f->c, &version, f->err, sizeof(f->err)), LX_OK);
-    assert_int_equal(version, 2);
+    assert_int_equal(version, STORAGE_SCHEMA_VERSION);
     assert_int_equal(claim(f, f->c, "w1", 0, 30, 5, NULL, NULL), 1);
 }
 
@@ -1076,6 +1077,76 @@ static void test_store_other_uid_sees_nothing(void **state)
 }
 
 /* File bytes: PostgreSQL keeps them in chunks; SQLite refuses them. */
+/* Document assets (storage.v1 minor 3): rows on PostgreSQL, owner-scoped,
+ * read in ranges, replaced, gone with their document; SQLite keeps them as
+ * files (asset_files.c) and its store refuses them, after the owner check. */
+static void test_store_doc_assets(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], buf[64];
+    size_t n = 9;
+    int64_t size = -1;
+
+    assert_int_equal(make_doc(f, "alice", "spoken", 1, id), LX_OK);
+    if (!storage_db_stores_bytes(f->db)) {
+        assert_rc(storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "abc", 3, f->err,
+                                        sizeof(f->err)),
+                  LX_EINVAL);
+        assert_rc(storage_doc_asset_put(f->c, "bob", id, "tts-audio.mp3", "abc", 3, f->err,
+                                        sizeof(f->err)),
+                  LX_ENOENT);
+        assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf),
+                                         &n, &size, f->err, sizeof(f->err)),
+                  LX_EINVAL);
+        return;
+    }
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf), &n,
+                                     &size, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_asset_put(f->c, "bob", id, "tts-audio.mp3", "abc", 3, f->err,
+                                    sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "0123456789", 10, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 2, buf, 5, &n, &size,
+                                     f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(size, 10);
+    assert_int_equal(n, 5);
+    assert_memory_equal(buf, "23456", 5);
+    /* the end, past it, and only the size */
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 8, buf, 5, &n, &size,
+                                     f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2);
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 10, buf, 5, &n, &size,
+                                     f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 0);
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, 0, &n, &size,
+                                     f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(size, 10);
+    /* another user sees nothing; a second put replaces */
+    assert_rc(storage_doc_asset_read(f->c, "bob", id, "tts-audio.mp3", 0, buf, 5, &n, &size,
+                                     f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "xy", 2, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf), &n,
+                                     &size, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(size, 2);
+    assert_memory_equal(buf, "xy", 2);
+    /* gone with the document */
+    assert_rc(storage_doc_delete(f->c, "alice", id, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf), &n,
+                                     &size, f->err, sizeof(f->err)),
+              LX_ENOENT);
+}
+
 static void test_store_doc_bytes(void **state)
 {
     fx *f = *state;
@@ -2374,6 +2445,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_migration_2_leaves_old_pending_work_claimable),
     STORE_TEST(test_store_other_uid_sees_nothing),
     STORE_TEST(test_store_doc_bytes),
+    STORE_TEST(test_store_doc_assets),
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
     STORE_TEST(test_store_batch_all_or_nothing),
