@@ -278,7 +278,7 @@ static void test_conf_shipped_config_loads(void **state)
     assert_string_equal(conf->plugins[4].path, LX_PLUGIN_DIR "/speech.so");
     assert_true(conf->plugins[4].is_enabled);
 
-    assert_int_equal(conf->n_routes, 31);
+    assert_int_equal(conf->n_routes, 33);
     assert_string_equal(conf->routes[0].method, "GET");
     assert_string_equal(conf->routes[0].pattern, "/health");
     assert_string_equal(conf->routes[0].handler, "health.live");
@@ -312,6 +312,12 @@ static void test_conf_shipped_config_loads(void **state)
     assert_int_equal(conf->routes[30].n_before, 1);
     assert_string_equal(conf->routes[30].before[0], "auth.websocket_user");
     assert_int_equal(conf->routes[30].ws.max_message, 1024 * 1024);
+    /* read-aloud assets: the URLs (signed in), then the signed URLs (no token) */
+    assert_string_equal(conf->routes[31].pattern, "/api/documents/{id}/tts-assets");
+    assert_string_equal(conf->routes[31].handler, "speech.tts_assets");
+    assert_int_equal(conf->routes[31].n_before, 1);
+    assert_string_equal(conf->routes[32].pattern, "/api/tts-assets/{id}/{file}");
+    assert_int_equal(conf->routes[32].n_before, 0);
     assert_string_equal(conf->routes[0].file, path);
     assert_true(conf->routes[0].line > 0);
 
