@@ -257,6 +257,26 @@ class Assets(lxtest.TestCase):
         st, j = s.json("GET", ASSETS % empty)
         self.assertIn(st, (409, 422), j)
 
+    def test_a_worker_stopping_mid_document_ends_cleanly_and_the_next_request_makes_them(self):
+        # 40 paragraphs, 40 chunks: the maker is speaking when the server stops
+        text = "\n\n".join("Paragraph %d says that plants turn light, water and air into "
+                             "sugar, and that animals breathe the oxygen they give off." % i
+                             for i in range(40))
+        s = server(self)
+        doc = self.upload(s, text=text)
+        deadline = time.time() + 60
+        while not lxspeech.helper_pids(s) and time.time() < deadline:
+            time.sleep(0.05)  # gate: a helper speaks a chunk of the document
+        self.assertTrue(lxspeech.helper_pids(s))
+        s.stop()  # no leak, no crash (the sanitizers report either)
+        s.start()
+        st, j = s.json("GET", ASSETS % doc)
+        self.assertEqual(st, 409, j)
+        self.assertEqual(j["code"], "TTS_ASSETS_PENDING")
+        self.assertIn("(40 chunks", made(s, doc))
+        tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
+        self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
+
     def test_the_secret_persists_and_replicas_share_one(self):
         if lxstorage.BACKEND == "postgres":
             # two instances on one database with one configured secret: a
