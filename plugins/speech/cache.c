@@ -323,9 +323,12 @@ scan:
         cache_scan(j);
 }
 
+static void cache_submit(speech_cache *c, const char *key, speech_body *b);
+
 static void cache_put_done(void *arg, int status)
 {
     cache_job *j = arg;
+    speech_cache *rescan = NULL;
 
     (void)status;
     if (j->body != NULL)
@@ -339,10 +342,18 @@ static void cache_put_done(void *arg, int status)
             c->approx = j->total;
         else
             c->approx += j->written;
+        /* A write that passed the bound while another job was scanning
+         * (so it could not scan itself) gets its scan now: otherwise the
+         * cache stays over its bound until the next write. Only after a
+         * write, so that a scan that cannot remove files does not loop. */
+        if (!j->scan && j->written > 0 && c->approx > c->max && !c->is_scanning)
+            rescan = c;
     }
     cache_share_drop(j->share);
     free(j->dir);
     free(j);
+    if (rescan != NULL)
+        cache_submit(rescan, NULL, NULL);
 }
 
 /* Starts a put of b (or only a look when b is NULL). */

@@ -337,8 +337,11 @@ def cache_files(data_dir):
     for d, _, files in os.walk(root):
         for f in files:
             if f.endswith(".json") and not f.startswith("."):
+                try:
+                    size += os.path.getsize(os.path.join(d, f))
+                except FileNotFoundError:
+                    continue  # evicted while we looked
                 n += 1
-                size += os.path.getsize(os.path.join(d, f))
     return n, size
 
 
