@@ -157,6 +157,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_emulator_restart.py \
 	tests/integration/test_sdk.sh \
 	tests/build/test_plugin_boundary.sh \
+	tests/build/test_default_paths.sh \
 	tests/integration/test_container_base.sh \
 	tests/integration/test_storage_extract.py \
 	tests/integration/test_storage_docs.py \

@@ -21,6 +21,9 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 # Cloud read-aloud's wire formats (pure: json-c, OpenSSL's base64).
 LX_SPEECH_TTS_WIRE = plugins/speech/tts_wire.c plugins/speech/tts_wire.h
 plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
+# Where `make install` puts the helper: the default of speech.helper.
+plugins_speech_speech_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLX_SPEECH_HELPER_PATH='"$(pkglibexecdir)/lexiaid-speech"'
 plugins_speech_speech_la_LIBADD = sdk/liblexiaid_sdk.la $(JSONC_LIBS) $(LIBCRYPTO_LIBS) -lm
 plugins_speech_speech_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 # Dictation (plugins/speech/dictation.mk): the routes (the WebSocket's

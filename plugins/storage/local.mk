@@ -54,6 +54,9 @@ plugins_storage_storage_la_SOURCES = plugins/storage/storage.c plugins/storage/s
 	plugins/storage/db/asset_files.c plugins/storage/svc_assets.c \
 	$(LX_STORAGE_STORE) $(LX_STORAGE_PURE)
 plugins_storage_storage_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(LX_STORAGE_DEPS_CFLAGS)
+# Where `make install` puts the extractor: the default of storage.extractor.
+plugins_storage_storage_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DLX_EXTRACT_PATH='"$(pkglibexecdir)/lexiaid-extract"'
 plugins_storage_storage_la_LIBADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_DEPS_LIBS)
 plugins_storage_storage_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 
