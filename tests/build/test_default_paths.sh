@@ -11,7 +11,7 @@ set -u
 n_fail=0
 
 # The build's pkglibexecdir, as make expands it.
-dir=$(make -s -C "$LX_BUILDDIR" --no-print-directory -f Makefile -f - lx-print-pkglibexecdir <<'MK'
+dir=$(env -u MAKEFLAGS -u MFLAGS make -s -C "$LX_BUILDDIR" --no-print-directory -f Makefile -f - lx-print-pkglibexecdir <<'MK'
 lx-print-pkglibexecdir:
 	@echo $(pkglibexecdir)
 MK
