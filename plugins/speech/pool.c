@@ -525,6 +525,41 @@ void speech_pool_free(speech_pool *p)
     free(p);
 }
 
+/* Queues j (its frame and all set but the timer): a busy pool with a full
+ * queue fails it later with LX_ESTATE ("all N <what> of this worker are
+ * busy and M <waiting> are waiting"), else its timer starts and the queue
+ * is served. LX_OK, or LX_ENOMEM with j and its frame freed. */
+static int pool_enqueue(speech_pool *p, pool_job *j, int is_busy, const char *what,
+                        const char *waiting)
+{
+    if (is_busy && p->n_queued >= p->o.max_queue) {
+        char msg[200];
+
+        snprintf(msg, sizeof(msg), "all %d %s of this worker are busy and %d %s are waiting",
+                 p->o.n_helpers, what, p->n_queued, waiting);
+        if (pool_fail_later(p, j, LX_ESTATE, msg) != LX_OK) {
+            free(j->frame);
+            free(j);
+            return LX_ENOMEM;
+        }
+        return LX_OK;
+    }
+    j->timer = p->h->timer_start(p->w, (uint64_t)j->timeout_ms, 0, pool_on_timer, j);
+    if (j->timer == NULL) {
+        free(j->frame);
+        free(j);
+        return LX_ENOMEM;
+    }
+    if (p->tail != NULL)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->n_queued++;
+    pool_dispatch(p);
+    return LX_OK;
+}
+
 int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long long timeout_ms,
                        speech_pool_done_fn done, void *arg)
 {
@@ -543,33 +578,7 @@ int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long lo
     j->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     for (int i = 0; i < p->o.n_helpers && busy; i++)
         busy = p->helpers[i].child.pid > 0 && p->helpers[i].job != NULL;
-    if (busy && p->n_queued >= p->o.max_queue) {
-        char msg[200];
-
-        snprintf(msg, sizeof(msg),
-                 "all %d speech helpers of this worker are busy and %d syntheses are waiting",
-                 p->o.n_helpers, p->n_queued);
-        if (pool_fail_later(p, j, LX_ESTATE, msg) != LX_OK) {
-            free(j);
-            free(frame);
-            return LX_ENOMEM;
-        }
-        return LX_OK;
-    }
-    j->timer = p->h->timer_start(p->w, (uint64_t)j->timeout_ms, 0, pool_on_timer, j);
-    if (j->timer == NULL) {
-        free(j);
-        free(frame);
-        return LX_ENOMEM;
-    }
-    if (p->tail != NULL)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
-    p->n_queued++;
-    pool_dispatch(p);
-    return LX_OK;
+    return pool_enqueue(p, j, busy, "speech helpers", "syntheses");
 }
 
 int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, unsigned char *frame,
@@ -596,33 +605,7 @@ int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, uns
             busy = p->helpers[i].child.pid > 0 &&
                    (p->helpers[i].job != NULL || p->helpers[i].owner != NULL);
     }
-    if (!has_helper && busy && p->n_queued >= p->o.max_queue) {
-        char msg[200];
-
-        snprintf(msg, sizeof(msg),
-                 "all %d recognizers of this worker are busy and %d requests are waiting",
-                 p->o.n_helpers, p->n_queued);
-        if (pool_fail_later(p, j, LX_ESTATE, msg) != LX_OK) {
-            free(j);
-            free(frame);
-            return LX_ENOMEM;
-        }
-        return LX_OK;
-    }
-    j->timer = p->h->timer_start(p->w, (uint64_t)j->timeout_ms, 0, pool_on_timer, j);
-    if (j->timer == NULL) {
-        free(j);
-        free(frame);
-        return LX_ENOMEM;
-    }
-    if (p->tail != NULL)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
-    p->n_queued++;
-    pool_dispatch(p);
-    return LX_OK;
+    return pool_enqueue(p, j, !has_helper && busy, "recognizers", "requests");
 }
 
 void speech_pool_release(speech_pool *p, const void *owner)

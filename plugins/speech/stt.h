@@ -66,4 +66,10 @@ void speech_stt_cancel(speech_stt_whole *t);
 /* HTTP status for a failure status (400, 413, 502, 503, 504, 500). */
 int speech_stt_http_status(const speech_state *st, int status);
 
+/* The error code a client reads for a dictation failure status
+ * (INVALID_AUDIO, AUDIO_TOO_LARGE, STT_BUSY, STT_TIMEOUT, STT_UNAVAILABLE,
+ * STT_FAILED; INTERNAL otherwise): the routes' and speech.v1's. A static
+ * string. In every build (stt_routes.c). */
+const char *speech_stt_code(int status);
+
 #endif

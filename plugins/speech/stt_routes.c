@@ -16,8 +16,7 @@
 #include "stt.h"
 #include "stt_routes.h"
 
-/* The error code a client reads for a failure status. */
-static const char *stt_code(int status)
+const char *speech_stt_code(int status)
 {
     switch (status) {
     case LX_EINVAL:
@@ -54,7 +53,7 @@ static void stt_call_done(void *arg, int status, const char *message, const char
     lx_mp_free(&c->mp);
     if (status != LX_OK) {
         int http = status == LX_ENOENT ? 503 : speech_stt_http_status(c->st, status);
-        h->reply_error(c->req, http, stt_code(status), message);
+        h->reply_error(c->req, http, speech_stt_code(status), message);
         return;
     }
     json_object *o = json_object_new_object();

@@ -120,26 +120,6 @@ struct lx_speech_transcription {
     void *arg;
 };
 
-static const char *svc_stt_code(int status)
-{
-    switch (status) {
-    case LX_EINVAL:
-        return "INVALID_AUDIO";
-    case LX_ETOOBIG:
-        return "AUDIO_TOO_LARGE";
-    case LX_ESTATE:
-        return "STT_BUSY";
-    case LX_ETIMEDOUT:
-        return "STT_TIMEOUT";
-    case LX_ENOENT:
-        return "STT_UNAVAILABLE";
-    case LX_EIO:
-        return "STT_FAILED";
-    default:
-        return "INTERNAL";
-    }
-}
-
 static void svc_text_done(void *arg, int status, const char *message, const char *text,
                           double confidence)
 {
@@ -152,7 +132,7 @@ static void svc_text_done(void *arg, int status, const char *message, const char
     if (status == LX_OK)
         done(darg, LX_OK, 200, "", "", text, confidence);
     else
-        done(darg, status, http, svc_stt_code(status), message, NULL, -1);
+        done(darg, status, http, speech_stt_code(status), message, NULL, -1);
 }
 
 static int svc_transcribe(void *state, lx_worker *w, const void *audio, size_t len,
