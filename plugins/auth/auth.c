@@ -8,6 +8,8 @@
  *   auth.me             GET /api/auth/me: the principal as JSON
  *   auth.signup, auth.verify_email, auth.delete_user: see accounts.c
  *   the service accounts.v1 (other plugins' view of the accounts): service.c
+ *   the service google_token.v1 (access tokens for other plugins' Google
+ *   API calls, from a service-account key): gtoken.c
  *
  * This file is the plugin itself: the descriptor, the configuration (from
  * lx_cfg to auth_state), init/shutdown, the worker hooks that make and free
@@ -19,19 +21,18 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "auth.h"
 #include "accounts.h"
 #include "cache.h"
 #include "fetch.h"
+#include "gtoken.h"
 #include "middleware.h"
 #include "service.h"
 
@@ -42,7 +43,10 @@
 #define AUTH_DEFAULT_TOKEN_URL "https://oauth2.googleapis.com/token"
 #define AUTH_DEFAULT_IDTK_URL "https://identitytoolkit.googleapis.com"
 #define AUTH_RCACHE_SLOTS 1024
-#define AUTH_SA_MAX_BYTES (64 * 1024)
+/* The admin API's token (fetch.c): Identity Toolkit and the project. */
+#define AUTH_ADMIN_SCOPES                                                                          \
+    "https://www.googleapis.com/auth/cloud-platform "                                              \
+    "https://www.googleapis.com/auth/identitytoolkit"
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -133,14 +137,11 @@ static void auth_state_free(auth_state *st)
                      &st->session_certs_url, &st->session_cookie,       &st->emulator_host,
                      &st->token_url,         &st->identity_toolkit_url, &st->oidc_issuer,
                      &st->oidc_audience,     &st->oidc_jwks_url,        &st->api_key,
-                     &st->id_issuer,         &st->session_issuer,       &st->sa.client_email,
-                     &st->sa.private_key_id};
+                     &st->id_issuer,         &st->session_issuer};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
-    if (st->sa.private_key != NULL) {
-        OPENSSL_cleanse(st->sa.private_key, strlen(st->sa.private_key));
-        free(st->sa.private_key);
-    }
+    auth_sa_clear(&st->sa);
+    auth_gtoken_free_accounts(st);
     free(st);
 }
 
@@ -211,66 +212,6 @@ static int auth_split_admins(auth_state *st, const char *list, char *err, size_t
         p = end != NULL ? end + 1 : NULL;
     }
     return LX_OK;
-}
-
-/* Reads the service account JSON (in init: the master may block). */
-static int auth_read_sa(auth_state *st, const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n;
-    json_object *j = NULL, *v;
-    int rc = LX_EINVAL;
-    const char *names[] = {"client_email", "private_key", "private_key_id"};
-    char **dst[] = {&st->sa.client_email, &st->sa.private_key, &st->sa.private_key_id};
-
-    if (f == NULL) {
-        snprintf(err, errlen, "service account %s: %s", path, strerror(errno));
-        return LX_EINVAL;
-    }
-    buf = malloc(AUTH_SA_MAX_BYTES + 1);
-    if (buf == NULL) {
-        rc = LX_ENOMEM;
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    n = fread(buf, 1, AUTH_SA_MAX_BYTES + 1, f);
-    if (n > AUTH_SA_MAX_BYTES || ferror(f)) {
-        snprintf(err, errlen, "service account %s: unreadable or over 64 KiB", path);
-        goto out;
-    }
-    buf[n] = '\0';
-    j = json_tokener_parse(buf);
-    if (j == NULL || !json_object_is_type(j, json_type_object)) {
-        snprintf(err, errlen, "service account %s: not a JSON object", path);
-        goto out;
-    }
-    for (size_t i = 0; i < 3; i++) {
-        if (!json_object_object_get_ex(j, names[i], &v) ||
-            !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
-            snprintf(err, errlen, "service account %s: no \"%s\"", path, names[i]);
-            goto out;
-        }
-        if ((*dst[i] = strdup(json_object_get_string(v))) == NULL) {
-            rc = LX_ENOMEM;
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
-    }
-    if (!auth_plain_text(st->sa.client_email) || !auth_plain_text(st->sa.private_key_id)) {
-        snprintf(err, errlen, "service account %s: bad client_email or private_key_id", path);
-        goto out;
-    }
-    st->has_sa = 1;
-    rc = LX_OK;
-out:
-    json_object_put(j);
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, AUTH_SA_MAX_BYTES + 1);
-        free(buf);
-    }
-    fclose(f);
-    return rc;
 }
 
 static int auth_issuer(char **out, const char *prefix, const char *project)
@@ -376,7 +317,7 @@ static int auth_configure(auth_state *st, const lx_cfg *cfg, char *err, size_t e
         const char *names[] = {"certs_url", "session_certs_url", "token_url",
                                "identity_toolkit_url"};
         for (size_t i = 0; i < 4; i++)
-            if (!auth_url_ok(urls[i]))
+            if (!auth_url_ok(urls[i]) || !auth_plain_text(urls[i]))
                 AUTH_BAD("%s must be an http:// or https:// URL", names[i]);
         size_t len = strlen(st->identity_toolkit_url);
         if (len > 0 && st->identity_toolkit_url[len - 1] == '/')
@@ -410,8 +351,10 @@ static int auth_configure(auth_state *st, const lx_cfg *cfg, char *err, size_t e
 
     AUTH_TRY(auth_cfg_str(host, cfg, "service_account", NULL, &sa1, err, errlen));
     AUTH_TRY(auth_cfg_str(host, cfg, "google_application_credentials", NULL, &sa2, err, errlen));
-    if (sa1 != NULL || sa2 != NULL)
-        AUTH_TRY(auth_read_sa(st, sa1 != NULL ? sa1 : sa2, err, errlen));
+    if (sa1 != NULL || sa2 != NULL) {
+        AUTH_TRY(auth_sa_read(sa1 != NULL ? sa1 : sa2, &st->sa, err, errlen));
+        st->has_sa = 1;
+    }
     if (st->check_revoked && st->mode == AUTH_CFG_FIREBASE && !st->has_sa)
         AUTH_BAD("check_revoked needs a service account (FIREBASE_SERVICE_ACCOUNT_KEY_PATH or "
                  "GOOGLE_APPLICATION_CREDENTIALS)");
@@ -489,6 +432,8 @@ static int auth_init(const lx_host *host, const lx_cfg *cfg, void **state, char 
     rc = auth_configure(st, cfg, err, errlen);
     if (rc == LX_OK)
         rc = auth_service_register(st, err, errlen);
+    if (rc == LX_OK)
+        rc = auth_gtoken_register(st, err, errlen);
     if (rc != LX_OK) {
         auth_state_free(st);
         return rc;
@@ -533,7 +478,7 @@ static int auth_worker_start(void *state, lx_worker *w, char *err, size_t errlen
         auth_keysrc_init(&aw->id_keys, aw, "ID token keys", st->certs_url, AUTH_KEYS_X509);
     auth_keysrc_init(&aw->session_keys, aw, "session cookie keys", st->session_certs_url,
                      AUTH_KEYS_X509);
-    auth_oauth_init(&aw->oauth, aw);
+    auth_oauth_init(&aw->oauth, aw, st->has_sa ? &st->sa : NULL, AUTH_ADMIN_SCOPES);
     if (st->token_cache_size > 0 &&
         (aw->tcache = auth_tcache_new((size_t)st->token_cache_size)) == NULL)
         goto nomem;
@@ -566,6 +511,7 @@ static void auth_worker_stop(void *state, lx_worker *w)
     auth_keysrc_stop(&aw->id_keys);
     auth_keysrc_stop(&aw->session_keys);
     auth_oauth_stop(&aw->oauth);
+    auth_gtoken_worker_stop(aw);
     if (aw->tcache != NULL) {
         unsigned long n_hits, n_misses;
         auth_tcache_stats(aw->tcache, &n_hits, &n_misses);
@@ -623,7 +569,7 @@ static const lx_handler auth_handlers[] = {
     {NULL, NULL, 0},
 };
 
-static const char *const auth_provides[] = {"accounts.v1", NULL};
+static const char *const auth_provides[] = {"accounts.v1", "google_token.v1", NULL};
 
 static const lx_plugin auth_plugin = {
     LX_PLUGIN_HEADER,
@@ -632,7 +578,7 @@ static const lx_plugin auth_plugin = {
     .name = "auth",
     .version = "1.0.0",
     .description = "Firebase ID tokens, session cookies and OIDC tokens; account routes; "
-                   "the service accounts.v1",
+                   "the services accounts.v1 and google_token.v1",
     .handlers = auth_handlers,
     .init = auth_init,
     .worker_start = auth_worker_start,

@@ -41,12 +41,16 @@ typedef enum auth_cfg_mode {
 typedef struct auth_rq auth_rq;
 typedef struct auth_worker auth_worker;
 
-/* The service account, read from its JSON file in init(). Owned strings. */
+/* A service account, read from its JSON file in init() (auth_sa_read,
+ * gtoken.c). Owned strings. */
 typedef struct auth_sa {
     char *client_email;
     char *private_key; /* PEM; never logged */
     char *private_key_id;
 } auth_sa;
+
+struct lx_google_account; /* gtoken.c: accounts opened through google_token.v1 */
+struct auth_gsource;      /* gtoken.c: a worker's token of one (account, scopes) */
 
 /* Configuration, resolved once in init(). Strings are owned (malloc'd). */
 typedef struct auth_state {
@@ -75,6 +79,8 @@ typedef struct auth_state {
     char *id_issuer;      /* https://securetoken.google.com/<project> */
     char *session_issuer; /* https://session.firebase.google.com/<project> */
     auth_worker *aw;      /* this worker process's state, or NULL */
+    /* google_token.v1's accounts (owned; gtoken.c) */
+    struct lx_google_account *gaccounts;
 } auth_state;
 
 /* A queue of requests waiting for one event (keys, the OAuth token). */
@@ -105,16 +111,21 @@ typedef struct auth_keysrc {
     char last_error[160];
 } auth_keysrc;
 
-/* The OAuth access token for the Identity Toolkit admin API, obtained with
- * the service account's JWT-bearer grant; single-flight like the keys. */
+/* An OAuth access token of one service account and scope set, obtained
+ * with the JWT-bearer grant at st->token_url; single-flight like the keys.
+ * The admin API's (aw->oauth) and google_token.v1's (gtoken.c) alike. */
 typedef struct auth_oauth {
     auth_worker *aw;
+    const auth_sa *sa;         /* borrowed from auth_state (lives longer) */
+    const char *scope;         /* space-separated; borrowed likewise */
     char *access_token;        /* owned; NULL when none */
     int64_t expires_at;        /* usable until then (expires_in - 60) */
     int is_busy;               /* signing or fetching */
     struct auth_sign_job *job; /* on the offload pool, or NULL */
     lx_http_call *call;
     int64_t last_fail;
+    int last_status;      /* of the last failure: LX_EIO or LX_ETIMEDOUT */
+    char last_error[200]; /* of the last failure, without secrets */
     auth_waitq waiters;
 } auth_oauth;
 
@@ -124,6 +135,10 @@ struct auth_worker {
     auth_keysrc id_keys;      /* ID tokens (x509 map) or OIDC (JWKS) */
     auth_keysrc session_keys; /* session cookies, fetched on first use */
     auth_oauth oauth;
+    /* google_token.v1's tokens, and its calls answered from the loop
+     * (gtoken.c) */
+    struct auth_gsource *gsources;
+    auth_waitq gready;
     auth_tcache *tcache; /* verified tokens; owned; NULL when disabled */
     auth_rcache *rcache; /* revocation verdicts; owned; NULL when disabled */
     int is_stopping;     /* worker_stop began: waiters are failed, not served */
@@ -236,7 +251,17 @@ int auth_keysrc_refetch_for_kid(auth_keysrc *src, auth_rq *rq, int64_t now);
  * 503 (worker stopping). */
 void auth_keysrc_stop(auth_keysrc *src);
 
-void auth_oauth_init(auth_oauth *o, auth_worker *aw);
+/* Sets up a token source of `sa` for `scope` (both borrowed; no I/O). */
+void auth_oauth_init(auth_oauth *o, auth_worker *aw, const auth_sa *sa, const char *scope);
+/* Starts an exchange unless one is under way: LX_OK when one is under way
+ * afterwards (o->waiters are woken when it ends), or LX_ENOENT (no key),
+ * LX_ENOMEM. */
+int auth_oauth_start(auth_oauth *o);
+/* Whether o holds a token usable at `now`. */
+int auth_oauth_fresh(const auth_oauth *o, int64_t now);
+/* Whether an exchange failed moments ago (callers then fail at once). */
+int auth_oauth_holding_off(const auth_oauth *o, int64_t now);
+/* Cancels the exchange, fails every waiter, forgets the token. */
 void auth_oauth_stop(auth_oauth *o);
 
 /* Calls the Identity Toolkit admin API: POST {base}/v1/projects/{project}/

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "auth.h"
@@ -308,8 +309,9 @@ static void auth_oauth_token_done(const lx_http_response *res, void *arg)
     char why[128] = "";
 
     o->call = NULL;
+    o->last_status = res->err == LX_ETIMEDOUT ? LX_ETIMEDOUT : LX_EIO;
     if (res->err != LX_OK) {
-        snprintf(why, sizeof(why), "%s", res->errmsg);
+        snprintf(why, sizeof(why), "%s", res->errmsg[0] != '\0' ? res->errmsg : "network error");
     } else if (res->status != 200) {
         snprintf(why, sizeof(why), "HTTP status %d", res->status);
     } else {
@@ -323,13 +325,22 @@ static void auth_oauth_token_done(const lx_http_response *res, void *arg)
             snprintf(why, sizeof(why), "no access_token or expires_in in the answer");
     }
     if (why[0] == '\0') {
+        if (o->access_token != NULL)
+            OPENSSL_cleanse(o->access_token, strlen(o->access_token));
         free(o->access_token);
         o->access_token = strdup(tok);
+        if (o->access_token == NULL)
+            snprintf(why, sizeof(why), "out of memory");
+    }
+    if (why[0] == '\0') {
         o->expires_at = auth_now() + (expires_in > 120 ? expires_in - 60 : expires_in / 2);
-        host->log(LX_LOG_INFO, AUTH_SRC, NULL, "OAuth access token obtained (valid %lld s)",
-                  (long long)expires_in);
+        o->last_error[0] = '\0';
+        host->log(LX_LOG_INFO, AUTH_SRC, NULL, "OAuth access token for %s obtained (valid %lld s)",
+                  o->sa->client_email, (long long)expires_in);
     } else {
-        host->log(LX_LOG_WARN, AUTH_SRC, NULL, "cannot get an OAuth access token from %s: %s",
+        snprintf(o->last_error, sizeof(o->last_error), "the token endpoint: %s", why);
+        host->log(LX_LOG_WARN, AUTH_SRC, NULL,
+                  "cannot get an OAuth access token for %s from %s: %s", o->sa->client_email,
                   o->aw->st->token_url, why);
     }
     json_object_put(j);
@@ -359,15 +370,18 @@ static void auth_sign_done(void *arg, int status)
         goto out; /* the worker stopped meanwhile */
     o->job = NULL;
     host = o->aw->st->host;
+    o->last_status = LX_EIO;
     if (status != LX_OK || job->rc != 0 || job->jwt == NULL) {
-        host->log(LX_LOG_ERROR, AUTH_SRC, NULL, "cannot sign the OAuth assertion: %s",
-                  status != LX_OK ? "cancelled" : job->why);
+        snprintf(o->last_error, sizeof(o->last_error), "cannot sign the OAuth assertion: %s",
+                 status != LX_OK ? "cancelled" : job->why);
+        host->log(LX_LOG_ERROR, AUTH_SRC, NULL, "%s: %s", o->sa->client_email, o->last_error);
         auth_oauth_finish(o, 0);
         goto out;
     }
     size_t len = strlen(prefix) + strlen(job->jwt);
     form = malloc(len + 1);
     if (form == NULL) {
+        snprintf(o->last_error, sizeof(o->last_error), "out of memory");
         auth_oauth_finish(o, 0);
         goto out;
     }
@@ -385,38 +399,48 @@ static void auth_sign_done(void *arg, int status)
     };
     if (host->http_fetch(o->aw->w, &rq, auth_oauth_token_done, o, &o->call) != LX_OK) {
         o->call = NULL;
-        host->log(LX_LOG_ERROR, AUTH_SRC, NULL, "the HTTP client refused the token call");
+        snprintf(o->last_error, sizeof(o->last_error), "the HTTP client refused the token call");
+        host->log(LX_LOG_ERROR, AUTH_SRC, NULL, "%s", o->last_error);
         auth_oauth_finish(o, 0);
     }
 out:
+    if (form != NULL)
+        OPENSSL_cleanse(form, strlen(form));
     free(form);
+    if (job->jwt != NULL)
+        OPENSSL_cleanse(job->jwt, strlen(job->jwt));
     free(job->jwt);
     free(job);
 }
 
-/* Starts getting a token unless that is under way. LX_OK when under way. */
-static int auth_oauth_start(auth_oauth *o)
+int auth_oauth_start(auth_oauth *o)
 {
     const auth_state *st = o->aw->st;
     auth_sign_job *job;
     int64_t now = auth_now();
+    int n;
 
     if (o->is_busy)
         return LX_OK;
-    if (!st->has_sa)
+    if (o->sa == NULL || o->sa->private_key == NULL)
         return LX_ENOENT;
     job = calloc(1, sizeof(*job));
     if (job == NULL)
         return LX_ENOMEM;
     job->o = o;
-    job->pem = st->sa.private_key;
+    job->pem = o->sa->private_key;
     snprintf(job->header, sizeof(job->header), "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
-             st->sa.private_key_id);
-    snprintf(job->payload, sizeof(job->payload),
-             "{\"iss\":\"%s\",\"scope\":\"https://www.googleapis.com/auth/cloud-platform "
-             "https://www.googleapis.com/auth/identitytoolkit\",\"aud\":\"%s\","
-             "\"iat\":%lld,\"exp\":%lld}",
-             st->sa.client_email, st->token_url, (long long)now, (long long)(now + 3600));
+             o->sa->private_key_id);
+    /* client_email, scope and token_url hold no '"' or '\\' (checked when
+     * they were read), so printf makes valid JSON of them. */
+    n = snprintf(job->payload, sizeof(job->payload),
+                 "{\"iss\":\"%s\",\"scope\":\"%s\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
+                 o->sa->client_email, o->scope, st->token_url, (long long)now,
+                 (long long)(now + 3600));
+    if (n < 0 || (size_t)n >= sizeof(job->payload)) {
+        free(job);
+        return LX_ENOMEM;
+    }
     if (st->host->offload(o->aw->w, auth_sign_work, auth_sign_done, job) != LX_OK) {
         free(job);
         return LX_ENOMEM;
@@ -426,10 +450,22 @@ static int auth_oauth_start(auth_oauth *o)
     return LX_OK;
 }
 
-void auth_oauth_init(auth_oauth *o, auth_worker *aw)
+void auth_oauth_init(auth_oauth *o, auth_worker *aw, const auth_sa *sa, const char *scope)
 {
     memset(o, 0, sizeof(*o));
     o->aw = aw;
+    o->sa = sa;
+    o->scope = scope;
+}
+
+int auth_oauth_fresh(const auth_oauth *o, int64_t now)
+{
+    return o->access_token != NULL && now < o->expires_at;
+}
+
+int auth_oauth_holding_off(const auth_oauth *o, int64_t now)
+{
+    return !o->is_busy && o->last_fail != 0 && now - o->last_fail < AUTH_FAIL_HOLDOFF_S;
 }
 
 void auth_oauth_stop(auth_oauth *o)
@@ -448,6 +484,8 @@ void auth_oauth_stop(auth_oauth *o)
     }
     o->is_busy = 0;
     auth_waitq_fail_all(&o->waiters, "the worker is stopping");
+    if (o->access_token != NULL)
+        OPENSSL_cleanse(o->access_token, strlen(o->access_token));
     free(o->access_token);
     o->access_token = NULL;
 }
@@ -502,8 +540,8 @@ static int auth_admin_send(auth_rq *rq)
                      st->emulator_host, st->project, rq->admin_suffix);
     } else {
         auth_oauth *o = &aw->oauth;
-        if (o->access_token == NULL || now >= o->expires_at) {
-            if (!o->is_busy && o->last_fail != 0 && now - o->last_fail < AUTH_FAIL_HOLDOFF_S)
+        if (!auth_oauth_fresh(o, now)) {
+            if (auth_oauth_holding_off(o, now))
                 return LX_EIO;
             if (auth_oauth_start(o) != LX_OK)
                 return LX_EIO;

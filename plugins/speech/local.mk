@@ -16,6 +16,7 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 	plugins/speech/voices.c plugins/speech/voices.h $(LX_SPEECH_PURE) \
 	plugins/speech/tts_cloud.c plugins/speech/tts_cloud.h plugins/speech/tts_google.c \
 	plugins/speech/tts_openai.c $(LX_SPEECH_TTS_WIRE) \
+	plugins/speech/google_auth.c plugins/speech/google_auth.h \
 	plugins/speech/assets.c plugins/speech/assets.h plugins/speech/assets_make.c \
 	plugins/speech/sign.c
 # Cloud read-aloud's wire formats (pure: json-c, OpenSSL's base64).

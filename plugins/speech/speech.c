@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "cache.h"
+#include "google_auth.h"
 #include "pool.h"
 #include "provider.h"
 #include "routes.h"
@@ -60,6 +61,8 @@ static const char *const speech_cfg_keys[] = {
     "retries",
     "parallel",
     "voices_retry",
+    /* Google engines' service account (google_auth.c) */
+    "service_account",
     NULL,
 };
 
@@ -141,6 +144,7 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
                  provider);
         TRY(LX_EINVAL);
     }
+    TRY(speech_cfg_str(h, cfg, "service_account", &st->sa_path, err, errlen));
     if (provider != NULL && (strcmp(provider, "google") == 0 || strcmp(provider, "openai") == 0))
         TRY(speech_cloud_configure(st, cfg, provider, err, errlen));
     if (provider != NULL && strcmp(provider, "none") == 0)
@@ -181,6 +185,9 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
     }
     TRY(speech_stt_configure(st, cfg != NULL ? h->cfg_child(cfg, "stt") : NULL, err, errlen));
     TRY(speech_assets_configure(st, cfg != NULL ? h->cfg_child(cfg, "assets") : NULL, err, errlen));
+    if (cfg != NULL)
+        h->cfg_where(cfg, where, sizeof(where));
+    TRY(speech_gauth_configure(st, where, err, errlen));
     rc = LX_OK;
 out:
 #undef TRY
@@ -202,6 +209,7 @@ static void speech_state_free(speech_state *st)
     free(st->helper);
     free(st->default_voice);
     free(st->cache_dir);
+    free(st->sa_path);
     free(st);
 }
 

@@ -17,6 +17,8 @@
  *   tts_google.c Google Cloud Text-to-Speech (a <mark> per word)
  *   tts_openai.c an OpenAI-compatible /v1/audio/speech (times estimated)
  *   tts_wire.c   their bodies and answers (pure, fuzzed)
+ *   google_auth.c service-account OAuth for the Google engines, through
+ *                the auth plugin's google_token.v1
  *   pool.c       the helper processes of a worker, driven by its loop
  *   cache.c      synthesized answers as files shared by all workers
  *   voices.c     the voice table and GET /api/tts/voices
@@ -38,6 +40,7 @@
 #include <stdint.h>
 
 #include <lexiaid/plugin.h>
+#include <lexiaid/svc/google_token_v1.h>
 #include <lexiaid/svc/storage_v1.h>
 
 #include "assets.h"
@@ -113,6 +116,12 @@ typedef struct speech_state {
     struct speech_cloud_cfg *cloud_cfg; /* NULL: the local engines speak */
     speech_provider *cloud;             /* per worker */
     speech_voices *all_voices;          /* per worker: the local voices and the cloud's */
+
+    /* Google engines' service account (google_auth.h): NULL when none */
+    char *sa_path;                /* service_account: the key file's path */
+    const lx_google_token_v1 *gt; /* the auth plugin's service, when used */
+    void *gt_state;
+    lx_google_account *gt_account; /* the auth plugin's; NULL: API keys */
     speech_maker maker; /* assets_make.c */
 } speech_state;
 

@@ -7,7 +7,8 @@
  *               fair on clearly read speech, weak on free speech), openai
  *               (any OpenAI-compatible /v1/audio/transcriptions: OpenAI,
  *               whisper.cpp's server, faster-whisper servers), google
- *               (Speech-to-Text v1 speech:recognize with an API key), or
+ *               (Speech-to-Text v1 speech:recognize with the speech block's
+ *               service_account, or an API key), or
  *               none (the dictation routes answer 503 STT_UNAVAILABLE)
  */
 #include "config.h"
@@ -152,10 +153,10 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
 #endif
         break;
     default:
-        if (c->provider == SPEECH_STT_GOOGLE && c->api_key == NULL) {
+        if (c->provider == SPEECH_STT_GOOGLE && c->api_key == NULL && st->sa_path == NULL) {
             snprintf(err, errlen,
-                     "%s: speech: stt.provider google needs stt.api_key "
-                     "(LEXIAID_STT_API_KEY)",
+                     "%s: speech: stt.provider google needs the speech block's service_account "
+                     "(LEXIAID_SPEECH_SERVICE_ACCOUNT) or stt.api_key (LEXIAID_STT_API_KEY)",
                      where);
             TRY(LX_EINVAL);
         }

@@ -4,9 +4,11 @@
  *
  *   openai  POST {base_url}/v1/audio/transcriptions, 16 kHz mono WAV,
  *           Authorization: Bearer {api_key} when a key is set
- *   google  POST {base_url}/v1/speech:recognize, LINEAR16 base64, the key
- *           in X-Goog-Api-Key (never in the URL, which error messages and
- *           logs could show)
+ *   google  POST {base_url}/v1/speech:recognize, LINEAR16 base64, with
+ *           the service account's token (Authorization: Bearer, from the
+ *           auth plugin's google_token.v1: google_auth.h) when one is set,
+ *           else the key in X-Goog-Api-Key (never in the URL, which error
+ *           messages and logs could show)
  *
  * A session keeps the phrase's audio in memory until the phrase ends (the
  * endpointer caps a phrase at max_phrase), then sends it. 429 and 5xx are
@@ -21,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "audio/audio.h"
 #include "audio/wav.h"
+#include "google_auth.h"
 #include "recognizer.h"
 #include "stt_wire.h"
 
@@ -40,9 +45,12 @@ typedef struct net_rec {
     char *body;      /* the request being made (kept for retries) */
     size_t body_len;
     char ctype[128];
-    char auth[600];
+    char auth[SPEECH_AUTHZ_MAX];
     char url[600];
     int tries;
+    int is_oauth;   /* google with a service account: a token before each send */
+    int has_reauth; /* a 401 made us get a new token once (this phrase) */
+    speech_gauth token;
     int answer_pending; /* the timer delivers an interim "" */
 } net_rec;
 
@@ -53,6 +61,7 @@ static void *net_open_as(speech_state *st, int is_google)
         return NULL;
     r->st = st;
     r->is_google = is_google;
+    r->is_oauth = is_google && speech_gauth_on(st);
     return r;
 }
 
@@ -72,6 +81,7 @@ static void net_reset(net_rec *r)
     r->body = NULL;
     r->n = 0;
     r->tries = 0;
+    r->has_reauth = 0;
 }
 
 static void net_close(void *session)
@@ -83,6 +93,8 @@ static void net_close(void *session)
         h->http_cancel(r->call);
     if (r->timer != NULL)
         h->timer_stop(r->timer);
+    speech_gauth_cancel(r->st, &r->token);
+    OPENSSL_cleanse(r->auth, sizeof(r->auth));
     net_reset(r);
     free(r->pcm);
     free(r);
@@ -122,6 +134,14 @@ static void net_on_response(const lx_http_response *res, void *arg)
     char err[300], msg[400];
 
     r->call = NULL;
+    if (res->err == LX_OK && res->status == 401 && r->is_oauth && !r->has_reauth) {
+        /* the token was revoked or expired early: one new one */
+        r->has_reauth = 1;
+        speech_gauth_refused(r->st);
+        r->tries--;
+        net_send(r);
+        return;
+    }
     if (res->err == LX_OK && (res->status == 429 || res->status >= 500) &&
         r->tries <= r->st->stt.retries) {
         long long delay = 250LL << (r->tries - 1);
@@ -160,7 +180,35 @@ static void net_on_response(const lx_http_response *res, void *arg)
     free(text);
 }
 
+static void net_send_now(net_rec *r);
+
+static void net_on_token(void *arg, int status, const char *header, const char *message)
+{
+    net_rec *r = arg;
+    char msg[400];
+
+    if (status != LX_OK) {
+        snprintf(msg, sizeof(msg), "the speech recognizer cannot be called: %s", message);
+        r->st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL, "%s", msg);
+        net_finish(r, status == LX_ETIMEDOUT ? LX_ETIMEDOUT : LX_EIO, msg, "", 0, -1);
+        return;
+    }
+    snprintf(r->auth, sizeof(r->auth), "%s", header);
+    net_send_now(r);
+}
+
+/* Sends the phrase, after getting a token when it needs one. */
 static void net_send(net_rec *r)
+{
+    if (!r->is_oauth) {
+        net_send_now(r);
+        return;
+    }
+    if (speech_gauth_header(r->st, &r->token, net_on_token, r) != LX_OK)
+        net_finish(r, LX_EIO, "cannot ask the auth plugin for an access token", "", 0, -1);
+}
+
+static void net_send_now(net_rec *r)
 {
     const lx_host *h = r->st->host;
     const char *headers[4];
@@ -196,7 +244,10 @@ static int net_build(net_rec *r)
         r->body = speech_google_stt_body(r->pcm, r->n, c->language, c->model, &r->body_len);
         snprintf(r->url, sizeof(r->url), "%s/v1/speech:recognize", c->base_url);
         snprintf(r->ctype, sizeof(r->ctype), "Content-Type: application/json");
-        snprintf(r->auth, sizeof(r->auth), "X-Goog-Api-Key: %s", c->api_key);
+        if (r->is_oauth)
+            r->auth[0] = '\0'; /* the token's, at each send */
+        else
+            snprintf(r->auth, sizeof(r->auth), "X-Goog-Api-Key: %s", c->api_key);
         return r->body != NULL ? 0 : -1;
     }
     size_t wav_len;

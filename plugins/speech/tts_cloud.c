@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "google_auth.h"
 #include "provider.h"
 #include "tts_cloud.h"
 
@@ -91,9 +94,10 @@ int speech_cloud_configure(speech_state *st, const lx_cfg *cfg, const char *prov
         snprintf(err, errlen, "%s: speech: api_key holds a line break", where);
         TRY(LX_EINVAL);
     }
-    if (c->kind == SPEECH_CLOUD_GOOGLE && c->api_key == NULL) {
+    if (c->kind == SPEECH_CLOUD_GOOGLE && c->api_key == NULL && st->sa_path == NULL) {
         snprintf(err, errlen,
-                 "%s: speech: provider google needs api_key (LEXIAID_TTS_API_KEY or "
+                 "%s: speech: provider google needs service_account "
+                 "(LEXIAID_SPEECH_SERVICE_ACCOUNT) or api_key (LEXIAID_TTS_API_KEY or "
                  "LEXIAID_TTS_API_KEY_FILE)",
                  where);
         TRY(LX_EINVAL);
@@ -300,10 +304,13 @@ struct speech_cloud_call {
     speech_state *st;
     char *method;
     char url[1024];
-    char auth[600];
+    char auth[SPEECH_AUTHZ_MAX]; /* the key's header, or the token's (google_auth.h) */
     char *body;
     size_t len;
     int tries;
+    int is_oauth;   /* Google with a service account: a token before each send */
+    int has_reauth; /* a 401 made us get a new token once */
+    speech_gauth token;
     lx_http_call *call;
     lx_timer *timer;
     speech_cloud_fn done;
@@ -316,7 +323,8 @@ static void cloud_call_free(speech_cloud_call *c)
         c->st->host->http_cancel(c->call);
     if (c->timer != NULL)
         c->st->host->timer_stop(c->timer);
-    memset(c->auth, 0, sizeof(c->auth));
+    speech_gauth_cancel(c->st, &c->token);
+    OPENSSL_cleanse(c->auth, sizeof(c->auth));
     free(c->body);
     free(c->method);
     free(c);
@@ -357,6 +365,14 @@ static void cloud_on_response(const lx_http_response *res, void *arg)
     char msg[300];
 
     c->call = NULL;
+    if (res->err == LX_OK && res->status == 401 && c->is_oauth && !c->has_reauth) {
+        /* the token was revoked or expired early: one new one */
+        c->has_reauth = 1;
+        speech_gauth_refused(c->st);
+        c->tries--;
+        cloud_send(c);
+        return;
+    }
     if (res->err == LX_OK && (res->status == 429 || res->status >= 500) &&
         c->tries <= cfg->retries) {
         long long delay = 250LL << (c->tries - 1);
@@ -388,7 +404,32 @@ static void cloud_on_response(const lx_http_response *res, void *arg)
     cloud_end(c, LX_OK, res->status, res->body, res->body_len, "");
 }
 
+static void cloud_send_now(speech_cloud_call *c);
+
+static void cloud_on_token(void *arg, int status, const char *header, const char *message)
+{
+    speech_cloud_call *c = arg;
+
+    if (status != LX_OK) { /* the caller logs it */
+        cloud_end(c, status == LX_ETIMEDOUT ? LX_ETIMEDOUT : LX_ERROR, 0, NULL, 0, message);
+        return;
+    }
+    snprintf(c->auth, sizeof(c->auth), "%s", header);
+    cloud_send_now(c);
+}
+
+/* Sends the call, after getting a token when it needs one. */
 static void cloud_send(speech_cloud_call *c)
+{
+    if (!c->is_oauth) {
+        cloud_send_now(c);
+        return;
+    }
+    if (speech_gauth_header(c->st, &c->token, cloud_on_token, c) != LX_OK)
+        cloud_end(c, LX_ERROR, 0, NULL, 0, "cannot ask the auth plugin for an access token");
+}
+
+static void cloud_send_now(speech_cloud_call *c)
 {
     const lx_host *h = c->st->host;
     const char *headers[4];
@@ -433,7 +474,8 @@ speech_cloud_call *speech_cloud_fetch(speech_state *st, const char *method, cons
     c->done = done;
     c->arg = arg;
     snprintf(c->url, sizeof(c->url), "%s", url);
-    if (cfg->api_key != NULL)
+    c->is_oauth = cfg->kind == SPEECH_CLOUD_GOOGLE && speech_gauth_on(st);
+    if (cfg->api_key != NULL && !c->is_oauth)
         snprintf(c->auth, sizeof(c->auth),
                  cfg->kind == SPEECH_CLOUD_GOOGLE ? "X-Goog-Api-Key: %s"
                                                   : "Authorization: Bearer %s",
