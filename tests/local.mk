@@ -182,6 +182,7 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_stt.py \
 	tests/integration/test_speech_stt_net.py \
 	tests/integration/test_speech_tts_cloud.py \
+	tests/integration/test_speech_google_sa.py \
 	tests/integration/test_speech_stt_ws.py \
 	tests/integration/test_speech_stt_browser.py
 TESTS += $(LX_INTEGRATION_TESTS)
@@ -193,6 +194,7 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/integration/lxaudio.py \
 	tests/integration/lxfakestt.py \
 	tests/integration/lxfaketts.py \
+	tests/integration/lxfakeoauth.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \

@@ -312,6 +312,9 @@ static int gt_wait(lx_google_token_call *k)
         return rc;
     k->rq.on_wake = gt_on_wake;
     auth_waitq_push(&k->src->o.waiters, &k->rq);
+    k->rq.aw->st->host->log(LX_LOG_DEBUG, AUTH_SRC, NULL,
+                            "google_token.v1: a call for %s waits for the exchange in flight",
+                            k->src->o.sa->client_email);
     return LX_OK;
 }
 

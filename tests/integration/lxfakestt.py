@@ -12,7 +12,8 @@ Each request takes the next behaviour of the script, else the default:
     answer(text)        the format's success shape
     status(code)        an error in the format's shape
     sleep(seconds)      then the default answer (a slow server)
-A wrong key is a 401. Every request is recorded (path, headers, form
+A wrong key is a 401; with token_ok(token) set, Google's calls need
+`Authorization: Bearer <token>` that it accepts and no key (else 401). Every request is recorded (path, headers, form
 fields or JSON, the audio as 16-bit samples, its rate and channels).
 
     fake = FakeSTT(key="k")          # started; fake.close() at the end
@@ -74,8 +75,9 @@ def wav_info(wav):
 
 
 class FakeSTT:
-    def __init__(self, key=KEY, default_text="plants need light and water"):
+    def __init__(self, key=KEY, default_text="plants need light and water", token_ok=None):
         self.key = key
+        self.token_ok = token_ok
         self.default_text = default_text
         self.requests = []
         self._script = []
@@ -121,6 +123,15 @@ class FakeSTT:
         except OSError:
             pass
 
+    def _google_auth_ok(self, r):
+        """The key in X-Goog-Api-Key, or with token_ok set (a service
+        account's OAuth) a Bearer token it accepts and no key at all."""
+        if self.token_ok is None:
+            return r.headers.get("x-goog-api-key") == self.key
+        authz = r.headers.get("authorization", "")
+        return ("x-goog-api-key" not in r.headers and authz.startswith("Bearer ")
+                and self.token_ok(authz[7:]))
+
     def _handle(self, h):
         n = int(h.headers.get("Content-Length", "0"))
         raw = h.rfile.read(n)
@@ -129,7 +140,7 @@ class FakeSTT:
         with self._lock:
             self.requests.append(r)
         if google:
-            if r.headers.get("x-goog-api-key") != self.key:
+            if not self._google_auth_ok(r):
                 return self._send(h, 401, {"error": {"code": 401, "message": "bad key"}})
             r.json = json.loads(raw)
             pcm = base64.b64decode(r.json["audio"]["content"])

@@ -17,7 +17,8 @@ default answer:
     status(code)   an error in Google's shape
     sleep(seconds) then the answer (a slow server)
     garbage()      200 with a body that is not JSON
-A wrong key is a 401. Every request is recorded (path, headers, JSON);
+A wrong key is a 401; with token_ok(token) set, Google's calls need
+`Authorization: Bearer <token>` that it accepts and no key (else 401). Every request is recorded (path, headers, JSON);
 fake.max_in_flight is the most synthesis requests it held at once. With
 hold_for_overlap=True each synthesis request waits (up to 10 s) until a
 second one is in flight, so that a test can see chunks arrive in parallel
@@ -88,8 +89,9 @@ def mp3_of(seconds):
 
 
 class FakeTTS:
-    def __init__(self, key=KEY, hold_for_overlap=False):
+    def __init__(self, key=KEY, hold_for_overlap=False, token_ok=None):
         self.key = key
+        self.token_ok = token_ok
         self.hold_for_overlap = hold_for_overlap
         self.requests = []
         self.in_flight = 0
@@ -144,6 +146,15 @@ class FakeTTS:
         except OSError:
             pass
 
+    def _google_auth_ok(self, r):
+        """The key in X-Goog-Api-Key, or with token_ok set (a service
+        account's OAuth) a Bearer token it accepts and no key at all."""
+        if self.token_ok is None:
+            return r.headers.get("x-goog-api-key") == self.key
+        authz = r.headers.get("authorization", "")
+        return ("x-goog-api-key" not in r.headers and authz.startswith("Bearer ")
+                and self.token_ok(authz[7:]))
+
     def _handle(self, h, method):
         n = int(h.headers.get("Content-Length", "0") or 0)
         raw = h.rfile.read(n) if n else b""
@@ -151,7 +162,7 @@ class FakeTTS:
         with self._lock:
             self.requests.append(r)
         google = h.path.startswith("/v1beta1/")
-        if google and r.headers.get("x-goog-api-key") != self.key:
+        if google and not self._google_auth_ok(r):
             return self._send(h, 401, {"error": {"code": 401, "message": "API key not valid"}})
         if not google and self.key and r.headers.get("authorization") != "Bearer " + self.key:
             return self._send(h, 401, {"error": {"message": "Incorrect API key provided"}})

@@ -274,7 +274,9 @@ class TestConfig(lxtest.TestCase):
     def test_bad_cloud_settings_refuse_to_start_naming_the_line_never_the_key(self):
         for cfg, says in (
                 ({"provider": "azure"}, "provider must be local, google, openai or none"),
-                ({"provider": "google"}, "provider google needs service_account (LEXIAID_SPEECH_SERVICE_ACCOUNT) or api_key"),
+                ({"provider": "google"},
+                 "provider google needs service_account (LEXIAID_SPEECH_SERVICE_ACCOUNT) or "
+                 "api_key"),
                 ({"provider": "google", "api_key": KEY, "base_url": "ftp://x"},
                  "base_url must start with http"),
                 ({"provider": "openai", "api_key": KEY, "voices": "alloy", "voice": "bob"},
