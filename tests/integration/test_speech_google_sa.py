@@ -197,6 +197,7 @@ class TestServiceAccount(ServiceAccountCase):
             if HAVE_DICTATION:
                 st, body = transcribe(s, self.wav)
                 self.assertEqual(st, 502, body)
+                self.assertEqual(body["code"], "STT_FAILED")
                 self.assertIn("access token", body["error"])
                 bodies.append(body)
         self.assertEqual(self.tts.synth_requests(), [])  # nothing went out without a token
