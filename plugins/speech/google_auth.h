@@ -20,8 +20,9 @@
 
 #include "speech.h"
 
-/* The longest "Authorization: Bearer <token>" header we send. */
-#define SPEECH_AUTHZ_MAX 4200
+/* The longest "Authorization: Bearer <token>" header we send (Google's
+ * access tokens are at most 2048 bytes). */
+#define SPEECH_AUTHZ_MAX 2112
 
 /* init, after the cloud and stt configuration: opens st->sa_path through
  * google_token.v1 when a Google engine uses it. LX_OK, or LX_EINVAL /
