@@ -17,6 +17,10 @@
 #   LX_CHECK=all    run the whole `make check` (unit + integration; slower)
 #   LX_CHECK=none   skip the tests
 #   LX_JOBS=N       parallel make jobs (default: the builder's CPU count)
+#   LX_LM_PRUNE=T   dictation's language model: pocketsphinx-en-us's pruned by lexiaid-lm-prune,
+#   LX_LM_PRUNE_BIGRAMS=T2  trigrams at threshold T, bigrams at T2 (defaults 1e-7 and 1e-6:
+#                   6.6 MB of 27.1 MB; 0 and 0 keep every n-gram; docs/performance.md,
+#                   "Container", has the size and recall of several)
 
 # ---------------------------------------------------------------- builder
 FROM debian:bookworm-slim AS builder
@@ -55,7 +59,8 @@ ARG LX_JOBS=
 RUN set -eu; \
     jobs="${LX_JOBS:-$(nproc)}"; \
     mkdir -p _build && cd _build; \
-    ../configure --prefix=/usr/local >/dev/null; \
+    ../configure --prefix=/usr/local \
+      --with-stt-model=/usr/local/share/lexiaid/pocketsphinx/en-us >/dev/null; \
     make -j"$jobs"; \
     case "$LX_CHECK" in \
     none) echo "tests skipped (LX_CHECK=none)" ;; \
@@ -105,6 +110,19 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
 COPY --from=builder /out/usr/local/ /usr/local/
 COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 
+# Dictation's model, the directory the build named (--with-stt-model): Debian's acoustic model as
+# it is, and pocketsphinx-en-us's language model pruned by lexiaid-lm-prune (relative-entropy
+# pruning, back-off weights recomputed; checked against sphinxbase's reading of what it wrote)
+# with the dictionary cut to the words the model knows. The full model (27.1 MB) would take the
+# image past 160 MB; an operator can mount it (DOCKER_DEPLOYMENT.md, LEXIAID_STT_MODEL_DIR).
+ARG LX_LM_PRUNE=1e-7
+ARG LX_LM_PRUNE_BIGRAMS=1e-6
+RUN set -eu; \
+    m=/usr/share/pocketsphinx/model/en-us; d=/usr/local/share/lexiaid/pocketsphinx/en-us; \
+    mkdir -p "$d"; ln -s "$m/en-us" "$d/en-us"; \
+    lexiaid-lm-prune -t "$LX_LM_PRUNE" -t2 "$LX_LM_PRUNE_BIGRAMS" --verify 97 --dict "$m/cmudict-en-us.dict" \
+      "$d/cmudict-en-us.dict" "$m/en-us.lm.bin" "$d/en-us.lm.bin"
+
 # Every shared object must resolve with the runtime packages above, and the shipped config
 # (with every plugin it names) must pass `lexiaid -t`: a missing library fails the build here,
 # not at the first request.
@@ -118,7 +136,7 @@ RUN set -eu; \
     d=$(mktemp -d); LEXIAID_DATA_DIR="$d" lexiaid -t; rm -rf "$d"; \
     printf 'extractor ok\n' | /usr/local/libexec/lexiaid/lexiaid-extract txt | grep -q 'extractor ok'; \
     /usr/local/libexec/lexiaid/lexiaid-speech --check; \
-    /usr/local/libexec/lexiaid/lexiaid-speech --check --stt-model /usr/share/pocketsphinx/model/en-us; \
+    /usr/local/libexec/lexiaid/lexiaid-speech --check --stt-model /usr/local/share/lexiaid/pocketsphinx/en-us; \
     lexiaid -v
 
 # The final root, computed rather than listed by hand:
@@ -127,7 +145,8 @@ RUN set -eu; \
 # - the shared libraries all of these load: the closure that ldd reports for every ELF file
 #   (it follows DT_NEEDED through every level), the dynamic loader, and an ld.so.cache for them;
 # - data the libraries read at run time: Tesseract's tessdata (eng), espeak-ng's voices and
-#   dictionaries, the CA bundle that libcurl uses for HTTPS, OpenSSL's config, nsswitch.conf,
+#   dictionaries, pocketsphinx's acoustic model (the pruned language model and the dictionary
+#   are under /usr/local), the CA bundle that libcurl uses for HTTPS, OpenSSL's config, nsswitch.conf,
 #   localtime; /etc/passwd and /etc/group;
 # - the Debian copyright files of every package a shipped file comes from, and the list of those
 #   packages with their versions (/usr/share/doc/lexiaid/debian-packages.txt: no dpkg database
@@ -157,7 +176,7 @@ RUN set -eu; \
     for t in sh cat id; do put "$(command -v "$t")"; done; \
     put /usr/share/tesseract-ocr; \
     for d in /usr/lib/*/espeak-ng-data; do put "$d"; done; \
-    for f in en-us cmudict-en-us.dict en-us.lm.bin; do put "/usr/share/pocketsphinx/model/en-us/$f"; done; \
+    put /usr/share/pocketsphinx/model/en-us/en-us; \
     put /etc/ssl/certs/ca-certificates.crt; put /etc/ssl/openssl.cnf; \
     put /usr/lib/ssl/openssl.cnf; put /usr/lib/ssl/cert.pem; \
     put /etc/nsswitch.conf; put /etc/localtime; \
@@ -195,7 +214,7 @@ RUN set -eu; \
     chroot --userspec=1000:1000 "$R" /bin/sh -c 'cat /etc/group && id appuser'; \
     chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-speech --check; \
     chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-speech --check \
-      --stt-model /usr/share/pocketsphinx/model/en-us; \
+      --stt-model /usr/local/share/lexiaid/pocketsphinx/en-us; \
     if mkdir "$R/dev" && mknod -m 666 "$R/dev/null" c 1 3; then \
       printf 'extractor ok\n' | chroot --userspec=1000:1000 "$R" /usr/local/libexec/lexiaid/lexiaid-extract txt \
         | grep -q 'extractor ok'; \

@@ -184,7 +184,8 @@ LX_INTEGRATION_TESTS = \
 	tests/integration/test_speech_tts_cloud.py \
 	tests/integration/test_speech_google_sa.py \
 	tests/integration/test_speech_stt_ws.py \
-	tests/integration/test_speech_stt_browser.py
+	tests/integration/test_speech_stt_browser.py \
+	tests/integration/test_speech_lm_prune.py
 TESTS += $(LX_INTEGRATION_TESTS)
 EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integration/lxkeys.py \
 	tests/integration/lxstorage.py tests/integration/lxsamples.py tests/integration/lxtutor.py \
@@ -195,6 +196,7 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/integration/lxfakestt.py \
 	tests/integration/lxfaketts.py \
 	tests/integration/lxfakeoauth.py \
+	tests/integration/data/lm/small.arpa tests/integration/data/lm/make_small.py \
 	tests/lsan.supp tests/tsan.supp tests/unit/no_cmocka.h \
 	tests/container/certs.py tests/container/check-env-doc.py tests/container/check-k8s.py \
 	tests/container/lib.sh tests/container/overrides.sh tests/container/run.sh \

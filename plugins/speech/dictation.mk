@@ -43,3 +43,15 @@ tests_unit_test_speech_stt_wire_SOURCES = tests/unit/test_speech_stt_wire.c $(LX
 tests_unit_test_speech_stt_wire_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS) \
 	-I$(top_srcdir)/plugins/speech
 tests_unit_test_speech_stt_wire_LDADD = $(LX_TEST_LIBS) $(JSONC_LIBS) $(LIBCRYPTO_LIBS)
+
+# lexiaid-lm-prune: a pruned language model for pocketsphinx (plugins/speech/lm/lm.h);
+# the Dockerfile ships one (docs/performance.md, "Container").
+LX_LM_PRUNE = plugins/speech/lm/lm.h plugins/speech/lm/lm_model.c plugins/speech/lm/lm_trie.c \
+	plugins/speech/lm/lm_prune.c plugins/speech/lm/lm_sphinx.c
+EXTRA_DIST += $(LX_LM_PRUNE) plugins/speech/lm/lexiaid-lm-prune.c
+if LX_HAVE_POCKETSPHINX
+bin_PROGRAMS += plugins/speech/lm/lexiaid-lm-prune
+plugins_speech_lm_lexiaid_lm_prune_SOURCES = plugins/speech/lm/lexiaid-lm-prune.c $(LX_LM_PRUNE)
+plugins_speech_lm_lexiaid_lm_prune_CFLAGS = $(AM_CFLAGS) $(POCKETSPHINX_CFLAGS)
+plugins_speech_lm_lexiaid_lm_prune_LDADD = $(POCKETSPHINX_LIBS) -lm
+endif

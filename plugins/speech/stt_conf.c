@@ -25,6 +25,11 @@
 #ifndef LX_POCKETSPHINX_MODEL
 #define LX_POCKETSPHINX_MODEL "/usr/share/pocketsphinx/model/en-us"
 #endif
+/* stt.model_dir's default: configure --with-stt-model (the image: a pruned
+ * language model), else Debian's pocketsphinx-en-us. */
+#ifndef LX_STT_MODEL_DIR
+#define LX_STT_MODEL_DIR LX_POCKETSPHINX_MODEL
+#endif
 
 static const char *const stt_keys[] = {
     "provider",    "helpers",    "queue",      "timeout",   "max_audio", "max_seconds",
@@ -119,7 +124,7 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
     }
     if (c->language == NULL && (c->language = strdup("en-US")) == NULL)
         TRY(LX_ENOMEM);
-    if (c->model_dir == NULL && (c->model_dir = strdup(LX_POCKETSPHINX_MODEL)) == NULL)
+    if (c->model_dir == NULL && (c->model_dir = strdup(LX_STT_MODEL_DIR)) == NULL)
         TRY(LX_ENOMEM);
     if (!is_plain(c->language) || (c->model != NULL && !is_plain(c->model))) {
         snprintf(err, errlen,
