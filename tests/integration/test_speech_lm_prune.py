@@ -252,5 +252,14 @@ class DebianModel(unittest.TestCase):
                     self.assertIn(b"--stt-model\0" + d.encode() + b"\0", f.read())
 
 
+    def test_a_model_dir_without_a_model_says_so(self):
+        d = tempfile.mkdtemp(prefix="lx-lmprune.")
+        self.addCleanup(shutil.rmtree, d)
+        with stt_server({"model_dir": d}) as s:
+            status, body = transcribe(s, lxaudio.speak("Plants need light."))
+            self.assertEqual(status, 503, body)
+            self.assertIn("the pocketsphinx model is not in " + d, body["error"])
+
+
 if __name__ == "__main__":
     unittest.main()

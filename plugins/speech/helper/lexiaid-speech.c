@@ -422,6 +422,7 @@ static int hx_check(void)
 
 #ifdef LX_HAVE_POCKETSPHINX
 static hx_sphinx *hx_rec;
+static char hx_rec_err[512]; /* why --stt-model's model did not load */
 #endif
 
 static int hx_recognize(const speech_recognize *rq)
@@ -433,7 +434,9 @@ static int hx_recognize(const speech_recognize *rq)
     int16_t *pcm;
 
     if (hx_rec == NULL)
-        return hx_send_error(SPEECH_ERR_ENGINE, "this helper has no recognizer (no --stt-model)");
+        return hx_send_error(
+            SPEECH_ERR_ENGINE,
+            hx_rec_err[0] != '\0' ? hx_rec_err : "this helper has no recognizer (no --stt-model)");
     if (rq->flags & SPEECH_REC_FRESH)
         hx_sphinx_reset(hx_rec);
     pcm = malloc(rq->n_samples ? rq->n_samples * sizeof(int16_t) : 1);
@@ -551,12 +554,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (stt_model != NULL) {
 #ifdef LX_HAVE_POCKETSPHINX
-        char err[512];
         hx_sphinx_opts so = {stt_model, stt_fast};
 
-        /* A helper that cannot recognize says so on each request. */
-        if ((hx_rec = hx_sphinx_new(&so, err, sizeof(err))) == NULL)
-            fprintf(stderr, "lexiaid-speech: %s\n", err);
+        /* A helper that cannot recognize says why on each request (the
+         * model directory is the operator's: speech.stt.model_dir). */
+        if ((hx_rec = hx_sphinx_new(&so, hx_rec_err, sizeof(hx_rec_err))) == NULL)
+            fprintf(stderr, "lexiaid-speech: %s\n", hx_rec_err);
 #else
         (void)stt_fast;
 #endif
