@@ -536,7 +536,7 @@ with curl every 20 ms from just before `docker run` (5 starts; load average at t
 
 | figure | original (Flask + gunicorn image) | lexiaid | target |
 |---|---|---|---|
-| image size | ~800 MB (python:3.12-slim + venv) | {e['SIZE_MB']} MB (`FROM scratch`; 93.7 MB before the speech plugin; was 164.9 MB on debian:bookworm-slim, {e['BASE_MB']} MB of it the base) | ≤ 160 MB with speech |
+| image size | ~800 MB (python:3.12-slim + venv) | {e['SIZE_MB']} MB with read-aloud and dictation (`FROM scratch`; dictation's language model pruned at build time: 177.1 MB with Debian's full one, 128.2 MB with read-aloud only, 93.7 MB before the speech plugin; was 164.9 MB on debian:bookworm-slim, {e['BASE_MB']} MB of it the base) | ≤ 160 MB with speech |
 | start: `docker run` → first 200 | 10–15 s | best {e['START_BEST']} s, median {e['START_S']} s (5 runs) | < 1 s |
 | of which lexiaid: container started → first 200 | | {e['INSIDE_S']} s (median) | |
 | engine reports healthy | first check 30 s after the start (interval 30 s, start period 40 s) | +{e['HEALTHY_S']} s after the first 200 (interval 5 s, start period 2 s) | |
@@ -553,7 +553,10 @@ libraries that `ldd` reports for all of these ELF files, with the dynamic loader
 time, found by tracing the extractor on PDF, DOCX, PNG and JPEG and the server's start: Tesseract's
 English data ({e['TESS_MB']} MB), espeak-ng's voices and dictionaries ({e['ESPEAK_MB']} MB), the CA
 bundle libcurl uses for HTTPS, OpenSSL's config,
-`nsswitch.conf`, `/etc/localtime`. And `/etc/passwd` and `/etc/group` with appuser (uid 1000), and
+`nsswitch.conf`, `/etc/localtime`; pocketsphinx's acoustic model (6.4 MB) and, under `/usr/local`,
+the language model `lexiaid-lm-prune` made from Debian's at build time (6.6 MB instead of 27.1 MB)
+with its dictionary cut to the model's words (1.9 MB; "Dictation's language model in the image"
+above). And `/etc/passwd` and `/etc/group` with appuser (uid 1000), and
 the copyright files of the {e['PKGS_N']} Debian packages these files come from, listed with their
 versions in `/usr/share/doc/lexiaid/debian-packages.txt` (there is no dpkg database to ask). No apt,
 dpkg, perl or their databases, and none of the base image's other files. The build checks the root
@@ -567,7 +570,8 @@ dependency of libarchive, which Tesseract links) links ICU, so it stays. poppler
 cairo and X11 client libraries that text extraction never calls but that must be there for it to
 load. Speech adds flite's three clustergen voices (about 4 MB each, in their libraries),
 espeak-ng with its data, LAME, and what libespeak-ng links for audio output it never opens here
-(libpcaudio: PulseAudio, ALSA and their libraries). Before the `FROM scratch` change the image was
+(libpcaudio: PulseAudio, ALSA and their libraries); dictation, pocketsphinx's models and the LAPACK,
+BLAS, gfortran and quadmath libraries Debian's sphinxbase links (10.8 MB). Before the `FROM scratch` change the image was
 the base image plus a layer of runtime packages: 164.9 MB (93.4 MB before the storage plugin).
 
 The start figure is mostly Docker's own container creation, network set-up and start; the row below
