@@ -182,8 +182,17 @@ class LmPrune(unittest.TestCase):
             head = f.read(5000)
         with open(SMALL, "rb") as f:
             small = f.read()
+        with open(good, "rb") as f:
+            overlap = bytearray(f.read())
+        # the last unigram's range of bigrams starting at 0: overlapping
+        # ranges, more bigrams than the header's (header 19 + order 1 + 3
+        # counts + 4, quantizer tables 3 x 65536 floats, unigrams of 12 bytes:
+        # prob, backoff, next)
+        at = 19 + 1 + 12 + 4 + 3 * 65536 * 4 + 12 * 23 + 8
+        overlap[at:at + 4] = b"\0\0\0\0"
         cases = {"garbage.bin": b"\x00\x01 not a model\n" * 50,
                  "truncated.bin": head,
+                 "overlapping.bin": bytes(overlap),
                  "truncated.arpa": small[:1500],
                  "empty": b""}
         for name, data in cases.items():

@@ -154,8 +154,12 @@ int lm_read_trie(const char *path, lm_model **out, char *err, size_t errlen)
         for (uint32_t u = 0; u < counts[0]; u++)
             for (uint32_t p = uni[u].next; p < uni[u + 1].next && p < n_next; p++) {
                 size_t at = (size_t)p * top_bits;
+                if (m->n2 >= n_next) /* ranges that overlap: not sphinxbase's */
+                    goto bad;
                 lm_bigram *b = &m->bi[m->n2++];
                 b->w1 = rd(top, at, word_bits);
+                if (b->w1 >= m->nw)
+                    goto bad;
                 b->w2 = u;
                 b->p =
                     (float)logmath_log_float_to_log10(lmath, top_prob[rd(top, at + word_bits, 16)]);
@@ -174,7 +178,7 @@ int lm_read_trie(const char *path, lm_model **out, char *err, size_t errlen)
             for (uint32_t p = uni[u].next; p < uni[u + 1].next && p < n_next; p++) {
                 size_t at = (size_t)p * mid_bits;
                 uint32_t w1 = rd(mid, at, word_bits);
-                if (w1 >= m->nw)
+                if (w1 >= m->nw || m->n2 >= n_next) /* ranges that overlap: not sphinxbase's */
                     goto bad;
                 lm_bigram *b = &m->bi[m->n2++];
                 b->w1 = w1;
@@ -188,7 +192,7 @@ int lm_read_trie(const char *path, lm_model **out, char *err, size_t errlen)
                 for (uint32_t t = t0; t < t1 && t < n_top; t++) {
                     size_t tat = (size_t)t * top_bits;
                     uint32_t w0 = rd(top, tat, word_bits);
-                    if (w0 >= m->nw)
+                    if (w0 >= m->nw || m->n3 >= n_top)
                         goto bad;
                     m->tri[m->n3++] =
                         (lm_trigram){w0, w1, u,
