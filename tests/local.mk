@@ -204,7 +204,7 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_env.c tests/fuzz/fuzz_http.c tests/fuzz/fuzz_jwt.c \
 	tests/fuzz/fuzz_keys.c \
 	tests/fuzz/fuzz_llm.c tests/fuzz/fuzz_multipart.c tests/fuzz/fuzz_offline.c \
-	tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_router.c tests/fuzz/fuzz_sniff.c \
+	tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_router.c tests/fuzz/fuzz_sniff.c tests/fuzz/fuzz_plain.c \
 	tests/fuzz/fuzz_ws_session.c tests/fuzz/fuzz_speech_words.c tests/fuzz/fuzz_speech_proto.c \
 	tests/fuzz/fuzz_speech_tts_wire.c \
 	tests/fuzz/fuzz_speech_webm.c tests/fuzz/fuzz_speech_ogg.c tests/fuzz/fuzz_speech_input.c

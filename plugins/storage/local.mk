@@ -6,7 +6,8 @@ plugin_LTLIBRARIES += plugins/storage/storage.la
 # Pure pieces, also linked into unit tests and fuzzers.
 # (The multipart parser is the SDK's: sdk/liblexiaid_sdk.la.)
 LX_STORAGE_PURE = plugins/storage/text/sniff.c plugins/storage/text/sniff.h \
-	plugins/storage/text/text.c plugins/storage/text/text.h plugins/storage/errf.h
+	plugins/storage/text/text.c plugins/storage/text/text.h plugins/storage/errf.h \
+	plugins/storage/text/plain.c plugins/storage/text/plain.h
 # The optional parts (configure --without-postgres, --disable-ocr): each is
 # a 0/1 macro for the code, which says at run time what a build without it
 # cannot do.
@@ -63,8 +64,12 @@ plugins_storage_storage_la_LDFLAGS = $(LX_PLUGIN_LDFLAGS)
 # The text extractor: a separate program so that parsers of untrusted files
 # never run inside a worker (extract.h).
 pkglibexec_PROGRAMS = plugins/storage/extract/lexiaid-extract
-plugins_storage_extract_lexiaid_extract_SOURCES = plugins/storage/extract/lexiaid-extract.c
-plugins_storage_extract_lexiaid_extract_CFLAGS = $(AM_CFLAGS) $(LX_STORAGE_FEATURES) $(POPPLER_CFLAGS) \
+# text/plain.c (and the SDK's UTF-8 check it uses) is the plugin's own
+# txt and md decoder, compiled in here too: one implementation for both.
+LX_EXTRACT_SHARED = plugins/storage/text/plain.c plugins/storage/text/plain.h sdk/utf8.c
+plugins_storage_extract_lexiaid_extract_SOURCES = plugins/storage/extract/lexiaid-extract.c \
+	$(LX_EXTRACT_SHARED)
+plugins_storage_extract_lexiaid_extract_CFLAGS = $(AM_CFLAGS) $(LX_STORAGE_INC) $(LX_STORAGE_FEATURES) $(POPPLER_CFLAGS) \
 	$(LIBZIP_CFLAGS) $(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
 plugins_storage_extract_lexiaid_extract_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) $(LIBXML_LIBS) \
 	$(TESSERACT_LIBS)
@@ -73,8 +78,9 @@ plugins_storage_extract_lexiaid_extract_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) $
 # without its address-space limit and with their own malloc), so that the
 # tests can meet its memory limit for real: never installed.
 noinst_PROGRAMS = plugins/storage/extract/lexiaid-extract-plain
-plugins_storage_extract_lexiaid_extract_plain_SOURCES = plugins/storage/extract/lexiaid-extract.c
-plugins_storage_extract_lexiaid_extract_plain_CFLAGS = -std=c11 -O2 -g -Wall -Wextra \
+plugins_storage_extract_lexiaid_extract_plain_SOURCES = plugins/storage/extract/lexiaid-extract.c \
+	$(LX_EXTRACT_SHARED)
+plugins_storage_extract_lexiaid_extract_plain_CFLAGS = -std=c11 -O2 -g -Wall -Wextra $(LX_STORAGE_INC) \
 	$(LX_STORAGE_FEATURES) $(POPPLER_CFLAGS) $(LIBZIP_CFLAGS) $(LIBXML_CFLAGS) $(TESSERACT_CFLAGS)
 plugins_storage_extract_lexiaid_extract_plain_LDFLAGS =
 plugins_storage_extract_lexiaid_extract_plain_LDADD = $(POPPLER_LIBS) $(LIBZIP_LIBS) \
@@ -103,3 +109,13 @@ tests_unit_test_storage_extract_SOURCES = tests/unit/test_storage_extract.c \
 tests_unit_test_storage_extract_CFLAGS = $(LX_STORAGE_TEST_CFLAGS) \
 	-DLX_TEST_EXTRACT='"$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract"'
 tests_unit_test_storage_extract_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LIBS)
+
+# The txt and md decoder, and the same answers from the decoder and the
+# child (text/plain.h).
+check_PROGRAMS += tests/unit/test_storage_plain
+tests_unit_test_storage_plain_SOURCES = tests/unit/test_storage_plain.c \
+	plugins/storage/text/plain.c plugins/storage/text/plain.h \
+	plugins/storage/text/extract.c plugins/storage/text/extract.h
+tests_unit_test_storage_plain_CFLAGS = $(LX_STORAGE_TEST_CFLAGS) \
+	-DLX_TEST_EXTRACT='"$(abs_top_builddir)/plugins/storage/extract/lexiaid-extract"'
+tests_unit_test_storage_plain_LDADD = sdk/liblexiaid_sdk.la $(LX_STORAGE_TEST_LIBS)

@@ -31,6 +31,7 @@ declare -A sources=(
     [fuzz_keys]="plugins/auth/jwt.c plugins/auth/keys.c plugins/auth/verify.c"
     [fuzz_multipart]="sdk/multipart.c sdk/utf8.c"
     [fuzz_sniff]="plugins/storage/text/sniff.c plugins/storage/text/text.c sdk/utf8.c"
+    [fuzz_plain]="plugins/storage/text/plain.c plugins/storage/text/text.c sdk/utf8.c"
     [fuzz_offline]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
     [fuzz_llm]="plugins/tutoring/buf.c plugins/tutoring/llm_wire.c"
     [fuzz_prompt]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/prompt.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
@@ -63,6 +64,7 @@ declare -A incdirs=(
     [fuzz_jwt]="plugins/auth"
     [fuzz_keys]="plugins/auth"
     [fuzz_sniff]="plugins/storage"
+    [fuzz_plain]="plugins/storage"
     [fuzz_offline]="plugins/tutoring"
     [fuzz_prompt]="plugins/tutoring"
     [fuzz_llm]="plugins/tutoring"
@@ -73,7 +75,7 @@ declare -A incdirs=(
     [fuzz_speech_ogg]="plugins/speech/audio"
     [fuzz_speech_input]="plugins/speech/audio"
 )
-targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_offline fuzz_prompt fuzz_llm
+targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_plain fuzz_offline fuzz_prompt fuzz_llm
          fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_tts_wire fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then

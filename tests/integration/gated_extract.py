@@ -7,8 +7,9 @@ It takes lexiaid-extract's arguments and stdin. A file that starts with
 the line "GATE <name>" is held: the program appends the pid of the worker
 that started it (its parent) to $LX_GATE_DIR/<name>.runs, writes
 $LX_GATE_DIR/<name>.started (holding that pid) and waits until
-$LX_GATE_DIR/<name>.go exists. Then, like every other file, it is handed to
-the real program, $LX_REAL_EXTRACTOR, whose answer and exit status are its
+$LX_GATE_DIR/<name>.go exists; then the gate line is dropped. The file (a
+PDF: the plugin reads txt and md without a child) is handed, like every
+other file, to the real program, $LX_REAL_EXTRACTOR, whose answer and exit status are its
 own. python3 stdlib only.
 """
 
@@ -32,6 +33,7 @@ def main():
         go = os.path.join(gate_dir, name + ".go")
         while not os.path.exists(go):
             time.sleep(0.02)
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""  # the file after the gate line
     p = subprocess.run([os.environ["LX_REAL_EXTRACTOR"]] + sys.argv[1:], input=data)
     return p.returncode if p.returncode >= 0 else 128 - p.returncode
 

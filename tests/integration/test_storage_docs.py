@@ -411,6 +411,43 @@ class TestDocuments(DocsCase):
         self.assertEqual(body, lxsamples.make_broken_pdf(), "the bytes are kept all the same")
 
 
+class TestPlainTextWithoutAChild(DocsCase):
+    """txt and md files are read by the plugin itself (text/plain.h, the
+    decoder lexiaid-extract uses too), without starting the extractor:
+    here the extractor is /bin/false, which fails every file it is given."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = StorageServer(None, storage_cfg={"extractor": "/bin/false"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def content(self, doc_id):
+        status, one = self.s.json("GET", "/api/documents/%s?include_content=true" % doc_id,
+                                  uid="plain")
+        self.assertEqual(status, 200, one)
+        return one["content"]
+
+    def test_docs_txt_and_md_become_text_without_the_extractor(self):
+        doc = self.upload_ok(self.s, "notes.txt",
+                             "\ufeffcaf\u00e9 au lait\r\nsecond line  \r\n".encode(), uid="plain")
+        self.assertEqual(doc["processing_status"], "processed", doc)
+        self.assertEqual(doc["page_count"], 1)
+        self.assertEqual(self.content(doc["id"]), "caf\u00e9 au lait\nsecond line\n")
+        self.assertIn("au lait", doc["dua_narrative_snippet"])
+        doc = self.upload_ok(self.s, "readme.md", b"# Title\n\nSome *Markdown*.\n", uid="plain")
+        self.assertEqual(doc["processing_status"], "processed", doc)
+        self.assertEqual(self.content(doc["id"]), "# Title\n\nSome *Markdown*.\n")
+
+    def test_docs_other_types_still_go_to_the_extractor(self):
+        doc = self.upload_ok(self.s, "cells.pdf", lxsamples.make_pdf([["Mitochondria"]]),
+                             uid="plain")
+        self.assertEqual(doc["processing_status"], "failed", doc)
+        self.assertIn("exit status 1", doc["processing_error"])
+
+
 class TestDocumentLimits(DocsCase):
 
     def test_docs_body_over_the_limits_is_413_json(self):

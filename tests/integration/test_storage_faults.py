@@ -16,7 +16,7 @@ ends processed once the fault is gone.
 - An extractor out of memory says so.
 
 "While an extraction runs" is an event: the extractor is gated_extract.py,
-which holds a document whose text starts "GATE <name>" until the test
+which holds a document (a PDF, see gated_text) that starts "GATE <name>" until the test
 lets it go. Deadlines are safety nets only.
 
 Backend: LX_TEST_STORAGE=sqlite (default) or postgres; the PostgreSQL
@@ -93,7 +93,11 @@ class Gates:
 
 
 def gated_text(name, text="some text to read"):
-    return ("GATE %s\n%s\n" % (name, text)).encode()
+    """A PDF of `text` held by gated_extract.py under `name` (upload it as
+    .pdf): txt and md files are read without the child, so a held
+    extraction is a PDF's. The gate line stays within the first 1024
+    bytes, where a PDF's header may start."""
+    return ("GATE %s\n" % name).encode() + lxsamples.make_pdf([[text]])
 
 
 class FaultsCase(lxtest.TestCase):
@@ -149,7 +153,7 @@ class TestTakeover(FaultsCase):
     def test_faults_worker_killed_mid_extraction_is_taken_over(self):
         gates = Gates()
         s = self.server(workers=2, gates=gates)
-        doc_id = self.upload(s, "k.txt", gated_text("k1", "taken over"))
+        doc_id = self.upload(s, "k.pdf", gated_text("k1", "taken over"))
         pid = gates.wait_started("k1")
         gates.forget("k1")
         os.kill(pid, signal.SIGKILL)
@@ -163,7 +167,7 @@ class TestTakeover(FaultsCase):
     def test_faults_reload_mid_extraction_hands_the_document_on(self):
         gates = Gates()
         s = self.server(gates=gates, storage={"claim_lease": "1h"})
-        doc_id = self.upload(s, "r.txt", gated_text("r1", "handed on"))
+        doc_id = self.upload(s, "r.pdf", gated_text("r1", "handed on"))
         old = gates.wait_started("r1")
         gates.forget("r1")
         # The old worker stops: it kills its extraction and gives the
@@ -179,7 +183,7 @@ class TestTakeover(FaultsCase):
     def test_faults_poison_document_fails_after_its_attempts(self):
         gates = Gates()
         s = self.server(workers=2, gates=gates, storage={"extract_attempts": 2})
-        doc_id = self.upload(s, "p.txt", gated_text("p1"))
+        doc_id = self.upload(s, "p.pdf", gated_text("p1"))
         for _ in range(2):  # its worker dies each time it extracts it
             pid = gates.wait_started("p1")
             gates.forget("p1")
@@ -303,7 +307,7 @@ class TestFairness(FaultsCase):
     def test_faults_one_users_slow_documents_do_not_starve_another(self):
         gates = Gates()
         s = self.server(gates=gates, storage={"extract_concurrency": 2})
-        slow = [self.upload(s, "a%d.txt" % i, gated_text("a%d" % i), uid="alice")
+        slow = [self.upload(s, "a%d.pdf" % i, gated_text("a%d" % i), uid="alice")
                 for i in range(1, 5)]
         gates.wait_started("a1")
         # The second slot waits for a user with nothing running: bob's text
@@ -324,7 +328,7 @@ class TestFairness(FaultsCase):
                         server={"offload_threads": 3, "request_timeout": "10s"})
         users = ["alice", "bob", "carol"]
         for u in users:
-            self.upload(s, u + ".txt", gated_text(u), uid=u)
+            self.upload(s, u + ".pdf", gated_text(u), uid=u)
         for u in users:
             gates.wait_started(u)
         # Every extraction runs: database jobs still get a thread.
@@ -488,7 +492,7 @@ class TestDiskFull(FullDisk, FaultsCase):
                 for i in range(3)]
         for doc_id in kept:
             self.assertEqual(self.wait_final(s, doc_id)["processing_status"], "processed")
-        held = self.upload(s, "held.txt", gated_text("held", "its text came after the disk "
+        held = self.upload(s, "held.pdf", gated_text("held", "its text came after the disk "
                                                                "was full"))
         gates.wait_started("held")
         wait_until(lambda: os.path.exists(os.path.join(self.mnt, "uploads", "tmp", "reserve")),
@@ -561,7 +565,7 @@ class TestPostgresDiskFull(FullDisk, OwnPostgres):
         s = self.pg_server("full", gates=gates)
         kept = [self.upload(s, "k%d.txt" % i, ("document %d " % i).encode() * 2000)
                 for i in range(3)]
-        held = self.upload(s, "held.txt", gated_text("held", "stored after all"))
+        held = self.upload(s, "held.pdf", gated_text("held", "stored after all"))
         gates.wait_started("held")
 
         filler = self.fill()

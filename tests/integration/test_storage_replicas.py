@@ -132,7 +132,7 @@ class TestReplicas(lxtest.TestCase):
         a = self.replica(extract_wait="0")
         b = self.replica(extract_wait="0")
         names = ["r1", "r2", "r3"]
-        ids = {n: self.upload(a, n + ".txt", gated_text(n, "replica text " + n)) for n in names}
+        ids = {n: self.upload(a, n + ".pdf", gated_text(n, "replica text " + n)) for n in names}
         # A runs them (its own uploads are its claims): how many at once
         # depends on which of A's workers took which upload (one user's
         # documents share a worker's slots fairly), so at least one ...

@@ -52,6 +52,8 @@
 #include <libxml/xmlreader.h>
 #include <poppler.h>
 #include <zip.h>
+
+#include "text/plain.h"
 #if STORAGE_HAVE_OCR /* configure --disable-ocr leaves out Tesseract and leptonica */
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
@@ -61,7 +63,7 @@
 #define EX_USAGE 2
 #define EX_INTERNAL 3
 
-#define MAX_FILE_BYTES ((size_t)64 << 20)     /* bytes read from stdin */
+#define MAX_FILE_BYTES STORAGE_PLAIN_MAX_FILE /* bytes read from stdin */
 #define MAX_XML_BYTES ((size_t)64 << 20)      /* word/document.xml, uncompressed */
 #define MAX_IMAGE_PIXELS ((int64_t)100000000) /* refuse larger images unread */
 #define DEFAULT_MAX_MEM ((unsigned long long)1 << 30)
@@ -460,65 +462,18 @@ static int end_text(buf *out)
 
 /* ---------------------------------------------------------------- txt, md */
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF) and no
- * NUL: a file that has one is not text. */
-static int is_utf8_text(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp, min;
-
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-            min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-            min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i - 1 < k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
+/* The plugin reads these itself with the same decoder (text/plain.h):
+ * this path serves `lexiaid-extract txt|md` run by hand or by an older
+ * plugin, and the tests that compare the two. */
 static int extract_text(const buf *in, buf *out, long long *pages)
 {
-    const char *p = in->p;
-    size_t n = in->len;
+    size_t start;
+    const char *reason;
 
-    if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
-        p += 3;
-        n -= 3;
-    }
-    if (!is_utf8_text((const unsigned char *)p, n))
-        return fail(EX_BAD_INPUT, "the file is not valid UTF-8 text");
+    if (storage_plain_decode(in->p, in->len, &start, &reason) != 0)
+        return fail(EX_BAD_INPUT, "%s", reason);
     *pages = 1;
-    if (buf_add(out, p, n) != 0)
+    if (buf_add(out, in->p + start, in->len - start) != 0)
         return fail(EX_INTERNAL, "out of memory");
     return 0;
 }

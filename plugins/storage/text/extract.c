@@ -40,7 +40,7 @@
 static const char *const ex_env[] = {"OMP_THREAD_LIMIT=1", NULL};
 
 #define EX_DEFAULT_TIMEOUT_MS 120000L     /* when o->timeout_ms <= 0 */
-#define EX_DEFAULT_MAX_OUTPUT (64u << 20) /* when o->max_output is 0 */
+#define EX_DEFAULT_MAX_OUTPUT STORAGE_EXTRACT_MAX_OUTPUT
 #define EX_HEADER_MAX 64                  /* "LXEXTRACT 1 pages=N\n" */
 #define EX_STDERR_KEEP 1024               /* the child's message; the rest is drained */
 #define EX_IO_CHUNK 65536

@@ -23,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* max_output when storage_extract_opts.max_output is 0. */
+#define STORAGE_EXTRACT_MAX_OUTPUT ((size_t)64 << 20)
+
 typedef struct storage_extract_opts {
     const char *program;   /* path of lexiaid-extract */
     long timeout_ms;       /* wall clock; the child is killed after it */

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "extract_queue.h"
+#include "plain.h"
 #include "text.h"
 
 #define STORAGE_PASSAGE_TARGET 800
@@ -172,28 +173,61 @@ static void storage_load_done(storage_state *st, void *arg, int rc, const char *
 /* ------------------------------------------------------------------------ */
 /* EXTRACT                                                                  */
 
-/* Extraction threads: the child, normalisation, passages. */
+/* A txt or md file read here, with the decoder lexiaid-extract uses
+ * (plain.h) and the child path's limits: the same text, the same
+ * failures, without a child. The text points into it->data. */
+static int storage_extract_plain(const storage_item *it, const storage_extract_opts *o,
+                                 const char **text, size_t *len, char *err, size_t errlen)
+{
+    size_t start, max_output = o->max_output > 0 ? o->max_output : STORAGE_EXTRACT_MAX_OUTPUT;
+    const char *why;
+
+    if (storage_plain_decode(it->data, it->len, &start, &why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        return LX_ERROR;
+    }
+    if (it->len - start > max_output) {
+        snprintf(err, errlen, "the text is larger than %zu bytes", max_output);
+        return LX_ETOOBIG;
+    }
+    *text = it->data + start;
+    *len = it->len - start;
+    return LX_OK;
+}
+
+/* Extraction threads: the text (txt and md here, the rest in the
+ * lexiaid-extract child), normalisation, passages. */
 static void storage_extract_work(void *arg, int cancel_fd)
 {
     storage_item *it = arg;
     storage_state *st = it->p->st;
     storage_extract_result res;
+    const char *text = "";
+    size_t text_len = 0;
     char *norm;
     size_t norm_len = 0;
 
     memset(&res, 0, sizeof(res));
-    it->ex_rc = storage_extract_cancellable(&st->ex, cancel_fd, it->file_type, it->data, it->len,
-                                            &res, it->ex_err, sizeof(it->ex_err));
-    free(it->data);
-    it->data = NULL;
-    it->len = 0;
+    if (storage_plain_is_type(it->file_type)) {
+        it->ex_rc =
+            storage_extract_plain(it, &st->ex, &text, &text_len, it->ex_err, sizeof(it->ex_err));
+        res.pages = 1;
+    } else {
+        it->ex_rc = storage_extract_cancellable(&st->ex, cancel_fd, it->file_type, it->data,
+                                                it->len, &res, it->ex_err, sizeof(it->ex_err));
+        if (res.text != NULL) {
+            text = res.text;
+            text_len = res.len;
+        }
+    }
     if (it->ex_rc != LX_OK) {
         if (it->ex_err[0] == '\0')
             snprintf(it->ex_err, sizeof(it->ex_err), "text extraction failed");
-        return;
+        goto drop;
     }
-    norm = storage_text_normalize(res.text != NULL ? res.text : "", res.len, &norm_len);
+    norm = storage_text_normalize(text, text_len, &norm_len);
     free(res.text);
+    res.text = NULL;
     if (norm == NULL)
         goto nomem;
     it->text = norm;
@@ -202,10 +236,15 @@ static void storage_extract_work(void *arg, int cancel_fd)
     if (storage_text_passages(norm, norm_len, STORAGE_PASSAGE_TARGET, &it->passages,
                               &it->n_passages) != LX_OK)
         goto nomem;
-    return;
+    goto drop;
 nomem:
     it->ex_rc = LX_ENOMEM;
     snprintf(it->ex_err, sizeof(it->ex_err), "out of memory while processing the text");
+drop:
+    free(res.text);
+    free(it->data);
+    it->data = NULL;
+    it->len = 0;
 }
 
 static void storage_extract_done(void *arg, int status)

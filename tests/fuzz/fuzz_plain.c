@@ -1,0 +1,97 @@
+/*
+ * libFuzzer target for plugins/storage/text/plain.c, the txt and md
+ * decoder the plugin runs inside a worker (and lexiaid-extract in its
+ * child). Each input is a file's bytes:
+ *   storage_plain_decode must accept exactly the files whose bytes after
+ *       one leading BOM are well-formed UTF-8 without a NUL (decided here
+ *       by a decoder written independently of the SDK's), and then point
+ *       into the input: past the BOM when there is one, to its end;
+ *   a refusal names its reason and points nowhere;
+ *   the accepted text normalized (storage_text_normalize, what the plugin
+ *   does next) is valid UTF-8.
+ * A copy of exactly the input's size makes reads past the end show.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lexiaid/utf8.h>
+
+#include "text/plain.h"
+#include "text/text.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fuzz_check(int ok)
+{
+    if (!ok)
+        __builtin_trap();
+}
+
+/* Well-formed UTF-8 without NUL, by decoding each code point. */
+static int fuzz_reference(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        uint32_t cp, min;
+        size_t n;
+
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0)
+            n = 2, cp = c & 0x1fu, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            n = 3, cp = c & 0x0fu, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            n = 4, cp = c & 0x07u, min = 0x10000;
+        else
+            return 0;
+        if (len - i < n)
+            return 0;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *copy = malloc(size > 0 ? size : 1);
+    size_t start = 7, bom, norm_len;
+    const char *why = "unset";
+    char *norm;
+    int rc;
+
+    fuzz_check(copy != NULL);
+    if (size > 0)
+        memcpy(copy, data, size);
+    bom = size >= 3 && memcmp(copy, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    rc = storage_plain_decode(copy, size, &start, &why);
+    fuzz_check(rc == 0 || rc == -1);
+    fuzz_check((rc == 0) == fuzz_reference((const unsigned char *)copy + bom, size - bom));
+    if (rc != 0) {
+        fuzz_check(start == 0 && why != NULL &&
+                   strcmp(why, "the file is not valid UTF-8 text") == 0);
+        free(copy);
+        return 0;
+    }
+    fuzz_check(why == NULL && start == bom);
+    fuzz_check(lx_utf8_valid(copy + start, size - start));
+    norm = storage_text_normalize(copy + start, size - start, &norm_len);
+    fuzz_check(norm != NULL && lx_utf8_valid(norm, norm_len));
+    free(norm);
+    free(copy);
+    return 0;
+}
