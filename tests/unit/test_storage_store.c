@@ -31,6 +31,9 @@
 
 #include "db/store.h"
 #include "db/store_backend.h" /* storage_query_words */
+#if STORAGE_HAVE_POSTGRES
+#include "db/store_pg.h" /* storage_pg_trips */
+#endif
 
 /* The backend the current group runs on, and PostgreSQL's conninfo. */
 static storage_kind g_kind = STORAGE_SQLITE;
@@ -1924,6 +1927,70 @@ static void test_store_batch_all_or_nothing(void **state)
     assert_int_equal(points, 5);
 }
 
+/* PostgreSQL: what a chat turn's storage calls cost in round trips to the
+ * server on a warm connection (statements prepared): a batch is BEGIN and
+ * its statements in one pipeline, then COMMIT, whatever its length; a
+ * search checks the document's owner in the same trip as it searches. */
+static void test_store_pg_round_trips_of_a_chat_turn(void **state)
+{
+#if STORAGE_HAVE_POSTGRES
+    fx *f = *state;
+    const char *now = "2026-11-28T10:00:01.000Z";
+    const char *passages[] = {"Rivers carry water to the sea.", "Light travels fast."};
+    char id[STORAGE_ID_LEN + 1];
+    storage_passage *p = NULL;
+    size_t n = 0;
+    int64_t before;
+
+    if (storage_db_kind(f->db) != STORAGE_POSTGRES)
+        return;
+    assert_int_equal(make_doc(f, "alice", "rivers", 1, id), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 2, now, f->err,
+                                   sizeof(f->err)),
+              LX_OK);
+    for (int round = 0; round < 2; round++) { /* the first prepares */
+        storage_op turn[] = {
+            rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"A\"}"),
+            rec_op(STORAGE_OP_APPEND, "t1", "{\"role\":\"user\"}"),
+            rec_op(STORAGE_OP_APPEND, "t1", "{\"role\":\"assistant\"}"),
+            act_op("chat", 2),
+        };
+
+        before = storage_pg_trips(f->c);
+        assert_rc(storage_batch(f->c, "alice", turn, 4, now, f->err, sizeof(f->err)), LX_OK);
+        assert_int_equal(turn[2].seq, 2 * round + 2);
+        if (round == 1)
+            assert_int_equal(storage_pg_trips(f->c) - before, 2);
+
+        before = storage_pg_trips(f->c);
+        assert_rc(storage_doc_search(f->c, "alice", id, "where do rivers go", 5, &p, &n, f->err,
+                                     sizeof(f->err)),
+                  LX_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(p[0].text, passages[0]);
+        storage_passages_free(p, n);
+        if (round == 1)
+            assert_int_equal(storage_pg_trips(f->c) - before, 1);
+    }
+    /* Not alice's: absent, in the same one trip. */
+    before = storage_pg_trips(f->c);
+    assert_rc(storage_doc_search(f->c, "bob", id, "rivers", 5, &p, &n, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_int_equal(n, 0);
+    assert_int_equal(storage_pg_trips(f->c) - before, 1);
+    /* A failed batch (an append to no record) leaves nothing, and the
+     * connection works on. */
+    storage_op bad[] = {
+        rec_op(STORAGE_OP_PUT, "t9", "{}"),
+        rec_op(STORAGE_OP_APPEND, "absent", "{}"),
+    };
+    assert_rc(storage_batch(f->c, "alice", bad, 2, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_batch(f->c, "alice", bad, 1, now, f->err, sizeof(f->err)), LX_OK);
+#else
+    (void)state;
+#endif
+}
+
 static void test_store_batch_refuses_bad_ops(void **state)
 {
     fx *f = *state;
@@ -2449,6 +2516,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
     STORE_TEST(test_store_batch_all_or_nothing),
+    STORE_TEST(test_store_pg_round_trips_of_a_chat_turn),
     STORE_TEST(test_store_batch_refuses_bad_ops),
     STORE_TEST(test_store_feedback_filters_and_total),
     STORE_TEST(test_store_stats),

@@ -340,6 +340,7 @@ int storage_pg_run_fmt(storage_pg_conn *p, int s, const char *const *vals, const
         return rc;
     snprintf(name, sizeof(name), "lx%d", s);
     if (!p->is_prepared[s]) {
+        p->n_trips++;
         r = PQprepare(p->pg, name, pg_sql[s].sql, pg_sql[s].n_params, NULL);
         rc = pg_check(p, r, err, errlen);
         PQclear(r);
@@ -347,6 +348,7 @@ int storage_pg_run_fmt(storage_pg_conn *p, int s, const char *const *vals, const
             return rc;
         p->is_prepared[s] = 1;
     }
+    p->n_trips++;
     r = PQexecPrepared(p->pg, name, pg_sql[s].n_params, vals, lens, fmts, rfmt);
     rc = pg_check(p, r, err, errlen);
     if (rc != LX_OK) {
@@ -355,6 +357,182 @@ int storage_pg_run_fmt(storage_pg_conn *p, int s, const char *const *vals, const
     }
     *out = r;
     return LX_OK;
+}
+
+/* Reads the pipeline's results up to its Sync: each sent command's result
+ * (then NULL), the first failure kept in rc/err (later commands are
+ * PGRES_PIPELINE_ABORTED and say nothing new); keep[i] gets the result of
+ * statement i. Returns LX_OK, the first failure, or LX_EIO when the
+ * connection broke. */
+static int pg_pipeline_read(storage_pg_conn *p, const int *prep, size_t n_sent, PGresult **keep,
+                            char *err, size_t errlen)
+{
+    char scratch[256];
+    int rc = LX_OK;
+
+    for (size_t i = 0; i < n_sent; i++) {
+        PGresult *r = PQgetResult(p->pg), *extra;
+        int one;
+
+        if (r == NULL) { /* the connection broke: nothing more comes */
+            if (rc == LX_OK) {
+                storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+                rc = LX_EIO;
+            }
+            return rc;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+            one = LX_EIO;
+            if (rc == LX_OK)
+                storage_pg_errf(err, errlen, "postgres: the statements were not run", NULL);
+        } else {
+            one =
+                pg_check(p, r, rc == LX_OK ? err : scratch, rc == LX_OK ? errlen : sizeof(scratch));
+        }
+        if (rc == LX_OK)
+            rc = one;
+        if (prep[i] >= 0 && one == LX_OK)
+            p->is_prepared[prep[i]] = 1;
+        if (prep[i] < 0 && one == LX_OK)
+            keep[i] = r;
+        else
+            PQclear(r);
+        while ((extra = PQgetResult(p->pg)) != NULL) /* the command's end */
+            PQclear(extra);
+    }
+    return rc;
+}
+
+/* Reads up to the Sync's own result. A failure there is the implicit
+ * commit's (reported as storage_pg_in_tx reports COMMIT's). */
+static int pg_pipeline_sync(storage_pg_conn *p, int rc, char *err, size_t errlen)
+{
+    for (int i = 0; i < 8; i++) {
+        PGresult *r = PQgetResult(p->pg);
+        int one;
+
+        if (r == NULL) {
+            if (PQstatus(p->pg) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return rc;
+        }
+        one = pg_check(p, r, err, rc == LX_OK ? errlen : 0);
+        PQclear(r);
+        if (rc == LX_OK)
+            rc = one == LX_EEXIST || one == LX_EINVAL || one == STORAGE_ENOSPC ? one : LX_EIO;
+    }
+    if (rc == LX_OK) {
+        storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+        rc = LX_EIO;
+    }
+    return rc;
+}
+
+int storage_pg_pipeline(storage_pg_conn *p, storage_pg_step *steps, size_t n, char *err,
+                        size_t errlen)
+{
+    /* each statement may need its preparation sent first: 2 commands */
+    int *prep;
+    PGresult **keep;
+    size_t n_sent = 0;
+    char name[16];
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        steps[i].r = NULL;
+    if (n == 0 || n > SIZE_MAX / (4 * sizeof(*keep))) {
+        storage_pg_errf(err, errlen, "postgres: a pipeline of no statement", NULL);
+        return LX_EINVAL;
+    }
+    rc = pg_revive(p, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    prep = malloc(2 * n * sizeof(*prep));
+    keep = calloc(2 * n, sizeof(*keep));
+    if (prep == NULL || keep == NULL) {
+        free(prep);
+        free(keep);
+        return storage_pg_oom(err, errlen);
+    }
+    if (PQenterPipelineMode(p->pg) != 1) {
+        storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+        rc = LX_EIO;
+        goto out;
+    }
+    p->n_trips++;
+    for (size_t i = 0; i < n; i++) {
+        int s = steps[i].s;
+        int is_sent;
+
+        if (s < 0) { /* a constant statement: BEGIN */
+            if (PQsendQueryParams(p->pg, steps[i].sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+                goto send_failed;
+            prep[n_sent] = -1;
+            keep[n_sent++] = NULL;
+            continue;
+        }
+        snprintf(name, sizeof(name), "lx%d", s);
+        if (!p->is_prepared[s]) {
+            /* twice in one pipeline: prepared by the first */
+            int is_queued = 0;
+
+            for (size_t j = 0; j < i; j++)
+                is_queued |= steps[j].s == s;
+            if (!is_queued) {
+                if (PQsendPrepare(p->pg, name, pg_sql[s].sql, pg_sql[s].n_params, NULL) != 1)
+                    goto send_failed;
+                prep[n_sent] = s;
+                keep[n_sent++] = NULL;
+            }
+        }
+        is_sent =
+            PQsendQueryPrepared(p->pg, name, pg_sql[s].n_params, steps[i].vals, NULL, NULL, 0);
+        if (is_sent != 1)
+            goto send_failed;
+        prep[n_sent] = -1;
+        keep[n_sent++] = NULL;
+    }
+    if (PQpipelineSync(p->pg) != 1)
+        goto send_failed;
+    rc = pg_pipeline_read(p, prep, n_sent, keep, err, errlen);
+    if (PQstatus(p->pg) == CONNECTION_OK)
+        rc = pg_pipeline_sync(p, rc, err, errlen);
+    if (PQstatus(p->pg) == CONNECTION_OK) {
+        if (PQexitPipelineMode(p->pg) != 1 && rc == LX_OK) {
+            storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+            rc = LX_EIO;
+        }
+    } else if (rc == LX_OK) {
+        storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+        rc = LX_EIO;
+    }
+    for (size_t i = 0, k = 0; i < n_sent; i++) {
+        if (prep[i] >= 0)
+            continue;
+        if (rc == LX_OK)
+            steps[k].r = keep[i];
+        else
+            PQclear(keep[i]);
+        k++;
+    }
+    goto out;
+send_failed:
+    /* what was sent is unknown: LX_EIO, and the pool drops the connection */
+    storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
+    rc = LX_EIO;
+out:
+    free(prep);
+    free(keep);
+    return rc;
+}
+
+int64_t storage_pg_trips(storage_conn *c)
+{
+    return storage_pg_of(c)->n_trips;
 }
 
 int storage_pg_run(storage_pg_conn *p, int s, const char *const *vals, PGresult **out, char *err,
@@ -415,7 +593,10 @@ int storage_pg_do_one(storage_pg_conn *p, int s, const char *const *vals, const 
 /* A constant statement without parameters (DDL, transaction control). */
 static int pg_exec(storage_pg_conn *p, const char *sql, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(p->pg, sql);
+    PGresult *r;
+
+    p->n_trips++;
+    r = PQexec(p->pg, sql);
     int rc = pg_check(p, r, err, errlen);
 
     PQclear(r);
@@ -424,6 +605,25 @@ static int pg_exec(storage_pg_conn *p, const char *sql, char *err, size_t errlen
 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                             */
+
+int storage_pg_end_tx(storage_pg_conn *p, int rc, char *err, size_t errlen)
+{
+    if (rc != LX_OK) {
+        /* Ends the failed transaction; the failure's message stays. */
+        if (PQstatus(p->pg) == CONNECTION_OK && PQtransactionStatus(p->pg) != PQTRANS_IDLE) {
+            p->n_trips++;
+            PQclear(PQexec(p->pg, "ROLLBACK"));
+        }
+        return rc;
+    }
+    rc = pg_exec(p, "COMMIT", err, errlen);
+    if (rc != LX_OK) {
+        PQclear(PQexec(p->pg, "ROLLBACK"));
+        /* deferred checks, or the commit record did not fit */
+        return rc == LX_EEXIST || rc == LX_EINVAL || rc == STORAGE_ENOSPC ? rc : LX_EIO;
+    }
+    return LX_OK;
+}
 
 int storage_pg_in_tx(storage_pg_conn *p, storage_pg_tx_fn body, void *arg, char *err, size_t errlen)
 {
@@ -439,19 +639,7 @@ int storage_pg_in_tx(storage_pg_conn *p, storage_pg_tx_fn body, void *arg, char 
     if (rc != LX_OK)
         return rc;
     rc = body(p, arg, err, errlen);
-    if (rc != LX_OK) {
-        /* Ends the failed transaction; the failure's message stays. */
-        if (PQstatus(p->pg) == CONNECTION_OK && PQtransactionStatus(p->pg) != PQTRANS_IDLE)
-            PQclear(PQexec(p->pg, "ROLLBACK"));
-        return rc;
-    }
-    rc = pg_exec(p, "COMMIT", err, errlen);
-    if (rc != LX_OK) {
-        PQclear(PQexec(p->pg, "ROLLBACK"));
-        /* deferred checks, or the commit record did not fit */
-        return rc == LX_EEXIST || rc == LX_EINVAL || rc == STORAGE_ENOSPC ? rc : LX_EIO;
-    }
-    return LX_OK;
+    return storage_pg_end_tx(p, rc, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -36,6 +36,7 @@ typedef struct storage_pg_conn {
     storage_conn base;
     PGconn *pg;
     unsigned char is_prepared[PGS_N_STMTS];
+    int64_t n_trips; /* round trips to the server so far (storage_pg_trips) */
 } storage_pg_conn;
 
 /* The backend's connection behind c (which this backend made). */
@@ -55,8 +56,7 @@ static inline storage_pg_conn *storage_pg_of(storage_conn *c)
 
 /* The activity insert: one statement, inside the caller's transaction when
  * there is one (store_pg_users.c; doc_create and batch use it too). */
-int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err,
-                           size_t errlen);
+int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- messages */
 
@@ -97,6 +97,38 @@ int storage_pg_do(storage_pg_conn *p, int s, const char *const *vals, int64_t *n
  * <what>") when it touched none. */
 int storage_pg_do_one(storage_pg_conn *p, int s, const char *const *vals, const char *what,
                       char *err, size_t errlen);
+
+/* One statement of a pipeline (storage_pg_pipeline): s and its text
+ * parameters vals (borrowed) in, or s -1 and a constant statement without
+ * parameters in sql ("BEGIN"); its result out. */
+typedef struct storage_pg_step {
+    int s;
+    const char *sql;
+    const char *const *vals;
+    PGresult *r; /* on LX_OK, owned by the caller (PQclear); else NULL */
+} storage_pg_step;
+
+/* Runs steps[0..n) (n >= 1) in one round trip (libpq's pipeline mode: the
+ * statements, and the preparation of those not yet prepared on this
+ * connection, sent together, then one Sync). Outside a transaction they
+ * are one implicit transaction (every statement's effect, or none); a
+ * first step "BEGIN" opens one instead, which the caller ends (COMMIT or
+ * ROLLBACK: storage_pg_end_tx) after looking at the results. An idle
+ * connection whose server went away is made again first. LX_OK with every
+ * steps[i].r set; else the first failing statement's error, as
+ * storage_pg_run's, and no result is kept. */
+int storage_pg_pipeline(storage_pg_conn *p, storage_pg_step *steps, size_t n, char *err,
+                        size_t errlen);
+
+/* Ends the transaction a pipeline began: COMMIT when rc is LX_OK (its
+ * failure reported as storage_pg_in_tx reports COMMIT's), else ROLLBACK
+ * and rc as it is. */
+int storage_pg_end_tx(storage_pg_conn *p, int rc, char *err, size_t errlen);
+
+/* The round trips this connection has made to the server (statements,
+ * preparations, BEGIN and COMMIT, pipelines), for the tests that pin how
+ * many an operation costs. */
+int64_t storage_pg_trips(storage_conn *c);
 
 /* The work of one transaction: returns LX_OK to commit, else its failure
  * (with its message in err) to roll back. */

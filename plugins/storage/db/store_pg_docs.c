@@ -572,25 +572,44 @@ int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, cons
     size_t n_words = 0;
     int rc;
 
+    storage_pg_step steps[2];
+    void *v = NULL;
+    int rows;
+
     *out = NULL;
     *n = 0;
-    rc = pg_doc_owned(p, uid, id, err, errlen);
-    if (rc != LX_OK || limit <= 0)
-        return rc;
-    if (storage_query_words(query, &words, &n_words) != LX_OK)
+    if (limit > 0 && storage_query_words(query, &words, &n_words) != LX_OK)
         return storage_pg_oom(err, errlen);
     if (n_words == 0)
-        return LX_OK;
+        return pg_doc_owned(p, uid, id, err, errlen);
     arr = pg_text_array((const char *const *)words, n_words);
     storage_strv_free(words, n_words);
     if (arr == NULL)
         return storage_pg_oom(err, errlen);
+    /* The ownership check and the search in one round trip. */
     vals[0] = id;
     vals[1] = uid;
     vals[2] = arr;
     vals[3] = storage_pg_i64(&lb, limit);
-    rc = pg_passages(p, PGS_SEARCH, vals, out, n, err, errlen);
+    steps[0] = (storage_pg_step){.s = PGS_DOC_OWNED, .vals = vals};
+    steps[1] = (storage_pg_step){.s = PGS_SEARCH, .vals = vals};
+    rc = storage_pg_pipeline(p, steps, 2, err, errlen);
     free(arr);
+    if (rc != LX_OK)
+        return rc;
+    if (PQntuples(steps[0].r) != 1) {
+        rc = storage_pg_absent(err, errlen, "document");
+    } else {
+        rows = PQntuples(steps[1].r);
+        rc = storage_pg_read_rows(steps[1].r, rows, sizeof(**out), pg_fill_passage,
+                                  pg_drop_passages, &v);
+        if (rc != LX_OK)
+            rc = storage_pg_oom(err, errlen);
+        else
+            *out = v, *n = (size_t)rows;
+    }
+    PQclear(steps[0].r);
+    PQclear(steps[1].r);
     return rc;
 }
 

@@ -375,18 +375,25 @@ int storage_pg_stats_get(storage_conn *c, storage_stats *s, char *err, size_t er
 
 /* The activity insert: one statement, on its own or inside the caller's
  * transaction (store_pg.h). */
-int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err,
-                           size_t errlen)
+/* The 7 parameters of ACT_INSERT for a, into vals (numbers in pb, sb, mb). */
+static void pg_act_vals(const storage_activity *a, const char **vals, storage_pg_num *pb,
+                        storage_pg_num *sb, storage_pg_num *mb)
+{
+    vals[0] = a->uid;
+    vals[1] = a->kind;
+    vals[2] = storage_pg_i64(pb, a->points);
+    vals[3] = pg_dbl(sb, a->score);
+    vals[4] = pg_dbl(mb, a->max_score);
+    vals[5] = a->day;
+    vals[6] = a->now;
+}
+
+int storage_pg_activity_in(storage_pg_conn *p, const storage_activity *a, char *err, size_t errlen)
 {
     storage_pg_num pb, sb, mb;
-    const char *vals[7] = {a->uid,
-                           a->kind,
-                           storage_pg_i64(&pb, a->points),
-                           pg_dbl(&sb, a->score),
-                           pg_dbl(&mb, a->max_score),
-                           a->day,
-                           a->now};
+    const char *vals[7];
 
+    pg_act_vals(a, vals, &pb, &sb, &mb);
     return storage_pg_do(p, PGS_ACT_INSERT, vals, NULL, err, errlen);
 }
 
@@ -533,39 +540,61 @@ int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, co
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                  */
 
-typedef struct pg_batch {
-    const char *uid, *now;
-    storage_op *ops;
-    size_t n;
-} pg_batch;
+/* The statements of a batch, each op's parameters in its own slot. */
+typedef struct pg_batch_vals {
+    const char *v[7];
+    storage_pg_num a, b, c;
+} pg_batch_vals;
 
-/* storage_pg_in_tx's body: the ops in order, stopping at the first failure. */
-static int pg_batch_body(storage_pg_conn *p, void *arg, char *err, size_t errlen)
-{
-    pg_batch *b = arg;
-    int rc = LX_OK;
-
-    for (size_t i = 0; rc == LX_OK && i < b->n; i++) {
-        storage_op *op = &b->ops[i];
-
-        op->seq = 0;
-        if (op->type == STORAGE_OP_PUT)
-            rc = pg_rec_put_in(p, b->uid, op->kind, op->key, op->json, b->now, err, errlen);
-        else if (op->type == STORAGE_OP_APPEND)
-            rc = pg_rec_append_in(p, b->uid, op->kind, op->key, op->json, b->now, &op->seq, err,
-                                  errlen);
-        else
-            rc = storage_pg_activity_in(p, &op->act, err, errlen);
-    }
-    return rc;
-}
-
+/* Two round trips whatever the number of ops: BEGIN and every op's
+ * statement in one pipeline (storage_pg_pipeline), then COMMIT, or
+ * ROLLBACK when an op failed or an append found no record. */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
                      char *err, size_t errlen)
 {
-    pg_batch b = {.uid = uid, .now = now, .ops = ops, .n = n};
-    int rc = storage_pg_in_tx(storage_pg_of(c), pg_batch_body, &b, err, errlen);
+    storage_pg_conn *p = storage_pg_of(c);
+    storage_pg_step *all = calloc(n + 1, sizeof(*all)), *steps = all + 1;
+    pg_batch_vals *bv = calloc(n, sizeof(*bv));
+    int rc;
 
+    if (all == NULL || bv == NULL) {
+        free(all);
+        free(bv);
+        return storage_pg_oom(err, errlen);
+    }
+    all[0].s = -1;
+    all[0].sql = "BEGIN";
+    for (size_t i = 0; i < n; i++) {
+        storage_op *op = &ops[i];
+        pg_batch_vals *b = &bv[i];
+
+        op->seq = 0;
+        if (op->type == STORAGE_OP_PUT || op->type == STORAGE_OP_APPEND) {
+            b->v[0] = uid;
+            b->v[1] = op->kind;
+            b->v[2] = op->key;
+            b->v[3] = op->json;
+            b->v[4] = now;
+            steps[i].s = op->type == STORAGE_OP_PUT ? PGS_REC_PUT : PGS_REC_APPEND;
+        } else {
+            pg_act_vals(&op->act, b->v, &b->a, &b->b, &b->c);
+            steps[i].s = PGS_ACT_INSERT;
+        }
+        steps[i].vals = b->v;
+    }
+    rc = storage_pg_pipeline(p, all, n + 1, err, errlen);
+    /* an append to a record that is not there touched no row */
+    for (size_t i = 0; rc == LX_OK && i < n; i++)
+        if (steps[i].s == PGS_REC_APPEND && PQntuples(steps[i].r) == 0)
+            rc = storage_pg_absent(err, errlen, "record");
+    for (size_t i = 0; rc == LX_OK && i < n; i++)
+        if (steps[i].s == PGS_REC_APPEND)
+            ops[i].seq = storage_pg_int(steps[i].r, 0, 0);
+    for (size_t i = 0; i <= n; i++)
+        PQclear(all[i].r);
+    free(all);
+    free(bv);
+    rc = storage_pg_end_tx(p, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
     return rc;
