@@ -1106,9 +1106,9 @@ static void test_store_doc_assets(void **state)
     assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf), &n,
                                      &size, f->err, sizeof(f->err)),
               LX_ENOENT);
-    assert_rc(storage_doc_asset_put(f->c, "bob", id, "tts-audio.mp3", "abc", 3, f->err,
-                                    sizeof(f->err)),
-              LX_ENOENT);
+    assert_rc(
+        storage_doc_asset_put(f->c, "bob", id, "tts-audio.mp3", "abc", 3, f->err, sizeof(f->err)),
+        LX_ENOENT);
     assert_rc(storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "0123456789", 10, f->err,
                                     sizeof(f->err)),
               LX_OK);
@@ -1132,12 +1132,12 @@ static void test_store_doc_assets(void **state)
               LX_OK);
     assert_int_equal(size, 10);
     /* another user sees nothing; a second put replaces */
-    assert_rc(storage_doc_asset_read(f->c, "bob", id, "tts-audio.mp3", 0, buf, 5, &n, &size,
-                                     f->err, sizeof(f->err)),
+    assert_rc(storage_doc_asset_read(f->c, "bob", id, "tts-audio.mp3", 0, buf, 5, &n, &size, f->err,
+                                     sizeof(f->err)),
               LX_ENOENT);
-    assert_rc(storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "xy", 2, f->err,
-                                    sizeof(f->err)),
-              LX_OK);
+    assert_rc(
+        storage_doc_asset_put(f->c, "alice", id, "tts-audio.mp3", "xy", 2, f->err, sizeof(f->err)),
+        LX_OK);
     assert_rc(storage_doc_asset_read(f->c, "alice", id, "tts-audio.mp3", 0, buf, sizeof(buf), &n,
                                      &size, f->err, sizeof(f->err)),
               LX_OK);
@@ -1227,6 +1227,62 @@ static void test_store_doc_bytes(void **state)
 
 /* ------------------------------------------------------------------------ */
 /* Search                                                                   */
+
+/* SQLite: one document's passages are one FTS5 segment, however many
+ * they are (FTS5 writes a segment at the end of every statement that
+ * changes it: one insert per passage made a segment per passage, and the
+ * merging of them was most of an upload's CPU time), in a group commit's
+ * savepoint too; and they keep consecutive ids in order. */
+static void test_store_sqlite_passages_are_one_fts_segment(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], q[256];
+    const char *passages[40];
+    char bufs[40][64];
+    storage_passage *p = NULL;
+    size_t n = 0;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    if (storage_db_kind(f->db) != STORAGE_SQLITE)
+        return;
+    for (int i = 0; i < 40; i++) {
+        snprintf(bufs[i], sizeof(bufs[i]), "passage %d: the \"river\" meets the sea \\ %c", i,
+                 'a' + i % 26);
+        passages[i] = bufs[i];
+    }
+    assert_int_equal(make_doc(f, "alice", "rivers", 1, id), LX_OK);
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 40,
+                                   "2026-11-28T10:00:03.000Z", f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(DISTINCT segid) FROM passages_fts_idx", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    snprintf(q, sizeof(q),
+             "SELECT count(*), max(id) - min(id), min(seq), max(seq), sum(id - seq = min_id)"
+             " FROM passages, (SELECT min(id) AS min_id FROM passages WHERE doc_id = '%s')"
+             " WHERE doc_id = '%s'",
+             id, id);
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 40);
+    assert_int_equal(sqlite3_column_int(st, 1), 39);
+    assert_int_equal(sqlite3_column_int(st, 2), 0);
+    assert_int_equal(sqlite3_column_int(st, 3), 39);
+    assert_int_equal(sqlite3_column_int(st, 4), 40); /* id - seq the same for all */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_rc(storage_doc_passages(f->c, "alice", id, 17, 2, &p, &n, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].text, passages[17]);
+    assert_string_equal(p[1].text, passages[18]);
+    storage_passages_free(p, n);
+}
 
 static void test_store_search_ranks_and_ignores_syntax(void **state)
 {
@@ -1945,9 +2001,9 @@ static void test_store_pg_round_trips_of_a_chat_turn(void **state)
     if (storage_db_kind(f->db) != STORAGE_POSTGRES)
         return;
     assert_int_equal(make_doc(f, "alice", "rivers", 1, id), LX_OK);
-    assert_rc(storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 2, now, f->err,
-                                   sizeof(f->err)),
-              LX_OK);
+    assert_rc(
+        storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 2, now, f->err, sizeof(f->err)),
+        LX_OK);
     for (int round = 0; round < 2; round++) { /* the first prepares */
         storage_op turn[] = {
             rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"A\"}"),
@@ -2338,8 +2394,7 @@ static void test_store_group_commit_keeps_each_writes_outcome(void **state)
         assert_int_equal(g[i].n_ok, N_GROUP_WRITES - (N_GROUP_WRITES + 2) / 3);
         /* The failed writes left nothing, not even their first put. */
         snprintf(uid, sizeof(uid), "g%d", i);
-        assert_rc(storage_rec_list(f->c, uid, "log", 1000, &v, &n, f->err, sizeof(f->err)),
-                  LX_OK);
+        assert_rc(storage_rec_list(f->c, uid, "log", 1000, &v, &n, f->err, sizeof(f->err)), LX_OK);
         assert_int_equal(n, (size_t)g[i].n_ok);
         for (size_t j = 0; j < n; j++) {
             int k = atoi(v[j].key + 1);
@@ -2513,6 +2568,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_other_uid_sees_nothing),
     STORE_TEST(test_store_doc_bytes),
     STORE_TEST(test_store_doc_assets),
+    STORE_TEST(test_store_sqlite_passages_are_one_fts_segment),
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
     STORE_TEST(test_store_batch_all_or_nothing),

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "errf.h"
 #include "store_sqlite.h"
 
@@ -203,6 +205,47 @@ static int sq_text_put(storage_sq_conn *s, const char *id, const char *text, siz
     return rc;
 }
 
+/* About this many bytes of passages per insert statement: one FTS5
+ * segment each (SQ_PASSAGES_INSERT), and a bounded JSON copy. */
+#define SQ_PASSAGES_CHUNK (1u << 20)
+
+/* Inserts passages[*next ..] of document id, as many as fit in one chunk
+ * (at least one), with one statement; advances *next past them. */
+static int sq_passages_insert(storage_sq_conn *s, const char *id, const char *const *passages,
+                              size_t n, size_t *next, char *err, size_t errlen)
+{
+    json_object *arr = json_object_new_array();
+    size_t first = *next, bytes = 0, i;
+    const char *json;
+    int rc;
+
+    if (arr == NULL)
+        goto nomem;
+    for (i = first; i < n && (i == first || bytes < SQ_PASSAGES_CHUNK); i++) {
+        const char *t = passages[i] != NULL ? passages[i] : "";
+        json_object *one = json_object_new_string(t);
+
+        if (one == NULL || json_object_array_add(arr, one) != 0) {
+            json_object_put(one);
+            goto nomem;
+        }
+        bytes += strlen(t);
+    }
+    json = json_object_to_json_string_ext(arr,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (json == NULL)
+        goto nomem;
+    rc = storage_sq_run(s, SQ_PASSAGES_INSERT, "passages", NULL, NULL, err, errlen, "tit", id,
+                        (int64_t)first, json);
+    json_object_put(arr);
+    *next = i;
+    return rc;
+nomem:
+    json_object_put(arr);
+    storage_errf(err, errlen, "sqlite: out of memory");
+    return LX_ENOMEM;
+}
+
 int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *owner, const char *text,
                             size_t text_len, int64_t page_count, const char *const *passages,
                             size_t n_passages, const char *now, char *err, size_t errlen)
@@ -218,9 +261,8 @@ int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *owner, 
         rc = sq_text_put(s, id, text, text_len, err, errlen);
     if (rc == LX_OK)
         rc = storage_sq_run(s, SQ_PASSAGES_CLEAR, "passages", NULL, NULL, err, errlen, "t", id);
-    for (size_t i = 0; rc == LX_OK && i < n_passages; i++)
-        rc = storage_sq_run(s, SQ_PASSAGE_INSERT, "passage", NULL, NULL, err, errlen, "tit", id,
-                            (int64_t)i, passages[i] != NULL ? passages[i] : "");
+    for (size_t i = 0; rc == LX_OK && i < n_passages;)
+        rc = sq_passages_insert(s, id, passages, n_passages, &i, err, errlen);
     return storage_sq_finish(s, rc, err, errlen);
 }
 
