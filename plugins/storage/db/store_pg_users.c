@@ -440,20 +440,13 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* Records                                                                  */
 
-/* The record upsert: one statement, on its own or inside the caller's
- * transaction. */
-static int pg_rec_put_in(storage_pg_conn *p, const char *uid, const char *kind, const char *key,
-                         const char *json, const char *now, char *err, size_t errlen)
-{
-    const char *vals[5] = {uid, kind, key, json, now};
-
-    return storage_pg_do(p, PGS_REC_PUT, vals, NULL, err, errlen);
-}
-
+/* One statement (a batch sends the same one in its pipeline). */
 int storage_pg_rec_put(storage_conn *c, const char *uid, const char *kind, const char *key,
                        const char *json, const char *now, char *err, size_t errlen)
 {
-    return pg_rec_put_in(storage_pg_of(c), uid, kind, key, json, now, err, errlen);
+    const char *vals[5] = {uid, kind, key, json, now};
+
+    return storage_pg_do(storage_pg_of(c), PGS_REC_PUT, vals, NULL, err, errlen);
 }
 
 int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const char *key,
@@ -465,23 +458,13 @@ int storage_pg_rec_get(storage_conn *c, const char *uid, const char *kind, const
                           pg_drop_recs, rec, err, errlen);
 }
 
-/* The append (one statement: the record's row lock orders concurrent
- * appends), on its own or inside the caller's transaction; *seq gets the
- * item's seq, 0 on failure. */
-static int pg_rec_append_in(storage_pg_conn *p, const char *uid, const char *kind, const char *key,
-                            const char *json, const char *now, int64_t *seq, char *err,
-                            size_t errlen)
-{
-    const char *vals[5] = {uid, kind, key, json, now};
-
-    return storage_pg_int_of(p, PGS_REC_APPEND, vals, "record", seq, err, errlen);
-}
-
+/* One statement: the record's row lock orders concurrent appends. */
 int storage_pg_rec_append(storage_conn *c, const char *uid, const char *kind, const char *key,
                           const char *json, const char *now, int64_t *seq, char *err, size_t errlen)
 {
+    const char *vals[5] = {uid, kind, key, json, now};
     int64_t got;
-    int rc = pg_rec_append_in(storage_pg_of(c), uid, kind, key, json, now, &got, err, errlen);
+    int rc = storage_pg_int_of(storage_pg_of(c), PGS_REC_APPEND, vals, "record", &got, err, errlen);
 
     if (seq != NULL)
         *seq = got; /* 0 on failure */
