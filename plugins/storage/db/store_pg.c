@@ -306,6 +306,18 @@ static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t err
  * statement may have run). */
 static int pg_revive(storage_pg_conn *p, char *err, size_t errlen)
 {
+    /* A pipeline left half-sent (storage_pg_pipeline could not send it
+     * all): what the server got is unknown, so the connection starts
+     * again. */
+    if (PQpipelineStatus(p->pg) != PQ_PIPELINE_OFF) {
+        memset(p->is_prepared, 0, sizeof(p->is_prepared));
+        PQreset(p->pg);
+        if (PQstatus(p->pg) != CONNECTION_OK) {
+            storage_pg_errf(err, errlen, "postgres: cannot reconnect", PQerrorMessage(p->pg));
+            return LX_EIO;
+        }
+        return LX_OK;
+    }
     if (PQtransactionStatus(p->pg) != PQTRANS_IDLE)
         return LX_OK;
     /* Reads without waiting; the first read may return the FATAL message
@@ -521,7 +533,8 @@ int storage_pg_pipeline(storage_pg_conn *p, storage_pg_step *steps, size_t n, ch
     }
     goto out;
 send_failed:
-    /* what was sent is unknown: LX_EIO, and the pool drops the connection */
+    /* What was sent is unknown: LX_EIO (the pool drops the connection; if
+     * it is used again, pg_revive makes it anew). */
     storage_pg_errf(err, errlen, "postgres", PQerrorMessage(p->pg));
     rc = LX_EIO;
 out:
