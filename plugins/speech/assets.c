@@ -37,6 +37,7 @@
 #include <lexiaid/auth.h>
 
 #include "assets.h"
+#include "assets_parse.h"
 #include "speech.h"
 
 #define ASSETS_SECRET_FILE "tts-url-secret"
@@ -431,58 +432,6 @@ lx_rc speech_h_tts_assets(lx_req *req, void *state)
 /* ------------------------------------------------------------------------ */
 /* GET|HEAD /api/tts-assets/{id}/{file}: the signed URLs                    */
 
-/* A Range header against an asset of `size` bytes: 0 none (or one that is
- * ignored, as RFC 9110 allows: several ranges, bad syntax), 1 with
- * [*from, *to] inclusive, -1 unsatisfiable (416). */
-static int assets_range(const char *h, int64_t size, int64_t *from, int64_t *to)
-{
-    const char *p;
-    char *end;
-    long long a, b;
-
-    if (h == NULL)
-        return 0;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
-        return 0;
-    p = h + 6;
-    while (*p == ' ')
-        p++;
-    if (*p == '-') { /* the last n bytes */
-        if (p[1] < '0' || p[1] > '9')
-            return 0;
-        errno = 0;
-        b = strtoll(p + 1, &end, 10);
-        if (errno != 0 || (*end != '\0' && *end != ' '))
-            return 0;
-        if (b == 0 || size == 0)
-            return -1;
-        *from = b >= size ? 0 : size - b;
-        *to = size - 1;
-        return 1;
-    }
-    if (*p < '0' || *p > '9')
-        return 0;
-    errno = 0;
-    a = strtoll(p, &end, 10);
-    if (errno != 0 || *end != '-')
-        return 0;
-    p = end + 1;
-    if (*p == '\0' || *p == ' ') {
-        b = -1;
-    } else {
-        if (*p < '0' || *p > '9')
-            return 0;
-        b = strtoll(p, &end, 10);
-        if (errno != 0 || (*end != '\0' && *end != ' ') || b < a)
-            return 0;
-    }
-    if (a >= size)
-        return -1;
-    *from = a;
-    *to = b < 0 || b >= size ? size - 1 : b;
-    return 1;
-}
-
 typedef struct asset_call {
     speech_state *st;
     lx_req *req;
@@ -554,7 +503,7 @@ static void asset_stat_done(void *arg, int status, const char *message, const vo
         return;
     }
     c->size = size;
-    r = assets_range(h->req_header(c->req, "Range"), size, &c->from, &c->to);
+    r = speech_range(h->req_header(c->req, "Range"), size, &c->from, &c->to);
     if (r < 0) {
         snprintf(v, sizeof(v), "bytes */%" PRId64, size);
         h->set_header(c->req, "Content-Range", v);

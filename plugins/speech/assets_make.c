@@ -28,23 +28,19 @@
 #include <openssl/evp.h>
 
 #include "assets.h"
+#include "assets_parse.h"
 #include "speech.h"
 #include "synth.h"
 
 #define MAKE_MAX_QUEUED 256
 #define MAKE_MAX_AUDIO (64u * 1024 * 1024) /* what asset_get serves at once */
 
-typedef struct make_chunk {
-    size_t start, end; /* bytes of the text */
-    int para_after;    /* a paragraph ends here (and another follows) */
-} make_chunk;
-
 struct speech_make_job {
     speech_make_job *next;
     speech_state *st;
     char *uid, *id;
     char *text;
-    make_chunk *chunks;
+    speech_chunk *chunks;
     size_t n_chunks, i;
     unsigned char *mp3;
     size_t mp3_len, mp3_cap;
@@ -54,145 +50,6 @@ struct speech_make_job {
     int storage_out; /* a storage.v1 call is out: its callback ends the job */
     int dead;        /* forgotten or stopping: end at the next callback */
 };
-
-/* ------------------------------------------------------------------------ */
-/* Pure helpers                                                             */
-
-static int make_is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Whether the whitespace run [a, b) separates paragraphs (words.h: a blank
- * line; a form feed counts two newlines). */
-static int make_is_break(const char *t, size_t a, size_t b)
-{
-    int nl = 0;
-
-    for (size_t i = a; i < b; i++)
-        nl += t[i] == '\n' ? 1 : t[i] == '\f' ? 2 : 0;
-    return nl >= 2;
-}
-
-/* Where to cut [s, s + max) of a paragraph ending at pe: after the last
- * space inside, else at a UTF-8 boundary. */
-static size_t make_cut(const char *t, size_t s, size_t pe, size_t max)
-{
-    size_t lim = s + max < pe ? s + max : pe;
-
-    for (size_t i = lim; i > s; i--)
-        if (make_is_space((unsigned char)t[i - 1]) && i - 1 > s)
-            return i - 1;
-    while (lim > s + 1 && ((unsigned char)t[lim] & 0xc0) == 0x80)
-        lim--;
-    return lim;
-}
-
-static int make_push(make_chunk **v, size_t *n, size_t *cap, size_t s, size_t e, int para_after)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        make_chunk *nv = realloc(*v, nc * sizeof(*nv));
-        if (nv == NULL)
-            return LX_ENOMEM;
-        *v = nv;
-        *cap = nc;
-    }
-    (*v)[*n].start = s;
-    (*v)[*n].end = e;
-    (*v)[*n].para_after = para_after;
-    (*n)++;
-    return LX_OK;
-}
-
-/* The chunks of t[0..len): whole paragraphs while they fit in max bytes. */
-static int make_plan(const char *t, size_t len, size_t max, make_chunk **out, size_t *n_out)
-{
-    make_chunk *v = NULL;
-    size_t n = 0, cap = 0, pos = 0, cs, ce;
-    int rc = LX_OK;
-
-    while (pos < len && make_is_space((unsigned char)t[pos]))
-        pos++;
-    cs = ce = pos;
-    while (pos < len && rc == LX_OK) {
-        size_t pe = pos, ws, next;
-
-        /* the paragraph [pos, pe) and the run of white space after it */
-        for (;;) {
-            while (pe < len && !make_is_space((unsigned char)t[pe]))
-                pe++;
-            ws = pe;
-            while (ws < len && make_is_space((unsigned char)t[ws]))
-                ws++;
-            if (ws >= len || make_is_break(t, pe, ws))
-                break;
-            pe = ws;
-        }
-        next = ws;
-        if (ce > cs && pe - cs > max) { /* the chunk is full: it ends a paragraph */
-            rc = make_push(&v, &n, &cap, cs, ce, 1);
-            cs = pos;
-        }
-        while (rc == LX_OK && pe - cs > max) { /* a paragraph longer than a chunk */
-            size_t cut = make_cut(t, cs, pe, max);
-            rc = make_push(&v, &n, &cap, cs, cut, 0);
-            cs = cut;
-            while (cs < pe && make_is_space((unsigned char)t[cs]))
-                cs++;
-        }
-        ce = pe;
-        pos = next;
-    }
-    if (rc == LX_OK && ce > cs)
-        rc = make_push(&v, &n, &cap, cs, ce, 0);
-    if (rc != LX_OK) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *n_out = n;
-    return LX_OK;
-}
-
-/* Seconds of MPEG audio layer III in mp3[0..len): frames counted from
- * their headers (CBR without a Xing frame: every frame is audio). */
-static double make_mp3_seconds(const unsigned char *p, size_t len)
-{
-    static const int br1[16] = {0,   32,  40,  48,  56,  64,  80,  96,
-                                112, 128, 160, 192, 224, 256, 320, 0};
-    static const int br2[16] = {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0};
-    static const int sr1[3] = {44100, 48000, 32000};
-    double secs = 0;
-    size_t i = 0;
-
-    while (i + 4 <= len) {
-        unsigned ver, layer, bri, sri, pad, rate, kbps, flen, spf;
-
-        if (p[i] != 0xff || (p[i + 1] & 0xe0) != 0xe0) {
-            i++; /* not a frame: look further (ID3 tags are not written) */
-            continue;
-        }
-        ver = (p[i + 1] >> 3) & 3; /* 3: MPEG 1, 2: MPEG 2, 0: MPEG 2.5 */
-        layer = (p[i + 1] >> 1) & 3;
-        bri = p[i + 2] >> 4;
-        sri = (p[i + 2] >> 2) & 3;
-        pad = (p[i + 2] >> 1) & 1;
-        if (ver == 1 || layer != 1 || bri == 0 || bri == 15 || sri == 3) {
-            i++;
-            continue;
-        }
-        rate = (unsigned)sr1[sri] / (ver == 3 ? 1 : ver == 2 ? 2 : 4);
-        kbps = (unsigned)(ver == 3 ? br1[bri] : br2[bri]);
-        spf = ver == 3 ? 1152 : 576;
-        flen = (spf / 8) * kbps * 1000 / rate + pad;
-        if (flen < 4)
-            break;
-        secs += (double)spf / rate;
-        i += flen;
-    }
-    return secs;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The queue                                                                */
@@ -365,7 +222,7 @@ static void make_next_chunk(speech_make_job *j);
 static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *body, int from)
 {
     speech_make_job *j = arg;
-    const make_chunk *c = &j->chunks[j->i];
+    const speech_chunk *c = &j->chunks[j->i];
     size_t before = j->mp3_len;
     const char *why;
 
@@ -379,7 +236,7 @@ static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *bod
         make_fail(j, "joining a chunk", why);
         return;
     }
-    j->offset += make_mp3_seconds(j->mp3 + before, j->mp3_len - before);
+    j->offset += speech_mp3_seconds(j->mp3 + before, j->mp3_len - before);
     if (c->para_after && j->i + 1 < j->n_chunks && make_add_tp(j, "PARAGRAPH_BREAK", j->offset)) {
         make_fail(j, "joining a chunk", "out of memory");
         return;
@@ -393,7 +250,7 @@ static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *bod
 
 static void make_next_chunk(speech_make_job *j)
 {
-    const make_chunk *c = &j->chunks[j->i];
+    const speech_chunk *c = &j->chunks[j->i];
     speech_request rq;
     speech_fail fail;
 
@@ -432,7 +289,8 @@ static void make_doc_done(void *arg, int status, const char *message, const lx_s
     }
     memcpy(j->text, doc->text, doc->text_len);
     j->text[doc->text_len] = '\0';
-    if (make_plan(j->text, doc->text_len, j->st->assets.chunk, &j->chunks, &j->n_chunks) != LX_OK) {
+    if (speech_chunk_plan(j->text, doc->text_len, j->st->assets.chunk, &j->chunks, &j->n_chunks) !=
+        LX_OK) {
         make_fail(j, "cutting the text", "out of memory");
         return;
     }
