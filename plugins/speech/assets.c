@@ -9,6 +9,9 @@
  *       409 TTS_ASSETS_PENDING while the text is extracted or the assets
  *           are being made (queued here when missing): the frontend treats
  *           any error as "use POST /api/tts/synthesize";
+ *       503 TTS_ASSETS_FAILED (Retry-After) when making them failed and
+ *           they are not tried again yet (assets.retry_min, doubling with
+ *           each failure in a row up to assets.retry_max);
  *       422 NO_TEXT / DOCUMENT_TOO_LONG; 503 ASSETS_UNAVAILABLE.
  *   GET|HEAD /api/tts-assets/{id}/{audio.mp3|timepoints.json}?u=&e=&s=
  *       (no token: the signature is the credential)
@@ -44,13 +47,16 @@
 #define ASSETS_MAX_READ (64u * 1024 * 1024) /* storage.v1 asset_get's limit */
 #define ASSETS_NOT_FOUND "Document not found or access denied"
 #define ASSETS_PENDING "Read-aloud audio for this document is being prepared; try again shortly"
+#define ASSETS_FAILED                                                                              \
+    "Read-aloud audio for this document could not be made; it is tried again later (read the "     \
+    "text aloud with POST /api/tts/synthesize meanwhile)"
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 
 static const char *const assets_cfg_keys[] = {
-    "enabled", "secret",   "url_ttl",      "public_url", "concurrency",
-    "chunk",   "max_text", "on_processed", NULL,
+    "enabled",  "secret",       "url_ttl",   "public_url", "concurrency", "chunk",
+    "max_text", "on_processed", "retry_min", "retry_max",  NULL,
 };
 
 /* DATA_DIR/tts-url-secret: read, or made (0600) when absent. */
@@ -151,6 +157,14 @@ int speech_assets_configure(speech_state *st, const lx_cfg *cfg, char *err, size
                              errlen)) != LX_OK)
         return rc;
     c->max_text = (size_t)v;
+    if ((rc = speech_cfg_num(h, cfg, "retry_min", 'm', 30000, 100, 86400000LL, &v, err, errlen)) !=
+        LX_OK)
+        return rc;
+    c->retry_min_ms = v;
+    if ((rc = speech_cfg_num(h, cfg, "retry_max", 'm', 3600000, 100, 7 * 86400000LL, &v, err,
+                             errlen)) != LX_OK)
+        return rc;
+    c->retry_max_ms = v < c->retry_min_ms ? c->retry_min_ms : v;
     if ((rc = speech_cfg_str(h, cfg, "public_url", &c->public_url, err, errlen)) != LX_OK)
         return rc;
     if (c->public_url != NULL) {
@@ -322,6 +336,14 @@ static void assets_stat_done(void *arg, int status, const char *message, const v
     (void)size;
     if (status == LX_ENOENT) {
         /* no assets yet (or the document went meanwhile: the maker finds out) */
+        int64_t wait = speech_make_pending(st, ac->id) ? 0 : speech_make_backoff(st, ac->id);
+        if (wait > 0) {
+            char v[32];
+            snprintf(v, sizeof(v), "%lld", (long long)(wait + 999) / 1000);
+            h->set_header(ac->req, "Retry-After", v);
+            h->reply_error(ac->req, 503, "TTS_ASSETS_FAILED", ASSETS_FAILED);
+            return;
+        }
         if (!st->maker.stopping)
             speech_make_queue(st, ac->uid, ac->id);
         assets_reply_pending(ac);
@@ -604,6 +626,8 @@ static void assets_on_event(void *arg, lx_worker *w, int event, const char *uid,
     (void)w;
     if (!st->assets.enabled || st->maker.stopping || st->w == NULL)
         return;
+    if (event == LX_STORAGE_EV_PROCESSED) /* new text: its past failures do not count */
+        speech_make_clear(st, id);
     if (event == LX_STORAGE_EV_PROCESSED && st->assets.on_processed &&
         st->why_unavailable[0] == '\0')
         speech_make_queue(st, uid, id);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -33,6 +34,7 @@
 #include "synth.h"
 
 #define MAKE_MAX_QUEUED 256
+#define MAKE_MAX_FAILED 1024               /* documents remembered as failed, per worker */
 #define MAKE_MAX_AUDIO (64u * 1024 * 1024) /* what asset_get serves at once */
 
 struct speech_make_job {
@@ -50,6 +52,86 @@ struct speech_make_job {
     int storage_out; /* a storage.v1 call is out: its callback ends the job */
     int dead;        /* forgotten or stopping: end at the next callback */
 };
+
+/* ------------------------------------------------------------------------ */
+/* Failures: each one in a row doubles the wait (assets.retry_min, at most
+ * assets.retry_max) before the document is tried again, so a document the
+ * engine or storage cannot take is not made again on every request.       */
+
+static int64_t make_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static speech_make_failure *make_failure_find(speech_maker *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_failed; i++)
+        if (strcmp(m->failed[i].id, id) == 0)
+            return &m->failed[i];
+    return NULL;
+}
+
+void speech_make_clear(speech_state *st, const char *id)
+{
+    speech_maker *m = &st->maker;
+    speech_make_failure *f = make_failure_find(m, id);
+
+    if (f == NULL)
+        return;
+    free(f->id);
+    *f = m->failed[--m->n_failed];
+}
+
+int64_t speech_make_backoff(speech_state *st, const char *id)
+{
+    speech_make_failure *f = make_failure_find(&st->maker, id);
+    int64_t now = make_now_ms();
+
+    return f != NULL && f->next_ms > now ? f->next_ms - now : 0;
+}
+
+/* One more failure of the document in a row. When the table is full, the
+ * entry due soonest makes room (it would be tried again first anyway). */
+static void make_failure_note(speech_state *st, const char *id)
+{
+    speech_maker *m = &st->maker;
+    speech_make_failure *f = make_failure_find(m, id);
+
+    if (m->stopping)
+        return;
+    if (f == NULL) {
+        if (m->failed == NULL && (m->failed = calloc(MAKE_MAX_FAILED, sizeof(*m->failed))) == NULL)
+            return;
+        if (m->n_failed == MAKE_MAX_FAILED) {
+            size_t soonest = 0;
+            for (size_t i = 1; i < m->n_failed; i++)
+                if (m->failed[i].next_ms < m->failed[soonest].next_ms)
+                    soonest = i;
+            free(m->failed[soonest].id);
+            m->failed[soonest] = m->failed[--m->n_failed];
+        }
+        f = &m->failed[m->n_failed];
+        memset(f, 0, sizeof(*f));
+        if ((f->id = strdup(id)) == NULL)
+            return;
+        m->n_failed++;
+    }
+    f->fails++;
+    f->next_ms = make_now_ms() +
+                 speech_backoff_ms(f->fails, st->assets.retry_min_ms, st->assets.retry_max_ms);
+}
+
+static void make_failures_free(speech_maker *m)
+{
+    for (size_t i = 0; i < m->n_failed; i++)
+        free(m->failed[i].id);
+    free(m->failed);
+    m->failed = NULL;
+    m->n_failed = 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* The queue                                                                */
@@ -89,8 +171,13 @@ static void make_finish(speech_make_job *j)
 
 static void make_fail(speech_make_job *j, const char *what, const char *why)
 {
-    j->st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
-                     "document %s: read-aloud assets not made: %s: %s", j->id, what, why);
+    speech_state *st = j->st;
+
+    make_failure_note(st, j->id);
+    st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
+                  "document %s: read-aloud assets not made: %s: %s (tried again in %lld s at "
+                  "the earliest)",
+                  j->id, what, why, (long long)(speech_make_backoff(st, j->id) + 999) / 1000);
     make_finish(j);
 }
 
@@ -99,6 +186,8 @@ static void make_put_tps_done(void *arg, int status, const char *message)
     speech_make_job *j = arg;
 
     j->storage_out = 0;
+    if (status == LX_OK)
+        speech_make_clear(j->st, j->id);
     if (status == LX_OK && !j->dead)
         j->st->host->log(LX_LOG_INFO, SPEECH_SRC, NULL,
                          "document %s: read-aloud assets made (%zu chunks, %.1f s of audio, %zu "
@@ -346,7 +435,8 @@ void speech_make_queue(speech_state *st, const char *uid, const char *id)
     speech_make_job *j, **tail;
 
     if (m->stopping || !st->assets.enabled || st->why_unavailable[0] != '\0' || st->sv == NULL ||
-        !LX_STORAGE_V1_HAS(st->sv, asset_put) || speech_make_pending(st, id))
+        !LX_STORAGE_V1_HAS(st->sv, asset_put) || speech_make_pending(st, id) ||
+        speech_make_backoff(st, id) > 0)
         return;
     if (m->n_queued >= MAKE_MAX_QUEUED) {
         st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
@@ -373,6 +463,7 @@ void speech_make_forget(speech_state *st, const char *id)
     speech_maker *m = &st->maker;
     speech_make_job *j = make_find(m->queue, id);
 
+    speech_make_clear(st, id);
     if (j != NULL) {
         make_unlink(&m->queue, j);
         m->n_queued--;
@@ -396,6 +487,7 @@ void speech_make_stop(speech_state *st)
     speech_make_job *j, *next;
 
     m->stopping = 1;
+    make_failures_free(m);
     for (j = m->queue; j != NULL; j = next) {
         next = j->next;
         make_free(j);

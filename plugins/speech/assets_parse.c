@@ -284,3 +284,17 @@ double speech_mp3_seconds(const unsigned char *p, size_t len)
     }
     return secs;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Backoff                                                                  */
+
+int64_t speech_backoff_ms(int fails, int64_t min_ms, int64_t max_ms)
+{
+    int64_t d = min_ms;
+
+    if (fails <= 0 || min_ms <= 0)
+        return 0;
+    for (int i = 1; i < fails && d < max_ms; i++)
+        d = d > max_ms / 2 ? max_ms : d * 2;
+    return d < max_ms ? d : max_ms;
+}

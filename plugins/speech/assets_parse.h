@@ -6,6 +6,7 @@
  *   speech_range       a Range header against an asset's size
  *   speech_chunk_plan  a document's text cut into chunks for the engines
  *   speech_mp3_seconds seconds of MPEG layer III audio in a buffer
+ *   speech_backoff_ms  how long a document whose assets failed waits
  *
  * All are safe on any input of the given length (no NUL needed), on any
  * thread.
@@ -48,5 +49,9 @@ int speech_chunk_plan(const char *t, size_t len, size_t max, speech_chunk **out,
  * count, free-format frames (no bit rate in the header) are measured to
  * the next header alike. */
 double speech_mp3_seconds(const unsigned char *p, size_t len);
+
+/* The wait after the fails-th failure in a row: min_ms doubled for each
+ * failure after the first, at most max_ms; 0 when fails <= 0. */
+int64_t speech_backoff_ms(int fails, int64_t min_ms, int64_t max_ms);
 
 #endif

@@ -20,6 +20,7 @@ import urllib.parse
 import lxspeech
 import lxstorage
 import lxtest
+from lxfaketts import KEY, FakeTTS, status
 from lxspeech import expected_marks, speech_plugin
 
 ASSETS = "/api/documents/%s/tts-assets"
@@ -308,6 +309,68 @@ class Assets(lxtest.TestCase):
         self.assertEqual(st, 200, body)
         with open(path) as f:
             self.assertNotIn(f.read().strip(), s.srv.output())  # never logged
+
+    def cloud_server(self, fake, retry_min, **kw):
+        """Read-aloud through a fake Google TTS (lxfaketts.py): the test
+        decides when speaking a chunk fails."""
+        cfg = {"provider": "google", "base_url": fake.base, "api_key": KEY,
+               "request_timeout": "60s", "cache_size": 0,
+               "assets": {"retry_min": retry_min, "retry_max": "60m"}}
+        return lxspeech.speech_server(self, speech_cfg=cfg, extra_routes=ROUTES, **kw)
+
+    def failed(self, s, doc):
+        line = s.srv.wait_log(
+            lambda l: "document %s: read-aloud assets not made" % doc in json.dumps(l),
+            timeout=120)
+        self.assertIsNotNone(line, s.srv.output()[-3000:])
+        return json.dumps(line)
+
+    def test_a_failing_document_backs_off_and_says_so(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        fake.script(status(500), status(500), status(500))  # one synthesis: 3 tries
+        s = self.cloud_server(fake, "10m")
+        doc = self.upload(s, text="Plants need light and water.")
+        self.assertIn("tried again in 600 s", self.failed(s, doc))
+        n = len(fake.synth_requests())
+        self.assertEqual(n, 3)
+        for _ in range(3):  # asked again and again: not made again
+            st, h, body = s.request("GET", ASSETS % doc)
+            j = json.loads(body)
+            self.assertEqual((st, j["code"]), (503, "TTS_ASSETS_FAILED"), j)
+            self.assertIn("/api/tts/synthesize", j["error"])  # the frontend's fallback
+            self.assertTrue(0 < int(h["retry-after"]) <= 600, h)
+        self.assertEqual(len(fake.synth_requests()), n)
+        # another user learns nothing
+        st, j = s.json("GET", ASSETS % doc, uid="u2")
+        self.assertEqual((st, j["code"]), (404, "NOT_FOUND"))
+        # deleted: forgotten; the next document is made at once
+        st, _ = s.json("DELETE", "/api/documents/" + doc)
+        self.assertEqual(st, 204)
+        doc2 = self.upload(s, text="Plants need air.")
+        made(s, doc2)
+        self.urls(s, doc2)
+
+    def test_after_the_backoff_the_next_request_makes_them(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        fake.script(status(500), status(500), status(500))
+        s = self.cloud_server(fake, "1s")
+        doc = self.upload(s, text="Plants need light and water.")
+        self.failed(s, doc)
+        deadline = time.time() + 60
+        while True:  # 503 while it backs off (Retry-After says how long), then queued
+            st, h, body = s.request("GET", ASSETS % doc)
+            code = json.loads(body)["code"]
+            if st == 409:
+                self.assertEqual(code, "TTS_ASSETS_PENDING")
+                break
+            self.assertEqual((st, code), (503, "TTS_ASSETS_FAILED"))
+            self.assertLess(time.time(), deadline)
+            time.sleep(min(float(h["retry-after"]), 0.2))
+        made(s, doc)
+        self.urls(s, doc)
+        self.assertEqual(len(fake.synth_requests()), 4)  # 3 failed tries, then one made them
 
     def test_a_bad_secret_refuses_to_start_without_showing_it(self):
         with self.assertRaises(lxtest.StartError) as cm:

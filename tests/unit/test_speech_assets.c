@@ -349,6 +349,25 @@ static void test_mp3_free_format_frames(void **unused)
     assert_float_equal(speech_mp3_seconds(b, 600), 0, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Backoff                                                                  */
+
+static void test_backoff_doubles_up_to_the_cap(void **unused)
+{
+    (void)unused;
+    assert_int_equal(speech_backoff_ms(0, 30000, 3600000), 0);
+    assert_int_equal(speech_backoff_ms(1, 30000, 3600000), 30000);
+    assert_int_equal(speech_backoff_ms(2, 30000, 3600000), 60000);
+    assert_int_equal(speech_backoff_ms(3, 30000, 3600000), 120000);
+    assert_int_equal(speech_backoff_ms(7, 30000, 3600000), 1920000);
+    assert_int_equal(speech_backoff_ms(8, 30000, 3600000), 3600000);
+    assert_int_equal(speech_backoff_ms(1000000, 30000, 3600000), 3600000);
+    /* no overflow near the top of int64_t */
+    assert_true(speech_backoff_ms(200, INT64_MAX / 3, INT64_MAX) == INT64_MAX);
+    /* a minimum above the cap is the cap */
+    assert_int_equal(speech_backoff_ms(1, 5000, 1000), 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_mp3_id3v2_tag_is_skipped),
         cmocka_unit_test(test_mp3_xing_frame_is_not_audio),
         cmocka_unit_test(test_mp3_free_format_frames),
+        cmocka_unit_test(test_backoff_doubles_up_to_the_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
