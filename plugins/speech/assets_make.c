@@ -11,6 +11,13 @@
  *   chunk ended a paragraph -> storage.v1 asset_put: the audio, then the
  *   timepoints (their presence says both are there).
  *
+ * One maker per document across workers and replicas: a job claims the
+ * making first (storage.v1 minor 4, asset_claim: a lease of 2 minutes,
+ * renewed between chunks once a third of it has passed, given back at the
+ * end, lapsing when its worker dies); a document another worker holds is
+ * left to it (the route answers "being made" meanwhile). Without minor 4
+ * each worker knows only its own queue.
+ *
  * At most assets.concurrency documents at once per worker (1), each one
  * chunk at a time, so a long document holds one helper and ordinary
  * read-aloud requests keep the others. Everything runs on the loop; the
@@ -35,6 +42,7 @@
 
 #define MAKE_MAX_QUEUED 256
 #define MAKE_MAX_FAILED 1024               /* documents remembered as failed, per worker */
+#define MAKE_LEASE_MS 120000               /* the claim on making a document's assets, renewed */
 #define MAKE_MAX_AUDIO (64u * 1024 * 1024) /* what asset_get serves at once */
 
 struct speech_make_job {
@@ -51,6 +59,8 @@ struct speech_make_job {
     speech_waiter *waiter;
     int storage_out; /* a storage.v1 call is out: its callback ends the job */
     int dead;        /* forgotten or stopping: end at the next callback */
+    int claimed;     /* this worker holds the making (storage.v1 asset_claim) */
+    int64_t claimed_at_ms;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -159,10 +169,19 @@ static void make_unlink(speech_make_job **head, speech_make_job *j)
 }
 
 /* The end of a running job, made or not. */
+static void make_released(void *arg, int status, const char *message)
+{
+    (void)arg;
+    (void)status;
+    (void)message; /* not given back: the lease lapses */
+}
+
 static void make_finish(speech_make_job *j)
 {
     speech_state *st = j->st;
 
+    if (j->claimed)
+        (void)st->sv->asset_claim(st->sv_state, st->w, j->uid, j->id, 0, make_released, NULL);
     make_unlink(&st->maker.running, j);
     st->maker.n_running--;
     make_free(j);
@@ -307,6 +326,7 @@ static int make_append(speech_make_job *j, const speech_body *b, const char **wh
 }
 
 static void make_next_chunk(speech_make_job *j);
+static void make_renew_or_next(speech_make_job *j);
 
 static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *body, int from)
 {
@@ -332,7 +352,7 @@ static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *bod
     }
     j->i++;
     if (j->i < j->n_chunks)
-        make_next_chunk(j);
+        make_renew_or_next(j);
     else
         make_store(j);
 }
@@ -390,7 +410,7 @@ static void make_doc_done(void *arg, int status, const char *message, const lx_s
     make_next_chunk(j);
 }
 
-static void make_start(speech_make_job *j)
+static void make_read(speech_make_job *j)
 {
     speech_state *st = j->st;
 
@@ -399,6 +419,67 @@ static void make_start(speech_make_job *j)
         j->storage_out = 0;
         make_fail(j, "reading the text", "storage refused the call");
     }
+}
+
+/* The claim taken or renewed: the text read (the first time) or the next
+ * chunk spoken. */
+static void make_claim_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+    int is_first = !j->claimed;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
+        make_finish(j);
+        return;
+    }
+    if (status == LX_EEXIST) { /* another worker makes them (or took over a lapsed lease) */
+        j->st->host->log(LX_LOG_INFO, SPEECH_SRC, NULL,
+                         "document %s: read-aloud assets are being made by another worker (or its "
+                         "text is not stored yet)",
+                         j->id);
+        j->claimed = 0;
+        make_finish(j);
+        return;
+    }
+    if (status != LX_OK) {
+        make_fail(j, "claiming the making", message);
+        return;
+    }
+    j->claimed = 1;
+    j->claimed_at_ms = make_now_ms();
+    if (is_first)
+        make_read(j);
+    else
+        make_next_chunk(j);
+}
+
+static void make_claim(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    j->storage_out = 1;
+    if (st->sv->asset_claim(st->sv_state, st->w, j->uid, j->id, MAKE_LEASE_MS, make_claim_done,
+                            j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "claiming the making", "storage refused the call");
+    }
+}
+
+static void make_renew_or_next(speech_make_job *j)
+{
+    if (j->claimed && make_now_ms() - j->claimed_at_ms >= MAKE_LEASE_MS / 3)
+        make_claim(j);
+    else
+        make_next_chunk(j);
+}
+
+static void make_start(speech_make_job *j)
+{
+    if (LX_STORAGE_V1_HAS(j->st->sv, asset_claim))
+        make_claim(j);
+    else
+        make_read(j);
 }
 
 static void make_pump(speech_state *st)

@@ -278,6 +278,32 @@ class Assets(lxtest.TestCase):
         tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
         self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
 
+    def test_two_workers_never_make_one_document_at_once(self):
+        # not made on extraction: requests on both workers find none and
+        # queue them; 30 chunks keep the first maker busy while the other
+        # worker tries
+        text = "\n\n".join("Paragraph %d says that plants turn light, water and air into "
+                             "sugar, and that animals breathe the oxygen they give off." % i
+                             for i in range(30))
+        s = server(self, assets={"on_processed": False}, workers=2)
+        doc = self.upload(s, text=text)
+        other = "document %s: read-aloud assets are being made by another worker" % doc
+        deadline = time.time() + 120
+        while not s.srv.wait_log(lambda l: other in json.dumps(l), timeout=0.05):
+            st, j = s.json("GET", ASSETS % doc)  # a new connection: either worker
+            self.assertIn(st, (200, 409), j)
+            self.assertLess(time.time(), deadline, "no request reached the second worker")
+            if st == 200:
+                self.fail("made before the second worker asked: %s" % s.srv.output()[-2000:])
+        made(s, doc)
+        self.urls(s, doc)
+        makes = [l for l in s.srv.output().splitlines()
+                 if "document %s: read-aloud assets made" % doc in l]
+        self.assertEqual(len(makes), 1, makes)
+        pids = {json.loads(l)["pid"] for l in s.srv.output().splitlines()
+                if doc in l and ("assets made" in l or "another worker" in l)}
+        self.assertEqual(len(pids), 2, pids)  # one made them, the other left them to it
+
     def test_the_secret_persists_and_replicas_share_one(self):
         if lxstorage.BACKEND == "postgres":
             # two instances on one database with one configured secret: a
