@@ -4,7 +4,10 @@
  *
  *   GET /api/documents/{id}/tts-assets   (auth.require_user)
  *       200 {audio_url, timepoints_url}: signed, absolute URLs valid for
- *           assets.url_ttl (15 minutes);
+ *           assets.url_ttl (15 minutes); when the assets were made with
+ *           another voice, speed or pitch than the owner's profile asks
+ *           for now, they are made again in the background and the old
+ *           ones are served until the new ones are stored;
  *       404 NOT_FOUND (absent, or another user's document);
  *       409 TTS_ASSETS_PENDING while the text is extracted or the assets
  *           are being made (queued here when missing): the frontend treats
@@ -312,7 +315,8 @@ static int assets_usable(speech_state *st, lx_req *req)
 typedef struct assets_call {
     speech_state *st;
     lx_req *req;
-    const char *uid, *id; /* request memory */
+    const char *uid, *id;     /* request memory */
+    speech_asset_params want; /* what the profile asks for now */
 } assets_call;
 
 static void assets_reply_pending(assets_call *ac)
@@ -321,15 +325,84 @@ static void assets_reply_pending(assets_call *ac)
     ac->st->host->reply_error(ac->req, 409, "TTS_ASSETS_PENDING", ASSETS_PENDING);
 }
 
+/* 200 {audio_url, timepoints_url, expires_at}. */
+static void assets_reply_urls(assets_call *ac)
+{
+    speech_state *st = ac->st;
+    const lx_host *h = st->host;
+    char origin[300], audio[1200], tps[1200];
+    int64_t exp;
+    json_object *o;
+
+    exp = assets_now_s() + (st->assets.ttl_ms + 999) / 1000;
+    assets_origin(st, ac->req, origin, sizeof(origin));
+    if (assets_url(st, origin, ac->id, "audio.mp3", ac->uid, exp, audio, sizeof(audio)) != LX_OK ||
+        assets_url(st, origin, ac->id, "timepoints.json", ac->uid, exp, tps, sizeof(tps)) !=
+            LX_OK) {
+        h->reply_error(ac->req, 500, "INTERNAL", "Cannot sign the read-aloud URLs");
+        return;
+    }
+    o = json_object_new_object();
+    if (o == NULL) {
+        h->reply_error(ac->req, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    json_object_object_add(o, "audio_url", json_object_new_string(audio));
+    json_object_object_add(o, "timepoints_url", json_object_new_string(tps));
+    json_object_object_add(o, "expires_at", json_object_new_int64(exp));
+    h->set_header(ac->req, "Cache-Control", "no-store");
+    h->reply_json(
+        ac->req, 200,
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+/* The parameters the assets were made with, against the profile's now:
+ * when they differ (or were never stored: assets from before minor 4),
+ * the assets are made again in the background and the old ones served
+ * meanwhile, so read-aloud keeps working and the next request after the
+ * making gets the new voice. */
+static void assets_params_done(void *arg, int status, const char *message, const void *data,
+                               size_t len, int64_t size)
+{
+    assets_call *ac = arg;
+    speech_state *st = ac->st;
+
+    (void)message;
+    (void)size;
+    if ((status == LX_OK || status == LX_ENOENT) &&
+        (status == LX_ENOENT || len != strlen(ac->want.json) ||
+         memcmp(data, ac->want.json, len) != 0) &&
+        !st->maker.stopping && !speech_make_pending(st, ac->id)) {
+        st->host->log(LX_LOG_INFO, SPEECH_SRC, ac->req,
+                      "document %s: read-aloud assets made with other settings than the owner's "
+                      "now (%s): made again",
+                      ac->id, ac->want.json);
+        speech_make_queue(st, ac->uid, ac->id);
+    }
+    assets_reply_urls(ac);
+}
+
+static void assets_profile_done(void *arg, int status, const char *message, const char *json)
+{
+    assets_call *ac = arg;
+    speech_state *st = ac->st;
+
+    (void)message;
+    if ((status != LX_OK && status != LX_ENOENT) ||
+        speech_asset_params_of(st, status == LX_OK ? json : NULL, &ac->want) != LX_OK ||
+        ac->want.voice[0] == '\0' ||
+        st->sv->asset_get(st->sv_state, st->w, ac->uid, ac->id, LX_STORAGE_ASSET_TTS_PARAMS, 0,
+                          sizeof(ac->want.json), assets_params_done, ac) != LX_OK)
+        assets_reply_urls(ac); /* cannot tell: the assets there are served */
+}
+
 static void assets_stat_done(void *arg, int status, const char *message, const void *data,
                              size_t len, int64_t size)
 {
     assets_call *ac = arg;
     speech_state *st = ac->st;
     const lx_host *h = st->host;
-    char origin[300], audio[1200], tps[1200];
-    int64_t exp;
-    json_object *o;
 
     (void)data;
     (void)len;
@@ -354,27 +427,11 @@ static void assets_stat_done(void *arg, int status, const char *message, const v
         h->reply_error(ac->req, 503, "ASSETS_UNAVAILABLE", "Read-aloud assets are unavailable");
         return;
     }
-    exp = assets_now_s() + (st->assets.ttl_ms + 999) / 1000;
-    assets_origin(st, ac->req, origin, sizeof(origin));
-    if (assets_url(st, origin, ac->id, "audio.mp3", ac->uid, exp, audio, sizeof(audio)) != LX_OK ||
-        assets_url(st, origin, ac->id, "timepoints.json", ac->uid, exp, tps, sizeof(tps)) !=
-            LX_OK) {
-        h->reply_error(ac->req, 500, "INTERNAL", "Cannot sign the read-aloud URLs");
-        return;
-    }
-    o = json_object_new_object();
-    if (o == NULL) {
-        h->reply_error(ac->req, 500, "INTERNAL", "out of memory");
-        return;
-    }
-    json_object_object_add(o, "audio_url", json_object_new_string(audio));
-    json_object_object_add(o, "timepoints_url", json_object_new_string(tps));
-    json_object_object_add(o, "expires_at", json_object_new_int64(exp));
-    h->set_header(ac->req, "Cache-Control", "no-store");
-    h->reply_json(
-        ac->req, 200,
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
+    /* made with the owner's voice as it is now? (storage minor 4 keeps the
+     * parameters; the assets of an older storage are served as they are) */
+    if (!LX_STORAGE_V1_HAS(st->sv, asset_claim) ||
+        st->sv->profile_get(st->sv_state, st->w, ac->uid, assets_profile_done, ac) != LX_OK)
+        assets_reply_urls(ac);
 }
 
 static void assets_doc_done(void *arg, int status, const char *message, const lx_storage_doc *doc)

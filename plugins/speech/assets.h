@@ -10,6 +10,7 @@
  *                  the timepoints shifted, both stored through storage.v1
  *   assets_parse.c the pure pieces: the Range header, the chunk planner,
  *                  the MP3 frame counter, the failures' backoff
+ *   assets_params.c the voice, speed and pitch the assets are made with
  *   sign.c         the URL signature (HMAC-SHA256, constant-time check)
  *
  * Storage tells this plugin when a document's text is stored (storage.v1
@@ -68,6 +69,19 @@ int speech_assets_configure(speech_state *st, const lx_cfg *cfg, char *err, size
 void speech_assets_cfg_free(speech_assets_cfg *c);
 /* Subscribes to storage.v1's events when storage is there (init). */
 void speech_assets_subscribe(speech_state *st);
+
+/* The parameters assets are made with (assets_params.c): the voice name,
+ * speed and pitch, and the canonical JSON stored beside the assets. */
+typedef struct speech_asset_params {
+    char voice[160];
+    double rate, pitch;
+    char json[320];
+} speech_asset_params;
+/* The parameters the profile (profile_json: storage.v1 profile_get's
+ * answer; NULL: none) asks of the worker's voices now, resolved as a
+ * synthesis that names none. LX_OK, LX_ENOMEM, LX_ETOOBIG (a voice name
+ * past the buffer). On the loop. */
+int speech_asset_params_of(speech_state *st, const char *profile_json, speech_asset_params *p);
 
 /* Handlers. */
 lx_rc speech_h_tts_assets(lx_req *req, void *state); /* GET /api/documents/{id}/tts-assets */

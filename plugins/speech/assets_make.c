@@ -2,14 +2,16 @@
  * The read-aloud assets' maker (assets.h): one worker's queue of documents
  * whose audio and timepoints are to be made.
  *
- *   storage.v1 doc_get (the text) -> chunks of whole paragraphs of at most
- *   assets.chunk bytes (a longer paragraph is cut between words) -> each
- *   chunk through speech_synthesize (synth.c: the owner's voice, the
- *   cache, the helpers), one after another -> the MP3s joined (CBR frames
- *   without a Xing header: a concatenation is one stream) and the
- *   timepoints shifted by the audio before them, a PARAGRAPH_BREAK where a
- *   chunk ended a paragraph -> storage.v1 asset_put: the audio, then the
- *   timepoints (their presence says both are there).
+ *   storage.v1 profile_get (the owner's voice, speed and pitch, resolved
+ *   once: assets_params.c) -> doc_get (the text) -> chunks of whole
+ *   paragraphs of at most assets.chunk bytes (a longer paragraph is cut
+ *   between words) -> each chunk through speech_synthesize (synth.c: those
+ *   parameters, the cache, the helpers), one after another -> the MP3s
+ *   joined (CBR frames without a Xing header: a concatenation is one
+ *   stream) and the timepoints shifted by the audio before them, a
+ *   PARAGRAPH_BREAK where a chunk ended a paragraph -> storage.v1
+ *   asset_put: the audio, the parameters, then the timepoints (their
+ *   presence says the others are there).
  *
  * One maker per document across workers and replicas: a job claims the
  * making first (storage.v1 minor 4, asset_claim: a lease of 2 minutes,
@@ -61,6 +63,8 @@ struct speech_make_job {
     int dead;        /* forgotten or stopping: end at the next callback */
     int claimed;     /* this worker holds the making (storage.v1 asset_claim) */
     int64_t claimed_at_ms;
+    int has_params; /* spoken with `params`, stored beside the assets (minor 4) */
+    speech_asset_params params;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -218,11 +222,40 @@ static void make_put_tps_done(void *arg, int status, const char *message)
         make_finish(j);
 }
 
+static void make_put_tps(speech_make_job *j)
+{
+    speech_state *st = j->st;
+    const char *json;
+
+    json = json_object_to_json_string_ext(j->tps,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    j->storage_out = 1;
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_TIMEPOINTS, json,
+                          strlen(json), make_put_tps_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "storing the timepoints", "out of memory");
+    }
+}
+
+static void make_put_params_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED)
+        make_finish(j);
+    else if (status != LX_OK)
+        make_fail(j, "storing the parameters", message);
+    else
+        make_put_tps(j);
+}
+
+/* The audio stored: the parameters (when known), then the timepoints,
+ * whose presence says the others are there. */
 static void make_put_audio_done(void *arg, int status, const char *message)
 {
     speech_make_job *j = arg;
     speech_state *st = j->st;
-    const char *json;
 
     j->storage_out = 0;
     if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
@@ -233,13 +266,16 @@ static void make_put_audio_done(void *arg, int status, const char *message)
         make_fail(j, "storing the audio", message);
         return;
     }
-    json = json_object_to_json_string_ext(j->tps,
-                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!j->has_params) {
+        make_put_tps(j);
+        return;
+    }
     j->storage_out = 1;
-    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_TIMEPOINTS, json,
-                          strlen(json), make_put_tps_done, j) != LX_OK) {
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_PARAMS,
+                          j->params.json, strlen(j->params.json), make_put_params_done,
+                          j) != LX_OK) {
         j->storage_out = 0;
-        make_fail(j, "storing the timepoints", "out of memory");
+        make_fail(j, "storing the parameters", "out of memory");
     }
 }
 
@@ -364,7 +400,13 @@ static void make_next_chunk(speech_make_job *j)
     speech_fail fail;
 
     memset(&rq, 0, sizeof(rq));
-    rq.uid = j->uid; /* the owner's voice, speed and pitch */
+    rq.uid = j->uid;     /* the owner's voice, speed and pitch */
+    if (j->has_params) { /* the same for every chunk, as stored */
+        rq.voice = j->params.voice;
+        rq.has_rate = rq.has_pitch = 1;
+        rq.rate = j->params.rate;
+        rq.pitch = j->params.pitch;
+    }
     rq.text = j->text + c->start;
     rq.len = c->end - c->start;
     if (speech_synthesize(j->st, &rq, make_chunk_done, j, &j->waiter, &fail) != LX_OK) {
@@ -421,8 +463,37 @@ static void make_read(speech_make_job *j)
     }
 }
 
-/* The claim taken or renewed: the text read (the first time) or the next
- * chunk spoken. */
+/* The owner's profile read: the parameters every chunk is spoken with. */
+static void make_profile_done(void *arg, int status, const char *message, const char *json)
+{
+    speech_make_job *j = arg;
+
+    (void)message;
+    j->storage_out = 0;
+    if (j->dead || status == LX_ECANCELED) {
+        make_finish(j);
+        return;
+    }
+    /* no profile (or an unreadable one): the defaults, as synthesis does */
+    j->has_params =
+        speech_asset_params_of(j->st, status == LX_OK ? json : NULL, &j->params) == LX_OK &&
+        j->params.voice[0] != '\0';
+    make_read(j);
+}
+
+static void make_profile(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    j->storage_out = 1;
+    if (st->sv->profile_get(st->sv_state, st->w, j->uid, make_profile_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_read(j);
+    }
+}
+
+/* The claim taken or renewed: the profile read (the first time) or the
+ * next chunk spoken. */
 static void make_claim_done(void *arg, int status, const char *message)
 {
     speech_make_job *j = arg;
@@ -449,7 +520,7 @@ static void make_claim_done(void *arg, int status, const char *message)
     j->claimed = 1;
     j->claimed_at_ms = make_now_ms();
     if (is_first)
-        make_read(j);
+        make_profile(j);
     else
         make_next_chunk(j);
 }

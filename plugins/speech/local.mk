@@ -18,6 +18,7 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 	plugins/speech/tts_openai.c $(LX_SPEECH_TTS_WIRE) \
 	plugins/speech/google_auth.c plugins/speech/google_auth.h \
 	plugins/speech/assets.c plugins/speech/assets.h plugins/speech/assets_make.c \
+	plugins/speech/assets_params.c \
 	$(LX_SPEECH_ASSETS_PURE) \
 	plugins/speech/sign.c
 # The assets' Range header, chunk planner and MP3 frame counter (pure).

@@ -278,6 +278,50 @@ class Assets(lxtest.TestCase):
         tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
         self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
 
+    def test_a_voice_change_makes_them_again_serving_the_old_meanwhile(self):
+        import base64
+        s = server(self)
+        text = "Plants need light and water.\n\nThe Moon moves around the Earth."
+        doc = self.upload(s, text=text)
+        made(s, doc)
+
+        def rate_of(j):
+            st, _, mp3 = self.get(s, j["audio_url"])
+            self.assertEqual(st, 200)
+            return lxspeech.decode_mp3(base64.b64encode(mp3).decode())[2]
+
+        self.assertEqual(rate_of(self.urls(s, doc)), 22050)  # espeak-ng, the default
+        self.assertEqual(self.made_lines(s, doc), 1)  # asked again: the same settings
+        st, _ = s.json("PUT", "/api/users/profile", body={"preferences": {
+            "ttsVoice": "flite:cmu_us_rms", "ttsSpeed": 1.25}})
+        self.assertEqual(st, 200)
+        # the old ones answer at once while the new ones are made
+        j = self.urls(s, doc)
+        self.assertIn(rate_of(j), (22050, 16000))
+        again = "document %s: read-aloud assets made with other settings" % doc
+        self.assertIsNotNone(s.srv.wait_log(lambda l: again in json.dumps(l), timeout=10))
+        deadline = time.time() + 120
+        while self.made_lines(s, doc) < 2:
+            self.assertLess(time.time(), deadline, s.srv.output()[-2000:])
+            time.sleep(0.1)
+        self.assertEqual(rate_of(self.urls(s, doc)), 16000)  # flite's voice now
+        tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
+        self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
+        if s.backend == "sqlite":
+            with open(os.path.join(s.data_dir, "uploads", doc + ".tts-params.json")) as f:
+                self.assertEqual(json.load(f), {"voice": "flite:cmu_us_rms", "rate_milli": 1250,
+                                                "pitch_centi": 0})
+        # current now: asking again makes nothing
+        self.urls(s, doc)
+        self.urls(s, doc)
+        lines = [l for l in s.srv.output().splitlines() if again in l]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(self.made_lines(s, doc), 2)
+
+    def made_lines(self, s, doc):
+        return sum(1 for l in s.srv.output().splitlines()
+                   if "document %s: read-aloud assets made (" % doc in l)
+
     def test_two_workers_never_make_one_document_at_once(self):
         # not made on extraction: requests on both workers find none and
         # queue them; 30 chunks keep the first maker busy while the other

@@ -142,6 +142,8 @@ typedef void (*lx_storage_batch_items_fn)(void *arg, int status, const char *mes
  * die with it (read-aloud audio and its timepoints). Only these names. */
 #define LX_STORAGE_ASSET_TTS_AUDIO "tts-audio.mp3"
 #define LX_STORAGE_ASSET_TTS_TIMEPOINTS "tts-timepoints.json"
+/* The voice, speed and pitch the two above were made with (minor 4). */
+#define LX_STORAGE_ASSET_TTS_PARAMS "tts-params.json"
 
 /* asset_get: bytes [offset, offset + len) of the asset (borrowed for the
  * callback; NULL when len is 0) and its whole size (NULL/0 unless status

@@ -26,6 +26,7 @@
 static const char *const asset_names[] = {
     LX_STORAGE_ASSET_TTS_AUDIO,
     LX_STORAGE_ASSET_TTS_TIMEPOINTS,
+    LX_STORAGE_ASSET_TTS_PARAMS,
 };
 #define ASSET_N (sizeof(asset_names) / sizeof(asset_names[0]))
 
