@@ -17,13 +17,16 @@
  *           each failure in a row up to assets.retry_max);
  *       422 NO_TEXT / DOCUMENT_TOO_LONG; 503 ASSETS_UNAVAILABLE.
  *   GET|HEAD /api/tts-assets/{id}/{audio.mp3|timepoints.json}?u=&e=&s=
+ *       (u: the owner sealed, e: the expiry, s: the signature)
  *       (no token: the signature is the credential)
  *       200 / 206 (Range: bytes=...) / 416; 403 BAD_SIGNATURE,
  *       URL_EXPIRED; 404 when the document or its assets are gone.
  *
  * The signature (sign.c) covers the path, the owner's uid and the expiry,
  * so a URL opens exactly one asset of one user's document until it
- * expires, on every replica that shares the secret.
+ * expires, on every replica that shares the secret. The uid travels
+ * sealed (u=: AES-256-GCM under a key derived from the secret), so the
+ * URL names no user.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -276,19 +279,21 @@ static void assets_origin(speech_state *st, lx_req *req, char *out, size_t cap)
              host);
 }
 
-/* One signed URL into out; LX_OK or LX_EIO. */
+/* One signed URL into out, the owner sealed in it; LX_OK or LX_EIO. */
 static int assets_url(speech_state *st, const char *origin, const char *id, const char *file,
                       const char *uid, int64_t exp, char *out, size_t cap)
 {
-    char path[512], sig[65];
+    char path[512], sig[65], sealed[256];
 
     snprintf(path, sizeof(path), "/api/tts-assets/%s/%s", id, file);
-    if (speech_sign(st->assets.secret, st->assets.secret_len, path, uid, exp, sig) != LX_OK)
+    if (speech_sign(st->assets.secret, st->assets.secret_len, path, uid, exp, sig) != LX_OK ||
+        speech_seal_uid(st->assets.secret, st->assets.secret_len, uid, sealed, sizeof(sealed)) !=
+            LX_OK)
         return LX_EIO;
     snprintf(out, cap, "%s/api/tts-assets/", origin);
     assets_enc(out, cap, id);
     snprintf(out + strlen(out), cap - strlen(out), "/%s?u=", file);
-    assets_enc(out, cap, uid);
+    assets_enc(out, cap, sealed);
     snprintf(out + strlen(out), cap - strlen(out), "&e=%" PRId64 "&s=%s", exp, sig);
     return LX_OK;
 }
@@ -616,9 +621,9 @@ lx_rc speech_h_tts_asset(lx_req *req, void *state)
     speech_state *st = state;
     const lx_host *h = st->host;
     const char *id = h->req_param(req, "id"), *file = h->req_param(req, "file");
-    const char *uid = h->req_query(req, "u"), *e = h->req_query(req, "e"),
+    const char *sealed = h->req_query(req, "u"), *e = h->req_query(req, "e"),
                *s = h->req_query(req, "s");
-    char path[512], *end;
+    char path[512], *end, *uid;
     asset_call *c;
     long long exp;
 
@@ -640,15 +645,19 @@ lx_rc speech_h_tts_asset(lx_req *req, void *state)
         h->reply_error(req, 404, "NOT_FOUND", "No such read-aloud asset");
         return LX_DONE;
     }
-    if (uid == NULL || e == NULL || s == NULL) {
+    if (sealed == NULL || e == NULL || s == NULL) {
         h->reply_error(req, 403, "BAD_SIGNATURE",
                        "This address is not signed; ask GET /api/documents/{id}/tts-assets");
         return LX_DONE;
     }
     errno = 0;
     exp = strtoll(e, &end, 10);
-    if (!assets_token_ok(id) || !assets_token_ok(uid) || e[0] < '0' || e[0] > '9' || *end != '\0' ||
-        errno != 0) {
+    uid = h->req_alloc(req, 129);
+    if (uid == NULL)
+        return LX_FAIL;
+    if (!assets_token_ok(id) || e[0] < '0' || e[0] > '9' || *end != '\0' || errno != 0 ||
+        speech_open_uid(st->assets.secret, st->assets.secret_len, sealed, uid, 129) != LX_OK ||
+        !assets_token_ok(uid)) {
         h->reply_error(req, 403, "BAD_SIGNATURE", "The address's signature is not valid");
         return LX_DONE;
     }

@@ -115,5 +115,14 @@ int speech_sign(const unsigned char *key, size_t key_len, const char *path, cons
 /* 1 when hex is that signature (compared in constant time), else 0. */
 int speech_sign_ok(const unsigned char *key, size_t key_len, const char *path, const char *uid,
                    int64_t expires, const char *hex);
+/* uid (1..128 bytes) sealed for a URL: AES-256-GCM under a key derived
+ * from key, a random nonce, base64url without padding, into out (cap
+ * bytes; 240 are enough). LX_OK, LX_EINVAL (uid or cap), LX_EIO. */
+int speech_seal_uid(const unsigned char *key, size_t key_len, const char *uid, char *out,
+                    size_t cap);
+/* The uid sealed in `sealed` into uid (cap bytes): LX_OK, or LX_EINVAL
+ * when it is not one this key sealed (altered, another key, malformed). */
+int speech_open_uid(const unsigned char *key, size_t key_len, const char *sealed, char *uid,
+                    size_t cap);
 
 #endif

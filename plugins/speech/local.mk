@@ -80,6 +80,8 @@ tests_unit_test_speech_words_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/
 tests_unit_test_speech_words_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS)
 EXTRA_DIST += tests/unit/test_speech_assets.c
 check_PROGRAMS += tests/unit/test_speech_assets
-tests_unit_test_speech_assets_SOURCES = tests/unit/test_speech_assets.c $(LX_SPEECH_ASSETS_PURE)
-tests_unit_test_speech_assets_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/speech
-tests_unit_test_speech_assets_LDADD = $(LX_TEST_LIBS)
+tests_unit_test_speech_assets_SOURCES = tests/unit/test_speech_assets.c $(LX_SPEECH_ASSETS_PURE) \
+	plugins/speech/sign.c
+tests_unit_test_speech_assets_CFLAGS = $(LX_TEST_CFLAGS) $(LIBCRYPTO_CFLAGS) \
+	-I$(top_srcdir)/plugins/speech
+tests_unit_test_speech_assets_LDADD = $(LX_TEST_LIBS) $(LIBCRYPTO_LIBS)

@@ -194,6 +194,31 @@ class Assets(lxtest.TestCase):
         self.assertEqual(st, 404)
         self.assertEqual(json.loads(body)["code"], "NOT_FOUND")
 
+    def test_the_urls_name_no_user(self):
+        s = server(self)
+        uid = "student-8f3a2c91"
+        doc = self.upload(s, uid=uid, text="Plants need light.")
+        other = self.upload(s, uid="u2", text="Plants need water.")
+        made(s, doc)
+        made(s, other)
+        j = self.urls(s, doc, uid=uid)
+        for url in (j["audio_url"], j["timepoints_url"]):
+            self.assertNotIn(uid, url)
+            self.assertNotIn(uid, urllib.parse.unquote(url))
+            self.assertEqual(self.get(s, url)[0], 200)
+        # the owner travels sealed, and the signature still binds it: the
+        # sealed owner of another user's URL does not open this one
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(j["audio_url"]).query))
+        q2 = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            self.urls(s, other, uid="u2")["audio_url"]).query))
+        again = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            self.urls(s, doc, uid=uid)["audio_url"]).query))
+        self.assertNotEqual(q["u"], again["u"])  # sealed afresh each time: URLs are not linkable
+        q["u"] = q2["u"]
+        u = urllib.parse.urlsplit(j["audio_url"])
+        st, _, body = s.srv.request("GET", u.path + "?" + urllib.parse.urlencode(q))
+        self.assertEqual((st, json.loads(body)["code"]), (403, "BAD_SIGNATURE"))
+
     def test_expired_urls_are_403(self):
         s = server(self, assets={"url_ttl": "1s"})
         doc = self.upload(s)

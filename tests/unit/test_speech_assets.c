@@ -19,6 +19,7 @@
 
 #include <lexiaid/plugin.h>
 
+#include "assets.h"
 #include "assets_parse.h"
 
 /* ------------------------------------------------------------------------ */
@@ -368,6 +369,76 @@ static void test_backoff_doubles_up_to_the_cap(void **unused)
     assert_int_equal(speech_backoff_ms(1, 5000, 1000), 1000);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Signed URLs: the signature, and the owner sealed                         */
+
+static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef";
+
+static void test_sign_binds_path_owner_and_expiry(void **unused)
+{
+    char sig[65];
+
+    (void)unused;
+    assert_int_equal(speech_sign(KEY, 32, "/api/tts-assets/d/audio.mp3", "alice", 100, sig), LX_OK);
+    assert_int_equal(strlen(sig), 64);
+    assert_true(speech_sign_ok(KEY, 32, "/api/tts-assets/d/audio.mp3", "alice", 100, sig));
+    assert_false(speech_sign_ok(KEY, 32, "/api/tts-assets/d/timepoints.json", "alice", 100, sig));
+    assert_false(speech_sign_ok(KEY, 32, "/api/tts-assets/d/audio.mp3", "bob", 100, sig));
+    assert_false(speech_sign_ok(KEY, 32, "/api/tts-assets/d/audio.mp3", "alice", 101, sig));
+    assert_false(speech_sign_ok(KEY, 31, "/api/tts-assets/d/audio.mp3", "alice", 100, sig));
+    assert_false(speech_sign_ok(KEY, 32, "/api/tts-assets/d/audio.mp3", "alice", 100, NULL));
+    sig[63] = sig[63] == '0' ? '1' : '0';
+    assert_false(speech_sign_ok(KEY, 32, "/api/tts-assets/d/audio.mp3", "alice", 100, sig));
+}
+
+static void test_seal_hides_the_owner_and_refuses_alterations(void **unused)
+{
+    const char *uid = "student-8f3a2c91";
+    char a[256], b[256], got[129];
+    size_t n;
+
+    (void)unused;
+    assert_int_equal(speech_seal_uid(KEY, 32, uid, a, sizeof(a)), LX_OK);
+    assert_int_equal(speech_seal_uid(KEY, 32, uid, b, sizeof(b)), LX_OK);
+    assert_null(strstr(a, uid));
+    assert_string_not_equal(a, b); /* a fresh nonce each time */
+    n = strlen(a);
+    assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+                     n);
+    assert_int_equal(speech_open_uid(KEY, 32, a, got, sizeof(got)), LX_OK);
+    assert_string_equal(got, uid);
+    assert_int_equal(speech_open_uid(KEY, 32, b, got, sizeof(got)), LX_OK);
+    assert_string_equal(got, uid);
+    /* another key, an altered character, a cut, garbage: refused */
+    assert_int_equal(speech_open_uid(KEY, 31, a, got, sizeof(got)), LX_EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        char t[256];
+        strcpy(t, a);
+        t[i] = t[i] == 'A' ? 'B' : 'A';
+        assert_int_equal(speech_open_uid(KEY, 32, t, got, sizeof(got)), LX_EINVAL);
+    }
+    a[n - 2] = '\0';
+    assert_int_equal(speech_open_uid(KEY, 32, a, got, sizeof(got)), LX_EINVAL);
+    assert_int_equal(speech_open_uid(KEY, 32, "", got, sizeof(got)), LX_EINVAL);
+    assert_int_equal(speech_open_uid(KEY, 32, "u1", got, sizeof(got)), LX_EINVAL);
+    assert_int_equal(speech_open_uid(KEY, 32, "!!!!", got, sizeof(got)), LX_EINVAL);
+    assert_int_equal(speech_open_uid(KEY, 32, NULL, got, sizeof(got)), LX_EINVAL);
+    /* the longest uid the routes take, and one past it */
+    {
+        char long_uid[130], big[512];
+        memset(long_uid, 'x', 129);
+        long_uid[128] = '\0';
+        assert_int_equal(speech_seal_uid(KEY, 32, long_uid, big, sizeof(big)), LX_OK);
+        assert_true(strlen(big) < 240);
+        assert_int_equal(speech_open_uid(KEY, 32, big, got, sizeof(got)), LX_OK);
+        assert_string_equal(got, long_uid);
+        long_uid[128] = 'x';
+        long_uid[129] = '\0';
+        assert_int_equal(speech_seal_uid(KEY, 32, long_uid, big, sizeof(big)), LX_EINVAL);
+        assert_int_equal(speech_seal_uid(KEY, 32, "", big, sizeof(big)), LX_EINVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +459,8 @@ int main(void)
         cmocka_unit_test(test_mp3_xing_frame_is_not_audio),
         cmocka_unit_test(test_mp3_free_format_frames),
         cmocka_unit_test(test_backoff_doubles_up_to_the_cap),
+        cmocka_unit_test(test_sign_binds_path_owner_and_expiry),
+        cmocka_unit_test(test_seal_hides_the_owner_and_refuses_alterations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
