@@ -46,6 +46,7 @@ LEXIAID_BIN=${LEXIAID_BIN:-$ROOT/_build/lexiaid}
 PLUGINS=${LX_BENCH_PLUGINS:-$ROOT/_build/plugins}
 HELPER=${LEXIAID_SPEECH_HELPER:-$ROOT/_build/plugins/speech/helper/lexiaid-speech}
 HELPERS=${LX_BENCH_HELPERS:-$(nproc)}
+EXTRACTOR=${LEXIAID_EXTRACTOR:-$ROOT/_build/plugins/storage/extract/lexiaid-extract}
 if [[ -z ${LEXIAID_HTTP_CLIENT_MODULE:-} && -r $ROOT/_build/core/.libs/lx_http_client.so ]]; then
     export LEXIAID_HTTP_CLIENT_MODULE=$ROOT/_build/core/.libs/lx_http_client.so
 fi
@@ -67,7 +68,7 @@ for t in curl python3 openssl timeout; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 ((${#missing[@]} == 0)) || die "missing: ${missing[*]}"
-for f in "$LEXIAID_BIN" "$PLUGINS"/{health,auth,storage,speech}/.libs/*.so "$HELPER"; do
+for f in "$LEXIAID_BIN" "$PLUGINS"/{health,auth,storage,speech}/.libs/*.so "$HELPER" "$EXTRACTOR"; do
     [[ -r $f ]] || die "no $f: build lexiaid first (see docs/performance.md)"
 done
 
@@ -89,7 +90,8 @@ plugins = (
     { name = "health"; file = "$PLUGINS/health/.libs/health.so"; },
     { name = "auth"; file = "$PLUGINS/auth/.libs/auth.so";
       config = { project_id = "$PROJECT"; certs_url = "http://127.0.0.1:$KPORT/certs"; }; },
-    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so"; },
+    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so";
+      config = { extractor = "$EXTRACTOR"; }; },
     { name = "speech"; file = "$PLUGINS/speech/.libs/speech.so";
       config = { helper = "$HELPER"; helpers = $HELPERS; queue = 256; timeout = "10m"; }; }
 );
