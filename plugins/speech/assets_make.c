@@ -501,6 +501,8 @@ static void make_claim_done(void *arg, int status, const char *message)
 
     j->storage_out = 0;
     if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
+        if (status == LX_OK)
+            j->claimed = 1; /* taken as the job was dropped: give it back at once */
         make_finish(j);
         return;
     }
