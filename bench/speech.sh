@@ -46,6 +46,7 @@ LEXIAID_BIN=${LEXIAID_BIN:-$ROOT/_build/lexiaid}
 PLUGINS=${LX_BENCH_PLUGINS:-$ROOT/_build/plugins}
 HELPER=${LEXIAID_SPEECH_HELPER:-$ROOT/_build/plugins/speech/helper/lexiaid-speech}
 HELPERS=${LX_BENCH_HELPERS:-$(nproc)}
+EXTRACTOR=${LEXIAID_EXTRACTOR:-$ROOT/_build/plugins/storage/extract/lexiaid-extract}
 if [[ -z ${LEXIAID_HTTP_CLIENT_MODULE:-} && -r $ROOT/_build/core/.libs/lx_http_client.so ]]; then
     export LEXIAID_HTTP_CLIENT_MODULE=$ROOT/_build/core/.libs/lx_http_client.so
 fi
@@ -67,7 +68,7 @@ for t in curl python3 openssl timeout; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 ((${#missing[@]} == 0)) || die "missing: ${missing[*]}"
-for f in "$LEXIAID_BIN" "$PLUGINS"/{health,auth,storage,speech}/.libs/*.so "$HELPER"; do
+for f in "$LEXIAID_BIN" "$PLUGINS"/{health,auth,storage,speech}/.libs/*.so "$HELPER" "$EXTRACTOR"; do
     [[ -r $f ]] || die "no $f: build lexiaid first (see docs/performance.md)"
 done
 
@@ -89,14 +90,20 @@ plugins = (
     { name = "health"; file = "$PLUGINS/health/.libs/health.so"; },
     { name = "auth"; file = "$PLUGINS/auth/.libs/auth.so";
       config = { project_id = "$PROJECT"; certs_url = "http://127.0.0.1:$KPORT/certs"; }; },
-    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so"; },
+    { name = "storage"; file = "$PLUGINS/storage/.libs/storage.so";
+      config = { extractor = "$EXTRACTOR"; }; },
     { name = "speech"; file = "$PLUGINS/speech/.libs/speech.so";
       config = { helper = "$HELPER"; helpers = $HELPERS; queue = 256; timeout = "10m"; }; }
 );
 routes = (
     { method = "GET"; path = "/health"; handler = "health.live"; },
     { method = "POST"; path = "/api/tts/synthesize"; handler = "speech.synthesize";
-      before = ["auth.require_user"]; max_body = "2M"; timeout = "11m"; }
+      before = ["auth.require_user"]; max_body = "2M"; timeout = "11m"; },
+    { method = "POST"; path = "/api/documents/upload"; handler = "storage.upload";
+      before = ["auth.require_user"]; max_body = "2M"; },
+    { method = "GET"; path = "/api/documents/{id}/tts-assets"; handler = "speech.tts_assets";
+      before = ["auth.require_user"]; },
+    { method = "GET"; path = "/api/tts-assets/{id}/{file}"; handler = "speech.tts_asset"; }
 );
 CONF
 log "lexiaid on 127.0.0.1:$PORT, 1 worker, $HELPERS speech helpers"
@@ -130,6 +137,11 @@ for k in "${PAR[@]}"; do
     PAR_R+=("$(client par --k "$k" --seed "$s")")
     s=$((s + 100))
 done
+log "assets: $COLD documents of 500 words uploaded, their read-aloud assets made (espeak-ng)"
+c0=$(cpu_s)
+ASSETS_R=$(client assets --n "$COLD" --seed 2000)
+c1=$(cpu_s)
+CPU_AS=$(per_page "$c0" "$c1")
 read -r -a pids <<<"$(tree_pids "$pid")"
 read -r RSS PSS NPROC <<<"$(mem_of "${pids[@]}")"
 stop_server "$pid"
@@ -254,6 +266,16 @@ report() {
         printf '| cached (a second read-aloud) | %s | %s (p99 %s) | | | | %s KiB |\n' \
             "$(secs "$(stat "$CACHED_R" latency_s median)")" "$(secs "$(stat "$CACHED_R" latency_s max)")" \
             "$(secs "$(stat "$CACHED_R" latency_s p99)")" "$(($(stat "$CACHED_R" body_bytes body_bytes) / 1024))"
+        echo
+        echo "A document's read-aloud assets (upload a 500-word .txt, then GET /api/documents/{id}/tts-assets"
+        echo "every 20 ms until 200; made in the background in 3,000-byte chunks, stored as files):"
+        echo
+        echo "| 500-word document | upload -> assets, median | max | CPU per document | audio | audio bytes | timepoints bytes |"
+        echo "|---|---|---|---|---|---|---|"
+        printf '| espeak-ng:en-us | %s | %s | %s s | %s | %s KiB | %s KiB |\n' \
+            "$(secs "$(stat "$ASSETS_R" latency_s median)")" "$(secs "$(stat "$ASSETS_R" latency_s max)")" \
+            "$CPU_AS" "$(secs "$(stat "$ASSETS_R" audio_s median)")" \
+            "$(($(stat "$ASSETS_R" audio_bytes median) / 1024))" "$(($(stat "$ASSETS_R" timepoints_bytes median) / 1024))"
         echo
         echo "Distinct pages at once against the one worker (espeak-ng):"
         echo

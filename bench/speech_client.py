@@ -11,6 +11,11 @@ on stdout, what a run measured.
     MODE cached  one page, synthesised once, then asked N times: latencies
     MODE par     K clients at once, each with its own distinct page: the
                  wall time of the whole batch, words and audio per second
+    MODE assets  N distinct pages uploaded as .txt documents one after the
+                 other: the time from the upload's answer until
+                 GET /api/documents/{id}/tts-assets answers 200 (the
+                 assets made in the background; asked every 20 ms), and
+                 the bytes of the audio and the timepoints
   options: --n N, --k K, --voice NAME, --words W, --seed S, --kbps KBPS
 """
 
@@ -56,6 +61,48 @@ def synth(port, token, body):
     j = json.loads(data)
     mp3 = len(base64.b64decode(j["audio_content"]))
     return dt, mp3, len(j["timepoints"]), r.getheader("X-TTS-Cache"), len(data)
+
+
+def req(port, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def assets(port, token, text, name):
+    """Upload text as a document, wait for its read-aloud assets: (seconds
+    from the upload's answer to the assets' 200, audio bytes, timepoints
+    bytes)."""
+    auth = {"Authorization": "Bearer " + token}
+    boundary = "lxbench%d" % time.monotonic_ns()
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s.txt\"\r\n"
+            "Content-Type: text/plain\r\n\r\n" % (boundary, name)).encode() + text.encode() + \
+        ("\r\n--%s--\r\n" % boundary).encode()
+    st, data = req(port, "POST", "/api/documents/upload", body,
+                   dict(auth, **{"Content-Type": "multipart/form-data; boundary=" + boundary}))
+    if st != 200:
+        raise SystemExit("upload answered %d: %s" % (st, data[:300]))
+    doc = json.loads(data)["document_id"]
+    t0 = time.perf_counter()
+    while True:
+        st, data = req(port, "GET", "/api/documents/%s/tts-assets" % doc, headers=auth)
+        if st == 200:
+            break
+        if st != 409:
+            raise SystemExit("tts-assets answered %d: %s" % (st, data[:300]))
+        time.sleep(0.02)
+    dt = time.perf_counter() - t0
+    urls = json.loads(data)
+    sizes = []
+    for u in (urls["audio_url"], urls["timepoints_url"]):
+        st, data = req(port, "GET", u[u.index("/api/"):])  # no token, as a browser
+        if st != 200:
+            raise SystemExit("%s answered %d" % (u, st))
+        sizes.append(len(data))
+    return dt, sizes[0], sizes[1]
 
 
 def main():
@@ -111,6 +158,15 @@ def main():
         audio = sum(r[1] * 8 / (kbps * 1000) for r in res)
         out.update(k=k, wall_s=wall, words_per_s=k * words / wall, audio_per_s=audio / wall,
                    latency_s=sorted(r[0] for r in res))
+    elif mode == "assets":
+        lat, audio, tps = [], [], []
+        for i in range(n):
+            dt, a, t = assets(port, token, page(words, seed + i), "page%d" % (seed + i))
+            lat.append(dt)
+            audio.append(a)
+            tps.append(t)
+        out.update(latency_s=lat, audio_bytes=audio, timepoints_bytes=tps,
+                   audio_s=[a * 8 / (kbps * 1000) for a in audio])
     print(json.dumps(out))
 
 

@@ -4,20 +4,29 @@
  *
  *   GET /api/documents/{id}/tts-assets   (auth.require_user)
  *       200 {audio_url, timepoints_url}: signed, absolute URLs valid for
- *           assets.url_ttl (15 minutes);
+ *           assets.url_ttl (15 minutes); when the assets were made with
+ *           another voice, speed or pitch than the owner's profile asks
+ *           for now, they are made again in the background and the old
+ *           ones are served until the new ones are stored;
  *       404 NOT_FOUND (absent, or another user's document);
  *       409 TTS_ASSETS_PENDING while the text is extracted or the assets
  *           are being made (queued here when missing): the frontend treats
  *           any error as "use POST /api/tts/synthesize";
+ *       503 TTS_ASSETS_FAILED (Retry-After) when making them failed and
+ *           they are not tried again yet (assets.retry_min, doubling with
+ *           each failure in a row up to assets.retry_max);
  *       422 NO_TEXT / DOCUMENT_TOO_LONG; 503 ASSETS_UNAVAILABLE.
  *   GET|HEAD /api/tts-assets/{id}/{audio.mp3|timepoints.json}?u=&e=&s=
+ *       (u: the owner sealed, e: the expiry, s: the signature)
  *       (no token: the signature is the credential)
  *       200 / 206 (Range: bytes=...) / 416; 403 BAD_SIGNATURE,
  *       URL_EXPIRED; 404 when the document or its assets are gone.
  *
  * The signature (sign.c) covers the path, the owner's uid and the expiry,
  * so a URL opens exactly one asset of one user's document until it
- * expires, on every replica that shares the secret.
+ * expires, on every replica that shares the secret. The uid travels
+ * sealed (u=: AES-256-GCM under a key derived from the secret), so the
+ * URL names no user.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -37,19 +46,23 @@
 #include <lexiaid/auth.h>
 
 #include "assets.h"
+#include "assets_parse.h"
 #include "speech.h"
 
 #define ASSETS_SECRET_FILE "tts-url-secret"
 #define ASSETS_MAX_READ (64u * 1024 * 1024) /* storage.v1 asset_get's limit */
 #define ASSETS_NOT_FOUND "Document not found or access denied"
 #define ASSETS_PENDING "Read-aloud audio for this document is being prepared; try again shortly"
+#define ASSETS_FAILED                                                                              \
+    "Read-aloud audio for this document could not be made; it is tried again later (read the "     \
+    "text aloud with POST /api/tts/synthesize meanwhile)"
 
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 
 static const char *const assets_cfg_keys[] = {
-    "enabled", "secret",   "url_ttl",      "public_url", "concurrency",
-    "chunk",   "max_text", "on_processed", NULL,
+    "enabled",  "secret",       "url_ttl",   "public_url", "concurrency", "chunk",
+    "max_text", "on_processed", "retry_min", "retry_max",  NULL,
 };
 
 /* DATA_DIR/tts-url-secret: read, or made (0600) when absent. */
@@ -150,6 +163,14 @@ int speech_assets_configure(speech_state *st, const lx_cfg *cfg, char *err, size
                              errlen)) != LX_OK)
         return rc;
     c->max_text = (size_t)v;
+    if ((rc = speech_cfg_num(h, cfg, "retry_min", 'm', 30000, 100, 86400000LL, &v, err, errlen)) !=
+        LX_OK)
+        return rc;
+    c->retry_min_ms = v;
+    if ((rc = speech_cfg_num(h, cfg, "retry_max", 'm', 3600000, 100, 7 * 86400000LL, &v, err,
+                             errlen)) != LX_OK)
+        return rc;
+    c->retry_max_ms = v < c->retry_min_ms ? c->retry_min_ms : v;
     if ((rc = speech_cfg_str(h, cfg, "public_url", &c->public_url, err, errlen)) != LX_OK)
         return rc;
     if (c->public_url != NULL) {
@@ -258,19 +279,21 @@ static void assets_origin(speech_state *st, lx_req *req, char *out, size_t cap)
              host);
 }
 
-/* One signed URL into out; LX_OK or LX_EIO. */
+/* One signed URL into out, the owner sealed in it; LX_OK or LX_EIO. */
 static int assets_url(speech_state *st, const char *origin, const char *id, const char *file,
                       const char *uid, int64_t exp, char *out, size_t cap)
 {
-    char path[512], sig[65];
+    char path[512], sig[65], sealed[256];
 
     snprintf(path, sizeof(path), "/api/tts-assets/%s/%s", id, file);
-    if (speech_sign(st->assets.secret, st->assets.secret_len, path, uid, exp, sig) != LX_OK)
+    if (speech_sign(st->assets.secret, st->assets.secret_len, path, uid, exp, sig) != LX_OK ||
+        speech_seal_uid(st->assets.secret, st->assets.secret_len, uid, sealed, sizeof(sealed)) !=
+            LX_OK)
         return LX_EIO;
     snprintf(out, cap, "%s/api/tts-assets/", origin);
     assets_enc(out, cap, id);
     snprintf(out + strlen(out), cap - strlen(out), "/%s?u=", file);
-    assets_enc(out, cap, uid);
+    assets_enc(out, cap, sealed);
     snprintf(out + strlen(out), cap - strlen(out), "&e=%" PRId64 "&s=%s", exp, sig);
     return LX_OK;
 }
@@ -297,7 +320,8 @@ static int assets_usable(speech_state *st, lx_req *req)
 typedef struct assets_call {
     speech_state *st;
     lx_req *req;
-    const char *uid, *id; /* request memory */
+    const char *uid, *id;     /* request memory */
+    speech_asset_params want; /* what the profile asks for now */
 } assets_call;
 
 static void assets_reply_pending(assets_call *ac)
@@ -306,31 +330,15 @@ static void assets_reply_pending(assets_call *ac)
     ac->st->host->reply_error(ac->req, 409, "TTS_ASSETS_PENDING", ASSETS_PENDING);
 }
 
-static void assets_stat_done(void *arg, int status, const char *message, const void *data,
-                             size_t len, int64_t size)
+/* 200 {audio_url, timepoints_url, expires_at}. */
+static void assets_reply_urls(assets_call *ac)
 {
-    assets_call *ac = arg;
     speech_state *st = ac->st;
     const lx_host *h = st->host;
     char origin[300], audio[1200], tps[1200];
     int64_t exp;
     json_object *o;
 
-    (void)data;
-    (void)len;
-    (void)size;
-    if (status == LX_ENOENT) {
-        /* no assets yet (or the document went meanwhile: the maker finds out) */
-        if (!st->maker.stopping)
-            speech_make_queue(st, ac->uid, ac->id);
-        assets_reply_pending(ac);
-        return;
-    }
-    if (status != LX_OK) {
-        h->log(LX_LOG_WARN, SPEECH_SRC, ac->req, "tts-assets: storage: %s", message);
-        h->reply_error(ac->req, 503, "ASSETS_UNAVAILABLE", "Read-aloud assets are unavailable");
-        return;
-    }
     exp = assets_now_s() + (st->assets.ttl_ms + 999) / 1000;
     assets_origin(st, ac->req, origin, sizeof(origin));
     if (assets_url(st, origin, ac->id, "audio.mp3", ac->uid, exp, audio, sizeof(audio)) != LX_OK ||
@@ -352,6 +360,83 @@ static void assets_stat_done(void *arg, int status, const char *message, const v
         ac->req, 200,
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
+}
+
+/* The parameters the assets were made with, against the profile's now:
+ * when they differ (or were never stored: assets from before minor 4),
+ * the assets are made again in the background and the old ones served
+ * meanwhile, so read-aloud keeps working and the next request after the
+ * making gets the new voice. */
+static void assets_params_done(void *arg, int status, const char *message, const void *data,
+                               size_t len, int64_t size)
+{
+    assets_call *ac = arg;
+    speech_state *st = ac->st;
+
+    (void)message;
+    (void)size;
+    if ((status == LX_OK || status == LX_ENOENT) &&
+        (status == LX_ENOENT || len != strlen(ac->want.json) ||
+         memcmp(data, ac->want.json, len) != 0) &&
+        !st->maker.stopping && !speech_make_pending(st, ac->id)) {
+        st->host->log(LX_LOG_INFO, SPEECH_SRC, ac->req,
+                      "document %s: read-aloud assets made with other settings than the owner's "
+                      "now (%s): made again",
+                      ac->id, ac->want.json);
+        speech_make_queue(st, ac->uid, ac->id);
+    }
+    assets_reply_urls(ac);
+}
+
+static void assets_profile_done(void *arg, int status, const char *message, const char *json)
+{
+    assets_call *ac = arg;
+    speech_state *st = ac->st;
+
+    (void)message;
+    if ((status != LX_OK && status != LX_ENOENT) ||
+        speech_asset_params_of(st, status == LX_OK ? json : NULL, &ac->want) != LX_OK ||
+        ac->want.voice[0] == '\0' ||
+        st->sv->asset_get(st->sv_state, st->w, ac->uid, ac->id, LX_STORAGE_ASSET_TTS_PARAMS, 0,
+                          sizeof(ac->want.json), assets_params_done, ac) != LX_OK)
+        assets_reply_urls(ac); /* cannot tell: the assets there are served */
+}
+
+static void assets_stat_done(void *arg, int status, const char *message, const void *data,
+                             size_t len, int64_t size)
+{
+    assets_call *ac = arg;
+    speech_state *st = ac->st;
+    const lx_host *h = st->host;
+
+    (void)data;
+    (void)len;
+    (void)size;
+    if (status == LX_ENOENT) {
+        /* no assets yet (or the document went meanwhile: the maker finds out) */
+        int64_t wait = speech_make_pending(st, ac->id) ? 0 : speech_make_backoff(st, ac->id);
+        if (wait > 0) {
+            char v[32];
+            snprintf(v, sizeof(v), "%lld", (long long)(wait + 999) / 1000);
+            h->set_header(ac->req, "Retry-After", v);
+            h->reply_error(ac->req, 503, "TTS_ASSETS_FAILED", ASSETS_FAILED);
+            return;
+        }
+        if (!st->maker.stopping)
+            speech_make_queue(st, ac->uid, ac->id);
+        assets_reply_pending(ac);
+        return;
+    }
+    if (status != LX_OK) {
+        h->log(LX_LOG_WARN, SPEECH_SRC, ac->req, "tts-assets: storage: %s", message);
+        h->reply_error(ac->req, 503, "ASSETS_UNAVAILABLE", "Read-aloud assets are unavailable");
+        return;
+    }
+    /* made with the owner's voice as it is now? (storage minor 4 keeps the
+     * parameters; the assets of an older storage are served as they are) */
+    if (!LX_STORAGE_V1_HAS(st->sv, asset_claim) ||
+        st->sv->profile_get(st->sv_state, st->w, ac->uid, assets_profile_done, ac) != LX_OK)
+        assets_reply_urls(ac);
 }
 
 static void assets_doc_done(void *arg, int status, const char *message, const lx_storage_doc *doc)
@@ -431,58 +516,6 @@ lx_rc speech_h_tts_assets(lx_req *req, void *state)
 /* ------------------------------------------------------------------------ */
 /* GET|HEAD /api/tts-assets/{id}/{file}: the signed URLs                    */
 
-/* A Range header against an asset of `size` bytes: 0 none (or one that is
- * ignored, as RFC 9110 allows: several ranges, bad syntax), 1 with
- * [*from, *to] inclusive, -1 unsatisfiable (416). */
-static int assets_range(const char *h, int64_t size, int64_t *from, int64_t *to)
-{
-    const char *p;
-    char *end;
-    long long a, b;
-
-    if (h == NULL)
-        return 0;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
-        return 0;
-    p = h + 6;
-    while (*p == ' ')
-        p++;
-    if (*p == '-') { /* the last n bytes */
-        if (p[1] < '0' || p[1] > '9')
-            return 0;
-        errno = 0;
-        b = strtoll(p + 1, &end, 10);
-        if (errno != 0 || (*end != '\0' && *end != ' '))
-            return 0;
-        if (b == 0 || size == 0)
-            return -1;
-        *from = b >= size ? 0 : size - b;
-        *to = size - 1;
-        return 1;
-    }
-    if (*p < '0' || *p > '9')
-        return 0;
-    errno = 0;
-    a = strtoll(p, &end, 10);
-    if (errno != 0 || *end != '-')
-        return 0;
-    p = end + 1;
-    if (*p == '\0' || *p == ' ') {
-        b = -1;
-    } else {
-        if (*p < '0' || *p > '9')
-            return 0;
-        b = strtoll(p, &end, 10);
-        if (errno != 0 || (*end != '\0' && *end != ' ') || b < a)
-            return 0;
-    }
-    if (a >= size)
-        return -1;
-    *from = a;
-    *to = b < 0 || b >= size ? size - 1 : b;
-    return 1;
-}
-
 typedef struct asset_call {
     speech_state *st;
     lx_req *req;
@@ -554,7 +587,7 @@ static void asset_stat_done(void *arg, int status, const char *message, const vo
         return;
     }
     c->size = size;
-    r = assets_range(h->req_header(c->req, "Range"), size, &c->from, &c->to);
+    r = speech_range(h->req_header(c->req, "Range"), size, &c->from, &c->to);
     if (r < 0) {
         snprintf(v, sizeof(v), "bytes */%" PRId64, size);
         h->set_header(c->req, "Content-Range", v);
@@ -588,9 +621,9 @@ lx_rc speech_h_tts_asset(lx_req *req, void *state)
     speech_state *st = state;
     const lx_host *h = st->host;
     const char *id = h->req_param(req, "id"), *file = h->req_param(req, "file");
-    const char *uid = h->req_query(req, "u"), *e = h->req_query(req, "e"),
+    const char *sealed = h->req_query(req, "u"), *e = h->req_query(req, "e"),
                *s = h->req_query(req, "s");
-    char path[512], *end;
+    char path[512], *end, *uid;
     asset_call *c;
     long long exp;
 
@@ -612,15 +645,19 @@ lx_rc speech_h_tts_asset(lx_req *req, void *state)
         h->reply_error(req, 404, "NOT_FOUND", "No such read-aloud asset");
         return LX_DONE;
     }
-    if (uid == NULL || e == NULL || s == NULL) {
+    if (sealed == NULL || e == NULL || s == NULL) {
         h->reply_error(req, 403, "BAD_SIGNATURE",
                        "This address is not signed; ask GET /api/documents/{id}/tts-assets");
         return LX_DONE;
     }
     errno = 0;
     exp = strtoll(e, &end, 10);
-    if (!assets_token_ok(id) || !assets_token_ok(uid) || e[0] < '0' || e[0] > '9' || *end != '\0' ||
-        errno != 0) {
+    uid = h->req_alloc(req, 129);
+    if (uid == NULL)
+        return LX_FAIL;
+    if (!assets_token_ok(id) || e[0] < '0' || e[0] > '9' || *end != '\0' || errno != 0 ||
+        speech_open_uid(st->assets.secret, st->assets.secret_len, sealed, uid, 129) != LX_OK ||
+        !assets_token_ok(uid)) {
         h->reply_error(req, 403, "BAD_SIGNATURE", "The address's signature is not valid");
         return LX_DONE;
     }
@@ -655,6 +692,8 @@ static void assets_on_event(void *arg, lx_worker *w, int event, const char *uid,
     (void)w;
     if (!st->assets.enabled || st->maker.stopping || st->w == NULL)
         return;
+    if (event == LX_STORAGE_EV_PROCESSED) /* new text: its past failures do not count */
+        speech_make_clear(st, id);
     if (event == LX_STORAGE_EV_PROCESSED && st->assets.on_processed &&
         st->why_unavailable[0] == '\0')
         speech_make_queue(st, uid, id);

@@ -2,14 +2,23 @@
  * The read-aloud assets' maker (assets.h): one worker's queue of documents
  * whose audio and timepoints are to be made.
  *
- *   storage.v1 doc_get (the text) -> chunks of whole paragraphs of at most
- *   assets.chunk bytes (a longer paragraph is cut between words) -> each
- *   chunk through speech_synthesize (synth.c: the owner's voice, the
- *   cache, the helpers), one after another -> the MP3s joined (CBR frames
- *   without a Xing header: a concatenation is one stream) and the
- *   timepoints shifted by the audio before them, a PARAGRAPH_BREAK where a
- *   chunk ended a paragraph -> storage.v1 asset_put: the audio, then the
- *   timepoints (their presence says both are there).
+ *   storage.v1 profile_get (the owner's voice, speed and pitch, resolved
+ *   once: assets_params.c) -> doc_get (the text) -> chunks of whole
+ *   paragraphs of at most assets.chunk bytes (a longer paragraph is cut
+ *   between words) -> each chunk through speech_synthesize (synth.c: those
+ *   parameters, the cache, the helpers), one after another -> the MP3s
+ *   joined (CBR frames without a Xing header: a concatenation is one
+ *   stream) and the timepoints shifted by the audio before them, a
+ *   PARAGRAPH_BREAK where a chunk ended a paragraph -> storage.v1
+ *   asset_put: the audio, the parameters, then the timepoints (their
+ *   presence says the others are there).
+ *
+ * One maker per document across workers and replicas: a job claims the
+ * making first (storage.v1 minor 4, asset_claim: a lease of 2 minutes,
+ * renewed between chunks once a third of it has passed, given back at the
+ * end, lapsing when its worker dies); a document another worker holds is
+ * left to it (the route answers "being made" meanwhile). Without minor 4
+ * each worker knows only its own queue.
  *
  * At most assets.concurrency documents at once per worker (1), each one
  * chunk at a time, so a long document holds one helper and ordinary
@@ -23,28 +32,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "assets.h"
+#include "assets_parse.h"
 #include "speech.h"
 #include "synth.h"
 
 #define MAKE_MAX_QUEUED 256
+#define MAKE_MAX_FAILED 1024               /* documents remembered as failed, per worker */
+#define MAKE_LEASE_MS 120000               /* the claim on making a document's assets, renewed */
 #define MAKE_MAX_AUDIO (64u * 1024 * 1024) /* what asset_get serves at once */
-
-typedef struct make_chunk {
-    size_t start, end; /* bytes of the text */
-    int para_after;    /* a paragraph ends here (and another follows) */
-} make_chunk;
 
 struct speech_make_job {
     speech_make_job *next;
     speech_state *st;
     char *uid, *id;
     char *text;
-    make_chunk *chunks;
+    speech_chunk *chunks;
     size_t n_chunks, i;
     unsigned char *mp3;
     size_t mp3_len, mp3_cap;
@@ -53,145 +61,90 @@ struct speech_make_job {
     speech_waiter *waiter;
     int storage_out; /* a storage.v1 call is out: its callback ends the job */
     int dead;        /* forgotten or stopping: end at the next callback */
+    int claimed;     /* this worker holds the making (storage.v1 asset_claim) */
+    int64_t claimed_at_ms;
+    int has_params; /* spoken with `params`, stored beside the assets (minor 4) */
+    speech_asset_params params;
 };
 
 /* ------------------------------------------------------------------------ */
-/* Pure helpers                                                             */
+/* Failures: each one in a row doubles the wait (assets.retry_min, at most
+ * assets.retry_max) before the document is tried again, so a document the
+ * engine or storage cannot take is not made again on every request.       */
 
-static int make_is_space(unsigned char c)
+static int64_t make_now_ms(void)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Whether the whitespace run [a, b) separates paragraphs (words.h: a blank
- * line; a form feed counts two newlines). */
-static int make_is_break(const char *t, size_t a, size_t b)
+static speech_make_failure *make_failure_find(speech_maker *m, const char *id)
 {
-    int nl = 0;
-
-    for (size_t i = a; i < b; i++)
-        nl += t[i] == '\n' ? 1 : t[i] == '\f' ? 2 : 0;
-    return nl >= 2;
+    for (size_t i = 0; i < m->n_failed; i++)
+        if (strcmp(m->failed[i].id, id) == 0)
+            return &m->failed[i];
+    return NULL;
 }
 
-/* Where to cut [s, s + max) of a paragraph ending at pe: after the last
- * space inside, else at a UTF-8 boundary. */
-static size_t make_cut(const char *t, size_t s, size_t pe, size_t max)
+void speech_make_clear(speech_state *st, const char *id)
 {
-    size_t lim = s + max < pe ? s + max : pe;
+    speech_maker *m = &st->maker;
+    speech_make_failure *f = make_failure_find(m, id);
 
-    for (size_t i = lim; i > s; i--)
-        if (make_is_space((unsigned char)t[i - 1]) && i - 1 > s)
-            return i - 1;
-    while (lim > s + 1 && ((unsigned char)t[lim] & 0xc0) == 0x80)
-        lim--;
-    return lim;
+    if (f == NULL)
+        return;
+    free(f->id);
+    *f = m->failed[--m->n_failed];
 }
 
-static int make_push(make_chunk **v, size_t *n, size_t *cap, size_t s, size_t e, int para_after)
+int64_t speech_make_backoff(speech_state *st, const char *id)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        make_chunk *nv = realloc(*v, nc * sizeof(*nv));
-        if (nv == NULL)
-            return LX_ENOMEM;
-        *v = nv;
-        *cap = nc;
+    speech_make_failure *f = make_failure_find(&st->maker, id);
+    int64_t now = make_now_ms();
+
+    return f != NULL && f->next_ms > now ? f->next_ms - now : 0;
+}
+
+/* One more failure of the document in a row. When the table is full, the
+ * entry due soonest makes room (it would be tried again first anyway). */
+static void make_failure_note(speech_state *st, const char *id)
+{
+    speech_maker *m = &st->maker;
+    speech_make_failure *f = make_failure_find(m, id);
+
+    if (m->stopping)
+        return;
+    if (f == NULL) {
+        if (m->failed == NULL && (m->failed = calloc(MAKE_MAX_FAILED, sizeof(*m->failed))) == NULL)
+            return;
+        if (m->n_failed == MAKE_MAX_FAILED) {
+            size_t soonest = 0;
+            for (size_t i = 1; i < m->n_failed; i++)
+                if (m->failed[i].next_ms < m->failed[soonest].next_ms)
+                    soonest = i;
+            free(m->failed[soonest].id);
+            m->failed[soonest] = m->failed[--m->n_failed];
+        }
+        f = &m->failed[m->n_failed];
+        memset(f, 0, sizeof(*f));
+        if ((f->id = strdup(id)) == NULL)
+            return;
+        m->n_failed++;
     }
-    (*v)[*n].start = s;
-    (*v)[*n].end = e;
-    (*v)[*n].para_after = para_after;
-    (*n)++;
-    return LX_OK;
+    f->fails++;
+    f->next_ms = make_now_ms() +
+                 speech_backoff_ms(f->fails, st->assets.retry_min_ms, st->assets.retry_max_ms);
 }
 
-/* The chunks of t[0..len): whole paragraphs while they fit in max bytes. */
-static int make_plan(const char *t, size_t len, size_t max, make_chunk **out, size_t *n_out)
+static void make_failures_free(speech_maker *m)
 {
-    make_chunk *v = NULL;
-    size_t n = 0, cap = 0, pos = 0, cs, ce;
-    int rc = LX_OK;
-
-    while (pos < len && make_is_space((unsigned char)t[pos]))
-        pos++;
-    cs = ce = pos;
-    while (pos < len && rc == LX_OK) {
-        size_t pe = pos, ws, next;
-
-        /* the paragraph [pos, pe) and the run of white space after it */
-        for (;;) {
-            while (pe < len && !make_is_space((unsigned char)t[pe]))
-                pe++;
-            ws = pe;
-            while (ws < len && make_is_space((unsigned char)t[ws]))
-                ws++;
-            if (ws >= len || make_is_break(t, pe, ws))
-                break;
-            pe = ws;
-        }
-        next = ws;
-        if (ce > cs && pe - cs > max) { /* the chunk is full: it ends a paragraph */
-            rc = make_push(&v, &n, &cap, cs, ce, 1);
-            cs = pos;
-        }
-        while (rc == LX_OK && pe - cs > max) { /* a paragraph longer than a chunk */
-            size_t cut = make_cut(t, cs, pe, max);
-            rc = make_push(&v, &n, &cap, cs, cut, 0);
-            cs = cut;
-            while (cs < pe && make_is_space((unsigned char)t[cs]))
-                cs++;
-        }
-        ce = pe;
-        pos = next;
-    }
-    if (rc == LX_OK && ce > cs)
-        rc = make_push(&v, &n, &cap, cs, ce, 0);
-    if (rc != LX_OK) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *n_out = n;
-    return LX_OK;
-}
-
-/* Seconds of MPEG audio layer III in mp3[0..len): frames counted from
- * their headers (CBR without a Xing frame: every frame is audio). */
-static double make_mp3_seconds(const unsigned char *p, size_t len)
-{
-    static const int br1[16] = {0,   32,  40,  48,  56,  64,  80,  96,
-                                112, 128, 160, 192, 224, 256, 320, 0};
-    static const int br2[16] = {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0};
-    static const int sr1[3] = {44100, 48000, 32000};
-    double secs = 0;
-    size_t i = 0;
-
-    while (i + 4 <= len) {
-        unsigned ver, layer, bri, sri, pad, rate, kbps, flen, spf;
-
-        if (p[i] != 0xff || (p[i + 1] & 0xe0) != 0xe0) {
-            i++; /* not a frame: look further (ID3 tags are not written) */
-            continue;
-        }
-        ver = (p[i + 1] >> 3) & 3; /* 3: MPEG 1, 2: MPEG 2, 0: MPEG 2.5 */
-        layer = (p[i + 1] >> 1) & 3;
-        bri = p[i + 2] >> 4;
-        sri = (p[i + 2] >> 2) & 3;
-        pad = (p[i + 2] >> 1) & 1;
-        if (ver == 1 || layer != 1 || bri == 0 || bri == 15 || sri == 3) {
-            i++;
-            continue;
-        }
-        rate = (unsigned)sr1[sri] / (ver == 3 ? 1 : ver == 2 ? 2 : 4);
-        kbps = (unsigned)(ver == 3 ? br1[bri] : br2[bri]);
-        spf = ver == 3 ? 1152 : 576;
-        flen = (spf / 8) * kbps * 1000 / rate + pad;
-        if (flen < 4)
-            break;
-        secs += (double)spf / rate;
-        i += flen;
-    }
-    return secs;
+    for (size_t i = 0; i < m->n_failed; i++)
+        free(m->failed[i].id);
+    free(m->failed);
+    m->failed = NULL;
+    m->n_failed = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -220,10 +173,19 @@ static void make_unlink(speech_make_job **head, speech_make_job *j)
 }
 
 /* The end of a running job, made or not. */
+static void make_released(void *arg, int status, const char *message)
+{
+    (void)arg;
+    (void)status;
+    (void)message; /* not given back: the lease lapses */
+}
+
 static void make_finish(speech_make_job *j)
 {
     speech_state *st = j->st;
 
+    if (j->claimed)
+        (void)st->sv->asset_claim(st->sv_state, st->w, j->uid, j->id, 0, make_released, NULL);
     make_unlink(&st->maker.running, j);
     st->maker.n_running--;
     make_free(j);
@@ -232,8 +194,13 @@ static void make_finish(speech_make_job *j)
 
 static void make_fail(speech_make_job *j, const char *what, const char *why)
 {
-    j->st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
-                     "document %s: read-aloud assets not made: %s: %s", j->id, what, why);
+    speech_state *st = j->st;
+
+    make_failure_note(st, j->id);
+    st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
+                  "document %s: read-aloud assets not made: %s: %s (tried again in %lld s at "
+                  "the earliest)",
+                  j->id, what, why, (long long)(speech_make_backoff(st, j->id) + 999) / 1000);
     make_finish(j);
 }
 
@@ -242,6 +209,8 @@ static void make_put_tps_done(void *arg, int status, const char *message)
     speech_make_job *j = arg;
 
     j->storage_out = 0;
+    if (status == LX_OK)
+        speech_make_clear(j->st, j->id);
     if (status == LX_OK && !j->dead)
         j->st->host->log(LX_LOG_INFO, SPEECH_SRC, NULL,
                          "document %s: read-aloud assets made (%zu chunks, %.1f s of audio, %zu "
@@ -253,11 +222,40 @@ static void make_put_tps_done(void *arg, int status, const char *message)
         make_finish(j);
 }
 
+static void make_put_tps(speech_make_job *j)
+{
+    speech_state *st = j->st;
+    const char *json;
+
+    json = json_object_to_json_string_ext(j->tps,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    j->storage_out = 1;
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_TIMEPOINTS, json,
+                          strlen(json), make_put_tps_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "storing the timepoints", "out of memory");
+    }
+}
+
+static void make_put_params_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED)
+        make_finish(j);
+    else if (status != LX_OK)
+        make_fail(j, "storing the parameters", message);
+    else
+        make_put_tps(j);
+}
+
+/* The audio stored: the parameters (when known), then the timepoints,
+ * whose presence says the others are there. */
 static void make_put_audio_done(void *arg, int status, const char *message)
 {
     speech_make_job *j = arg;
     speech_state *st = j->st;
-    const char *json;
 
     j->storage_out = 0;
     if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
@@ -268,13 +266,16 @@ static void make_put_audio_done(void *arg, int status, const char *message)
         make_fail(j, "storing the audio", message);
         return;
     }
-    json = json_object_to_json_string_ext(j->tps,
-                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!j->has_params) {
+        make_put_tps(j);
+        return;
+    }
     j->storage_out = 1;
-    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_TIMEPOINTS, json,
-                          strlen(json), make_put_tps_done, j) != LX_OK) {
+    if (st->sv->asset_put(st->sv_state, st->w, j->uid, j->id, LX_STORAGE_ASSET_TTS_PARAMS,
+                          j->params.json, strlen(j->params.json), make_put_params_done,
+                          j) != LX_OK) {
         j->storage_out = 0;
-        make_fail(j, "storing the timepoints", "out of memory");
+        make_fail(j, "storing the parameters", "out of memory");
     }
 }
 
@@ -361,11 +362,12 @@ static int make_append(speech_make_job *j, const speech_body *b, const char **wh
 }
 
 static void make_next_chunk(speech_make_job *j);
+static void make_renew_or_next(speech_make_job *j);
 
 static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *body, int from)
 {
     speech_make_job *j = arg;
-    const make_chunk *c = &j->chunks[j->i];
+    const speech_chunk *c = &j->chunks[j->i];
     size_t before = j->mp3_len;
     const char *why;
 
@@ -379,26 +381,32 @@ static void make_chunk_done(void *arg, const speech_fail *fail, speech_body *bod
         make_fail(j, "joining a chunk", why);
         return;
     }
-    j->offset += make_mp3_seconds(j->mp3 + before, j->mp3_len - before);
+    j->offset += speech_mp3_seconds(j->mp3 + before, j->mp3_len - before);
     if (c->para_after && j->i + 1 < j->n_chunks && make_add_tp(j, "PARAGRAPH_BREAK", j->offset)) {
         make_fail(j, "joining a chunk", "out of memory");
         return;
     }
     j->i++;
     if (j->i < j->n_chunks)
-        make_next_chunk(j);
+        make_renew_or_next(j);
     else
         make_store(j);
 }
 
 static void make_next_chunk(speech_make_job *j)
 {
-    const make_chunk *c = &j->chunks[j->i];
+    const speech_chunk *c = &j->chunks[j->i];
     speech_request rq;
     speech_fail fail;
 
     memset(&rq, 0, sizeof(rq));
-    rq.uid = j->uid; /* the owner's voice, speed and pitch */
+    rq.uid = j->uid;     /* the owner's voice, speed and pitch */
+    if (j->has_params) { /* the same for every chunk, as stored */
+        rq.voice = j->params.voice;
+        rq.has_rate = rq.has_pitch = 1;
+        rq.rate = j->params.rate;
+        rq.pitch = j->params.pitch;
+    }
     rq.text = j->text + c->start;
     rq.len = c->end - c->start;
     if (speech_synthesize(j->st, &rq, make_chunk_done, j, &j->waiter, &fail) != LX_OK) {
@@ -432,7 +440,8 @@ static void make_doc_done(void *arg, int status, const char *message, const lx_s
     }
     memcpy(j->text, doc->text, doc->text_len);
     j->text[doc->text_len] = '\0';
-    if (make_plan(j->text, doc->text_len, j->st->assets.chunk, &j->chunks, &j->n_chunks) != LX_OK) {
+    if (speech_chunk_plan(j->text, doc->text_len, j->st->assets.chunk, &j->chunks, &j->n_chunks) !=
+        LX_OK) {
         make_fail(j, "cutting the text", "out of memory");
         return;
     }
@@ -443,7 +452,7 @@ static void make_doc_done(void *arg, int status, const char *message, const lx_s
     make_next_chunk(j);
 }
 
-static void make_start(speech_make_job *j)
+static void make_read(speech_make_job *j)
 {
     speech_state *st = j->st;
 
@@ -452,6 +461,98 @@ static void make_start(speech_make_job *j)
         j->storage_out = 0;
         make_fail(j, "reading the text", "storage refused the call");
     }
+}
+
+/* The owner's profile read: the parameters every chunk is spoken with. */
+static void make_profile_done(void *arg, int status, const char *message, const char *json)
+{
+    speech_make_job *j = arg;
+
+    (void)message;
+    j->storage_out = 0;
+    if (j->dead || status == LX_ECANCELED) {
+        make_finish(j);
+        return;
+    }
+    /* no profile (or an unreadable one): the defaults, as synthesis does */
+    j->has_params =
+        speech_asset_params_of(j->st, status == LX_OK ? json : NULL, &j->params) == LX_OK &&
+        j->params.voice[0] != '\0';
+    make_read(j);
+}
+
+static void make_profile(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    j->storage_out = 1;
+    if (st->sv->profile_get(st->sv_state, st->w, j->uid, make_profile_done, j) != LX_OK) {
+        j->storage_out = 0;
+        make_read(j);
+    }
+}
+
+/* The claim taken or renewed: the profile read (the first time) or the
+ * next chunk spoken. */
+static void make_claim_done(void *arg, int status, const char *message)
+{
+    speech_make_job *j = arg;
+    int is_first = !j->claimed;
+
+    j->storage_out = 0;
+    if (j->dead || status == LX_ENOENT || status == LX_ECANCELED) {
+        if (status == LX_OK)
+            j->claimed = 1; /* taken as the job was dropped: give it back at once */
+        make_finish(j);
+        return;
+    }
+    if (status == LX_EEXIST) { /* another worker makes them (or took over a lapsed lease) */
+        j->st->host->log(LX_LOG_INFO, SPEECH_SRC, NULL,
+                         "document %s: read-aloud assets are being made by another worker (or its "
+                         "text is not stored yet)",
+                         j->id);
+        j->claimed = 0;
+        make_finish(j);
+        return;
+    }
+    if (status != LX_OK) {
+        make_fail(j, "claiming the making", message);
+        return;
+    }
+    j->claimed = 1;
+    j->claimed_at_ms = make_now_ms();
+    if (is_first)
+        make_profile(j);
+    else
+        make_next_chunk(j);
+}
+
+static void make_claim(speech_make_job *j)
+{
+    speech_state *st = j->st;
+
+    j->storage_out = 1;
+    if (st->sv->asset_claim(st->sv_state, st->w, j->uid, j->id, MAKE_LEASE_MS, make_claim_done,
+                            j) != LX_OK) {
+        j->storage_out = 0;
+        make_fail(j, "claiming the making", "storage refused the call");
+    }
+}
+
+static void make_renew_or_next(speech_make_job *j)
+{
+    if (j->claimed && make_now_ms() - j->claimed_at_ms >= MAKE_LEASE_MS / 3)
+        make_claim(j);
+    else
+        make_next_chunk(j);
+}
+
+static void make_start(speech_make_job *j)
+{
+    if (LX_STORAGE_V1_HAS(j->st->sv, asset_claim))
+        make_claim(j);
+    else
+        make_read(j);
 }
 
 static void make_pump(speech_state *st)
@@ -488,7 +589,8 @@ void speech_make_queue(speech_state *st, const char *uid, const char *id)
     speech_make_job *j, **tail;
 
     if (m->stopping || !st->assets.enabled || st->why_unavailable[0] != '\0' || st->sv == NULL ||
-        !LX_STORAGE_V1_HAS(st->sv, asset_put) || speech_make_pending(st, id))
+        !LX_STORAGE_V1_HAS(st->sv, asset_put) || speech_make_pending(st, id) ||
+        speech_make_backoff(st, id) > 0)
         return;
     if (m->n_queued >= MAKE_MAX_QUEUED) {
         st->host->log(LX_LOG_WARN, SPEECH_SRC, NULL,
@@ -515,6 +617,7 @@ void speech_make_forget(speech_state *st, const char *id)
     speech_maker *m = &st->maker;
     speech_make_job *j = make_find(m->queue, id);
 
+    speech_make_clear(st, id);
     if (j != NULL) {
         make_unlink(&m->queue, j);
         m->n_queued--;
@@ -538,6 +641,7 @@ void speech_make_stop(speech_state *st)
     speech_make_job *j, *next;
 
     m->stopping = 1;
+    make_failures_free(m);
     for (j = m->queue; j != NULL; j = next) {
         next = j->next;
         make_free(j);

@@ -71,9 +71,10 @@ static void local_done(void *arg, int status, const char *message, uint32_t help
     done(darg, status, message, audio);
 }
 
-static int local_synthesize(speech_provider *pv, const char *text, const speech_text *t,
-                            const speech_voice *v, double rate, double pitch,
-                            speech_provider_done_fn done, void *arg)
+/* A speak frame to the helpers; kbps 0: the times only. */
+static int local_speak(speech_provider *pv, const char *text, const speech_text *t,
+                       const speech_voice *v, double rate, double pitch, uint32_t kbps,
+                       speech_provider_done_fn done, void *arg)
 {
     local_provider *lp = (local_provider *)pv;
     speech_state *st = lp->st;
@@ -87,7 +88,7 @@ static int local_synthesize(speech_provider *pv, const char *text, const speech_
     speech_w_str(&b, v->name);
     speech_w_u32(&b, (uint32_t)(int32_t)lround(rate * 1000.0));
     speech_w_u32(&b, (uint32_t)(int32_t)lround(pitch * 100.0));
-    speech_w_u32(&b, st->kbps);
+    speech_w_u32(&b, kbps);
     speech_w_u32(&b, st->pause_ms);
     speech_w_u32(&b, (uint32_t)t->n_segs);
     for (size_t s = 0; s < t->n_segs && !b.failed; s++) {
@@ -122,6 +123,20 @@ static int local_synthesize(speech_provider *pv, const char *text, const speech_
         return LX_ENOMEM; /* the pool freed the frame */
     }
     return LX_OK;
+}
+
+static int local_synthesize(speech_provider *pv, const char *text, const speech_text *t,
+                            const speech_voice *v, double rate, double pitch,
+                            speech_provider_done_fn done, void *arg)
+{
+    return local_speak(pv, text, t, v, rate, pitch, ((local_provider *)pv)->st->kbps, done, arg);
+}
+
+int speech_local_times(speech_provider *local, const char *text, const speech_text *t,
+                       const speech_voice *v, double rate, double pitch,
+                       speech_provider_done_fn done, void *arg)
+{
+    return local_speak(local, text, t, v, rate, pitch, 0, done, arg);
 }
 
 int speech_local_encode(speech_provider *local, const unsigned char *pcm_le, size_t n,

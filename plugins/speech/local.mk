@@ -18,7 +18,11 @@ plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech
 	plugins/speech/tts_openai.c $(LX_SPEECH_TTS_WIRE) \
 	plugins/speech/google_auth.c plugins/speech/google_auth.h \
 	plugins/speech/assets.c plugins/speech/assets.h plugins/speech/assets_make.c \
+	plugins/speech/assets_params.c \
+	$(LX_SPEECH_ASSETS_PURE) \
 	plugins/speech/sign.c
+# The assets' Range header, chunk planner and MP3 frame counter (pure).
+LX_SPEECH_ASSETS_PURE = plugins/speech/assets_parse.c plugins/speech/assets_parse.h
 # Cloud read-aloud's wire formats (pure: json-c, OpenSSL's base64).
 LX_SPEECH_TTS_WIRE = plugins/speech/tts_wire.c plugins/speech/tts_wire.h
 plugins_speech_speech_la_CFLAGS = $(LX_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(LIBCRYPTO_CFLAGS)
@@ -74,3 +78,10 @@ check_PROGRAMS += tests/unit/test_speech_words
 tests_unit_test_speech_words_SOURCES = tests/unit/test_speech_words.c $(LX_SPEECH_PURE)
 tests_unit_test_speech_words_CFLAGS = $(LX_TEST_CFLAGS) -I$(top_srcdir)/plugins/speech
 tests_unit_test_speech_words_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS)
+EXTRA_DIST += tests/unit/test_speech_assets.c
+check_PROGRAMS += tests/unit/test_speech_assets
+tests_unit_test_speech_assets_SOURCES = tests/unit/test_speech_assets.c $(LX_SPEECH_ASSETS_PURE) \
+	plugins/speech/sign.c
+tests_unit_test_speech_assets_CFLAGS = $(LX_TEST_CFLAGS) $(LIBCRYPTO_CFLAGS) \
+	-I$(top_srcdir)/plugins/speech
+tests_unit_test_speech_assets_LDADD = $(LX_TEST_LIBS) $(LIBCRYPTO_LIBS)

@@ -12,7 +12,8 @@
  *                (comma separated, BCP 47), str gender (MALE, FEMALE,
  *                NEUTRAL), u32 natural sample rate, str provider}
  *   'S' speak    u32 version, str voice, i32 rate (x1000), i32 pitch
- *                (semitones x100), u32 MP3 kbit/s, u32 paragraph pause ms,
+ *                (semitones x100), u32 MP3 kbit/s (0: the times only, no
+ *                MP3 encoded or sent), u32 paragraph pause ms,
  *                u32 n, n x {u8 ends paragraph, str segment text}
  *   'A' audio    u32 sample rate, u32 samples (low), u32 samples (high),
  *                u32 n segments, n x u32 end of the segment's speech (ms),

@@ -57,6 +57,14 @@ struct speech_provider {
  * st->helper. NULL when out of memory. */
 speech_provider *speech_local_new(speech_state *st, lx_worker *w);
 
+/* local's synthesize without the MP3: the helpers speak text and time
+ * its words and segments, encode nothing, and done gets an audio whose
+ * mp3_len is 0 (and no decoder delay in its times). For a cloud voice's
+ * estimated times (tts_openai.c). Errors as synthesize. */
+int speech_local_times(speech_provider *local, const char *text, const speech_text *t,
+                       const speech_voice *v, double rate, double pitch,
+                       speech_provider_done_fn done, void *arg);
+
 /* MP3 of a cloud provider's PCM (pcm_le[0..2n): mono, signed 16-bit
  * little-endian, at `rate`), encoded by local's helpers (never on the
  * loop) at the configured bit rate. done gets an audio with no segment and

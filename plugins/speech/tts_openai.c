@@ -342,7 +342,7 @@ static int o_synthesize(speech_provider *pv, const char *text, const speech_text
         goto nomem;
     memcpy(j->segs, t->segs, t->n_segs * sizeof(*t->segs));
     /* the local engine's times for the same segments, at the same rate */
-    if (st->local->synthesize(st->local, text, t, st->dflt, rate, 0.0, o_on_local, j) != LX_OK)
+    if (speech_local_times(st->local, text, t, st->dflt, rate, 0.0, o_on_local, j) != LX_OK)
         goto nomem;
     j->local_pending = 1;
     j->timer = st->host->timer_start(st->w, 0, 0, o_on_start, j);

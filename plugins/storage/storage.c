@@ -323,10 +323,10 @@ static int storage_check_files(storage_state *st, storage_conn *c, char *err, si
     }
     host->log(LX_LOG_INFO, STORAGE_SRC, NULL,
               "files: %zu documents, %zu with their file, %zu rolled forward, %zu partial uploads "
-              "removed, %zu orphans%s, %zu missing%s",
+              "removed, %zu orphans%s, %zu missing%s, %zu orphan asset files removed",
               rep.n_rows, rep.n_ok, rep.n_rolled_forward, rep.n_parts_removed, rep.n_orphans,
               st->repair && rep.n_orphans > 0 ? " (removed)" : "", rep.n_missing,
-              st->repair && rep.n_missing > 0 ? " (marked failed)" : "");
+              st->repair && rep.n_missing > 0 ? " (marked failed)" : "", rep.n_assets_removed);
     if (!st->repair && (rep.n_orphans > 0 || rep.n_missing > 0))
         host->log(LX_LOG_WARN, STORAGE_SRC, NULL,
                   "the file check found %zu orphan file(s) and %zu document(s) without their "

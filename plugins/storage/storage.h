@@ -395,6 +395,9 @@ int storage_sv_asset_get(void *state, lx_worker *w, const char *uid, const char 
                          const char *name, int64_t offset, size_t max, lx_storage_asset_fn done,
                          void *arg);
 int storage_sv_subscribe(void *state, lx_storage_event_fn fn, void *arg);
+/* storage.v1 minor 4 (svc_assets.c). */
+int storage_sv_asset_claim(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                           int64_t lease_ms, lx_storage_done_fn done, void *arg);
 /* Tells every subscriber of st that `event` (LX_STORAGE_EV_*) happened to
  * uid's document id, on the loop of w, after the commit. */
 void storage_emit(storage_state *st, lx_worker *w, int event, const char *uid, const char *id);

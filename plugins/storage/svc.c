@@ -526,6 +526,7 @@ static const lx_storage_v1 storage_v1_table = {
     .asset_put = storage_sv_asset_put, /* minor 3: svc_assets.c */
     .asset_get = storage_sv_asset_get,
     .subscribe = storage_sv_subscribe,
+    .asset_claim = storage_sv_asset_claim, /* minor 4: svc_assets.c */
 };
 
 /* ------------------------------------------------------------------------ */

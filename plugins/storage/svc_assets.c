@@ -1,5 +1,5 @@
 /*
- * storage.v1 minor 3 (include/lexiaid/svc/storage_v1.h): a document's
+ * storage.v1 minors 3 and 4 (include/lexiaid/svc/storage_v1.h): a document's
  * assets and the events of documents.
  *
  * Assets are what other plugins derive from a document and want deleted
@@ -11,6 +11,12 @@
  * removes it). With PostgreSQL they are rows of doc_assets (the owner
  * check in the same statement; ON DELETE CASCADE), so every replica
  * serves them.
+ *
+ * Claims (minor 4): the making of a document's assets is held by one
+ * worker at a time, a lease in the document row's claim columns (free
+ * once the document is processed; db/store_ops.h, doc_assets_claim), with
+ * this worker's token (st->owner) as the holder, so workers and replicas
+ * on one database never make the same document's assets at once.
  *
  * Events: subscribers are set in init (the master) in this generation's
  * state, so every worker has them; storage_emit calls them on the loop.
@@ -29,6 +35,9 @@
 typedef struct asset_call {
     storage_state *st;
     int is_put;
+    int is_claim; /* asset_claim: lease_ms (0: release) */
+    int64_t lease_ms;
+    char owner[STORAGE_ID_LEN + 1];
     int pre_rc; /* a bad argument: answered later, on the loop */
     char pre_err[128];
     char *uid, *id, *name;
@@ -55,6 +64,14 @@ static int asset_job(storage_state *st, storage_conn *c, void *arg, char *err, s
     storage_doc d;
     int rc;
 
+    if (k->is_claim) {
+        char now[40], until[40];
+
+        storage_now_iso(now, sizeof(now));
+        storage_iso_in(until, sizeof(until), k->lease_ms);
+        return storage_doc_assets_claim(c, k->uid, k->id, k->owner, now,
+                                        k->lease_ms > 0 ? until : NULL, err, errlen);
+    }
     if (st->files == NULL) { /* PostgreSQL: the bytes in the database */
         if (k->is_put)
             return storage_doc_asset_put(c, k->uid, k->id, k->name, k->data, k->len, err, errlen);
@@ -87,9 +104,10 @@ static void asset_answer(asset_call *k, int rc, const char *err)
 {
     const char *msg = rc == LX_OK ? "" : (err != NULL && err[0] != '\0' ? err : "failed");
 
-    if (rc != LX_OK && rc != LX_ENOENT && rc != LX_EINVAL && rc != LX_ECANCELED && rc != LX_ENOMEM)
+    if (rc != LX_OK && rc != LX_ENOENT && rc != LX_EINVAL && rc != LX_ECANCELED &&
+        rc != LX_ENOMEM && !(k->is_claim && (rc == LX_EEXIST || rc == LX_ESTATE)))
         rc = LX_EIO;
-    if (k->is_put)
+    if (k->is_put || k->is_claim)
         k->done_put(k->arg, rc, msg);
     else
         k->done_get(k->arg, rc, msg, rc == LX_OK && k->got > 0 ? k->data : NULL,
@@ -204,6 +222,29 @@ int storage_sv_asset_get(void *state, lx_worker *w, const char *uid, const char 
             asset_call_free(k);
             return LX_ENOMEM;
         }
+    }
+    return asset_start(k, w);
+}
+
+int storage_sv_asset_claim(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                           int64_t lease_ms, lx_storage_done_fn done, void *arg)
+{
+    storage_state *st = state;
+    asset_call *k = asset_call_new(st, uid, doc_id, LX_STORAGE_ASSET_TTS_AUDIO);
+
+    if (k == NULL)
+        return LX_ENOMEM;
+    k->is_claim = 1;
+    k->lease_ms = lease_ms;
+    k->done_put = done;
+    k->arg = arg;
+    snprintf(k->owner, sizeof(k->owner), "%s", st->owner);
+    if (k->pre_rc == LX_OK && (lease_ms < 0 || lease_ms > 86400000LL)) {
+        k->pre_rc = LX_EINVAL;
+        snprintf(k->pre_err, sizeof(k->pre_err), "lease_ms must be 0 to one day");
+    } else if (k->pre_rc == LX_OK && k->owner[0] == '\0') {
+        k->pre_rc = LX_ESTATE;
+        snprintf(k->pre_err, sizeof(k->pre_err), "claims are made in a worker");
     }
     return asset_start(k, w);
 }

@@ -38,6 +38,7 @@ declare -A sources=(
     [fuzz_ws_session]="core/ws_session.c core/log.c core/metrics.c sdk/utf8.c"
     [fuzz_speech_words]="sdk/utf8.c plugins/speech/words.c plugins/speech/align.c"
     [fuzz_speech_proto]="plugins/speech/proto.c"
+    [fuzz_speech_assets]="plugins/speech/assets_parse.c"
     [fuzz_speech_tts_wire]="sdk/utf8.c plugins/speech/tts_wire.c plugins/speech/words.c plugins/speech/proto.c"
     [fuzz_speech_webm]="plugins/speech/audio/webm.c"
     [fuzz_speech_ogg]="plugins/speech/audio/ogg.c"
@@ -70,13 +71,15 @@ declare -A incdirs=(
     [fuzz_llm]="plugins/tutoring"
     [fuzz_speech_words]="plugins/speech"
     [fuzz_speech_proto]="plugins/speech"
+    [fuzz_speech_assets]="plugins/speech"
     [fuzz_speech_tts_wire]="plugins/speech"
     [fuzz_speech_webm]="plugins/speech/audio"
     [fuzz_speech_ogg]="plugins/speech/audio"
     [fuzz_speech_input]="plugins/speech/audio"
 )
 targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_plain fuzz_offline fuzz_prompt fuzz_llm
-         fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_tts_wire fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input)
+         fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_tts_wire fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input
+         fuzz_speech_assets)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR

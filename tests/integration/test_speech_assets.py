@@ -20,6 +20,7 @@ import urllib.parse
 import lxspeech
 import lxstorage
 import lxtest
+from lxfaketts import KEY, FakeTTS, status
 from lxspeech import expected_marks, speech_plugin
 
 ASSETS = "/api/documents/%s/tts-assets"
@@ -193,6 +194,31 @@ class Assets(lxtest.TestCase):
         self.assertEqual(st, 404)
         self.assertEqual(json.loads(body)["code"], "NOT_FOUND")
 
+    def test_the_urls_name_no_user(self):
+        s = server(self)
+        uid = "student-8f3a2c91"
+        doc = self.upload(s, uid=uid, text="Plants need light.")
+        other = self.upload(s, uid="u2", text="Plants need water.")
+        made(s, doc)
+        made(s, other)
+        j = self.urls(s, doc, uid=uid)
+        for url in (j["audio_url"], j["timepoints_url"]):
+            self.assertNotIn(uid, url)
+            self.assertNotIn(uid, urllib.parse.unquote(url))
+            self.assertEqual(self.get(s, url)[0], 200)
+        # the owner travels sealed, and the signature still binds it: the
+        # sealed owner of another user's URL does not open this one
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(j["audio_url"]).query))
+        q2 = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            self.urls(s, other, uid="u2")["audio_url"]).query))
+        again = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            self.urls(s, doc, uid=uid)["audio_url"]).query))
+        self.assertNotEqual(q["u"], again["u"])  # sealed afresh each time: URLs are not linkable
+        q["u"] = q2["u"]
+        u = urllib.parse.urlsplit(j["audio_url"])
+        st, _, body = s.srv.request("GET", u.path + "?" + urllib.parse.urlencode(q))
+        self.assertEqual((st, json.loads(body)["code"]), (403, "BAD_SIGNATURE"))
+
     def test_expired_urls_are_403(self):
         s = server(self, assets={"url_ttl": "1s"})
         doc = self.upload(s)
@@ -277,6 +303,76 @@ class Assets(lxtest.TestCase):
         tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
         self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
 
+    def test_a_voice_change_makes_them_again_serving_the_old_meanwhile(self):
+        import base64
+        s = server(self)
+        text = "Plants need light and water.\n\nThe Moon moves around the Earth."
+        doc = self.upload(s, text=text)
+        made(s, doc)
+
+        def rate_of(j):
+            st, _, mp3 = self.get(s, j["audio_url"])
+            self.assertEqual(st, 200)
+            return lxspeech.decode_mp3(base64.b64encode(mp3).decode())[2]
+
+        self.assertEqual(rate_of(self.urls(s, doc)), 22050)  # espeak-ng, the default
+        self.assertEqual(self.made_lines(s, doc), 1)  # asked again: the same settings
+        st, _ = s.json("PUT", "/api/users/profile", body={"preferences": {
+            "ttsVoice": "flite:cmu_us_rms", "ttsSpeed": 1.25}})
+        self.assertEqual(st, 200)
+        # the old ones answer at once while the new ones are made
+        j = self.urls(s, doc)
+        self.assertIn(rate_of(j), (22050, 16000))
+        again = "document %s: read-aloud assets made with other settings" % doc
+        self.assertIsNotNone(s.srv.wait_log(lambda l: again in json.dumps(l), timeout=10))
+        deadline = time.time() + 120
+        while self.made_lines(s, doc) < 2:
+            self.assertLess(time.time(), deadline, s.srv.output()[-2000:])
+            time.sleep(0.1)
+        self.assertEqual(rate_of(self.urls(s, doc)), 16000)  # flite's voice now
+        tps = json.loads(self.get(s, self.urls(s, doc)["timepoints_url"])[2])
+        self.assertEqual([t["mark_name"] for t in tps], expected_marks(text))
+        if s.backend == "sqlite":
+            with open(os.path.join(s.data_dir, "uploads", doc + ".tts-params.json")) as f:
+                self.assertEqual(json.load(f), {"voice": "flite:cmu_us_rms", "rate_milli": 1250,
+                                                "pitch_centi": 0})
+        # current now: asking again makes nothing
+        self.urls(s, doc)
+        self.urls(s, doc)
+        lines = [l for l in s.srv.output().splitlines() if again in l]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(self.made_lines(s, doc), 2)
+
+    def made_lines(self, s, doc):
+        return sum(1 for l in s.srv.output().splitlines()
+                   if "document %s: read-aloud assets made (" % doc in l)
+
+    def test_two_workers_never_make_one_document_at_once(self):
+        # not made on extraction: requests on both workers find none and
+        # queue them; 30 chunks keep the first maker busy while the other
+        # worker tries
+        text = "\n\n".join("Paragraph %d says that plants turn light, water and air into "
+                             "sugar, and that animals breathe the oxygen they give off." % i
+                             for i in range(30))
+        s = server(self, assets={"on_processed": False}, workers=2)
+        doc = self.upload(s, text=text)
+        other = "document %s: read-aloud assets are being made by another worker" % doc
+        deadline = time.time() + 120
+        while not s.srv.wait_log(lambda l: other in json.dumps(l), timeout=0.05):
+            st, j = s.json("GET", ASSETS % doc)  # a new connection: either worker
+            self.assertIn(st, (200, 409), j)
+            self.assertLess(time.time(), deadline, "no request reached the second worker")
+            if st == 200:
+                self.fail("made before the second worker asked: %s" % s.srv.output()[-2000:])
+        made(s, doc)
+        self.urls(s, doc)
+        makes = [l for l in s.srv.output().splitlines()
+                 if "document %s: read-aloud assets made" % doc in l]
+        self.assertEqual(len(makes), 1, makes)
+        pids = {json.loads(l)["pid"] for l in s.srv.output().splitlines()
+                if doc in l and ("assets made" in l or "another worker" in l)}
+        self.assertEqual(len(pids), 2, pids)  # one made them, the other left them to it
+
     def test_the_secret_persists_and_replicas_share_one(self):
         if lxstorage.BACKEND == "postgres":
             # two instances on one database with one configured secret: a
@@ -308,6 +404,68 @@ class Assets(lxtest.TestCase):
         self.assertEqual(st, 200, body)
         with open(path) as f:
             self.assertNotIn(f.read().strip(), s.srv.output())  # never logged
+
+    def cloud_server(self, fake, retry_min, **kw):
+        """Read-aloud through a fake Google TTS (lxfaketts.py): the test
+        decides when speaking a chunk fails."""
+        cfg = {"provider": "google", "base_url": fake.base, "api_key": KEY,
+               "request_timeout": "60s", "cache_size": 0,
+               "assets": {"retry_min": retry_min, "retry_max": "60m"}}
+        return lxspeech.speech_server(self, speech_cfg=cfg, extra_routes=ROUTES, **kw)
+
+    def failed(self, s, doc):
+        line = s.srv.wait_log(
+            lambda l: "document %s: read-aloud assets not made" % doc in json.dumps(l),
+            timeout=120)
+        self.assertIsNotNone(line, s.srv.output()[-3000:])
+        return json.dumps(line)
+
+    def test_a_failing_document_backs_off_and_says_so(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        fake.script(status(500), status(500), status(500))  # one synthesis: 3 tries
+        s = self.cloud_server(fake, "10m")
+        doc = self.upload(s, text="Plants need light and water.")
+        self.assertIn("tried again in 600 s", self.failed(s, doc))
+        n = len(fake.synth_requests())
+        self.assertEqual(n, 3)
+        for _ in range(3):  # asked again and again: not made again
+            st, h, body = s.request("GET", ASSETS % doc)
+            j = json.loads(body)
+            self.assertEqual((st, j["code"]), (503, "TTS_ASSETS_FAILED"), j)
+            self.assertIn("/api/tts/synthesize", j["error"])  # the frontend's fallback
+            self.assertTrue(0 < int(h["retry-after"]) <= 600, h)
+        self.assertEqual(len(fake.synth_requests()), n)
+        # another user learns nothing
+        st, j = s.json("GET", ASSETS % doc, uid="u2")
+        self.assertEqual((st, j["code"]), (404, "NOT_FOUND"))
+        # deleted: forgotten; the next document is made at once
+        st, _ = s.json("DELETE", "/api/documents/" + doc)
+        self.assertEqual(st, 204)
+        doc2 = self.upload(s, text="Plants need air.")
+        made(s, doc2)
+        self.urls(s, doc2)
+
+    def test_after_the_backoff_the_next_request_makes_them(self):
+        fake = FakeTTS()
+        self.addCleanup(fake.close)
+        fake.script(status(500), status(500), status(500))
+        s = self.cloud_server(fake, "1s")
+        doc = self.upload(s, text="Plants need light and water.")
+        self.failed(s, doc)
+        deadline = time.time() + 60
+        while True:  # 503 while it backs off (Retry-After says how long), then queued
+            st, h, body = s.request("GET", ASSETS % doc)
+            code = json.loads(body)["code"]
+            if st == 409:
+                self.assertEqual(code, "TTS_ASSETS_PENDING")
+                break
+            self.assertEqual((st, code), (503, "TTS_ASSETS_FAILED"))
+            self.assertLess(time.time(), deadline)
+            time.sleep(min(float(h["retry-after"]), 0.2))
+        made(s, doc)
+        self.urls(s, doc)
+        self.assertEqual(len(fake.synth_requests()), 4)  # 3 failed tries, then one made them
 
     def test_a_bad_secret_refuses_to_start_without_showing_it(self):
         with self.assertRaises(lxtest.StartError) as cm:

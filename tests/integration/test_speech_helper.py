@@ -152,6 +152,28 @@ class TestHelper(lxtest.TestCase):
             self.assertIn((0, segs[0][0].index(word)), offs, word)
         self.assertIn((1, 0), offs)
 
+    def test_times_only_speaks_and_times_without_an_mp3(self):
+        # kbps 0: what an OpenAI-compatible voice's estimated times need
+        segs = [("Plants need light and water.", 1), ("The Moon moves.", 1)]
+        rate, n, ends, marks, mp3 = parse_audio(self.h.ask(speak("espeak-ng:en-us", segs,
+                                                                 kbps=0)))
+        self.assertEqual(mp3, b"")
+        self.assertEqual(rate, 22050)
+        self.assertEqual(len(marks), 8)  # a mark per word
+        self.assertEqual([m[2] for m in marks], sorted(m[2] for m in marks))
+        self.assertEqual(len(ends), 2)
+        self.assertLessEqual(ends[-1], n * 1000 // rate + 1)
+        # the same words timed with an MP3: the times differ by the encoder's delay only
+        _, n2, ends2, marks2, mp3_2 = parse_audio(self.h.ask(speak("espeak-ng:en-us", segs)))
+        self.assertGreater(len(mp3_2), 0)
+        self.assertEqual([m[:2] for m in marks2], [m[:2] for m in marks])
+        delay = (n2 - n) * 1000 // rate
+        self.assertGreater(n2, n)
+        for a, b in zip(marks, marks2):
+            self.assertLessEqual(abs(b[2] - a[2] - delay), 1)
+        # a bit rate the encoder refuses is still refused
+        self.assertEqual(self.h.ask(speak("espeak-ng:en-us", segs, kbps=4))[:1], b"E")
+
     def test_an_unknown_voice_is_an_error_frame(self):
         d = self.h.ask(speak("espeak-ng:xx-nowhere", [("Hello.", 1)]))
         self.assertEqual(d[:1], b"E")

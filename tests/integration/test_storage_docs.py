@@ -624,6 +624,41 @@ class TestStartup(DocsCase):
         status, _, body = self.download(s, kept, uid="chk")
         self.assertEqual((status, body), (200, b"this one stays"))
 
+    def test_docs_start_up_sweeps_assets_of_documents_gone(self):
+        if BACKEND != "sqlite":
+            self.skipTest("SQLite only: PostgreSQL deletes asset rows with their document")
+        s = StorageServer(self)
+        kept = self.upload_ok(s, "kept.txt", b"this one stays", uid="chk")["id"]
+        s.stop()
+        uploads = os.path.join(s.data_dir, "uploads")
+        hour_ago = time.time() - 3600
+
+        def plant(path, old=True):
+            with open(path, "wb") as f:
+                f.write(b"audio")
+            if old:
+                os.utime(path, (hour_ago, hour_ago))
+            return path
+
+        gone = str(uuid.uuid4())  # a crash between a deletion's row and its files
+        orphans = [plant(os.path.join(uploads, gone + ".tts-audio.mp3")),
+                   plant(os.path.join(uploads, gone + ".tts-timepoints.json")),
+                   plant(os.path.join(uploads, "tmp", kept + ".tts-audio.mp3.tmp"))]
+        stay = [plant(os.path.join(uploads, kept + ".tts-audio.mp3")),  # its document is there
+                plant(os.path.join(uploads, str(uuid.uuid4()) + ".tts-audio.mp3"), old=False),
+                plant(os.path.join(uploads, gone + ".tts-other.bin"))]  # not an asset of ours
+        s.start()  # without repair: the assets are derived data, always swept
+        line = s.srv.wait_log(lambda l: l.get("src") == "storage"
+                              and "orphan asset files removed" in l.get("msg", ""))
+        self.assertIsNotNone(line, s.srv.output()[-2000:])
+        self.assertIn("3 orphan asset files removed", line["msg"])
+        for p in orphans:
+            self.assertFalse(os.path.exists(p), p)
+        for p in stay:
+            self.assertTrue(os.path.exists(p), p)
+        status, _, body = self.download(s, kept, uid="chk")
+        self.assertEqual((status, body), (200, b"this one stays"))
+
 
 if __name__ == "__main__":
     lxtest.main()

@@ -1150,6 +1150,76 @@ static void test_store_doc_assets(void **state)
               LX_ENOENT);
 }
 
+/* The making of a document's assets, one worker at a time (storage.v1
+ * minor 4): the row's claim columns, free once the document is processed. */
+static void test_store_doc_assets_claim(void **state)
+{
+    fx *f = *state;
+    char id[STORAGE_ID_LEN + 1], past[STORAGE_TS_LEN + 1], now[STORAGE_TS_LEN + 1],
+        soon[STORAGE_TS_LEN + 1], later[STORAGE_TS_LEN + 1], after[STORAGE_TS_LEN + 1];
+    const char *passages[] = {"some text"};
+    storage_doc d = {0};
+
+    ts(past, 1);
+    ts(now, 10);
+    ts(soon, 20);
+    ts(later, 30);
+    ts(after, 40);
+    assert_int_equal(make_doc(f, "alice", "spoken", 1, id), LX_OK);
+    /* pending: the extraction's, not the assets' */
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w1", now, soon, f->err, sizeof(f->err)),
+              LX_EEXIST);
+    assert_rc(storage_doc_set_text(f->c, id, NULL, "some text", 9, 1, passages, 1, now, f->err,
+                                   sizeof(f->err)),
+              LX_OK);
+    /* another user's, or absent: not found */
+    assert_rc(storage_doc_assets_claim(f->c, "bob", id, "w1", now, soon, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    assert_rc(storage_doc_assets_claim(f->c, "alice", "00000000-0000-4000-8000-000000000000", "w1",
+                                       now, soon, f->err, sizeof(f->err)),
+              LX_ENOENT);
+    /* w1 takes it; w2 cannot while the lease lives; w1 renews */
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w1", now, soon, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w2", now, soon, f->err, sizeof(f->err)),
+              LX_EEXIST);
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w1", now, later, f->err, sizeof(f->err)),
+              LX_OK);
+    /* w2 giving back what it does not hold changes nothing */
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w2", now, NULL, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_rc(
+        storage_doc_assets_claim(f->c, "alice", id, "w2", soon, later, f->err, sizeof(f->err)),
+        LX_EEXIST);
+    /* w1's lease lapses (w1 died): w2 takes over */
+    assert_rc(
+        storage_doc_assets_claim(f->c, "alice", id, "w2", later, later, f->err, sizeof(f->err)),
+        LX_EEXIST); /* a lease ending now still lives */
+    assert_rc(
+        storage_doc_assets_claim(f->c, "alice", id, "w2", after, "9999", f->err, sizeof(f->err)),
+        LX_OK);
+    assert_rc(
+        storage_doc_assets_claim(f->c, "alice", id, "w1", after, "9999", f->err, sizeof(f->err)),
+        LX_EEXIST);
+    /* given back: anyone may take it at once */
+    assert_rc(
+        storage_doc_assets_claim(f->c, "alice", id, "w2", after, NULL, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_rc(storage_doc_assets_claim(f->c, "alice", id, "w1", past, soon, f->err, sizeof(f->err)),
+              LX_OK);
+    /* the document stays processed, its text whole */
+    assert_rc(storage_doc_get(f->c, "alice", id, 1, &d, f->err, sizeof(f->err)), LX_OK);
+    assert_string_equal(d.status, STORAGE_ST_PROCESSED);
+    assert_int_equal(d.content_length, 9);
+    storage_doc_clear(&d);
+    /* the extraction's scan never sees it */
+    {
+        int is_any = 1;
+        assert_rc(storage_doc_any_claimable(f->c, "9999", &is_any, f->err, sizeof(f->err)), LX_OK);
+        assert_false(is_any);
+    }
+}
+
 static void test_store_doc_bytes(void **state)
 {
     fx *f = *state;
@@ -2569,6 +2639,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_doc_bytes),
     STORE_TEST(test_store_doc_assets),
     STORE_TEST(test_store_sqlite_passages_are_one_fts_segment),
+    STORE_TEST(test_store_doc_assets_claim),
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
     STORE_TEST(test_store_batch_all_or_nothing),

@@ -142,6 +142,8 @@ typedef void (*lx_storage_batch_items_fn)(void *arg, int status, const char *mes
  * die with it (read-aloud audio and its timepoints). Only these names. */
 #define LX_STORAGE_ASSET_TTS_AUDIO "tts-audio.mp3"
 #define LX_STORAGE_ASSET_TTS_TIMEPOINTS "tts-timepoints.json"
+/* The voice, speed and pitch the two above were made with (minor 4). */
+#define LX_STORAGE_ASSET_TTS_PARAMS "tts-params.json"
 
 /* asset_get: bytes [offset, offset + len) of the asset (borrowed for the
  * callback; NULL when len is 0) and its whole size (NULL/0 unless status
@@ -265,6 +267,21 @@ typedef struct lx_storage_v1 {
      * worker inherits it; arg is the subscriber's state, valid until its
      * shutdown(). LX_OK, or LX_ETOOBIG past 8 subscribers. */
     int (*subscribe)(void *state, lx_storage_event_fn fn, void *arg);
+
+    /* -- storage.v1 minor 4: one maker of a document's assets at a time
+     * (check LX_STORAGE_V1_HAS). */
+
+    /* lease_ms > 0: claims the making of uid's processed document doc_id
+     * for the calling worker for lease_ms (every worker and every replica
+     * on the same database sees the claim), or renews the claim this
+     * worker holds; done gets LX_OK when this worker holds it now,
+     * LX_EEXIST when another worker holds a live claim or the document is
+     * not processed, LX_ENOENT when it is absent or another user's. A
+     * claim whose holder died lapses after its lease. lease_ms 0: gives
+     * this worker's claim back (LX_OK also when it held none). At most a
+     * day; only in a worker (LX_ESTATE in the master). */
+    int (*asset_claim)(void *state, lx_worker *w, const char *uid, const char *doc_id,
+                       int64_t lease_ms, lx_storage_done_fn done, void *arg);
 } lx_storage_v1;
 
 /* True when the table has `member` (it may come from an older plugin). */

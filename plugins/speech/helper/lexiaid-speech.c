@@ -78,7 +78,8 @@ int hx_out_pcm(hx_out *o, const short *samples, size_t n)
 {
     if (o->failed)
         return -1;
-    if (o->samples + n > o->max_samples || hx_mp3_feed(o->mp3, samples, n) != 0) {
+    if (o->samples + n > o->max_samples ||
+        (o->mp3 != NULL && hx_mp3_feed(o->mp3, samples, n) != 0)) {
         o->failed = 1;
         return -1;
     }
@@ -228,16 +229,18 @@ static int hx_speak(const speech_speak *rq)
         snprintf(err, sizeof(err), "no engine offers the voice %s", rq->voice);
         return hx_send_error(SPEECH_ERR_VOICE, err);
     }
-    if (rq->kbps < 8 || rq->kbps > 320 || rq->rate_milli <= 0 || rq->pause_ms > 10000)
+    if ((rq->kbps != 0 && rq->kbps < 8) || rq->kbps > 320 || rq->rate_milli <= 0 ||
+        rq->pause_ms > 10000)
         return hx_send_error(SPEECH_ERR_REQUEST, "bad synthesis parameters");
     rc = eng->select(colon + 1, rq->rate_milli / 1000.0, rq->pitch_centi / 100.0, &o.rate_hz, err,
                      sizeof(err));
     if (rc != 0)
         return hx_send_error((uint32_t)rc, err);
-    if ((o.mp3 = hx_mp3_new(o.rate_hz, rq->kbps, err, sizeof(err))) == NULL)
+    /* kbps 0: the times only (a cloud voice's estimate), nothing encoded */
+    if (rq->kbps != 0 && (o.mp3 = hx_mp3_new(o.rate_hz, rq->kbps, err, sizeof(err))) == NULL)
         return hx_send_error(SPEECH_ERR_ENGINE, err);
     o.max_samples = hx_max_seconds * o.rate_hz;
-    o.shift = hx_mp3_delay(o.mp3);
+    o.shift = o.mp3 != NULL ? hx_mp3_delay(o.mp3) : 0;
     seg_end = calloc(rq->n ? rq->n : 1, sizeof(*seg_end));
     if (seg_end == NULL) {
         hx_mp3_free(o.mp3);
@@ -267,7 +270,7 @@ static int hx_speak(const speech_speak *rq)
             }
         }
     }
-    if (rc == 0 && hx_mp3_finish(o.mp3, &mp3, &mp3_len) != 0) {
+    if (rc == 0 && o.mp3 != NULL && hx_mp3_finish(o.mp3, &mp3, &mp3_len) != 0) {
         snprintf(err, sizeof(err), "the MP3 encoder failed");
         rc = SPEECH_ERR_ENGINE;
     } else if (rc != 0) {

@@ -3,8 +3,10 @@
  * the document's own, DATA_DIR/uploads/<id>.<name>. A write goes to
  * uploads/tmp/<id>.<name>.tmp, is fsynced, renamed into place and the
  * directory fsynced, so a reader sees the old asset or the new one, never
- * half of one. The start-up check of files.c leaves these names alone
- * (they are not document ids).
+ * half of one. The start-up check of files.c removes the assets of
+ * documents that are gone (a crash between a deletion's row and its
+ * files) and assets left half-written in tmp/, once untouched for its
+ * grace period (their mtime: a write in flight is fresh).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,6 +26,7 @@
 static const char *const asset_names[] = {
     LX_STORAGE_ASSET_TTS_AUDIO,
     LX_STORAGE_ASSET_TTS_TIMEPOINTS,
+    LX_STORAGE_ASSET_TTS_PARAMS,
 };
 #define ASSET_N (sizeof(asset_names) / sizeof(asset_names[0]))
 
@@ -32,6 +35,29 @@ int storage_asset_name_ok(const char *name)
     for (size_t i = 0; name != NULL && i < ASSET_N; i++)
         if (strcmp(name, asset_names[i]) == 0)
             return 1;
+    return 0;
+}
+
+int storage_asset_file_id(const char *fname, int tmp, char *id_out)
+{
+    const char *rest = fname + STORAGE_ID_LEN + 1;
+    size_t rl;
+
+    if (strlen(fname) <= STORAGE_ID_LEN + 1 || fname[STORAGE_ID_LEN] != '.' ||
+        strspn(fname, "0123456789abcdef-") != STORAGE_ID_LEN)
+        return 0;
+    rl = strlen(rest);
+    if (tmp) {
+        if (rl < 4 || strcmp(rest + rl - 4, ".tmp") != 0)
+            return 0;
+        rl -= 4;
+    }
+    for (size_t i = 0; i < ASSET_N; i++)
+        if (strlen(asset_names[i]) == rl && memcmp(rest, asset_names[i], rl) == 0) {
+            memcpy(id_out, fname, STORAGE_ID_LEN);
+            id_out[STORAGE_ID_LEN] = '\0';
+            return 1;
+        }
     return 0;
 }
 

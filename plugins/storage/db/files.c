@@ -720,6 +720,14 @@ int storage_files_check(storage_files *f, char *const *ids, size_t n, int repair
         if (strncmp(names[i], FILES_RESERVE_NEW, sizeof(FILES_RESERVE_NEW) - 1) == 0 &&
             files_is_stale(f->tmp_fd, names[i], now))
             (void)unlinkat(f->tmp_fd, names[i], 0);
+        /* an asset left half-written by a crash */
+        if (storage_asset_file_id(names[i], 1, id)) {
+            if (files_is_stale(f->tmp_fd, names[i], now) && unlinkat(f->tmp_fd, names[i], 0) == 0) {
+                rep->n_assets_removed++;
+                changed = 1;
+            }
+            continue;
+        }
         if (!files_part_id(names[i], id))
             continue;
         long k = files_find(sorted, n, id);
@@ -745,6 +753,16 @@ int storage_files_check(storage_files *f, char *const *ids, size_t n, int repair
     changed = 0;
     for (size_t i = 0; i < n_names; i++) {
         struct stat sb;
+        /* the assets of a document that is gone: derived, so removed
+         * without `repair` once untouched for the grace period */
+        if (storage_asset_file_id(names[i], 0, id)) {
+            if (files_find(sorted, n, id) < 0 && files_is_stale(f->up_fd, names[i], now) &&
+                unlinkat(f->up_fd, names[i], 0) == 0) {
+                rep->n_assets_removed++;
+                changed = 1;
+            }
+            continue;
+        }
         if (!files_is_id(names[i]) || fstatat(f->up_fd, names[i], &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
             !S_ISREG(sb.st_mode))
             continue; /* tmp/, and anything that is not ours */

@@ -48,6 +48,10 @@ void storage_files_dirs(storage_files *f, int *up_fd, int *tmp_fd, const char **
  * LX_EINVAL). The caller checks the document's owner. Blocking: pool
  * threads only. */
 int storage_asset_name_ok(const char *name);
+/* 1 when fname is an asset's file name, "<id>.<asset name>" (with ".tmp"
+ * after it when tmp: one being written), with the id into id_out
+ * (STORAGE_ID_LEN + 1 bytes); else 0. */
+int storage_asset_file_id(const char *fname, int tmp, char *id_out);
 int storage_asset_write(storage_files *f, const char *id, const char *name, const void *data,
                         size_t len, char *err, size_t errlen);
 /* Up to cap bytes from offset into buf: *n read, *size the file's size.
@@ -111,6 +115,7 @@ typedef struct storage_files_report {
     size_t n_parts_removed; /* .part without a row removed */
     size_t n_orphans;       /* files without a row (removed when repair) */
     size_t n_missing;       /* rows without a file (marked failed when repair) */
+    size_t n_assets_removed;/* asset files of no document, or left half-written */
     char **missing_ids;     /* malloc'd; the caller marks them when repairing */
     size_t n_missing_ids;
 } storage_files_report;
@@ -118,7 +123,9 @@ typedef struct storage_files_report {
 /* The start-up check against the ids of every document row (ids[0..n)):
  * rolls forward and removes .part files as described above (always: both
  * are exact), counts orphans and missing files, and with `repair` removes
- * orphans. Returns LX_OK with *rep filled (free with
+ * orphans. Asset files (asset_files.c) of no document, and those left
+ * half-written in tmp/, are removed always once older than the grace
+ * period (by mtime; they are derived data). Returns LX_OK with *rep filled (free with
  * storage_files_report_clear), logging nothing itself. */
 int storage_files_check(storage_files *f, char *const *ids, size_t n, int repair,
                         storage_files_report *rep, char *err, size_t errlen);

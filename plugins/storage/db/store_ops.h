@@ -196,6 +196,21 @@ STORAGE_OP(doc_asset_read, PLAIN,
             size_t errlen),
            (c, uid, id, name, offset, buf, cap, n, size, err, errlen))
 
+/* The making of uid's document id's assets (storage.v1 asset_claim), held
+ * by one worker at a time: owner takes it until `until` when the document
+ * is processed and nobody holds it, or the holder's lease ended before
+ * `now`, or owner holds it already (a renewal). The row's claim columns
+ * (claimed_by, lease_until) serve it: they hold the extraction's claim
+ * while the document is pending and nothing once it is processed (its
+ * final status ends that claim, and a processed document never goes back
+ * to pending). until NULL: gives owner's claim back (LX_OK also when it
+ * was not held). LX_ENOENT when the document is absent or another user's;
+ * LX_EEXIST when it is not processed or another owner holds a live claim. */
+STORAGE_OP(doc_assets_claim, PLAIN,
+           (storage_conn *c, const char *uid, const char *id, const char *owner, const char *now,
+            const char *until, char *err, size_t errlen),
+           (c, uid, id, owner, now, until, err, errlen))
+
 /* Every document id with its owner (SQLite start-up check of files, the
  * backup). Parallel malloc'd arrays; free both with storage_strv_free. */
 STORAGE_OP(doc_all_ids, PLAIN,

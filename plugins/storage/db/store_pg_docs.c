@@ -483,6 +483,28 @@ int storage_pg_doc_release(storage_conn *c, const char *id, const char *owner,
                              "document held by this worker", err, errlen);
 }
 
+static int pg_doc_owned(storage_pg_conn *p, const char *uid, const char *id, char *err,
+                        size_t errlen);
+
+int storage_pg_doc_assets_claim(storage_conn *c, const char *uid, const char *id, const char *owner,
+                                const char *now, const char *until, char *err, size_t errlen)
+{
+    storage_pg_conn *p = storage_pg_of(c);
+    const char *vals[5] = {id, uid, owner, now, until};
+    int64_t n = 0;
+    int rc;
+
+    if (until == NULL)
+        return storage_pg_do(p, PGS_DOC_ASSETS_RELEASE, vals, &n, err, errlen);
+    rc = storage_pg_do(p, PGS_DOC_ASSETS_CLAIM, vals, &n, err, errlen);
+    if (rc == LX_OK && n == 0 && (rc = pg_doc_owned(p, uid, id, err, errlen)) == LX_OK) {
+        storage_pg_errf(err, errlen,
+                        "postgres: the document is not processed or another worker holds it", NULL);
+        rc = LX_EEXIST;
+    }
+    return rc;
+}
+
 int storage_pg_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
                               size_t errlen)
 {

@@ -158,6 +158,15 @@
       " WHERE id = $1::text AND status = 'failed' AND error = $2::text")                           \
     X(DOC_ALL, 0, "SELECT id, user_id FROM documents ORDER BY id")                                 \
     X(DOC_OWNED, 2, "SELECT 1 FROM documents WHERE id = $1::text AND user_id = $2::text")          \
+    /* The making of a processed document's assets (store_ops.h). */                               \
+    X(DOC_ASSETS_CLAIM, 5,                                                                         \
+      "UPDATE documents SET claimed_by = $3::text, lease_until = $5::text"                         \
+      " WHERE id = $1::text AND user_id = $2::text AND status = 'processed'"                       \
+      " AND (claimed_by IN ('', $3::text) OR lease_until < $4::text)")                             \
+    X(DOC_ASSETS_RELEASE, 3,                                                                       \
+      "UPDATE documents SET claimed_by = '', lease_until = ''"                                     \
+      " WHERE id = $1::text AND user_id = $2::text AND status = 'processed'"                       \
+      " AND claimed_by = $3::text")                                                                \
     /* The words ($3, a text[]) each through plainto_tsquery, OR'd together                        \
      * through tsquery's own text form; words that are all stop words drop                         \
      * out, and no word left matches nothing. */                                                   \

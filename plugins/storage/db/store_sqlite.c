@@ -248,6 +248,13 @@ static const char *const sq_sql[SQ_N] = {
                             "claimed_by = '', lease_until = '', updated_at = ?3 "
                             "WHERE id = ?1 AND status = 'failed' AND error = ?2",
     [SQ_DOC_ALL] = "SELECT id, user_id FROM documents ORDER BY id",
+    /* The making of a processed document's assets (store_ops.h). */
+    [SQ_DOC_ASSETS_CLAIM] = "UPDATE documents SET claimed_by = ?3, lease_until = ?5 "
+                            "WHERE id = ?1 AND user_id = ?2 AND status = 'processed' "
+                            "AND (claimed_by IN ('', ?3) OR lease_until < ?4)",
+    [SQ_DOC_ASSETS_RELEASE] = "UPDATE documents SET claimed_by = '', lease_until = '' "
+                              "WHERE id = ?1 AND user_id = ?2 AND status = 'processed' "
+                              "AND claimed_by = ?3",
     /* The rowid range of the document's passages (one set_text writes
      * them in one transaction: consecutive ids) lets FTS5 seek into its
      * doclists instead of walking every passage of every user that holds

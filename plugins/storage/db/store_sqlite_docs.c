@@ -387,6 +387,29 @@ int storage_sq_doc_release(storage_conn *c, const char *id, const char *owner,
                             "ttt", id, owner, not_before);
 }
 
+int storage_sq_doc_assets_claim(storage_conn *c, const char *uid, const char *id, const char *owner,
+                                const char *now, const char *until, char *err, size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int changes = 0;
+    int rc = storage_sq_begin(s, 1, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    if (until == NULL) {
+        rc = storage_sq_run(s, SQ_DOC_ASSETS_RELEASE, "release", NULL, NULL, err, errlen, "ttt", id,
+                            uid, owner);
+    } else {
+        rc = storage_sq_run(s, SQ_DOC_ASSETS_CLAIM, "claim", NULL, &changes, err, errlen, "ttttt",
+                            id, uid, owner, now, until);
+        if (rc == LX_OK && changes == 0 && (rc = sq_doc_owned(s, uid, id, err, errlen)) == LX_OK) {
+            storage_errf(err, errlen, "the document is not processed or another worker holds it");
+            rc = LX_EEXIST;
+        }
+    }
+    return storage_sq_finish(s, rc, err, errlen);
+}
+
 int storage_sq_doc_failed_ids(storage_conn *c, const char *error, char ***ids, size_t *n, char *err,
                               size_t errlen)
 {
