@@ -11,7 +11,8 @@ LX_SPEECH_PURE = plugins/speech/words.c plugins/speech/words.h \
 plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech.h \
 	plugins/speech/routes.c plugins/speech/routes.h plugins/speech/svc.c plugins/speech/svc.h \
 	plugins/speech/synth.c plugins/speech/synth.h plugins/speech/provider.h \
-	plugins/speech/local.c plugins/speech/pool.c plugins/speech/pool.h \
+	plugins/speech/local.c plugins/speech/join.c plugins/speech/join.h \
+	plugins/speech/pool.c plugins/speech/pool.h \
 	plugins/speech/cache.c plugins/speech/cache.h plugins/speech/body.c plugins/speech/body.h \
 	plugins/speech/voices.c plugins/speech/voices.h $(LX_SPEECH_PURE) \
 	plugins/speech/tts_cloud.c plugins/speech/tts_cloud.h plugins/speech/tts_google.c \
@@ -81,7 +82,8 @@ tests_unit_test_speech_words_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS)
 EXTRA_DIST += tests/unit/test_speech_assets.c
 check_PROGRAMS += tests/unit/test_speech_assets
 tests_unit_test_speech_assets_SOURCES = tests/unit/test_speech_assets.c $(LX_SPEECH_ASSETS_PURE) \
-	plugins/speech/sign.c
+	plugins/speech/sign.c plugins/speech/join.c plugins/speech/join.h plugins/speech/proto.c \
+	plugins/speech/proto.h
 tests_unit_test_speech_assets_CFLAGS = $(LX_TEST_CFLAGS) $(LIBCRYPTO_CFLAGS) \
 	-I$(top_srcdir)/plugins/speech
-tests_unit_test_speech_assets_LDADD = $(LX_TEST_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_speech_assets_LDADD = $(LX_TEST_LIBS) $(LIBCRYPTO_LIBS) -lm

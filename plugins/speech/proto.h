@@ -14,11 +14,12 @@
  *   'S' speak    u32 version, str voice, i32 rate (x1000), i32 pitch
  *                (semitones x100), u32 MP3 kbit/s (0: the times only, no
  *                MP3 encoded or sent), u32 paragraph pause ms,
- *                u32 n, n x {u8 ends paragraph, str segment text}
+ *                u32 n, n x {u8 flags (SPEECH_SEG_*), str segment text}
  *   'A' audio    u32 sample rate, u32 samples (low), u32 samples (high),
  *                u32 n segments, n x u32 end of the segment's speech (ms),
  *                u32 m, m x {u32 segment, u32 byte offset, u32 ms},
- *                bytes MP3 (CBR, with a LAME Info frame)
+ *                bytes MP3 (CBR, no Xing/Info frame: parts join by
+ *                concatenation)
  *   'E' error    u32 code (SPEECH_ERR_*), str message for a person
  *   'R' recognize u32 version, u8 flags (SPEECH_REC_*), bytes PCM (16 kHz
  *                mono, signed 16-bit little-endian): audio of the phrase
@@ -55,6 +56,14 @@ enum {
     SPEECH_MSG_RECOGNIZE = 'R',
     SPEECH_MSG_TRANSCRIPT = 'T',
     SPEECH_MSG_ENCODE = 'P',
+};
+
+/* A segment's flags in 'S': it ends a paragraph (a pause of the paragraph
+ * pause follows it unless it is the request's last); the pause follows
+ * even the last (another request speaks the rest of the text). */
+enum {
+    SPEECH_SEG_ENDS_PARA = 1,
+    SPEECH_SEG_PAUSE_AFTER = 2,
 };
 
 /* 'R' flags */

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -318,6 +319,64 @@ class TestHelpers(SpeechCase):
             t.join(120)
         self.assertEqual([o[0] for o in outs], [200] * 5)
         self.assertLessEqual(len(helper_pids(s)), 2)
+
+
+class TestSplit(SpeechCase):
+    """A long text is spoken in parts by the worker's helpers at once and
+    the parts joined: the answer is the one a single helper gives, give or
+    take the encoder's start at each join."""
+
+    def test_a_long_text_is_spoken_by_every_helper_and_joined(self):
+        one = speech_server(self, speech_cfg={"cache_size": 0, "helpers": 1})
+        two = speech_server(self, speech_cfg={"cache_size": 0, "helpers": 2})
+        text = page(500, seed=20)
+        st1, b1 = synthesize(one, {"text": text})
+        st2, b2 = synthesize(two, {"text": text})
+        self.assertEqual((st1, st2), (200, 200), (b1, b2))
+        # one request started both helpers: the text went out in two parts
+        self.assertEqual(len(helper_pids(two)), 2)
+        _, _, d1 = self.assertAnswer(b1, text)
+        _, _, d2 = self.assertAnswer(b2, text)
+        t1 = [t["time_seconds"] for t in b1["timepoints"]]
+        t2 = [t["time_seconds"] for t in b2["timepoints"]]
+        # every word where one helper puts it: a part starts with the
+        # encoder's delay (50 ms) after the last frame's padding (< 30 ms);
+        # a join placed wrong would move the rest by seconds
+        worst = max(abs(a - b) for a, b in zip(t1, t2))
+        sys.stderr.write("\n  split: words move at most %.3f s; %.2f s vs %.2f s of audio\n"
+                         % (worst, d2, d1))
+        self.assertLess(worst, 0.25, "a word moved %.3f s" % worst)
+        self.assertAlmostEqual(d1, d2, delta=0.25)
+
+    def test_a_short_text_stays_with_one_helper(self):
+        s = speech_server(self, speech_cfg={"cache_size": 0, "helpers": 2})
+        st, body = synthesize(s, {"text": page(60, seed=21)})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(len(helper_pids(s)), 1)
+
+    def test_a_helper_killed_mid_part_is_a_503_and_the_next_call_works(self):
+        s = speech_server(self, speech_cfg={"cache_size": 0, "helpers": 2})
+        st, body = synthesize(s, {"text": page(400, seed=22)})
+        self.assertEqual(st, 200, body)
+        pids = helper_pids(s)
+        self.assertEqual(len(pids), 2, pids)
+        before = [rchar(p) for p in pids]
+        out = []
+        t = threading.Thread(target=lambda: out.append(
+            synthesize(s, {"text": page(3000, seed=23)})))
+        t.start()
+        for p, b in zip(pids, before):
+            self.assertTrue(wait_reading(p, b), "helper %d never got its part" % p)
+        os.kill(pids[1], signal.SIGKILL)
+        t.join(120)
+        st, body = out[0]
+        self.assertEqual(st, 503, body)
+        self.assertEqual(body["code"], "SPEECH_UNAVAILABLE")
+        self.assertIn("signal 9", body["error"])
+        text = page(400, seed=24)
+        st, body = synthesize(s, {"text": text})
+        self.assertEqual(st, 200, body)
+        self.assertAnswer(body, text)
 
 
 def synth_raw(server, body, uid="u1", timeout=120):

@@ -21,6 +21,7 @@
 
 #include "assets.h"
 #include "assets_parse.h"
+#include "join.h"
 
 /* ------------------------------------------------------------------------ */
 /* Range                                                                    */
@@ -439,6 +440,81 @@ static void test_seal_hides_the_owner_and_refuses_alterations(void **unused)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Parts joined (join.c): a long text spoken by several helpers at once     */
+
+static void test_join_moves_later_parts_by_the_frames_before(void **unused)
+{
+    static unsigned char a0[20 * 420], a1[20 * 420];
+    uint32_t ends0[] = {100, 200}, ends1[] = {40};
+    speech_mark m0[] = {{0, 0, 5}, {1, 3, 150}}, m1[] = {{0, 0, 30}};
+    uint32_t first[] = {0, 2};
+    speech_audio parts[2] = {
+        {.sample_rate = 44100, .n_samples = 11000, .seg_end_ms = ends0, .n_segs = 2,
+         .marks = m0, .n_marks = 2, .mp3 = a0},
+        {.sample_rate = 44100, .n_samples = 3000, .seg_end_ms = ends1, .n_segs = 1,
+         .marks = m1, .n_marks = 1, .mp3 = a1},
+    };
+    speech_audio out;
+
+    (void)unused;
+    parts[0].mp3_len = put_frames(a0, 0, 10, 0, 0x11);
+    parts[1].mp3_len = put_frames(a1, 0, 3, 0, 0x22);
+    assert_int_equal(speech_audio_join(parts, first, 2, &out), LX_OK);
+    /* ten frames of 1,152 samples at 44.1 kHz before the second part: 261 ms */
+    assert_int_equal(out.sample_rate, 44100);
+    assert_int_equal(out.n_samples, 11520 + 3000);
+    assert_int_equal(out.n_segs, 3);
+    assert_int_equal(out.seg_end_ms[0], 100);
+    assert_int_equal(out.seg_end_ms[1], 200);
+    assert_int_equal(out.seg_end_ms[2], 40 + 261);
+    assert_int_equal(out.n_marks, 3);
+    assert_int_equal(out.marks[1].seg, 1);
+    assert_int_equal(out.marks[1].off, 3);
+    assert_int_equal(out.marks[1].ms, 150);
+    assert_int_equal(out.marks[2].seg, 2);
+    assert_int_equal(out.marks[2].off, 0);
+    assert_int_equal(out.marks[2].ms, 30 + 261);
+    assert_int_equal(out.mp3_len, parts[0].mp3_len + parts[1].mp3_len);
+    assert_memory_equal(out.mp3, a0, parts[0].mp3_len);
+    assert_memory_equal(out.mp3 + parts[0].mp3_len, a1, parts[1].mp3_len);
+    assert_true(speech_mp3_seconds(out.mp3, out.mp3_len) > 13 * FRAME_S - 1e-9);
+    speech_audio_free(&out);
+
+    /* one part is itself */
+    assert_int_equal(speech_audio_join(parts, first, 1, &out), LX_OK);
+    assert_int_equal(out.n_samples, 11000);
+    assert_int_equal(out.n_marks, 2);
+    speech_audio_free(&out);
+}
+
+static void test_join_refuses_parts_that_do_not_fit(void **unused)
+{
+    static unsigned char a0[4 * 420], a1[4 * 420];
+    uint32_t ends[] = {10};
+    uint32_t first[] = {0, 1}, gap[] = {0, 2};
+    speech_audio parts[2] = {
+        {.sample_rate = 22050, .n_samples = 100, .seg_end_ms = ends, .n_segs = 1, .mp3 = a0},
+        {.sample_rate = 22050, .n_samples = 100, .seg_end_ms = ends, .n_segs = 1, .mp3 = a1},
+    };
+    speech_audio out;
+
+    (void)unused;
+    parts[0].mp3_len = put_frames(a0, 0, 2, 0, 0);
+    parts[1].mp3_len = put_frames(a1, 0, 2, 0, 0);
+    /* segments that do not follow on */
+    assert_int_equal(speech_audio_join(parts, gap, 2, &out), LX_EINVAL);
+    /* different sample rates */
+    parts[1].sample_rate = 44100;
+    assert_int_equal(speech_audio_join(parts, first, 2, &out), LX_EINVAL);
+    parts[1].sample_rate = 22050;
+    /* a first part that is not MP3: no length to move the second by */
+    memset(a0, 0, sizeof(a0));
+    assert_int_equal(speech_audio_join(parts, first, 2, &out), LX_EINVAL);
+    assert_null(out.mp3);
+    assert_int_equal(speech_audio_join(parts, first, 0, &out), LX_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +537,8 @@ int main(void)
         cmocka_unit_test(test_backoff_doubles_up_to_the_cap),
         cmocka_unit_test(test_sign_binds_path_owner_and_expiry),
         cmocka_unit_test(test_seal_hides_the_owner_and_refuses_alterations),
+        cmocka_unit_test(test_join_moves_later_parts_by_the_frames_before),
+        cmocka_unit_test(test_join_refuses_parts_that_do_not_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,9 @@
  * delay comes first).
  * Each segment is synthesised on its own (its word marks are byte offsets
  * in its text); a pause of pause_ms follows each segment that ends a
- * paragraph, except the last; the MP3 is encoded while the engine speaks.
+ * paragraph, except the last unless it asks for it (SPEECH_SEG_PAUSE_AFTER:
+ * the text goes on in another helper's part); the MP3 is encoded while the
+ * engine speaks.
  * EOF on stdin ends the helper; so does its worker's death
  * (PR_SET_PDEATHSIG). Diagnostics go to stderr (the worker's).
  */
@@ -255,7 +257,8 @@ static int hx_speak(const speech_speak *rq)
             rc = SPEECH_ERR_TOO_LONG;
         }
         seg_end[s] = (uint32_t)((o.shift + o.samples) * 1000u / o.rate_hz);
-        if (rc == 0 && rq->ends_para[s] && s + 1 < rq->n) {
+        if (rc == 0 && (rq->ends_para[s] & SPEECH_SEG_ENDS_PARA) &&
+            (s + 1 < rq->n || (rq->ends_para[s] & SPEECH_SEG_PAUSE_AFTER))) {
             static const short silence[4096];
             uint64_t left = (uint64_t)rq->pause_ms * o.rate_hz / 1000u;
 
