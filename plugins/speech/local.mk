@@ -10,7 +10,8 @@ LX_SPEECH_PURE = plugins/speech/words.c plugins/speech/words.h \
 	plugins/speech/proto.c plugins/speech/proto.h
 plugins_speech_speech_la_SOURCES = plugins/speech/speech.c plugins/speech/speech.h \
 	plugins/speech/routes.c plugins/speech/routes.h plugins/speech/svc.c plugins/speech/svc.h \
-	plugins/speech/synth.c plugins/speech/synth.h plugins/speech/provider.h \
+	plugins/speech/synth.c plugins/speech/synth.h plugins/speech/prefs.c plugins/speech/prefs.h \
+	plugins/speech/provider.h \
 	plugins/speech/local.c plugins/speech/join.c plugins/speech/join.h \
 	plugins/speech/pool.c plugins/speech/pool.h \
 	plugins/speech/cache.c plugins/speech/cache.h plugins/speech/body.c plugins/speech/body.h \

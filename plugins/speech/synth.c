@@ -9,20 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include <lexiaid/utf8.h>
 
 #include "align.h"
 #include "cache.h"
+#include "prefs.h"
 #include "provider.h"
 #include "synth.h"
 #include "tts_cloud.h"
 #include "words.h"
 
-#define SYNTH_RATE_MIN 0.25
-#define SYNTH_RATE_MAX 4.0
-#define SYNTH_PITCH_MAX 20.0
+#define SYNTH_RATE_MIN SPEECH_RATE_MIN
+#define SYNTH_RATE_MAX SPEECH_RATE_MAX
+#define SYNTH_PITCH_MAX SPEECH_PITCH_MAX
 
 struct speech_waiter {
     speech_waiter *next;
@@ -328,25 +327,6 @@ static void synth_on_start(void *arg)
     synth_start(j);
 }
 
-/* A number from the profile: a JSON number, or a string holding one. */
-static int synth_pref_num(json_object *prefs, const char *key, double *out)
-{
-    json_object *v;
-    char *end;
-
-    if (!json_object_object_get_ex(prefs, key, &v) || v == NULL)
-        return 0;
-    if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) {
-        *out = json_object_get_double(v);
-        return isfinite(*out);
-    }
-    if (json_object_is_type(v, json_type_string)) {
-        *out = strtod(json_object_get_string(v), &end);
-        return end != json_object_get_string(v) && *end == '\0' && isfinite(*out);
-    }
-    return 0;
-}
-
 static int st_cloud(const synth_job *j)
 {
     return j->st->cloud != NULL;
@@ -355,36 +335,24 @@ static int st_cloud(const synth_job *j)
 static void synth_on_profile(void *arg, int status, const char *message, const char *json)
 {
     synth_job *j = arg;
-    json_object *root, *prefs = NULL, *v;
-    double d;
+    speech_prefs p;
 
     (void)message;
-    if (status != LX_OK || json == NULL || (root = json_tokener_parse(json)) == NULL) {
+    if (status != LX_OK || json == NULL) {
         synth_start(j);
         return;
     }
-    if (!json_object_object_get_ex(root, "preferences", &prefs)) {
-        json_object *data;
-
-        if (json_object_object_get_ex(root, "data", &data))
-            json_object_object_get_ex(data, "preferences", &prefs);
+    speech_prefs_of(json, st_cloud(j), &p);
+    if (j->voice == NULL && p.voice[0] != '\0')
+        j->voice = strdup(p.voice);
+    if (!j->has_rate && p.has_rate) {
+        j->has_rate = 1;
+        j->rate = p.rate;
     }
-    if (prefs != NULL && json_object_is_type(prefs, json_type_object)) {
-        /* cloudTtsVoice while a cloud provider speaks, else ttsVoice */
-        if (j->voice == NULL &&
-            json_object_object_get_ex(prefs, st_cloud(j) ? "cloudTtsVoice" : "ttsVoice", &v) &&
-            json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
-            j->voice = strdup(json_object_get_string(v));
-        if (!j->has_rate && synth_pref_num(prefs, "ttsSpeed", &d)) {
-            j->has_rate = 1;
-            j->rate = fmin(fmax(d, SYNTH_RATE_MIN), SYNTH_RATE_MAX);
-        }
-        if (!j->has_pitch && synth_pref_num(prefs, "ttsPitch", &d)) {
-            j->has_pitch = 1;
-            j->pitch = fmin(fmax(d, -SYNTH_PITCH_MAX), SYNTH_PITCH_MAX);
-        }
+    if (!j->has_pitch && p.has_pitch) {
+        j->has_pitch = 1;
+        j->pitch = p.pitch;
     }
-    json_object_put(root);
     synth_start(j);
 }
 
