@@ -108,6 +108,24 @@ static void local_done(void *arg, int status, const char *message, uint32_t help
     done(darg, local_status(status, helper_code), message, audio);
 }
 
+/* One request frame (taken over) to the helpers, answered through done.
+ * LX_OK, or LX_ENOMEM (the frame freed, done never runs). */
+static int local_submit(local_provider *lp, unsigned char *frame, size_t len,
+                        speech_provider_done_fn done, void *arg)
+{
+    local_call *c = local_call_new(lp, done, arg);
+
+    if (c == NULL) {
+        free(frame);
+        return LX_ENOMEM;
+    }
+    if (speech_pool_submit(lp->pool, frame, len, lp->st->timeout_ms, local_done, c) != LX_OK) {
+        local_call_free(c);
+        return LX_ENOMEM; /* the pool freed the frame */
+    }
+    return LX_OK;
+}
+
 static void local_split_free(local_split *sp)
 {
     *sp->prev = sp->next;
@@ -252,18 +270,7 @@ static int local_speak(speech_provider *pv, const char *text, const speech_text 
 
     if (n == 1) {
         frame = local_frame(lp, text, t, v, rate, pitch, kbps, 0, t->n_segs, 0, &len);
-        if (frame == NULL)
-            return LX_ENOMEM;
-        c = local_call_new(lp, done, arg);
-        if (c == NULL) {
-            free(frame);
-            return LX_ENOMEM;
-        }
-        if (speech_pool_submit(lp->pool, frame, len, lp->st->timeout_ms, local_done, c) != LX_OK) {
-            local_call_free(c);
-            return LX_ENOMEM; /* the pool freed the frame */
-        }
-        return LX_OK;
+        return frame != NULL ? local_submit(lp, frame, len, done, arg) : LX_ENOMEM;
     }
     sp = calloc(1, sizeof(*sp));
     if (sp == NULL)
@@ -344,20 +351,10 @@ int speech_local_encode(speech_provider *local, const unsigned char *pcm_le, siz
     local_provider *lp = (local_provider *)local;
     size_t len;
     unsigned char *frame = speech_encode_frame(pcm_le, n, rate, lp->st->kbps, &len);
-    local_call *c;
 
     if (frame == NULL)
         return n > SPEECH_FRAME_MAX / 2 ? LX_ETOOBIG : LX_ENOMEM;
-    c = local_call_new(lp, done, arg);
-    if (c == NULL) {
-        free(frame);
-        return LX_ENOMEM;
-    }
-    if (speech_pool_submit(lp->pool, frame, len, lp->st->timeout_ms, local_done, c) != LX_OK) {
-        local_call_free(c);
-        return LX_ENOMEM;
-    }
-    return LX_OK;
+    return local_submit(lp, frame, len, done, arg);
 }
 
 static void local_destroy(speech_provider *pv)

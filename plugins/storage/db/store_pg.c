@@ -299,6 +299,19 @@ static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t err
     return LX_EIO;
 }
 
+/* The connection made again (its prepared statements forgotten). LX_OK or
+ * LX_EIO with the reason in err. */
+static int pg_reconnect(storage_pg_conn *p, char *err, size_t errlen)
+{
+    memset(p->is_prepared, 0, sizeof(p->is_prepared));
+    PQreset(p->pg);
+    if (PQstatus(p->pg) != CONNECTION_OK) {
+        storage_pg_errf(err, errlen, "postgres: cannot reconnect", PQerrorMessage(p->pg));
+        return LX_EIO;
+    }
+    return LX_OK;
+}
+
 /* Before the first statement outside a transaction: an idle connection
  * whose server went away meanwhile (a restart: a FATAL message, then the
  * socket closes) is made again, since nothing was sent on it yet. A
@@ -309,15 +322,8 @@ static int pg_revive(storage_pg_conn *p, char *err, size_t errlen)
     /* A pipeline left half-sent (storage_pg_pipeline could not send it
      * all): what the server got is unknown, so the connection starts
      * again. */
-    if (PQpipelineStatus(p->pg) != PQ_PIPELINE_OFF) {
-        memset(p->is_prepared, 0, sizeof(p->is_prepared));
-        PQreset(p->pg);
-        if (PQstatus(p->pg) != CONNECTION_OK) {
-            storage_pg_errf(err, errlen, "postgres: cannot reconnect", PQerrorMessage(p->pg));
-            return LX_EIO;
-        }
-        return LX_OK;
-    }
+    if (PQpipelineStatus(p->pg) != PQ_PIPELINE_OFF)
+        return pg_reconnect(p, err, errlen);
     if (PQtransactionStatus(p->pg) != PQTRANS_IDLE)
         return LX_OK;
     /* Reads without waiting; the first read may return the FATAL message
@@ -327,13 +333,7 @@ static int pg_revive(storage_pg_conn *p, char *err, size_t errlen)
             break;
     if (PQstatus(p->pg) == CONNECTION_OK)
         return LX_OK;
-    memset(p->is_prepared, 0, sizeof(p->is_prepared));
-    PQreset(p->pg);
-    if (PQstatus(p->pg) != CONNECTION_OK) {
-        storage_pg_errf(err, errlen, "postgres: cannot reconnect", PQerrorMessage(p->pg));
-        return LX_EIO;
-    }
-    return LX_OK;
+    return pg_reconnect(p, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ */
