@@ -340,13 +340,11 @@ static int arpa_to(const lm_model *m, FILE *fp)
     return ferror(fp) ? -1 : 0;
 }
 
-int lm_write_arpa(const lm_model *m, const char *path, char *err, size_t errlen)
+/* Ends a file begun by tmp_next_to: closes fp and renames tmp over path,
+ * or (bad, or the close or rename failed) removes tmp. 0 or -1 with err. */
+static int tmp_commit(const char *tmp, FILE *fp, int bad, const char *path, char *err,
+                      size_t errlen)
 {
-    char tmp[4096];
-    FILE *fp;
-    if (tmp_next_to(path, tmp, sizeof(tmp), &fp, err, errlen) < 0)
-        return -1;
-    int bad = arpa_to(m, fp);
     if (fclose(fp) != 0 || bad) {
         snprintf(err, errlen, "%s: write failed", tmp);
         unlink(tmp);
@@ -358,6 +356,16 @@ int lm_write_arpa(const lm_model *m, const char *path, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int lm_write_arpa(const lm_model *m, const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    FILE *fp;
+    if (tmp_next_to(path, tmp, sizeof(tmp), &fp, err, errlen) < 0)
+        return -1;
+    int bad = arpa_to(m, fp);
+    return tmp_commit(tmp, fp, bad, path, err, errlen);
 }
 
 /* ---------------------------------------------------------------- dictionary */
@@ -407,17 +415,7 @@ int lm_cut_dict(const lm_model *m, const char *in_path, const char *out_path, si
     free(line);
     free(word);
     fclose(in);
-    if (fclose(out) != 0 || rc < 0) {
-        snprintf(err, errlen, "%s: write failed", tmp);
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, out_path) < 0) {
-        snprintf(err, errlen, "%s: %s", out_path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return tmp_commit(tmp, out, rc < 0, out_path, err, errlen);
 }
 
 int lm_arpa_temp(const lm_model *m, const char *path, char *tmp, size_t len, char *err,
