@@ -170,7 +170,8 @@ class FakeOAuth:
             return self._bad("iat/exp %r/%r" % (claims.get("iat"), claims.get("exp")))
         with self._lock:
             self.count += 1
-            tok = "ya29.fake-%d-%s" % (self.count, secrets.token_urlsafe(24))
+            # hex: the random tail has no '-', so a test can look for it alone
+            tok = "ya29.fake-%d-%s" % (self.count, secrets.token_hex(24))
             self.issued.append(tok)
             self.claims.append(claims)
         return 200, {"access_token": tok, "expires_in": self.expires_in, "token_type": "Bearer"}
