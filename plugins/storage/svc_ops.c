@@ -171,8 +171,16 @@ static int run_rec_delete(storage_state *st, storage_conn *c, storage_call *k, c
 static int write_batch(storage_conn *c, void *arg, char *err, size_t errlen)
 {
     storage_call *k = arg;
+    storage_batch_read rb = {.kind = k->kind, .key = k->key, .last_n = k->last_n};
+    int rc;
 
-    return storage_batch(c, k->uid, k->ops, k->n_ops, k->now, err, errlen);
+    if (k->op != OP_BATCH_ITEMS)
+        return storage_batch(c, k->uid, k->ops, k->n_ops, k->now, NULL, err, errlen);
+    /* batch_items: the thread as written, read in the batch's transaction */
+    rc = storage_batch(c, k->uid, k->ops, k->n_ops, k->now, &rb, err, errlen);
+    k->recs = rb.items;
+    k->n_recs = rb.n_items;
+    return rc;
 }
 
 static int run_batch(storage_state *st, storage_conn *c, storage_call *k, const char *now,
@@ -219,22 +227,19 @@ static int run_user_purge(storage_state *st, storage_conn *c, storage_call *k, c
 static int run_rec_get_items(storage_state *st, storage_conn *c, storage_call *k, const char *now,
                              char *err, size_t errlen)
 {
-    int rc = run_rec_get(st, c, k, now, err, errlen);
-
-    if (rc != LX_OK || k->last_n == 0)
-        return rc;
-    return storage_rec_items(c, k->uid, k->kind, k->key, 0, k->last_n, &k->recs, &k->n_recs, err,
-                             errlen);
+    (void)st;
+    (void)now;
+    return storage_rec_get_items(c, k->uid, k->kind, k->key, k->last_n, &k->rec, &k->recs,
+                                 &k->n_recs, err, errlen);
 }
 
 static int run_doc_get_search(storage_state *st, storage_conn *c, storage_call *k, const char *now,
                               char *err, size_t errlen)
 {
-    int rc = run_doc_get(st, c, k, now, err, errlen);
-
-    if (rc != LX_OK || strcmp(k->doc.status, STORAGE_ST_PROCESSED) != 0)
-        return rc;
-    return run_doc_search(st, c, k, now, err, errlen);
+    (void)st;
+    (void)now;
+    return storage_doc_get_search(c, k->uid, k->id, k->query, k->limit, &k->doc, &k->passages,
+                                  &k->n_passages, err, errlen);
 }
 
 static int run_batch_items(storage_state *st, storage_conn *c, storage_call *k, const char *now,
@@ -242,10 +247,12 @@ static int run_batch_items(storage_state *st, storage_conn *c, storage_call *k, 
 {
     int rc = run_batch(st, c, k, now, err, errlen);
 
-    if (rc != LX_OK)
-        return rc;
-    return storage_rec_items(c, k->uid, k->kind, k->key, 0, k->last_n, &k->recs, &k->n_recs, err,
-                             errlen);
+    if (rc != LX_OK) { /* e.g. the group's commit failed after the batch */
+        storage_recs_free(k->recs, k->n_recs);
+        k->recs = NULL;
+        k->n_recs = 0;
+    }
+    return rc;
 }
 
 /* The profile as GET /api/users/profile gives it (users.c), without the

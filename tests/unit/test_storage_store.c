@@ -1956,7 +1956,7 @@ static void test_store_batch_all_or_nothing(void **state)
         act_op("chat", 2),
     };
     turn[0].seq = turn[3].seq = 99; /* set to 0 by the call */
-    assert_rc(storage_batch(f->c, "alice", turn, 4, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "alice", turn, 4, now, NULL, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(turn[0].seq, 0);
     assert_int_equal(turn[1].seq, 1);
     assert_int_equal(turn[2].seq, 2);
@@ -1985,7 +1985,8 @@ static void test_store_batch_all_or_nothing(void **state)
         rec_op(STORAGE_OP_APPEND, "absent", "{\"m\":2}"),
         act_op("chat", 2),
     };
-    assert_rc(storage_batch(f->c, "alice", bad_new, 4, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_batch(f->c, "alice", bad_new, 4, now, NULL, f->err, sizeof(f->err)),
+              LX_ENOENT);
     assert_string_not_equal(f->err, "");
     assert_int_equal(bad_new[1].seq, 0);
     assert_rc(rec_state(f, "alice", "t2", json, sizeof(json), &n_items), LX_ENOENT);
@@ -1995,7 +1996,8 @@ static void test_store_batch_all_or_nothing(void **state)
         rec_op(STORAGE_OP_APPEND, "absent", "{\"m\":4}"),
         act_op("quiz", 30),
     };
-    assert_rc(storage_batch(f->c, "alice", bad_old, 4, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_batch(f->c, "alice", bad_old, 4, now, NULL, f->err, sizeof(f->err)),
+              LX_ENOENT);
     assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
     assert_string_equal(json, "{\"title\":\"A\"}");
     assert_int_equal(n_items, 2);
@@ -2010,7 +2012,8 @@ static void test_store_batch_all_or_nothing(void **state)
         rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":5}"),
         rec_op(STORAGE_OP_PUT, "t1", "{not json"),
     };
-    assert_rc(storage_batch(f->c, "alice", bad_json, 3, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", bad_json, 3, now, NULL, f->err, sizeof(f->err)),
+              LX_EINVAL);
     assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
     assert_int_equal(n_items, 2);
     activity_of(f, "alice", "chat", &count, &points);
@@ -2021,7 +2024,7 @@ static void test_store_batch_all_or_nothing(void **state)
         act_op("chat", 2),
         rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":\"bob\"}"),
     };
-    assert_rc(storage_batch(f->c, "bob", bobs, 2, now, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_batch(f->c, "bob", bobs, 2, now, NULL, f->err, sizeof(f->err)), LX_ENOENT);
     activity_of(f, "bob", "chat", &count, &points);
     assert_int_equal(count, 0);
     assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
@@ -2032,7 +2035,7 @@ static void test_store_batch_all_or_nothing(void **state)
         rec_op(STORAGE_OP_PUT, "t1", "{\"mine\":\"bob\"}"),
         rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":\"bob\"}"),
     };
-    assert_rc(storage_batch(f->c, "bob", bob_own, 2, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "bob", bob_own, 2, now, NULL, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(bob_own[1].seq, 1);
     assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
     assert_string_equal(json, "{\"title\":\"A\"}");
@@ -2045,7 +2048,7 @@ static void test_store_batch_all_or_nothing(void **state)
         act_op("chat", 3),
         rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":7}"),
     };
-    assert_rc(storage_batch(f->c, "alice", more, 3, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "alice", more, 3, now, NULL, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(more[0].seq, 3);
     assert_int_equal(more[2].seq, 4);
     activity_of(f, "alice", "chat", &count, &points);
@@ -2057,6 +2060,131 @@ static void test_store_batch_all_or_nothing(void **state)
  * server on a warm connection (statements prepared): a batch is BEGIN and
  * its statements in one pipeline, then COMMIT, whatever its length; a
  * search checks the document's owner in the same trip as it searches. */
+/* What a chat turn reads and writes, on either backend: the thread and its
+ * last turns together, the document with its search, and the batch that
+ * reads the thread back as written. */
+static void test_store_chat_turn_reads_and_read_back(void **state)
+{
+    fx *f = *state;
+    const char *now = "2026-11-28T10:00:01.000Z";
+    const char *passages[] = {"Rivers carry water to the sea.", "Light travels fast."};
+    char id[STORAGE_ID_LEN + 1], pending[STORAGE_ID_LEN + 1];
+    storage_op turn[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"A\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":1}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":2}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":3}"),
+        act_op("chat", 2),
+    };
+    storage_batch_read rb = {.kind = "chat.thread", .key = "t1", .last_n = 2};
+    storage_rec r, *items = NULL;
+    storage_passage *p = NULL;
+    storage_doc d;
+    size_t n = 0;
+
+    /* the batch reads back the last 2 of its own 3 appends */
+    assert_rc(storage_batch(f->c, "alice", turn, 5, now, &rb, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(rb.n_items, 2);
+    assert_int_equal(rb.items[0].seq, 2);
+    assert_string_equal(rb.items[0].json, "{\"n\":2}");
+    assert_int_equal(rb.items[1].seq, 3);
+    assert_string_equal(rb.items[1].json, "{\"n\":3}");
+    assert_string_equal(rb.items[1].created_at, now);
+    storage_recs_free(rb.items, rb.n_items);
+
+    /* the record and its last items in one call */
+    assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t1", 10, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(r.json, "{\"title\":\"A\"}");
+    assert_int_equal(r.seq, 3);
+    assert_int_equal(n, 3);
+    assert_string_equal(items[2].json, "{\"n\":3}");
+    storage_rec_clear(&r);
+    storage_recs_free(items, n);
+    assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t1", 0, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(r.seq, 3);
+    assert_null(items);
+    assert_int_equal(n, 0);
+    storage_rec_clear(&r);
+    /* absent, or another user's: LX_ENOENT and nothing out */
+    assert_rc(storage_rec_get_items(f->c, "bob", "chat.thread", "t1", 10, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_ENOENT);
+    assert_null(r.json);
+    assert_null(items);
+    assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t9", 10, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_ENOENT);
+
+    /* a failed batch reads nothing back and writes nothing */
+    storage_op bad[] = {
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":4}"),
+        rec_op(STORAGE_OP_APPEND, "absent", "{}"),
+    };
+    rb.items = (storage_rec *)1; /* the batch resets it */
+    assert_rc(storage_batch(f->c, "alice", bad, 2, now, &rb, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_null(rb.items);
+    assert_int_equal(rb.n_items, 0);
+    /* what it reads back is checked like the ops */
+    storage_batch_read none = {.kind = "chat.thread", .key = "t1", .last_n = 0};
+    storage_batch_read bad_kind = {.kind = "Chat", .key = "t1", .last_n = 1};
+    assert_rc(storage_batch(f->c, "alice", turn, 1, now, &none, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", turn, 1, now, &bad_kind, f->err, sizeof(f->err)),
+              LX_EINVAL);
+    assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t1", 10, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(r.seq, 3);
+    storage_rec_clear(&r);
+    storage_recs_free(items, n);
+
+    /* the document and its search */
+    assert_int_equal(make_doc(f, "alice", "rivers", 1, id), LX_OK);
+    assert_rc(
+        storage_doc_set_text(f->c, id, NULL, "all", 3, 1, passages, 2, now, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_rc(storage_doc_get_search(f->c, "alice", id, "where do rivers go", 5, &d, &p, &n, f->err,
+                                     sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(d.name, "rivers");
+    assert_string_equal(d.status, STORAGE_ST_PROCESSED);
+    assert_null(d.text);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].text, passages[0]);
+    storage_doc_clear(&d);
+    storage_passages_free(p, n);
+    /* no word to look for, or no limit: the document alone */
+    assert_rc(
+        storage_doc_get_search(f->c, "alice", id, "the of", 5, &d, &p, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_string_equal(d.name, "rivers");
+    assert_null(p);
+    assert_int_equal(n, 0);
+    storage_doc_clear(&d);
+    assert_rc(
+        storage_doc_get_search(f->c, "alice", id, "rivers", 0, &d, &p, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 0);
+    storage_doc_clear(&d);
+    /* not processed yet: the document, no passages */
+    assert_int_equal(make_doc(f, "alice", "later", 2, pending), LX_OK);
+    assert_rc(storage_doc_get_search(f->c, "alice", pending, "rivers", 5, &d, &p, &n, f->err,
+                                     sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(d.status, STORAGE_ST_UPLOADED);
+    assert_int_equal(n, 0);
+    storage_doc_clear(&d);
+    /* another user's: absent */
+    assert_rc(
+        storage_doc_get_search(f->c, "bob", id, "rivers", 5, &d, &p, &n, f->err, sizeof(f->err)),
+        LX_ENOENT);
+    assert_null(d.id);
+    assert_null(p);
+}
+
 static void test_store_pg_round_trips_of_a_chat_turn(void **state)
 {
 #if STORAGE_HAVE_POSTGRES
@@ -2065,6 +2193,8 @@ static void test_store_pg_round_trips_of_a_chat_turn(void **state)
     const char *passages[] = {"Rivers carry water to the sea.", "Light travels fast."};
     char id[STORAGE_ID_LEN + 1];
     storage_passage *p = NULL;
+    storage_rec r, *items = NULL;
+    storage_doc d;
     size_t n = 0;
     int64_t before;
 
@@ -2081,22 +2211,39 @@ static void test_store_pg_round_trips_of_a_chat_turn(void **state)
             rec_op(STORAGE_OP_APPEND, "t1", "{\"role\":\"assistant\"}"),
             act_op("chat", 2),
         };
+        storage_batch_read rb = {.kind = "chat.thread", .key = "t1", .last_n = 50};
 
+        /* 1. the thread and its last turns: one trip */
         before = storage_pg_trips(f->c);
-        assert_rc(storage_batch(f->c, "alice", turn, 4, now, f->err, sizeof(f->err)), LX_OK);
-        assert_int_equal(turn[2].seq, 2 * round + 2);
+        assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t1", 10, &r, &items, &n,
+                                        f->err, sizeof(f->err)),
+                  round == 0 ? LX_ENOENT : LX_OK);
+        storage_rec_clear(&r);
+        storage_recs_free(items, n);
         if (round == 1)
-            assert_int_equal(storage_pg_trips(f->c) - before, 2);
+            assert_int_equal(storage_pg_trips(f->c) - before, 1);
 
+        /* 2. the document and its search: one trip */
         before = storage_pg_trips(f->c);
-        assert_rc(storage_doc_search(f->c, "alice", id, "where do rivers go", 5, &p, &n, f->err,
-                                     sizeof(f->err)),
+        assert_rc(storage_doc_get_search(f->c, "alice", id, "where do rivers go", 5, &d, &p, &n,
+                                         f->err, sizeof(f->err)),
                   LX_OK);
         assert_int_equal(n, 1);
         assert_string_equal(p[0].text, passages[0]);
         storage_passages_free(p, n);
+        storage_doc_clear(&d);
         if (round == 1)
             assert_int_equal(storage_pg_trips(f->c) - before, 1);
+
+        /* 3. the batch with the thread read back: two trips (the pipeline,
+         * then COMMIT) */
+        before = storage_pg_trips(f->c);
+        assert_rc(storage_batch(f->c, "alice", turn, 4, now, &rb, f->err, sizeof(f->err)), LX_OK);
+        assert_int_equal(turn[2].seq, 2 * round + 2);
+        assert_int_equal(rb.n_items, (size_t)(2 * round + 2));
+        storage_recs_free(rb.items, rb.n_items);
+        if (round == 1)
+            assert_int_equal(storage_pg_trips(f->c) - before, 2);
     }
     /* Not alice's: absent, in the same one trip. */
     before = storage_pg_trips(f->c);
@@ -2110,8 +2257,8 @@ static void test_store_pg_round_trips_of_a_chat_turn(void **state)
         rec_op(STORAGE_OP_PUT, "t9", "{}"),
         rec_op(STORAGE_OP_APPEND, "absent", "{}"),
     };
-    assert_rc(storage_batch(f->c, "alice", bad, 2, now, f->err, sizeof(f->err)), LX_ENOENT);
-    assert_rc(storage_batch(f->c, "alice", bad, 1, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "alice", bad, 2, now, NULL, f->err, sizeof(f->err)), LX_ENOENT);
+    assert_rc(storage_batch(f->c, "alice", bad, 1, now, NULL, f->err, sizeof(f->err)), LX_OK);
 #else
     (void)state;
 #endif
@@ -2138,24 +2285,26 @@ static void test_store_batch_refuses_bad_ops(void **state)
 
     bad_kind.kind = "Chat";
     other_uid.act.uid = "bob";
-    assert_rc(storage_batch(f->c, "alice", &ok, 0, now, f->err, sizeof(f->err)), LX_EINVAL);
-    assert_rc(storage_batch(f->c, "", &ok, 1, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", &ok, 0, now, NULL, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "", &ok, 1, now, NULL, f->err, sizeof(f->err)), LX_EINVAL);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         storage_op two[2] = {act_op("chat", 1), bad[i]};
-        assert_rc(storage_batch(f->c, "alice", two, 2, now, f->err, sizeof(f->err)), LX_EINVAL);
+        assert_rc(storage_batch(f->c, "alice", two, 2, now, NULL, f->err, sizeof(f->err)),
+                  LX_EINVAL);
     }
     storage_op two[2] = {act_op("chat", 1), bad_kind};
-    assert_rc(storage_batch(f->c, "alice", two, 2, now, f->err, sizeof(f->err)), LX_EINVAL);
-    assert_rc(storage_batch(f->c, "alice", &other_uid, 1, now, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", two, 2, now, NULL, f->err, sizeof(f->err)), LX_EINVAL);
+    assert_rc(storage_batch(f->c, "alice", &other_uid, 1, now, NULL, f->err, sizeof(f->err)),
+              LX_EINVAL);
     activity_of(f, "alice", "chat", &count, &points);
     assert_int_equal(count, 0);
     activity_of(f, "bob", "chat", &count, &points);
     assert_int_equal(count, 0);
     assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_ENOENT);
     /* The activity's day defaults to the batch's time. */
-    assert_rc(storage_batch(f->c, "alice", &ok, 1, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "alice", &ok, 1, now, NULL, f->err, sizeof(f->err)), LX_OK);
     storage_op chat = act_op("chat", 1);
-    assert_rc(storage_batch(f->c, "alice", &chat, 1, now, f->err, sizeof(f->err)), LX_OK);
+    assert_rc(storage_batch(f->c, "alice", &chat, 1, now, NULL, f->err, sizeof(f->err)), LX_OK);
     storage_progress p;
     assert_rc(storage_progress_get(f->c, "alice", &p, f->err, sizeof(f->err)), LX_OK);
     assert_int_equal(p.n_days, 1);
@@ -2403,7 +2552,7 @@ static int group_write_fn(storage_conn *c, void *arg, char *err, size_t errlen)
         {.type = STORAGE_OP_APPEND, .kind = "log", .key = "absent", .json = "1"},
     };
 
-    return storage_batch(c, g->uid, ops, g->is_bad ? 3 : 2, "2026-11-28T10:00:00.000Z", err,
+    return storage_batch(c, g->uid, ops, g->is_bad ? 3 : 2, "2026-11-28T10:00:00.000Z", NULL, err,
                          errlen);
 }
 
@@ -2643,6 +2792,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_search_ranks_and_ignores_syntax),
     STORE_TEST(test_store_records),
     STORE_TEST(test_store_batch_all_or_nothing),
+    STORE_TEST(test_store_chat_turn_reads_and_read_back),
     STORE_TEST(test_store_pg_round_trips_of_a_chat_turn),
     STORE_TEST(test_store_batch_refuses_bad_ops),
     STORE_TEST(test_store_feedback_filters_and_total),

@@ -416,14 +416,23 @@ static int storage_op_check(const storage_op *op, size_t i, const char *uid, cha
 }
 
 int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
-                  char *err, size_t errlen)
+                  storage_batch_read *rb, char *err, size_t errlen)
 {
     char day[16];
     storage_op *v;
     int rc;
 
+    if (rb != NULL) {
+        rb->items = NULL;
+        rb->n_items = 0;
+    }
     if (uid == NULL || uid[0] == '\0' || ops == NULL || n == 0 || now == NULL) {
         storage_errf(err, errlen, "batch: a uid, the time and 1 op or more are needed");
+        return LX_EINVAL;
+    }
+    if (rb != NULL && (!storage_name_ok(rb->kind, 64, 1) || rb->key == NULL || rb->key[0] == '\0' ||
+                       rb->last_n < 1)) {
+        storage_errf(err, errlen, "batch: what it reads back needs a kind, a key and a count");
         return LX_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -450,7 +459,7 @@ int storage_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, c
         if (v[i].act.now == NULL)
             v[i].act.now = now;
     }
-    rc = c->be->batch(c, uid, v, n, now, err, errlen);
+    rc = c->be->batch(c, uid, v, n, now, rb, err, errlen);
     for (size_t i = 0; i < n; i++)
         ops[i].seq = rc == LX_OK ? v[i].seq : 0;
     free(v);

@@ -291,6 +291,18 @@ typedef struct storage_op {
     int64_t seq;                   /* out: an append's item seq, else 0 */
 } storage_op;
 
+/* What a batch reads back after its ops, in its own transaction: the last
+ * last_n (>= 1) items of the user's record (kind, key) as storage_rec_items
+ * (after_seq 0) gives them once the batch commits. kind and key are
+ * borrowed; the batch fills items (malloc'd, the caller frees them with
+ * storage_recs_free) and n_items, and leaves NULL and 0 when it fails. */
+typedef struct storage_batch_read {
+    const char *kind, *key;
+    int last_n;
+    storage_rec *items; /* out */
+    size_t n_items;     /* out */
+} storage_batch_read;
+
 /* ------------------------------------------------------------------------ */
 /* Group commit                                                             */
 

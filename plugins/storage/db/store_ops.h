@@ -288,6 +288,16 @@ STORAGE_OP(doc_search, PLAIN,
             storage_passage **out, size_t *n, char *err, size_t errlen),
            (c, uid, id, query, limit, out, n, err, errlen))
 
+/* The document (as doc_get without its text) and, when it is processed
+ * and limit > 0, the passages of it that best match query (as
+ * doc_search; *out NULL and *n 0 otherwise): what a chat turn reads about
+ * its document, in one trip to the database (PostgreSQL: one pipeline).
+ * LX_ENOENT when the document is absent or another user's. */
+STORAGE_OP(doc_get_search, PLAIN,
+           (storage_conn *c, const char *uid, const char *id, const char *query, int limit,
+            storage_doc *d, storage_passage **out, size_t *n, char *err, size_t errlen),
+           (c, uid, id, query, limit, d, out, n, err, errlen))
+
 /* Passages seq in [from, from + count) of one document, in order (context
  * around a hit, or the start of a document). */
 STORAGE_OP(doc_passages, PLAIN,
@@ -358,6 +368,15 @@ STORAGE_OP(rec_items, PLAIN,
             size_t errlen),
            (c, uid, kind, key, after_seq, last_n, out, n, err, errlen))
 
+/* The record (as rec_get) and its last last_n items in seq order (as
+ * rec_items with after_seq 0; last_n <= 0: none read, *out NULL), read
+ * together: one trip to the database (PostgreSQL: one pipeline).
+ * LX_ENOENT when the record is absent. */
+STORAGE_OP(rec_get_items, PLAIN,
+           (storage_conn *c, const char *uid, const char *kind, const char *key, int last_n,
+            storage_rec *r, storage_rec **out, size_t *n, char *err, size_t errlen),
+           (c, uid, kind, key, last_n, r, out, n, err, errlen))
+
 /* Records of one kind for uid, most recently updated first, at most limit;
  * json filled, seq = number of items. */
 STORAGE_OP(rec_list, PLAIN,
@@ -376,10 +395,14 @@ STORAGE_OP(rec_delete, PLAIN,
  * append to an absent record) roll everything back. store.c checks ops
  * before the backend sees them (n >= 1, every type known, every string of
  * a put or append set) and fills each activity's uid, day and now; the
- * backend sets each op's seq (0 but for appends). */
+ * backend sets each op's seq (0 but for appends). With rb (may be NULL),
+ * the batch then reads record (rb->kind, rb->key)'s last rb->last_n items
+ * in the same transaction, as written (storage_batch_read); PostgreSQL
+ * sends it with the ops: a chat turn's write and the thread it shows are
+ * two trips to the server. */
 STORAGE_OP(batch, CHECKED,
            (storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
-            char *err, size_t errlen),
-           (c, uid, ops, n, now, err, errlen))
+            storage_batch_read *rb, char *err, size_t errlen),
+           (c, uid, ops, n, now, rb, err, errlen))
 
 /* clang-format on */

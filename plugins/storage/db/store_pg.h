@@ -181,6 +181,10 @@ int storage_pg_list(storage_pg_conn *p, int s, const char *const *vals, size_t s
 int storage_pg_get(storage_pg_conn *p, int s, const char *const *vals, const char *what,
                    size_t size, storage_pg_fill_fn fill, storage_pg_drop_fn drop, void *item,
                    char *err, size_t errlen);
+/* Fills *item as storage_pg_get does, from the first row of r, a result
+ * the caller ran (a pipeline's step); r stays the caller's. */
+int storage_pg_row(const PGresult *r, const char *what, size_t size, storage_pg_fill_fn fill,
+                   storage_pg_drop_fn drop, void *item, char *err, size_t errlen);
 /* Column col of every row of r as a malloc'd string vector (*out NULL and
  * *n 0 when none; free with storage_strv_free). LX_ENOMEM: nothing kept,
  * no message. */

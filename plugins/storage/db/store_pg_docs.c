@@ -654,3 +654,58 @@ int storage_pg_doc_passages(storage_conn *c, const char *uid, const char *id, in
     vals[3] = storage_pg_i64(&cb, count);
     return pg_passages(p, PGS_PASSAGES, vals, out, n, err, errlen);
 }
+
+/* One trip: the document's row and the search in one pipeline (the search
+ * joins the document by id and owner as well). The passages of a
+ * document not processed yet are not kept. */
+int storage_pg_doc_get_search(storage_conn *c, const char *uid, const char *id, const char *query,
+                              int limit, storage_doc *d, storage_passage **out, size_t *n,
+                              char *err, size_t errlen)
+{
+    storage_pg_conn *p = storage_pg_of(c);
+    storage_pg_step steps[2];
+    storage_pg_num lb;
+    const char *vals[4];
+    char **words = NULL, *arr;
+    size_t n_words = 0;
+    void *v = NULL;
+    int rc, rows;
+
+    memset(d, 0, sizeof(*d));
+    *out = NULL;
+    *n = 0;
+    if (limit > 0 && storage_query_words(query, &words, &n_words) != LX_OK)
+        return storage_pg_oom(err, errlen);
+    if (n_words == 0)
+        return storage_pg_doc_get(c, uid, id, 0, d, err, errlen);
+    arr = pg_text_array((const char *const *)words, n_words);
+    storage_strv_free(words, n_words);
+    if (arr == NULL)
+        return storage_pg_oom(err, errlen);
+    vals[0] = id;
+    vals[1] = uid;
+    vals[2] = arr;
+    vals[3] = storage_pg_i64(&lb, limit);
+    steps[0] = (storage_pg_step){.s = PGS_DOC_GET, .vals = vals};
+    steps[1] = (storage_pg_step){.s = PGS_SEARCH, .vals = vals};
+    rc = storage_pg_pipeline(p, steps, 2, err, errlen);
+    free(arr);
+    if (rc != LX_OK)
+        return rc;
+    rc = storage_pg_row(steps[0].r, "document", sizeof(*d), pg_fill_doc, pg_drop_docs, d, err,
+                        errlen);
+    if (rc == LX_OK && strcmp(d->status, STORAGE_ST_PROCESSED) == 0) {
+        rows = PQntuples(steps[1].r);
+        if (storage_pg_read_rows(steps[1].r, rows, sizeof(**out), pg_fill_passage, pg_drop_passages,
+                                 &v) != LX_OK) {
+            storage_doc_clear(d);
+            rc = storage_pg_oom(err, errlen);
+        } else {
+            *out = v;
+            *n = (size_t)rows;
+        }
+    }
+    PQclear(steps[0].r);
+    PQclear(steps[1].r);
+    return rc;
+}

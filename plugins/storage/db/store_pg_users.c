@@ -471,31 +471,90 @@ int storage_pg_rec_append(storage_conn *c, const char *uid, const char *kind, co
     return rc;
 }
 
-int storage_pg_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
-                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
-                         size_t errlen)
-{
+/* PGS_REC_ITEMS' parameters: the record's key, after_seq, last_n. */
+typedef struct pg_items_vals {
+    const char *v[5];
     storage_pg_num ab, lb;
-    const char *vals[5] = {uid, kind, key, storage_pg_i64(&ab, after_seq),
-                           pg_limit(&lb, last_n > 0 ? last_n : -1)};
-    PGresult *r;
+} pg_items_vals;
+
+static void pg_items_vals_of(pg_items_vals *iv, const char *uid, const char *kind, const char *key,
+                             int64_t after_seq, int last_n)
+{
+    iv->v[0] = uid;
+    iv->v[1] = kind;
+    iv->v[2] = key;
+    iv->v[3] = storage_pg_i64(&iv->ab, after_seq);
+    iv->v[4] = pg_limit(&iv->lb, last_n > 0 ? last_n : -1);
+}
+
+/* The items of a PGS_REC_ITEMS result r (the caller's); LX_ENOENT when
+ * the record is absent. */
+static int pg_items_of(const PGresult *r, storage_rec **out, size_t *n, char *err, size_t errlen)
+{
     void *v;
-    int rc, rows;
+    /* No row: no record; one row without an item: the record has none. */
+    int rows = PQntuples(r) == 0 || PQgetisnull(r, 0, 2) ? 0 : PQntuples(r);
 
     *out = NULL;
     *n = 0;
-    rc = storage_pg_run_found(storage_pg_of(c), PGS_REC_ITEMS, vals, "record", &r, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    /* One row without an item: the record has none (after after_seq). */
-    rows = PQgetisnull(r, 0, 2) ? 0 : PQntuples(r);
-    rc = storage_pg_read_rows(r, rows, sizeof(**out), pg_fill_rec, pg_drop_recs, &v);
-    PQclear(r);
-    if (rc != LX_OK)
+    if (PQntuples(r) == 0)
+        return storage_pg_absent(err, errlen, "record");
+    if (storage_pg_read_rows(r, rows, sizeof(**out), pg_fill_rec, pg_drop_recs, &v) != LX_OK)
         return storage_pg_oom(err, errlen);
     *out = v;
     *n = (size_t)rows;
     return LX_OK;
+}
+
+int storage_pg_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
+                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
+                         size_t errlen)
+{
+    pg_items_vals iv;
+    PGresult *r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    pg_items_vals_of(&iv, uid, kind, key, after_seq, last_n);
+    rc = storage_pg_run(storage_pg_of(c), PGS_REC_ITEMS, iv.v, &r, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = pg_items_of(r, out, n, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+/* One trip: the record's row and its items, in one pipeline. */
+int storage_pg_rec_get_items(storage_conn *c, const char *uid, const char *kind, const char *key,
+                             int last_n, storage_rec *rec, storage_rec **out, size_t *n, char *err,
+                             size_t errlen)
+{
+    const char *vals[3] = {uid, kind, key};
+    storage_pg_step steps[2];
+    pg_items_vals iv;
+    int rc;
+
+    memset(rec, 0, sizeof(*rec));
+    *out = NULL;
+    *n = 0;
+    if (last_n <= 0)
+        return storage_pg_rec_get(c, uid, kind, key, rec, err, errlen);
+    pg_items_vals_of(&iv, uid, kind, key, 0, last_n);
+    steps[0] = (storage_pg_step){.s = PGS_REC_GET, .vals = vals};
+    steps[1] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
+    rc = storage_pg_pipeline(storage_pg_of(c), steps, 2, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = storage_pg_row(steps[0].r, "record", sizeof(*rec), pg_fill_rec, pg_drop_recs, rec, err,
+                        errlen);
+    if (rc == LX_OK)
+        rc = pg_items_of(steps[1].r, out, n, err, errlen);
+    if (rc != LX_OK)
+        storage_rec_clear(rec);
+    PQclear(steps[0].r);
+    PQclear(steps[1].r);
+    return rc;
 }
 
 int storage_pg_rec_list(storage_conn *c, const char *uid, const char *kind, int limit,
@@ -529,15 +588,17 @@ typedef struct pg_batch_vals {
     storage_pg_num a, b, c;
 } pg_batch_vals;
 
-/* Two round trips whatever the number of ops: BEGIN and every op's
- * statement in one pipeline (storage_pg_pipeline), then COMMIT, or
- * ROLLBACK when an op failed or an append found no record. */
+/* Two round trips whatever the number of ops: BEGIN, every op's
+ * statement and the read back (rb) in one pipeline (storage_pg_pipeline),
+ * then COMMIT, or ROLLBACK when an op failed or an append found no record. */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
-                     char *err, size_t errlen)
+                     storage_batch_read *rb, char *err, size_t errlen)
 {
     storage_pg_conn *p = storage_pg_of(c);
-    storage_pg_step *all = calloc(n + 1, sizeof(*all)), *steps = all + 1;
+    size_t n_all = n + 1 + (rb != NULL);
+    storage_pg_step *all = calloc(n_all, sizeof(*all)), *steps = all + 1;
     pg_batch_vals *bv = calloc(n, sizeof(*bv));
+    pg_items_vals iv;
     int rc;
 
     if (all == NULL || bv == NULL) {
@@ -565,7 +626,11 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         }
         steps[i].vals = b->v;
     }
-    rc = storage_pg_pipeline(p, all, n + 1, err, errlen);
+    if (rb != NULL) {
+        pg_items_vals_of(&iv, uid, rb->kind, rb->key, 0, rb->last_n);
+        steps[n] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
+    }
+    rc = storage_pg_pipeline(p, all, n_all, err, errlen);
     /* an append to a record that is not there touched no row */
     for (size_t i = 0; rc == LX_OK && i < n; i++)
         if (steps[i].s == PGS_REC_APPEND && PQntuples(steps[i].r) == 0)
@@ -573,12 +638,19 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
     for (size_t i = 0; rc == LX_OK && i < n; i++)
         if (steps[i].s == PGS_REC_APPEND)
             ops[i].seq = storage_pg_int(steps[i].r, 0, 0);
-    for (size_t i = 0; i <= n; i++)
+    if (rc == LX_OK && rb != NULL)
+        rc = pg_items_of(steps[n].r, &rb->items, &rb->n_items, err, errlen);
+    for (size_t i = 0; i < n_all; i++)
         PQclear(all[i].r);
     free(all);
     free(bv);
     rc = storage_pg_end_tx(p, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
+    if (rc != LX_OK && rb != NULL) {
+        storage_recs_free(rb->items, rb->n_items);
+        rb->items = NULL;
+        rb->n_items = 0;
+    }
     return rc;
 }

@@ -525,3 +525,20 @@ int storage_sq_doc_passages(storage_conn *c, const char *uid, const char *id, in
                             n, err, errlen, "ttii", id, uid, from, from + (int64_t)count);
     return sq_passages_end(s, rc, out, n, err, errlen);
 }
+
+/* Two reads on this process's own file: the document, then its search. */
+int storage_sq_doc_get_search(storage_conn *c, const char *uid, const char *id, const char *query,
+                              int limit, storage_doc *d, storage_passage **out, size_t *n,
+                              char *err, size_t errlen)
+{
+    int rc = storage_sq_doc_get(c, uid, id, 0, d, err, errlen);
+
+    *out = NULL;
+    *n = 0;
+    if (rc != LX_OK || limit <= 0 || strcmp(d->status, STORAGE_ST_PROCESSED) != 0)
+        return rc;
+    rc = storage_sq_doc_search(c, uid, id, query, limit, out, n, err, errlen);
+    if (rc != LX_OK)
+        storage_doc_clear(d);
+    return rc;
+}

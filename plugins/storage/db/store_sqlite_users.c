@@ -450,20 +450,18 @@ int storage_sq_rec_append(storage_conn *c, const char *uid, const char *kind, co
     return rc;
 }
 
-int storage_sq_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
-                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
-                         size_t errlen)
+/* storage_sq_rec_items' statements, inside the caller's transaction
+ * (a read, or the batch's write transaction). */
+static int sq_rec_items_in(storage_sq_conn *s, const char *uid, const char *kind, const char *key,
+                           int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
+                           size_t errlen)
 {
-    storage_sq_conn *s = storage_sq_of(c);
     storage_rec *v = NULL;
     size_t n_v = 0;
     int rc;
 
     *out = NULL;
     *n = 0;
-    rc = storage_sq_begin(s, 0, err, errlen);
-    if (rc != LX_OK)
-        return rc;
     rc = sq_rec_read(s, uid, kind, key, NULL, err, errlen);
     if (rc == LX_OK && last_n > 0)
         rc = storage_sq_list(s, SQ_ITEMS_LAST, "record items", sq_item_row, sizeof(*v), (void **)&v,
@@ -474,7 +472,6 @@ int storage_sq_rec_items(storage_conn *c, const char *uid, const char *kind, con
     for (size_t i = 0; rc == LX_OK && i < n_v; i++)
         if ((v[i].key = strdup(key)) == NULL)
             rc = storage_sq_nomem(err, errlen);
-    rc = storage_sq_finish(s, rc, err, errlen);
     if (rc != LX_OK) {
         storage_recs_free(v, n_v);
         return rc;
@@ -482,6 +479,55 @@ int storage_sq_rec_items(storage_conn *c, const char *uid, const char *kind, con
     *out = v;
     *n = n_v;
     return LX_OK;
+}
+
+int storage_sq_rec_items(storage_conn *c, const char *uid, const char *kind, const char *key,
+                         int64_t after_seq, int last_n, storage_rec **out, size_t *n, char *err,
+                         size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = storage_sq_begin(s, 0, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = sq_rec_items_in(s, uid, kind, key, after_seq, last_n, out, n, err, errlen);
+    rc = storage_sq_finish(s, rc, err, errlen);
+    if (rc != LX_OK) {
+        storage_recs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* One read transaction: the record and its last items agree. */
+int storage_sq_rec_get_items(storage_conn *c, const char *uid, const char *kind, const char *key,
+                             int last_n, storage_rec *r, storage_rec **out, size_t *n, char *err,
+                             size_t errlen)
+{
+    storage_sq_conn *s = storage_sq_of(c);
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    *out = NULL;
+    *n = 0;
+    rc = storage_sq_begin(s, 0, err, errlen);
+    if (rc != LX_OK)
+        return rc;
+    rc = sq_rec_read(s, uid, kind, key, r, err, errlen);
+    if (rc == LX_OK && last_n > 0)
+        rc = sq_rec_items_in(s, uid, kind, key, 0, last_n, out, n, err, errlen);
+    rc = storage_sq_finish(s, rc, err, errlen);
+    if (rc != LX_OK) {
+        storage_rec_clear(r);
+        storage_recs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 int storage_sq_rec_list(storage_conn *c, const char *uid, const char *kind, int limit,
@@ -524,7 +570,7 @@ int storage_sq_rec_delete(storage_conn *c, const char *uid, const char *kind, co
 /* Batches                                                                  */
 
 int storage_sq_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
-                     char *err, size_t errlen)
+                     storage_batch_read *rb, char *err, size_t errlen)
 {
     storage_sq_conn *s = storage_sq_of(c);
     int rc = storage_sq_begin(s, 1, err, errlen);
@@ -542,8 +588,16 @@ int storage_sq_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         else
             rc = storage_sq_activity_in(s, &op->act, err, errlen);
     }
+    if (rc == LX_OK && rb != NULL) /* the items as written, in the same transaction */
+        rc = sq_rec_items_in(s, uid, rb->kind, rb->key, 0, rb->last_n, &rb->items, &rb->n_items,
+                             err, errlen);
     rc = storage_sq_finish(s, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
+    if (rc != LX_OK && rb != NULL) {
+        storage_recs_free(rb->items, rb->n_items);
+        rb->items = NULL;
+        rb->n_items = 0;
+    }
     return rc;
 }
