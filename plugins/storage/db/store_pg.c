@@ -301,6 +301,14 @@ static void pg_disconnect(storage_conn *c)
     free(p);
 }
 
+/* Whether r's error field `field` is `want`. */
+static int pg_field_is(const PGresult *r, int field, const char *want)
+{
+    const char *v = PQresultErrorField(r, field);
+
+    return v != NULL && strcmp(v, want) == 0;
+}
+
 /* LX_OK for a result that succeeded; else the status code of the failure
  * with its message in err. */
 static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t errlen)
@@ -321,6 +329,9 @@ static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t err
         return LX_EIO;
     if (strcmp(state, "23505") == 0)
         return LX_EEXIST;
+    if (strcmp(state, "23502") == 0 && pg_field_is(r, PG_DIAG_TABLE_NAME, "record_items") &&
+        pg_field_is(r, PG_DIAG_COLUMN_NAME, "seq")) /* PGS_REC_APPEND: no record */
+        return storage_pg_absent(err, errlen, "record");
     if (strcmp(state, "53100") == 0)
         return STORAGE_ENOSPC;
     if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||

@@ -113,7 +113,9 @@ typedef struct storage_pg_step {
  * connection, sent together, then one Sync). Outside a transaction they
  * are one implicit transaction (every statement's effect, or none); a
  * first step "BEGIN" opens one instead, which the caller ends (COMMIT or
- * ROLLBACK: storage_pg_end_tx) after looking at the results. An idle
+ * ROLLBACK: storage_pg_end_tx) after looking at the results, or which a
+ * last step "COMMIT" ends in the same trip (a failure before it leaves the
+ * transaction aborted: the caller then calls storage_pg_end_tx). An idle
  * connection whose server went away is made again first. LX_OK with every
  * steps[i].r set; else the first failing statement's error, as
  * storage_pg_run's, and no result is kept. */

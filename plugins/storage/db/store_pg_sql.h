@@ -237,15 +237,18 @@
     X(REC_GET, 3,                                                                                  \
       "SELECT " PG_REC_COLS " FROM records"                                                        \
       " WHERE uid = $1::text AND kind = $2::text AND key = $3::text")                              \
-    /* One statement: the record's row lock orders concurrent appends. */                          \
+    /* One statement: the record's row lock orders concurrent appends. An                          \
+     * absent record makes the item's seq NULL, an error (23502 on                                 \
+     * record_items.seq, which pg_check reads as "no such record"), so                             \
+     * that a batch sent with its COMMIT in one pipeline stops there. */                           \
     X(REC_APPEND, 5,                                                                               \
       "WITH r AS (UPDATE records SET n_items = n_items + 1,"                                       \
       " updated_at = $5::text"                                                                     \
       " WHERE uid = $1::text AND kind = $2::text AND key = $3::text"                               \
-      " RETURNING uid, kind, key, n_items)"                                                        \
+      " RETURNING n_items)"                                                                        \
       " INSERT INTO record_items (uid, kind, key, seq, json, created_at)"                          \
-      " SELECT r.uid, r.kind, r.key, r.n_items, $4::text, $5::text FROM r"                         \
-      " RETURNING seq")                                                                            \
+      " VALUES ($1::text, $2::text, $3::text, (SELECT n_items FROM r), $4::text,"                  \
+      " $5::text) RETURNING seq")                                                                  \
     /* The record's row (none: absent), then its items in PG_REC_COLS'                             \
      * order (an item's time is both its created_at and updated_at); no                            \
      * item gives one row with NULL items. */                                                      \

@@ -588,14 +588,16 @@ typedef struct pg_batch_vals {
     storage_pg_num a, b, c;
 } pg_batch_vals;
 
-/* Two round trips whatever the number of ops: BEGIN, every op's
- * statement and the read back (rb) in one pipeline (storage_pg_pipeline),
- * then COMMIT, or ROLLBACK when an op failed or an append found no record. */
+/* One round trip whatever the number of ops: BEGIN, every op's statement,
+ * the read back (rb) and COMMIT in one pipeline (storage_pg_pipeline). A
+ * failing statement (an append to no record is one: PGS_REC_APPEND) stops
+ * the pipeline before COMMIT; the transaction is then rolled back (a
+ * second trip, on failure only). */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
                      storage_batch_read *rb, char *err, size_t errlen)
 {
     storage_pg_conn *p = storage_pg_of(c);
-    size_t n_all = n + 1 + (rb != NULL);
+    size_t n_all = n + 2 + (rb != NULL);
     storage_pg_step *all = calloc(n_all, sizeof(*all)), *steps = all + 1;
     pg_batch_vals *bv = calloc(n, sizeof(*bv));
     pg_items_vals iv;
@@ -630,11 +632,9 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         pg_items_vals_of(&iv, uid, rb->kind, rb->key, 0, rb->last_n);
         steps[n] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
     }
+    all[n_all - 1].s = -1;
+    all[n_all - 1].sql = "COMMIT";
     rc = storage_pg_pipeline(p, all, n_all, err, errlen);
-    /* an append to a record that is not there touched no row */
-    for (size_t i = 0; rc == LX_OK && i < n; i++)
-        if (steps[i].s == PGS_REC_APPEND && PQntuples(steps[i].r) == 0)
-            rc = storage_pg_absent(err, errlen, "record");
     for (size_t i = 0; rc == LX_OK && i < n; i++)
         if (steps[i].s == PGS_REC_APPEND)
             ops[i].seq = storage_pg_int(steps[i].r, 0, 0);
@@ -644,7 +644,8 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         PQclear(all[i].r);
     free(all);
     free(bv);
-    rc = storage_pg_end_tx(p, rc, err, errlen);
+    if (rc != LX_OK) /* the COMMIT did not run: ROLLBACK */
+        rc = storage_pg_end_tx(p, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
     if (rc != LX_OK && rb != NULL) {
