@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -2263,6 +2264,55 @@ static void test_store_pg_round_trips_of_a_chat_turn(void **state)
 #endif
 }
 
+#if STORAGE_HAVE_POSTGRES
+/* The value of setting `name` on the store's own connection. */
+static void pg_setting(fx *f, const char *name, char *out, size_t cap)
+{
+    char sql[96];
+    PGresult *r;
+
+    snprintf(sql, sizeof(sql), "SHOW %s", name);
+    r = PQexec(storage_pg_of(f->c)->pg, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+#endif
+
+/* The session's settings (pg_session) hold on a new connection and on the
+ * one made again after the server dropped it; the server's goodbye alone
+ * (its FATAL message, before the socket closes) is enough for the next
+ * operation to reconnect instead of failing (pg_on_notice). */
+static void test_store_pg_session_settings_survive_a_reconnect(void **state)
+{
+#if STORAGE_HAVE_POSTGRES
+    fx *f = *state;
+    storage_user u;
+    char v[64];
+
+    if (storage_db_kind(f->db) != STORAGE_POSTGRES)
+        return;
+    pg_setting(f, "plan_cache_mode", v, sizeof(v));
+    assert_string_equal(v, "force_generic_plan");
+    pg_setting(f, "client_min_messages", v, sizeof(v));
+    assert_string_equal(v, "warning");
+    assert_int_equal(raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     0);
+    /* the server's goodbye has come (maybe not yet the close) */
+    struct pollfd pfd = {.fd = PQsocket(storage_pg_of(f->c)->pg), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 30000), 1);
+    /* the next operation finds the connection gone and makes it again */
+    assert_rc(storage_user_get(f->c, "nobody", &u, f->err, sizeof(f->err)), LX_ENOENT);
+    pg_setting(f, "plan_cache_mode", v, sizeof(v));
+    assert_string_equal(v, "force_generic_plan");
+    pg_setting(f, "client_min_messages", v, sizeof(v));
+    assert_string_equal(v, "warning");
+#else
+    (void)state;
+#endif
+}
+
 static void test_store_batch_refuses_bad_ops(void **state)
 {
     fx *f = *state;
@@ -2793,6 +2843,7 @@ static const struct CMUnitTest store_tests[] = {
     STORE_TEST(test_store_batch_all_or_nothing),
     STORE_TEST(test_store_chat_turn_reads_and_read_back),
     STORE_TEST(test_store_pg_round_trips_of_a_chat_turn),
+    STORE_TEST(test_store_pg_session_settings_survive_a_reconnect),
     STORE_TEST(test_store_batch_refuses_bad_ops),
     STORE_TEST(test_store_feedback_filters_and_total),
     STORE_TEST(test_store_stats),

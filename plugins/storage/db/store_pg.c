@@ -218,11 +218,18 @@ int storage_pg_absent(char *err, size_t errlen, const char *what)
 /* Connections                                                              */
 
 /* Notices (e.g. "text-search query contains only stop words") are not
- * errors; the library's default would print them on stderr. */
-static void pg_ignore_notice(void *arg, const char *message)
+ * errors; the library's default would print them on stderr. Between
+ * statements the server speaks only to end the session (a restart, an
+ * administrator's pg_terminate_backend): libpq hands that FATAL message to
+ * this receiver, and pg_revive then makes the connection again instead of
+ * sending a statement into a socket about to close. */
+static void pg_on_notice(void *arg, const PGresult *r)
 {
-    (void)arg;
-    (void)message;
+    storage_pg_conn *p = arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        p->is_ending = 1;
 }
 
 /* The session's settings, after every (re)connection:
@@ -232,7 +239,7 @@ static void pg_ignore_notice(void *arg, const char *message)
  *   every call (its generic cost looked higher): 0.4 ms of planning per
  *   chat turn, more than the search itself.
  * - client_min_messages: notices ("text-search query contains only stop
- *   words") are dropped by pg_ignore_notice anyway; the server need not
+ *   words") are dropped by pg_on_notice anyway; the server need not
  *   make and send them.
  * LX_OK or LX_EIO with the reason in err. */
 static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t errlen);
@@ -280,7 +287,7 @@ static int pg_connect(const storage_opts *opts, storage_conn **out, char *err, s
         free(p);
         return LX_EIO;
     }
-    PQsetNoticeProcessor(p->pg, pg_ignore_notice, NULL);
+    PQsetNoticeReceiver(p->pg, pg_on_notice, p);
     if (pg_session(p, err, errlen) != LX_OK) {
         PQfinish(p->pg);
         free(p);
@@ -345,6 +352,7 @@ static int pg_check(storage_pg_conn *p, const PGresult *r, char *err, size_t err
 static int pg_reconnect(storage_pg_conn *p, char *err, size_t errlen)
 {
     memset(p->is_prepared, 0, sizeof(p->is_prepared));
+    p->is_ending = 0;
     PQreset(p->pg);
     if (PQstatus(p->pg) != CONNECTION_OK) {
         storage_pg_errf(err, errlen, "postgres: cannot reconnect", PQerrorMessage(p->pg));
@@ -368,11 +376,12 @@ static int pg_revive(storage_pg_conn *p, char *err, size_t errlen)
     if (PQtransactionStatus(p->pg) != PQTRANS_IDLE)
         return LX_OK;
     /* Reads without waiting; the first read may return the FATAL message
-     * (PQisBusy parses it), the second then sees the close. */
+     * (PQisBusy parses it: pg_on_notice), the second then sees the close,
+     * unless it has not come yet. */
     for (int i = 0; i < 2 && PQstatus(p->pg) == CONNECTION_OK; i++)
         if (PQconsumeInput(p->pg) == 0 || PQisBusy(p->pg))
             break;
-    if (PQstatus(p->pg) == CONNECTION_OK)
+    if (PQstatus(p->pg) == CONNECTION_OK && !p->is_ending)
         return LX_OK;
     return pg_reconnect(p, err, errlen);
 }

@@ -37,6 +37,7 @@ typedef struct storage_pg_conn {
     PGconn *pg;
     unsigned char is_prepared[PGS_N_STMTS];
     int64_t n_trips; /* round trips to the server so far (storage_pg_trips) */
+    int is_ending;   /* the server said FATAL while idle: it is closing the session */
 } storage_pg_conn;
 
 /* The backend's connection behind c (which this backend made). */
