@@ -6,7 +6,11 @@
 #   uploads   8 clients uploading 20 KB text files (the answer waits for the
 #             text, as the frontend's does): uploads/s, p50, p99; one alone
 #   chat      4 clients, each on its own 50-turn thread about a document,
-#             the fake model answering at once: turns/s, p50, p99
+#             the fake model answering at once: turns/s, p50, p99, and the
+#             CPU ms per turn of lexiaid, PostgreSQL, the model and the client.
+#             Driven by wrk (bench/storage_chat.lua: -t4 -c4, one connection
+#             per user, a short warm-up, then 10 s; 5 s with --quick); any
+#             non-2xx answer or socket error fails the run
 #   growth    p50 as the data grows: the document list and one document for
 #             a user with 10/1,000/10,000 documents; a passage search and a
 #             chat turn over 1/10/100 MB of a user's text; the history page
@@ -30,11 +34,15 @@
 #
 # Each revision is exported with `git archive` into a scratch directory and
 # built there the same way (configure without sanitizers, -O2, make -j2),
-# with the storage_client test plugin for the passage search. The data of
-# every run is made once per backend by direct SQL into the migrated schema
-# and copied for each revision, so both see the same rows. Everything runs
-# on 127.0.0.1; it needs python3 with `cryptography`, git, psql (for
-# PostgreSQL), and installs nothing. It measures, it does not judge.
+# with the storage_client test plugin for the passage search. The fake
+# model is bench/fake_model.c (libevent, one process), built here with
+# gcc -O2 so that it costs little next to the server; bench/fake_llm.py
+# stays for bench/tutoring.sh. The data of every run is made once per
+# backend by direct SQL into the migrated schema and copied for each
+# revision, so both see the same rows. Everything runs on 127.0.0.1; it
+# needs python3 with `cryptography`, git, gcc, pkg-config and libevent's
+# headers, wrk, psql (for PostgreSQL), and installs nothing. It measures,
+# it does not judge.
 #
 # Output: a markdown report on stdout and in bench/results/storage.md;
 # progress on stderr.
@@ -55,6 +63,8 @@ die() {
 
 command -v python3 >/dev/null || die "needs python3"
 python3 -c 'import cryptography' 2>/dev/null || die "needs python3's cryptography (python3-cryptography)"
+command -v wrk >/dev/null || die "needs wrk"
+pkg-config --exists libevent || die "needs libevent's headers (libevent-dev) and pkg-config"
 BEFORE_REV=$(git -C "$ROOT" rev-parse --short "$BEFORE^{commit}") || die "no revision $BEFORE"
 AFTER_REV=$(git -C "$ROOT" rev-parse --short "$AFTER^{commit}") || die "no revision $AFTER"
 
@@ -82,6 +92,10 @@ build() {
 
 build before "$BEFORE_REV"
 build after "$AFTER_REV"
+log "building fake_model (gcc -O2)"
+# shellcheck disable=SC2046
+gcc -std=c11 -O2 -Wall -Wextra -o "$TMP/fake_model" "$ROOT/bench/fake_model.c" \
+    $(pkg-config --cflags --libs libevent) || die "cannot build bench/fake_model.c"
 
 BACKENDS=(sqlite)
 PG_URL=''
@@ -103,13 +117,13 @@ for be in "${BACKENDS[@]}"; do
     # The data in the "before" build's schema: the "after" build migrates its
     # copy forward at start, while the older one refuses a newer schema.
     python3 "$ROOT/bench/storage_bench.py" fixtures --backend "$be" --dir "$TMP/$be" \
-        --pg-url "$PG_URL" --build "$TMP/before/_build" "${FIX[@]}"
+        --pg-url "$PG_URL" --build "$TMP/before/_build" --fake-model "$TMP/fake_model" "${FIX[@]}"
     for ((round = 1; round <= ROUNDS; round++)); do
         for label in before after; do
             log "$be: $label, round $round/$ROUNDS"
             python3 "$ROOT/bench/storage_bench.py" run --backend "$be" --dir "$TMP/$be" \
                 --pg-url "$PG_URL" --build "$TMP/$label/_build" --label "$label" \
-                --out "$TMP/$be-$label-$round.json" "${RUN[@]}"
+                --out "$TMP/$be-$label-$round.json" --fake-model "$TMP/fake_model" "${RUN[@]}"
         done
     done
 done
@@ -139,6 +153,10 @@ rows = [
     ("one upload alone: p50", "upload_alone_p50", "ms"),
     ("chat, 4 clients on 50-turn threads, 0 s model: turns/s", "chat_rate", "/s"),
     ("  p50", "chat_p50", "ms"), ("  p99", "chat_p99", "ms"),
+    ("  CPU per turn: lexiaid (master, workers, their children)", "chat_cpu_lexiaid", "cpu"),
+    ("  CPU per turn: PostgreSQL (the server's processes)", "chat_cpu_pg", "cpu"),
+    ("  CPU per turn: the fake model (bench/fake_model.c)", "chat_cpu_model", "cpu"),
+    ("  CPU per turn: the client (wrk)", "chat_cpu_client", "cpu"),
 ]
 for n in ("10", "1000", "10000"):
     rows += [("document list, %s documents: p50" % n, "docs%s_list" % n, "ms"),
@@ -162,7 +180,9 @@ for be in backends:
         if key not in b and key not in a:
             continue
         def f(v):
-            return "—" if v is None else ("%.1f %s" % (v, unit) if unit == "/s" else "%.1f ms" % v)
+            if v is None:
+                return "—"
+            return {"/s": "%.1f /s", "cpu": "%.2f ms"}.get(unit, "%.1f ms") % v
         x, y = b.get(key), a.get(key)
         r = "—" if not x or y is None else "%.2f" % (y / x)
         print("| %s | %s | %s | %s |" % (name, f(x), f(y), r))

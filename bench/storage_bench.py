@@ -5,20 +5,32 @@ of lexiaid and one database backend (standard library plus the
 
     storage_bench.py fixtures --backend sqlite|postgres --dir DIR [--pg-url URL]
         [--text-mb "1 10 100"] [--docs "10 1000 10000"] [--turns "10 1000 10000"]
-        [--users N] --build BUILD
+        [--users N] --build BUILD --fake-model FAKE_MODEL
       Makes the data every run starts from, once: a database migrated by
       BUILD's lexiaid and filled by direct SQL (SQLite: DIR/template/; PostgreSQL:
       the database lexiaid_bench_tmpl). Writes DIR/fixtures.json (what is where).
 
     storage_bench.py run --backend ... --dir DIR [--pg-url URL] --build BUILD
-        --label LABEL --out FILE.json [--quick]
+        --label LABEL --out FILE.json --fake-model FAKE_MODEL [--quick]
       Copies the template, starts BUILD's lexiaid (2 workers, auth with a
-      loopback key server, storage, tutoring with a fake model answering at
-      once, the storage_client test plugin for passage search) and measures:
+      loopback key server, storage, tutoring with FAKE_MODEL (the built
+      bench/fake_model.c) answering at once, the storage_client test plugin
+      for passage search) and measures:
         upload    8 clients uploading 20 KB text files: uploads/s, p50, p99;
                   one client alone: p50
         chat      4 clients each on its own 50-turn thread about a document,
-                  the fake 0 s model: turns/s, p50, p99
+                  the fake 0 s model, driven by wrk with bench/storage_chat.lua
+                  (-t4 -c4, one connection per user; 1-2 s of warm-up, then
+                  10 s, 5 s with --quick): turns/s, p50, p99 from wrk's
+                  histogram (chat_rate, chat_p50, chat_p99); any non-2xx
+                  answer, socket error, or a model called fewer times than
+                  there were turns fails the run. And the CPU ms per turn,
+                  from /proc/PID/stat (utime+stime+cutime+cstime of each
+                  process tree) before and after the measured part:
+                  chat_cpu_lexiaid (master, workers, their children),
+                  chat_cpu_pg (the PostgreSQL server under test: its
+                  postmaster's tree; null on SQLite), chat_cpu_model (the
+                  fake model), chat_cpu_client (wrk, its rusage)
         growth    p50 of: the document list and one document for a user with
                   10/1,000/10,000 documents; a passage search (and a chat turn)
                   in a document of a user with 1/10/100 MB of text; the
@@ -27,7 +39,8 @@ of lexiaid and one database backend (standard library plus the
                   table (and without)
       and writes the figures as JSON to FILE.
 
-It measures, it does not judge. Progress goes to stderr.
+It needs wrk on PATH for the chat figure. It measures, it does not judge.
+Progress goes to stderr.
 """
 
 import argparse
@@ -255,25 +268,32 @@ class Lexiaid:
 
 
 class FakeModel:
-    """bench/fake_llm.py answering at once."""
+    """bench/fake_model.c (built by bench/storage.sh) answering at once."""
 
-    def __init__(self, root, dirname):
+    def __init__(self, binary, dirname):
         pf = os.path.join(dirname, "fake.port")
         if os.path.exists(pf):
             os.unlink(pf)
-        self.proc = subprocess.Popen([sys.executable, "-S", os.path.join(root, "bench/fake_llm.py"),
-                                      pf, os.path.join(dirname, "fake.log"), "0"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.err = open(os.path.join(dirname, "fake.err"), "w")
+        self.proc = subprocess.Popen([binary, pf], stdout=subprocess.DEVNULL, stderr=self.err)
         end = time.time() + 15
         while not (os.path.exists(pf) and os.path.getsize(pf) > 0):
             if time.time() > end or self.proc.poll() is not None:
-                raise RuntimeError("the fake model did not start")
+                raise RuntimeError("the fake model did not start (see %s)" % self.err.name)
             time.sleep(0.05)
         self.port = int(open(pf).read())
+        wait_http(self.port, proc=self.proc)
+
+    def answered(self):
+        """Chat completions answered so far."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", "/stats")
+        return json.loads(c.getresponse().read())["answered"]
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
+        self.err.close()
 
 
 # --------------------------------------------------------------------------
@@ -425,10 +445,9 @@ def thread_key(n):
 
 
 def cmd_fixtures(a):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     b = Build(a.build)
     os.makedirs(a.dir, exist_ok=True)
-    keys, fake = Keys(), FakeModel(root, a.dir)
+    keys, fake = Keys(), FakeModel(a.fake_model, a.dir)
     tmpl = os.path.join(a.dir, "template")
     pg_tmpl = None
     if a.backend == "sqlite":
@@ -495,6 +514,106 @@ def add_users(backend, sqlite_path, pg_url, n):
 
 
 # --------------------------------------------------------------------------
+# CPU time by process, from /proc
+
+
+TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def proc_table():
+    """{pid: (ppid, comm, ticks)} of every process; ticks are utime + stime +
+    cutime + cstime (the last two: children it reaped, so a short-lived
+    child's time still counts once its parent waited for it)."""
+    t = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        r = st.rindex(")")  # comm may hold spaces and parentheses
+        comm = st[st.index("(") + 1:r]
+        f = st[r + 2:].split()
+        # fields from 3 (state): ppid is 4, utime..cstime are 14..17
+        t[int(d)] = (int(f[1]), comm, sum(int(x) for x in f[11:15]))
+    return t
+
+
+def tree_of(table, roots):
+    """roots and all their descendants in table."""
+    kids = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, todo = set(), [r for r in roots if r in table]
+    while todo:
+        p = todo.pop()
+        if p not in out:
+            out.add(p)
+            todo.extend(kids.get(p, []))
+    return out
+
+
+def postmaster_of(pg_url):
+    """The pid of the PostgreSQL server behind pg_url (a scripts/pg-test.sh
+    cluster: host=DIR, data in DIR/data), or None."""
+    host = dict(kv.split("=", 1) for kv in pg_url.split() if "=" in kv).get("host")
+    if not host:
+        return None
+    try:
+        with open(os.path.join(host, "data", "postmaster.pid")) as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_ticks(roots):
+    """{group: {pid: ticks}} of each root pid's process tree, read now, for
+    {group: root pid}."""
+    t = proc_table()
+    return {g: {p: t[p][2] for p in tree_of(t, [r])} for g, r in roots.items()}
+
+
+def cpu_ms_delta(before, after):
+    """{group: CPU ms spent between the two readings}; a pid that appeared
+    meanwhile counts from zero, one that vanished counts in its parent's
+    cutime/cstime once reaped."""
+    return {g: sum(v - before[g].get(p, 0) for p, v in after[g].items()) * TICK_MS
+            for g in after}
+
+
+def run_wrk(port, lua, users_file, seconds, out_path):
+    """wrk -tN -cN (N users, one connection each) for `seconds` against the
+    chat route; returns ({LX name: value}, CPU ms wrk used). Fails on any
+    non-2xx answer or socket error."""
+    env = dict(os.environ, LX_BENCH_CHAT=users_file)
+    n = sum(1 for ln in open(users_file) if ln.strip())
+    cmd = ["wrk", "-t%d" % n, "-c%d" % n, "-d%ds" % seconds, "--timeout", "%ds" % (seconds + 60),
+           "-s", lua, "http://127.0.0.1:%d" % port]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    out = p.stdout.read().decode(errors="replace")
+    p.stdout.close()
+    _, status, ru = os.wait4(p.pid, 0)  # the rusage of wrk itself
+    p.returncode = os.waitstatus_to_exitcode(status)
+    with open(out_path, "w") as f:
+        f.write(out)
+    lx = {}
+    for ln in out.splitlines():
+        parts = ln.split()
+        if len(parts) == 3 and parts[0] == "LX":
+            lx[parts[1]] = float(parts[2])
+    bad = [k for k in ("errors_connect", "errors_read", "errors_write", "errors_status",
+                       "errors_timeout", "status_other") if lx.get(k, 0) != 0]
+    if p.returncode != 0 or "requests" not in lx or lx["requests"] <= 0 or bad or \
+            lx.get("status_2xx") != lx.get("answered"):
+        raise RuntimeError("wrk on the chat route failed (rc %d, %s); see %s:\n%s" %
+                           (p.returncode, ", ".join("%s %g" % (k, lx[k]) for k in bad) or
+                            "no answers", out_path, out[-2000:]))
+    return lx, (ru.ru_utime + ru.ru_stime) * 1000.0
+
+
+# --------------------------------------------------------------------------
 # The run
 
 
@@ -541,7 +660,7 @@ def cmd_run(a):
         subprocess.run(["psql", "-q", a.pg_url + " dbname=postgres", "-c",
                         "CREATE DATABASE %s TEMPLATE lexiaid_bench_tmpl" % name], check=True)
         pg = a.pg_url + " dbname=" + name
-    keys, fake = Keys(), FakeModel(root, run_dir)
+    keys, fake = Keys(), FakeModel(a.fake_model, run_dir)
     srv = Lexiaid(b, run_dir, a.backend, data, pg, keys, fake.port)
     R = {"label": a.label, "backend": a.backend}
     n_up = 40 if a.quick else 120
@@ -574,27 +693,45 @@ def cmd_run(a):
         log(a.label, "uploads: %.1f/s, p50 %.1f ms, p99 %.1f ms (alone %.1f ms)" %
             (R["upload_rate"], R["upload_p50"], R["upload_p99"], R["upload_alone_p50"]))
 
-        # ---- chat turns on 50-turn threads
+        # ---- chat turns on 50-turn threads: wrk, one connection per user
         chat = fx["chat"]
         uids = sorted(chat)[:4]
-        clats = [[] for _ in uids]
-
-        def chatter(i):
-            u = uids[i]
-            c = Client(port, keys, u)
-            for k in range(n_chat // len(uids)):
-                ms, data = c.json("POST", "/api/v2/agent/chat",
-                                  {"query": "How does the water cycle move water %d?" % k,
-                                   "thread_id": chat[u]["thread"],
-                                   "document_id": chat[u]["doc"]})
-                clats[i].append(ms)
-
-        wall = run_clients(len(uids), chatter)
-        allv = [x for v in clats for x in v]
-        R["chat_rate"] = len(allv) / wall
-        R["chat_p50"], R["chat_p99"] = p50(allv), pct(allv, 99)
-        log(a.label, "chat: %.1f turns/s, p50 %.1f ms, p99 %.1f ms" %
-            (R["chat_rate"], R["chat_p50"], R["chat_p99"]))
+        users_file = os.path.join(run_dir, "chat-users.txt")
+        with open(users_file, "w") as f:
+            for u in uids:
+                f.write("%s %s %s\n" % (keys.token(u), chat[u]["thread"], chat[u]["doc"]))
+        lua = os.path.join(root, "bench/storage_chat.lua")
+        run_wrk(port, lua, users_file, 1 if a.quick else 2,
+                os.path.join(run_dir, "wrk-warmup.txt"))
+        roots = {"lexiaid": srv.proc.pid, "model": fake.proc.pid}
+        if a.backend == "postgres":
+            roots["pg"] = postmaster_of(pg)
+            if roots["pg"] is None:
+                raise RuntimeError("no PostgreSQL server found for %s" % pg)
+        calls0 = fake.answered()
+        cpu0 = cpu_ticks(roots)
+        lx, wrk_ms = run_wrk(port, lua, users_file, 5 if a.quick else 10,
+                             os.path.join(run_dir, "wrk-chat.txt"))
+        cpu1 = cpu_ticks(roots)
+        calls = fake.answered() - calls0
+        turns = lx["requests"]
+        if calls < turns:
+            raise RuntimeError("the fake model answered %d calls for %d chat turns: lexiaid "
+                               "answered without it" % (calls, turns))
+        R["chat_turns"] = int(turns)
+        R["chat_rate"] = lx["rate"]
+        R["chat_p50"], R["chat_p99"] = lx["p50_ms"], lx["p99_ms"]
+        R["chat_model_calls_per_turn"] = calls / turns
+        d = cpu_ms_delta(cpu0, cpu1)
+        R["chat_cpu_lexiaid"] = d["lexiaid"] / turns
+        R["chat_cpu_pg"] = d["pg"] / turns if "pg" in d else None
+        R["chat_cpu_model"] = d["model"] / turns
+        R["chat_cpu_client"] = wrk_ms / turns
+        log(a.label, "chat: %.1f turns/s, p50 %.2f ms, p99 %.2f ms (%d turns); CPU ms per turn: "
+            "lexiaid %.2f, postgres %s, model %.2f, wrk %.2f" %
+            (R["chat_rate"], R["chat_p50"], R["chat_p99"], turns, R["chat_cpu_lexiaid"],
+             "—" if R["chat_cpu_pg"] is None else "%.2f" % R["chat_cpu_pg"],
+             R["chat_cpu_model"], R["chat_cpu_client"]))
 
         # ---- growth with data
         def series(c, method, path, n=n_p, obj=None):
@@ -660,6 +797,7 @@ def main():
     ap.add_argument("--label", default="run")
     ap.add_argument("--out", default="")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--fake-model", required=True, help="the built bench/fake_model.c")
     ap.add_argument("--text-mb", default="1 10 100")
     ap.add_argument("--docs", default="10 1000 10000")
     ap.add_argument("--turns", default="10 1000 10000")
