@@ -530,13 +530,6 @@ int storage_pg_pipeline(storage_pg_conn *p, storage_pg_step *steps, size_t n, ch
         int s = steps[i].s;
         int is_sent;
 
-        if (s < 0) { /* a constant statement: BEGIN */
-            if (PQsendQueryParams(p->pg, steps[i].sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
-                goto send_failed;
-            prep[n_sent] = -1;
-            keep[n_sent++] = NULL;
-            continue;
-        }
         snprintf(name, sizeof(name), "lx%d", s);
         if (!p->is_prepared[s]) {
             /* twice in one pipeline: prepared by the first */
@@ -669,7 +662,9 @@ static int pg_exec(storage_pg_conn *p, const char *sql, char *err, size_t errlen
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                             */
 
-int storage_pg_end_tx(storage_pg_conn *p, int rc, char *err, size_t errlen)
+/* Ends storage_pg_in_tx's transaction: COMMIT when rc is LX_OK, else
+ * ROLLBACK and rc as it is. */
+static int pg_end_tx(storage_pg_conn *p, int rc, char *err, size_t errlen)
 {
     if (rc != LX_OK) {
         /* Ends the failed transaction; the failure's message stays. */
@@ -702,7 +697,7 @@ int storage_pg_in_tx(storage_pg_conn *p, storage_pg_tx_fn body, void *arg, char 
     if (rc != LX_OK)
         return rc;
     rc = body(p, arg, err, errlen);
-    return storage_pg_end_tx(p, rc, err, errlen);
+    return pg_end_tx(p, rc, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ */

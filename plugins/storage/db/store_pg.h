@@ -100,33 +100,23 @@ int storage_pg_do_one(storage_pg_conn *p, int s, const char *const *vals, const 
                       char *err, size_t errlen);
 
 /* One statement of a pipeline (storage_pg_pipeline): s and its text
- * parameters vals (borrowed) in, or s -1 and a constant statement without
- * parameters in sql ("BEGIN"); its result out. */
+ * parameters vals (borrowed) in; its result out. */
 typedef struct storage_pg_step {
     int s;
-    const char *sql;
     const char *const *vals;
     PGresult *r; /* on LX_OK, owned by the caller (PQclear); else NULL */
 } storage_pg_step;
 
 /* Runs steps[0..n) (n >= 1) in one round trip (libpq's pipeline mode: the
  * statements, and the preparation of those not yet prepared on this
- * connection, sent together, then one Sync). Outside a transaction they
- * are one implicit transaction (every statement's effect, or none); a
- * first step "BEGIN" opens one instead, which the caller ends (COMMIT or
- * ROLLBACK: storage_pg_end_tx) after looking at the results, or which a
- * last step "COMMIT" ends in the same trip (a failure before it leaves the
- * transaction aborted: the caller then calls storage_pg_end_tx). An idle
- * connection whose server went away is made again first. LX_OK with every
- * steps[i].r set; else the first failing statement's error, as
- * storage_pg_run's, and no result is kept. */
+ * connection, sent together, then one Sync). They are one implicit
+ * transaction, which the Sync commits: every statement's effect, or none
+ * (a failing statement undoes the ones before it and skips the rest). An
+ * idle connection whose server went away is made again first. LX_OK with
+ * every steps[i].r set; else the first failing statement's error, as
+ * storage_pg_run's (or the commit's), and no result is kept. */
 int storage_pg_pipeline(storage_pg_conn *p, storage_pg_step *steps, size_t n, char *err,
                         size_t errlen);
-
-/* Ends the transaction a pipeline began: COMMIT when rc is LX_OK (its
- * failure reported as storage_pg_in_tx reports COMMIT's), else ROLLBACK
- * and rc as it is. */
-int storage_pg_end_tx(storage_pg_conn *p, int rc, char *err, size_t errlen);
 
 /* The round trips this connection has made to the server (statements,
  * preparations, BEGIN and COMMIT, pipelines), for the tests that pin how

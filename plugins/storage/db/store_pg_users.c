@@ -588,28 +588,25 @@ typedef struct pg_batch_vals {
     storage_pg_num a, b, c;
 } pg_batch_vals;
 
-/* One round trip whatever the number of ops: BEGIN, every op's statement,
- * the read back (rb) and COMMIT in one pipeline (storage_pg_pipeline). A
- * failing statement (an append to no record is one: PGS_REC_APPEND) stops
- * the pipeline before COMMIT; the transaction is then rolled back (a
- * second trip, on failure only). */
+/* One round trip whatever the number of ops: every op's statement and the
+ * read back (rb) in one pipeline (storage_pg_pipeline), which is one
+ * implicit transaction: its Sync commits it, and a failing statement (an
+ * append to no record is one: PGS_REC_APPEND) undoes it all. */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
                      storage_batch_read *rb, char *err, size_t errlen)
 {
     storage_pg_conn *p = storage_pg_of(c);
-    size_t n_all = n + 2 + (rb != NULL);
-    storage_pg_step *all = calloc(n_all, sizeof(*all)), *steps = all + 1;
+    size_t n_all = n + (rb != NULL);
+    storage_pg_step *steps = calloc(n_all, sizeof(*steps));
     pg_batch_vals *bv = calloc(n, sizeof(*bv));
     pg_items_vals iv;
     int rc;
 
-    if (all == NULL || bv == NULL) {
-        free(all);
+    if (steps == NULL || bv == NULL) {
+        free(steps);
         free(bv);
         return storage_pg_oom(err, errlen);
     }
-    all[0].s = -1;
-    all[0].sql = "BEGIN";
     for (size_t i = 0; i < n; i++) {
         storage_op *op = &ops[i];
         pg_batch_vals *b = &bv[i];
@@ -632,20 +629,16 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         pg_items_vals_of(&iv, uid, rb->kind, rb->key, 0, rb->last_n);
         steps[n] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
     }
-    all[n_all - 1].s = -1;
-    all[n_all - 1].sql = "COMMIT";
-    rc = storage_pg_pipeline(p, all, n_all, err, errlen);
+    rc = storage_pg_pipeline(p, steps, n_all, err, errlen);
     for (size_t i = 0; rc == LX_OK && i < n; i++)
         if (steps[i].s == PGS_REC_APPEND)
             ops[i].seq = storage_pg_int(steps[i].r, 0, 0);
     if (rc == LX_OK && rb != NULL)
         rc = pg_items_of(steps[n].r, &rb->items, &rb->n_items, err, errlen);
     for (size_t i = 0; i < n_all; i++)
-        PQclear(all[i].r);
-    free(all);
+        PQclear(steps[i].r);
+    free(steps);
     free(bv);
-    if (rc != LX_OK) /* the COMMIT did not run: ROLLBACK */
-        rc = storage_pg_end_tx(p, rc, err, errlen);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
     if (rc != LX_OK && rb != NULL) {
