@@ -136,9 +136,9 @@ report() {
     echo "- $( ((QUICK)) && echo quick || echo full) run, median of $ROUNDS round(s) (before and after alternately); lexiaid 2 workers; machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r)"
     echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
     echo
-    python3 - "$TMP" "${BACKENDS[@]}" <<'EOF'
+    python3 - "$TMP" "$( ((QUICK)) && echo 20,000 || echo 100,000)" "${BACKENDS[@]}" <<'EOF'
 import glob, json, statistics, sys
-tmp, backends = sys.argv[1], sys.argv[2:]
+tmp, users, backends = sys.argv[1], sys.argv[2], sys.argv[3:]
 
 
 def load(be, label):
@@ -168,9 +168,9 @@ for n in ("10", "1000", "10000"):
     rows += [("history page, thread of %s turns: p50" % n, "turns%s_history" % n, "ms"),
              ("chat turn, thread of %s turns: p50" % n, "turns%s_chat" % n, "ms")]
 rows += [("profile, few users: p50", "users_few_profile", "ms"),
-         ("profile, 100,000 users: p50", "users_many_profile", "ms"),
+         ("profile, %s users: p50" % users, "users_many_profile", "ms"),
          ("document list, few users: p50", "users_few_list", "ms"),
-         ("document list, 100,000 users: p50", "users_many_list", "ms")]
+         ("document list, %s users: p50" % users, "users_many_list", "ms")]
 for be in backends:
     b, a = load(be, "before"), load(be, "after")
     print("### %s\n" % be)
