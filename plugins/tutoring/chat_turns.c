@@ -60,31 +60,6 @@ static json_object *turn_parse(json_tokener *tok, const char *json)
     return t;
 }
 
-/* record items → [{type, content}] (chat_turns.h). */
-json_object *tutor_chat_turns(const lx_storage_record *items, size_t n)
-{
-    json_object *arr = json_object_new_array();
-    json_tokener *tok = n > 0 ? json_tokener_new() : NULL;
-
-    if (arr == NULL || (n > 0 && tok == NULL))
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        json_object *t = turn_parse(tok, items[i].json);
-        if (t == NULL || json_object_array_add(arr, t) != 0) {
-            json_object_put(t);
-            goto oom;
-        }
-    }
-    if (tok != NULL)
-        json_tokener_free(tok);
-    return arr;
-oom:
-    if (tok != NULL)
-        json_tokener_free(tok);
-    json_object_put(arr);
-    return NULL;
-}
-
 /* ---- json-c's own form ---------------------------------------------------- */
 
 static int lower_hex(char c)
@@ -129,21 +104,128 @@ static size_t canon_string(const char *s, size_t i)
 }
 
 /* The length of json when it is exactly what json-c prints (plain) for
- * {"type": string, "content": string}, else 0. */
-static size_t canon_turn(const char *json)
+ * {"type": string, "content": string}, else 0; then type and content
+ * (escaped, without their quotes) are json[span[0], span[1]) and
+ * json[span[2], span[3]). */
+static size_t canon_turn(const char *json, size_t span[4])
 {
     static const char head[] = "{\"type\":\"", mid[] = ",\"content\":\"";
     size_t i;
 
     if (json == NULL || strncmp(json, head, sizeof(head) - 1) != 0)
         return 0;
-    if ((i = canon_string(json, sizeof(head) - 1)) == 0)
+    span[0] = sizeof(head) - 1;
+    if ((i = canon_string(json, span[0])) == 0)
         return 0;
+    span[1] = i - 1;
     if (strncmp(json + i, mid, sizeof(mid) - 1) != 0)
         return 0;
-    if ((i = canon_string(json, i + sizeof(mid) - 1)) == 0)
+    span[2] = i + sizeof(mid) - 1;
+    if ((i = canon_string(json, span[2])) == 0)
         return 0;
+    span[3] = i - 1;
     return json[i] == '}' && json[i + 1] == '\0' ? i + 1 : 0;
+}
+
+static int hex_value(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* A new json-c string of the canonical escaped s[0, n) (canon_string said
+ * so), unescaped; NULL when out of memory. */
+static json_object *canon_unescape(const char *s, size_t n)
+{
+    char small[256] = "", *buf = n < sizeof(small) ? small : malloc(n + 1);
+    size_t o = 0;
+    json_object *v;
+
+    if (buf == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c != '\\') {
+            buf[o++] = c;
+            continue;
+        }
+        switch (s[++i]) {
+        case 'b':
+            buf[o++] = '\b';
+            break;
+        case 'f':
+            buf[o++] = '\f';
+            break;
+        case 'n':
+            buf[o++] = '\n';
+            break;
+        case 'r':
+            buf[o++] = '\r';
+            break;
+        case 't':
+            buf[o++] = '\t';
+            break;
+        case 'u':
+            buf[o++] = (char)(hex_value(s[i + 3]) * 16 + hex_value(s[i + 4]));
+            i += 4;
+            break;
+        default:
+            buf[o++] = s[i]; /* " \\ / */
+        }
+    }
+    v = json_object_new_string_len(buf, (int)o);
+    if (buf != small)
+        free(buf);
+    return v;
+}
+
+/* A turn in json-c's own form made into a new {type, content} without a
+ * tokener: 1 and *out set (NULL when out of memory); 0 when json is not
+ * in that form. */
+static int canon_parse(const char *json, json_object **out)
+{
+    size_t span[4];
+    json_object *t, *type, *content;
+
+    *out = NULL;
+    if (canon_turn(json, span) == 0)
+        return 0;
+    t = json_object_new_object();
+    type = canon_unescape(json + span[0], span[1] - span[0]);
+    content = canon_unescape(json + span[2], span[3] - span[2]);
+    if (t == NULL || type == NULL || content == NULL) {
+        json_object_put(t);
+        json_object_put(type);
+        json_object_put(content);
+        return 1;
+    }
+    json_object_object_add(t, "type", type);
+    json_object_object_add(t, "content", content);
+    *out = t;
+    return 1;
+}
+
+/* record items → [{type, content}] (chat_turns.h). */
+json_object *tutor_chat_turns(const lx_storage_record *items, size_t n)
+{
+    json_object *arr = json_object_new_array();
+    json_tokener *tok = NULL;
+
+    if (arr == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_object *t;
+        if (!canon_parse(items[i].json, &t) && (tok != NULL || (tok = json_tokener_new()) != NULL))
+            t = turn_parse(tok, items[i].json);
+        if (t == NULL || json_object_array_add(arr, t) != 0) {
+            json_object_put(t);
+            json_object_put(arr);
+            arr = NULL;
+            break;
+        }
+    }
+    if (tok != NULL)
+        json_tokener_free(tok);
+    return arr;
 }
 
 /* The serializer of tutor_chat_turns_json's object: its text as it is. */
@@ -173,7 +255,7 @@ json_object *tutor_chat_turns_json(const lx_storage_record *items, size_t n)
     tutor_buf_add(&b, "[", 1);
     for (size_t i = 0; i < n && !b.oom; i++) {
         const char *json = items[i].json;
-        size_t len = canon_turn(json);
+        size_t span[4], len = canon_turn(json, span);
 
         if (i > 0)
             tutor_buf_add(&b, ",", 1);

@@ -1,13 +1,14 @@
 #include "config.h"
 
 /*
- * A thread's turns as the chat reply and the history page print them
- * (plugins/tutoring/chat_turns.c): tutor_chat_turns_json copies the turns
- * stored in json-c's own form and parses the rest, and must print exactly
- * what parsing every turn (tutor_chat_turns) prints, for turns as the
- * plugin writes them and for anything else a thread may hold: other
- * spacing and key order, extra keys, non-string values, escapes json-c
- * would not write, \u0000, raw control bytes, bad UTF-8, broken JSON.
+ * A thread's turns as the chat reply, the history page and the model see
+ * them (plugins/tutoring/chat_turns.c). Both functions read the turns
+ * stored in json-c's own form without a tokener (tutor_chat_turns_json
+ * copies them) and parse the rest; both must give exactly what parsing
+ * every turn with json-c gives (ref_turns below), for turns as the plugin
+ * writes them and for anything else a thread may hold: other spacing and
+ * key order, extra keys, non-string values, escapes json-c would not
+ * write, \u0000, raw control bytes, bad UTF-8, broken JSON.
  */
 
 #include <stdarg.h>
@@ -24,12 +25,37 @@
 
 #include "chat_turns.h"
 
-/* The plain text of both functions over items[0, n), checked equal;
- * returns the text (caller frees). */
+/* The reference: every turn parsed by json-c, "system" and "" for what
+ * is missing or not a string. */
+static json_object *ref_turns(const lx_storage_record *items, size_t n)
+{
+    json_object *arr = json_object_new_array();
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *it = json_tokener_parse(items[i].json), *t = json_object_new_object(), *v;
+        const char *type = NULL, *content = NULL;
+        if (it != NULL && json_object_is_type(it, json_type_object)) {
+            if (json_object_object_get_ex(it, "type", &v) &&
+                json_object_is_type(v, json_type_string))
+                type = json_object_get_string(v);
+            if (json_object_object_get_ex(it, "content", &v) &&
+                json_object_is_type(v, json_type_string))
+                content = json_object_get_string(v);
+        }
+        json_object_object_add(t, "type", json_object_new_string(type ? type : "system"));
+        json_object_object_add(t, "content", json_object_new_string(content ? content : ""));
+        json_object_array_add(arr, t);
+        json_object_put(it);
+    }
+    return arr;
+}
+
+/* The plain text of both functions over items[0, n), checked equal to the
+ * reference's; returns the text (caller frees). */
 static char *both(const char **json, size_t n)
 {
     lx_storage_record *items = calloc(n ? n : 1, sizeof(*items));
-    json_object *a, *b;
+    json_object *a, *b, *r;
     char *out;
 
     assert_non_null(items);
@@ -39,9 +65,24 @@ static char *both(const char **json, size_t n)
     b = tutor_chat_turns_json(items, n);
     assert_non_null(a);
     assert_non_null(b);
-    out = strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+    r = ref_turns(items, n);
+    out = strdup(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
     assert_non_null(out);
+    assert_string_equal(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN), out);
     assert_string_equal(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), out);
+    /* the model reads the strings themselves, not their print */
+    assert_int_equal(json_object_array_length(a), n);
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const char *key = k ? "content" : "type";
+            json_object *va, *vr;
+            assert_true(json_object_object_get_ex(json_object_array_get_idx(a, i), key, &va));
+            assert_true(json_object_object_get_ex(json_object_array_get_idx(r, i), key, &vr));
+            assert_int_equal(json_object_get_string_len(va), json_object_get_string_len(vr));
+            assert_memory_equal(json_object_get_string(va), json_object_get_string(vr),
+                                (size_t)json_object_get_string_len(vr));
+        }
+    json_object_put(r);
     json_object_put(a);
     json_object_put(b);
     free(items);
@@ -83,6 +124,23 @@ static void test_stored_turns_come_back_as_written(void **state)
     free(s);
     free(h);
     free(ai);
+}
+
+static void test_long_turns(void **state)
+{
+    char content[3000];
+    char *t, *s;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(content) - 1; i++)
+        content[i] = "ab\n\"/\\\x01 cd"[i % 10];
+    content[sizeof(content) - 1] = '\0';
+    t = stored("ai", content);
+    const char *json[] = {t};
+    s = both(json, 1);
+    assert_non_null(strstr(s, t));
+    free(s);
+    free(t);
 }
 
 static void test_other_forms_are_normalised(void **state)
@@ -151,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_turns_is_empty_array),
         cmocka_unit_test(test_stored_turns_come_back_as_written),
+        cmocka_unit_test(test_long_turns),
         cmocka_unit_test(test_other_forms_are_normalised),
         cmocka_unit_test(test_every_byte_and_every_mutation),
     };
