@@ -37,6 +37,7 @@
 
 #include "chat.h"
 #include "chat_input.h"
+#include "chat_turns.h"
 #include "offline.h"
 #include "quiz.h"
 #include "tutoring.h"
@@ -329,33 +330,6 @@ static void chat_reply(chat_ctx *c)
     chat_free(c);
 }
 
-/* record items → [{type, content}] (borrowed items; parsed copies kept). */
-json_object *tutor_chat_turns(const lx_storage_record *items, size_t n)
-{
-    json_object *arr = json_object_new_array();
-
-    if (arr == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        json_object *it = json_tokener_parse(items[i].json), *t = json_object_new_object();
-        const char *type = NULL, *content = NULL;
-        if (t == NULL) {
-            json_object_put(it);
-            json_object_put(arr);
-            return NULL;
-        }
-        if (it != NULL && json_object_is_type(it, json_type_object)) {
-            chat_opt_str(it, "type", &type);
-            chat_opt_str(it, "content", &content);
-        }
-        json_object_object_add(t, "type", json_object_new_string(type ? type : "system"));
-        json_object_object_add(t, "content", json_object_new_string(content ? content : ""));
-        json_object_array_add(arr, t);
-        json_object_put(it);
-    }
-    return arr;
-}
-
 static char *chat_item_json(const char *type, const char *content)
 {
     json_object *o = json_object_new_object();
@@ -385,7 +359,7 @@ static void chat_on_batch(void *arg, int status, const char *message, const int6
         tutor_chat_fail_storage(c, status, message, "Thread not found");
         return;
     }
-    c->history = tutor_chat_turns(items, n_items);
+    c->history = tutor_chat_turns_json(items, n_items);
     if (c->history == NULL) {
         tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;

@@ -69,7 +69,7 @@ typedef struct chat_ctx {
     int quiz_complete, quiz_cancelled;
     int add_activity; /* 0 none, 1 chat, 2 quiz */
     int final_score, final_max;
-    json_object *history;
+    json_object *history; /* tutor_chat_turns_json's: for the reply only */
     /* models */
     int new_thread;       /* the thread was made by this turn */
     json_object *context; /* the thread's last turns before this one, or NULL */
@@ -101,10 +101,6 @@ int tutor_chat_gone(chat_ctx *c);
  * activity and the reply. c->response NULL (out of memory) ends the turn
  * with 500. Takes c over. */
 void tutor_chat_save(chat_ctx *c);
-
-/* record items {type, content} → a new JSON array [{type, content}]
- * (items borrowed); NULL when out of memory. */
-json_object *tutor_chat_turns(const lx_storage_record *items, size_t n);
 
 /* The turn's document came back from doc_get (status, message, doc as
  * handed to the callback): 1 when its text is there to use (c is still

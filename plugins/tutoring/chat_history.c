@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "chat.h"
+#include "chat_turns.h"
 #include "tutoring.h"
 
 typedef struct hist_ctx {
@@ -46,7 +47,7 @@ static void hist_on_thread(void *arg, int status, const char *message, const lx_
         hist_free(x);
         return;
     }
-    arr = tutor_chat_turns(items, n);
+    arr = tutor_chat_turns_json(items, n);
     o = json_object_new_object();
     if (arr == NULL || o == NULL) {
         json_object_put(arr);

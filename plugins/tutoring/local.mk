@@ -8,7 +8,8 @@ LX_TUTOR_PURE = plugins/tutoring/buf.c plugins/tutoring/buf.h plugins/tutoring/o
 	plugins/tutoring/offline_edit_sentences.c plugins/tutoring/offline_edit.h \
 	plugins/tutoring/offline_int.h
 LX_TUTOR_WIRE = plugins/tutoring/llm_wire.c plugins/tutoring/llm.h \
-	plugins/tutoring/prompt.c plugins/tutoring/prompt.h
+	plugins/tutoring/prompt.c plugins/tutoring/prompt.h \
+	plugins/tutoring/chat_turns.c plugins/tutoring/chat_turns.h
 plugins_tutoring_tutoring_la_SOURCES = plugins/tutoring/tutoring.c plugins/tutoring/tutoring.h \
 	plugins/tutoring/chat.c plugins/tutoring/chat_quiz.c plugins/tutoring/chat.h \
 	plugins/tutoring/chat_model.c plugins/tutoring/chat_history.c \
@@ -37,3 +38,10 @@ check_PROGRAMS += tests/unit/test_tutoring_prompt
 tests_unit_test_tutoring_prompt_SOURCES = tests/unit/test_tutoring_prompt.c $(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
 tests_unit_test_tutoring_prompt_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/plugins/tutoring
 tests_unit_test_tutoring_prompt_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS) $(JSONC_LIBS) -lm
+
+# A thread's turns for the reply (copied when stored in json-c's form) and
+# for the model: the same bytes either way.
+check_PROGRAMS += tests/unit/test_tutoring_turns
+tests_unit_test_tutoring_turns_SOURCES = tests/unit/test_tutoring_turns.c $(LX_TUTOR_PURE) $(LX_TUTOR_WIRE)
+tests_unit_test_tutoring_turns_CFLAGS = $(LX_TEST_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/plugins/tutoring
+tests_unit_test_tutoring_turns_LDADD = sdk/liblexiaid_sdk.la $(LX_TEST_LIBS) $(JSONC_LIBS) -lm

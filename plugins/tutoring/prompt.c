@@ -115,7 +115,21 @@ static void data_add(tutor_buf *b, const char *s, size_t len, int one_line)
 
     while (i < len) {
         unsigned char c = u[i];
-        size_t n = utf8_seq(u + i, len - i);
+        size_t n, j = i;
+
+        /* A run of bytes that go through as they are: one copy. */
+        while (j < len && ((u[j] >= 0x20 && u[j] < 0x7f && u[j] != '<' && u[j] != '>' &&
+                            !(one_line && u[j] == '"')) ||
+                           (!one_line && (u[j] == '\n' || u[j] == '\t'))))
+            j++;
+        if (j > i) {
+            tutor_buf_add(b, s + i, j - i);
+            prev = u[j - 1];
+            run = 0;
+            i = j;
+            continue;
+        }
+        n = utf8_seq(u + i, len - i);
 
         if (n == 0) {
             tutor_buf_str(b, "\xef\xbf\xbd"); /* U+FFFD */
