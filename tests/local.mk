@@ -208,4 +208,4 @@ EXTRA_DIST += $(LX_INTEGRATION_TESTS) tests/integration/lxtest.py tests/integrat
 	tests/fuzz/fuzz_ws_session.c tests/fuzz/fuzz_speech_words.c tests/fuzz/fuzz_speech_proto.c \
 	tests/fuzz/fuzz_speech_tts_wire.c \
 	tests/fuzz/fuzz_speech_webm.c tests/fuzz/fuzz_speech_ogg.c tests/fuzz/fuzz_speech_input.c \
-	tests/fuzz/fuzz_speech_assets.c
+	tests/fuzz/fuzz_speech_assets.c tests/fuzz/fuzz_chat_turns.c

@@ -34,6 +34,7 @@ declare -A sources=(
     [fuzz_plain]="plugins/storage/text/plain.c plugins/storage/text/text.c sdk/utf8.c"
     [fuzz_offline]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
     [fuzz_llm]="plugins/tutoring/buf.c plugins/tutoring/llm_wire.c"
+    [fuzz_chat_turns]="plugins/tutoring/buf.c plugins/tutoring/chat_turns.c"
     [fuzz_prompt]="sdk/utf8.c plugins/tutoring/buf.c plugins/tutoring/prompt.c plugins/tutoring/offline.c plugins/tutoring/offline_quiz.c plugins/tutoring/offline_refine.c plugins/tutoring/offline_edit.c plugins/tutoring/offline_edit_args.c plugins/tutoring/offline_edit_text.c plugins/tutoring/offline_edit_sentences.c"
     [fuzz_ws_session]="core/ws_session.c core/log.c core/metrics.c sdk/utf8.c"
     [fuzz_speech_words]="sdk/utf8.c plugins/speech/words.c plugins/speech/align.c"
@@ -50,6 +51,7 @@ declare -A extra=(
     [fuzz_keys]="pkg-config --cflags --libs json-c libcrypto"
     [fuzz_sniff]="pkg-config --cflags --libs libzip"
     [fuzz_prompt]="pkg-config --cflags --libs json-c"
+    [fuzz_chat_turns]="pkg-config --cflags --libs json-c"
     [fuzz_llm]="pkg-config --cflags --libs json-c"
     [fuzz_speech_tts_wire]="pkg-config --cflags --libs json-c libcrypto"
     [fuzz_ws_session]="pkg-config --cflags --libs libevent"
@@ -68,6 +70,7 @@ declare -A incdirs=(
     [fuzz_plain]="plugins/storage"
     [fuzz_offline]="plugins/tutoring"
     [fuzz_prompt]="plugins/tutoring"
+    [fuzz_chat_turns]="plugins/tutoring"
     [fuzz_llm]="plugins/tutoring"
     [fuzz_speech_words]="plugins/speech"
     [fuzz_speech_proto]="plugins/speech"
@@ -79,7 +82,7 @@ declare -A incdirs=(
 )
 targets=(fuzz_router fuzz_http fuzz_env fuzz_conf fuzz_jwt fuzz_keys fuzz_multipart fuzz_sniff fuzz_plain fuzz_offline fuzz_prompt fuzz_llm
          fuzz_ws_session fuzz_speech_words fuzz_speech_proto fuzz_speech_tts_wire fuzz_speech_webm fuzz_speech_ogg fuzz_speech_input
-         fuzz_speech_assets)
+         fuzz_speech_assets fuzz_chat_turns)
 
 if [ -n "${LX_FUZZ_DIR:-}" ]; then
     work=$LX_FUZZ_DIR
