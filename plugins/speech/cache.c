@@ -28,9 +28,10 @@ struct speech_cache {
     lx_worker *w;
     char *dir;
     size_t max;
-    size_t approx;   /* bytes there, as far as this worker knows */
-    int n_puts;      /* since the last look */
-    int is_scanning; /* a look is on the pool */
+    size_t approx;    /* bytes there, as far as this worker knows */
+    int n_puts;       /* since the last look */
+    int is_scanning;  /* a look is on the pool */
+    size_t meanwhile; /* bytes written while it is: its listing may miss them */
     struct cache_share *share;
 };
 
@@ -335,18 +336,28 @@ static void cache_put_done(void *arg, int status)
         speech_body_unref(j->body);
     if (j->share->cache_alive) {
         speech_cache *c = j->c;
+        int grew = j->written > 0;
 
-        if (j->scan)
+        if (j->scan) {
+            /* Writes that ended while it looked may be missing from its
+             * listing (they count again, to be safe); without a look (another
+             * worker was at it) they are in approx already. */
+            c->approx = j->scanned ? j->total + c->meanwhile : c->approx + j->written;
+            grew |= c->meanwhile > 0;
+            c->meanwhile = 0;
             c->is_scanning = 0;
-        if (j->scanned)
-            c->approx = j->total;
-        else
+        } else {
             c->approx += j->written;
-        /* A write that passed the bound while another job was scanning
-         * (so it could not scan itself) gets its scan now: otherwise the
-         * cache stays over its bound until the next write. Only after a
-         * write, so that a scan that cannot remove files does not loop. */
-        if (!j->scan && j->written > 0 && c->approx > c->max && !c->is_scanning)
+            if (c->is_scanning)
+                c->meanwhile += j->written;
+        }
+        /* A write that passed the bound while a look was on the pool (so
+         * it could not look itself), or that the look may have missed, or
+         * whose own look found another worker at it, gets a look now:
+         * otherwise the cache stays over its bound until the next write.
+         * Only after a write, so that a look that cannot remove files, or
+         * that another worker keeps skipping, does not loop. */
+        if (grew && c->approx > c->max && !c->is_scanning)
             rescan = c;
     }
     cache_share_drop(j->share);
