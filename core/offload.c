@@ -10,7 +10,9 @@
  * Queues:   `todo` (FIFO) feeds the pool threads; `finished` takes each job
  *           whose work ended. Both live under `mu`. A pool thread signals a
  *           finished job by writing the eventfd, which the loop watches
- *           with a persistent read event.
+ *           with a persistent read event; only the job that makes
+ *           `finished` non-empty writes it, as the loop takes every
+ *           finished job on each wake-up.
  * Stopping: lx_offload_free (loop thread) takes `todo` away under the
  *           lock and cancels those jobs itself, lets the threads finish
  *           what they run, joins them, and delivers what finished.
@@ -124,10 +126,16 @@ static void *lx_offload_thread(void *arg)
         job->work(job->arg);
 
         pthread_mutex_lock(&p->mu);
-        lx_offload_push(&p->finished, job);
-        pthread_mutex_unlock(&p->mu);
-        lx_offload_wake_loop(p);
-        pthread_mutex_lock(&p->mu);
+        /* The loop drains `finished` to empty on each wake-up, so only the
+         * job that makes it non-empty needs to wake it. */
+        if (p->finished.head == NULL) {
+            lx_offload_push(&p->finished, job);
+            pthread_mutex_unlock(&p->mu);
+            lx_offload_wake_loop(p);
+            pthread_mutex_lock(&p->mu);
+        } else {
+            lx_offload_push(&p->finished, job);
+        }
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -286,8 +294,10 @@ int lx_offload_submit(lx_offload *p, void (*work)(void *arg), void (*done)(void 
     }
     lx_offload_push(&p->todo, job);
     p->n_todo++;
-    pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    /* After the unlock: the woken thread does not block again on mu. The
+     * condition variable lives until lx_offload_free, on this thread. */
+    pthread_cond_signal(&p->cv);
     p->n_pending++;
     return LX_OK;
 }
