@@ -57,6 +57,7 @@ typedef struct auth_tentry {
 } auth_tentry;
 
 struct auth_tcache {
+    EVP_MD *sha256;      /* fetched once: EVP_sha256() is looked up on every digest */
     uint64_t generation; /* grows on every flush: older entries are stale */
     unsigned long n_hits, n_misses;
     size_t n;
@@ -66,8 +67,13 @@ struct auth_tcache {
 auth_tcache *auth_tcache_new(size_t n_slots)
 {
     auth_tcache *c = calloc(1, sizeof(*c) + n_slots * sizeof(auth_tentry));
-    if (c != NULL)
-        c->n = n_slots;
+    if (c == NULL)
+        return NULL;
+    c->n = n_slots;
+    if ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -77,13 +83,15 @@ void auth_tcache_free(auth_tcache *c)
         return;
     for (size_t i = 0; i < c->n; i++)
         free(c->e[i].p);
+    EVP_MD_free(c->sha256);
     free(c);
 }
 
-static int auth_token_sha(const char *token, size_t len, unsigned char sha[32])
+static int auth_token_sha(const auth_tcache *c, const char *token, size_t len,
+                          unsigned char sha[32])
 {
     unsigned int sha_len = 0;
-    return EVP_Digest(token, len, sha, &sha_len, EVP_sha256(), NULL) == 1 && sha_len == 32 ? 0 : -1;
+    return EVP_Digest(token, len, sha, &sha_len, c->sha256, NULL) == 1 && sha_len == 32 ? 0 : -1;
 }
 
 static auth_tentry *auth_tcache_slot(auth_tcache *c, const unsigned char sha[32])
@@ -99,7 +107,7 @@ lx_principal *auth_tcache_get(auth_tcache *c, const char *token, size_t len, int
     unsigned char sha[32];
     auth_tentry *e;
 
-    if (c == NULL || auth_token_sha(token, len, sha) != 0)
+    if (c == NULL || auth_token_sha(c, token, len, sha) != 0)
         return NULL;
     e = auth_tcache_slot(c, sha);
     if (e->p != NULL && e->generation == c->generation && e->is_cookie == is_cookie &&
@@ -118,7 +126,7 @@ void auth_tcache_put(auth_tcache *c, const char *token, size_t len, int is_cooki
     auth_tentry *e;
     lx_principal *copy;
 
-    if (c == NULL || auth_token_sha(token, len, sha) != 0)
+    if (c == NULL || auth_token_sha(c, token, len, sha) != 0)
         return;
     copy = auth_principal_dup(p);
     if (copy == NULL)

@@ -34,8 +34,8 @@ typedef struct auth_user_status {
 
 /* ---- verified tokens -------------------------------------------------- */
 
-/* A cache of n_slots entries (n_slots > 0), or NULL when out of memory.
- * Free with auth_tcache_free. */
+/* A cache of n_slots entries (n_slots > 0), or NULL when out of memory
+ * (or when OpenSSL has no SHA-256). Free with auth_tcache_free. */
 auth_tcache *auth_tcache_new(size_t n_slots);
 
 /* Frees c and every principal it holds. c may be NULL. */
