@@ -584,52 +584,76 @@ static int pg_passages(storage_pg_conn *p, int s, const char *const *vals, stora
     return rc;
 }
 
-int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,
-                          int limit, storage_passage **out, size_t *n, char *err, size_t errlen)
+/* Sends `first` (a statement on $1 id and $2 uid: the owner check or the
+ * document's row) and the search of query's words in that document in one
+ * pipeline: steps[0] and steps[1] get their results (the caller PQclears
+ * them). *is_sent 0 (and LX_OK): nothing sent, as the query has no word or
+ * limit is not positive. */
+static int pg_search_with(storage_pg_conn *p, int first, const char *uid, const char *id,
+                          const char *query, int limit, storage_pg_step steps[2], int *is_sent,
+                          char *err, size_t errlen)
 {
-    storage_pg_conn *p = storage_pg_of(c);
     storage_pg_num lb;
     const char *vals[4];
-    char **words = NULL, *arr = NULL;
+    char **words = NULL, *arr;
     size_t n_words = 0;
     int rc;
 
-    storage_pg_step steps[2];
-    void *v = NULL;
-    int rows;
-
-    *out = NULL;
-    *n = 0;
+    *is_sent = 0;
     if (limit > 0 && storage_query_words(query, &words, &n_words) != LX_OK)
         return storage_pg_oom(err, errlen);
     if (n_words == 0)
-        return pg_doc_owned(p, uid, id, err, errlen);
+        return LX_OK;
     arr = pg_text_array((const char *const *)words, n_words);
     storage_strv_free(words, n_words);
     if (arr == NULL)
         return storage_pg_oom(err, errlen);
-    /* The ownership check and the search in one round trip. */
     vals[0] = id;
     vals[1] = uid;
     vals[2] = arr;
     vals[3] = storage_pg_i64(&lb, limit);
-    steps[0] = (storage_pg_step){.s = PGS_DOC_OWNED, .vals = vals};
+    steps[0] = (storage_pg_step){.s = first, .vals = vals};
     steps[1] = (storage_pg_step){.s = PGS_SEARCH, .vals = vals};
     rc = storage_pg_pipeline(p, steps, 2, err, errlen);
     free(arr);
+    *is_sent = rc == LX_OK;
+    return rc;
+}
+
+/* The passages of a PGS_SEARCH result (r stays the caller's). */
+static int pg_passages_of(const PGresult *r, storage_passage **out, size_t *n, char *err,
+                          size_t errlen)
+{
+    int rows = PQntuples(r);
+    void *v = NULL;
+
+    if (storage_pg_read_rows(r, rows, sizeof(**out), pg_fill_passage, pg_drop_passages, &v) !=
+        LX_OK)
+        return storage_pg_oom(err, errlen);
+    *out = v;
+    *n = (size_t)rows;
+    return LX_OK;
+}
+
+/* One trip: the ownership check and the search. */
+int storage_pg_doc_search(storage_conn *c, const char *uid, const char *id, const char *query,
+                          int limit, storage_passage **out, size_t *n, char *err, size_t errlen)
+{
+    storage_pg_conn *p = storage_pg_of(c);
+    storage_pg_step steps[2];
+    int rc, is_sent;
+
+    *out = NULL;
+    *n = 0;
+    rc = pg_search_with(p, PGS_DOC_OWNED, uid, id, query, limit, steps, &is_sent, err, errlen);
     if (rc != LX_OK)
         return rc;
-    if (PQntuples(steps[0].r) != 1) {
+    if (!is_sent)
+        return pg_doc_owned(p, uid, id, err, errlen);
+    if (PQntuples(steps[0].r) != 1)
         rc = storage_pg_absent(err, errlen, "document");
-    } else {
-        rows = PQntuples(steps[1].r);
-        rc = storage_pg_read_rows(steps[1].r, rows, sizeof(**out), pg_fill_passage,
-                                  pg_drop_passages, &v);
-        if (rc != LX_OK)
-            rc = storage_pg_oom(err, errlen);
-        else
-            *out = v, *n = (size_t)rows;
-    }
+    else
+        rc = pg_passages_of(steps[1].r, out, n, err, errlen);
     PQclear(steps[0].r);
     PQclear(steps[1].r);
     return rc;
@@ -664,47 +688,21 @@ int storage_pg_doc_get_search(storage_conn *c, const char *uid, const char *id, 
 {
     storage_pg_conn *p = storage_pg_of(c);
     storage_pg_step steps[2];
-    storage_pg_num lb;
-    const char *vals[4];
-    char **words = NULL, *arr;
-    size_t n_words = 0;
-    void *v = NULL;
-    int rc, rows;
+    int rc, is_sent;
 
     memset(d, 0, sizeof(*d));
     *out = NULL;
     *n = 0;
-    if (limit > 0 && storage_query_words(query, &words, &n_words) != LX_OK)
-        return storage_pg_oom(err, errlen);
-    if (n_words == 0)
-        return storage_pg_doc_get(c, uid, id, 0, d, err, errlen);
-    arr = pg_text_array((const char *const *)words, n_words);
-    storage_strv_free(words, n_words);
-    if (arr == NULL)
-        return storage_pg_oom(err, errlen);
-    vals[0] = id;
-    vals[1] = uid;
-    vals[2] = arr;
-    vals[3] = storage_pg_i64(&lb, limit);
-    steps[0] = (storage_pg_step){.s = PGS_DOC_GET, .vals = vals};
-    steps[1] = (storage_pg_step){.s = PGS_SEARCH, .vals = vals};
-    rc = storage_pg_pipeline(p, steps, 2, err, errlen);
-    free(arr);
+    rc = pg_search_with(p, PGS_DOC_GET, uid, id, query, limit, steps, &is_sent, err, errlen);
     if (rc != LX_OK)
         return rc;
+    if (!is_sent)
+        return storage_pg_doc_get(c, uid, id, 0, d, err, errlen);
     rc = storage_pg_row(steps[0].r, "document", sizeof(*d), pg_fill_doc, pg_drop_docs, d, err,
                         errlen);
-    if (rc == LX_OK && strcmp(d->status, STORAGE_ST_PROCESSED) == 0) {
-        rows = PQntuples(steps[1].r);
-        if (storage_pg_read_rows(steps[1].r, rows, sizeof(**out), pg_fill_passage, pg_drop_passages,
-                                 &v) != LX_OK) {
-            storage_doc_clear(d);
-            rc = storage_pg_oom(err, errlen);
-        } else {
-            *out = v;
-            *n = (size_t)rows;
-        }
-    }
+    if (rc == LX_OK && strcmp(d->status, STORAGE_ST_PROCESSED) == 0 &&
+        (rc = pg_passages_of(steps[1].r, out, n, err, errlen)) != LX_OK)
+        storage_doc_clear(d);
     PQclear(steps[0].r);
     PQclear(steps[1].r);
     return rc;
