@@ -586,6 +586,44 @@ out:
     return rc;
 }
 
+/* A text[] literal of strings ({"a","b \"c\""}): every element quoted, with
+ * " and \ escaped, so that no element's content is array syntax; a NULL
+ * string is "". NULL when out of memory. */
+char *storage_pg_text_array(const char *const *v, size_t n)
+{
+    size_t len = 3, i;
+    char *out, *o;
+
+    for (i = 0; i < n; i++) {
+        const char *s;
+
+        len += 3;
+        for (s = v[i] != NULL ? v[i] : ""; *s != '\0'; s++)
+            len += (*s == '"' || *s == '\\') ? 2 : 1;
+    }
+    out = malloc(len);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    *o++ = '{';
+    for (i = 0; i < n; i++) {
+        const char *s;
+
+        if (i > 0)
+            *o++ = ',';
+        *o++ = '"';
+        for (s = v[i] != NULL ? v[i] : ""; *s != '\0'; s++) {
+            if (*s == '"' || *s == '\\')
+                *o++ = '\\';
+            *o++ = *s;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
+
 int64_t storage_pg_trips(storage_conn *c)
 {
     return storage_pg_of(c)->n_trips;

@@ -178,6 +178,10 @@ int storage_pg_get(storage_pg_conn *p, int s, const char *const *vals, const cha
  * the caller ran (a pipeline's step); r stays the caller's. */
 int storage_pg_row(const PGresult *r, const char *what, size_t size, storage_pg_fill_fn fill,
                    storage_pg_drop_fn drop, void *item, char *err, size_t errlen);
+/* A text[] literal of v[0..n) ({"a","b \"c\""}): every element quoted,
+ * with " and \ escaped, so that no element's content is array syntax; a
+ * NULL string is "". malloc'd; NULL when out of memory. */
+char *storage_pg_text_array(const char *const *v, size_t n);
 /* Column col of every row of r as a malloc'd string vector (*out NULL and
  * *n 0 when none; free with storage_strv_free). LX_ENOMEM: nothing kept,
  * no message. */

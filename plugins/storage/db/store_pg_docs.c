@@ -71,44 +71,6 @@ static void pg_drop_passages(void *v, size_t n)
     storage_passages_free(v, n);
 }
 
-/* A text[] literal of strings ({"a","b \"c\""}): every element quoted, with
- * " and \ escaped, so that no element's content is array syntax; a NULL
- * string is "". NULL when out of memory. */
-static char *pg_text_array(const char *const *v, size_t n)
-{
-    size_t len = 3, i;
-    char *out, *o;
-
-    for (i = 0; i < n; i++) {
-        const char *s;
-
-        len += 3;
-        for (s = v[i] != NULL ? v[i] : ""; *s != '\0'; s++)
-            len += (*s == '"' || *s == '\\') ? 2 : 1;
-    }
-    out = malloc(len);
-    if (out == NULL)
-        return NULL;
-    o = out;
-    *o++ = '{';
-    for (i = 0; i < n; i++) {
-        const char *s;
-
-        if (i > 0)
-            *o++ = ',';
-        *o++ = '"';
-        for (s = v[i] != NULL ? v[i] : ""; *s != '\0'; s++) {
-            if (*s == '"' || *s == '\\')
-                *o++ = '\\';
-            *o++ = *s;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return out;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Documents                                                                */
 
@@ -259,7 +221,7 @@ int storage_pg_doc_set_text(storage_conn *c, const char *id, const char *owner, 
         return LX_EINVAL;
     }
     copy = malloc(text_len + 1); /* text need not end at text_len */
-    arr = n_passages > 0 ? pg_text_array(passages, n_passages) : NULL;
+    arr = n_passages > 0 ? storage_pg_text_array(passages, n_passages) : NULL;
     if (copy == NULL || (n_passages > 0 && arr == NULL)) {
         rc = storage_pg_oom(err, errlen);
     } else {
@@ -454,7 +416,7 @@ int storage_pg_doc_any_claimable(storage_conn *c, const char *now, int *is_any, 
 int storage_pg_doc_renew(storage_conn *c, const char *owner, const char *const *ids, size_t n,
                          const char *until, int64_t *n_renewed, char *err, size_t errlen)
 {
-    char *arr = pg_text_array(ids, n);
+    char *arr = storage_pg_text_array(ids, n);
     const char *vals[3] = {owner, arr, until};
     int rc;
 
@@ -604,7 +566,7 @@ static int pg_search_with(storage_pg_conn *p, int first, const char *uid, const 
         return storage_pg_oom(err, errlen);
     if (n_words == 0)
         return LX_OK;
-    arr = pg_text_array((const char *const *)words, n_words);
+    arr = storage_pg_text_array((const char *const *)words, n_words);
     storage_strv_free(words, n_words);
     if (arr == NULL)
         return storage_pg_oom(err, errlen);

@@ -240,7 +240,7 @@
     /* One statement: the record's row lock orders concurrent appends. An                          \
      * absent record makes the item's seq NULL, an error (23502 on                                 \
      * record_items.seq, which pg_check reads as "no such record"), so                             \
-     * that a batch sent with its COMMIT in one pipeline stops there. */                           \
+     * that a batch's pipeline fails there and is undone. */                                       \
     X(REC_APPEND, 5,                                                                               \
       "WITH r AS (UPDATE records SET n_items = n_items + 1,"                                       \
       " updated_at = $5::text"                                                                     \
@@ -249,6 +249,18 @@
       " INSERT INTO record_items (uid, kind, key, seq, json, created_at)"                          \
       " VALUES ($1::text, $2::text, $3::text, (SELECT n_items FROM r), $4::text,"                  \
       " $5::text) RETURNING seq")                                                                  \
+    /* REC_APPEND of several items ($4, a text[]) at once: one update of                           \
+     * the record's row for all of them, the items' seqs in their order                            \
+     * (the last is the new n_items). */                                                           \
+    X(REC_APPEND_N, 5,                                                                             \
+      "WITH r AS (UPDATE records SET n_items = n_items + cardinality($4::text[]),"                 \
+      " updated_at = $5::text"                                                                     \
+      " WHERE uid = $1::text AND kind = $2::text AND key = $3::text"                               \
+      " RETURNING n_items)"                                                                        \
+      " INSERT INTO record_items (uid, kind, key, seq, json, created_at)"                          \
+      " SELECT $1::text, $2::text, $3::text,"                                                      \
+      " (SELECT n_items FROM r) - cardinality($4::text[]) + j.i, j.json, $5::text"                 \
+      " FROM unnest($4::text[]) WITH ORDINALITY AS j(json, i) RETURNING seq")                      \
     /* The record's row (none: absent), then its items in PG_REC_COLS'                             \
      * order (an item's time is both its created_at and updated_at); no                            \
      * item gives one row with NULL items. */                                                      \

@@ -582,63 +582,105 @@ int storage_pg_rec_delete(storage_conn *c, const char *uid, const char *kind, co
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                  */
 
-/* The statements of a batch, each op's parameters in its own slot. */
+/* The statements of a batch, each one's parameters in its own slot: an
+ * op's, or a run of appends to one record's (arr: their items). */
 typedef struct pg_batch_vals {
     const char *v[7];
     storage_pg_num a, b, c;
+    char *arr;
+    size_t first, n_ops; /* the ops it runs: ops[first, first + n_ops) */
 } pg_batch_vals;
 
-/* One round trip whatever the number of ops: every op's statement and the
+/* Whether ops[i] is an append to the record ops[first] appends to. */
+static int pg_same_append(const storage_op *ops, size_t first, size_t i)
+{
+    return ops[i].type == STORAGE_OP_APPEND && strcmp(ops[i].kind, ops[first].kind) == 0 &&
+           strcmp(ops[i].key, ops[first].key) == 0;
+}
+
+/* One round trip whatever the number of ops: the ops' statements and the
  * read back (rb) in one pipeline (storage_pg_pipeline), which is one
  * implicit transaction: its Sync commits it, and a failing statement (an
- * append to no record is one: PGS_REC_APPEND) undoes it all. */
+ * append to no record is one: PGS_REC_APPEND) undoes it all. Appends in a
+ * row to one record (a chat turn's two) are one statement, PGS_REC_APPEND_N:
+ * one update of the record's row for them all. */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
                      storage_batch_read *rb, char *err, size_t errlen)
 {
     storage_pg_conn *p = storage_pg_of(c);
-    size_t n_all = n + (rb != NULL);
-    storage_pg_step *steps = calloc(n_all, sizeof(*steps));
+    storage_pg_step *steps = calloc(n + 1, sizeof(*steps));
     pg_batch_vals *bv = calloc(n, sizeof(*bv));
+    const char **jsons = calloc(n, sizeof(*jsons));
+    size_t n_steps = 0;
     pg_items_vals iv;
-    int rc;
+    int rc = LX_OK;
 
-    if (steps == NULL || bv == NULL) {
-        free(steps);
-        free(bv);
-        return storage_pg_oom(err, errlen);
+    if (steps == NULL || bv == NULL || jsons == NULL) {
+        rc = storage_pg_oom(err, errlen);
+        goto out;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         storage_op *op = &ops[i];
-        pg_batch_vals *b = &bv[i];
+        pg_batch_vals *b = &bv[n_steps];
+        size_t m = 1;
 
-        op->seq = 0;
+        b->first = i;
         if (op->type == STORAGE_OP_PUT || op->type == STORAGE_OP_APPEND) {
             b->v[0] = uid;
             b->v[1] = op->kind;
             b->v[2] = op->key;
             b->v[3] = op->json;
             b->v[4] = now;
-            steps[i].s = op->type == STORAGE_OP_PUT ? PGS_REC_PUT : PGS_REC_APPEND;
+            steps[n_steps].s = op->type == STORAGE_OP_PUT ? PGS_REC_PUT : PGS_REC_APPEND;
+            while (op->type == STORAGE_OP_APPEND && i + m < n && pg_same_append(ops, i, i + m))
+                m++;
+            if (m > 1) {
+                for (size_t k = 0; k < m; k++)
+                    jsons[k] = ops[i + k].json;
+                if ((b->arr = storage_pg_text_array(jsons, m)) == NULL) {
+                    rc = storage_pg_oom(err, errlen);
+                    goto out;
+                }
+                b->v[3] = b->arr;
+                steps[n_steps].s = PGS_REC_APPEND_N;
+            }
         } else {
             pg_act_vals(&op->act, b->v, &b->a, &b->b, &b->c);
-            steps[i].s = PGS_ACT_INSERT;
+            steps[n_steps].s = PGS_ACT_INSERT;
         }
-        steps[i].vals = b->v;
+        b->n_ops = m;
+        steps[n_steps].vals = b->v;
+        n_steps++;
+        i += m;
     }
     if (rb != NULL) {
         pg_items_vals_of(&iv, uid, rb->kind, rb->key, 0, rb->last_n);
-        steps[n] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
+        steps[n_steps++] = (storage_pg_step){.s = PGS_REC_ITEMS, .vals = iv.v};
     }
-    rc = storage_pg_pipeline(p, steps, n_all, err, errlen);
-    for (size_t i = 0; rc == LX_OK && i < n; i++)
-        if (steps[i].s == PGS_REC_APPEND)
-            ops[i].seq = storage_pg_int(steps[i].r, 0, 0);
+    rc = storage_pg_pipeline(p, steps, n_steps, err, errlen);
+    /* an append's seq; a run's items are numbered up to its largest seq */
+    for (size_t s = 0; rc == LX_OK && s < n_steps - (rb != NULL); s++) {
+        const pg_batch_vals *b = &bv[s];
+        int64_t last = 0;
+
+        if (steps[s].s != PGS_REC_APPEND && steps[s].s != PGS_REC_APPEND_N)
+            continue;
+        for (int r = 0; r < PQntuples(steps[s].r); r++)
+            if (storage_pg_int(steps[s].r, r, 0) > last)
+                last = storage_pg_int(steps[s].r, r, 0);
+        for (size_t k = 0; k < b->n_ops; k++)
+            ops[b->first + k].seq = last - (int64_t)(b->n_ops - 1 - k);
+    }
     if (rc == LX_OK && rb != NULL)
-        rc = pg_items_of(steps[n].r, &rb->items, &rb->n_items, err, errlen);
-    for (size_t i = 0; i < n_all; i++)
-        PQclear(steps[i].r);
+        rc = pg_items_of(steps[n_steps - 1].r, &rb->items, &rb->n_items, err, errlen);
+out:
+    for (size_t s = 0; steps != NULL && s < n_steps; s++)
+        PQclear(steps[s].r);
+    for (size_t s = 0; bv != NULL && s < n; s++)
+        free(bv[s].arr);
     free(steps);
     free(bv);
+    free(jsons);
     for (size_t i = 0; rc != LX_OK && i < n; i++)
         ops[i].seq = 0;
     if (rc != LX_OK && rb != NULL) {
