@@ -2083,8 +2083,14 @@ static void test_store_chat_turn_reads_and_read_back(void **state)
     storage_doc d;
     size_t n = 0;
 
-    /* the batch reads back the last 2 of its own 3 appends */
+    /* the batch reads back the last 2 of its own 3 appends (on
+     * PostgreSQL one statement for the three: their seqs in order) */
     assert_rc(storage_batch(f->c, "alice", turn, 5, now, &rb, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(turn[0].seq, 0);
+    assert_int_equal(turn[1].seq, 1);
+    assert_int_equal(turn[2].seq, 2);
+    assert_int_equal(turn[3].seq, 3);
+    assert_int_equal(turn[4].seq, 0);
     assert_int_equal(rb.n_items, 2);
     assert_int_equal(rb.items[0].seq, 2);
     assert_string_equal(rb.items[0].json, "{\"n\":2}");
@@ -2139,6 +2145,28 @@ static void test_store_chat_turn_reads_and_read_back(void **state)
                                     sizeof(f->err)),
               LX_OK);
     assert_int_equal(r.seq, 3);
+    storage_rec_clear(&r);
+    storage_recs_free(items, n);
+    /* appends to two records, in runs: each record numbers its own */
+    storage_op runs[] = {
+        rec_op(STORAGE_OP_PUT, "t2", "{}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":4}"),
+        rec_op(STORAGE_OP_APPEND, "t2", "{\"x\":1}"),
+        rec_op(STORAGE_OP_APPEND, "t2", "{\"x\":2}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"n\":5}"),
+    };
+    assert_rc(storage_batch(f->c, "alice", runs, 5, now, NULL, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(runs[1].seq, 4);
+    assert_int_equal(runs[2].seq, 1);
+    assert_int_equal(runs[3].seq, 2);
+    assert_int_equal(runs[4].seq, 5);
+    assert_rc(storage_rec_get_items(f->c, "alice", "chat.thread", "t2", 10, &r, &items, &n, f->err,
+                                    sizeof(f->err)),
+              LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0].json, "{\"x\":1}");
+    assert_int_equal(items[1].seq, 2);
+    assert_string_equal(items[1].json, "{\"x\":2}");
     storage_rec_clear(&r);
     storage_recs_free(items, n);
 
