@@ -27,9 +27,13 @@
 #                    not included: commit first)
 #   LX_BENCH_PG=0    skip PostgreSQL (default: on when scripts/pg-test.sh
 #                    finds a server; a throwaway cluster in the scratch dir)
+#   LX_BENCH_SQLITE=0  skip SQLite
 #   LX_BENCH_ROUNDS  rounds per backend (default 3; --quick 1): before and
 #                    after run alternately, each figure is the median of
 #                    its rounds (the machine's other load moves single runs)
+#   LX_BENCH_PARTS   which parts to measure (default "uploads chat growth");
+#                    e.g. LX_BENCH_PARTS=chat LX_BENCH_ROUNDS=7 for the chat
+#                    figure alone with more rounds
 #   LX_BENCH_KEEP=1  keep the scratch directory (builds, fixtures, logs)
 #
 # Each revision is exported with `git archive` into a scratch directory and
@@ -97,7 +101,8 @@ log "building fake_model (gcc -O2)"
 gcc -std=c11 -O2 -Wall -Wextra -o "$TMP/fake_model" "$ROOT/bench/fake_model.c" \
     $(pkg-config --cflags --libs libevent) || die "cannot build bench/fake_model.c"
 
-BACKENDS=(sqlite)
+BACKENDS=()
+[[ ${LX_BENCH_SQLITE:-1} != 0 ]] && BACKENDS+=(sqlite)
 PG_URL=''
 if [[ ${LX_BENCH_PG:-1} != 0 ]] && "$ROOT/scripts/pg-test.sh" bindir >/dev/null 2>&1; then
     PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/lexiaid-bench-pg.XXXXXX")
@@ -107,10 +112,13 @@ fi
 
 FIX=()
 ((QUICK)) && FIX=(--text-mb "1 10" --users 20000)
-RUN=()
-((QUICK)) && RUN=(--quick)
+# no growth figures: only the chat clients' and uploaders' data
+[[ " ${LX_BENCH_PARTS:-growth} " == *" growth "* ]] || FIX=(--text-mb "" --docs "" --turns "" --users 0)
+RUN=(--parts "${LX_BENCH_PARTS:-uploads chat growth}")
+((QUICK)) && RUN+=(--quick)
 ROUNDS=${LX_BENCH_ROUNDS:-3}
 ((QUICK)) && ROUNDS=${LX_BENCH_ROUNDS:-1}
+((${#BACKENDS[@]})) || die "no backend to measure"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for be in "${BACKENDS[@]}"; do
     log "$be: fixtures"
@@ -186,6 +194,13 @@ for be in backends:
         x, y = b.get(key), a.get(key)
         r = "—" if not x or y is None else "%.2f" % (y / x)
         print("| %s | %s | %s | %s |" % (name, f(x), f(y), r))
+    # the chat rate round by round (before and after ran one after the
+    # other): how far the machine's other load moved single rounds
+    rb = [json.load(open(f)).get("chat_rate") for f in sorted(glob.glob("%s/%s-before-*.json" % (tmp, be)))]
+    ra = [json.load(open(f)).get("chat_rate") for f in sorted(glob.glob("%s/%s-after-*.json" % (tmp, be)))]
+    if len(rb) == len(ra) and all(rb + ra) and len(rb) > 1:
+        print("Chat turns/s by round (before -> after): " + ", ".join(
+            "%.0f -> %.0f (%.2fx)" % (x, y, y / x) for x, y in zip(rb, ra)) + "\n")
     print()
 EOF
 }

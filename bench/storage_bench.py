@@ -669,112 +669,116 @@ def cmd_run(a):
     try:
         rnd = random.Random(1)
         port = srv.port
-        # ---- uploads
-        files = [text_of(rnd, 20 * 1024).encode() for _ in range(n_up + 20)]
-        one = Client(port, keys, "up-alone")
-        lat = []
-        for i in range(10 if a.quick else 20):
-            body, h = multipart("alone%d.txt" % i, files[n_up + i])
-            lat.append(one.timed("POST", "/api/documents/upload", body, h)[0])
-        R["upload_alone_p50"] = p50(lat)
-        lats = [[] for _ in range(8)]
+        want = a.parts.split()
+        if "uploads" in want:
+            # ---- uploads
+            files = [text_of(rnd, 20 * 1024).encode() for _ in range(n_up + 20)]
+            one = Client(port, keys, "up-alone")
+            lat = []
+            for i in range(10 if a.quick else 20):
+                body, h = multipart("alone%d.txt" % i, files[n_up + i])
+                lat.append(one.timed("POST", "/api/documents/upload", body, h)[0])
+            R["upload_alone_p50"] = p50(lat)
+            lats = [[] for _ in range(8)]
 
-        def uploader(i):
-            c = Client(port, keys, "up%d" % i)
-            for k in range(i, n_up, 8):
-                body, h = multipart("f%d.txt" % k, files[k])
-                ms, data = c.timed("POST", "/api/documents/upload", body, h)
-                lats[i].append(ms)
+            def uploader(i):
+                c = Client(port, keys, "up%d" % i)
+                for k in range(i, n_up, 8):
+                    body, h = multipart("f%d.txt" % k, files[k])
+                    ms, data = c.timed("POST", "/api/documents/upload", body, h)
+                    lats[i].append(ms)
 
-        wall = run_clients(8, uploader)
-        allv = [x for v in lats for x in v]
-        R["upload_rate"] = len(allv) / wall
-        R["upload_p50"], R["upload_p99"] = p50(allv), pct(allv, 99)
-        log(a.label, "uploads: %.1f/s, p50 %.1f ms, p99 %.1f ms (alone %.1f ms)" %
-            (R["upload_rate"], R["upload_p50"], R["upload_p99"], R["upload_alone_p50"]))
+            wall = run_clients(8, uploader)
+            allv = [x for v in lats for x in v]
+            R["upload_rate"] = len(allv) / wall
+            R["upload_p50"], R["upload_p99"] = p50(allv), pct(allv, 99)
+            log(a.label, "uploads: %.1f/s, p50 %.1f ms, p99 %.1f ms (alone %.1f ms)" %
+                (R["upload_rate"], R["upload_p50"], R["upload_p99"], R["upload_alone_p50"]))
 
-        # ---- chat turns on 50-turn threads: wrk, one connection per user
-        chat = fx["chat"]
-        uids = sorted(chat)[:4]
-        users_file = os.path.join(run_dir, "chat-users.txt")
-        with open(users_file, "w") as f:
-            for u in uids:
-                f.write("%s %s %s\n" % (keys.token(u), chat[u]["thread"], chat[u]["doc"]))
-        lua = os.path.join(root, "bench/storage_chat.lua")
-        run_wrk(port, lua, users_file, 1 if a.quick else 2,
-                os.path.join(run_dir, "wrk-warmup.txt"))
-        roots = {"lexiaid": srv.proc.pid, "model": fake.proc.pid}
-        if a.backend == "postgres":
-            roots["pg"] = postmaster_of(pg)
-            if roots["pg"] is None:
-                raise RuntimeError("no PostgreSQL server found for %s" % pg)
-        calls0 = fake.answered()
-        cpu0 = cpu_ticks(roots)
-        lx, wrk_ms = run_wrk(port, lua, users_file, 5 if a.quick else 10,
-                             os.path.join(run_dir, "wrk-chat.txt"))
-        cpu1 = cpu_ticks(roots)
-        calls = fake.answered() - calls0
-        turns = lx["requests"]
-        if calls < turns:
-            raise RuntimeError("the fake model answered %d calls for %d chat turns: lexiaid "
-                               "answered without it" % (calls, turns))
-        R["chat_turns"] = int(turns)
-        R["chat_rate"] = lx["rate"]
-        R["chat_p50"], R["chat_p99"] = lx["p50_ms"], lx["p99_ms"]
-        R["chat_model_calls_per_turn"] = calls / turns
-        d = cpu_ms_delta(cpu0, cpu1)
-        R["chat_cpu_lexiaid"] = d["lexiaid"] / turns
-        R["chat_cpu_pg"] = d["pg"] / turns if "pg" in d else None
-        R["chat_cpu_model"] = d["model"] / turns
-        R["chat_cpu_client"] = wrk_ms / turns
-        log(a.label, "chat: %.1f turns/s, p50 %.2f ms, p99 %.2f ms (%d turns); CPU ms per turn: "
-            "lexiaid %.2f, postgres %s, model %.2f, wrk %.2f" %
-            (R["chat_rate"], R["chat_p50"], R["chat_p99"], turns, R["chat_cpu_lexiaid"],
-             "—" if R["chat_cpu_pg"] is None else "%.2f" % R["chat_cpu_pg"],
-             R["chat_cpu_model"], R["chat_cpu_client"]))
+        if "chat" in want:
+            # ---- chat turns on 50-turn threads: wrk, one connection per user
+            chat = fx["chat"]
+            uids = sorted(chat)[:4]
+            users_file = os.path.join(run_dir, "chat-users.txt")
+            with open(users_file, "w") as f:
+                for u in uids:
+                    f.write("%s %s %s\n" % (keys.token(u), chat[u]["thread"], chat[u]["doc"]))
+            lua = os.path.join(root, "bench/storage_chat.lua")
+            run_wrk(port, lua, users_file, 1 if a.quick else 2,
+                    os.path.join(run_dir, "wrk-warmup.txt"))
+            roots = {"lexiaid": srv.proc.pid, "model": fake.proc.pid}
+            if a.backend == "postgres":
+                roots["pg"] = postmaster_of(pg)
+                if roots["pg"] is None:
+                    raise RuntimeError("no PostgreSQL server found for %s" % pg)
+            calls0 = fake.answered()
+            cpu0 = cpu_ticks(roots)
+            lx, wrk_ms = run_wrk(port, lua, users_file, 5 if a.quick else 10,
+                                 os.path.join(run_dir, "wrk-chat.txt"))
+            cpu1 = cpu_ticks(roots)
+            calls = fake.answered() - calls0
+            turns = lx["requests"]
+            if calls < turns:
+                raise RuntimeError("the fake model answered %d calls for %d chat turns: lexiaid "
+                                   "answered without it" % (calls, turns))
+            R["chat_turns"] = int(turns)
+            R["chat_rate"] = lx["rate"]
+            R["chat_p50"], R["chat_p99"] = lx["p50_ms"], lx["p99_ms"]
+            R["chat_model_calls_per_turn"] = calls / turns
+            d = cpu_ms_delta(cpu0, cpu1)
+            R["chat_cpu_lexiaid"] = d["lexiaid"] / turns
+            R["chat_cpu_pg"] = d["pg"] / turns if "pg" in d else None
+            R["chat_cpu_model"] = d["model"] / turns
+            R["chat_cpu_client"] = wrk_ms / turns
+            log(a.label, "chat: %.1f turns/s, p50 %.2f ms, p99 %.2f ms (%d turns); CPU ms per turn: "
+                "lexiaid %.2f, postgres %s, model %.2f, wrk %.2f" %
+                (R["chat_rate"], R["chat_p50"], R["chat_p99"], turns, R["chat_cpu_lexiaid"],
+                 "—" if R["chat_cpu_pg"] is None else "%.2f" % R["chat_cpu_pg"],
+                 R["chat_cpu_model"], R["chat_cpu_client"]))
 
-        # ---- growth with data
-        def series(c, method, path, n=n_p, obj=None):
-            v = []
-            for _ in range(n):
-                v.append(c.json(method, path, obj)[0] if obj is not None else
-                         c.timed(method, path)[0])
-            return p50(v)
+        if "growth" in want:
+            # ---- growth with data
+            def series(c, method, path, n=n_p, obj=None):
+                v = []
+                for _ in range(n):
+                    v.append(c.json(method, path, obj)[0] if obj is not None else
+                             c.timed(method, path)[0])
+                return p50(v)
 
-        for n, f in sorted(fx["docs"].items(), key=lambda x: int(x[0])):
+            for n, f in sorted(fx["docs"].items(), key=lambda x: int(x[0])):
+                c = Client(port, keys, f["uid"])
+                R["docs%s_list" % n] = series(c, "GET", "/api/documents", max(5, n_p // 4))
+                R["docs%s_get" % n] = series(c, "GET", "/api/documents/" + f["doc"])
+                log(a.label, "%s documents: list %.1f ms, one %.1f ms" %
+                    (n, R["docs%s_list" % n], R["docs%s_get" % n]))
+            for mb, f in sorted(fx["text"].items(), key=lambda x: int(x[0])):
+                c = Client(port, keys, f["uid"])
+                R["text%s_search" % mb] = series(
+                    c, "GET", "/svc/docs/%s/search?q=water+cycle+river&limit=5" % f["doc"])
+                tid = thread_key(5000 + int(mb))
+                R["text%s_chat" % mb] = series(c, "POST", "/api/v2/agent/chat", max(5, n_p // 2),
+                                               {"query": "Where does the river water go?",
+                                                "thread_id": tid, "document_id": f["doc"]})
+                log(a.label, "%s MB: search %.1f ms, chat %.1f ms" %
+                    (mb, R["text%s_search" % mb], R["text%s_chat" % mb]))
+            for n, f in sorted(fx["turns"].items(), key=lambda x: int(x[0])):
+                c = Client(port, keys, f["uid"])
+                R["turns%s_history" % n] = series(c, "GET",
+                                                  "/api/v2/agent/history?thread_id=" + f["thread"])
+                R["turns%s_chat" % n] = series(c, "POST", "/api/v2/agent/chat", max(5, n_p // 2),
+                                               {"query": "And then?", "thread_id": f["thread"]})
+                log(a.label, "thread of %s turns: history %.1f ms, chat %.1f ms" %
+                    (n, R["turns%s_history" % n], R["turns%s_chat" % n]))
+            f = fx["docs"][sorted(fx["docs"], key=int)[0]]
             c = Client(port, keys, f["uid"])
-            R["docs%s_list" % n] = series(c, "GET", "/api/documents", max(5, n_p // 4))
-            R["docs%s_get" % n] = series(c, "GET", "/api/documents/" + f["doc"])
-            log(a.label, "%s documents: list %.1f ms, one %.1f ms" %
-                (n, R["docs%s_list" % n], R["docs%s_get" % n]))
-        for mb, f in sorted(fx["text"].items(), key=lambda x: int(x[0])):
-            c = Client(port, keys, f["uid"])
-            R["text%s_search" % mb] = series(
-                c, "GET", "/svc/docs/%s/search?q=water+cycle+river&limit=5" % f["doc"])
-            tid = thread_key(5000 + int(mb))
-            R["text%s_chat" % mb] = series(c, "POST", "/api/v2/agent/chat", max(5, n_p // 2),
-                                           {"query": "Where does the river water go?",
-                                            "thread_id": tid, "document_id": f["doc"]})
-            log(a.label, "%s MB: search %.1f ms, chat %.1f ms" %
-                (mb, R["text%s_search" % mb], R["text%s_chat" % mb]))
-        for n, f in sorted(fx["turns"].items(), key=lambda x: int(x[0])):
-            c = Client(port, keys, f["uid"])
-            R["turns%s_history" % n] = series(c, "GET",
-                                              "/api/v2/agent/history?thread_id=" + f["thread"])
-            R["turns%s_chat" % n] = series(c, "POST", "/api/v2/agent/chat", max(5, n_p // 2),
-                                           {"query": "And then?", "thread_id": f["thread"]})
-            log(a.label, "thread of %s turns: history %.1f ms, chat %.1f ms" %
-                (n, R["turns%s_history" % n], R["turns%s_chat" % n]))
-        f = fx["docs"][sorted(fx["docs"], key=int)[0]]
-        c = Client(port, keys, f["uid"])
-        R["users_few_profile"] = series(c, "GET", "/api/users/profile")
-        R["users_few_list"] = series(c, "GET", "/api/documents")
-        add_users(a.backend, sqlite_path, pg, fx["users"])
-        R["users_many_profile"] = series(c, "GET", "/api/users/profile")
-        R["users_many_list"] = series(c, "GET", "/api/documents")
-        log(a.label, "profile %.1f -> %.1f ms, list %.1f -> %.1f ms with %d users" %
-            (R["users_few_profile"], R["users_many_profile"], R["users_few_list"],
-             R["users_many_list"], fx["users"]))
+            R["users_few_profile"] = series(c, "GET", "/api/users/profile")
+            R["users_few_list"] = series(c, "GET", "/api/documents")
+            add_users(a.backend, sqlite_path, pg, fx["users"])
+            R["users_many_profile"] = series(c, "GET", "/api/users/profile")
+            R["users_many_list"] = series(c, "GET", "/api/documents")
+            log(a.label, "profile %.1f -> %.1f ms, list %.1f -> %.1f ms with %d users" %
+                (R["users_few_profile"], R["users_many_profile"], R["users_few_list"],
+                 R["users_many_list"], fx["users"]))
     finally:
         srv.stop()
         fake.stop()
@@ -802,6 +806,8 @@ def main():
     ap.add_argument("--docs", default="10 1000 10000")
     ap.add_argument("--turns", default="10 1000 10000")
     ap.add_argument("--users", type=int, default=100000)
+    ap.add_argument("--parts", default="uploads chat growth",
+                    help="which parts of a run to measure (run only)")
     a = ap.parse_args()
     if a.cmd == "fixtures":
         cmd_fixtures(a)
