@@ -2055,6 +2055,46 @@ static void test_store_batch_all_or_nothing(void **state)
     activity_of(f, "alice", "chat", &count, &points);
     assert_int_equal(count, 2);
     assert_int_equal(points, 5);
+
+    /* A put and appends to its existing record (PostgreSQL: one upsert):
+     * the new value, the seqs continued, created_at kept. */
+    const char *later = "2026-11-28T10:05:00.000Z";
+    storage_op again[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{\"title\":\"B\"}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":8}"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":9}"),
+    };
+    storage_rec r = {0};
+    assert_rc(storage_batch(f->c, "alice", again, 3, later, NULL, f->err, sizeof(f->err)), LX_OK);
+    assert_int_equal(again[0].seq, 0);
+    assert_int_equal(again[1].seq, 5);
+    assert_int_equal(again[2].seq, 6);
+    assert_rc(storage_rec_get(f->c, "alice", "chat.thread", "t1", &r, f->err, sizeof(f->err)),
+              LX_OK);
+    assert_string_equal(r.json, "{\"title\":\"B\"}");
+    assert_int_equal(r.seq, 6);
+    assert_string_equal(r.created_at, now);
+    assert_string_equal(r.updated_at, later);
+    storage_rec_clear(&r);
+    assert_rc(
+        storage_rec_items(f->c, "alice", "chat.thread", "t1", 4, 0, &v, &n, f->err, sizeof(f->err)),
+        LX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].json, "{\"m\":8}");
+    assert_string_equal(v[1].json, "{\"m\":9}");
+    assert_string_equal(v[1].created_at, later);
+    storage_recs_free(v, n);
+    /* ... and with a value the database refuses: nothing of it. */
+    storage_op bad_put[] = {
+        rec_op(STORAGE_OP_PUT, "t1", "{not json"),
+        rec_op(STORAGE_OP_APPEND, "t1", "{\"m\":10}"),
+    };
+    assert_rc(storage_batch(f->c, "alice", bad_put, 2, later, NULL, f->err, sizeof(f->err)),
+              LX_EINVAL);
+    assert_int_equal(bad_put[1].seq, 0);
+    assert_rc(rec_state(f, "alice", "t1", json, sizeof(json), &n_items), LX_OK);
+    assert_string_equal(json, "{\"title\":\"B\"}");
+    assert_int_equal(n_items, 6);
 }
 
 /* PostgreSQL: what a chat turn's storage calls cost in round trips to the

@@ -261,6 +261,20 @@
       " SELECT $1::text, $2::text, $3::text,"                                                      \
       " (SELECT n_items FROM r) - cardinality($4::text[]) + j.i, j.json, $5::text"                 \
       " FROM unnest($4::text[]) WITH ORDINALITY AS j(json, i) RETURNING seq")                      \
+    /* REC_PUT and then REC_APPEND_N of its items ($6) to the same record                          \
+     * (a chat turn: the thread's value and its two turns) as one upsert of                        \
+     * the record's row: a new record starts with the items, an existing                           \
+     * one keeps its created_at and continues its seqs. */                                         \
+    X(REC_PUT_APPEND_N, 6,                                                                         \
+      "WITH r AS (INSERT INTO records (uid, kind, key, json, n_items, created_at,"                 \
+      " updated_at) VALUES ($1::text, $2::text, $3::text, $4::text,"                               \
+      " cardinality($6::text[]), $5::text, $5::text) ON CONFLICT (uid, kind, key)"                 \
+      " DO UPDATE SET json = EXCLUDED.json, n_items = records.n_items + EXCLUDED.n_items,"         \
+      " updated_at = EXCLUDED.updated_at RETURNING n_items)"                                       \
+      " INSERT INTO record_items (uid, kind, key, seq, json, created_at)"                          \
+      " SELECT $1::text, $2::text, $3::text,"                                                      \
+      " (SELECT n_items FROM r) - cardinality($6::text[]) + j.i, j.json, $5::text"                 \
+      " FROM unnest($6::text[]) WITH ORDINALITY AS j(json, i) RETURNING seq")                      \
     /* The record's row (none: absent), then its items in PG_REC_COLS'                             \
      * order (an item's time is both its created_at and updated_at); no                            \
      * item gives one row with NULL items. */                                                      \

@@ -591,7 +591,7 @@ typedef struct pg_batch_vals {
     size_t first, n_ops; /* the ops it runs: ops[first, first + n_ops) */
 } pg_batch_vals;
 
-/* Whether ops[i] is an append to the record ops[first] appends to. */
+/* Whether ops[i] is an append to the record ops[first] puts or appends to. */
 static int pg_same_append(const storage_op *ops, size_t first, size_t i)
 {
     return ops[i].type == STORAGE_OP_APPEND && strcmp(ops[i].kind, ops[first].kind) == 0 &&
@@ -602,8 +602,10 @@ static int pg_same_append(const storage_op *ops, size_t first, size_t i)
  * read back (rb) in one pipeline (storage_pg_pipeline), which is one
  * implicit transaction: its Sync commits it, and a failing statement (an
  * append to no record is one: PGS_REC_APPEND) undoes it all. Appends in a
- * row to one record (a chat turn's two) are one statement, PGS_REC_APPEND_N:
- * one update of the record's row for them all. */
+ * row to one record are one statement, PGS_REC_APPEND_N: one update of the
+ * record's row for them all; a put followed by appends to its record (a
+ * chat turn: the thread's value, then its two turns) is one upsert of the
+ * row with the items, PGS_REC_PUT_APPEND_N. */
 int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n, const char *now,
                      storage_batch_read *rb, char *err, size_t errlen)
 {
@@ -622,7 +624,7 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
     for (size_t i = 0; i < n;) {
         storage_op *op = &ops[i];
         pg_batch_vals *b = &bv[n_steps];
-        size_t m = 1;
+        size_t m = 1, put = op->type == STORAGE_OP_PUT;
 
         b->first = i;
         if (op->type == STORAGE_OP_PUT || op->type == STORAGE_OP_APPEND) {
@@ -632,17 +634,19 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
             b->v[3] = op->json;
             b->v[4] = now;
             steps[n_steps].s = op->type == STORAGE_OP_PUT ? PGS_REC_PUT : PGS_REC_APPEND;
-            while (op->type == STORAGE_OP_APPEND && i + m < n && pg_same_append(ops, i, i + m))
+            while (i + m < n && pg_same_append(ops, i, i + m))
                 m++;
+            /* a run: a put or an append, and appends; its items are
+             * ops[i + put, i + m) */
             if (m > 1) {
-                for (size_t k = 0; k < m; k++)
-                    jsons[k] = ops[i + k].json;
-                if ((b->arr = storage_pg_text_array(jsons, m)) == NULL) {
+                for (size_t k = put; k < m; k++)
+                    jsons[k - put] = ops[i + k].json;
+                if ((b->arr = storage_pg_text_array(jsons, m - put)) == NULL) {
                     rc = storage_pg_oom(err, errlen);
                     goto out;
                 }
-                b->v[3] = b->arr;
-                steps[n_steps].s = PGS_REC_APPEND_N;
+                b->v[put ? 5 : 3] = b->arr;
+                steps[n_steps].s = put ? PGS_REC_PUT_APPEND_N : PGS_REC_APPEND_N;
             }
         } else {
             pg_act_vals(&op->act, b->v, &b->a, &b->b, &b->c);
@@ -663,12 +667,14 @@ int storage_pg_batch(storage_conn *c, const char *uid, storage_op *ops, size_t n
         const pg_batch_vals *b = &bv[s];
         int64_t last = 0;
 
-        if (steps[s].s != PGS_REC_APPEND && steps[s].s != PGS_REC_APPEND_N)
+        size_t put = steps[s].s == PGS_REC_PUT_APPEND_N; /* the put's seq stays 0 */
+
+        if (steps[s].s != PGS_REC_APPEND && steps[s].s != PGS_REC_APPEND_N && !put)
             continue;
         for (int r = 0; r < PQntuples(steps[s].r); r++)
             if (storage_pg_int(steps[s].r, r, 0) > last)
                 last = storage_pg_int(steps[s].r, r, 0);
-        for (size_t k = 0; k < b->n_ops; k++)
+        for (size_t k = put; k < b->n_ops; k++)
             ops[b->first + k].seq = last - (int64_t)(b->n_ops - 1 - k);
     }
     if (rc == LX_OK && rb != NULL)
