@@ -200,7 +200,10 @@ for be in backends:
     ra = [json.load(open(f)).get("chat_rate") for f in sorted(glob.glob("%s/%s-after-*.json" % (tmp, be)))]
     if len(rb) == len(ra) and all(rb + ra) and len(rb) > 1:
         print("Chat turns/s by round (before -> after): " + ", ".join(
-            "%.0f -> %.0f (%.2fx)" % (x, y, y / x) for x, y in zip(rb, ra)) + "\n")
+            "%.0f -> %.0f (%.2fx)" % (x, y, y / x) for x, y in zip(rb, ra)) +
+            "; median of the rounds' ratios %.2fx (each round's pair ran back to back, so a"
+            " drift of the machine's speed during the run moves both of a pair)\n" %
+            statistics.median([y / x for x, y in zip(rb, ra)]))
     print()
 EOF
 }
