@@ -170,13 +170,15 @@ static void storage_call_rejected(void *arg, int status)
     storage_call_answer(k, k->pre_rc, k->pre_err);
 }
 
-/* Runs a call (or answers its bad argument later on the loop). On failure
- * to queue it, frees it and returns the code: the callback never runs. */
-static int storage_call_start(storage_call *k, lx_worker *w)
+/* Runs a call (or answers its bad argument later on the loop), its
+ * callback (set by the caller in k->done) to be given arg. On failure to
+ * queue it, frees it and returns the code: the callback never runs. */
+static int storage_call_start(storage_call *k, lx_worker *w, void *arg)
 {
     storage_state *st = k->st;
     int rc;
 
+    k->arg = arg;
     if (k->pre_rc != LX_OK)
         rc = st->host->offload(w, storage_call_noop, storage_call_rejected, k);
     else
@@ -201,13 +203,19 @@ static int sv_doc_get(void *state, lx_worker *w, const char *uid, const char *do
     storage_set_doc_id(k, doc_id);
     k->with_text = with_text != 0;
     k->done.doc = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
-/* A search's document, query and limit into k. */
-static void storage_set_search(storage_call *k, const char *doc_id, const char *query, int limit)
+/* A new call (op) on uid's document doc_id that searches it for query,
+ * its limit best passages; a bad argument is reported on the call. NULL:
+ * out of memory. On the loop. */
+static storage_call *storage_search_call(void *state, storage_call_op op, const char *uid,
+                                         const char *doc_id, const char *query, int limit)
 {
+    storage_call *k = storage_call_new(state, op, uid);
+
+    if (k == NULL)
+        return NULL;
     storage_set_doc_id(k, doc_id);
     if (query == NULL || strlen(query) > STORAGE_SVC_QUERY_MAX)
         storage_bad(k, "query must be at most 8192 bytes");
@@ -215,33 +223,30 @@ static void storage_set_search(storage_call *k, const char *doc_id, const char *
     if (limit < 1 || limit > 50)
         storage_bad(k, "limit must be between 1 and 50");
     k->limit = limit;
+    return k;
 }
 
 static int sv_doc_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
                          const char *query, int limit, lx_storage_passages_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_DOC_SEARCH, uid);
+    storage_call *k = storage_search_call(state, OP_DOC_SEARCH, uid, doc_id, query, limit);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_search(k, doc_id, query, limit);
     k->done.passages = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_doc_get_search(void *state, lx_worker *w, const char *uid, const char *doc_id,
                              const char *query, int limit, lx_storage_doc_passages_fn done,
                              void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_DOC_GET_SEARCH, uid);
+    storage_call *k = storage_search_call(state, OP_DOC_GET_SEARCH, uid, doc_id, query, limit);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_search(k, doc_id, query, limit);
     k->done.doc_passages = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_doc_passages(void *state, lx_worker *w, const char *uid, const char *doc_id,
@@ -259,8 +264,7 @@ static int sv_doc_passages(void *state, lx_worker *w, const char *uid, const cha
     k->from = from;
     k->count = count;
     k->done.passages = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_profile_get(void *state, lx_worker *w, const char *uid, lx_storage_json_fn done,
@@ -271,8 +275,7 @@ static int sv_profile_get(void *state, lx_worker *w, const char *uid, lx_storage
     if (k == NULL)
         return LX_ENOMEM;
     k->done.json = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_activity_add(void *state, lx_worker *w, const char *uid, const char *kind,
@@ -292,8 +295,21 @@ static int sv_activity_add(void *state, lx_worker *w, const char *uid, const cha
     k->score = score;
     k->max_score = max_score;
     k->done.plain = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
+}
+
+/* A new call (op) on uid's record (kind, key), both checked (a bad one is
+ * reported on the call). NULL: out of memory. On the loop. */
+static storage_call *storage_record_call(void *state, storage_call_op op, const char *uid,
+                                         const char *kind, const char *key)
+{
+    storage_call *k = storage_call_new(state, op, uid);
+
+    if (k == NULL)
+        return NULL;
+    storage_set_kind(k, kind);
+    storage_set_key(k, key);
+    return k;
 }
 
 static int sv_record_put(void *state, lx_worker *w, const char *uid, const char *kind,
@@ -308,49 +324,40 @@ static int sv_record_put(void *state, lx_worker *w, const char *uid, const char 
         storage_set_key(k, key);
     storage_set_json(k, json);
     k->done.record = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_get(void *state, lx_worker *w, const char *uid, const char *kind,
                          const char *key, lx_storage_record_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_REC_GET, uid);
+    storage_call *k = storage_record_call(state, OP_REC_GET, uid, kind, key);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_kind(k, kind);
-    storage_set_key(k, key);
     k->done.record = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_append(void *state, lx_worker *w, const char *uid, const char *kind,
                             const char *key, const char *json, lx_storage_seq_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_REC_APPEND, uid);
+    storage_call *k = storage_record_call(state, OP_REC_APPEND, uid, kind, key);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_kind(k, kind);
-    storage_set_key(k, key);
     storage_set_json(k, json);
     k->done.seq = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_items(void *state, lx_worker *w, const char *uid, const char *kind,
                            const char *key, int64_t after_seq, int last_n,
                            lx_storage_records_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_REC_ITEMS, uid);
+    storage_call *k = storage_record_call(state, OP_REC_ITEMS, uid, kind, key);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_kind(k, kind);
-    storage_set_key(k, key);
     if (after_seq < 0)
         storage_bad(k, "after_seq must be 0 or more");
     if (last_n < 0)
@@ -358,8 +365,7 @@ static int sv_record_items(void *state, lx_worker *w, const char *uid, const cha
     k->after_seq = after_seq;
     k->last_n = last_n;
     k->done.records = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_list(void *state, lx_worker *w, const char *uid, const char *kind, int limit,
@@ -374,22 +380,18 @@ static int sv_record_list(void *state, lx_worker *w, const char *uid, const char
         storage_bad(k, "limit must be between 1 and 1000");
     k->limit = limit;
     k->done.records = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_delete(void *state, lx_worker *w, const char *uid, const char *kind,
                             const char *key, lx_storage_done_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_REC_DELETE, uid);
+    storage_call *k = storage_record_call(state, OP_REC_DELETE, uid, kind, key);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_kind(k, kind);
-    storage_set_key(k, key);
     k->done.plain = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 /* Checks one op of a batch as its single call would and copies it into
@@ -454,56 +456,59 @@ static int storage_set_ops(storage_call *k, const lx_storage_op *ops, size_t n_o
     return LX_OK;
 }
 
+/* A new call (op) of a batch of n_ops ops, checked and copied (a bad one is
+ * reported on the call). NULL: out of memory. On the loop. */
+static storage_call *storage_batch_call(void *state, storage_call_op op, const char *uid,
+                                        const lx_storage_op *ops, size_t n_ops)
+{
+    storage_call *k = storage_call_new(state, op, uid);
+
+    if (k == NULL || storage_set_ops(k, ops, n_ops) != LX_OK)
+        return NULL;
+    return k;
+}
+
 static int sv_batch(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
                     size_t n_ops, lx_storage_batch_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_BATCH, uid);
+    storage_call *k = storage_batch_call(state, OP_BATCH, uid, ops, n_ops);
 
     if (k == NULL)
         return LX_ENOMEM;
     k->done.batch = done;
-    k->arg = arg;
-    if (storage_set_ops(k, ops, n_ops) != LX_OK)
-        return LX_ENOMEM;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_batch_items(void *state, lx_worker *w, const char *uid, const lx_storage_op *ops,
                           size_t n_ops, const char *kind, const char *key, int last_n,
                           lx_storage_batch_items_fn done, void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_BATCH_ITEMS, uid);
+    storage_call *k = storage_batch_call(state, OP_BATCH_ITEMS, uid, ops, n_ops);
 
     if (k == NULL)
         return LX_ENOMEM;
     k->done.batch_items = done;
-    k->arg = arg;
-    if (storage_set_ops(k, ops, n_ops) != LX_OK)
-        return LX_ENOMEM;
     storage_set_kind(k, kind);
     storage_set_key(k, key);
     if (last_n < 1 || last_n > 1000)
         storage_bad(k, "last_n must be between 1 and 1000");
     k->last_n = last_n;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int sv_record_get_items(void *state, lx_worker *w, const char *uid, const char *kind,
                                const char *key, int last_n, lx_storage_record_items_fn done,
                                void *arg)
 {
-    storage_call *k = storage_call_new(state, OP_REC_GET_ITEMS, uid);
+    storage_call *k = storage_record_call(state, OP_REC_GET_ITEMS, uid, kind, key);
 
     if (k == NULL)
         return LX_ENOMEM;
-    storage_set_kind(k, kind);
-    storage_set_key(k, key);
     if (last_n < 0 || last_n > 1000)
         storage_bad(k, "last_n must be between 0 and 1000");
     k->last_n = last_n;
     k->done.record_items = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static const lx_storage_v1 storage_v1_table = {
@@ -540,8 +545,7 @@ int storage_user_purge(storage_state *st, lx_worker *w, const char *uid,
     if (k == NULL)
         return LX_ENOMEM;
     k->done.purge = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static int ud_delete_user(void *state, lx_worker *w, const char *uid,
@@ -578,8 +582,7 @@ static int ud_create_user(void *state, lx_worker *w, const char *uid, const char
     k->email = storage_dup(k, email);
     k->display_name = storage_dup(k, display_name);
     k->done.create = done;
-    k->arg = arg;
-    return storage_call_start(k, w);
+    return storage_call_start(k, w, arg);
 }
 
 static const lx_userdata_v1 storage_userdata_table = {

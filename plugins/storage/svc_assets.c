@@ -172,17 +172,30 @@ static int asset_start(asset_call *k, lx_worker *w)
     return LX_OK;
 }
 
+/* A new call on uid's asset name of document doc_id answered through
+ * done_put (a put or a claim); a bad argument is kept in pre_rc. NULL:
+ * out of memory. On the loop. */
+static asset_call *storage_asset_done_call(storage_state *st, const char *uid, const char *doc_id,
+                                           const char *name, lx_storage_done_fn done, void *arg)
+{
+    asset_call *k = asset_call_new(st, uid, doc_id, name);
+
+    if (k == NULL)
+        return NULL;
+    k->done_put = done;
+    k->arg = arg;
+    return k;
+}
+
 int storage_sv_asset_put(void *state, lx_worker *w, const char *uid, const char *doc_id,
                          const char *name, const void *data, size_t len, lx_storage_done_fn done,
                          void *arg)
 {
-    asset_call *k = asset_call_new(state, uid, doc_id, name);
+    asset_call *k = storage_asset_done_call(state, uid, doc_id, name, done, arg);
 
     if (k == NULL)
         return LX_ENOMEM;
     k->is_put = 1;
-    k->done_put = done;
-    k->arg = arg;
     if (k->pre_rc == LX_OK && (len > ASSET_MAX_PUT || (data == NULL && len > 0))) {
         k->pre_rc = LX_EINVAL;
         snprintf(k->pre_err, sizeof(k->pre_err), "the asset is too large");
@@ -230,14 +243,12 @@ int storage_sv_asset_claim(void *state, lx_worker *w, const char *uid, const cha
                            int64_t lease_ms, lx_storage_done_fn done, void *arg)
 {
     storage_state *st = state;
-    asset_call *k = asset_call_new(st, uid, doc_id, LX_STORAGE_ASSET_TTS_AUDIO);
+    asset_call *k = storage_asset_done_call(st, uid, doc_id, LX_STORAGE_ASSET_TTS_AUDIO, done, arg);
 
     if (k == NULL)
         return LX_ENOMEM;
     k->is_claim = 1;
     k->lease_ms = lease_ms;
-    k->done_put = done;
-    k->arg = arg;
     snprintf(k->owner, sizeof(k->owner), "%s", st->owner);
     if (k->pre_rc == LX_OK && (lease_ms < 0 || lease_ms > 86400000LL)) {
         k->pre_rc = LX_EINVAL;

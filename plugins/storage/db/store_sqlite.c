@@ -419,6 +419,20 @@ int storage_sq_bind(sqlite3_stmt *st, const char *fmt, ...)
     return rc;
 }
 
+/* Prepares statement id into *st (see storage_sq_prep) and binds fmt's
+ * values (ap) to it: LX_OK with the binding's SQLite code in *src, or the
+ * preparation's failure (err set, nothing bound). The caller ends *st. */
+static int storage_sq_vprep(storage_sq_conn *s, enum sq_id id, sqlite3_stmt **st, int *src,
+                            char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    int rc = storage_sq_prep(s, id, st, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    *src = sq_vbind(*st, fmt, ap);
+    return LX_OK;
+}
+
 char *storage_sq_col(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -445,12 +459,11 @@ static int sq_vrun(storage_sq_conn *s, enum sq_id id, const char *what, int *cha
                    const char *missing, char *err, size_t errlen, const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = NULL;
-    int rc = storage_sq_prep(s, id, &st, err, errlen);
     int src;
+    int rc = storage_sq_vprep(s, id, &st, &src, err, errlen, fmt, ap);
 
     if (rc != LX_OK)
         return rc;
-    src = sq_vbind(st, fmt, ap);
     if (src == SQLITE_OK) {
         src = sqlite3_step(st);
         if (src == SQLITE_ROW || src == SQLITE_DONE)
@@ -506,14 +519,13 @@ int storage_sq_row(storage_sq_conn *s, enum sq_id id, const char *what, const ch
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
-    int rc = storage_sq_prep(s, id, &st, err, errlen);
-    int src;
+    int rc, src;
 
+    va_start(ap, fmt);
+    rc = storage_sq_vprep(s, id, &st, &src, err, errlen, fmt, ap);
+    va_end(ap);
     if (rc != LX_OK)
         return rc;
-    va_start(ap, fmt);
-    src = sq_vbind(st, fmt, ap);
-    va_end(ap);
     if (src == SQLITE_OK)
         src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -577,14 +589,13 @@ int storage_sq_list(storage_sq_conn *s, enum sq_id id, const char *what, storage
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
-    int rc = storage_sq_prep(s, id, &st, err, errlen);
-    int src;
+    int rc, src;
 
+    va_start(ap, fmt);
+    rc = storage_sq_vprep(s, id, &st, &src, err, errlen, fmt, ap);
+    va_end(ap);
     if (rc != LX_OK)
         return rc;
-    va_start(ap, fmt);
-    src = sq_vbind(st, fmt, ap);
-    va_end(ap);
     rc = sq_rows(s, st, src, what, row, size, v, n, err, errlen);
     storage_sq_end(st);
     return rc;
@@ -605,12 +616,11 @@ int storage_sq_strings(storage_sq_conn *s, enum sq_id id, const char *what, int 
         storage_errf(err, errlen, "sqlite: %s: %d columns", what, n_cols);
         return LX_EINVAL;
     }
-    rc = storage_sq_prep(s, id, &st, err, errlen);
+    va_start(ap, fmt);
+    rc = storage_sq_vprep(s, id, &st, &src, err, errlen, fmt, ap);
+    va_end(ap);
     if (rc != LX_OK)
         return rc;
-    va_start(ap, fmt);
-    src = sq_vbind(st, fmt, ap);
-    va_end(ap);
     while ((src == SQLITE_OK || src == SQLITE_ROW) && (src = sqlite3_step(st)) == SQLITE_ROW) {
         /* Every array has its slot (zeroed) before any is filled, so that
          * the n_v freed below always exist. */

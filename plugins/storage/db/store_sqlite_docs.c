@@ -96,6 +96,20 @@ static int sq_doc_owned(storage_sq_conn *s, const char *uid, const char *id, cha
                           uid);
 }
 
+/* The answer to a request for a document's bytes, which SQLite does not
+ * keep: what sq_doc_owned says when document id is not uid's (or the
+ * query fails), else LX_EINVAL with SQ_NO_BYTES in err. */
+static int storage_sq_doc_no_bytes(storage_conn *c, const char *uid, const char *id, char *err,
+                                   size_t errlen)
+{
+    int rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
+
+    if (rc != LX_OK)
+        return rc;
+    storage_errf(err, errlen, SQ_NO_BYTES);
+    return LX_EINVAL;
+}
+
 int storage_sq_doc_create(storage_conn *c, const storage_doc *d, const void *bytes, size_t len,
                           const storage_activity *act, char *err, size_t errlen)
 {
@@ -269,51 +283,33 @@ int storage_sq_doc_set_text(storage_conn *c, const char *id, const char *owner, 
 int storage_sq_doc_read(storage_conn *c, const char *uid, const char *id, int64_t offset, void *buf,
                         size_t cap, size_t *n, char *err, size_t errlen)
 {
-    int rc;
-
     (void)offset;
     (void)buf;
     (void)cap;
     *n = 0;
-    rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    storage_errf(err, errlen, SQ_NO_BYTES);
-    return LX_EINVAL;
+    return storage_sq_doc_no_bytes(c, uid, id, err, errlen);
 }
 
 int storage_sq_doc_asset_put(storage_conn *c, const char *uid, const char *id, const char *name,
                              const void *data, size_t len, char *err, size_t errlen)
 {
-    int rc;
-
     (void)name;
     (void)data;
     (void)len;
-    rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    storage_errf(err, errlen, SQ_NO_BYTES);
-    return LX_EINVAL;
+    return storage_sq_doc_no_bytes(c, uid, id, err, errlen);
 }
 
 int storage_sq_doc_asset_read(storage_conn *c, const char *uid, const char *id, const char *name,
                               int64_t offset, void *buf, size_t cap, size_t *n, int64_t *size,
                               char *err, size_t errlen)
 {
-    int rc;
-
     (void)name;
     (void)offset;
     (void)buf;
     (void)cap;
     *n = 0;
     *size = 0;
-    rc = sq_doc_owned(storage_sq_of(c), uid, id, err, errlen);
-    if (rc != LX_OK)
-        return rc;
-    storage_errf(err, errlen, SQ_NO_BYTES);
-    return LX_EINVAL;
+    return storage_sq_doc_no_bytes(c, uid, id, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ */

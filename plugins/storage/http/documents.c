@@ -525,15 +525,7 @@ static void storage_up_abort(lx_req *req, void *arg)
     if (up->token != NULL || up->timer != NULL) {
         /* Waiting for the text, no job in flight: end it now. The
          * extraction goes on without a waiter. */
-        if (up->timer != NULL) {
-            up->st->host->timer_stop(up->timer);
-            up->timer = NULL;
-        }
-        if (up->token != NULL) {
-            storage_proc_forget(up->st, up->token);
-            up->token = NULL;
-        }
-        storage_up_reply(up);
+        storage_up_finish(up);
     }
 }
 
