@@ -899,6 +899,21 @@ static void test_conf_wrong_shapes(void **state)
     lx_errs_clear(&errs);
 }
 
+/* Each list of groups names its own entry shape. */
+static void test_conf_list_entry_not_group(void **state)
+{
+    lx_errs errs = {0};
+
+    load_text_fails("plugins = ( \"x\", { name = \"p\"; } );\n"
+                    "routes = ( { method = \"GET\"; path = \"/\"; handler = \"p.h\"; }, 2 );\n",
+                    &errs);
+    assert_has_error(&errs, "test.conf:1: plugins[0]: expected a group { name = ...; }");
+    assert_has_error(&errs, "test.conf:2: routes[1]: expected a group { method = ...; path = "
+                            "...; handler = ...; }");
+    assert_int_equal(errs.n_lines, 2);
+    lx_errs_clear(&errs);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Accessors (host->cfg_*)                                                  */
 
@@ -1118,6 +1133,7 @@ int main(void)
         cmocka_unit_test_setup(test_conf_log_level_and_format, clean_env),
         cmocka_unit_test_setup(test_conf_range_checks, clean_env),
         cmocka_unit_test_setup(test_conf_wrong_shapes, clean_env),
+        cmocka_unit_test_setup(test_conf_list_entry_not_group, clean_env),
         cmocka_unit_test_setup(test_cfg_typed_getters, clean_env),
         cmocka_unit_test_setup(test_cfg_absent_key_is_enoent_and_untouched, clean_env),
         cmocka_unit_test_setup(test_cfg_bad_value_names_file_line_and_key, clean_env),
