@@ -619,10 +619,45 @@ static int lx_conf_is_list_of_groups(lx_conf_ctx *ctx, const config_setting_t *s
     return 0;
 }
 
-static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
+/* Parses one group of a list into the array `arr` that lx_conf_groups
+ * allocated (the callback counts its entries itself). */
+typedef void lx_conf_group_fn(lx_conf_ctx *ctx, void *arr, const config_setting_t *g);
+
+/* Walks `list` (NULL when absent), a list of groups: allocates one zeroed
+ * element of elem_size per entry, reports an entry that is not a group with
+ * `hint` and skips it, and hands every group to fn. Returns the array (owned
+ * by the caller, who stores it in ctx->conf), or NULL when the list is absent,
+ * bad or empty, or on out of memory (ctx->is_oom). */
+static void *lx_conf_groups(lx_conf_ctx *ctx, const config_setting_t *list, size_t elem_size,
+                            const char *hint, lx_conf_group_fn *fn)
+{
+    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
+        return NULL;
+    int n = config_setting_length(list);
+    if (n == 0)
+        return NULL;
+    void *arr = calloc((size_t)n, elem_size);
+    if (arr == NULL) {
+        ctx->is_oom = 1;
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            lx_conf_err(ctx, g, "%s", hint);
+            continue;
+        }
+        fn(ctx, arr, g);
+    }
+    return arr;
+}
+
+/* One entry of `plugins`, into plugins[conf->n_plugins] (lx_conf_group_fn). */
+static void lx_conf_plugin(lx_conf_ctx *ctx, void *arr, const config_setting_t *g)
 {
     lx_conf *conf = ctx->conf;
-    lx_plugin_conf *pc = &conf->plugins[conf->n_plugins];
+    lx_plugin_conf *plugins = arr;
+    lx_plugin_conf *pc = &plugins[conf->n_plugins];
     const config_setting_t *name_s = NULL;
     const char *file = NULL;
     int is_ok = 1;
@@ -678,9 +713,9 @@ static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
     }
     if (pc->name != NULL) {
         for (size_t i = 0; i < conf->n_plugins; i++) {
-            if (conf->plugins[i].name != NULL && strcmp(conf->plugins[i].name, pc->name) == 0) {
+            if (plugins[i].name != NULL && strcmp(plugins[i].name, pc->name) == 0) {
                 lx_conf_err(ctx, name_s, "duplicate plugin name '%s' (first at %s:%d)", pc->name,
-                            conf->plugins[i].file, conf->plugins[i].line);
+                            plugins[i].file, plugins[i].line);
                 is_ok = 0;
                 break;
             }
@@ -713,26 +748,8 @@ static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
 
 static void lx_conf_plugins(lx_conf_ctx *ctx, const config_setting_t *list)
 {
-    lx_conf *conf = ctx->conf;
-
-    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
-        return;
-    int n = config_setting_length(list);
-    if (n == 0)
-        return;
-    conf->plugins = calloc((size_t)n, sizeof(*conf->plugins));
-    if (conf->plugins == NULL) {
-        ctx->is_oom = 1;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        if (!config_setting_is_group(g)) {
-            lx_conf_err(ctx, g, "expected a group { name = ...; }");
-            continue;
-        }
-        lx_conf_plugin(ctx, g);
-    }
+    ctx->conf->plugins = lx_conf_groups(ctx, list, sizeof(lx_plugin_conf),
+                                        "expected a group { name = ...; }", lx_conf_plugin);
 }
 
 static void lx_conf_route_before(lx_conf_ctx *ctx, lx_route_conf *rc, const config_setting_t *s)
@@ -826,12 +843,14 @@ static void lx_conf_route_ws_check(lx_conf_ctx *ctx, lx_route_conf *rc, const co
     rc->max_body = 0;
 }
 
-static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
+/* One entry of `routes`, into routes[conf->n_routes] (lx_conf_group_fn). */
+static void lx_conf_route(lx_conf_ctx *ctx, void *arr, const config_setting_t *g)
 {
     static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                           "PATCH", "DELETE", "OPTIONS"};
     lx_conf *conf = ctx->conf;
-    lx_route_conf *rc = &conf->routes[conf->n_routes++];
+    lx_route_conf *routes = arr;
+    lx_route_conf *rc = &routes[conf->n_routes++];
     int has_method = 0, has_path = 0, has_handler = 0;
     const config_setting_t *method_s = NULL, *max_body_s = NULL, *ws_key_s = NULL;
 
@@ -928,26 +947,9 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
 
 static void lx_conf_routes(lx_conf_ctx *ctx, const config_setting_t *list)
 {
-    lx_conf *conf = ctx->conf;
-
-    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
-        return;
-    int n = config_setting_length(list);
-    if (n == 0)
-        return;
-    conf->routes = calloc((size_t)n, sizeof(*conf->routes));
-    if (conf->routes == NULL) {
-        ctx->is_oom = 1;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        if (!config_setting_is_group(g)) {
-            lx_conf_err(ctx, g, "expected a group { method = ...; path = ...; handler = ...; }");
-            continue;
-        }
-        lx_conf_route(ctx, g);
-    }
+    ctx->conf->routes = lx_conf_groups(
+        ctx, list, sizeof(lx_route_conf),
+        "expected a group { method = ...; path = ...; handler = ...; }", lx_conf_route);
 }
 
 static void lx_conf_validate(lx_conf_ctx *ctx)
@@ -1057,6 +1059,24 @@ static void lx_conf_syntax_error(lx_conf *conf, lx_errs *errs)
                 text != NULL ? text : "syntax error");
 }
 
+/* Frees what a plugin entry owns (not the entry itself). */
+static void lx_plugin_conf_clear(lx_plugin_conf *pc)
+{
+    free(pc->name);
+    free(pc->path);
+}
+
+/* Frees what a route entry owns (not the entry itself). */
+static void lx_route_conf_clear(lx_route_conf *rc)
+{
+    free(rc->method);
+    free(rc->pattern);
+    free(rc->handler);
+    for (size_t b = 0; b < rc->n_before; b++)
+        free(rc->before[b]);
+    free(rc->before);
+}
+
 /* Leaves out the plugin and route entries that failed validation, so that
  * a configuration with errors can still be checked further (lexiaid -t). */
 static void lx_conf_compact(lx_conf *conf)
@@ -1064,12 +1084,10 @@ static void lx_conf_compact(lx_conf *conf)
     size_t k = 0;
     for (size_t i = 0; i < conf->n_plugins; i++) {
         lx_plugin_conf *pc = &conf->plugins[i];
-        if (pc->name != NULL && pc->path != NULL) {
+        if (pc->name != NULL && pc->path != NULL)
             conf->plugins[k++] = *pc;
-        } else {
-            free(pc->name);
-            free(pc->path);
-        }
+        else
+            lx_plugin_conf_clear(pc);
     }
     conf->n_plugins = k;
     k = 0;
@@ -1079,18 +1097,30 @@ static void lx_conf_compact(lx_conf *conf)
         for (size_t b = 0; b < rc->n_before; b++)
             if (rc->before[b] == NULL)
                 is_ok = 0;
-        if (is_ok) {
+        if (is_ok)
             conf->routes[k++] = *rc;
-        } else {
-            free(rc->method);
-            free(rc->pattern);
-            free(rc->handler);
-            for (size_t b = 0; b < rc->n_before; b++)
-                free(rc->before[b]);
-            free(rc->before);
-        }
+        else
+            lx_route_conf_clear(rc);
     }
     conf->n_routes = k;
+}
+
+/* Shared end of lx_conf_load_file and lx_conf_load_text once the text is
+ * read: validates conf (lx_conf_finish) and hands it to *out on success, or
+ * on LX_EINVAL when keep_partial (compacted, for lexiaid -t); frees it
+ * otherwise. Returns lx_conf_finish's status. */
+static int lx_conf_settle(lx_conf *conf, const char *path, lx_conf **out, lx_errs *errs,
+                          int keep_partial)
+{
+    int rc = lx_conf_finish(conf, path, errs);
+    if (rc != LX_OK && !(rc == LX_EINVAL && keep_partial)) {
+        lx_conf_free(conf);
+        return rc;
+    }
+    if (rc == LX_EINVAL)
+        lx_conf_compact(conf);
+    *out = conf;
+    return rc;
 }
 
 static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial);
@@ -1115,8 +1145,6 @@ int lx_conf_check(const char *path, const char *text, lx_conf **out, lx_errs *er
 
 static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial)
 {
-    int rc;
-
     *out = NULL;
     /* libconfig says only "file I/O error": look at the file first to
      * say why. */
@@ -1147,30 +1175,15 @@ static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int
             lx_errs_add(errs, "%s: cannot read the file", path);
         else
             lx_conf_syntax_error(conf, errs);
-        rc = LX_EINVAL;
-        goto fail;
+        lx_conf_free(conf);
+        return LX_EINVAL;
     }
-    rc = lx_conf_finish(conf, path, errs);
-    if (rc == LX_EINVAL && keep_partial) {
-        lx_conf_compact(conf);
-        *out = conf;
-        return rc;
-    }
-    if (rc != LX_OK)
-        goto fail;
-    *out = conf;
-    return LX_OK;
-
-fail:
-    lx_conf_free(conf);
-    return rc;
+    return lx_conf_settle(conf, path, out, errs, keep_partial);
 }
 
 static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, lx_errs *errs,
                              int keep_partial)
 {
-    int rc;
-
     *out = NULL;
     if (name == NULL)
         name = "<embedded>";
@@ -1181,23 +1194,10 @@ static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, 
     }
     if (config_read_string(&conf->cfg, text) != CONFIG_TRUE) {
         lx_conf_syntax_error(conf, errs);
-        rc = LX_EINVAL;
-        goto fail;
+        lx_conf_free(conf);
+        return LX_EINVAL;
     }
-    rc = lx_conf_finish(conf, NULL, errs);
-    if (rc == LX_EINVAL && keep_partial) {
-        lx_conf_compact(conf);
-        *out = conf;
-        return rc;
-    }
-    if (rc != LX_OK)
-        goto fail;
-    *out = conf;
-    return LX_OK;
-
-fail:
-    lx_conf_free(conf);
-    return rc;
+    return lx_conf_settle(conf, NULL, out, errs, keep_partial);
 }
 
 void lx_conf_free(lx_conf *conf)
@@ -1212,20 +1212,11 @@ void lx_conf_free(lx_conf *conf)
         free(sv->cors_origins[i]);
     free(sv->cors_origins);
     free(sv->cors_headers);
-    for (size_t i = 0; i < conf->n_plugins; i++) {
-        free(conf->plugins[i].name);
-        free(conf->plugins[i].path);
-    }
+    for (size_t i = 0; i < conf->n_plugins; i++)
+        lx_plugin_conf_clear(&conf->plugins[i]);
     free(conf->plugins);
-    for (size_t i = 0; i < conf->n_routes; i++) {
-        lx_route_conf *rc = &conf->routes[i];
-        free(rc->method);
-        free(rc->pattern);
-        free(rc->handler);
-        for (size_t k = 0; k < rc->n_before; k++)
-            free(rc->before[k]);
-        free(rc->before);
-    }
+    for (size_t i = 0; i < conf->n_routes; i++)
+        lx_route_conf_clear(&conf->routes[i]);
     free(conf->routes);
     lx_env_free(conf->env);
     config_destroy(&conf->cfg);
