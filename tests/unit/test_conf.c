@@ -899,6 +899,20 @@ static void test_conf_wrong_shapes(void **state)
     lx_errs_clear(&errs);
 }
 
+/* The core's integer keys name what they expected, as the size and duration
+ * ones do. */
+static void test_conf_int_not_integer(void **state)
+{
+    lx_errs errs = {0};
+
+    load_text_fails("server = {\n  backlog = \"abc\";\n  max_websockets = [ 1 ];\n};\n", &errs);
+    assert_has_error(&errs, "test.conf:2: server.backlog: expected an integer (got 'abc')");
+    assert_has_error(&errs, "test.conf:3: server.max_websockets: expected an integer (got 'an "
+                            "array')");
+    assert_int_equal(errs.n_lines, 2);
+    lx_errs_clear(&errs);
+}
+
 /* Each list of groups names its own entry shape. */
 static void test_conf_list_entry_not_group(void **state)
 {
@@ -1134,6 +1148,7 @@ int main(void)
         cmocka_unit_test_setup(test_conf_range_checks, clean_env),
         cmocka_unit_test_setup(test_conf_wrong_shapes, clean_env),
         cmocka_unit_test_setup(test_conf_list_entry_not_group, clean_env),
+        cmocka_unit_test_setup(test_conf_int_not_integer, clean_env),
         cmocka_unit_test_setup(test_cfg_typed_getters, clean_env),
         cmocka_unit_test_setup(test_cfg_absent_key_is_enoent_and_untouched, clean_env),
         cmocka_unit_test_setup(test_cfg_bad_value_names_file_line_and_key, clean_env),
