@@ -445,6 +445,54 @@ int lx_conf_setting_to_ms(const config_setting_t *s, long long *out)
     }
 }
 
+/* Converts s as `kind` (lx_conf_setting_to_int, _bool, _size or _ms) into
+ * *out, whose C type lx_conf_kind names; *out is untouched on error.
+ * LX_OK, or LX_EINVAL when s is not a value of that kind. */
+int lx_conf_setting_to(const config_setting_t *s, lx_conf_kind kind, void *out)
+{
+    long long ll;
+    size_t sz;
+    int b;
+    int rc;
+
+    switch (kind) {
+    case LX_CONF_INT:
+    case LX_CONF_MS:
+        rc = kind == LX_CONF_INT ? lx_conf_setting_to_int(s, &ll) : lx_conf_setting_to_ms(s, &ll);
+        if (rc == LX_OK)
+            *(long long *)out = ll;
+        return rc;
+    case LX_CONF_BOOL:
+        rc = lx_conf_setting_to_bool(s, &b);
+        if (rc == LX_OK)
+            *(int *)out = b;
+        return rc;
+    case LX_CONF_SIZE:
+        rc = lx_conf_setting_to_size(s, &sz);
+        if (rc == LX_OK)
+            *(size_t *)out = sz;
+        return rc;
+    }
+    return LX_EINVAL;
+}
+
+/* What a value of `kind` looks like, for "expected ... (got '...')" in the
+ * messages of conf.c and of the cfg_* accessors (static text). */
+const char *lx_conf_kind_what(lx_conf_kind kind)
+{
+    switch (kind) {
+    case LX_CONF_INT:
+        return "an integer";
+    case LX_CONF_BOOL:
+        return "true or false";
+    case LX_CONF_SIZE:
+        return "a size like 64K, 25M";
+    case LX_CONF_MS:
+        return "a duration like 250ms, 30s, 5m";
+    }
+    return "a value";
+}
+
 /* The value as written, for "(got '...')" in messages. */
 const char *lx_conf_setting_text(const config_setting_t *s)
 {
@@ -479,64 +527,41 @@ int lx_cfg_string(const lx_cfg *cfg, const char *key, const char **out, char *er
     return LX_OK;
 }
 
-int lx_cfg_int(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+/* The member `key` of cfg as `kind` into *out (see lx_conf_setting_to):
+ * LX_ENOENT when absent, LX_EINVAL with "FILE:LINE: KEY: expected ... (got
+ * '...')" in err when not of that kind (*out untouched), else LX_OK. */
+static int lx_cfg_typed(const lx_cfg *cfg, const char *key, lx_conf_kind kind, void *out, char *err,
+                        size_t errlen)
 {
-    long long v;
     config_setting_t *s = lx_cfg_member(cfg, key);
     if (s == NULL)
         return LX_ENOENT;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected an integer (got '%s')", key,
+    if (lx_conf_setting_to(s, kind, out) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected %s (got '%s')", key, lx_conf_kind_what(kind),
                    lx_conf_setting_text(s));
         return LX_EINVAL;
     }
-    *out = v;
     return LX_OK;
+}
+
+int lx_cfg_int(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+{
+    return lx_cfg_typed(cfg, key, LX_CONF_INT, out, err, errlen);
 }
 
 int lx_cfg_bool(const lx_cfg *cfg, const char *key, int *out, char *err, size_t errlen)
 {
-    int v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected true or false (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_BOOL, out, err, errlen);
 }
 
 int lx_cfg_size(const lx_cfg *cfg, const char *key, size_t *out, char *err, size_t errlen)
 {
-    size_t v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected a size like 64K, 25M (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_SIZE, out, err, errlen);
 }
 
 int lx_cfg_ms(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
 {
-    long long v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected a duration like 250ms, 30s, 5m (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_MS, out, err, errlen);
 }
 
 /* A child group, list or array; NULL when absent or a scalar. */

@@ -178,34 +178,56 @@ static int lx_conf_get_string(lx_conf_ctx *ctx, const config_setting_t *s, const
     return LX_OK;
 }
 
-static int lx_conf_get_int(lx_conf_ctx *ctx, const config_setting_t *s, long long min,
-                           long long max, long long *out)
+/* s as `kind` into *out (see lx_conf_setting_to), reporting "expected ...
+ * (got '...')" when it is not one. */
+static int lx_conf_get_kind(lx_conf_ctx *ctx, const config_setting_t *s, lx_conf_kind kind,
+                            void *out)
 {
-    long long v;
     if (lx_conf_setting_is_bad(s))
         return LX_EINVAL;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected an integer (got '%s')", lx_conf_setting_text(s));
+    if (lx_conf_setting_to(s, kind, out) != LX_OK) {
+        lx_conf_err(ctx, s, "expected %s (got '%s')", lx_conf_kind_what(kind),
+                    lx_conf_setting_text(s));
         return LX_EINVAL;
     }
+    return LX_OK;
+}
+
+/* An integer (LX_CONF_INT) or a duration (LX_CONF_MS, whose numbers the
+ * range message writes with `unit` "ms") between min and max. */
+static int lx_conf_get_ll(lx_conf_ctx *ctx, const config_setting_t *s, lx_conf_kind kind,
+                          const char *unit, long long min, long long max, long long *out)
+{
+    long long v;
+    if (lx_conf_get_kind(ctx, s, kind, &v) != LX_OK)
+        return LX_EINVAL;
     if (v < min || v > max) {
-        lx_conf_err(ctx, s, "must be between %lld and %lld (got %lld)", min, max, v);
+        lx_conf_err(ctx, s, "must be between %lld%s and %lld%s (got %lld%s)", min, unit, max, unit,
+                    v, unit);
         return LX_EINVAL;
     }
     *out = v;
     return LX_OK;
 }
 
+static int lx_conf_get_int(lx_conf_ctx *ctx, const config_setting_t *s, long long min,
+                           long long max, long long *out)
+{
+    return lx_conf_get_ll(ctx, s, LX_CONF_INT, "", min, max, out);
+}
+
+static int lx_conf_get_ms(lx_conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
+                          long long *out)
+{
+    return lx_conf_get_ll(ctx, s, LX_CONF_MS, "ms", min, max, out);
+}
+
 static int lx_conf_get_size(lx_conf_ctx *ctx, const config_setting_t *s, size_t min, size_t max,
                             size_t *out)
 {
     size_t v;
-    if (lx_conf_setting_is_bad(s))
+    if (lx_conf_get_kind(ctx, s, LX_CONF_SIZE, &v) != LX_OK)
         return LX_EINVAL;
-    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected a size like 64K, 25M (got '%s')", lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
     if (v < min || v > max) {
         lx_conf_err(ctx, s, "must be between %zu and %zu bytes (got %zu)", min, max, v);
         return LX_EINVAL;
@@ -214,36 +236,9 @@ static int lx_conf_get_size(lx_conf_ctx *ctx, const config_setting_t *s, size_t 
     return LX_OK;
 }
 
-static int lx_conf_get_ms(lx_conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
-                          long long *out)
-{
-    long long v;
-    if (lx_conf_setting_is_bad(s))
-        return LX_EINVAL;
-    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected a duration like 250ms, 30s, 5m (got '%s')",
-                    lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    if (v < min || v > max) {
-        lx_conf_err(ctx, s, "must be between %lldms and %lldms (got %lldms)", min, max, v);
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
-}
-
 static int lx_conf_get_bool(lx_conf_ctx *ctx, const config_setting_t *s, int *out)
 {
-    int v;
-    if (lx_conf_setting_is_bad(s))
-        return LX_EINVAL;
-    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected true or false (got '%s')", lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_conf_get_kind(ctx, s, LX_CONF_BOOL, out);
 }
 
 /* HOST:PORT or [V6]:PORT, port 0..65535. */
