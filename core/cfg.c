@@ -381,99 +381,48 @@ static config_setting_t *lx_cfg_member(const lx_cfg *cfg, const char *key)
     return config_setting_get_member(s, key);
 }
 
-/* Reads an integer setting or a numeric string. */
-int lx_conf_setting_to_int(const config_setting_t *s, long long *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        *out = config_setting_get_int64(s);
-        return LX_OK;
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_int(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
-}
-
-int lx_conf_setting_to_bool(const config_setting_t *s, int *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_BOOL:
-        *out = config_setting_get_bool(s) ? 1 : 0;
-        return LX_OK;
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_bool(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
-}
-
-int lx_conf_setting_to_size(const config_setting_t *s, size_t *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(s);
-        if (v < 0 || (unsigned long long)v > SIZE_MAX)
-            return LX_EINVAL;
-        *out = (size_t)v;
-        return LX_OK;
-    }
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_size(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
-}
-
-int lx_conf_setting_to_ms(const config_setting_t *s, long long *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(s);
-        if (v < 0)
-            return LX_EINVAL;
-        *out = v;
-        return LX_OK;
-    }
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_ms(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
-}
-
-/* Converts s as `kind` (lx_conf_setting_to_int, _bool, _size or _ms) into
- * *out, whose C type lx_conf_kind names; *out is untouched on error.
+/* Reads s as `kind` into *out, whose C type lx_conf_kind names: an integer
+ * setting (not negative for a size or a duration, and not for a boolean), a
+ * boolean setting (for a boolean only), or a string in the form
+ * lx_conf_parse_int, _ms, _size or _bool reads. *out is untouched on error.
  * LX_OK, or LX_EINVAL when s is not a value of that kind. */
 int lx_conf_setting_to(const config_setting_t *s, lx_conf_kind kind, void *out)
 {
-    long long ll;
-    size_t sz;
-    int b;
-    int rc;
+    long long ll = 0;
+    size_t sz = 0;
+    int b = 0;
+    int rc = LX_EINVAL;
+    int type = config_setting_type(s);
 
-    switch (kind) {
-    case LX_CONF_INT:
-    case LX_CONF_MS:
-        rc = kind == LX_CONF_INT ? lx_conf_setting_to_int(s, &ll) : lx_conf_setting_to_ms(s, &ll);
-        if (rc == LX_OK)
-            *(long long *)out = ll;
-        return rc;
-    case LX_CONF_BOOL:
-        rc = lx_conf_setting_to_bool(s, &b);
-        if (rc == LX_OK)
-            *(int *)out = b;
-        return rc;
-    case LX_CONF_SIZE:
-        rc = lx_conf_setting_to_size(s, &sz);
-        if (rc == LX_OK)
-            *(size_t *)out = sz;
-        return rc;
+    if (type == CONFIG_TYPE_STRING) {
+        const char *v = config_setting_get_string(s);
+        if (kind == LX_CONF_INT)
+            rc = lx_conf_parse_int(v, &ll);
+        else if (kind == LX_CONF_MS)
+            rc = lx_conf_parse_ms(v, &ll);
+        else if (kind == LX_CONF_SIZE)
+            rc = lx_conf_parse_size(v, &sz);
+        else
+            rc = lx_conf_parse_bool(v, &b);
+    } else if (type == CONFIG_TYPE_BOOL && kind == LX_CONF_BOOL) {
+        b = config_setting_get_bool(s) ? 1 : 0;
+        rc = LX_OK;
+    } else if ((type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) && kind != LX_CONF_BOOL) {
+        ll = config_setting_get_int64(s);
+        sz = (size_t)ll;
+        if (kind == LX_CONF_INT ||
+            (ll >= 0 && (kind == LX_CONF_MS || (unsigned long long)ll <= SIZE_MAX)))
+            rc = LX_OK;
     }
-    return LX_EINVAL;
+    if (rc != LX_OK)
+        return rc;
+    if (kind == LX_CONF_SIZE)
+        *(size_t *)out = sz;
+    else if (kind == LX_CONF_BOOL)
+        *(int *)out = b;
+    else
+        *(long long *)out = ll;
+    return LX_OK;
 }
 
 /* What a value of `kind` looks like, for "expected ... (got '...')" in the

@@ -370,7 +370,7 @@ static void lx_conf_server_cors_max_age(lx_conf_ctx *ctx, const config_setting_t
 
     if (lx_conf_setting_is_bad(s))
         return;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
+    if (lx_conf_setting_to(s, LX_CONF_INT, &v) != LX_OK) {
         long long ms;
         if (config_setting_type(s) != CONFIG_TYPE_STRING ||
             lx_conf_parse_ms(config_setting_get_string(s), &ms) != LX_OK) {
@@ -446,7 +446,7 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
                 sv->workers = 0;
                 continue;
             }
-            if (lx_conf_setting_to_int(s, &ll) != LX_OK) {
+            if (lx_conf_setting_to(s, LX_CONF_INT, &ll) != LX_OK) {
                 lx_conf_err(ctx, s, "expected a number of workers or \"auto\" (got '%s')",
                             lx_conf_setting_text(s));
                 continue;
