@@ -137,6 +137,21 @@ static int lx_conf_parse_digits(const char **p, unsigned long long *out)
     return LX_OK;
 }
 
+/* Reads the number of a size or a duration at *p: blanks, the digits,
+ * blanks; *p is left on what follows (the unit). NULL is LX_EINVAL. */
+static int lx_conf_parse_amount(const char **p, unsigned long long *out)
+{
+    const char *s = *p;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (lx_conf_parse_digits(&s, out) != LX_OK)
+        return LX_EINVAL;
+    *p = lx_conf_skip_space(s);
+    return LX_OK;
+}
+
 /* A signed decimal integer with optional surrounding blanks. */
 static int lx_conf_parse_int(const char *s, long long *out)
 {
@@ -171,12 +186,8 @@ int lx_conf_parse_size(const char *s, size_t *out)
     unsigned long long v;
     unsigned shift = 0;
 
-    if (s == NULL)
+    if (lx_conf_parse_amount(&s, &v) != LX_OK)
         return LX_EINVAL;
-    s = lx_conf_skip_space(s);
-    if (lx_conf_parse_digits(&s, &v) != LX_OK)
-        return LX_EINVAL;
-    s = lx_conf_skip_space(s);
     switch (*s) {
     case 'k':
     case 'K':
@@ -219,12 +230,8 @@ int lx_conf_parse_ms(const char *s, long long *out)
     unsigned long long v;
     unsigned long long mult;
 
-    if (s == NULL)
+    if (lx_conf_parse_amount(&s, &v) != LX_OK)
         return LX_EINVAL;
-    s = lx_conf_skip_space(s);
-    if (lx_conf_parse_digits(&s, &v) != LX_OK)
-        return LX_EINVAL;
-    s = lx_conf_skip_space(s);
     if (*s == '\0' || (s[0] == 'm' && s[1] == 's')) {
         mult = 1;
         s += *s == '\0' ? 0 : 2;
