@@ -241,6 +241,83 @@ static int lx_conf_get_bool(lx_conf_ctx *ctx, const config_setting_t *s, int *ou
     return lx_conf_get_kind(ctx, s, LX_CONF_BOOL, out);
 }
 
+/* A numeric key of a struct the config fills: its name, kind and bounds,
+ * and the member it sets, at `offset`: an int for LX_CONF_INT, a size_t for
+ * LX_CONF_SIZE, a long long for LX_CONF_MS. */
+typedef struct lx_conf_num_key {
+    const char *name;
+    lx_conf_kind kind;
+    long long min;
+    long long max;
+    size_t offset;
+} lx_conf_num_key;
+
+/* When `key` is one of keys[0..n), reads s within its bounds into its member
+ * of *base (left as it was when the value is bad, which is reported) and
+ * returns 1; returns 0 for another key. */
+static int lx_conf_num(lx_conf_ctx *ctx, const config_setting_t *s, const char *key,
+                       const lx_conf_num_key *keys, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const lx_conf_num_key *k = &keys[i];
+        char *field = (char *)base + k->offset;
+        long long ll;
+        size_t sz;
+
+        if (strcmp(key, k->name) != 0)
+            continue;
+        if (k->kind == LX_CONF_SIZE) {
+            if (lx_conf_get_size(ctx, s, (size_t)k->min, (size_t)k->max, &sz) == LX_OK)
+                *(size_t *)(void *)field = sz;
+        } else if (k->kind == LX_CONF_MS) {
+            if (lx_conf_get_ms(ctx, s, k->min, k->max, &ll) == LX_OK)
+                *(long long *)(void *)field = ll;
+        } else if (lx_conf_get_int(ctx, s, k->min, k->max, &ll) == LX_OK) {
+            *(int *)(void *)field = (int)ll;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+#define LX_CONF_SV(member) offsetof(lx_server_conf, member)
+
+/* The server's numeric keys. */
+static const lx_conf_num_key lx_conf_server_nums[] = {
+    {"backlog", LX_CONF_INT, 1, 65535, LX_CONF_SV(backlog)},
+    {"max_connections", LX_CONF_INT, 16, 1000000, LX_CONF_SV(max_connections)},
+    {"max_websockets", LX_CONF_INT, 0, 1000000, LX_CONF_SV(max_websockets)},
+    {"max_body", LX_CONF_SIZE, 0, INT64_MAX, LX_CONF_SV(max_body)},
+    {"max_header", LX_CONF_SIZE, 1 << 10, 1 << 20, LX_CONF_SV(max_header)},
+    {"request_timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_SV(request_timeout_ms)},
+    {"idle_timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_SV(idle_timeout_ms)},
+    {"shutdown_grace", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_SV(shutdown_grace_ms)},
+    {"header_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_SV(header_timeout_ms)},
+    {"body_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_SV(body_timeout_ms)},
+    {"body_min_rate", LX_CONF_SIZE, 0, 1 << 30, LX_CONF_SV(body_min_rate)},
+    {"max_body_memory", LX_CONF_SIZE, 64 << 10, INT64_MAX, LX_CONF_SV(max_body_memory)},
+    {"max_unsent", LX_CONF_SIZE, 4 << 10, 1 << 30, LX_CONF_SV(max_unsent)},
+    {"multipart_allowance", LX_CONF_SIZE, 0, 16 << 20, LX_CONF_SV(multipart_allowance)},
+    {"offload_threads", LX_CONF_INT, 1, LX_CONF_MAX_OFFLOAD_THREADS, LX_CONF_SV(offload_threads)},
+};
+
+#undef LX_CONF_SV
+
+#define LX_CONF_RT(member) offsetof(lx_route_conf, member)
+
+/* A route's numeric keys: the plain ones, then the WebSocket limits. */
+static const lx_conf_num_key lx_conf_route_nums[] = {
+    {"timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_RT(timeout_ms)},
+    {"body_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_RT(body_timeout_ms)},
+};
+static const lx_conf_num_key lx_conf_route_ws_nums[] = {
+    {"max_message", LX_CONF_SIZE, 1, 1 << 30, LX_CONF_RT(ws.max_message)},
+    {"idle_timeout", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_RT(ws.idle_timeout_ms)},
+    {"ping_interval", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_RT(ws.ping_interval_ms)},
+};
+
+#undef LX_CONF_RT
+
 /* HOST:PORT or [V6]:PORT, port 0..65535. */
 static int lx_conf_is_valid_listen(const char *s)
 {
@@ -422,7 +499,6 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
 {
     lx_server_conf *sv = &ctx->conf->server;
     long long ll;
-    size_t sz;
     const char *str;
 
     int n = config_setting_length(group);
@@ -457,51 +533,9 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
                 continue;
             }
             sv->workers = (int)ll;
-        } else if (strcmp(key, "backlog") == 0) {
-            if (lx_conf_get_int(ctx, s, 1, 65535, &ll) == LX_OK)
-                sv->backlog = (int)ll;
-        } else if (strcmp(key, "max_connections") == 0) {
-            if (lx_conf_get_int(ctx, s, 16, 1000000, &ll) == LX_OK)
-                sv->max_connections = (int)ll;
-        } else if (strcmp(key, "max_websockets") == 0) {
-            if (lx_conf_get_int(ctx, s, 0, 1000000, &ll) == LX_OK)
-                sv->max_websockets = (int)ll;
-        } else if (strcmp(key, "max_body") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
-                sv->max_body = sz;
-        } else if (strcmp(key, "max_header") == 0) {
-            if (lx_conf_get_size(ctx, s, 1u << 10, 1u << 20, &sz) == LX_OK)
-                sv->max_header = sz;
-        } else if (strcmp(key, "request_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->request_timeout_ms = ll;
-        } else if (strcmp(key, "idle_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->idle_timeout_ms = ll;
-        } else if (strcmp(key, "shutdown_grace") == 0) {
-            if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->shutdown_grace_ms = ll;
-        } else if (strcmp(key, "header_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->header_timeout_ms = ll;
-        } else if (strcmp(key, "body_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->body_timeout_ms = ll;
-        } else if (strcmp(key, "body_min_rate") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, 1u << 30, &sz) == LX_OK)
-                sv->body_min_rate = sz;
-        } else if (strcmp(key, "max_body_memory") == 0) {
-            if (lx_conf_get_size(ctx, s, 64u << 10, (size_t)INT64_MAX, &sz) == LX_OK)
-                sv->max_body_memory = sz;
-        } else if (strcmp(key, "max_unsent") == 0) {
-            if (lx_conf_get_size(ctx, s, 4u << 10, 1u << 30, &sz) == LX_OK)
-                sv->max_unsent = sz;
-        } else if (strcmp(key, "multipart_allowance") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, 16u << 20, &sz) == LX_OK)
-                sv->multipart_allowance = sz;
-        } else if (strcmp(key, "offload_threads") == 0) {
-            if (lx_conf_get_int(ctx, s, 1, LX_CONF_MAX_OFFLOAD_THREADS, &ll) == LX_OK)
-                sv->offload_threads = (int)ll;
+        } else if (lx_conf_num(ctx, s, key, lx_conf_server_nums,
+                               sizeof(lx_conf_server_nums) / sizeof(lx_conf_server_nums[0]), sv)) {
+            continue;
         } else if (strcmp(key, "data_dir") == 0) {
             if (lx_conf_get_string(ctx, s, &str) != LX_OK)
                 continue;
@@ -783,8 +817,6 @@ static int lx_conf_route_ws_key(lx_conf_ctx *ctx, lx_route_conf *rc, const char 
                                 const config_setting_t *s, const config_setting_t **where)
 {
     const char *str;
-    long long ll;
-    size_t sz;
 
     if (strcmp(key, "websocket") == 0) {
         rc->is_websocket = 1;
@@ -796,18 +828,9 @@ static int lx_conf_route_ws_key(lx_conf_ctx *ctx, lx_route_conf *rc, const char 
             lx_conf_set_str(ctx, &rc->handler, str);
         return 1;
     }
-    if (strcmp(key, "max_message") == 0) {
-        if (lx_conf_get_size(ctx, s, 1, (size_t)1 << 30, &sz) == LX_OK)
-            rc->ws.max_message = sz;
-    } else if (strcmp(key, "idle_timeout") == 0) {
-        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-            rc->ws.idle_timeout_ms = ll;
-    } else if (strcmp(key, "ping_interval") == 0) {
-        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-            rc->ws.ping_interval_ms = ll;
-    } else {
+    if (!lx_conf_num(ctx, s, key, lx_conf_route_ws_nums,
+                     sizeof(lx_conf_route_ws_nums) / sizeof(lx_conf_route_ws_nums[0]), rc))
         return 0;
-    }
     if (*where == NULL)
         *where = s;
     return 1;
@@ -864,7 +887,6 @@ static void lx_conf_route(lx_conf_ctx *ctx, void *arr, const config_setting_t *g
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *key = config_setting_name(s);
         const char *str;
-        long long ll;
         size_t sz;
 
         if (strcmp(key, "method") == 0) {
@@ -921,12 +943,9 @@ static void lx_conf_route(lx_conf_ctx *ctx, void *arr, const config_setting_t *g
                             sz, conf->server.max_body_memory);
             else
                 rc->max_body = sz;
-        } else if (strcmp(key, "timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                rc->timeout_ms = ll;
-        } else if (strcmp(key, "body_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                rc->body_timeout_ms = ll;
+        } else if (lx_conf_num(ctx, s, key, lx_conf_route_nums,
+                               sizeof(lx_conf_route_nums) / sizeof(lx_conf_route_nums[0]), rc)) {
+            continue;
         } else if (!lx_conf_route_ws_key(ctx, rc, key, s, &ws_key_s)) {
             lx_conf_err_unknown(ctx, s);
         }
