@@ -137,6 +137,21 @@ static int lx_conf_parse_digits(const char **p, unsigned long long *out)
     return LX_OK;
 }
 
+/* Reads the number of a size or a duration at *p: blanks, the digits,
+ * blanks; *p is left on what follows (the unit). NULL is LX_EINVAL. */
+static int lx_conf_parse_amount(const char **p, unsigned long long *out)
+{
+    const char *s = *p;
+
+    if (s == NULL)
+        return LX_EINVAL;
+    s = lx_conf_skip_space(s);
+    if (lx_conf_parse_digits(&s, out) != LX_OK)
+        return LX_EINVAL;
+    *p = lx_conf_skip_space(s);
+    return LX_OK;
+}
+
 /* A signed decimal integer with optional surrounding blanks. */
 static int lx_conf_parse_int(const char *s, long long *out)
 {
@@ -171,12 +186,8 @@ int lx_conf_parse_size(const char *s, size_t *out)
     unsigned long long v;
     unsigned shift = 0;
 
-    if (s == NULL)
+    if (lx_conf_parse_amount(&s, &v) != LX_OK)
         return LX_EINVAL;
-    s = lx_conf_skip_space(s);
-    if (lx_conf_parse_digits(&s, &v) != LX_OK)
-        return LX_EINVAL;
-    s = lx_conf_skip_space(s);
     switch (*s) {
     case 'k':
     case 'K':
@@ -219,12 +230,8 @@ int lx_conf_parse_ms(const char *s, long long *out)
     unsigned long long v;
     unsigned long long mult;
 
-    if (s == NULL)
+    if (lx_conf_parse_amount(&s, &v) != LX_OK)
         return LX_EINVAL;
-    s = lx_conf_skip_space(s);
-    if (lx_conf_parse_digits(&s, &v) != LX_OK)
-        return LX_EINVAL;
-    s = lx_conf_skip_space(s);
     if (*s == '\0' || (s[0] == 'm' && s[1] == 's')) {
         mult = 1;
         s += *s == '\0' ? 0 : 2;
@@ -381,68 +388,65 @@ static config_setting_t *lx_cfg_member(const lx_cfg *cfg, const char *key)
     return config_setting_get_member(s, key);
 }
 
-/* Reads an integer setting or a numeric string. */
-int lx_conf_setting_to_int(const config_setting_t *s, long long *out)
+/* Reads s as `kind` into *out, whose C type lx_conf_kind names: an integer
+ * setting (not negative for a size or a duration, and not for a boolean), a
+ * boolean setting (for a boolean only), or a string in the form
+ * lx_conf_parse_int, _ms, _size or _bool reads. *out is untouched on error.
+ * LX_OK, or LX_EINVAL when s is not a value of that kind. */
+int lx_conf_setting_to(const config_setting_t *s, lx_conf_kind kind, void *out)
 {
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        *out = config_setting_get_int64(s);
-        return LX_OK;
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_int(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
+    long long ll = 0;
+    size_t sz = 0;
+    int b = 0;
+    int rc = LX_EINVAL;
+    int type = config_setting_type(s);
+
+    if (type == CONFIG_TYPE_STRING) {
+        const char *v = config_setting_get_string(s);
+        if (kind == LX_CONF_INT)
+            rc = lx_conf_parse_int(v, &ll);
+        else if (kind == LX_CONF_MS)
+            rc = lx_conf_parse_ms(v, &ll);
+        else if (kind == LX_CONF_SIZE)
+            rc = lx_conf_parse_size(v, &sz);
+        else
+            rc = lx_conf_parse_bool(v, &b);
+    } else if (type == CONFIG_TYPE_BOOL && kind == LX_CONF_BOOL) {
+        b = config_setting_get_bool(s) ? 1 : 0;
+        rc = LX_OK;
+    } else if ((type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) && kind != LX_CONF_BOOL) {
+        ll = config_setting_get_int64(s);
+        sz = (size_t)ll;
+        if (kind == LX_CONF_INT ||
+            (ll >= 0 && (kind == LX_CONF_MS || (unsigned long long)ll <= SIZE_MAX)))
+            rc = LX_OK;
     }
+    if (rc != LX_OK)
+        return rc;
+    if (kind == LX_CONF_SIZE)
+        *(size_t *)out = sz;
+    else if (kind == LX_CONF_BOOL)
+        *(int *)out = b;
+    else
+        *(long long *)out = ll;
+    return LX_OK;
 }
 
-int lx_conf_setting_to_bool(const config_setting_t *s, int *out)
+/* What a value of `kind` looks like, for "expected ... (got '...')" in the
+ * messages of conf.c and of the cfg_* accessors (static text). */
+const char *lx_conf_kind_what(lx_conf_kind kind)
 {
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_BOOL:
-        *out = config_setting_get_bool(s) ? 1 : 0;
-        return LX_OK;
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_bool(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
+    switch (kind) {
+    case LX_CONF_INT:
+        return "an integer";
+    case LX_CONF_BOOL:
+        return "true or false";
+    case LX_CONF_SIZE:
+        return "a size like 64K, 25M";
+    case LX_CONF_MS:
+        return "a duration like 250ms, 30s, 5m";
     }
-}
-
-int lx_conf_setting_to_size(const config_setting_t *s, size_t *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(s);
-        if (v < 0 || (unsigned long long)v > SIZE_MAX)
-            return LX_EINVAL;
-        *out = (size_t)v;
-        return LX_OK;
-    }
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_size(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
-}
-
-int lx_conf_setting_to_ms(const config_setting_t *s, long long *out)
-{
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(s);
-        if (v < 0)
-            return LX_EINVAL;
-        *out = v;
-        return LX_OK;
-    }
-    case CONFIG_TYPE_STRING:
-        return lx_conf_parse_ms(config_setting_get_string(s), out);
-    default:
-        return LX_EINVAL;
-    }
+    return "a value";
 }
 
 /* The value as written, for "(got '...')" in messages. */
@@ -479,64 +483,41 @@ int lx_cfg_string(const lx_cfg *cfg, const char *key, const char **out, char *er
     return LX_OK;
 }
 
-int lx_cfg_int(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+/* The member `key` of cfg as `kind` into *out (see lx_conf_setting_to):
+ * LX_ENOENT when absent, LX_EINVAL with "FILE:LINE: KEY: expected ... (got
+ * '...')" in err when not of that kind (*out untouched), else LX_OK. */
+static int lx_cfg_typed(const lx_cfg *cfg, const char *key, lx_conf_kind kind, void *out, char *err,
+                        size_t errlen)
 {
-    long long v;
     config_setting_t *s = lx_cfg_member(cfg, key);
     if (s == NULL)
         return LX_ENOENT;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected an integer (got '%s')", key,
+    if (lx_conf_setting_to(s, kind, out) != LX_OK) {
+        lx_cfg_err(err, errlen, s, "%s: expected %s (got '%s')", key, lx_conf_kind_what(kind),
                    lx_conf_setting_text(s));
         return LX_EINVAL;
     }
-    *out = v;
     return LX_OK;
+}
+
+int lx_cfg_int(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
+{
+    return lx_cfg_typed(cfg, key, LX_CONF_INT, out, err, errlen);
 }
 
 int lx_cfg_bool(const lx_cfg *cfg, const char *key, int *out, char *err, size_t errlen)
 {
-    int v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected true or false (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_BOOL, out, err, errlen);
 }
 
 int lx_cfg_size(const lx_cfg *cfg, const char *key, size_t *out, char *err, size_t errlen)
 {
-    size_t v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected a size like 64K, 25M (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_SIZE, out, err, errlen);
 }
 
 int lx_cfg_ms(const lx_cfg *cfg, const char *key, long long *out, char *err, size_t errlen)
 {
-    long long v;
-    config_setting_t *s = lx_cfg_member(cfg, key);
-    if (s == NULL)
-        return LX_ENOENT;
-    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
-        lx_cfg_err(err, errlen, s, "%s: expected a duration like 250ms, 30s, 5m (got '%s')", key,
-                   lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_cfg_typed(cfg, key, LX_CONF_MS, out, err, errlen);
 }
 
 /* A child group, list or array; NULL when absent or a scalar. */

@@ -31,10 +31,18 @@ int lx_conf_setting_line(const config_setting_t *s);
 int lx_conf_setting_is_bad(const config_setting_t *s);
 void lx_conf_setting_path(const config_setting_t *s, char *buf, size_t buflen);
 const char *lx_conf_skip_space(const char *s);
-int lx_conf_setting_to_int(const config_setting_t *s, long long *out);
-int lx_conf_setting_to_bool(const config_setting_t *s, int *out);
-int lx_conf_setting_to_size(const config_setting_t *s, size_t *out);
-int lx_conf_setting_to_ms(const config_setting_t *s, long long *out);
+
+/* The scalar kinds the typed readers convert a setting to, with the C type
+ * lx_conf_setting_to() stores for each. */
+typedef enum lx_conf_kind {
+    LX_CONF_INT,  /* long long */
+    LX_CONF_BOOL, /* int, 0 or 1 */
+    LX_CONF_SIZE, /* size_t */
+    LX_CONF_MS    /* long long, milliseconds */
+} lx_conf_kind;
+
+int lx_conf_setting_to(const config_setting_t *s, lx_conf_kind kind, void *out);
+const char *lx_conf_kind_what(lx_conf_kind kind);
 const char *lx_conf_setting_text(const config_setting_t *s);
 
 #endif

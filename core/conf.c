@@ -178,34 +178,56 @@ static int lx_conf_get_string(lx_conf_ctx *ctx, const config_setting_t *s, const
     return LX_OK;
 }
 
-static int lx_conf_get_int(lx_conf_ctx *ctx, const config_setting_t *s, long long min,
-                           long long max, long long *out)
+/* s as `kind` into *out (see lx_conf_setting_to), reporting "expected ...
+ * (got '...')" when it is not one. */
+static int lx_conf_get_kind(lx_conf_ctx *ctx, const config_setting_t *s, lx_conf_kind kind,
+                            void *out)
 {
-    long long v;
     if (lx_conf_setting_is_bad(s))
         return LX_EINVAL;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected an integer (got '%s')", lx_conf_setting_text(s));
+    if (lx_conf_setting_to(s, kind, out) != LX_OK) {
+        lx_conf_err(ctx, s, "expected %s (got '%s')", lx_conf_kind_what(kind),
+                    lx_conf_setting_text(s));
         return LX_EINVAL;
     }
+    return LX_OK;
+}
+
+/* An integer (LX_CONF_INT) or a duration (LX_CONF_MS, whose numbers the
+ * range message writes with `unit` "ms") between min and max. */
+static int lx_conf_get_ll(lx_conf_ctx *ctx, const config_setting_t *s, lx_conf_kind kind,
+                          const char *unit, long long min, long long max, long long *out)
+{
+    long long v;
+    if (lx_conf_get_kind(ctx, s, kind, &v) != LX_OK)
+        return LX_EINVAL;
     if (v < min || v > max) {
-        lx_conf_err(ctx, s, "must be between %lld and %lld (got %lld)", min, max, v);
+        lx_conf_err(ctx, s, "must be between %lld%s and %lld%s (got %lld%s)", min, unit, max, unit,
+                    v, unit);
         return LX_EINVAL;
     }
     *out = v;
     return LX_OK;
 }
 
+static int lx_conf_get_int(lx_conf_ctx *ctx, const config_setting_t *s, long long min,
+                           long long max, long long *out)
+{
+    return lx_conf_get_ll(ctx, s, LX_CONF_INT, "", min, max, out);
+}
+
+static int lx_conf_get_ms(lx_conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
+                          long long *out)
+{
+    return lx_conf_get_ll(ctx, s, LX_CONF_MS, "ms", min, max, out);
+}
+
 static int lx_conf_get_size(lx_conf_ctx *ctx, const config_setting_t *s, size_t min, size_t max,
                             size_t *out)
 {
     size_t v;
-    if (lx_conf_setting_is_bad(s))
+    if (lx_conf_get_kind(ctx, s, LX_CONF_SIZE, &v) != LX_OK)
         return LX_EINVAL;
-    if (lx_conf_setting_to_size(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected a size like 64K, 25M (got '%s')", lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
     if (v < min || v > max) {
         lx_conf_err(ctx, s, "must be between %zu and %zu bytes (got %zu)", min, max, v);
         return LX_EINVAL;
@@ -214,37 +236,87 @@ static int lx_conf_get_size(lx_conf_ctx *ctx, const config_setting_t *s, size_t 
     return LX_OK;
 }
 
-static int lx_conf_get_ms(lx_conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
-                          long long *out)
-{
-    long long v;
-    if (lx_conf_setting_is_bad(s))
-        return LX_EINVAL;
-    if (lx_conf_setting_to_ms(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected a duration like 250ms, 30s, 5m (got '%s')",
-                    lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    if (v < min || v > max) {
-        lx_conf_err(ctx, s, "must be between %lldms and %lldms (got %lldms)", min, max, v);
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
-}
-
 static int lx_conf_get_bool(lx_conf_ctx *ctx, const config_setting_t *s, int *out)
 {
-    int v;
-    if (lx_conf_setting_is_bad(s))
-        return LX_EINVAL;
-    if (lx_conf_setting_to_bool(s, &v) != LX_OK) {
-        lx_conf_err(ctx, s, "expected true or false (got '%s')", lx_conf_setting_text(s));
-        return LX_EINVAL;
-    }
-    *out = v;
-    return LX_OK;
+    return lx_conf_get_kind(ctx, s, LX_CONF_BOOL, out);
 }
+
+/* A numeric key of a struct the config fills: its name, kind and bounds,
+ * and the member it sets, at `offset`: an int for LX_CONF_INT, a size_t for
+ * LX_CONF_SIZE, a long long for LX_CONF_MS. */
+typedef struct lx_conf_num_key {
+    const char *name;
+    lx_conf_kind kind;
+    long long min;
+    long long max;
+    size_t offset;
+} lx_conf_num_key;
+
+/* When `key` is one of keys[0..n), reads s within its bounds into its member
+ * of *base (left as it was when the value is bad, which is reported) and
+ * returns 1; returns 0 for another key. */
+static int lx_conf_num(lx_conf_ctx *ctx, const config_setting_t *s, const char *key,
+                       const lx_conf_num_key *keys, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const lx_conf_num_key *k = &keys[i];
+        char *field = (char *)base + k->offset;
+        long long ll;
+        size_t sz;
+
+        if (strcmp(key, k->name) != 0)
+            continue;
+        if (k->kind == LX_CONF_SIZE) {
+            if (lx_conf_get_size(ctx, s, (size_t)k->min, (size_t)k->max, &sz) == LX_OK)
+                *(size_t *)(void *)field = sz;
+        } else if (k->kind == LX_CONF_MS) {
+            if (lx_conf_get_ms(ctx, s, k->min, k->max, &ll) == LX_OK)
+                *(long long *)(void *)field = ll;
+        } else if (lx_conf_get_int(ctx, s, k->min, k->max, &ll) == LX_OK) {
+            *(int *)(void *)field = (int)ll;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+#define LX_CONF_SV(member) offsetof(lx_server_conf, member)
+
+/* The server's numeric keys. */
+static const lx_conf_num_key lx_conf_server_nums[] = {
+    {"backlog", LX_CONF_INT, 1, 65535, LX_CONF_SV(backlog)},
+    {"max_connections", LX_CONF_INT, 16, 1000000, LX_CONF_SV(max_connections)},
+    {"max_websockets", LX_CONF_INT, 0, 1000000, LX_CONF_SV(max_websockets)},
+    {"max_body", LX_CONF_SIZE, 0, INT64_MAX, LX_CONF_SV(max_body)},
+    {"max_header", LX_CONF_SIZE, 1 << 10, 1 << 20, LX_CONF_SV(max_header)},
+    {"request_timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_SV(request_timeout_ms)},
+    {"idle_timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_SV(idle_timeout_ms)},
+    {"shutdown_grace", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_SV(shutdown_grace_ms)},
+    {"header_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_SV(header_timeout_ms)},
+    {"body_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_SV(body_timeout_ms)},
+    {"body_min_rate", LX_CONF_SIZE, 0, 1 << 30, LX_CONF_SV(body_min_rate)},
+    {"max_body_memory", LX_CONF_SIZE, 64 << 10, INT64_MAX, LX_CONF_SV(max_body_memory)},
+    {"max_unsent", LX_CONF_SIZE, 4 << 10, 1 << 30, LX_CONF_SV(max_unsent)},
+    {"multipart_allowance", LX_CONF_SIZE, 0, 16 << 20, LX_CONF_SV(multipart_allowance)},
+    {"offload_threads", LX_CONF_INT, 1, LX_CONF_MAX_OFFLOAD_THREADS, LX_CONF_SV(offload_threads)},
+};
+
+#undef LX_CONF_SV
+
+#define LX_CONF_RT(member) offsetof(lx_route_conf, member)
+
+/* A route's numeric keys: the plain ones, then the WebSocket limits. */
+static const lx_conf_num_key lx_conf_route_nums[] = {
+    {"timeout", LX_CONF_MS, 1, LX_CONF_DAY_MS, LX_CONF_RT(timeout_ms)},
+    {"body_timeout", LX_CONF_MS, 100, LX_CONF_DAY_MS, LX_CONF_RT(body_timeout_ms)},
+};
+static const lx_conf_num_key lx_conf_route_ws_nums[] = {
+    {"max_message", LX_CONF_SIZE, 1, 1 << 30, LX_CONF_RT(ws.max_message)},
+    {"idle_timeout", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_RT(ws.idle_timeout_ms)},
+    {"ping_interval", LX_CONF_MS, 0, LX_CONF_DAY_MS, LX_CONF_RT(ws.ping_interval_ms)},
+};
+
+#undef LX_CONF_RT
 
 /* HOST:PORT or [V6]:PORT, port 0..65535. */
 static int lx_conf_is_valid_listen(const char *s)
@@ -375,7 +447,7 @@ static void lx_conf_server_cors_max_age(lx_conf_ctx *ctx, const config_setting_t
 
     if (lx_conf_setting_is_bad(s))
         return;
-    if (lx_conf_setting_to_int(s, &v) != LX_OK) {
+    if (lx_conf_setting_to(s, LX_CONF_INT, &v) != LX_OK) {
         long long ms;
         if (config_setting_type(s) != CONFIG_TYPE_STRING ||
             lx_conf_parse_ms(config_setting_get_string(s), &ms) != LX_OK) {
@@ -427,7 +499,6 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
 {
     lx_server_conf *sv = &ctx->conf->server;
     long long ll;
-    size_t sz;
     const char *str;
 
     int n = config_setting_length(group);
@@ -451,7 +522,7 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
                 sv->workers = 0;
                 continue;
             }
-            if (lx_conf_setting_to_int(s, &ll) != LX_OK) {
+            if (lx_conf_setting_to(s, LX_CONF_INT, &ll) != LX_OK) {
                 lx_conf_err(ctx, s, "expected a number of workers or \"auto\" (got '%s')",
                             lx_conf_setting_text(s));
                 continue;
@@ -462,51 +533,9 @@ static void lx_conf_server_keys(lx_conf_ctx *ctx, const config_setting_t *group)
                 continue;
             }
             sv->workers = (int)ll;
-        } else if (strcmp(key, "backlog") == 0) {
-            if (lx_conf_get_int(ctx, s, 1, 65535, &ll) == LX_OK)
-                sv->backlog = (int)ll;
-        } else if (strcmp(key, "max_connections") == 0) {
-            if (lx_conf_get_int(ctx, s, 16, 1000000, &ll) == LX_OK)
-                sv->max_connections = (int)ll;
-        } else if (strcmp(key, "max_websockets") == 0) {
-            if (lx_conf_get_int(ctx, s, 0, 1000000, &ll) == LX_OK)
-                sv->max_websockets = (int)ll;
-        } else if (strcmp(key, "max_body") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, (size_t)INT64_MAX, &sz) == LX_OK)
-                sv->max_body = sz;
-        } else if (strcmp(key, "max_header") == 0) {
-            if (lx_conf_get_size(ctx, s, 1u << 10, 1u << 20, &sz) == LX_OK)
-                sv->max_header = sz;
-        } else if (strcmp(key, "request_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->request_timeout_ms = ll;
-        } else if (strcmp(key, "idle_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->idle_timeout_ms = ll;
-        } else if (strcmp(key, "shutdown_grace") == 0) {
-            if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->shutdown_grace_ms = ll;
-        } else if (strcmp(key, "header_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->header_timeout_ms = ll;
-        } else if (strcmp(key, "body_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                sv->body_timeout_ms = ll;
-        } else if (strcmp(key, "body_min_rate") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, 1u << 30, &sz) == LX_OK)
-                sv->body_min_rate = sz;
-        } else if (strcmp(key, "max_body_memory") == 0) {
-            if (lx_conf_get_size(ctx, s, 64u << 10, (size_t)INT64_MAX, &sz) == LX_OK)
-                sv->max_body_memory = sz;
-        } else if (strcmp(key, "max_unsent") == 0) {
-            if (lx_conf_get_size(ctx, s, 4u << 10, 1u << 30, &sz) == LX_OK)
-                sv->max_unsent = sz;
-        } else if (strcmp(key, "multipart_allowance") == 0) {
-            if (lx_conf_get_size(ctx, s, 0, 16u << 20, &sz) == LX_OK)
-                sv->multipart_allowance = sz;
-        } else if (strcmp(key, "offload_threads") == 0) {
-            if (lx_conf_get_int(ctx, s, 1, LX_CONF_MAX_OFFLOAD_THREADS, &ll) == LX_OK)
-                sv->offload_threads = (int)ll;
+        } else if (lx_conf_num(ctx, s, key, lx_conf_server_nums,
+                               sizeof(lx_conf_server_nums) / sizeof(lx_conf_server_nums[0]), sv)) {
+            continue;
         } else if (strcmp(key, "data_dir") == 0) {
             if (lx_conf_get_string(ctx, s, &str) != LX_OK)
                 continue;
@@ -619,10 +648,45 @@ static int lx_conf_is_list_of_groups(lx_conf_ctx *ctx, const config_setting_t *s
     return 0;
 }
 
-static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
+/* Parses one group of a list into the array `arr` that lx_conf_groups
+ * allocated (the callback counts its entries itself). */
+typedef void lx_conf_group_fn(lx_conf_ctx *ctx, void *arr, const config_setting_t *g);
+
+/* Walks `list` (NULL when absent), a list of groups: allocates one zeroed
+ * element of elem_size per entry, reports an entry that is not a group with
+ * `hint` and skips it, and hands every group to fn. Returns the array (owned
+ * by the caller, who stores it in ctx->conf), or NULL when the list is absent,
+ * bad or empty, or on out of memory (ctx->is_oom). */
+static void *lx_conf_groups(lx_conf_ctx *ctx, const config_setting_t *list, size_t elem_size,
+                            const char *hint, lx_conf_group_fn *fn)
+{
+    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
+        return NULL;
+    int n = config_setting_length(list);
+    if (n == 0)
+        return NULL;
+    void *arr = calloc((size_t)n, elem_size);
+    if (arr == NULL) {
+        ctx->is_oom = 1;
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            lx_conf_err(ctx, g, "%s", hint);
+            continue;
+        }
+        fn(ctx, arr, g);
+    }
+    return arr;
+}
+
+/* One entry of `plugins`, into plugins[conf->n_plugins] (lx_conf_group_fn). */
+static void lx_conf_plugin(lx_conf_ctx *ctx, void *arr, const config_setting_t *g)
 {
     lx_conf *conf = ctx->conf;
-    lx_plugin_conf *pc = &conf->plugins[conf->n_plugins];
+    lx_plugin_conf *plugins = arr;
+    lx_plugin_conf *pc = &plugins[conf->n_plugins];
     const config_setting_t *name_s = NULL;
     const char *file = NULL;
     int is_ok = 1;
@@ -678,9 +742,9 @@ static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
     }
     if (pc->name != NULL) {
         for (size_t i = 0; i < conf->n_plugins; i++) {
-            if (conf->plugins[i].name != NULL && strcmp(conf->plugins[i].name, pc->name) == 0) {
+            if (plugins[i].name != NULL && strcmp(plugins[i].name, pc->name) == 0) {
                 lx_conf_err(ctx, name_s, "duplicate plugin name '%s' (first at %s:%d)", pc->name,
-                            conf->plugins[i].file, conf->plugins[i].line);
+                            plugins[i].file, plugins[i].line);
                 is_ok = 0;
                 break;
             }
@@ -713,26 +777,8 @@ static void lx_conf_plugin(lx_conf_ctx *ctx, const config_setting_t *g)
 
 static void lx_conf_plugins(lx_conf_ctx *ctx, const config_setting_t *list)
 {
-    lx_conf *conf = ctx->conf;
-
-    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
-        return;
-    int n = config_setting_length(list);
-    if (n == 0)
-        return;
-    conf->plugins = calloc((size_t)n, sizeof(*conf->plugins));
-    if (conf->plugins == NULL) {
-        ctx->is_oom = 1;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        if (!config_setting_is_group(g)) {
-            lx_conf_err(ctx, g, "expected a group { name = ...; }");
-            continue;
-        }
-        lx_conf_plugin(ctx, g);
-    }
+    ctx->conf->plugins = lx_conf_groups(ctx, list, sizeof(lx_plugin_conf),
+                                        "expected a group { name = ...; }", lx_conf_plugin);
 }
 
 static void lx_conf_route_before(lx_conf_ctx *ctx, lx_route_conf *rc, const config_setting_t *s)
@@ -771,8 +817,6 @@ static int lx_conf_route_ws_key(lx_conf_ctx *ctx, lx_route_conf *rc, const char 
                                 const config_setting_t *s, const config_setting_t **where)
 {
     const char *str;
-    long long ll;
-    size_t sz;
 
     if (strcmp(key, "websocket") == 0) {
         rc->is_websocket = 1;
@@ -784,18 +828,9 @@ static int lx_conf_route_ws_key(lx_conf_ctx *ctx, lx_route_conf *rc, const char 
             lx_conf_set_str(ctx, &rc->handler, str);
         return 1;
     }
-    if (strcmp(key, "max_message") == 0) {
-        if (lx_conf_get_size(ctx, s, 1, (size_t)1 << 30, &sz) == LX_OK)
-            rc->ws.max_message = sz;
-    } else if (strcmp(key, "idle_timeout") == 0) {
-        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-            rc->ws.idle_timeout_ms = ll;
-    } else if (strcmp(key, "ping_interval") == 0) {
-        if (lx_conf_get_ms(ctx, s, 0, LX_CONF_DAY_MS, &ll) == LX_OK)
-            rc->ws.ping_interval_ms = ll;
-    } else {
+    if (!lx_conf_num(ctx, s, key, lx_conf_route_ws_nums,
+                     sizeof(lx_conf_route_ws_nums) / sizeof(lx_conf_route_ws_nums[0]), rc))
         return 0;
-    }
     if (*where == NULL)
         *where = s;
     return 1;
@@ -826,12 +861,14 @@ static void lx_conf_route_ws_check(lx_conf_ctx *ctx, lx_route_conf *rc, const co
     rc->max_body = 0;
 }
 
-static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
+/* One entry of `routes`, into routes[conf->n_routes] (lx_conf_group_fn). */
+static void lx_conf_route(lx_conf_ctx *ctx, void *arr, const config_setting_t *g)
 {
     static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                           "PATCH", "DELETE", "OPTIONS"};
     lx_conf *conf = ctx->conf;
-    lx_route_conf *rc = &conf->routes[conf->n_routes++];
+    lx_route_conf *routes = arr;
+    lx_route_conf *rc = &routes[conf->n_routes++];
     int has_method = 0, has_path = 0, has_handler = 0;
     const config_setting_t *method_s = NULL, *max_body_s = NULL, *ws_key_s = NULL;
 
@@ -850,7 +887,6 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *key = config_setting_name(s);
         const char *str;
-        long long ll;
         size_t sz;
 
         if (strcmp(key, "method") == 0) {
@@ -907,12 +943,9 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
                             sz, conf->server.max_body_memory);
             else
                 rc->max_body = sz;
-        } else if (strcmp(key, "timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 1, LX_CONF_DAY_MS, &ll) == LX_OK)
-                rc->timeout_ms = ll;
-        } else if (strcmp(key, "body_timeout") == 0) {
-            if (lx_conf_get_ms(ctx, s, 100, LX_CONF_DAY_MS, &ll) == LX_OK)
-                rc->body_timeout_ms = ll;
+        } else if (lx_conf_num(ctx, s, key, lx_conf_route_nums,
+                               sizeof(lx_conf_route_nums) / sizeof(lx_conf_route_nums[0]), rc)) {
+            continue;
         } else if (!lx_conf_route_ws_key(ctx, rc, key, s, &ws_key_s)) {
             lx_conf_err_unknown(ctx, s);
         }
@@ -928,26 +961,9 @@ static void lx_conf_route(lx_conf_ctx *ctx, const config_setting_t *g)
 
 static void lx_conf_routes(lx_conf_ctx *ctx, const config_setting_t *list)
 {
-    lx_conf *conf = ctx->conf;
-
-    if (list == NULL || !lx_conf_is_list_of_groups(ctx, list))
-        return;
-    int n = config_setting_length(list);
-    if (n == 0)
-        return;
-    conf->routes = calloc((size_t)n, sizeof(*conf->routes));
-    if (conf->routes == NULL) {
-        ctx->is_oom = 1;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        if (!config_setting_is_group(g)) {
-            lx_conf_err(ctx, g, "expected a group { method = ...; path = ...; handler = ...; }");
-            continue;
-        }
-        lx_conf_route(ctx, g);
-    }
+    ctx->conf->routes = lx_conf_groups(
+        ctx, list, sizeof(lx_route_conf),
+        "expected a group { method = ...; path = ...; handler = ...; }", lx_conf_route);
 }
 
 static void lx_conf_validate(lx_conf_ctx *ctx)
@@ -1057,6 +1073,24 @@ static void lx_conf_syntax_error(lx_conf *conf, lx_errs *errs)
                 text != NULL ? text : "syntax error");
 }
 
+/* Frees what a plugin entry owns (not the entry itself). */
+static void lx_plugin_conf_clear(lx_plugin_conf *pc)
+{
+    free(pc->name);
+    free(pc->path);
+}
+
+/* Frees what a route entry owns (not the entry itself). */
+static void lx_route_conf_clear(lx_route_conf *rc)
+{
+    free(rc->method);
+    free(rc->pattern);
+    free(rc->handler);
+    for (size_t b = 0; b < rc->n_before; b++)
+        free(rc->before[b]);
+    free(rc->before);
+}
+
 /* Leaves out the plugin and route entries that failed validation, so that
  * a configuration with errors can still be checked further (lexiaid -t). */
 static void lx_conf_compact(lx_conf *conf)
@@ -1064,12 +1098,10 @@ static void lx_conf_compact(lx_conf *conf)
     size_t k = 0;
     for (size_t i = 0; i < conf->n_plugins; i++) {
         lx_plugin_conf *pc = &conf->plugins[i];
-        if (pc->name != NULL && pc->path != NULL) {
+        if (pc->name != NULL && pc->path != NULL)
             conf->plugins[k++] = *pc;
-        } else {
-            free(pc->name);
-            free(pc->path);
-        }
+        else
+            lx_plugin_conf_clear(pc);
     }
     conf->n_plugins = k;
     k = 0;
@@ -1079,18 +1111,30 @@ static void lx_conf_compact(lx_conf *conf)
         for (size_t b = 0; b < rc->n_before; b++)
             if (rc->before[b] == NULL)
                 is_ok = 0;
-        if (is_ok) {
+        if (is_ok)
             conf->routes[k++] = *rc;
-        } else {
-            free(rc->method);
-            free(rc->pattern);
-            free(rc->handler);
-            for (size_t b = 0; b < rc->n_before; b++)
-                free(rc->before[b]);
-            free(rc->before);
-        }
+        else
+            lx_route_conf_clear(rc);
     }
     conf->n_routes = k;
+}
+
+/* Shared end of lx_conf_load_file and lx_conf_load_text once the text is
+ * read: validates conf (lx_conf_finish) and hands it to *out on success, or
+ * on LX_EINVAL when keep_partial (compacted, for lexiaid -t); frees it
+ * otherwise. Returns lx_conf_finish's status. */
+static int lx_conf_settle(lx_conf *conf, const char *path, lx_conf **out, lx_errs *errs,
+                          int keep_partial)
+{
+    int rc = lx_conf_finish(conf, path, errs);
+    if (rc != LX_OK && !(rc == LX_EINVAL && keep_partial)) {
+        lx_conf_free(conf);
+        return rc;
+    }
+    if (rc == LX_EINVAL)
+        lx_conf_compact(conf);
+    *out = conf;
+    return rc;
 }
 
 static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial);
@@ -1115,8 +1159,6 @@ int lx_conf_check(const char *path, const char *text, lx_conf **out, lx_errs *er
 
 static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int keep_partial)
 {
-    int rc;
-
     *out = NULL;
     /* libconfig says only "file I/O error": look at the file first to
      * say why. */
@@ -1147,30 +1189,15 @@ static int lx_conf_load_file(const char *path, lx_conf **out, lx_errs *errs, int
             lx_errs_add(errs, "%s: cannot read the file", path);
         else
             lx_conf_syntax_error(conf, errs);
-        rc = LX_EINVAL;
-        goto fail;
+        lx_conf_free(conf);
+        return LX_EINVAL;
     }
-    rc = lx_conf_finish(conf, path, errs);
-    if (rc == LX_EINVAL && keep_partial) {
-        lx_conf_compact(conf);
-        *out = conf;
-        return rc;
-    }
-    if (rc != LX_OK)
-        goto fail;
-    *out = conf;
-    return LX_OK;
-
-fail:
-    lx_conf_free(conf);
-    return rc;
+    return lx_conf_settle(conf, path, out, errs, keep_partial);
 }
 
 static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, lx_errs *errs,
                              int keep_partial)
 {
-    int rc;
-
     *out = NULL;
     if (name == NULL)
         name = "<embedded>";
@@ -1181,23 +1208,10 @@ static int lx_conf_load_text(const char *text, const char *name, lx_conf **out, 
     }
     if (config_read_string(&conf->cfg, text) != CONFIG_TRUE) {
         lx_conf_syntax_error(conf, errs);
-        rc = LX_EINVAL;
-        goto fail;
+        lx_conf_free(conf);
+        return LX_EINVAL;
     }
-    rc = lx_conf_finish(conf, NULL, errs);
-    if (rc == LX_EINVAL && keep_partial) {
-        lx_conf_compact(conf);
-        *out = conf;
-        return rc;
-    }
-    if (rc != LX_OK)
-        goto fail;
-    *out = conf;
-    return LX_OK;
-
-fail:
-    lx_conf_free(conf);
-    return rc;
+    return lx_conf_settle(conf, NULL, out, errs, keep_partial);
 }
 
 void lx_conf_free(lx_conf *conf)
@@ -1212,20 +1226,11 @@ void lx_conf_free(lx_conf *conf)
         free(sv->cors_origins[i]);
     free(sv->cors_origins);
     free(sv->cors_headers);
-    for (size_t i = 0; i < conf->n_plugins; i++) {
-        free(conf->plugins[i].name);
-        free(conf->plugins[i].path);
-    }
+    for (size_t i = 0; i < conf->n_plugins; i++)
+        lx_plugin_conf_clear(&conf->plugins[i]);
     free(conf->plugins);
-    for (size_t i = 0; i < conf->n_routes; i++) {
-        lx_route_conf *rc = &conf->routes[i];
-        free(rc->method);
-        free(rc->pattern);
-        free(rc->handler);
-        for (size_t k = 0; k < rc->n_before; k++)
-            free(rc->before[k]);
-        free(rc->before);
-    }
+    for (size_t i = 0; i < conf->n_routes; i++)
+        lx_route_conf_clear(&conf->routes[i]);
     free(conf->routes);
     lx_env_free(conf->env);
     config_destroy(&conf->cfg);

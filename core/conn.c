@@ -384,7 +384,8 @@ static void lx_conn_refuse_size(lx_conn *c, int status)
 
 /* p[0..end) is a complete head (st->skip leading empty lines included), at
  * the front of the input buffer or in c->hb: checks it and renames its
- * framing fields in place. Returns 1 when good. */
+ * framing fields in place. Returns 1 when good, 0 when not (h->status,
+ * code and message say why). */
 static int lx_conn_head_check(lx_conn *c, char *p, size_t end)
 {
     lx_head *h = &c->head.head;
@@ -413,6 +414,25 @@ static int lx_conn_head_check(lx_conn *c, char *p, size_t end)
     if (h->is_chunked)
         memcpy(p + h->te_name_off, LX_HTTP_TE_ALIAS, sizeof(LX_HTTP_TE_ALIAS) - 1);
     return 1;
+}
+
+/* lx_conn_head_check, refusing the head (lx_conn_head_refuse, with the
+ * reason the check gave) when it is bad. Returns 1 when good. */
+static int lx_conn_head_vet(lx_conn *c, char *p, size_t end)
+{
+    if (lx_conn_head_check(c, p, end))
+        return 1;
+    lx_head *h = &c->head.head;
+    lx_conn_head_refuse(c, h->status, h->code, h->message);
+    return 0;
+}
+
+/* The checked head is at the front of the input: evhttp reads it from
+ * here, and its header timer stops. */
+static void lx_conn_head_pass(lx_conn *c)
+{
+    lx_conn_set_head_ready(c);
+    lx_conn_timer_stop(c);
 }
 
 static int lx_conn_hb_reserve(lx_conn *c, size_t need)
@@ -456,14 +476,10 @@ static void lx_conn_vet_fresh(lx_conn *c, struct evbuffer *in, size_t len, size_
     }
     switch (rc) {
     case LX_HEAD_DONE:
-        if (!lx_conn_head_check(c, p, end)) {
-            lx_head *h = &c->head.head;
-            lx_conn_head_refuse(c, h->status, h->code, h->message);
+        if (!lx_conn_head_vet(c, p, end))
             return;
-        }
         evbuffer_drain(in, c->scan.skip);
-        lx_conn_set_head_ready(c);
-        lx_conn_timer_stop(c);
+        lx_conn_head_pass(c);
         return;
     case LX_HEAD_BAD:
         lx_conn_refuse_size(c, status);
@@ -498,14 +514,10 @@ static void lx_conn_vet_more(lx_conn *c, struct evbuffer *in, size_t len, size_t
     case LX_HEAD_DONE:
         evbuffer_drain(in, end - c->hb_len);
         c->hb_len = 0;
-        if (!lx_conn_head_check(c, c->hb, end)) {
-            lx_head *h = &c->head.head;
-            lx_conn_head_refuse(c, h->status, h->code, h->message);
+        if (!lx_conn_head_vet(c, c->hb, end))
             return;
-        }
         evbuffer_prepend(in, c->hb + c->scan.skip, end - c->scan.skip);
-        lx_conn_set_head_ready(c);
-        lx_conn_timer_stop(c);
+        lx_conn_head_pass(c);
         return;
     case LX_HEAD_BAD:
         lx_conn_refuse_size(c, status);

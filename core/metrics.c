@@ -260,29 +260,33 @@ static uint64_t lx_ws_sum(const lx_metrics *m, size_t offset)
     return total;
 }
 
-static void lx_metrics_render_ws(const lx_metrics *m, lx_sbuf *b)
+/* The counter `name` by direction: its HELP and TYPE lines, then the "in"
+ * and "out" sums of the uint64_t pair at `offset` in lx_ws_counters. */
+static void lx_metrics_render_ws_dir(const lx_metrics *m, lx_sbuf *b, const char *name,
+                                     const char *help, size_t offset)
 {
     static const char *const dir[2] = {"in", "out"};
 
+    lx_sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int d = 0; d < 2; d++)
+        lx_sb_printf(b, "%s{direction=\"%s\"} %llu\n", name, dir[d],
+                     (unsigned long long)lx_ws_sum(m, offset + (size_t)d * sizeof(uint64_t)));
+}
+
+static void lx_metrics_render_ws(const lx_metrics *m, lx_sbuf *b)
+{
     lx_sb_printf(b, "# HELP lexiaid_websocket_sessions Open WebSocket sessions.\n"
                     "# TYPE lexiaid_websocket_sessions gauge\n");
     for (int w = 0; w < m->n_workers; w++)
         lx_sb_printf(
             b, "lexiaid_websocket_sessions{worker=\"%d\"} %lld\n", w,
             (long long)atomic_load_explicit(&lx_slot(m, w)->ws.open, memory_order_relaxed));
-    lx_sb_printf(b, "# HELP lexiaid_websocket_messages_total WebSocket messages, by direction.\n"
-                    "# TYPE lexiaid_websocket_messages_total counter\n");
-    for (int d = 0; d < 2; d++)
-        lx_sb_printf(b, "lexiaid_websocket_messages_total{direction=\"%s\"} %llu\n", dir[d],
-                     (unsigned long long)lx_ws_sum(m, offsetof(lx_ws_counters, messages) +
-                                                          (size_t)d * sizeof(uint64_t)));
-    lx_sb_printf(b, "# HELP lexiaid_websocket_bytes_total WebSocket message payload bytes, by "
-                    "direction.\n"
-                    "# TYPE lexiaid_websocket_bytes_total counter\n");
-    for (int d = 0; d < 2; d++)
-        lx_sb_printf(b, "lexiaid_websocket_bytes_total{direction=\"%s\"} %llu\n", dir[d],
-                     (unsigned long long)lx_ws_sum(m, offsetof(lx_ws_counters, bytes) +
-                                                          (size_t)d * sizeof(uint64_t)));
+    lx_metrics_render_ws_dir(m, b, "lexiaid_websocket_messages_total",
+                             "WebSocket messages, by direction.",
+                             offsetof(lx_ws_counters, messages));
+    lx_metrics_render_ws_dir(m, b, "lexiaid_websocket_bytes_total",
+                             "WebSocket message payload bytes, by direction.",
+                             offsetof(lx_ws_counters, bytes));
     lx_sb_printf(b, "# HELP lexiaid_websocket_closes_total WebSocket sessions ended, by close "
                     "code.\n"
                     "# TYPE lexiaid_websocket_closes_total counter\n");

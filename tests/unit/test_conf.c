@@ -899,6 +899,99 @@ static void test_conf_wrong_shapes(void **state)
     lx_errs_clear(&errs);
 }
 
+/* The core's integer keys name what they expected, as the size and duration
+ * ones do. */
+static void test_conf_int_not_integer(void **state)
+{
+    lx_errs errs = {0};
+
+    load_text_fails("server = {\n  backlog = \"abc\";\n  max_websockets = [ 1 ];\n};\n", &errs);
+    assert_has_error(&errs, "test.conf:2: server.backlog: expected an integer (got 'abc')");
+    assert_has_error(&errs, "test.conf:3: server.max_websockets: expected an integer (got 'an "
+                            "array')");
+    assert_int_equal(errs.n_lines, 2);
+    lx_errs_clear(&errs);
+}
+
+/* Every numeric key of server and routes keeps its own bounds and unit. */
+static void test_conf_numeric_key_bounds(void **state)
+{
+    static const char *const want[] = {
+        "test.conf:2: server.backlog: must be between 1 and 65535 (got 0)",
+        "test.conf:3: server.max_connections: must be between 16 and 1000000 (got 8)",
+        "test.conf:4: server.max_websockets: must be between 0 and 1000000 (got -1)",
+        "test.conf:5: server.max_body: must be between 0 and 9223372036854775807 bytes (got "
+        "9223372036854775808)",
+        "test.conf:6: server.max_header: must be between 1024 and 1048576 bytes (got 512)",
+        "test.conf:7: server.request_timeout: must be between 1ms and 86400000ms (got 0ms)",
+        "test.conf:8: server.idle_timeout: must be between 1ms and 86400000ms (got 0ms)",
+        "test.conf:9: server.shutdown_grace: must be between 0ms and 86400000ms (got "
+        "172800000ms)",
+        "test.conf:10: server.header_timeout: must be between 100ms and 86400000ms (got 50ms)",
+        "test.conf:11: server.body_timeout: must be between 100ms and 86400000ms (got 50ms)",
+        "test.conf:12: server.body_min_rate: must be between 0 and 1073741824 bytes (got "
+        "2147483648)",
+        "test.conf:13: server.max_body_memory: must be between 65536 and 9223372036854775807 "
+        "bytes (got 1024)",
+        "test.conf:14: server.max_unsent: must be between 4096 and 1073741824 bytes (got 1024)",
+        "test.conf:15: server.multipart_allowance: must be between 0 and 16777216 bytes (got "
+        "33554432)",
+        "test.conf:16: server.offload_threads: must be between 1 and 64 (got 65)",
+        "test.conf:19: routes[0].timeout: must be between 1ms and 86400000ms (got 0ms)",
+        "test.conf:19: routes[0].body_timeout: must be between 100ms and 86400000ms (got 50ms)",
+        "test.conf:20: routes[1].max_message: must be between 1 and 1073741824 bytes (got 0)",
+        "test.conf:21: routes[1].idle_timeout: must be between 0ms and 86400000ms (got "
+        "172800000ms)",
+        "test.conf:21: routes[1].ping_interval: must be between 0ms and 86400000ms (got "
+        "172800000ms)",
+    };
+    lx_errs errs = {0};
+
+    load_text_fails("server = {\n"
+                    "  backlog = 0;\n"
+                    "  max_connections = 8;\n"
+                    "  max_websockets = -1;\n"
+                    "  max_body = \"8388608T\";\n"
+                    "  max_header = 512;\n"
+                    "  request_timeout = 0;\n"
+                    "  idle_timeout = 0;\n"
+                    "  shutdown_grace = \"2d\";\n"
+                    "  header_timeout = 50;\n"
+                    "  body_timeout = 50;\n"
+                    "  body_min_rate = \"2G\";\n"
+                    "  max_body_memory = \"1K\";\n"
+                    "  max_unsent = 1024;\n"
+                    "  multipart_allowance = \"32M\";\n"
+                    "  offload_threads = 65;\n"
+                    "};\n"
+                    "routes = (\n"
+                    "  { method = \"GET\"; path = \"/\"; handler = \"p.h\"; timeout = 0; "
+                    "body_timeout = 50; },\n"
+                    "  { path = \"/ws\"; websocket = \"p.w\"; max_message = 0;\n"
+                    "    idle_timeout = \"2d\"; ping_interval = \"2d\"; }\n"
+                    ");\n",
+                    &errs);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_has_error(&errs, want[i]);
+    assert_int_equal(errs.n_lines, sizeof(want) / sizeof(want[0]));
+    lx_errs_clear(&errs);
+}
+
+/* Each list of groups names its own entry shape. */
+static void test_conf_list_entry_not_group(void **state)
+{
+    lx_errs errs = {0};
+
+    load_text_fails("plugins = ( \"x\", { name = \"p\"; } );\n"
+                    "routes = ( { method = \"GET\"; path = \"/\"; handler = \"p.h\"; }, 2 );\n",
+                    &errs);
+    assert_has_error(&errs, "test.conf:1: plugins[0]: expected a group { name = ...; }");
+    assert_has_error(&errs, "test.conf:2: routes[1]: expected a group { method = ...; path = "
+                            "...; handler = ...; }");
+    assert_int_equal(errs.n_lines, 2);
+    lx_errs_clear(&errs);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Accessors (host->cfg_*)                                                  */
 
@@ -1118,6 +1211,9 @@ int main(void)
         cmocka_unit_test_setup(test_conf_log_level_and_format, clean_env),
         cmocka_unit_test_setup(test_conf_range_checks, clean_env),
         cmocka_unit_test_setup(test_conf_wrong_shapes, clean_env),
+        cmocka_unit_test_setup(test_conf_list_entry_not_group, clean_env),
+        cmocka_unit_test_setup(test_conf_int_not_integer, clean_env),
+        cmocka_unit_test_setup(test_conf_numeric_key_bounds, clean_env),
         cmocka_unit_test_setup(test_cfg_typed_getters, clean_env),
         cmocka_unit_test_setup(test_cfg_absent_key_is_enoent_and_untouched, clean_env),
         cmocka_unit_test_setup(test_cfg_bad_value_names_file_line_and_key, clean_env),
