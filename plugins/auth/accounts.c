@@ -49,18 +49,6 @@ static lx_rc auth_acct_fail(auth_rq *rq, int status, const char *code, const cha
     return auth_acct_error(rq->aw->st->host, rq->req, rq, status, code, message);
 }
 
-/* The answer's error.message ("EMAIL_EXISTS", "USER_NOT_FOUND : ..."), or "". */
-static void auth_idtk_error(const lx_http_response *res, char *buf, size_t buflen)
-{
-    json_object *j = json_tokener_parse(res->body), *e, *m;
-
-    buf[0] = '\0';
-    if (j != NULL && json_object_object_get_ex(j, "error", &e) &&
-        json_object_object_get_ex(e, "message", &m) && json_object_is_type(m, json_type_string))
-        snprintf(buf, buflen, "%s", json_object_get_string(m));
-    json_object_put(j);
-}
-
 static int auth_starts(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -289,6 +289,11 @@ void auth_admin_cancel(auth_rq *rq);
 /* Whether admin calls can be made at all (emulator, or a service account). */
 int auth_admin_available(const auth_state *st);
 
+/* Copies an admin API answer's error.message ("EMAIL_EXISTS",
+ * "USER_NOT_FOUND : ...") into buf (buflen > 0, truncated to fit), or ""
+ * when the body is not JSON or has none. res is the caller's; any thread. */
+void auth_idtk_error(const lx_http_response *res, char *buf, size_t buflen);
+
 /* Cancels rq's own outbound call, if any (its on_http will not run). */
 void auth_rq_cancel_call(auth_rq *rq);
 

@@ -623,3 +623,14 @@ void auth_admin_cancel(auth_rq *rq)
     auth_waitq_remove(rq);
     auth_rq_cancel_call(rq);
 }
+
+void auth_idtk_error(const lx_http_response *res, char *buf, size_t buflen)
+{
+    json_object *j = json_tokener_parse(res->body), *e, *m;
+
+    buf[0] = '\0';
+    if (j != NULL && json_object_object_get_ex(j, "error", &e) &&
+        json_object_object_get_ex(e, "message", &m) && json_object_is_type(m, json_type_string))
+        snprintf(buf, buflen, "%s", json_object_get_string(m));
+    json_object_put(j);
+}

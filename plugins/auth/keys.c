@@ -218,8 +218,14 @@ done:
     return pkey;
 }
 
-int auth_keyset_from_x509_map(const char *json, size_t len, auth_keyset **out, char *why,
-                              size_t whylen)
+/* The one way a key set is read from a JSON document: json (len bytes)
+ * must be a JSON object (else why = not_object); fill adds its keys to a
+ * new set (returning -1 with *reason, which starts as "out of memory", on
+ * the first bad one); a set it leaves empty fails with why = empty. 0 with
+ * *out the caller's (auth_keyset_free), or -1 with *out NULL and why set. */
+static int auth_keyset_parse(const char *json, size_t len, const char *not_object,
+                             int (*fill)(auth_keyset *ks, json_object *root, const char **reason),
+                             const char *empty, auth_keyset **out, char *why, size_t whylen)
 {
     const char *reason = "out of memory";
     json_object *root = NULL;
@@ -232,33 +238,14 @@ int auth_keyset_from_x509_map(const char *json, size_t len, auth_keyset **out, c
     *out = NULL;
     root = auth_json_object(json, len);
     if (root == NULL) {
-        reason = "key map is not a JSON object";
+        reason = not_object;
         goto fail;
     }
     ks = auth_keyset_new();
-    if (ks == NULL)
+    if (ks == NULL || fill(ks, root, &reason) < 0)
         goto fail;
-    json_object_object_foreach(root, kid, val)
-    {
-        size_t pem_len;
-        const char *pem;
-        EVP_PKEY *pkey;
-
-        if (!json_object_is_type(val, json_type_string)) {
-            reason = "key map entry is not a string";
-            goto fail;
-        }
-        pem = json_object_get_string(val);
-        pem_len = (size_t)json_object_get_string_len(val);
-        pkey = auth_cert_key(pem, pem_len, &reason);
-        if (pkey == NULL)
-            goto fail;
-        /* json-c object keys are NUL-terminated C strings. */
-        if (auth_keyset_add(ks, kid, strlen(kid), pkey, &reason) != 0)
-            goto fail;
-    }
     if (ks->n_keys == 0) {
-        reason = "no keys";
+        reason = empty;
         goto fail;
     }
     json_object_put(root);
@@ -269,6 +256,38 @@ fail:
     json_object_put(root);
     auth_why(why, whylen, reason);
     return -1;
+}
+
+/* auth_keyset_parse's fill for a {kid: PEM certificate} map. */
+static int auth_x509_map_fill(auth_keyset *ks, json_object *root, const char **reason)
+{
+    json_object_object_foreach(root, kid, val)
+    {
+        size_t pem_len;
+        const char *pem;
+        EVP_PKEY *pkey;
+
+        if (!json_object_is_type(val, json_type_string)) {
+            *reason = "key map entry is not a string";
+            return -1;
+        }
+        pem = json_object_get_string(val);
+        pem_len = (size_t)json_object_get_string_len(val);
+        pkey = auth_cert_key(pem, pem_len, reason);
+        if (pkey == NULL)
+            return -1;
+        /* json-c object keys are NUL-terminated C strings. */
+        if (auth_keyset_add(ks, kid, strlen(kid), pkey, reason) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int auth_keyset_from_x509_map(const char *json, size_t len, auth_keyset **out, char *why,
+                              size_t whylen)
+{
+    return auth_keyset_parse(json, len, "key map is not a JSON object", auth_x509_map_fill,
+                             "no keys", out, why, whylen);
 }
 
 /* A base64url member decoded into a BIGNUM of 1..max_bytes bytes. */
@@ -441,48 +460,28 @@ static int auth_jwks_add(auth_keyset *ks, json_object *jwk, const char **reason)
     return auth_keyset_add(ks, kid, kid_len, pkey, reason);
 }
 
-int auth_keyset_from_jwks(const char *json, size_t len, auth_keyset **out, char *why,
-                          size_t whylen)
+/* auth_keyset_parse's fill for a JWK set ({"keys": [...]}). */
+static int auth_jwks_fill(auth_keyset *ks, json_object *root, const char **reason)
 {
-    const char *reason = "out of memory";
-    json_object *root = NULL, *keys;
-    auth_keyset *ks = NULL;
+    json_object *keys;
     size_t n;
 
-    if (out == NULL) {
-        auth_why(why, whylen, "bad arguments");
-        return -1;
-    }
-    *out = NULL;
-    root = auth_json_object(json, len);
-    if (root == NULL) {
-        reason = "JWK set is not a JSON object";
-        goto fail;
-    }
     if (!json_object_object_get_ex(root, "keys", &keys) ||
         !json_object_is_type(keys, json_type_array)) {
-        reason = "JWK set without a keys array";
-        goto fail;
+        *reason = "JWK set without a keys array";
+        return -1;
     }
-    ks = auth_keyset_new();
-    if (ks == NULL)
-        goto fail;
     n = json_object_array_length(keys);
     for (size_t i = 0; i < n; i++)
-        if (auth_jwks_add(ks, json_object_array_get_idx(keys, i), &reason) < 0)
-            goto fail;
-    if (ks->n_keys == 0) {
-        reason = "no usable keys";
-        goto fail;
-    }
-    json_object_put(root);
-    *out = ks;
+        if (auth_jwks_add(ks, json_object_array_get_idx(keys, i), reason) < 0)
+            return -1;
     return 0;
-fail:
-    auth_keyset_free(ks);
-    json_object_put(root);
-    auth_why(why, whylen, reason);
-    return -1;
+}
+
+int auth_keyset_from_jwks(const char *json, size_t len, auth_keyset **out, char *why, size_t whylen)
+{
+    return auth_keyset_parse(json, len, "JWK set is not a JSON object", auth_jwks_fill,
+                             "no usable keys", out, why, whylen);
 }
 
 EVP_PKEY *auth_keyset_find(const auth_keyset *ks, const char *kid, size_t kid_len)

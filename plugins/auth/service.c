@@ -62,19 +62,6 @@ static lx_accounts_call *svc_call_new(auth_state *st)
     return k;
 }
 
-/* The answer's error.message ("USER_NOT_FOUND", "INVALID_PAGE_SELECTION :
- * ..."), or "". */
-static void svc_idtk_error(const lx_http_response *res, char *buf, size_t buflen)
-{
-    json_object *j = json_tokener_parse(res->body), *e, *m;
-
-    buf[0] = '\0';
-    if (j != NULL && json_object_object_get_ex(j, "error", &e) &&
-        json_object_object_get_ex(e, "message", &m) && json_object_is_type(m, json_type_string))
-        snprintf(buf, buflen, "%s", json_object_get_string(m));
-    json_object_put(j);
-}
-
 /* What a failed admin call means for the caller: a status and a message
  * (into msg). Logged here, once. */
 static int svc_failure(const lx_accounts_call *k, const lx_http_response *res, const char *what,
@@ -97,7 +84,7 @@ static int svc_failure(const lx_accounts_call *k, const lx_http_response *res, c
     host->log(LX_LOG_WARN, AUTH_SRC, NULL, "%s: the identity service answered HTTP %d", what,
               res->status);
     if (res->status == 400) {
-        svc_idtk_error(res, why, sizeof(why));
+        auth_idtk_error(res, why, sizeof(why));
         if (strncmp(why, "USER_NOT_FOUND", 14) == 0) {
             snprintf(msg, msglen, "no such account");
             return LX_ENOENT;

@@ -213,12 +213,7 @@ static unsigned char *local_frame(const local_provider *lp, const char *text, co
         speech_w_bytes(&b, seg, t->segs[s].len);
     }
     free(seg);
-    if (speech_w_end(&b) != LX_OK) {
-        speech_wbuf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return speech_w_take(&b, len);
 }
 
 /* How many parts t is spoken in (1: one request), and where each starts:

@@ -560,22 +560,34 @@ static int pool_enqueue(speech_pool *p, pool_job *j, int is_busy, const char *wh
     return LX_OK;
 }
 
-int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long long timeout_ms,
-                       speech_pool_done_fn done, void *arg)
+/* A new job for frame (taken: freed here when the job cannot be had),
+ * not yet queued; NULL when out of memory. */
+static pool_job *pool_job_new(speech_pool *p, unsigned char *frame, size_t len,
+                              long long timeout_ms, void *arg)
 {
     pool_job *j = calloc(1, sizeof(*j));
-    int busy = 1;
 
     if (j == NULL) {
         free(frame);
-        return LX_ENOMEM;
+        return NULL;
     }
     j->pool = p;
     j->frame = frame;
     j->len = len;
-    j->done = done;
     j->arg = arg;
     j->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    return j;
+}
+
+int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long long timeout_ms,
+                       speech_pool_done_fn done, void *arg)
+{
+    pool_job *j = pool_job_new(p, frame, len, timeout_ms, arg);
+    int busy = 1;
+
+    if (j == NULL)
+        return LX_ENOMEM;
+    j->done = done;
     for (int i = 0; i < p->o.n_helpers && busy; i++)
         busy = p->helpers[i].child.pid > 0 && p->helpers[i].job != NULL;
     return pool_enqueue(p, j, busy, "speech helpers", "syntheses");
@@ -584,21 +596,14 @@ int speech_pool_submit(speech_pool *p, unsigned char *frame, size_t len, long lo
 int speech_pool_submit_owned(speech_pool *p, const void *owner, int release, unsigned char *frame,
                              size_t len, long long timeout_ms, speech_pool_raw_fn done, void *arg)
 {
-    pool_job *j = calloc(1, sizeof(*j));
+    pool_job *j = pool_job_new(p, frame, len, timeout_ms, arg);
     int has_helper = 0, busy = 1;
 
-    if (j == NULL) {
-        free(frame);
+    if (j == NULL)
         return LX_ENOMEM;
-    }
-    j->pool = p;
-    j->frame = frame;
-    j->len = len;
     j->raw = done;
-    j->arg = arg;
     j->owner = owner;
     j->release = release;
-    j->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     for (int i = 0; i < p->o.n_helpers; i++) {
         has_helper |= p->helpers[i].child.pid > 0 && p->helpers[i].owner == owner;
         if (busy)

@@ -98,6 +98,16 @@ void speech_wbuf_free(speech_wbuf *b)
     memset(b, 0, sizeof(*b));
 }
 
+unsigned char *speech_w_take(speech_wbuf *b, size_t *len)
+{
+    if (speech_w_end(b) != LX_OK) {
+        speech_wbuf_free(b);
+        return NULL;
+    }
+    *len = b->len;
+    return b->p;
+}
+
 int speech_frame_next(const unsigned char *buf, size_t len, size_t *off, size_t *plen,
                       size_t *consumed)
 {
@@ -211,6 +221,13 @@ static int r_start(rd *r, const unsigned char *p, size_t len, uint8_t type)
     return r_u8(r) == type && !r->bad;
 }
 
+/* r_start for a message whose type byte is followed by the protocol
+ * version: false unless both are the expected ones. */
+static int r_start_versioned(rd *r, const unsigned char *p, size_t len, uint8_t type)
+{
+    return r_start(r, p, len, type) && r_u32(r) == SPEECH_PROTO_VERSION;
+}
+
 static int r_finish(rd *r, int nomem)
 {
     if (nomem)
@@ -224,7 +241,7 @@ int speech_voice_list_decode(const unsigned char *p, size_t len, speech_voice_li
     int nomem = 0, rc;
 
     memset(out, 0, sizeof(*out));
-    if (!r_start(&r, p, len, SPEECH_MSG_VOICE_LIST) || r_u32(&r) != SPEECH_PROTO_VERSION)
+    if (!r_start_versioned(&r, p, len, SPEECH_MSG_VOICE_LIST))
         return LX_EINVAL;
     size_t n = r_count(&r, 20);
     if (r.bad)
@@ -254,7 +271,7 @@ int speech_speak_decode(const unsigned char *p, size_t len, speech_speak *out)
     int nomem = 0, rc;
 
     memset(out, 0, sizeof(*out));
-    if (!r_start(&r, p, len, SPEECH_MSG_SPEAK) || r_u32(&r) != SPEECH_PROTO_VERSION)
+    if (!r_start_versioned(&r, p, len, SPEECH_MSG_SPEAK))
         return LX_EINVAL;
     out->voice = r_str(&r, &nomem);
     out->rate_milli = (int32_t)r_u32(&r);
@@ -351,7 +368,7 @@ int speech_recognize_decode(const unsigned char *p, size_t len, speech_recognize
     size_t n;
 
     memset(out, 0, sizeof(*out));
-    if (!r_start(&r, p, len, SPEECH_MSG_RECOGNIZE) || r_u32(&r) != SPEECH_PROTO_VERSION)
+    if (!r_start_versioned(&r, p, len, SPEECH_MSG_RECOGNIZE))
         return LX_EINVAL;
     out->flags = r_u8(&r);
     out->pcm = r_bytes(&r, &n);
@@ -397,12 +414,7 @@ unsigned char *speech_recognize_frame(const int16_t *pcm, size_t n, uint8_t flag
     speech_w_u8(&b, flags);
     speech_w_bytes(&b, le, n * 2);
     free(le);
-    if (speech_w_end(&b) != LX_OK) {
-        speech_wbuf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return speech_w_take(&b, len);
 }
 
 unsigned char *speech_encode_frame(const unsigned char *pcm_le, size_t n, uint32_t rate,
@@ -417,12 +429,7 @@ unsigned char *speech_encode_frame(const unsigned char *pcm_le, size_t n, uint32
     speech_w_u32(&b, rate);
     speech_w_u32(&b, kbps);
     speech_w_bytes(&b, pcm_le, n * 2);
-    if (speech_w_end(&b) != LX_OK) {
-        speech_wbuf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return speech_w_take(&b, len);
 }
 
 int speech_encode_decode(const unsigned char *p, size_t len, speech_encode *out)
@@ -431,7 +438,7 @@ int speech_encode_decode(const unsigned char *p, size_t len, speech_encode *out)
     size_t n;
 
     memset(out, 0, sizeof(*out));
-    if (!r_start(&r, p, len, SPEECH_MSG_ENCODE) || r_u32(&r) != SPEECH_PROTO_VERSION)
+    if (!r_start_versioned(&r, p, len, SPEECH_MSG_ENCODE))
         return LX_EINVAL;
     out->rate = r_u32(&r);
     out->kbps = r_u32(&r);

@@ -97,6 +97,10 @@ void speech_w_str(speech_wbuf *b, const char *s);
  * LX_ETOOBIG when a write failed. */
 int speech_w_end(speech_wbuf *b);
 void speech_wbuf_free(speech_wbuf *b);
+/* Ends the frame begun last and hands over the buffer: the caller frees
+ * it and *len is its length. NULL (b freed, *len untouched) when a write
+ * failed. Any thread. */
+unsigned char *speech_w_take(speech_wbuf *b, size_t *len);
 
 /* A frame in a stream buffer: 1 with the payload (type byte first) at
  * buf[*off..*off + *plen) and *consumed bytes used; 0 when more bytes are

@@ -128,53 +128,49 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
     long long v;
     int b, rc;
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        if ((rc = (x)) != LX_OK)                                                                   \
-            goto out;                                                                              \
-    } while (0)
     if (cfg != NULL)
-        TRY(h->cfg_check_keys(cfg, speech_cfg_keys, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "provider", &provider, err, errlen));
+        SPEECH_TRY(h->cfg_check_keys(cfg, speech_cfg_keys, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "provider", &provider, err, errlen));
     if (provider != NULL && strcmp(provider, "local") != 0 && strcmp(provider, "none") != 0 &&
         strcmp(provider, "google") != 0 && strcmp(provider, "openai") != 0) {
         h->cfg_where(cfg, where, sizeof(where));
         snprintf(err, errlen,
                  "%s: speech: provider must be local, google, openai or none, not \"%s\"", where,
                  provider);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
-    TRY(speech_cfg_str(h, cfg, "service_account", &st->sa_path, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "service_account", &st->sa_path, err, errlen));
     if (provider != NULL && (strcmp(provider, "google") == 0 || strcmp(provider, "openai") == 0))
-        TRY(speech_cloud_configure(st, cfg, provider, err, errlen));
+        SPEECH_TRY(speech_cloud_configure(st, cfg, provider, err, errlen));
     if (provider != NULL && strcmp(provider, "none") == 0)
         snprintf(st->why_unavailable, sizeof(st->why_unavailable),
                  "the operator turned it off (provider = none)");
-    TRY(speech_cfg_str(h, cfg, "helper", &st->helper, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "helper", &st->helper, err, errlen));
     if (st->helper == NULL && (st->helper = strdup(LX_SPEECH_HELPER_PATH)) == NULL)
-        TRY(LX_ENOMEM);
-    TRY(speech_cfg_str(h, cfg, "default_voice", &st->default_voice, err, errlen));
-    TRY(speech_cfg_num(h, cfg, "max_text", 's', 100000, 1, 16LL * 1024 * 1024, &v, err, errlen));
+        SPEECH_TRY(LX_ENOMEM);
+    SPEECH_TRY(speech_cfg_str(h, cfg, "default_voice", &st->default_voice, err, errlen));
+    SPEECH_TRY(
+        speech_cfg_num(h, cfg, "max_text", 's', 100000, 1, 16LL * 1024 * 1024, &v, err, errlen));
     st->max_text = (size_t)v;
-    TRY(speech_cfg_num(h, cfg, "helpers", 'i', 2, 1, 64, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "helpers", 'i', 2, 1, 64, &v, err, errlen));
     st->n_helpers = (int)v;
-    TRY(speech_cfg_num(h, cfg, "queue", 'i', 64, 0, 100000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "queue", 'i', 64, 0, 100000, &v, err, errlen));
     st->max_queue = (int)v;
-    TRY(speech_cfg_num(h, cfg, "timeout", 'm', 120000, 100, 3600000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "timeout", 'm', 120000, 100, 3600000, &v, err, errlen));
     st->timeout_ms = v;
-    TRY(speech_cfg_num(h, cfg, "helper_memory", 's', 1024LL * 1024 * 1024, 64LL * 1024 * 1024,
-                       64LL * 1024 * 1024 * 1024, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "helper_memory", 's', 1024LL * 1024 * 1024,
+                              64LL * 1024 * 1024, 64LL * 1024 * 1024 * 1024, &v, err, errlen));
     st->helper_memory = (size_t)v;
-    TRY(speech_cfg_num(h, cfg, "mp3_bitrate", 'i', 40, 16, 160, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "mp3_bitrate", 'i', 40, 16, 160, &v, err, errlen));
     st->kbps = (uint32_t)v;
-    TRY(speech_cfg_num(h, cfg, "paragraph_pause", 'm', 600, 0, 5000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "paragraph_pause", 'm', 600, 0, 5000, &v, err, errlen));
     st->pause_ms = (uint32_t)v;
-    TRY(speech_cfg_num(h, cfg, "helper_idle", 'm', 600000, 0, 86400000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "helper_idle", 'm', 600000, 0, 86400000, &v, err, errlen));
     st->idle_ms = v;
-    TRY(speech_cfg_num(h, cfg, "cache_size", 's', 256LL * 1024 * 1024, 0,
-                       1024LL * 1024 * 1024 * 1024, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "cache_size", 's', 256LL * 1024 * 1024, 0,
+                              1024LL * 1024 * 1024 * 1024, &v, err, errlen));
     st->cache_size = (size_t)v;
-    TRY(speech_cfg_str(h, cfg, "cache_dir", &st->cache_dir, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "cache_dir", &st->cache_dir, err, errlen));
     st->reply_audio = 1;
     if (cfg != NULL) {
         rc = h->cfg_bool(cfg, "reply_audio", &b, err, errlen);
@@ -183,14 +179,15 @@ static int speech_configure(speech_state *st, const lx_cfg *cfg, char *err, size
         else if (rc != LX_ENOENT)
             goto out;
     }
-    TRY(speech_stt_configure(st, cfg != NULL ? h->cfg_child(cfg, "stt") : NULL, err, errlen));
-    TRY(speech_assets_configure(st, cfg != NULL ? h->cfg_child(cfg, "assets") : NULL, err, errlen));
+    SPEECH_TRY(
+        speech_stt_configure(st, cfg != NULL ? h->cfg_child(cfg, "stt") : NULL, err, errlen));
+    SPEECH_TRY(
+        speech_assets_configure(st, cfg != NULL ? h->cfg_child(cfg, "assets") : NULL, err, errlen));
     if (cfg != NULL)
         h->cfg_where(cfg, where, sizeof(where));
-    TRY(speech_gauth_configure(st, where, err, errlen));
+    SPEECH_TRY(speech_gauth_configure(st, where, err, errlen));
     rc = LX_OK;
 out:
-#undef TRY
     free(provider);
     return rc;
 }

@@ -141,6 +141,15 @@ int speech_cfg_str(const lx_host *h, const lx_cfg *cfg, const char *key, char **
 int speech_cfg_num(const lx_host *h, const lx_cfg *cfg, const char *key, int kind, long long def,
                    long long lo, long long hi, long long *out, char *err, size_t errlen);
 
+/* For the configure functions, which read key after key: stores the
+ * status x in the function's `int rc` and jumps to its `out:` label (where
+ * it frees what it holds and returns rc) when x is not LX_OK. */
+#define SPEECH_TRY(x)                                                                              \
+    do {                                                                                           \
+        if ((rc = (x)) != LX_OK)                                                                   \
+            goto out;                                                                              \
+    } while (0)
+
 /* Dictation (stt_conf.c): the `stt` group of the plugin's config (may be
  * NULL), in init; the recognizer helpers of a worker. */
 int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t errlen);

@@ -68,14 +68,9 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
 
     if (cfg != NULL)
         h->cfg_where(cfg, where, sizeof(where));
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        if ((rc = (x)) != LX_OK)                                                                   \
-            goto out;                                                                              \
-    } while (0)
     if (cfg != NULL)
-        TRY(h->cfg_check_keys(cfg, stt_keys, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "provider", &provider, err, errlen));
+        SPEECH_TRY(h->cfg_check_keys(cfg, stt_keys, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "provider", &provider, err, errlen));
     if (provider == NULL || strcmp(provider, "local") == 0)
         c->provider = SPEECH_STT_LOCAL;
     else if (strcmp(provider, "openai") == 0)
@@ -89,32 +84,32 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
                  "%s: speech: stt.provider must be local, openai, google or none, "
                  "not \"%s\"",
                  where, provider);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
-    TRY(speech_cfg_num(h, cfg, "helpers", 'i', 2, 1, 64, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "helpers", 'i', 2, 1, 64, &v, err, errlen));
     c->helpers = (int)v;
-    TRY(speech_cfg_num(h, cfg, "queue", 'i', 16, 0, 100000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "queue", 'i', 16, 0, 100000, &v, err, errlen));
     c->queue = (int)v;
-    TRY(speech_cfg_num(h, cfg, "timeout", 'm', 30000, 100, 600000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "timeout", 'm', 30000, 100, 600000, &v, err, errlen));
     c->timeout_ms = v;
-    TRY(speech_cfg_num(h, cfg, "max_audio", 's', 50LL * 1024 * 1024, 1024, 1LL << 32, &v, err,
-                       errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "max_audio", 's', 50LL * 1024 * 1024, 1024, 1LL << 32, &v,
+                              err, errlen));
     c->max_bytes = (size_t)v;
-    TRY(speech_cfg_num(h, cfg, "max_seconds", 'i', 600, 1, 86400, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "max_seconds", 'i', 600, 1, 86400, &v, err, errlen));
     c->max_ms = v * 1000;
-    TRY(speech_cfg_num(h, cfg, "end_silence", 'm', 700, 100, 10000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "end_silence", 'm', 700, 100, 10000, &v, err, errlen));
     c->end_silence_ms = v;
-    TRY(speech_cfg_num(h, cfg, "piece_wait", 'm', 1500, 0, 60000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "piece_wait", 'm', 1500, 0, 60000, &v, err, errlen));
     c->piece_wait_ms = v;
-    TRY(speech_cfg_num(h, cfg, "max_phrase", 'm', 30000, 1000, 55000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "max_phrase", 'm', 30000, 1000, 55000, &v, err, errlen));
     c->max_phrase_ms = v;
-    TRY(speech_cfg_num(h, cfg, "retries", 'i', 2, 0, 10, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "retries", 'i', 2, 0, 10, &v, err, errlen));
     c->retries = (int)v;
-    TRY(speech_cfg_str(h, cfg, "model_dir", &c->model_dir, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "language", &c->language, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "base_url", &c->base_url, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "api_key", &c->api_key, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "model", &c->model, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "model_dir", &c->model_dir, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "language", &c->language, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "base_url", &c->base_url, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "api_key", &c->api_key, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "model", &c->model, err, errlen));
     if (cfg != NULL) {
         rc = h->cfg_bool(cfg, "fast", &b, err, errlen);
         if (rc == LX_OK)
@@ -123,19 +118,19 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
             goto out;
     }
     if (c->language == NULL && (c->language = strdup("en-US")) == NULL)
-        TRY(LX_ENOMEM);
+        SPEECH_TRY(LX_ENOMEM);
     if (c->model_dir == NULL && (c->model_dir = strdup(LX_STT_MODEL_DIR)) == NULL)
-        TRY(LX_ENOMEM);
+        SPEECH_TRY(LX_ENOMEM);
     if (!is_plain(c->language) || (c->model != NULL && !is_plain(c->model))) {
         snprintf(err, errlen,
                  "%s: speech: stt.language and stt.model may hold only letters, "
                  "digits and -_.:/",
                  where);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
     if (c->api_key != NULL && strpbrk(c->api_key, "\r\n") != NULL) {
         snprintf(err, errlen, "%s: speech: stt.api_key holds a line break", where);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
 
     switch (c->provider) {
@@ -163,23 +158,23 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
                      "%s: speech: stt.provider google needs the speech block's service_account "
                      "(LEXIAID_SPEECH_SERVICE_ACCOUNT) or stt.api_key (LEXIAID_STT_API_KEY)",
                      where);
-            TRY(LX_EINVAL);
+            SPEECH_TRY(LX_EINVAL);
         }
         if (c->base_url == NULL) {
             const char *u = c->provider == SPEECH_STT_GOOGLE ? "https://speech.googleapis.com"
                                                              : "https://api.openai.com";
             if ((c->base_url = strdup(u)) == NULL)
-                TRY(LX_ENOMEM);
+                SPEECH_TRY(LX_ENOMEM);
         }
         if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0) {
             snprintf(err, errlen, "%s: speech: stt.base_url must start with http:// or https://",
                      where);
-            TRY(LX_EINVAL);
+            SPEECH_TRY(LX_EINVAL);
         }
         if (c->model == NULL &&
             (c->model = strdup(c->provider == SPEECH_STT_GOOGLE ? "latest_short" : "whisper-1")) ==
                 NULL)
-            TRY(LX_ENOMEM);
+            SPEECH_TRY(LX_ENOMEM);
 #ifdef LX_HAVE_DICTATION
         c->rec = c->provider == SPEECH_STT_GOOGLE ? &speech_rec_google : &speech_rec_openai;
 #else
@@ -194,7 +189,6 @@ int speech_stt_configure(speech_state *st, const lx_cfg *cfg, char *err, size_t 
         h->log(LX_LOG_WARN, SPEECH_SRC, NULL, "dictation is off: %s", c->why_off);
     rc = LX_OK;
 out:
-#undef TRY
     free(provider);
     return rc;
 }

@@ -72,27 +72,22 @@ int speech_cloud_configure(speech_state *st, const lx_cfg *cfg, const char *prov
     c->kind = strcmp(provider, "google") == 0 ? SPEECH_CLOUD_GOOGLE : SPEECH_CLOUD_OPENAI;
     if (cfg != NULL)
         h->cfg_where(cfg, where, sizeof(where));
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        if ((rc = (x)) != LX_OK)                                                                   \
-            goto out;                                                                              \
-    } while (0)
-    TRY(speech_cfg_str(h, cfg, "base_url", &c->base_url, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "api_key", &c->api_key, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "voice", &c->voice, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "model", &c->model, err, errlen));
-    TRY(speech_cfg_str(h, cfg, "voices", &voices, err, errlen));
-    TRY(speech_cfg_num(h, cfg, "request_timeout", 'm', 30000, 100, 600000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "base_url", &c->base_url, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "api_key", &c->api_key, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "voice", &c->voice, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "model", &c->model, err, errlen));
+    SPEECH_TRY(speech_cfg_str(h, cfg, "voices", &voices, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "request_timeout", 'm', 30000, 100, 600000, &v, err, errlen));
     c->request_timeout_ms = v;
-    TRY(speech_cfg_num(h, cfg, "retries", 'i', 2, 0, 10, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "retries", 'i', 2, 0, 10, &v, err, errlen));
     c->retries = (int)v;
-    TRY(speech_cfg_num(h, cfg, "parallel", 'i', 8, 1, 64, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "parallel", 'i', 8, 1, 64, &v, err, errlen));
     c->parallel = (int)v;
-    TRY(speech_cfg_num(h, cfg, "voices_retry", 'm', 60000, 100, 86400000, &v, err, errlen));
+    SPEECH_TRY(speech_cfg_num(h, cfg, "voices_retry", 'm', 60000, 100, 86400000, &v, err, errlen));
     c->voices_retry_ms = v;
     if (c->api_key != NULL && strpbrk(c->api_key, "\r\n") != NULL) {
         snprintf(err, errlen, "%s: speech: api_key holds a line break", where);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
     if (c->kind == SPEECH_CLOUD_GOOGLE && c->api_key == NULL && st->sa_path == NULL) {
         snprintf(err, errlen,
@@ -100,25 +95,26 @@ int speech_cloud_configure(speech_state *st, const lx_cfg *cfg, const char *prov
                  "(LEXIAID_SPEECH_SERVICE_ACCOUNT) or api_key (LEXIAID_TTS_API_KEY or "
                  "LEXIAID_TTS_API_KEY_FILE)",
                  where);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
     if (c->base_url == NULL &&
         (c->base_url = strdup(c->kind == SPEECH_CLOUD_GOOGLE ? "https://texttospeech.googleapis.com"
                                                              : "https://api.openai.com")) == NULL)
-        TRY(LX_ENOMEM);
+        SPEECH_TRY(LX_ENOMEM);
     if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0) {
         snprintf(err, errlen, "%s: speech: base_url must start with http:// or https://", where);
-        TRY(LX_EINVAL);
+        SPEECH_TRY(LX_EINVAL);
     }
     for (size_t n = strlen(c->base_url); n > 0 && c->base_url[n - 1] == '/'; n--)
         c->base_url[n - 1] = '\0';
     if (c->voice == NULL &&
         (c->voice = strdup(c->kind == SPEECH_CLOUD_GOOGLE ? "en-US-Neural2-F" : "alloy")) == NULL)
-        TRY(LX_ENOMEM);
+        SPEECH_TRY(LX_ENOMEM);
     if (c->kind == SPEECH_CLOUD_OPENAI) {
         if (c->model == NULL && (c->model = strdup("tts-1")) == NULL)
-            TRY(LX_ENOMEM);
-        TRY(cloud_split_voices(c, voices != NULL ? voices : "alloy,echo,fable,onyx,nova,shimmer"));
+            SPEECH_TRY(LX_ENOMEM);
+        SPEECH_TRY(
+            cloud_split_voices(c, voices != NULL ? voices : "alloy,echo,fable,onyx,nova,shimmer"));
         int found = 0;
 
         for (size_t i = 0; i < c->n_voices; i++)
@@ -126,7 +122,7 @@ int speech_cloud_configure(speech_state *st, const lx_cfg *cfg, const char *prov
         if (!found) {
             snprintf(err, errlen, "%s: speech: voice \"%.100s\" is not one of voices", where,
                      c->voice);
-            TRY(LX_EINVAL);
+            SPEECH_TRY(LX_EINVAL);
         }
     }
     h->log(LX_LOG_INFO, SPEECH_SRC, NULL, "read-aloud: %s at %s, default voice %s%s", provider,
@@ -134,7 +130,6 @@ int speech_cloud_configure(speech_state *st, const lx_cfg *cfg, const char *prov
            c->kind == SPEECH_CLOUD_OPENAI ? " (word times estimated from the local engine's)" : "");
     rc = LX_OK;
 out:
-#undef TRY
     free(voices);
     return rc;
 }

@@ -470,13 +470,8 @@ static void chat_on_passages(void *arg, int status, const char *message, const l
     if (!tutor_chat_doc_usable(c, status, message, doc))
         return;
     if (n > 0) {
-        ps = malloc(n * sizeof(*ps));
-        if (ps == NULL) {
-            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+        if (tutor_chat_passage_texts(c, items, n, &ps) != 0)
             return;
-        }
-        for (size_t i = 0; i < n; i++)
-            ps[i] = items[i].text;
         rc = tutor_offline_answer(c->query, ps, n, CHAT_ANSWER_SENTENCES, &answer, &found);
         free(ps);
         if (rc != LX_OK) {
@@ -491,6 +486,25 @@ static void chat_on_passages(void *arg, int status, const char *message, const l
     free(answer);
     c->add_activity = 1;
     tutor_chat_save(c);
+}
+
+/* The passages' texts as an array (chat.h). */
+int tutor_chat_passage_texts(chat_ctx *c, const lx_storage_passage *items, size_t n,
+                             const char ***out)
+{
+    const char **ps = NULL;
+
+    if (n > 0) {
+        ps = malloc(n * sizeof(*ps));
+        if (ps == NULL) {
+            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            ps[i] = items[i].text;
+    }
+    *out = ps;
+    return 0;
 }
 
 /* The turn's document came back from doc_get (chat.h). */

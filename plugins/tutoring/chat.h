@@ -109,6 +109,12 @@ void tutor_chat_save(chat_ctx *c);
  * (the turn is saved with CHAT_MSG_NOT_READY). */
 int tutor_chat_doc_usable(chat_ctx *c, int status, const char *message, const lx_storage_doc *doc);
 
+/* The texts of the n passages items (borrowed from them) as an array in
+ * *out, which the caller frees (NULL when n is 0): 0. When out of memory
+ * the turn ends (500) and c is freed: -1. Event loop. */
+int tutor_chat_passage_texts(chat_ctx *c, const lx_storage_passage *items, size_t n,
+                             const char ***out);
+
 /* A thread id as this plugin makes them (1..64 of [A-Za-z0-9_-]). */
 int tutor_chat_valid_thread_id(const char *s);
 

@@ -192,15 +192,8 @@ static void chat_on_llm_passages(void *arg, int status, const char *message,
         tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
         return;
     }
-    if (n > 0) {
-        ps = malloc(n * sizeof(*ps));
-        if (ps == NULL) {
-            tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
-            return;
-        }
-        for (size_t i = 0; i < n; i++)
-            ps[i] = items[i].text;
-    }
+    if (tutor_chat_passage_texts(c, items, n, &ps) != 0)
+        return;
     chat_llm_ask(c, ps, n);
     free(ps);
 }

@@ -123,11 +123,27 @@ static void chat_quiz_llm_done(const tutor_llm_result *r, void *arg)
     chat_quiz_ready(c);
 }
 
+/* Starts c's model call for the one student message `user` under the
+ * instruction `system` (both taken: freed here), with p's schema and
+ * sampling settings; done runs as tutor_chat_llm says (which ends the turn
+ * and frees c when the call cannot start). Event loop. */
+static void chat_quiz_ask(chat_ctx *c, tutor_llm_prompt p, char *system, char *user,
+                          tutor_llm_done_fn done)
+{
+    tutor_llm_msg msg = {.is_model = 0, .text = user};
+
+    p.system = system;
+    p.msgs = &msg;
+    p.n_msgs = 1;
+    (void)tutor_chat_llm(c, &p, 0, done);
+    free(system);
+    free(user);
+}
+
 /* Asks the model for the questions (c->text is the document's text). */
 static void chat_quiz_llm(chat_ctx *c)
 {
-    tutor_llm_prompt p = {.temperature = 0.2, .max_tokens = 2048};
-    tutor_llm_msg msg = {.is_model = 0};
+    tutor_llm_prompt p = {.json_schema = TUTOR_QUIZ_SCHEMA, .temperature = 0.2, .max_tokens = 2048};
     char *system = NULL, *user = NULL;
 
     if (tutor_prompt_quiz(c->st->target_grade, c->doc_name, c->text, c->text_len,
@@ -137,14 +153,7 @@ static void chat_quiz_llm(chat_ctx *c)
     }
     free(c->text);
     c->text = NULL;
-    msg.text = user;
-    p.system = system;
-    p.msgs = &msg;
-    p.n_msgs = 1;
-    p.json_schema = TUTOR_QUIZ_SCHEMA;
-    (void)tutor_chat_llm(c, &p, 0, chat_quiz_llm_done);
-    free(system);
-    free(user);
+    chat_quiz_ask(c, p, system, user, chat_quiz_llm_done);
 }
 
 static void chat_on_quiz_doc(void *arg, int status, const char *message, const lx_storage_doc *doc)
@@ -247,21 +256,14 @@ void tutor_chat_quiz_answer(chat_ctx *c)
     c->act = ACT_QUIZ_ANSWER;
     if (c->st->llm.kind != TUTOR_LLM_OFFLINE && c->quiz.index < c->quiz.n &&
         tutor_mcq_pick(&c->quiz.qs[c->quiz.index], c->query) < 0) {
-        tutor_llm_prompt p = {.temperature = 0.0, .max_tokens = 64};
-        tutor_llm_msg msg = {.is_model = 0};
+        tutor_llm_prompt p = {
+            .json_schema = TUTOR_JUDGE_SCHEMA, .temperature = 0.0, .max_tokens = 64};
         char *system = NULL, *user = NULL;
         if (tutor_prompt_judge(&c->quiz.qs[c->quiz.index], c->query, &system, &user) != LX_OK) {
             tutor_chat_fail(c, 500, "INTERNAL", "Out of memory");
             return;
         }
-        msg.text = user;
-        p.system = system;
-        p.msgs = &msg;
-        p.n_msgs = 1;
-        p.json_schema = TUTOR_JUDGE_SCHEMA;
-        (void)tutor_chat_llm(c, &p, 0, chat_quiz_judge_done);
-        free(system);
-        free(user);
+        chat_quiz_ask(c, p, system, user, chat_quiz_judge_done);
         return;
     }
     chat_quiz_judge(c, c->query);

@@ -210,6 +210,17 @@ void tutor_strv_free(char **v, size_t n)
     free(v);
 }
 
+/* Narrows text[*a, *b) to leave out white space at either end: whether
+ * anything is left. */
+static int tutor_trim_span(const char *text, size_t *a, size_t *b)
+{
+    while (*a < *b && tutor_is_space((unsigned char)text[*a]))
+        (*a)++;
+    while (*b > *a && tutor_is_space((unsigned char)text[*b - 1]))
+        (*b)--;
+    return *a < *b;
+}
+
 /* Appends text[a, b) trimmed, with white-space runs (and NULs) made one
  * space; empty pieces are dropped. */
 static int strv_add_trimmed(tutor_strv *sv, const char *text, size_t a, size_t b)
@@ -217,11 +228,7 @@ static int strv_add_trimmed(tutor_strv *sv, const char *text, size_t a, size_t b
     char *s;
     size_t k = 0;
 
-    while (a < b && tutor_is_space((unsigned char)text[a]))
-        a++;
-    while (b > a && tutor_is_space((unsigned char)text[b - 1]))
-        b--;
-    if (a == b)
+    if (!tutor_trim_span(text, &a, &b))
         return LX_OK;
     if (sv->n == sv->cap) {
         size_t cap = sv->cap ? sv->cap * 2 : 16;
@@ -366,11 +373,7 @@ static int span_piece(void *arg, const char *text, size_t a, size_t b)
 {
     span_list *l = arg;
 
-    while (a < b && tutor_is_space((unsigned char)text[a]))
-        a++;
-    while (b > a && tutor_is_space((unsigned char)text[b - 1]))
-        b--;
-    if (a == b)
+    if (!tutor_trim_span(text, &a, &b))
         return LX_OK;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;

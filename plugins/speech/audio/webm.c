@@ -167,6 +167,17 @@ static int mem_next(mem_iter *it, uint32_t *id, const unsigned char **body, size
     return 1;
 }
 
+/* The next child whose id is `want`, passing over the others: as
+ * mem_next. */
+static int mem_next_id(mem_iter *it, uint32_t want, const unsigned char **body, size_t *blen)
+{
+    uint32_t id;
+    int r;
+    while ((r = mem_next(it, &id, body, blen)) == 1 && id != want)
+        ;
+    return r;
+}
+
 static uint64_t be_uint(const unsigned char *p, size_t len)
 {
     uint64_t v = 0;
@@ -180,13 +191,10 @@ static uint64_t be_uint(const unsigned char *p, size_t len)
 static int parse_ebml_header(const unsigned char *p, size_t len, char *err, size_t errlen)
 {
     mem_iter it = {p, len, 0};
-    uint32_t id;
     const unsigned char *b;
     size_t bl;
     int r;
-    while ((r = mem_next(&it, &id, &b, &bl)) == 1) {
-        if (id != ID_DOCTYPE)
-            continue;
+    while ((r = mem_next_id(&it, ID_DOCTYPE, &b, &bl)) == 1) {
         while (bl > 0 && b[bl - 1] == '\0')
             bl--;
         if ((bl == 4 && memcmp(b, "webm", 4) == 0) || (bl == 8 && memcmp(b, "matroska", 8) == 0))
@@ -360,13 +368,10 @@ static int parse_blockgroup(speech_webm *w, const unsigned char *p, size_t len,
                             speech_packet_fn packet, void *arg, char *err, size_t errlen)
 {
     mem_iter it = {p, len, 0};
-    uint32_t id;
     const unsigned char *b;
     size_t bl;
     int r;
-    while ((r = mem_next(&it, &id, &b, &bl)) == 1) {
-        if (id != ID_BLOCK)
-            continue;
+    while ((r = mem_next_id(&it, ID_BLOCK, &b, &bl)) == 1) {
         int rc = parse_block(w, b, bl, packet, arg, err, errlen);
         if (rc != LX_OK)
             return rc;
