@@ -22,6 +22,7 @@
 #define CACHE_FORMAT "lexiaid-tts-cache-1"
 #define CACHE_SCAN_EVERY 64         /* writes between looks at the directory */
 #define CACHE_MAX_FILE (1ull << 30) /* larger files are not ours */
+#define CACHE_SETTLE_MS 5000        /* a look this long after writes, whatever the counts say */
 
 struct speech_cache {
     const lx_host *h;
@@ -32,6 +33,8 @@ struct speech_cache {
     int n_puts;       /* since the last look */
     int is_scanning;  /* a look is on the pool */
     size_t meanwhile; /* bytes written while it is: its listing may miss them */
+    int wrote;        /* a write (or a skipped look) since the last settle look */
+    lx_timer *settle; /* the settle look's timer, while armed */
     struct cache_share *share;
 };
 
@@ -326,6 +329,26 @@ scan:
 
 static void cache_submit(speech_cache *c, const char *key, speech_body *b);
 
+/* The settle look: CACHE_SETTLE_MS after a write, the directory is listed
+ * whatever this worker's count says. The count knows only this worker's
+ * writes (every worker writes to the one directory, so together they can
+ * pass the bound with each one's count under it), and a look that another
+ * worker's made it skip, or that listed before a write landed, leaves it
+ * short. At most one look per CACHE_SETTLE_MS per worker, and none while
+ * nothing is written. */
+static void cache_settle(void *arg)
+{
+    speech_cache *c = arg;
+
+    c->settle = NULL; /* a one-shot timer frees itself */
+    if (c->is_scanning) {
+        c->settle = c->h->timer_start(c->w, CACHE_SETTLE_MS, 0, cache_settle, c);
+        return;
+    }
+    c->wrote = 0;
+    cache_submit(c, NULL, NULL);
+}
+
 static void cache_put_done(void *arg, int status)
 {
     cache_job *j = arg;
@@ -359,6 +382,10 @@ static void cache_put_done(void *arg, int status)
          * that another worker keeps skipping, does not loop. */
         if (grew && c->approx > c->max && !c->is_scanning)
             rescan = c;
+        if (j->written > 0 || (j->scan && !j->scanned))
+            c->wrote = 1;
+        if (c->wrote && c->settle == NULL)
+            c->settle = c->h->timer_start(c->w, CACHE_SETTLE_MS, 0, cache_settle, c);
     }
     cache_share_drop(j->share);
     free(j->dir);
@@ -437,6 +464,8 @@ void speech_cache_free(speech_cache *c)
 {
     if (c == NULL)
         return;
+    if (c->settle != NULL)
+        c->h->timer_stop(c->settle);
     c->share->cache_alive = 0;
     cache_share_drop(c->share);
     free(c->dir);

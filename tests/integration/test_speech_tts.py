@@ -493,6 +493,30 @@ class TestCache(SpeechCase):
                                             "aloud now."})
         self.assertEqual((st, h.get("x-tts-cache")), (200, "hit"))
 
+    def test_the_cache_stays_within_its_size_when_every_worker_writes(self):
+        # Each worker counts only its own writes: two of them can pass the
+        # bound together with each count under it. The settle look (a
+        # listing some seconds after writes) brings the directory back.
+        s = speech_server(self, workers=2, speech_cfg={"cache_size": "60K"})
+        per_worker = {}
+        for i in range(40):
+            text = "Sentence number %d of the shared cache test is read aloud now." % i
+            st, h, body, rid = synth_raw(s, {"text": text})
+            self.assertEqual((st, h.get("x-tts-cache")), (200, "miss"), body)
+            w = s.srv.wait_access(req_id=rid)["worker"]
+            per_worker[w] = per_worker.get(w, 0) + 1
+            # both workers wrote, and together more than the bound holds
+            # (10 answers of about 6.8 KB; neither worker's count alone need be)
+            if len(per_worker) == 2 and sum(per_worker.values()) >= 10:
+                break
+        self.assertEqual(len(per_worker), 2, "both workers answered: %r" % per_worker)
+        deadline = time.time() + 30
+        while cache_files(s.data_dir)[1] > 60 * 1024 and time.time() < deadline:
+            time.sleep(0.1)
+        n, total = cache_files(s.data_dir)
+        self.assertLessEqual(total, 60 * 1024, "answers per worker: %r" % per_worker)
+        self.assertGreater(n, 0)
+
     def test_a_client_that_leaves_mid_synthesis_still_fills_the_cache(self):
         s = speech_server(self)
         st, _, _, _ = synth_raw(s, {"text": "Warm up."})
